@@ -1,0 +1,45 @@
+//! A cap on the request bytes held in memory at once, taken before decoding.
+
+use std::sync::Arc;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// The shared byte budget of all in-flight requests.
+#[derive(Clone, Debug)]
+pub struct Budget {
+    bytes: Arc<Semaphore>,
+}
+
+/// Bytes taken from the budget by one request; returned when dropped.
+#[derive(Debug, Default)]
+pub struct Held {
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+/// The budget is exhausted: the client should retry later.
+#[derive(Debug)]
+pub struct Exhausted;
+
+impl Budget {
+    pub fn new(max_bytes: usize) -> Self {
+        Self {
+            bytes: Arc::new(Semaphore::new(max_bytes.min(Semaphore::MAX_PERMITS))),
+        }
+    }
+
+    /// Takes `bytes` more for `held` without waiting.
+    pub fn take(&self, held: &mut Held, bytes: usize) -> Result<(), Exhausted> {
+        if bytes == 0 {
+            return Ok(());
+        }
+        let bytes = u32::try_from(bytes).map_err(|_| Exhausted)?;
+        let permit = Arc::clone(&self.bytes)
+            .try_acquire_many_owned(bytes)
+            .map_err(|_| Exhausted)?;
+        match &mut held.permit {
+            Some(existing) => existing.merge(permit),
+            None => held.permit = Some(permit),
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,233 @@
+//! The store's blocks back into OTLP: the inverse of `normalize`.
+
+use opentelemetry_proto::tonic::common::v1 as otlp_common;
+use opentelemetry_proto::tonic::logs::v1 as otlp_logs;
+use opentelemetry_proto::tonic::metrics::v1 as otlp_metrics;
+use opentelemetry_proto::tonic::resource::v1::Resource as OtlpResource;
+use opentelemetry_proto::tonic::trace::v1 as otlp_trace;
+use oculus_store::block::{join_span_id, join_trace_id};
+use oculus_store::proto::{AnyValue, Block, KeyValue, any_value};
+use prost::Message;
+
+/// Which signal to export.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Signal {
+    Traces,
+    Logs,
+    Metrics,
+}
+
+fn attributes(block: &Block, attributes: &[KeyValue]) -> Vec<otlp_common::KeyValue> {
+    attributes
+        .iter()
+        .map(|kv| otlp_common::KeyValue {
+            key: block.str(kv.key).to_owned(),
+            key_strindex: 0,
+            value: kv.value.as_ref().map(|v| value(block, v)),
+        })
+        .collect()
+}
+
+fn value(block: &Block, value: &AnyValue) -> otlp_common::AnyValue {
+    use otlp_common::any_value::Value as Otlp;
+    let value = value.value.as_ref().map(|value| match value {
+        any_value::Value::StringValue(text) => Otlp::StringValue(text.clone()),
+        any_value::Value::BoolValue(b) => Otlp::BoolValue(*b),
+        any_value::Value::IntValue(i) => Otlp::IntValue(*i),
+        any_value::Value::DoubleValue(d) => Otlp::DoubleValue(*d),
+        any_value::Value::BytesValue(bytes) => Otlp::BytesValue(bytes.clone()),
+        any_value::Value::ArrayValue(array) => Otlp::ArrayValue(otlp_common::ArrayValue {
+            values: array.values.iter().map(|v| self::value(block, v)).collect(),
+        }),
+        any_value::Value::KvlistValue(list) => Otlp::KvlistValue(otlp_common::KeyValueList {
+            values: attributes(block, &list.values),
+        }),
+    });
+    otlp_common::AnyValue { value }
+}
+
+fn resource(block: &Block, index: usize) -> (Option<OtlpResource>, String) {
+    let Some(resource) = block.resources.get(index) else {
+        return (None, String::new());
+    };
+    (
+        Some(OtlpResource {
+            attributes: attributes(block, &resource.attributes),
+            dropped_attributes_count: resource.dropped_attributes_count,
+            entity_refs: Vec::new(),
+        }),
+        block.str(resource.schema_url).to_owned(),
+    )
+}
+
+fn scope(block: &Block, index: usize) -> (Option<otlp_common::InstrumentationScope>, String) {
+    let Some(scope) = block.scopes.get(index) else {
+        return (None, String::new());
+    };
+    (
+        Some(otlp_common::InstrumentationScope {
+            name: block.str(scope.name).to_owned(),
+            version: block.str(scope.version).to_owned(),
+            attributes: attributes(block, &scope.attributes),
+            dropped_attributes_count: scope.dropped_attributes_count,
+        }),
+        block.str(scope.schema_url).to_owned(),
+    )
+}
+
+/// Rebuilds the resource > scope > record nesting of a block, keeping order.
+fn nest<R, S, T>(
+    block: &Block,
+    records_by_scope: Vec<Vec<T>>,
+    make_scope: impl Fn(Option<otlp_common::InstrumentationScope>, String, Vec<T>) -> S,
+    make_resource: impl Fn(Option<OtlpResource>, String, Vec<S>) -> R,
+) -> Vec<R> {
+    let mut scopes_by_resource: Vec<Vec<S>> = (0..block.resources.len()).map(|_| Vec::new()).collect();
+    for (index, records) in records_by_scope.into_iter().enumerate() {
+        let resource = block.scopes[index].resource as usize;
+        let (otlp_scope, schema_url) = scope(block, index);
+        if let Some(list) = scopes_by_resource.get_mut(resource) {
+            list.push(make_scope(otlp_scope, schema_url, records));
+        }
+    }
+    scopes_by_resource
+        .into_iter()
+        .enumerate()
+        .map(|(index, scopes)| {
+            let (otlp_resource, schema_url) = resource(block, index);
+            make_resource(otlp_resource, schema_url, scopes)
+        })
+        .collect()
+}
+
+fn group<T>(block: &Block, items: impl Iterator<Item = (u32, T)>) -> Vec<Vec<T>> {
+    let mut by_scope: Vec<Vec<T>> = (0..block.scopes.len()).map(|_| Vec::new()).collect();
+    for (scope, item) in items {
+        if let Some(list) = by_scope.get_mut(scope as usize) {
+            list.push(item);
+        }
+    }
+    by_scope
+}
+
+pub fn traces(block: &Block) -> otlp_trace::TracesData {
+    let spans = block.spans.iter().map(|span| {
+        let start = block.time(span.start_offset_nano);
+        let otlp = otlp_trace::Span {
+            trace_id: join_trace_id(span.trace_id_high, span.trace_id_low),
+            span_id: join_span_id(span.span_id),
+            trace_state: span.trace_state.clone(),
+            parent_span_id: join_span_id(span.parent_span_id),
+            flags: span.flags,
+            name: block.str(span.name).to_owned(),
+            kind: span.kind,
+            start_time_unix_nano: start,
+            end_time_unix_nano: start.wrapping_add(span.duration_nano as u64),
+            attributes: attributes(block, &span.attributes),
+            dropped_attributes_count: span.dropped_attributes_count,
+            events: span
+                .events
+                .iter()
+                .map(|event| otlp_trace::span::Event {
+                    time_unix_nano: block.time(event.time_offset_nano),
+                    name: block.str(event.name).to_owned(),
+                    attributes: attributes(block, &event.attributes),
+                    dropped_attributes_count: event.dropped_attributes_count,
+                })
+                .collect(),
+            dropped_events_count: span.dropped_events_count,
+            links: span
+                .links
+                .iter()
+                .map(|link| otlp_trace::span::Link {
+                    trace_id: join_trace_id(link.trace_id_high, link.trace_id_low),
+                    span_id: join_span_id(link.span_id),
+                    trace_state: link.trace_state.clone(),
+                    attributes: attributes(block, &link.attributes),
+                    dropped_attributes_count: link.dropped_attributes_count,
+                    flags: link.flags,
+                })
+                .collect(),
+            dropped_links_count: span.dropped_links_count,
+            status: (span.status_code != 0 || !span.status_message.is_empty()).then(|| {
+                otlp_trace::Status {
+                    message: span.status_message.clone(),
+                    code: span.status_code,
+                }
+            }),
+        };
+        (span.scope, otlp)
+    });
+    let resource_spans = nest(
+        block,
+        group(block, spans),
+        |scope, schema_url, spans| otlp_trace::ScopeSpans {
+            scope,
+            spans,
+            schema_url,
+        },
+        |resource, schema_url, scope_spans| otlp_trace::ResourceSpans {
+            resource,
+            scope_spans,
+            schema_url,
+        },
+    );
+    otlp_trace::TracesData { resource_spans }
+}
+
+pub fn logs(block: &Block) -> otlp_logs::LogsData {
+    let records = block.logs.iter().map(|log| {
+        let otlp = otlp_logs::LogRecord {
+            time_unix_nano: block.time(log.time_offset_nano),
+            observed_time_unix_nano: block.time(log.observed_time_offset_nano),
+            severity_number: log.severity_number,
+            severity_text: block.str(log.severity_text).to_owned(),
+            body: log.body.as_ref().map(|body| value(block, body)),
+            attributes: attributes(block, &log.attributes),
+            dropped_attributes_count: log.dropped_attributes_count,
+            flags: log.flags,
+            trace_id: join_trace_id(log.trace_id_high, log.trace_id_low),
+            span_id: join_span_id(log.span_id),
+            event_name: block.str(log.event_name).to_owned(),
+        };
+        (log.scope, otlp)
+    });
+    let resource_logs = nest(
+        block,
+        group(block, records),
+        |scope, schema_url, log_records| otlp_logs::ScopeLogs {
+            scope,
+            log_records,
+            schema_url,
+        },
+        |resource, schema_url, scope_logs| otlp_logs::ResourceLogs {
+            resource,
+            scope_logs,
+            schema_url,
+        },
+    );
+    otlp_logs::LogsData { resource_logs }
+}
+
+/// Metrics back into OTLP. A stored metric that no longer decodes is reported, not skipped.
+pub fn metrics(block: &Block) -> Result<otlp_metrics::MetricsData, prost::DecodeError> {
+    let mut decoded = Vec::with_capacity(block.metrics.len());
+    for metric in &block.metrics {
+        decoded.push((metric.scope, otlp_metrics::Metric::decode(metric.otlp_metric.as_slice())?));
+    }
+    let resource_metrics = nest(
+        block,
+        group(block, decoded.into_iter()),
+        |scope, schema_url, metrics| otlp_metrics::ScopeMetrics {
+            scope,
+            metrics,
+            schema_url,
+        },
+        |resource, schema_url, scope_metrics| otlp_metrics::ResourceMetrics {
+            resource,
+            scope_metrics,
+            schema_url,
+        },
+    );
+    Ok(otlp_metrics::MetricsData { resource_metrics })
+}

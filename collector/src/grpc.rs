@@ -1,0 +1,263 @@
+//! OTLP/gRPC: the unary `Export` methods of TraceService, LogsService and MetricsService.
+//!
+//! The gRPC framing is handled here rather than by tonic's generated server, because
+//! OTLP's rules need control that tonic's server does not give: the announced message
+//! length is checked against the limit and the in-flight budget before the body is
+//! read (tonic reserves the whole announced length first), an oversized message is
+//! RESOURCE_EXHAUSTED (tonic says OUT_OF_RANGE, which OTLP clients retry forever), and
+//! overload is UNAVAILABLE with RetryInfo. Statuses and their details are tonic's.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use bytes::{Buf, Bytes, BytesMut};
+use http_body::Frame;
+use http_body_util::BodyExt;
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsPartialSuccess, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsPartialSuccess, ExportMetricsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceResponse,
+};
+use prost::Message;
+use tonic::Code;
+use tonic_types::{ErrorDetails, StatusExt};
+
+use crate::budget::Held;
+use crate::export::Signal;
+use crate::ingest::{Accepted, Encoding, Ingest, IngestError, RETRY_AFTER_SECS};
+
+pub const TRACES_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+pub const LOGS_PATH: &str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
+pub const METRICS_PATH: &str = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
+
+/// The 5-byte prefix of every gRPC message: compressed flag and big-endian length.
+const PREFIX_LEN: usize = 5;
+
+pub fn router(ingest: Ingest) -> Router {
+    Router::new()
+        .route(TRACES_PATH, post(traces))
+        .route(LOGS_PATH, post(logs))
+        .route(METRICS_PATH, post(metrics))
+        .fallback(unimplemented)
+        .with_state(ingest)
+}
+
+async fn traces(State(ingest): State<Ingest>, request: Request) -> Response {
+    export(&ingest, Signal::Traces, request).await
+}
+
+async fn logs(State(ingest): State<Ingest>, request: Request) -> Response {
+    export(&ingest, Signal::Logs, request).await
+}
+
+async fn metrics(State(ingest): State<Ingest>, request: Request) -> Response {
+    export(&ingest, Signal::Metrics, request).await
+}
+
+async fn unimplemented(request: Request) -> Response {
+    status_response(tonic::Status::unimplemented(format!(
+        "no method {} here; this is an OTLP collector",
+        request.uri().path()
+    )))
+}
+
+async fn export(ingest: &Ingest, signal: Signal, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let is_grpc = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/grpc"));
+    if !is_grpc {
+        return (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "this port speaks OTLP/gRPC; send application/grpc",
+        )
+            .into_response();
+    }
+    let gzip = match grpc_encoding(&parts.headers) {
+        Ok(gzip) => gzip,
+        Err(status) => return status_response(status),
+    };
+    let mut held = Held::default();
+    let result = async {
+        let (compressed, message) = read_message(ingest, &mut held, body).await?;
+        let message = if compressed {
+            if !gzip {
+                return Err(IngestError::Invalid(
+                    "compressed message without a grpc-encoding header".into(),
+                ));
+            }
+            Bytes::from(ingest.gunzip(&mut held, &message)?)
+        } else {
+            message
+        };
+        ingest.export(signal, Encoding::Protobuf, message).await
+    }
+    .await;
+    match result {
+        Ok(accepted) => success_response(signal, &accepted),
+        Err(error) => status_response(to_status(&error)),
+    }
+}
+
+fn grpc_encoding(headers: &HeaderMap) -> Result<bool, tonic::Status> {
+    match headers.get("grpc-encoding").map(HeaderValue::to_str) {
+        None => Ok(false),
+        Some(Ok("identity")) => Ok(false),
+        Some(Ok("gzip")) => Ok(true),
+        Some(other) => Err(tonic::Status::unimplemented(format!(
+            "unsupported grpc-encoding {other:?}; send gzip or identity"
+        ))),
+    }
+}
+
+/// Reads exactly one length-prefixed message, checking its announced length against
+/// the limit and the in-flight budget before reading it.
+async fn read_message(
+    ingest: &Ingest,
+    held: &mut Held,
+    mut body: Body,
+) -> Result<(bool, Bytes), IngestError> {
+    let limit = ingest.max_message_bytes();
+    let mut buffer = BytesMut::new();
+    let mut announced: Option<(bool, usize)> = None;
+    loop {
+        if announced.is_none() && buffer.len() >= PREFIX_LEN {
+            let compressed = match buffer[0] {
+                0 => false,
+                1 => true,
+                flag => return Err(IngestError::Invalid(format!("invalid compressed flag {flag}"))),
+            };
+            let len = u32::from_be_bytes([buffer[1], buffer[2], buffer[3], buffer[4]]) as usize;
+            if len > limit {
+                return Err(IngestError::TooLarge { limit });
+            }
+            ingest.admit(held, len)?;
+            buffer.reserve(len.saturating_sub(buffer.len() - PREFIX_LEN));
+            announced = Some((compressed, len));
+        }
+        if let Some((compressed, len)) = announced {
+            if buffer.len() >= PREFIX_LEN + len {
+                if buffer.len() > PREFIX_LEN + len {
+                    return Err(IngestError::Invalid(
+                        "more than one message in a unary call".into(),
+                    ));
+                }
+                buffer.advance(PREFIX_LEN);
+                return Ok((compressed, buffer.freeze()));
+            }
+        }
+        let Some(frame) = body.frame().await else {
+            return Err(IngestError::Invalid(
+                "the request ended before a whole message arrived".into(),
+            ));
+        };
+        let frame = frame.map_err(|e| IngestError::Invalid(format!("cannot read request: {e}")))?;
+        if let Ok(data) = frame.into_data() {
+            if announced.is_none() && buffer.len() + data.len() > PREFIX_LEN + limit {
+                return Err(IngestError::TooLarge { limit });
+            }
+            buffer.extend_from_slice(&data);
+        }
+    }
+}
+
+fn to_status(error: &IngestError) -> tonic::Status {
+    let message = error.to_string();
+    match error {
+        IngestError::Invalid(_) => tonic::Status::invalid_argument(message),
+        // Without RetryInfo: OTLP clients must not retry a message that will never fit.
+        IngestError::TooLarge { .. } => tonic::Status::resource_exhausted(message),
+        IngestError::Unavailable(_) => tonic::Status::with_error_details(
+            Code::Unavailable,
+            message,
+            ErrorDetails::with_retry_info(Some(Duration::from_secs(RETRY_AFTER_SECS))),
+        ),
+        IngestError::Internal(_) => tonic::Status::internal(message),
+    }
+}
+
+fn status_response(status: tonic::Status) -> Response {
+    let (parts, ()) = status.into_http::<()>().into_parts();
+    Response::from_parts(parts, Body::empty())
+}
+
+fn success_response(signal: Signal, accepted: &Accepted) -> Response {
+    let rejected = i64::try_from(accepted.rejected).unwrap_or(i64::MAX);
+    let message = accepted.message.clone();
+    let partial = accepted.rejected > 0 || !accepted.message.is_empty();
+    let encoded = match signal {
+        Signal::Traces => ExportTraceServiceResponse {
+            partial_success: partial.then_some(ExportTracePartialSuccess {
+                rejected_spans: rejected,
+                error_message: message,
+            }),
+        }
+        .encode_to_vec(),
+        Signal::Logs => ExportLogsServiceResponse {
+            partial_success: partial.then_some(ExportLogsPartialSuccess {
+                rejected_log_records: rejected,
+                error_message: message,
+            }),
+        }
+        .encode_to_vec(),
+        Signal::Metrics => ExportMetricsServiceResponse {
+            partial_success: partial.then_some(ExportMetricsPartialSuccess {
+                rejected_data_points: rejected,
+                error_message: message,
+            }),
+        }
+        .encode_to_vec(),
+    };
+    let mut framed = Vec::with_capacity(PREFIX_LEN + encoded.len());
+    framed.push(0);
+    framed.extend_from_slice(&(encoded.len() as u32).to_be_bytes());
+    framed.extend_from_slice(&encoded);
+    let mut trailers = HeaderMap::new();
+    trailers.insert("grpc-status", HeaderValue::from_static("0"));
+    let mut response = Response::new(Body::new(UnaryReply {
+        message: Some(Bytes::from(framed)),
+        trailers: Some(trailers),
+    }));
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+    headers.insert("grpc-accept-encoding", HeaderValue::from_static("gzip,identity"));
+    response
+}
+
+/// One data frame, then the trailers that carry `grpc-status`.
+struct UnaryReply {
+    message: Option<Bytes>,
+    trailers: Option<HeaderMap>,
+}
+
+impl http_body::Body for UnaryReply {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        if let Some(message) = self.message.take() {
+            return Poll::Ready(Some(Ok(Frame::data(message))));
+        }
+        Poll::Ready(self.trailers.take().map(|t| Ok(Frame::trailers(t))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.message.is_none() && self.trailers.is_none()
+    }
+}

@@ -1,0 +1,202 @@
+//! What both receivers share: admitting bytes, decompressing, decoding, normalizing,
+//! encoding and handing the block to the writer.
+
+use std::io::Read;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use prost::Message;
+
+use crate::budget::{Budget, Held};
+use crate::export::Signal;
+use crate::normalize::{self, Normalized};
+use crate::writer::{SubmitError, WriterHandle};
+
+/// How the request body is encoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encoding {
+    Protobuf,
+    Json,
+}
+
+/// Why a request was not accepted, in OTLP's terms.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// Permanent: the client must not retry (INVALID_ARGUMENT / 400).
+    #[error("{0}")]
+    Invalid(String),
+    /// Larger than the limit after decompression (RESOURCE_EXHAUSTED / 413).
+    #[error("request exceeds the limit of {limit} bytes")]
+    TooLarge { limit: usize },
+    /// Retry later (UNAVAILABLE with RetryInfo / 503 with Retry-After).
+    #[error("{0}")]
+    Unavailable(&'static str),
+    /// The write failed for a reason retrying will not fix soon.
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// What a successful export reports back (OTLP's partial success when `rejected > 0`).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Accepted {
+    pub rejected: u64,
+    pub message: String,
+}
+
+/// Running totals, for logs and the status line.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub requests: AtomicU64,
+    pub spans: AtomicU64,
+    pub logs: AtomicU64,
+    pub metric_points: AtomicU64,
+    pub rejected: AtomicU64,
+    pub refused_requests: AtomicU64,
+}
+
+/// The ingest pipeline; shared by every request handler.
+#[derive(Clone)]
+pub struct Ingest {
+    writer: WriterHandle,
+    budget: Budget,
+    max_message_bytes: usize,
+    zstd_level: i32,
+    counters: Arc<Counters>,
+}
+
+/// Seconds a client is told to wait when the collector is overloaded.
+pub const RETRY_AFTER_SECS: u64 = 1;
+
+impl Ingest {
+    pub fn new(
+        writer: WriterHandle,
+        max_message_bytes: usize,
+        max_inflight_bytes: usize,
+        zstd_level: i32,
+    ) -> Self {
+        Self {
+            writer,
+            budget: Budget::new(max_inflight_bytes),
+            max_message_bytes,
+            zstd_level,
+            counters: Arc::default(),
+        }
+    }
+
+    pub fn max_message_bytes(&self) -> usize {
+        self.max_message_bytes
+    }
+
+    pub fn counters(&self) -> &Arc<Counters> {
+        &self.counters
+    }
+
+    /// Takes `bytes` of the in-flight budget for a request, before it is read further.
+    pub fn admit(&self, held: &mut Held, bytes: usize) -> Result<(), IngestError> {
+        self.budget.take(held, bytes).map_err(|_| {
+            self.counters.refused_requests.fetch_add(1, Ordering::Relaxed);
+            IngestError::Unavailable("the collector is receiving more than it can hold; retry later")
+        })
+    }
+
+    /// Inflates a gzip body, stopping at the size limit rather than at the end of a bomb.
+    pub fn gunzip(&self, held: &mut Held, compressed: &[u8]) -> Result<Vec<u8>, IngestError> {
+        let limit = self.max_message_bytes;
+        let mut inflated = Vec::with_capacity(compressed.len().saturating_mul(4).min(limit));
+        let decoder = flate2::read::MultiGzDecoder::new(compressed);
+        decoder
+            .take(limit as u64 + 1)
+            .read_to_end(&mut inflated)
+            .map_err(|e| IngestError::Invalid(format!("gzip body does not decompress: {e}")))?;
+        if inflated.len() > limit {
+            return Err(IngestError::TooLarge { limit });
+        }
+        self.admit(held, inflated.len())?;
+        Ok(inflated)
+    }
+
+    /// Decodes, normalizes and writes one request; resolves once it is written.
+    pub async fn export(
+        &self,
+        signal: Signal,
+        encoding: Encoding,
+        body: Bytes,
+    ) -> Result<Accepted, IngestError> {
+        self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        let normalized = decode(signal, encoding, &body)?;
+        drop(body);
+        let block = normalized.block;
+        let records = block.record_count();
+        let message = match normalized.reject_reason {
+            Some(reason) => format!(
+                "{} of the {} records were rejected: {reason}",
+                normalized.rejected,
+                normalized.rejected + records
+            ),
+            None => String::new(),
+        };
+        let accepted = Accepted {
+            rejected: normalized.rejected,
+            message,
+        };
+        self.counters
+            .rejected
+            .fetch_add(normalized.rejected, Ordering::Relaxed);
+        if records == 0 && block.resources.is_empty() {
+            return Ok(accepted);
+        }
+        let encoded = oculus_store::encode_block(&block, self.zstd_level)
+            .map_err(|e| IngestError::Internal(format!("cannot encode block: {e}")))?;
+        let summary = encoded.summary.clone();
+        let ack = self.writer.submit(encoded).map_err(|error| match error {
+            SubmitError::Overloaded => {
+                self.counters.refused_requests.fetch_add(1, Ordering::Relaxed);
+                IngestError::Unavailable("the collector's writer is behind; retry later")
+            }
+            SubmitError::Closed => IngestError::Unavailable("the collector is shutting down"),
+        })?;
+        match ack.await {
+            Ok(Ok(())) => {}
+            Ok(Err(failure)) if failure.storage_full => {
+                return Err(IngestError::Unavailable("the collector's disk is full; retry later"));
+            }
+            Ok(Err(failure)) => return Err(IngestError::Internal(failure.message)),
+            Err(_) => return Err(IngestError::Unavailable("the collector is shutting down")),
+        }
+        self.counters
+            .spans
+            .fetch_add(u64::from(summary.spans), Ordering::Relaxed);
+        self.counters
+            .logs
+            .fetch_add(u64::from(summary.logs), Ordering::Relaxed);
+        self.counters
+            .metric_points
+            .fetch_add(u64::from(summary.metric_points), Ordering::Relaxed);
+        Ok(accepted)
+    }
+}
+
+fn decode(signal: Signal, encoding: Encoding, body: &[u8]) -> Result<Normalized, IngestError> {
+    fn parse<T: Message + Default + serde::de::DeserializeOwned>(
+        encoding: Encoding,
+        body: &[u8],
+    ) -> Result<T, IngestError> {
+        match encoding {
+            Encoding::Protobuf => T::decode(body)
+                .map_err(|e| IngestError::Invalid(format!("invalid protobuf: {e}"))),
+            Encoding::Json => serde_json::from_slice(body)
+                .map_err(|e| IngestError::Invalid(format!("invalid OTLP JSON: {e}"))),
+        }
+    }
+    Ok(match signal {
+        Signal::Traces => normalize::traces(parse::<ExportTraceServiceRequest>(encoding, body)?),
+        Signal::Logs => normalize::logs(parse::<ExportLogsServiceRequest>(encoding, body)?),
+        Signal::Metrics => {
+            normalize::metrics(parse::<ExportMetricsServiceRequest>(encoding, body)?)
+        }
+    })
+}

@@ -1,0 +1,299 @@
+//! `oculus-collector`: serve OTLP into segments, export them back, check them.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use oculus_collector::export::{self, Signal};
+use oculus_collector::{Collector, Config};
+use oculus_store::{FsyncPolicy, SegmentBytes, SegmentItem, WriterOptions, read_segment, resolve};
+
+/// A local OpenTelemetry collector that keeps every run as compressed segments.
+#[derive(Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Receive OTLP over gRPC and HTTP and write it to the data directory.
+    Serve(ServeArgs),
+    /// Write what a data directory, session or segment holds as OTLP JSON Lines.
+    Export(ExportArgs),
+    /// Verify every frame under a path and print a summary; exits non-zero on damage.
+    Check {
+        /// A data directory, a session directory or a segment file.
+        path: PathBuf,
+    },
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// OTLP/gRPC listen address.
+    #[arg(long, default_value = "127.0.0.1:4317", value_name = "ADDR")]
+    grpc: SocketAddr,
+    /// OTLP/HTTP listen address.
+    #[arg(long, default_value = "127.0.0.1:4318", value_name = "ADDR")]
+    http: SocketAddr,
+    /// Listen on all interfaces (0.0.0.0) instead of loopback. Anyone who can reach
+    /// this machine can then send data.
+    #[arg(long)]
+    listen_all: bool,
+    /// Where sessions are kept [default: $XDG_DATA_HOME/oculus or ~/.local/share/oculus].
+    #[arg(long, value_name = "DIR", env = "OCULUS_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Largest accepted request in bytes, after decompression.
+    #[arg(long, default_value_t = 64 << 20, value_name = "BYTES")]
+    max_message_bytes: usize,
+    /// Request bytes held in memory at once before clients are asked to retry.
+    #[arg(long, default_value_t = 256 << 20, value_name = "BYTES")]
+    max_inflight_bytes: usize,
+    /// Seal a segment and start the next one past this size.
+    #[arg(long, default_value_t = 64 << 20, value_name = "BYTES")]
+    max_segment_bytes: u64,
+    /// Seal a segment and start the next one past this age.
+    #[arg(long, default_value_t = 600, value_name = "SECONDS")]
+    max_segment_age_secs: u64,
+    /// Delete the oldest sealed segments once the data directory exceeds this size.
+    #[arg(long, value_name = "BYTES")]
+    max_total_bytes: Option<u64>,
+    /// When to flush to disk: `never` survives a collector crash (data is with the OS
+    /// before any reply), `always` also survives power loss, `on-seal` flushes sealed
+    /// segments only.
+    #[arg(long, value_enum, default_value_t = Fsync::Never)]
+    fsync: Fsync,
+    /// zstd level of the segments (1-19).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(i32).range(1..=19))]
+    zstd_level: i32,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Fsync {
+    Never,
+    Always,
+    OnSeal,
+}
+
+#[derive(Args)]
+struct ExportArgs {
+    /// Output format; OTLP JSON Lines, as the OpenTelemetry file exporter writes.
+    #[arg(long, value_enum, default_value_t = Format::OtlpJson)]
+    format: Format,
+    /// Which signal to export.
+    #[arg(long, value_enum, default_value_t = Signal::Traces)]
+    signal: Signal,
+    /// Write here instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// A data directory, a session directory or a segment file.
+    path: PathBuf,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Format {
+    OtlpJson,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::Export(args) => export_command(&args),
+        Command::Check { path } => check(&path),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let mut grpc = args.grpc;
+    let mut http = args.http;
+    if args.listen_all {
+        grpc.set_ip(std::net::Ipv4Addr::UNSPECIFIED.into());
+        http.set_ip(std::net::Ipv4Addr::UNSPECIFIED.into());
+        tracing::warn!("listening on all interfaces: anyone who can reach this machine can send data");
+    } else if !grpc.ip().is_loopback() || !http.ip().is_loopback() {
+        tracing::warn!("listening on a non-loopback address: other machines can send data");
+    }
+    let data_dir = args.data_dir.unwrap_or_else(oculus_store::default_data_dir);
+    let mut config = Config::new(grpc, http, data_dir);
+    config.max_message_bytes = args.max_message_bytes;
+    config.max_inflight_bytes = args.max_inflight_bytes;
+    config.zstd_level = args.zstd_level;
+    config.writer = WriterOptions {
+        max_segment_bytes: args.max_segment_bytes,
+        max_segment_age: Duration::from_secs(args.max_segment_age_secs),
+        max_total_bytes: args.max_total_bytes,
+        fsync: match args.fsync {
+            Fsync::Never => FsyncPolicy::Never,
+            Fsync::Always => FsyncPolicy::Always,
+            Fsync::OnSeal => FsyncPolicy::OnSeal,
+        },
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let collector = Collector::start(config).await?;
+        for (path, torn) in &collector.recovery().sealed {
+            tracing::warn!(path = %path.display(), torn_bytes = torn, "sealed a segment left open by an earlier run");
+        }
+        for damage in &collector.recovery().damage {
+            tracing::error!(%damage, "damaged block skipped during recovery");
+        }
+        tracing::info!(
+            grpc = %collector.grpc_addr(),
+            http = %collector.http_addr(),
+            session = %collector.session().display(),
+            "receiving OTLP"
+        );
+        wait_for_stop_signal().await?;
+        tracing::info!("stopping: finishing in-flight requests");
+        let counters = std::sync::Arc::clone(collector.counters());
+        collector.shutdown().await?;
+        let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(
+            spans = load(&counters.spans),
+            logs = load(&counters.logs),
+            metric_points = load(&counters.metric_points),
+            rejected = load(&counters.rejected),
+            "stopped; session sealed"
+        );
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+async fn wait_for_stop_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result.context("cannot watch Ctrl-C")?,
+        _ = terminate.recv() => {}
+    }
+    Ok(())
+}
+
+fn export_command(args: &ExportArgs) -> anyhow::Result<ExitCode> {
+    let Format::OtlpJson = args.format;
+    let resolved = resolve(&args.path)?;
+    let mut out: Box<dyn Write> = match &args.output {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let progress = progress_bar(&resolved.segments)?;
+    let mut damaged = 0usize;
+    for segment in &resolved.segments {
+        let data = read_segment(segment)?;
+        let mut failure = None;
+        SegmentBytes::new(segment, &data).scan(|item| {
+            if failure.is_some() {
+                return;
+            }
+            match item {
+                SegmentItem::Block { block, .. } => {
+                    if let Err(error) = write_block(&mut out, args.signal, &block) {
+                        failure = Some(error);
+                    }
+                }
+                SegmentItem::Corrupt(damage) => {
+                    damaged += 1;
+                    progress.suspend(|| eprintln!("warning: skipped damaged block: {damage}"));
+                }
+            }
+        });
+        if let Some(error) = failure {
+            return Err(error);
+        }
+        progress.inc(data.len() as u64);
+    }
+    out.flush().context("cannot write the output")?;
+    progress.finish_and_clear();
+    if damaged > 0 {
+        eprintln!("{damaged} damaged blocks were skipped; run `oculus-collector check` for details");
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_block(out: &mut dyn Write, signal: Signal, block: &oculus_store::proto::Block) -> anyhow::Result<()> {
+    let line = match signal {
+        Signal::Traces if !block.spans.is_empty() => serde_json::to_string(&export::traces(block))?,
+        Signal::Logs if !block.logs.is_empty() => serde_json::to_string(&export::logs(block))?,
+        Signal::Metrics if !block.metrics.is_empty() => {
+            serde_json::to_string(&export::metrics(block).context("a stored metric does not decode")?)?
+        }
+        _ => return Ok(()),
+    };
+    writeln!(out, "{line}").context("cannot write the output")
+}
+
+fn progress_bar(segments: &[PathBuf]) -> anyhow::Result<indicatif::ProgressBar> {
+    let total: u64 = segments
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {bytes}/{total_bytes} {wide_bar} {eta}")
+            .context("invalid progress template")?,
+    );
+    Ok(bar)
+}
+
+fn check(path: &Path) -> anyhow::Result<ExitCode> {
+    let segments = resolve(path)?.segments;
+    let progress = progress_bar(&segments)?;
+    let report = oculus_store::check(path, |done, _| progress.set_position(done))?;
+    progress.finish_and_clear();
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "sessions          {}", report.sessions)?;
+    writeln!(
+        out,
+        "segments          {} ({} sealed)",
+        report.segments, report.sealed_segments
+    )?;
+    writeln!(out, "blocks            {}", report.blocks)?;
+    writeln!(out, "spans             {}", report.spans)?;
+    writeln!(out, "log records       {}", report.logs)?;
+    writeln!(out, "metric points     {}", report.metric_points)?;
+    writeln!(out, "bytes on disk     {}", report.bytes_on_disk)?;
+    writeln!(out, "uncompressed      {}", report.uncompressed_bytes)?;
+    writeln!(out, "compression       {:.1}x", report.compression_ratio())?;
+    for (segment, bytes) in &report.open_tails {
+        writeln!(
+            out,
+            "open tail         {} ({bytes} bytes not yet complete; sealed at the next collector start)",
+            segment.display()
+        )?;
+    }
+    if report.is_healthy() {
+        writeln!(out, "status            ok")?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    for damage in &report.damage {
+        writeln!(out, "damage            {damage}")?;
+    }
+    Ok(ExitCode::FAILURE)
+}

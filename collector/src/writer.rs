@@ -1,0 +1,137 @@
+//! The writer thread: the only place that touches the active segment.
+//!
+//! Request handlers encode and compress their blocks themselves and queue them here;
+//! this thread appends whatever has queued up in one write (group commit), then
+//! acknowledges each request. A request is acknowledged only after its bytes are
+//! with the OS, so an acknowledged record survives a crash of the collector.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use oculus_store::{EncodedBlock, SessionWriter, StoreError};
+use tokio::sync::oneshot;
+
+/// Most bytes one group commit writes at once.
+const MAX_GROUP_BYTES: u64 = 16 << 20;
+/// How often an idle writer checks whether the active segment is due for rotation.
+const IDLE_TICK: Duration = Duration::from_millis(500);
+
+/// Why a write was not acknowledged.
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct WriteFailure {
+    /// The disk is full: the client should retry later.
+    pub storage_full: bool,
+    pub message: String,
+}
+
+/// Why a block could not be queued.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SubmitError {
+    /// The writer is behind: the client should retry later.
+    Overloaded,
+    /// The writer has stopped.
+    Closed,
+}
+
+struct Job {
+    block: EncodedBlock,
+    ack: oneshot::Sender<Result<(), WriteFailure>>,
+}
+
+/// A handle for queueing blocks; cheap to clone.
+#[derive(Clone)]
+pub struct WriterHandle {
+    jobs: SyncSender<Job>,
+    queued_bytes: Arc<AtomicU64>,
+    max_queued_bytes: u64,
+}
+
+pub type Ack = oneshot::Receiver<Result<(), WriteFailure>>;
+
+impl WriterHandle {
+    /// Queues a block without waiting; the returned receiver resolves once it is written.
+    pub fn submit(&self, block: EncodedBlock) -> Result<Ack, SubmitError> {
+        let bytes = block.frame.len() as u64;
+        let before = self.queued_bytes.fetch_add(bytes, Ordering::AcqRel);
+        if before > 0 && before + bytes > self.max_queued_bytes {
+            self.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
+            return Err(SubmitError::Overloaded);
+        }
+        let (ack, acked) = oneshot::channel();
+        match self.jobs.try_send(Job { block, ack }) {
+            Ok(()) => Ok(acked),
+            Err(error) => {
+                self.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
+                Err(match error {
+                    TrySendError::Full(_) => SubmitError::Overloaded,
+                    TrySendError::Disconnected(_) => SubmitError::Closed,
+                })
+            }
+        }
+    }
+}
+
+/// Starts the writer thread. It runs until every handle is dropped, then seals the
+/// active segment and returns.
+pub fn spawn(
+    writer: SessionWriter,
+    max_queued_bytes: u64,
+) -> std::io::Result<(WriterHandle, JoinHandle<Result<(), StoreError>>)> {
+    let (jobs, queue) = sync_channel(4096);
+    let queued_bytes = Arc::new(AtomicU64::new(0));
+    let handle = WriterHandle {
+        jobs,
+        queued_bytes: Arc::clone(&queued_bytes),
+        max_queued_bytes,
+    };
+    let thread = std::thread::Builder::new()
+        .name("oculus-writer".into())
+        .spawn(move || run(writer, &queue, &queued_bytes))?;
+    Ok((handle, thread))
+}
+
+fn run(mut writer: SessionWriter, queue: &Receiver<Job>, queued_bytes: &AtomicU64) -> Result<(), StoreError> {
+    let mut blocks = Vec::new();
+    let mut acks = Vec::new();
+    loop {
+        let first = match queue.recv_timeout(IDLE_TICK) {
+            Ok(job) => job,
+            Err(RecvTimeoutError::Timeout) => {
+                writer.tick()?;
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        let mut group_bytes = first.block.frame.len() as u64;
+        blocks.push(first.block);
+        acks.push(first.ack);
+        while group_bytes < MAX_GROUP_BYTES {
+            let Ok(job) = queue.try_recv() else { break };
+            group_bytes += job.block.frame.len() as u64;
+            blocks.push(job.block);
+            acks.push(job.ack);
+        }
+        let result = writer.append(&blocks).map_err(|error| {
+            let failure = WriteFailure {
+                storage_full: error.is_storage_full(),
+                message: error.to_string(),
+            };
+            // Nothing of this group is acknowledged, so no accepted record is lost;
+            // the clients are told and retry.
+            tracing::error!(%error, records = blocks.iter().map(EncodedBlock::records).sum::<u64>(), "write failed");
+            failure
+        });
+        queued_bytes.fetch_sub(group_bytes, Ordering::AcqRel);
+        blocks.clear();
+        for ack in acks.drain(..) {
+            // A client that gave up no longer waits for its answer.
+            let _ = ack.send(result.clone());
+        }
+    }
+    writer.close()?;
+    Ok(())
+}

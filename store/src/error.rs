@@ -1,0 +1,75 @@
+//! Errors of the store: I/O with the path it concerns, a held lock, and corruption.
+
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "data directory {} is in use by another collector{}; stop it or pass another --data-dir",
+        path.display(),
+        holder.as_deref().map(|h| format!(" ({h})")).unwrap_or_default()
+    )]
+    Locked { path: PathBuf, holder: Option<String> },
+    #[error(transparent)]
+    Corrupt(#[from] Corruption),
+    #[error("{} is not a data directory, session or segment", path.display())]
+    NotOculusData { path: PathBuf },
+}
+
+impl StoreError {
+    pub fn io(path: &Path, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    /// The disk is full: the caller may retry once space is freed.
+    pub fn is_storage_full(&self) -> bool {
+        matches!(self, Self::Io { source, .. }
+            if matches!(source.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded))
+    }
+}
+
+/// Damage found in a segment, naming the file and the byte offset where it starts.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{} at byte {offset}: {kind}", path.display())]
+pub struct Corruption {
+    pub path: PathBuf,
+    pub offset: u64,
+    pub kind: CorruptionKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CorruptionKind {
+    #[error("not an Oculus segment (bad magic)")]
+    NotASegment,
+    #[error("segment format version {0} is not supported (this build reads version 1)")]
+    UnsupportedVersion(u16),
+    #[error("segment header checksum mismatch")]
+    HeaderChecksum,
+    #[error("no frame starts here (bad frame magic)")]
+    BadFrameMagic,
+    #[error("unknown frame kind {0}")]
+    UnexpectedFrameKind(u8),
+    #[error("unknown compression codec {0}")]
+    UnknownCodec(u8),
+    #[error("frame claims {0} bytes, more than any valid frame")]
+    FrameTooLarge(u32),
+    #[error("frame checksum mismatch")]
+    FrameChecksum,
+    #[error("frame is cut short")]
+    TruncatedFrame,
+    #[error("cannot decompress frame: {0}")]
+    Decompress(String),
+    #[error("cannot decode frame: {0}")]
+    Decode(String),
+    #[error("segment index is cut short")]
+    TruncatedIndex,
+}

@@ -1,0 +1,34 @@
+//! The Oculus store: the data model and the segment format, both writing and reading.
+//!
+//! The collector writes with [`SessionWriter`]; the viewer and the command-line tools
+//! read with [`read_segment`] / [`SegmentBytes`] (sealed and finished segments) and
+//! [`SegmentTail`] (the active segment). This crate has no network code, so readers
+//! never link a server.
+//!
+//! The records themselves are the project's own protobuf schema,
+//! `proto/oculus/segment/v1/segment.proto`, generated into [`proto`].
+
+pub mod block;
+pub mod check;
+pub mod datadir;
+pub mod error;
+pub mod segment;
+pub mod tail;
+
+/// Types generated from `proto/oculus/segment/v1/segment.proto`.
+#[expect(clippy::all, clippy::pedantic, reason = "generated code")]
+pub mod proto {
+    include!(concat!(env!("OUT_DIR"), "/oculus.segment.v1.rs"));
+}
+
+pub use block::BlockBuilder;
+pub use check::{CheckReport, check};
+pub use datadir::{
+    DataDirLock, RecoveryReport, Resolved, Session, SessionWriter, WriterOptions,
+    default_data_dir, resolve, sessions,
+};
+pub use error::{Corruption, CorruptionKind, StoreError};
+pub use segment::{
+    EncodedBlock, FsyncPolicy, SegmentBytes, SegmentData, SegmentItem, encode_block, read_segment,
+};
+pub use tail::{SegmentTail, TailPoll};

@@ -1,0 +1,150 @@
+//! Following the active segment while the collector still writes it.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Corruption, CorruptionKind, StoreError};
+use crate::proto::{Block, BlockSummary};
+use crate::segment::{FrameKind, FrameRead, HEADER_LEN, SegmentHeader, read_frame, resync};
+
+/// Reads a segment as it grows, returning each block once it is complete.
+///
+/// Bytes are read with `pread`, never mapped, so a tail cut by recovery is harmless.
+/// An incomplete last frame is "not yet": the next poll picks it up.
+#[derive(Debug)]
+pub struct SegmentTail {
+    path: PathBuf,
+    file: File,
+    /// File offset of `pending[0]`.
+    pos: u64,
+    /// Bytes read but not yet consumed as whole frames.
+    pending: Vec<u8>,
+    header: Option<SegmentHeader>,
+    sealed: bool,
+    reported_damage_at: Option<u64>,
+}
+
+/// What one poll found.
+#[derive(Debug, Default)]
+pub struct TailPoll {
+    pub blocks: Vec<(BlockSummary, Block)>,
+    pub damage: Vec<Corruption>,
+    /// The segment is sealed: nothing more will be appended.
+    pub sealed: bool,
+}
+
+impl SegmentTail {
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let file = File::open(path).map_err(|e| StoreError::io(path, e))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            file,
+            pos: 0,
+            pending: Vec::new(),
+            header: None,
+            sealed: false,
+            reported_damage_at: None,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn header(&self) -> Option<SegmentHeader> {
+        self.header
+    }
+
+    pub fn is_sealed(&self) -> bool {
+        self.sealed
+    }
+
+    /// Reads what was appended since the last poll.
+    pub fn poll(&mut self) -> Result<TailPoll, StoreError> {
+        let mut out = TailPoll {
+            sealed: self.sealed,
+            ..TailPoll::default()
+        };
+        if self.sealed {
+            return Ok(out);
+        }
+        self.read_new_bytes()?;
+        let mut cursor = 0;
+        if self.header.is_none() {
+            match SegmentHeader::decode(&self.pending) {
+                Ok(Some(header)) => {
+                    self.header = Some(header);
+                    cursor = HEADER_LEN;
+                }
+                Ok(None) => return Ok(out),
+                Err(kind) => return Err(self.corruption(0, kind).into()),
+            }
+        }
+        loop {
+            match read_frame(&self.pending, cursor) {
+                FrameRead::Complete(frame) => {
+                    let offset = self.pos + frame.offset as u64;
+                    cursor = frame.end();
+                    if frame.kind == FrameKind::Index {
+                        self.sealed = true;
+                        out.sealed = true;
+                        break;
+                    }
+                    match frame.block() {
+                        Ok(block) => {
+                            let mut summary = crate::block::summarize(&block);
+                            summary.offset = offset;
+                            summary.frame_bytes = (frame.end() - frame.offset) as u32;
+                            out.blocks.push((summary, block));
+                        }
+                        Err(kind) => out.damage.push(self.corruption(offset, kind)),
+                    }
+                }
+                FrameRead::Incomplete => break,
+                FrameRead::Corrupt(kind) => {
+                    let offset = self.pos + cursor as u64;
+                    if self.reported_damage_at != Some(offset) {
+                        self.reported_damage_at = Some(offset);
+                        out.damage.push(self.corruption(offset, kind));
+                    }
+                    match resync(&self.pending, cursor) {
+                        Some(Ok(frame)) => cursor = frame.offset,
+                        Some(Err(at)) => {
+                            cursor = at;
+                            break;
+                        }
+                        // Wait for more bytes; the damage is reported once.
+                        None => break,
+                    }
+                }
+            }
+        }
+        self.pending.drain(..cursor);
+        self.pos += cursor as u64;
+        Ok(out)
+    }
+
+    fn read_new_bytes(&mut self) -> Result<(), StoreError> {
+        let mut chunk = vec![0u8; 1 << 20];
+        loop {
+            let at = self.pos + self.pending.len() as u64;
+            let read = self
+                .file
+                .read_at(&mut chunk, at)
+                .map_err(|e| StoreError::io(&self.path, e))?;
+            if read == 0 {
+                return Ok(());
+            }
+            self.pending.extend_from_slice(&chunk[..read]);
+        }
+    }
+
+    fn corruption(&self, offset: u64, kind: CorruptionKind) -> Corruption {
+        Corruption {
+            path: self.path.clone(),
+            offset,
+            kind,
+        }
+    }
+}
