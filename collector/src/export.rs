@@ -149,11 +149,9 @@ pub fn traces(block: &Block) -> otlp_trace::TracesData {
                 })
                 .collect(),
             dropped_links_count: span.dropped_links_count,
-            status: (span.status_code != 0 || !span.status_message.is_empty()).then(|| {
-                otlp_trace::Status {
-                    message: span.status_message.clone(),
-                    code: span.status_code,
-                }
+            status: Some(otlp_trace::Status {
+                message: span.status_message.clone(),
+                code: span.status_code,
             }),
         };
         (span.scope, otlp)

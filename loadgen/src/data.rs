@@ -512,6 +512,7 @@ impl Generator {
 
         // Spans that can have children; clients and db calls are leaves.
         let mut spans = vec![root];
+        let mut depth = vec![0u32];
         let mut containers = vec![0usize];
         for _ in 1..count {
             let parent = containers[self.rng.random_range(0..containers.len())];
@@ -523,7 +524,7 @@ impl Generator {
             let child_start = p_start + (p_dur as f64 * self.rng.random_range(0.0..0.7)) as u64;
             let remaining = p_end - child_start;
             let roll = self.rng.random_range(0..100);
-            let median = if roll < 45 { 0.8 * MILLI } else { 3.0 * MILLI } as f64;
+            let median = (if roll < 45 { 0.8 } else { 3.0 }) * MILLI as f64;
             let wanted = self.duration(median, 1.0);
             let dur = wanted.min(remaining).max(remaining.min(50 * MICRO)).max(1);
             let mut span = Span {
@@ -546,6 +547,7 @@ impl Generator {
             if self.chance(0.5) {
                 self.code_attrs(service, &mut span.attributes);
             }
+            depth.push(depth[parent] + 1);
             spans.push(span);
         }
 
@@ -580,8 +582,14 @@ impl Generator {
             }
         }
 
-        spans.sort_by_key(|s| s.end_time_unix_nano);
-        spans
+        // A child may end exactly with its parent; deeper spans still go first.
+        let mut keyed: Vec<(u64, std::cmp::Reverse<u32>, Span)> = spans
+            .into_iter()
+            .zip(depth)
+            .map(|(s, d)| (s.end_time_unix_nano, std::cmp::Reverse(d), s))
+            .collect();
+        keyed.sort_by_key(|(end, d, _)| (*end, *d));
+        keyed.into_iter().map(|(_, _, s)| s).collect()
     }
 
     fn db_span(&mut self, span: &mut Span) {

@@ -142,6 +142,7 @@ pub async fn handle_order(seq: u64) -> Response {
         order.id = order_id,
         db.response.returned_rows = Empty,
         otel.status_code = Empty,
+        otel.status_description = Empty,
     )
 )]
 async fn load_order(order_id: u64, seq: u64) -> Result<Order, OrderError> {
@@ -157,7 +158,9 @@ async fn load_order(order_id: u64, seq: u64) -> Result<Order, OrderError> {
 
     if fails(seq) {
         let err = OrderError::ConnectionLost { order_id };
-        tracing::Span::current().record("otel.status_code", "ERROR");
+        let current = tracing::Span::current();
+        current.record("otel.status_code", "ERROR");
+        current.record("otel.status_description", err.to_string().as_str());
         error!(error = %err, elapsed_ms, "query failed");
         return Err(err);
     }
@@ -179,7 +182,7 @@ async fn check_inventory(order: &Order) {
         trace!(sku = item.sku, quantity = item.quantity, "reserved stock");
     }
     // About one order in six drains a shelf, so warnings stay occasional.
-    if mix(order.id ^ 0x570C) % 6 == 0
+    if mix(order.id ^ 0x570C).is_multiple_of(6)
         && let Some(item) = order.items.first()
     {
         warn!(

@@ -1,0 +1,243 @@
+//! OTLP/gRPC with tonic's generated clients, as OTLP exporters use them.
+
+use std::io::Write;
+
+use http_body_util::BodyExt;
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+use tonic::Code;
+use tonic::codec::CompressionEncoding;
+use tonic_types::StatusExt;
+
+use crate::{log, logs_request, metrics_request, span, start, start_with, traces_request};
+
+#[tokio::test]
+async fn exports_of_every_signal_are_stored() {
+    let running = start().await;
+    let mut traces = TraceServiceClient::connect(running.grpc_url()).await.expect("connect");
+    let reply = traces
+        .export(traces_request((0..10).map(span).collect()))
+        .await
+        .expect("traces accepted")
+        .into_inner();
+    assert_eq!(reply.partial_success, None);
+    let mut gzip_traces = traces.clone().send_compressed(CompressionEncoding::Gzip);
+    gzip_traces
+        .export(traces_request((10..15).map(span).collect()))
+        .await
+        .expect("gzip traces accepted");
+    let mut logs = LogsServiceClient::connect(running.grpc_url()).await.expect("connect");
+    logs.export(logs_request((0..7).map(log).collect()))
+        .await
+        .expect("logs accepted");
+    let mut metrics = MetricsServiceClient::connect(running.grpc_url()).await.expect("connect");
+    metrics.export(metrics_request(4)).await.expect("metrics accepted");
+
+    let blocks = running.finish().await;
+    let spans: Vec<_> = blocks.iter().flat_map(|b| b.spans.iter().map(move |s| (b, s))).collect();
+    assert_eq!(spans.len(), 15);
+    for (n, (block, span)) in spans.iter().enumerate() {
+        let n = n as u64;
+        assert_eq!(span.span_id, n + 1);
+        assert_eq!(span.trace_id_low, n + 1);
+        assert_eq!(block.str(span.name), format!("GET /orders/{n}"));
+        let source = span.source.expect("source location");
+        assert_eq!(block.str(source.file_path), "src/orders.rs");
+        assert_eq!(source.line, 42);
+        let resource = &block.resources[block.scopes[span.scope as usize].resource as usize];
+        assert_eq!(block.str(resource.attributes[0].key), "service.name");
+    }
+    assert_eq!(blocks.iter().map(|b| b.logs.len()).sum::<usize>(), 7);
+    let points: u32 = blocks.iter().flat_map(|b| &b.metrics).map(|m| m.data_points).sum();
+    assert_eq!(points, 4);
+}
+
+#[tokio::test]
+async fn partial_success_reports_rejected_spans() {
+    let running = start().await;
+    let mut client = TraceServiceClient::connect(running.grpc_url()).await.expect("connect");
+    let mut bad = span(1);
+    bad.span_id = vec![0; 8];
+    let reply = client
+        .export(traces_request(vec![span(0), bad]))
+        .await
+        .expect("accepted")
+        .into_inner();
+    let partial = reply.partial_success.expect("partial success");
+    assert_eq!(partial.rejected_spans, 1);
+    assert!(partial.error_message.contains("span_id"));
+    running.finish().await;
+}
+
+#[tokio::test]
+async fn oversized_messages_are_resource_exhausted_without_retry_info() {
+    let running = start_with(|config| config.max_message_bytes = 64 << 10).await;
+    let mut client = TraceServiceClient::connect(running.grpc_url())
+        .await
+        .expect("connect")
+        .max_encoding_message_size(usize::MAX);
+    let status = client
+        .export(traces_request((0..2_000).map(span).collect()))
+        .await
+        .expect_err("too large");
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert!(status.get_details_retry_info().is_none());
+
+    // A gzip bomb: small on the wire, far past the limit once inflated. It is cut off
+    // at the limit, not inflated to the end.
+    let mut bomb = TraceServiceClient::connect(running.grpc_url())
+        .await
+        .expect("connect")
+        .send_compressed(CompressionEncoding::Gzip);
+    let mut huge = span(1);
+    huge.name = "x".repeat(32 << 20);
+    let status = bomb.export(traces_request(vec![huge])).await.expect_err("bomb");
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    // The collector still serves afterwards.
+    client
+        .export(traces_request(vec![span(7)]))
+        .await
+        .expect("still accepting");
+    let blocks = running.finish().await;
+    assert_eq!(blocks.iter().map(|b| b.spans.len()).sum::<usize>(), 1);
+}
+
+/// A raw HTTP/2 gRPC call, to send what no generated client would.
+async fn raw_call(
+    addr: std::net::SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> (http::StatusCode, http::HeaderMap) {
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let (mut sender, connection) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .expect("h2 handshake");
+    tokio::spawn(connection);
+    let mut request = http::Request::post(format!("http://{addr}{path}"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request
+        .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+        .expect("request");
+    let response = sender.send_request(request).await.expect("response");
+    let status = response.status();
+    let mut headers = response.headers().clone();
+    let collected = response.into_body().collect().await.expect("body");
+    if let Some(trailers) = collected.trailers() {
+        headers.extend(trailers.clone());
+    }
+    (status, headers)
+}
+
+fn grpc_frame(compressed: bool, message: &[u8]) -> Vec<u8> {
+    let mut frame = vec![u8::from(compressed)];
+    frame.extend_from_slice(&(message.len() as u32).to_be_bytes());
+    frame.extend_from_slice(message);
+    frame
+}
+
+#[tokio::test]
+async fn bad_grpc_requests_get_precise_statuses() {
+    let running = start_with(|config| config.max_message_bytes = 64 << 10).await;
+    let addr = running.collector.grpc_addr();
+    let traces = oculus_collector::grpc::TRACES_PATH;
+    let grpc_status = |headers: &http::HeaderMap| {
+        headers
+            .get("grpc-status")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<i32>().ok())
+    };
+    // Invalid protobuf.
+    let (_, headers) = raw_call(addr, traces, &[], grpc_frame(false, &[0xff, 0xff, 0xff])).await;
+    assert_eq!(grpc_status(&headers), Some(Code::InvalidArgument as i32));
+    // An announced length past the limit is refused before the body is read.
+    let mut announced_only = vec![0u8];
+    announced_only.extend_from_slice(&(1u32 << 30).to_be_bytes());
+    let (_, headers) = raw_call(addr, traces, &[], announced_only).await;
+    assert_eq!(grpc_status(&headers), Some(Code::ResourceExhausted as i32));
+    // Unknown compression.
+    let (_, headers) = raw_call(addr, traces, &[("grpc-encoding", "snappy")], grpc_frame(true, b"x")).await;
+    assert_eq!(grpc_status(&headers), Some(Code::Unimplemented as i32));
+    // Corrupt gzip.
+    let (_, headers) = raw_call(addr, traces, &[("grpc-encoding", "gzip")], grpc_frame(true, b"nope")).await;
+    assert_eq!(grpc_status(&headers), Some(Code::InvalidArgument as i32));
+    // A valid gzip message through the raw path, to show the framing is right.
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder
+        .write_all(&prost::Message::encode_to_vec(&traces_request(vec![span(3)])))
+        .expect("gzip");
+    let compressed = encoder.finish().expect("gzip");
+    let (status, headers) = raw_call(addr, traces, &[("grpc-encoding", "gzip")], grpc_frame(true, &compressed)).await;
+    assert_eq!(status, http::StatusCode::OK);
+    assert_eq!(grpc_status(&headers), Some(0));
+    // An unknown method.
+    let (_, headers) = raw_call(addr, "/opentelemetry.proto.collector.profiles.v1development.ProfilesService/Export", &[], grpc_frame(false, b"")).await;
+    assert_eq!(grpc_status(&headers), Some(Code::Unimplemented as i32));
+    let blocks = running.finish().await;
+    assert_eq!(blocks.iter().map(|b| b.spans.len()).sum::<usize>(), 1);
+}
+
+#[tokio::test]
+async fn overload_is_unavailable_with_retry_info() {
+    let running = start_with(|config| {
+        config.max_message_bytes = 64 << 10;
+        config.max_inflight_bytes = 64 << 10;
+    })
+    .await;
+    let addr = running.collector.grpc_addr();
+    // A stalled call announces 60 KiB and never sends it, holding that much budget.
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let (mut sender, connection) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .expect("handshake");
+    tokio::spawn(connection);
+    let (body_tx, body_rx) = tokio::sync::mpsc::channel::<Result<http_body::Frame<bytes::Bytes>, std::convert::Infallible>>(1);
+    let request = http::Request::post(format!("http://{addr}{}", oculus_collector::grpc::TRACES_PATH))
+        .header("content-type", "application/grpc")
+        .body(http_body_util::StreamBody::new(tokio_stream_from(body_rx)))
+        .expect("request");
+    let mut prefix = vec![0u8];
+    prefix.extend_from_slice(&(60u32 << 10).to_be_bytes());
+    body_tx
+        .send(Ok(http_body::Frame::data(bytes::Bytes::from(prefix))))
+        .await
+        .expect("send prefix");
+    let stalled = tokio::spawn(async move { sender.send_request(request).await });
+
+    let mut client = TraceServiceClient::connect(running.grpc_url()).await.expect("connect");
+    let mut refused = None;
+    for _ in 0..50 {
+        match client.export(traces_request((0..100).map(span).collect())).await {
+            Err(status) => {
+                refused = Some(status);
+                break;
+            }
+            Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+        }
+    }
+    let status = refused.expect("refused while the budget is held");
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    let retry = status.get_details_retry_info().expect("RetryInfo");
+    assert_eq!(retry.retry_delay, Some(std::time::Duration::from_secs(1)));
+    drop(body_tx);
+    stalled.abort();
+    running.finish().await;
+}
+
+/// A stream over an mpsc receiver, without pulling in a stream crate.
+fn tokio_stream_from<T>(
+    mut receiver: tokio::sync::mpsc::Receiver<T>,
+) -> impl futures_util::Stream<Item = T> {
+    futures_util::stream::poll_fn(move |cx| receiver.poll_recv(cx))
+}
