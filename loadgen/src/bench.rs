@@ -297,7 +297,7 @@ fn dir_size(path: &Path) -> Result<DirSize> {
 }
 
 /// Free loopback ports: bind port 0, note it, release it.
-fn free_ports<const N: usize>() -> Result<[u16; N]> {
+pub(crate) fn free_ports<const N: usize>() -> Result<[u16; N]> {
     // Hold all listeners at once so the ports differ.
     let mut listeners = Vec::new();
     for _ in 0..N {

@@ -278,9 +278,11 @@ struct Instance {
     pending: Vec<Span>,
 }
 
-/// Trace context shared by a run of consecutive log records.
+/// What a run of consecutive log records shares: they come from one request.
 struct LogContext {
     ids: Option<([u8; 16], [u8; 8])>,
+    request_id: String,
+    user_id: String,
     left: u32,
 }
 
@@ -338,7 +340,12 @@ impl Generator {
             rng,
             instances,
             clock_ns: start_ns,
-            log_ctx: LogContext { ids: None, left: 0 },
+            log_ctx: LogContext {
+                ids: None,
+                request_id: String::new(),
+                user_id: String::new(),
+                left: 0,
+            },
         }
     }
 
@@ -603,7 +610,12 @@ impl Generator {
             kv_str("db.collection.name", table),
             kv_str("db.query.text", text),
             kv_str("server.address", "pg-primary.internal"),
+            kv_int("server.port", 5432),
         ]);
+        if op == "SELECT" {
+            let rows = self.rng.random_range(0..200);
+            span.attributes.push(kv_int("db.response.returned_rows", rows));
+        }
     }
 
     fn client_span(&mut self, span: &mut Span) {
@@ -654,6 +666,24 @@ impl Generator {
             85..=94 => (SeverityNumber::Warn, "WARN", WARN_LOGS),
             _ => (SeverityNumber::Error, "ERROR", ERROR_LOGS),
         };
+        // Requests log a few lines each, so context comes in runs.
+        if self.log_ctx.left == 0 {
+            let ids = if self.chance(0.7) {
+                Some((self.id16(), self.id8()))
+            } else {
+                None
+            };
+            let request: u64 = self.rng.random();
+            let user = self.rng.random_range(1_000..999_999);
+            self.log_ctx = LogContext {
+                ids,
+                request_id: format!("{request:016x}"),
+                user_id: format!("u-{user}"),
+                left: self.rng.random_range(1..=6),
+            };
+        }
+        self.log_ctx.left -= 1;
+
         let template = self.pick(templates);
         let body = self.fill_log(service, template);
 
@@ -666,27 +696,11 @@ impl Generator {
             attributes.push(kv_str("code.function.name", function));
         }
         if self.chance(0.6) {
-            let id: u64 = self.rng.random();
-            attributes.push(kv_str("request.id", format!("{id:016x}")));
+            attributes.push(kv_str("request.id", self.log_ctx.request_id.clone()));
         }
         if self.chance(0.5) {
-            let user = self.rng.random_range(1_000..999_999);
-            attributes.push(kv_str("user.id", format!("u-{user}")));
+            attributes.push(kv_str("user.id", self.log_ctx.user_id.clone()));
         }
-
-        // Requests log a few lines each, so trace context comes in runs.
-        if self.log_ctx.left == 0 {
-            let ids = if self.chance(0.7) {
-                Some((self.id16(), self.id8()))
-            } else {
-                None
-            };
-            self.log_ctx = LogContext {
-                ids,
-                left: self.rng.random_range(1..=6),
-            };
-        }
-        self.log_ctx.left -= 1;
         let (trace_id, span_id, flags) = match self.log_ctx.ids {
             Some((t, s)) => (t.to_vec(), s.to_vec(), 1),
             None => (Vec::new(), Vec::new(), 0),
@@ -718,7 +732,7 @@ impl Generator {
             };
             let var = &rest[open + 1..open + len];
             let value = match var {
-                "user" => format!("u-{}", self.rng.random_range(1_000..999_999)),
+                "user" => self.log_ctx.user_id.clone(),
                 "order" => self.rng.random_range(1_000_000..9_999_999).to_string(),
                 "cart" => self.rng.random_range(100_000..999_999).to_string(),
                 "amount" => format!(

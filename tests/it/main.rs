@@ -1,1 +1,4 @@
+//! End-to-end tests across crates, in one binary so it links once.
 
+mod e2e;
+mod layout;

@@ -1,0 +1,462 @@
+//! The segment format: round trips, and what a reader makes of each kind of damage.
+
+use std::path::Path;
+
+use oculus_store::segment::{FOOTER_LEN, FRAME_HEADER_LEN, HEADER_LEN, SegmentHeader};
+use oculus_store::{
+    Corruption, CorruptionKind, SegmentData, SegmentTail, SessionWriter, StoreError, WriterOptions,
+    check, read_segment,
+};
+
+use crate::common::{
+    Item, Written, append_raw, data_dir_with, offsets, scan_bytes, scan_file, without,
+    write_segment,
+};
+
+const BLOCKS: u64 = 5;
+
+fn segment(dir: &Path, seal: bool) -> Written {
+    write_segment(&dir.join("segment-00000001.oseg"), 1, BLOCKS, seal)
+}
+
+fn corruption(path: &Path, offset: u64, kind: CorruptionKind) -> Corruption {
+    Corruption {
+        path: path.to_path_buf(),
+        offset,
+        kind,
+    }
+}
+
+#[test]
+fn sealed_segment_round_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    let written = segment(dir.path(), true);
+    let data = read_segment(&written.path).unwrap();
+    // Only a sealed segment is memory-mapped.
+    assert!(matches!(data, SegmentData::Mapped(_)), "sealed segment was not mapped");
+    let read = scan_bytes(&written.path, &data);
+    assert_eq!(read.blocks, written.blocks);
+    let scan = &read.scan;
+    assert_eq!(
+        scan.header,
+        Some(SegmentHeader {
+            sequence: 1,
+            created_unix_nano: crate::common::BASE_TIME_UNIX_NANO
+        })
+    );
+    assert!(!scan.torn_tail);
+    assert!(scan.damage.is_empty(), "{:?}", scan.damage);
+    let starts: Vec<u64> = written.frames.iter().map(|f| f.0).collect();
+    assert_eq!(starts[0], HEADER_LEN as u64);
+    assert_eq!(offsets(&scan.blocks), starts);
+    let footer = scan.footer.unwrap();
+    let blocks_end = written.frames.last().unwrap().1;
+    assert_eq!(footer.index_offset, blocks_end);
+    assert_eq!(
+        blocks_end + u64::from(footer.index_frame_len) + FOOTER_LEN as u64,
+        written.len_bytes
+    );
+    assert_eq!(scan.valid_len, blocks_end);
+    // The index the writer built matches what a scan recomputes, field by field.
+    let index = scan.sealed_index.clone().unwrap();
+    assert_eq!(index.blocks, scan.blocks);
+    assert_eq!(
+        oculus_store::SegmentBytes::new(&written.path, &data)
+            .index()
+            .unwrap()
+            .unwrap(),
+        index
+    );
+    for (summary, block) in index.blocks.iter().zip(&written.blocks) {
+        assert_eq!(u64::from(summary.spans), block.spans.len() as u64);
+        assert_eq!(u64::from(summary.logs), block.logs.len() as u64);
+        assert!(summary.min_time_unix_nano > 0);
+        assert!(summary.max_time_unix_nano > summary.min_time_unix_nano);
+    }
+}
+
+#[test]
+fn unsealed_segment_round_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    let written = segment(dir.path(), false);
+    let data = read_segment(&written.path).unwrap();
+    // The active segment may still be cut by recovery, so it is never mapped.
+    assert!(matches!(data, SegmentData::Read(_)), "unsealed segment was mapped");
+    let read = scan_bytes(&written.path, &data);
+    assert_eq!(read.blocks, written.blocks);
+    assert!(read.scan.footer.is_none());
+    assert!(read.scan.sealed_index.is_none());
+    assert!(!read.scan.torn_tail);
+    assert!(read.scan.damage.is_empty());
+    assert_eq!(read.scan.valid_len, written.len_bytes);
+}
+
+#[test]
+fn torn_tail_at_every_offset_of_the_last_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    let written = segment(dir.path(), false);
+    let data = std::fs::read(&written.path).unwrap();
+    let (last_start, last_end) = *written.frames.last().unwrap();
+    let kept = &written.blocks[..written.blocks.len() - 1];
+    for cut in last_start + 1..last_end {
+        let read = scan_bytes(&written.path, &data[..cut as usize]);
+        assert!(read.scan.torn_tail, "cut at {cut}: not a torn tail");
+        assert!(read.scan.damage.is_empty(), "cut at {cut}: {:?}", read.scan.damage);
+        assert_eq!(read.blocks, kept, "cut at {cut}");
+        assert_eq!(read.scan.valid_len, last_start, "cut at {cut}");
+    }
+    // Cut on the frame boundary: nothing is torn.
+    let read = scan_bytes(&written.path, &data[..last_start as usize]);
+    assert!(!read.scan.torn_tail);
+    assert_eq!(read.blocks, kept);
+}
+
+#[test]
+fn torn_header_is_a_torn_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let written = segment(dir.path(), false);
+    let data = std::fs::read(&written.path).unwrap();
+    for cut in 1..HEADER_LEN {
+        let read = scan_bytes(&written.path, &data[..cut]);
+        assert!(read.scan.torn_tail, "cut at {cut}");
+        assert!(read.scan.header.is_none(), "cut at {cut}");
+        assert!(read.scan.damage.is_empty(), "cut at {cut}");
+        assert!(read.blocks.is_empty());
+    }
+    let read = scan_bytes(&written.path, &data[..HEADER_LEN]);
+    assert!(!read.scan.torn_tail);
+    assert!(read.scan.header.is_some());
+    assert_eq!(read.scan.valid_len, HEADER_LEN as u64);
+}
+
+#[test]
+fn torn_tail_files_are_open_tails_for_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let written = segment(dir.path(), false);
+    let data = std::fs::read(&written.path).unwrap();
+    let (last_start, last_end) = *written.frames.last().unwrap();
+    let middle = (last_start + last_end) / 2;
+    for cut in [last_start + 1, last_start + FRAME_HEADER_LEN as u64, middle, last_end - 1] {
+        std::fs::write(&written.path, &data[..cut as usize]).unwrap();
+        let report = check(&written.path, |_, _| {}).unwrap();
+        assert_eq!(report.blocks, BLOCKS - 1, "cut at {cut}");
+        assert!(report.damage.is_empty(), "cut at {cut}: {:?}", report.damage);
+        assert_eq!(report.open_tails, vec![(written.path.clone(), cut - last_start)]);
+        assert_eq!(report.sealed_segments, 0);
+    }
+}
+
+/// Flips one byte of a copy of a sealed segment and returns what a scan makes of it.
+fn scan_flipped(written: &Written, at: u64, xor: u8) -> crate::common::Read {
+    let mut data = std::fs::read(&written.path).unwrap();
+    data[at as usize] ^= xor;
+    let path = written.path.with_file_name(format!("flipped-{at}-{xor}.oseg"));
+    std::fs::write(&path, &data).unwrap();
+    let read = scan_file(&path);
+    // Name the original path in expectations: rewrite it back.
+    std::fs::remove_file(&path).unwrap();
+    let mut read = read;
+    for damage in &mut read.scan.damage {
+        assert_eq!(damage.path, path);
+        damage.path.clone_from(&written.path);
+    }
+    for item in &mut read.items {
+        if let Item::Corrupt(damage) = item {
+            damage.path.clone_from(&written.path);
+        }
+    }
+    read
+}
+
+#[test]
+fn flipped_payload_byte_loses_exactly_that_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let written = segment(dir.path(), true);
+    let (start, end) = written.frames[2];
+    let payload = start + FRAME_HEADER_LEN as u64;
+    for at in [payload, payload + 1, (payload + end) / 2, end - 1] {
+        let read = scan_flipped(&written, at, 0x01);
+        let damage = corruption(&written.path, start, CorruptionKind::FrameChecksum);
+        assert_eq!(read.scan.damage, vec![damage.clone()], "flip at {at}");
+        assert_eq!(read.blocks, without(&written.blocks, 2), "flip at {at}");
+        let starts: Vec<u64> = written.frames.iter().map(|f| f.0).collect();
+        // The damage is reported in file order, between the blocks around it.
+        assert_eq!(
+            read.items,
+            vec![
+                Item::Block(starts[0]),
+                Item::Block(starts[1]),
+                Item::Corrupt(damage),
+                Item::Block(starts[3]),
+                Item::Block(starts[4]),
+            ]
+        );
+        assert!(!read.scan.torn_tail);
+        // The index still lists every block, so a reader knows one is missing.
+        assert_eq!(read.scan.sealed_index.as_ref().unwrap().blocks.len(), BLOCKS as usize);
+    }
+}
+
+#[test]
+fn flipped_payload_byte_is_damage_for_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let written = segment(dir.path(), true);
+    let (start, end) = written.frames[1];
+    let mut data = std::fs::read(&written.path).unwrap();
+    data[((start + end) / 2) as usize] ^= 0x80;
+    std::fs::write(&written.path, &data).unwrap();
+    let report = check(&written.path, |_, _| {}).unwrap();
+    assert_eq!(report.blocks, BLOCKS - 1);
+    assert_eq!(
+        report.damage,
+        vec![corruption(&written.path, start, CorruptionKind::FrameChecksum)]
+    );
+    assert!(!report.is_healthy());
+    assert!(report.open_tails.is_empty());
+}
+
+#[test]
+fn flipped_byte_in_last_block_of_sealed_segment_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let written = segment(dir.path(), true);
+    let (start, end) = written.frames[4];
+    let read = scan_flipped(&written, (start + end) / 2, 0x01);
+    assert_eq!(
+        read.scan.damage,
+        vec![corruption(&written.path, start, CorruptionKind::FrameChecksum)]
+    );
+    assert_eq!(read.blocks, written.blocks[..4]);
+    assert!(!read.scan.torn_tail);
+}
+
+/// Damage to one byte of the middle frame's header, in a sealed and an unsealed
+/// segment: the reader names that frame and still finds every later block.
+#[track_caller]
+fn check_header_flip(header_byte: u64, xor: u8, expected: CorruptionKind) {
+    for seal in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let written = segment(dir.path(), seal);
+        let (start, _) = written.frames[2];
+        let read = scan_flipped(&written, start + header_byte, xor);
+        let context = format!("byte {header_byte} ^ {xor:#x}, sealed {seal}");
+        assert_eq!(
+            read.scan.damage,
+            vec![corruption(&written.path, start, expected.clone())],
+            "{context}"
+        );
+        assert_eq!(read.blocks, without(&written.blocks, 2), "{context}");
+        assert!(!read.scan.torn_tail, "{context}");
+    }
+}
+
+#[test]
+fn flipped_frame_header_bytes_resync_to_the_next_frame() {
+    // Magic.
+    check_header_flip(0, 0x01, CorruptionKind::BadFrameMagic);
+    check_header_flip(3, 0xff, CorruptionKind::BadFrameMagic);
+    // Kind and codec.
+    check_header_flip(4, 0xff, CorruptionKind::UnexpectedFrameKind(0xfe));
+    check_header_flip(5, 0xff, CorruptionKind::UnknownCodec(0xfe));
+    check_header_flip(5, 0x01, CorruptionKind::FrameChecksum);
+    // Reserved bytes are covered by the checksum.
+    check_header_flip(6, 0x01, CorruptionKind::FrameChecksum);
+    // payload_len: smaller fails the checksum, absurd is too large.
+    check_header_flip(8, 0x01, CorruptionKind::FrameChecksum);
+    check_header_flip(11, 0x7f, CorruptionKind::FrameTooLarge(0x7f00_0000 | payload_len_low()));
+    // raw_len and the checksum itself.
+    check_header_flip(12, 0x01, CorruptionKind::FrameChecksum);
+    check_header_flip(19, 0x01, CorruptionKind::FrameChecksum);
+}
+
+/// The low 24 bits of the middle frame's payload length.
+fn payload_len_low() -> u32 {
+    let dir = tempfile::tempdir().unwrap();
+    let written = segment(dir.path(), false);
+    let (start, end) = written.frames[2];
+    (end - start - FRAME_HEADER_LEN as u64) as u32
+}
+
+#[test]
+fn frame_claiming_more_bytes_than_follow_is_damage_not_a_torn_tail() {
+    // A larger payload_len makes the frame reach past the end of the file. With
+    // valid frames after it, that is damage: treating it as a torn tail would make
+    // recovery cut every later block.
+    check_header_flip(9, 0x40, CorruptionKind::TruncatedFrame);
+    check_header_flip(10, 0x01, CorruptionKind::TruncatedFrame);
+}
+
+#[test]
+fn recovery_keeps_blocks_after_a_frame_with_a_damaged_length() {
+    let dir = tempfile::tempdir().unwrap();
+    let written = segment(dir.path(), false);
+    let (start, _) = written.frames[2];
+    let mut data = std::fs::read(&written.path).unwrap();
+    data[(start + 10) as usize] ^= 0x01;
+    std::fs::write(&written.path, &data).unwrap();
+    let (root, paths) = data_dir_with(&[(&written.path, "segment-00000001.oseg")]);
+    let (writer, report) = SessionWriter::open(root.path(), WriterOptions::default()).unwrap();
+    drop(writer);
+    assert_eq!(report.sealed, vec![(paths[0].clone(), 0)]);
+    assert_eq!(
+        report.damage,
+        vec![corruption(&paths[0], start, CorruptionKind::TruncatedFrame)]
+    );
+    let read = scan_file(&paths[0]);
+    assert!(read.scan.footer.is_some());
+    assert_eq!(read.blocks, without(&written.blocks, 2));
+    assert_eq!(read.scan.sealed_index.unwrap().blocks.len(), 4);
+}
+
+#[test]
+fn zero_filled_tail_is_a_torn_tail_and_recovery_cuts_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let written = segment(dir.path(), false);
+    append_raw(&written.path, &[0u8; 4096]);
+    let read = scan_file(&written.path);
+    assert!(read.scan.torn_tail);
+    assert!(read.scan.damage.is_empty(), "{:?}", read.scan.damage);
+    assert_eq!(read.blocks, written.blocks);
+    assert_eq!(read.scan.valid_len, written.len_bytes);
+
+    let report = check(&written.path, |_, _| {}).unwrap();
+    assert!(report.damage.is_empty());
+    assert_eq!(report.open_tails, vec![(written.path.clone(), 4096)]);
+
+    let (root, paths) = data_dir_with(&[(&written.path, "segment-00000001.oseg")]);
+    let (writer, report) = SessionWriter::open(root.path(), WriterOptions::default()).unwrap();
+    assert_eq!(report.sealed, vec![(paths[0].clone(), 4096)]);
+    assert!(report.damage.is_empty());
+    writer.close().unwrap();
+    let read = scan_file(&paths[0]);
+    assert_eq!(read.blocks, written.blocks);
+    let footer = read.scan.footer.unwrap();
+    assert_eq!(footer.index_offset, written.len_bytes);
+    let report = check(root.path(), |_, _| {}).unwrap();
+    assert_eq!((report.blocks, report.sealed_segments), (BLOCKS, 1));
+    assert!(report.damage.is_empty() && report.open_tails.is_empty());
+}
+
+#[test]
+fn zeros_over_the_end_of_the_last_frame_are_a_torn_tail() {
+    // Some filesystems extend the file before the data lands: the end of the last
+    // frame reads as zeros after a crash.
+    let dir = tempfile::tempdir().unwrap();
+    let written = segment(dir.path(), false);
+    let (last_start, last_end) = written.frames[4];
+    let data = std::fs::read(&written.path).unwrap();
+    for zero_from in [last_start, last_start + 4, last_start + 30, last_end - 1] {
+        let mut damaged = data.clone();
+        damaged[zero_from as usize..].fill(0);
+        damaged.extend_from_slice(&[0u8; 4096]);
+        let read = scan_bytes(&written.path, &damaged);
+        assert!(read.scan.torn_tail, "zeros from {zero_from}");
+        assert!(read.scan.damage.is_empty(), "zeros from {zero_from}");
+        assert_eq!(read.blocks, written.blocks[..4]);
+        assert_eq!(read.scan.valid_len, last_start);
+    }
+}
+
+#[test]
+fn truncated_index_keeps_every_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let written = segment(dir.path(), true);
+    let data = std::fs::read(&written.path).unwrap();
+    let blocks_end = written.frames.last().unwrap().1;
+    let index_and_footer = written.len_bytes - blocks_end;
+    let index_end = written.len_bytes - FOOTER_LEN as u64;
+    for cut_bytes in [1, 4, 5, 12, 23, 24, 25, 40, index_and_footer - 1, index_and_footer] {
+        let context = format!("last {cut_bytes} bytes cut");
+        let kept_len = written.len_bytes - cut_bytes;
+        let path = dir.path().join(format!("cut-{cut_bytes}.oseg"));
+        std::fs::write(&path, &data[..kept_len as usize]).unwrap();
+
+        // What is torn: the rest of the footer after a whole index, or the index.
+        let (valid_len, torn) = if cut_bytes <= FOOTER_LEN as u64 {
+            (index_end, kept_len - index_end)
+        } else {
+            (blocks_end, kept_len - blocks_end)
+        };
+        let read = scan_file(&path);
+        assert_eq!(read.blocks, written.blocks, "{context}");
+        assert!(read.scan.damage.is_empty(), "{context}: {:?}", read.scan.damage);
+        assert!(read.scan.footer.is_none(), "{context}");
+        assert_eq!(read.scan.valid_len, valid_len, "{context}");
+        assert_eq!(read.scan.torn_tail, torn > 0, "{context}");
+
+        let report = check(&path, |_, _| {}).unwrap();
+        assert_eq!(report.blocks, BLOCKS, "{context}");
+        assert!(report.damage.is_empty(), "{context}");
+        let open_tails = if torn > 0 { vec![(path.clone(), torn)] } else { vec![] };
+        assert_eq!(report.open_tails, open_tails, "{context}");
+
+        let (root, paths) = data_dir_with(&[(&path, "segment-00000001.oseg")]);
+        let (writer, recovery) = SessionWriter::open(root.path(), WriterOptions::default()).unwrap();
+        drop(writer);
+        assert_eq!(recovery.sealed, vec![(paths[0].clone(), torn)], "{context}");
+        assert!(recovery.damage.is_empty(), "{context}");
+        let read = scan_file(&paths[0]);
+        assert_eq!(read.blocks, written.blocks, "{context}");
+        let index = read.scan.sealed_index.unwrap();
+        assert_eq!(offsets(&index.blocks), offsets(&read.scan.blocks), "{context}");
+        let report = check(root.path(), |_, _| {}).unwrap();
+        assert_eq!((report.blocks, report.sealed_segments), (BLOCKS, 1), "{context}");
+        assert!(report.damage.is_empty() && report.open_tails.is_empty(), "{context}");
+    }
+}
+
+/// Rewrites the segment header and returns what scan, tail and check make of it.
+#[track_caller]
+fn check_bad_header(edit: impl Fn(&mut [u8]), expected: CorruptionKind) {
+    let dir = tempfile::tempdir().unwrap();
+    let written = segment(dir.path(), true);
+    let mut data = std::fs::read(&written.path).unwrap();
+    edit(&mut data[..HEADER_LEN]);
+    std::fs::write(&written.path, &data).unwrap();
+    let damage = corruption(&written.path, 0, expected);
+
+    let read = scan_file(&written.path);
+    assert_eq!(read.scan.damage, vec![damage.clone()]);
+    assert!(read.blocks.is_empty());
+    assert!(read.scan.header.is_none());
+
+    let report = check(&written.path, |_, _| {}).unwrap();
+    assert_eq!(report.damage, vec![damage.clone()]);
+
+    let mut tail = SegmentTail::open(&written.path).unwrap();
+    match tail.poll() {
+        Err(StoreError::Corrupt(found)) => assert_eq!(found, damage),
+        other => panic!("tail of a bad header gave {other:?}"),
+    }
+}
+
+#[test]
+fn bad_segment_headers_give_typed_corruption() {
+    check_bad_header(|h| h[0] = b'X', CorruptionKind::NotASegment);
+    check_bad_header(|h| h[8..10].copy_from_slice(&2u16.to_le_bytes()), CorruptionKind::UnsupportedVersion(2));
+    check_bad_header(|h| h[8..10].copy_from_slice(&0u16.to_le_bytes()), CorruptionKind::UnsupportedVersion(0));
+    check_bad_header(|h| h[12] ^= 0x01, CorruptionKind::HeaderChecksum);
+    check_bad_header(|h| h[31] ^= 0x01, CorruptionKind::HeaderChecksum);
+}
+
+#[test]
+fn recovery_never_deletes_a_segment_with_a_bad_header() {
+    // A future format version or a flipped header bit is not "nothing was written":
+    // the blocks behind it must survive a restart.
+    for (edit, kind) in [
+        (0usize, CorruptionKind::NotASegment),
+        (8, CorruptionKind::UnsupportedVersion(1 ^ 0x02)),
+        (20, CorruptionKind::HeaderChecksum),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let written = segment(dir.path(), true);
+        let mut data = std::fs::read(&written.path).unwrap();
+        data[edit] ^= 0x02;
+        std::fs::write(&written.path, &data).unwrap();
+        let (root, paths) = data_dir_with(&[(&written.path, "segment-00000001.oseg")]);
+        let (writer, report) = SessionWriter::open(root.path(), WriterOptions::default()).unwrap();
+        drop(writer);
+        assert_eq!(std::fs::read(&paths[0]).unwrap(), data, "{kind:?}: segment changed");
+        assert_eq!(report.damage, vec![corruption(&paths[0], 0, kind.clone())]);
+        assert!(report.sealed.is_empty(), "{kind:?}: {:?}", report.sealed);
+    }
+}

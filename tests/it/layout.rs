@@ -1,0 +1,94 @@
+//! Architecture invariants that are cheaper to check than to remember.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the tests crate lives in the workspace")
+        .to_path_buf()
+}
+
+/// Names of every package `package` depends on through normal (non-dev, non-build) edges.
+fn normal_dependencies(package: &str) -> BTreeSet<String> {
+    let output = Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1", "--locked", "--offline"])
+        .current_dir(repo_root())
+        .output()
+        .expect("cargo metadata runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout).expect("metadata json");
+    let names: HashMap<&str, &str> = metadata["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .filter_map(|p| Some((p["id"].as_str()?, p["name"].as_str()?)))
+        .collect();
+    let nodes: HashMap<&str, &serde_json::Value> = metadata["resolve"]["nodes"]
+        .as_array()
+        .expect("resolve nodes")
+        .iter()
+        .filter_map(|n| Some((n["id"].as_str()?, n)))
+        .collect();
+    let start = names
+        .iter()
+        .find(|(_, name)| **name == package)
+        .map(|(id, _)| *id)
+        .expect("package in workspace");
+    let mut seen = BTreeSet::new();
+    let mut stack = vec![start];
+    while let Some(id) = stack.pop() {
+        for dep in nodes[id]["deps"].as_array().into_iter().flatten() {
+            let normal = dep["dep_kinds"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|kind| kind["kind"].is_null());
+            let Some(dep_id) = dep["pkg"].as_str() else { continue };
+            if normal && seen.insert(names[dep_id].to_owned()) {
+                stack.push(dep_id);
+            }
+        }
+    }
+    seen
+}
+
+#[test]
+fn the_collector_never_links_a_gui() {
+    let deps = normal_dependencies("oculus-collector");
+    assert!(deps.contains("oculus-store"), "sanity: the walk sees direct deps");
+    for gui in ["egui", "eframe", "egui_extras", "winit", "wgpu", "glow"] {
+        assert!(!deps.contains(gui), "oculus-collector depends on {gui}");
+    }
+}
+
+#[test]
+fn the_store_never_links_a_server() {
+    let deps = normal_dependencies("oculus-store");
+    assert!(deps.contains("zstd"), "sanity: the walk sees direct deps");
+    for server in ["tonic", "axum", "hyper", "tokio", "opentelemetry-proto"] {
+        assert!(!deps.contains(server), "oculus-store depends on {server}");
+    }
+}
+
+/// `buf lint` with the root buf.yaml passes on proto/. `.ci/run` installs buf.
+#[test]
+fn the_segment_schema_passes_buf_lint() {
+    let root = repo_root();
+    let local = root.join(".ci/tools/node_modules/.bin/buf");
+    let buf = if local.exists() { local } else { PathBuf::from("buf") };
+    let output = Command::new(&buf).arg("lint").current_dir(&root).output().unwrap_or_else(|e| {
+        panic!(
+            "cannot run {}: {e}; install it with `npm install --no-save --prefix .ci/tools @bufbuild/buf`",
+            buf.display()
+        )
+    });
+    assert!(
+        output.status.success(),
+        "buf lint failed:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
