@@ -72,8 +72,12 @@ pub enum Source {
         jobs: Vec<Job>,
         next: AtomicUsize,
     },
-    /// Requests generated on the fly by another thread.
-    Stream(Mutex<mpsc::Receiver<Job>>),
+    /// Requests generated on the fly by other threads.
+    Stream {
+        rx: Mutex<mpsc::Receiver<Job>>,
+        /// Times a worker found the queue empty: the generator was the bottleneck.
+        waits: AtomicU64,
+    },
 }
 
 impl Source {
@@ -87,7 +91,32 @@ impl Source {
     async fn next(&self) -> Option<Job> {
         match self {
             Source::Fixed { jobs, next } => jobs.get(next.fetch_add(1, Ordering::Relaxed)).cloned(),
-            Source::Stream(rx) => rx.lock().await.recv().await,
+            Source::Stream { rx, waits } => {
+                let mut rx = rx.lock().await;
+                match rx.try_recv() {
+                    Ok(job) => Some(job),
+                    Err(mpsc::error::TryRecvError::Disconnected) => None,
+                    Err(mpsc::error::TryRecvError::Empty) => {
+                        waits.fetch_add(1, Ordering::Relaxed);
+                        rx.recv().await
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn stream(rx: mpsc::Receiver<Job>) -> Self {
+        Source::Stream {
+            rx: Mutex::new(rx),
+            waits: AtomicU64::new(0),
+        }
+    }
+
+    /// How often workers had to wait for the generator.
+    pub fn waits(&self) -> u64 {
+        match self {
+            Source::Fixed { .. } => 0,
+            Source::Stream { waits, .. } => waits.load(Ordering::Relaxed),
         }
     }
 }

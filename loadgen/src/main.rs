@@ -7,7 +7,9 @@ mod sink;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -75,6 +77,9 @@ struct SendArgs {
     /// Seed of the generated data.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Threads generating data while sending (each seeded from --seed).
+    #[arg(long, default_value_t = 1)]
+    generators: u64,
     /// Give up on one request after this many seconds.
     #[arg(long, default_value_t = 30)]
     timeout_secs: u64,
@@ -94,8 +99,19 @@ struct SinkArgs {
     data_dir: Option<PathBuf>,
 }
 
-fn main() -> Result<()> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One readable chain of causes; backtraces help nobody running a benchmark.
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -145,32 +161,39 @@ async fn send(args: SendArgs) -> Result<()> {
         (None, None) => Some(Duration::from_secs(10)),
     };
 
-    // A generator thread keeps a small queue full; data stays unique throughout.
+    // Generator threads keep a small queue full; data stays unique throughout.
     let (tx, rx) = mpsc::channel::<Job>(args.concurrency.max(1) * 4);
-    let producer = {
-        let signals = signals.to_vec();
-        let (batch, seed, limit) = (args.batch.max(1), args.seed, args.requests);
-        std::thread::spawn(move || {
-            let mut generator = Generator::new(seed);
-            let mut made = 0u64;
-            while limit.is_none_or(|l| made < l) {
-                let signal = signals[(made % signals.len() as u64) as usize];
-                let body = match signal {
-                    Signal::Traces => generator.traces_request(batch).encode_to_vec(),
-                    Signal::Logs => generator.logs_request(batch).encode_to_vec(),
-                };
-                let job = Job {
-                    signal,
-                    body: Bytes::from(body),
-                    records: batch as u64,
-                };
-                if tx.blocking_send(job).is_err() {
-                    break;
+    let made = Arc::new(AtomicU64::new(0));
+    let producers: Vec<_> = (0..args.generators.max(1))
+        .map(|i| {
+            let signals = signals.to_vec();
+            let (tx, made) = (tx.clone(), made.clone());
+            let (batch, seed, limit) = (args.batch.max(1), args.seed.wrapping_add(i), args.requests);
+            std::thread::spawn(move || {
+                let mut generator = Generator::new(seed);
+                loop {
+                    let n = made.fetch_add(1, Ordering::Relaxed);
+                    if limit.is_some_and(|l| n >= l) {
+                        break;
+                    }
+                    let signal = signals[(n % signals.len() as u64) as usize];
+                    let body = match signal {
+                        Signal::Traces => generator.traces_request(batch).encode_to_vec(),
+                        Signal::Logs => generator.logs_request(batch).encode_to_vec(),
+                    };
+                    let job = Job {
+                        signal,
+                        body: Bytes::from(body),
+                        records: batch as u64,
+                    };
+                    if tx.blocking_send(job).is_err() {
+                        break;
+                    }
                 }
-                made += 1;
-            }
+            })
         })
-    };
+        .collect();
+    drop(tx);
 
     let target = Target {
         protocol: args.protocol,
@@ -185,14 +208,18 @@ async fn send(args: SendArgs) -> Result<()> {
         total_records: args.requests.map(|r| r * args.batch as u64),
         request_timeout: Duration::from_secs(args.timeout_secs),
     };
-    let source = Arc::new(Source::Stream(tokio::sync::Mutex::new(rx)));
+    let source = Arc::new(Source::stream(rx));
     let stats = client::run(&target, source.clone(), &opts).await;
-    // Dropping the receiver stops the generator thread.
+    let waits = source.waits();
+    // Dropping the receiver stops the generator threads.
     drop(source);
-    if producer.join().is_err() {
-        anyhow::bail!("generator thread panicked");
+    for p in producers {
+        if p.join().is_err() {
+            anyhow::bail!("generator thread panicked");
+        }
     }
     let stats = stats?;
+    let requests = stats.traces.requests + stats.logs.requests;
 
     let wall = stats.wall.as_secs_f64();
     let report = SendReport {
@@ -221,6 +248,13 @@ async fn send(args: SendArgs) -> Result<()> {
             .collect(),
         errors: stats.errors,
     };
+    let generator_bound = waits * 20 > requests;
+    if generator_bound {
+        eprintln!(
+            "note: workers waited for generated data on {waits} of {requests} requests, so \
+             this throughput is a lower bound; try --generators 2 or `bench`, which pre-generates"
+        );
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());

@@ -29,8 +29,11 @@ use opentelemetry_proto::tonic::collector::{
 };
 use prost::Message;
 use tokio::net::TcpListener;
-use tonic::codegen::Service;
+use tonic::codegen::{CompressionEncoding, Service};
 use tonic::codegen::http::{Request, Response};
+
+/// Large batches are fine for a test sink; tonic's default is 4 MiB.
+const MAX_MESSAGE: usize = 64 << 20;
 
 /// Appends every request, re-encoded, to one file per signal when a data dir is given.
 #[derive(Clone, Default)]
@@ -136,8 +139,12 @@ impl Service<Request<tonic::body::Body>> for Dispatch {
 pub async fn run(grpc: SocketAddr, http: SocketAddr, data_dir: Option<PathBuf>) -> Result<()> {
     let store = Store::open(data_dir)?;
     let dispatch = Dispatch {
-        traces: TraceServiceServer::new(store.clone()),
-        logs: LogsServiceServer::new(store.clone()),
+        traces: TraceServiceServer::new(store.clone())
+            .accept_compressed(CompressionEncoding::Gzip)
+            .max_decoding_message_size(MAX_MESSAGE),
+        logs: LogsServiceServer::new(store.clone())
+            .accept_compressed(CompressionEncoding::Gzip)
+            .max_decoding_message_size(MAX_MESSAGE),
     };
     let grpc_server = tonic::transport::Server::builder()
         .tcp_nodelay(true)

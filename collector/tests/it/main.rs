@@ -7,6 +7,7 @@ mod conformance;
 mod crash;
 mod grpc;
 mod live;
+mod roundtrip;
 
 use std::path::Path;
 
