@@ -186,7 +186,11 @@ impl Collector {
     }
 
     /// SIGTERM, then wait; tracks peak RSS while the collector shuts down.
-    async fn terminate(&mut self, timeout: Duration, peak_kib: &mut u64) -> Result<(ExitStatus, f64)> {
+    async fn terminate(
+        &mut self,
+        timeout: Duration,
+        peak_kib: &mut u64,
+    ) -> Result<(ExitStatus, f64)> {
         let started = Instant::now();
         // std has no safe way to send SIGTERM, and the kill(1) binary is everywhere.
         let status = Command::new("kill")
@@ -282,7 +286,9 @@ fn dir_size(path: &Path) -> Result<DirSize> {
             let meta = match entry.path().symlink_metadata() {
                 Ok(m) => m,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(e).with_context(|| format!("stat {}", entry.path().display())),
+                Err(e) => {
+                    return Err(e).with_context(|| format!("stat {}", entry.path().display()));
+                }
             };
             if meta.is_dir() {
                 stack.push(entry.path());
@@ -397,7 +403,11 @@ async fn run_phase(
         wall_secs: wall,
         records_per_sec: s.records as f64 / wall,
         collector_cpu_secs: cpu,
-        records_per_cpu_sec: if cpu > 0.0 { s.records as f64 / cpu } else { 0.0 },
+        records_per_cpu_sec: if cpu > 0.0 {
+            s.records as f64 / cpu
+        } else {
+            0.0
+        },
         collector_cores: cpu / wall,
         loadgen_cpu_secs: loadgen_cpu,
         latency: client::summarize(&s.latencies_ns),
@@ -426,10 +436,19 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     let (spans, logs) = std::thread::scope(|s| {
         let spans = s.spawn(|| prepare(Signal::Traces, args.spans, args.batch, args.seed));
         let logs = s.spawn(|| {
-            prepare(Signal::Logs, args.logs, args.batch, args.seed.wrapping_add(1))
+            prepare(
+                Signal::Logs,
+                args.logs,
+                args.batch,
+                args.seed.wrapping_add(1),
+            )
         });
-        let spans = spans.join().map_err(|_| anyhow::anyhow!("span generator panicked"));
-        let logs = logs.join().map_err(|_| anyhow::anyhow!("log generator panicked"));
+        let spans = spans
+            .join()
+            .map_err(|_| anyhow::anyhow!("span generator panicked"));
+        let logs = logs
+            .join()
+            .map_err(|_| anyhow::anyhow!("log generator panicked"));
         (spans, logs)
     });
     let prepared: Vec<Prepared> = [spans??, logs??]
@@ -476,9 +495,13 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     collector_args.extend(args.collector_args.iter().cloned());
 
     let log_path = args.collector_log.clone().unwrap_or_else(|| {
-        std::env::temp_dir().join(format!("oculus-loadgen-collector-{}.log", std::process::id()))
+        std::env::temp_dir().join(format!(
+            "oculus-loadgen-collector-{}.log",
+            std::process::id()
+        ))
     });
-    let log = File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
+    let log =
+        File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
     eprintln!(
         "starting {} {} (log: {})",
         args.collector.display(),
@@ -531,7 +554,10 @@ pub async fn run(args: BenchArgs) -> Result<()> {
 
     let mut peak_kib = vm_hwm_kib(collector.pid)?;
     let (status, shutdown_secs) = collector
-        .terminate(Duration::from_secs(args.shutdown_timeout_secs), &mut peak_kib)
+        .terminate(
+            Duration::from_secs(args.shutdown_timeout_secs),
+            &mut peak_kib,
+        )
         .await?;
     let disk_final = dir_size(&data_dir)?;
     let total_records: u64 = phases.iter().map(|p| p.records).sum();
@@ -577,29 +603,51 @@ fn print_table(r: &BenchReport) {
     };
     row("records", &|p| fmt_count(p.records));
     row("requests ok / failed", &|p| {
-        format!("{} / {}", fmt_count(p.requests), fmt_count(p.failed_requests))
+        format!(
+            "{} / {}",
+            fmt_count(p.requests),
+            fmt_count(p.failed_requests)
+        )
     });
     row("rejected records", &|p| fmt_count(p.rejected_records));
     row("wall time", &|p| format!("{:.2} s", p.wall_secs));
-    row("wall throughput", &|p| format!("{}/s", fmt_count(p.records_per_sec as u64)));
-    row("collector CPU", &|p| format!("{:.2} s", p.collector_cpu_secs));
-    row("records per CPU-second", &|p| fmt_count(p.records_per_cpu_sec as u64));
-    row("collector cores busy", &|p| format!("{:.2}", p.collector_cores));
+    row("wall throughput", &|p| {
+        format!("{}/s", fmt_count(p.records_per_sec as u64))
+    });
+    row("collector CPU", &|p| {
+        format!("{:.2} s", p.collector_cpu_secs)
+    });
+    row("records per CPU-second", &|p| {
+        fmt_count(p.records_per_cpu_sec as u64)
+    });
+    row("collector cores busy", &|p| {
+        format!("{:.2}", p.collector_cores)
+    });
     row("loadgen CPU", &|p| format!("{:.2} s", p.loadgen_cpu_secs));
-    row("export latency p50", &|p| format!("{:.2} ms", p.latency.p50_ms));
-    row("export latency p99", &|p| format!("{:.2} ms", p.latency.p99_ms));
-    row("export latency max", &|p| format!("{:.2} ms", p.latency.max_ms));
-    row("raw protobuf B/record", &|p| format!("{:.1}", p.raw_bytes_per_record));
-    row("zstd -3 stream B/record", &|p| format!("{:.1}", p.zstd3_bytes_per_record));
-    row("disk B/record (phase end)", &|p| format!("{:.1}", p.disk_bytes_per_record));
-    row("VmHWM after phase", &|p| format!("{:.1} MiB", p.vm_hwm_kib_after as f64 / 1024.0));
+    row("export latency p50", &|p| {
+        format!("{:.2} ms", p.latency.p50_ms)
+    });
+    row("export latency p99", &|p| {
+        format!("{:.2} ms", p.latency.p99_ms)
+    });
+    row("export latency max", &|p| {
+        format!("{:.2} ms", p.latency.max_ms)
+    });
+    row("raw protobuf B/record", &|p| {
+        format!("{:.1}", p.raw_bytes_per_record)
+    });
+    row("zstd -3 stream B/record", &|p| {
+        format!("{:.1}", p.zstd3_bytes_per_record)
+    });
+    row("disk B/record (phase end)", &|p| {
+        format!("{:.1}", p.disk_bytes_per_record)
+    });
+    row("VmHWM after phase", &|p| {
+        format!("{:.1} MiB", p.vm_hwm_kib_after as f64 / 1024.0)
+    });
 
     println!();
-    println!(
-        "collector: {} {}",
-        r.collector,
-        r.collector_args.join(" ")
-    );
+    println!("collector: {} {}", r.collector, r.collector_args.join(" "));
     println!(
         "protocol {:?}, batch {}, concurrency {}, connections {}, seed {}",
         r.protocol, r.batch, r.concurrency, r.connections, r.seed

@@ -68,10 +68,7 @@ pub struct Job {
 /// Where workers take their next request from.
 pub enum Source {
     /// Requests generated ahead of time, taken in order.
-    Fixed {
-        jobs: Vec<Job>,
-        next: AtomicUsize,
-    },
+    Fixed { jobs: Vec<Job>, next: AtomicUsize },
     /// Requests generated on the fly by other threads.
     Stream {
         rx: Mutex<mpsc::Receiver<Job>>,
@@ -269,7 +266,9 @@ pub async fn run(target: &Target, source: Arc<Source>, opts: &RunOptions) -> Res
         let source = source.clone();
         let sent = sent.clone();
         let timeout = opts.request_timeout;
-        workers.push(tokio::spawn(worker(sender, source, sent, deadline, timeout)));
+        workers.push(tokio::spawn(worker(
+            sender, source, sent, deadline, timeout,
+        )));
     }
 
     let mut stats = RunStats::default();

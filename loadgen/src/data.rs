@@ -66,9 +66,21 @@ const SERVICES: &[Service] = &[
             "orders::render_response",
         ],
         code: &[
-            ("src/handlers/checkout.rs", "checkout::handlers::checkout::place_order", 87),
-            ("src/handlers/orders.rs", "checkout::handlers::orders::get_order", 42),
-            ("src/handlers/orders.rs", "checkout::handlers::orders::list_orders", 118),
+            (
+                "src/handlers/checkout.rs",
+                "checkout::handlers::checkout::place_order",
+                87,
+            ),
+            (
+                "src/handlers/orders.rs",
+                "checkout::handlers::orders::get_order",
+                42,
+            ),
+            (
+                "src/handlers/orders.rs",
+                "checkout::handlers::orders::list_orders",
+                118,
+            ),
             ("src/pricing.rs", "checkout::pricing::compute_totals", 203),
             ("src/db/orders.rs", "checkout::db::orders::insert_order", 64),
             ("src/stock.rs", "checkout::stock::reserve", 31),
@@ -96,7 +108,11 @@ const SERVICES: &[Service] = &[
         code: &[
             ("src/routes/cart.rs", "cart::routes::cart::get_cart", 55),
             ("src/routes/items.rs", "cart::routes::items::add_item", 77),
-            ("src/routes/items.rs", "cart::routes::items::remove_item", 131),
+            (
+                "src/routes/items.rs",
+                "cart::routes::items::remove_item",
+                131,
+            ),
             ("src/promo.rs", "cart::promo::apply", 19),
             ("src/session.rs", "cart::session::refresh", 240),
         ],
@@ -124,11 +140,31 @@ const SERVICES: &[Service] = &[
             "ledger.Append",
         ],
         code: &[
-            ("internal/api/payments.go", "payments/internal/api.(*Server).CreatePayment", 96),
-            ("internal/api/payments.go", "payments/internal/api.(*Server).GetPayment", 151),
-            ("internal/fraud/score.go", "payments/internal/fraud.Score", 44),
-            ("internal/ledger/append.go", "payments/internal/ledger.(*Ledger).Append", 72),
-            ("internal/psp/client.go", "payments/internal/psp.(*Client).Charge", 188),
+            (
+                "internal/api/payments.go",
+                "payments/internal/api.(*Server).CreatePayment",
+                96,
+            ),
+            (
+                "internal/api/payments.go",
+                "payments/internal/api.(*Server).GetPayment",
+                151,
+            ),
+            (
+                "internal/fraud/score.go",
+                "payments/internal/fraud.Score",
+                44,
+            ),
+            (
+                "internal/ledger/append.go",
+                "payments/internal/ledger.(*Ledger).Append",
+                72,
+            ),
+            (
+                "internal/psp/client.go",
+                "payments/internal/psp.(*Client).Charge",
+                188,
+            ),
         ],
     },
     Service {
@@ -157,7 +193,11 @@ const SERVICES: &[Service] = &[
             ("src/server/routes/cart.ts", "addToCart", 61),
             ("src/server/render.ts", "renderPage", 112),
             ("src/server/middleware/session.ts", "sessionMiddleware", 23),
-            ("src/server/clients/recommendations.ts", "fetchRecommendations", 47),
+            (
+                "src/server/clients/recommendations.ts",
+                "fetchRecommendations",
+                47,
+            ),
         ],
     },
     Service {
@@ -173,43 +213,135 @@ const SERVICES: &[Service] = &[
             ("PUT", "/api/v1/stock/{sku}"),
             ("POST", "/api/v1/reservations"),
         ],
-        internals: &[
-            "stock.lookup",
-            "stock.reserve",
-            "reservations.expire",
-        ],
+        internals: &["stock.lookup", "stock.reserve", "reservations.expire"],
         code: &[
-            ("inventory/views/stock.py", "inventory.views.stock.get_stock", 29),
-            ("inventory/views/stock.py", "inventory.views.stock.put_stock", 58),
-            ("inventory/views/reservations.py", "inventory.views.reservations.create", 41),
+            (
+                "inventory/views/stock.py",
+                "inventory.views.stock.get_stock",
+                29,
+            ),
+            (
+                "inventory/views/stock.py",
+                "inventory.views.stock.put_stock",
+                58,
+            ),
+            (
+                "inventory/views/reservations.py",
+                "inventory.views.reservations.create",
+                41,
+            ),
             ("inventory/models.py", "inventory.models.Stock.reserve", 133),
-            ("inventory/tasks.py", "inventory.tasks.expire_reservations", 17),
+            (
+                "inventory/tasks.py",
+                "inventory.tasks.expire_reservations",
+                17,
+            ),
         ],
     },
 ];
 
 /// Database statements as instrumentations record them: operation, table, text.
 const QUERIES: &[(&str, &str, &str)] = &[
-    ("SELECT", "orders", "SELECT id, status, total_cents, created_at FROM orders WHERE id = $1"),
-    ("SELECT", "orders", "SELECT id, status, total_cents FROM orders WHERE user_id = $1 ORDER BY created_at DESC LIMIT $2"),
-    ("INSERT", "orders", "INSERT INTO orders (user_id, status, total_cents, currency) VALUES ($1, $2, $3, $4) RETURNING id"),
-    ("UPDATE", "orders", "UPDATE orders SET status = $1, updated_at = now() WHERE id = $2"),
-    ("SELECT", "order_items", "SELECT sku, quantity, price_cents FROM order_items WHERE order_id = $1"),
-    ("INSERT", "order_items", "INSERT INTO order_items (order_id, sku, quantity, price_cents) VALUES ($1, $2, $3, $4)"),
-    ("SELECT", "carts", "SELECT id, user_id, updated_at FROM carts WHERE id = $1"),
-    ("SELECT", "cart_items", "SELECT sku, quantity FROM cart_items WHERE cart_id = $1"),
-    ("INSERT", "cart_items", "INSERT INTO cart_items (cart_id, sku, quantity) VALUES ($1, $2, $3) ON CONFLICT (cart_id, sku) DO UPDATE SET quantity = cart_items.quantity + $3"),
-    ("DELETE", "cart_items", "DELETE FROM cart_items WHERE cart_id = $1 AND id = $2"),
-    ("SELECT", "users", "SELECT id, email, display_name FROM users WHERE id = $1"),
-    ("SELECT", "sessions", "SELECT user_id, expires_at FROM sessions WHERE token = $1"),
-    ("UPDATE", "sessions", "UPDATE sessions SET expires_at = $1 WHERE token = $2"),
-    ("SELECT", "products", "SELECT id, name, price_cents, currency FROM products WHERE id = ANY($1)"),
-    ("SELECT", "stock", "SELECT sku, available, reserved FROM stock WHERE sku = $1 FOR UPDATE"),
-    ("UPDATE", "stock", "UPDATE stock SET reserved = reserved + $1 WHERE sku = $2 AND available - reserved >= $1"),
-    ("INSERT", "payments", "INSERT INTO payments (order_id, amount_cents, currency, psp_ref) VALUES ($1, $2, $3, $4)"),
-    ("SELECT", "payments", "SELECT id, status, amount_cents FROM payments WHERE order_id = $1"),
-    ("INSERT", "ledger_entries", "INSERT INTO ledger_entries (account_id, amount_cents, kind, ref) VALUES ($1, $2, $3, $4)"),
-    ("SELECT", "promotions", "SELECT code, percent_off FROM promotions WHERE code = $1 AND valid_until > now()"),
+    (
+        "SELECT",
+        "orders",
+        "SELECT id, status, total_cents, created_at FROM orders WHERE id = $1",
+    ),
+    (
+        "SELECT",
+        "orders",
+        "SELECT id, status, total_cents FROM orders WHERE user_id = $1 ORDER BY created_at DESC LIMIT $2",
+    ),
+    (
+        "INSERT",
+        "orders",
+        "INSERT INTO orders (user_id, status, total_cents, currency) VALUES ($1, $2, $3, $4) RETURNING id",
+    ),
+    (
+        "UPDATE",
+        "orders",
+        "UPDATE orders SET status = $1, updated_at = now() WHERE id = $2",
+    ),
+    (
+        "SELECT",
+        "order_items",
+        "SELECT sku, quantity, price_cents FROM order_items WHERE order_id = $1",
+    ),
+    (
+        "INSERT",
+        "order_items",
+        "INSERT INTO order_items (order_id, sku, quantity, price_cents) VALUES ($1, $2, $3, $4)",
+    ),
+    (
+        "SELECT",
+        "carts",
+        "SELECT id, user_id, updated_at FROM carts WHERE id = $1",
+    ),
+    (
+        "SELECT",
+        "cart_items",
+        "SELECT sku, quantity FROM cart_items WHERE cart_id = $1",
+    ),
+    (
+        "INSERT",
+        "cart_items",
+        "INSERT INTO cart_items (cart_id, sku, quantity) VALUES ($1, $2, $3) ON CONFLICT (cart_id, sku) DO UPDATE SET quantity = cart_items.quantity + $3",
+    ),
+    (
+        "DELETE",
+        "cart_items",
+        "DELETE FROM cart_items WHERE cart_id = $1 AND id = $2",
+    ),
+    (
+        "SELECT",
+        "users",
+        "SELECT id, email, display_name FROM users WHERE id = $1",
+    ),
+    (
+        "SELECT",
+        "sessions",
+        "SELECT user_id, expires_at FROM sessions WHERE token = $1",
+    ),
+    (
+        "UPDATE",
+        "sessions",
+        "UPDATE sessions SET expires_at = $1 WHERE token = $2",
+    ),
+    (
+        "SELECT",
+        "products",
+        "SELECT id, name, price_cents, currency FROM products WHERE id = ANY($1)",
+    ),
+    (
+        "SELECT",
+        "stock",
+        "SELECT sku, available, reserved FROM stock WHERE sku = $1 FOR UPDATE",
+    ),
+    (
+        "UPDATE",
+        "stock",
+        "UPDATE stock SET reserved = reserved + $1 WHERE sku = $2 AND available - reserved >= $1",
+    ),
+    (
+        "INSERT",
+        "payments",
+        "INSERT INTO payments (order_id, amount_cents, currency, psp_ref) VALUES ($1, $2, $3, $4)",
+    ),
+    (
+        "SELECT",
+        "payments",
+        "SELECT id, status, amount_cents FROM payments WHERE order_id = $1",
+    ),
+    (
+        "INSERT",
+        "ledger_entries",
+        "INSERT INTO ledger_entries (account_id, amount_cents, kind, ref) VALUES ($1, $2, $3, $4)",
+    ),
+    (
+        "SELECT",
+        "promotions",
+        "SELECT code, percent_off FROM promotions WHERE code = $1 AND valid_until > now()",
+    ),
 ];
 
 const USER_AGENTS: &[&str] = &[
@@ -223,11 +355,17 @@ const USER_AGENTS: &[&str] = &[
 ];
 
 const EXCEPTIONS: &[(&str, &str)] = &[
-    ("sqlx::Error", "error returned from database: deadlock detected"),
+    (
+        "sqlx::Error",
+        "error returned from database: deadlock detected",
+    ),
     ("std::io::Error", "Connection reset by peer (os error 104)"),
     ("tokio::time::error::Elapsed", "deadline has elapsed"),
     ("hyper::Error", "connection closed before message completed"),
-    ("serde_json::Error", "missing field `quantity` at line 1 column 48"),
+    (
+        "serde_json::Error",
+        "missing field `quantity` at line 1 column 48",
+    ),
     ("PaymentDeclined", "card_declined: insufficient_funds"),
 ];
 
@@ -614,7 +752,8 @@ impl Generator {
         ]);
         if op == "SELECT" {
             let rows = self.rng.random_range(0..200);
-            span.attributes.push(kv_int("db.response.returned_rows", rows));
+            span.attributes
+                .push(kv_int("db.response.returned_rows", rows));
         }
     }
 
@@ -627,7 +766,10 @@ impl Generator {
         span.kind = SpanKind::Client as i32;
         span.attributes.extend([
             kv_str("http.request.method", method),
-            kv_str("url.full", format!("http://{}.internal:8080{path}", target.name)),
+            kv_str(
+                "url.full",
+                format!("http://{}.internal:8080{path}", target.name),
+            ),
             kv_str("server.address", format!("{}.internal", target.name)),
             kv_int("server.port", 8080),
             kv_int("http.response.status_code", status),
@@ -741,7 +883,10 @@ impl Generator {
                     self.rng.random_range(0..100)
                 ),
                 "n" => self.rng.random_range(1..50).to_string(),
-                "ms" => self.duration(40.0 * MILLI as f64, 1.0).div_ceil(MILLI).to_string(),
+                "ms" => self
+                    .duration(40.0 * MILLI as f64, 1.0)
+                    .div_ceil(MILLI)
+                    .to_string(),
                 "us" => self.rng.random_range(10..5_000).to_string(),
                 "path" => {
                     let (_, route) = self.pick(service.routes);
@@ -763,7 +908,14 @@ impl Generator {
 fn uuid(rng: &mut StdRng) -> String {
     let v: u128 = rng.random();
     let h = format!("{v:032x}");
-    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
 }
 
 fn scope(name: &str, version: &str) -> InstrumentationScope {
@@ -782,7 +934,10 @@ fn make_resource(rng: &mut StdRng, service: &Service) -> Resource {
             kv_str("service.name", service.name),
             kv_str("service.version", service.version),
             kv_str("service.instance.id", uuid(rng)),
-            kv_str("host.name", format!("{}-{pod:08x}-{suffix:05x}", service.name)),
+            kv_str(
+                "host.name",
+                format!("{}-{pod:08x}-{suffix:05x}", service.name),
+            ),
             kv_str("deployment.environment.name", "staging"),
             kv_str("telemetry.sdk.name", "opentelemetry"),
             kv_str("telemetry.sdk.language", service.language),
@@ -849,9 +1004,15 @@ mod tests {
 
     #[test]
     fn same_seed_same_bytes() {
-        let a = Generator::with_start(9, 5).traces_request(64).encode_to_vec();
-        let b = Generator::with_start(9, 5).traces_request(64).encode_to_vec();
-        let c = Generator::with_start(10, 5).traces_request(64).encode_to_vec();
+        let a = Generator::with_start(9, 5)
+            .traces_request(64)
+            .encode_to_vec();
+        let b = Generator::with_start(9, 5)
+            .traces_request(64)
+            .encode_to_vec();
+        let c = Generator::with_start(10, 5)
+            .traces_request(64)
+            .encode_to_vec();
         assert_eq!(a, b);
         assert_ne!(a, c);
     }

@@ -146,10 +146,13 @@ struct SendReport {
 }
 
 async fn send(args: SendArgs) -> Result<()> {
-    let endpoint = args.endpoint.clone().unwrap_or_else(|| match args.protocol {
-        Protocol::Grpc => "http://127.0.0.1:4317".to_owned(),
-        Protocol::Http => "http://127.0.0.1:4318".to_owned(),
-    });
+    let endpoint = args
+        .endpoint
+        .clone()
+        .unwrap_or_else(|| match args.protocol {
+            Protocol::Grpc => "http://127.0.0.1:4317".to_owned(),
+            Protocol::Http => "http://127.0.0.1:4318".to_owned(),
+        });
     let signals: &[Signal] = match args.signal {
         SignalChoice::Traces => &[Signal::Traces],
         SignalChoice::Logs => &[Signal::Logs],
@@ -168,7 +171,8 @@ async fn send(args: SendArgs) -> Result<()> {
         .map(|i| {
             let signals = signals.to_vec();
             let (tx, made) = (tx.clone(), made.clone());
-            let (batch, seed, limit) = (args.batch.max(1), args.seed.wrapping_add(i), args.requests);
+            let (batch, seed, limit) =
+                (args.batch.max(1), args.seed.wrapping_add(i), args.requests);
             std::thread::spawn(move || {
                 let mut generator = Generator::new(seed);
                 loop {

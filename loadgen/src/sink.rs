@@ -29,8 +29,8 @@ use opentelemetry_proto::tonic::collector::{
 };
 use prost::Message;
 use tokio::net::TcpListener;
-use tonic::codegen::{CompressionEncoding, Service};
 use tonic::codegen::http::{Request, Response};
+use tonic::codegen::{CompressionEncoding, Service};
 
 /// Large batches are fine for a test sink; tonic's default is 4 MiB.
 const MAX_MESSAGE: usize = 64 << 20;

@@ -110,7 +110,9 @@ pub fn summarize(block: &Block) -> BlockSummary {
         see(start.wrapping_add(span.duration_nano as u64));
     }
     for log in &block.logs {
-        see(block.time(log.time_offset_nano));
+        // Several SDKs leave the event time unset and only fill the observed time.
+        let time = block.time(log.time_offset_nano);
+        see(if time == 0 { block.time(log.observed_time_offset_nano) } else { time });
     }
     BlockSummary {
         spans: block.spans.len() as u32,

@@ -4,7 +4,9 @@
 //! talks to it as an OTLP client would.
 
 mod conformance;
+mod cli;
 mod crash;
+mod disk_full;
 mod grpc;
 mod live;
 mod roundtrip;
