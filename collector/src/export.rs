@@ -1,12 +1,12 @@
 //! The store's blocks back into OTLP: the inverse of `normalize`.
 
+use oculus_store::block::{join_span_id, join_trace_id};
+use oculus_store::proto::{AnyValue, Block, KeyValue, any_value};
 use opentelemetry_proto::tonic::common::v1 as otlp_common;
 use opentelemetry_proto::tonic::logs::v1 as otlp_logs;
 use opentelemetry_proto::tonic::metrics::v1 as otlp_metrics;
 use opentelemetry_proto::tonic::resource::v1::Resource as OtlpResource;
 use opentelemetry_proto::tonic::trace::v1 as otlp_trace;
-use oculus_store::block::{join_span_id, join_trace_id};
-use oculus_store::proto::{AnyValue, Block, KeyValue, any_value};
 use prost::Message;
 
 /// Which signal to export.
@@ -82,7 +82,8 @@ fn nest<R, S, T>(
     make_scope: impl Fn(Option<otlp_common::InstrumentationScope>, String, Vec<T>) -> S,
     make_resource: impl Fn(Option<OtlpResource>, String, Vec<S>) -> R,
 ) -> Vec<R> {
-    let mut scopes_by_resource: Vec<Vec<S>> = (0..block.resources.len()).map(|_| Vec::new()).collect();
+    let mut scopes_by_resource: Vec<Vec<S>> =
+        (0..block.resources.len()).map(|_| Vec::new()).collect();
     for (index, records) in records_by_scope.into_iter().enumerate() {
         let resource = block.scopes[index].resource as usize;
         let (otlp_scope, schema_url) = scope(block, index);
@@ -211,7 +212,10 @@ pub fn logs(block: &Block) -> otlp_logs::LogsData {
 pub fn metrics(block: &Block) -> Result<otlp_metrics::MetricsData, prost::DecodeError> {
     let mut decoded = Vec::with_capacity(block.metrics.len());
     for metric in &block.metrics {
-        decoded.push((metric.scope, otlp_metrics::Metric::decode(metric.otlp_metric.as_slice())?));
+        decoded.push((
+            metric.scope,
+            otlp_metrics::Metric::decode(metric.otlp_metric.as_slice())?,
+        ));
     }
     let resource_metrics = nest(
         block,

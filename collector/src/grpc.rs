@@ -138,7 +138,11 @@ async fn read_message(
             let compressed = match buffer[0] {
                 0 => false,
                 1 => true,
-                flag => return Err(IngestError::Invalid(format!("invalid compressed flag {flag}"))),
+                flag => {
+                    return Err(IngestError::Invalid(format!(
+                        "invalid compressed flag {flag}"
+                    )));
+                }
             };
             let len = u32::from_be_bytes([buffer[1], buffer[2], buffer[3], buffer[4]]) as usize;
             if len > limit {
@@ -148,16 +152,16 @@ async fn read_message(
             buffer.reserve(len.saturating_sub(buffer.len() - PREFIX_LEN));
             announced = Some((compressed, len));
         }
-        if let Some((compressed, len)) = announced {
-            if buffer.len() >= PREFIX_LEN + len {
-                if buffer.len() > PREFIX_LEN + len {
-                    return Err(IngestError::Invalid(
-                        "more than one message in a unary call".into(),
-                    ));
-                }
-                buffer.advance(PREFIX_LEN);
-                return Ok((compressed, buffer.freeze()));
+        if let Some((compressed, len)) = announced
+            && buffer.len() >= PREFIX_LEN + len
+        {
+            if buffer.len() > PREFIX_LEN + len {
+                return Err(IngestError::Invalid(
+                    "more than one message in a unary call".into(),
+                ));
             }
+            buffer.advance(PREFIX_LEN);
+            return Ok((compressed, buffer.freeze()));
         }
         let Some(frame) = body.frame().await else {
             return Err(IngestError::Invalid(
@@ -232,8 +236,14 @@ fn success_response(signal: Signal, accepted: &Accepted) -> Response {
         trailers: Some(trailers),
     }));
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
-    headers.insert("grpc-accept-encoding", HeaderValue::from_static("gzip,identity"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/grpc"),
+    );
+    headers.insert(
+        "grpc-accept-encoding",
+        HeaderValue::from_static("gzip,identity"),
+    );
     response
 }
 

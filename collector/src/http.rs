@@ -66,10 +66,14 @@ async fn export(ingest: &Ingest, signal: Signal, headers: &HeaderMap, body: Body
         PROTOBUF => Encoding::Protobuf,
         JSON => Encoding::Json,
         _ => {
-            let message = format!(
-                "unsupported content type {content_type:?}; send {PROTOBUF} or {JSON}"
+            let message =
+                format!("unsupported content type {content_type:?}; send {PROTOBUF} or {JSON}");
+            return error_response(
+                Encoding::Json,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                3,
+                &message,
             );
-            return error_response(Encoding::Json, StatusCode::UNSUPPORTED_MEDIA_TYPE, 3, &message);
         }
     };
     let gzip = match headers
@@ -108,7 +112,9 @@ async fn read_body(ingest: &Ingest, held: &mut Held, mut body: Body) -> Result<B
     let mut buffer = BytesMut::new();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| IngestError::Invalid(format!("cannot read body: {e}")))?;
-        let Ok(data) = frame.into_data() else { continue };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
         if buffer.len() + data.len() > limit {
             return Err(IngestError::TooLarge { limit });
         }
@@ -151,7 +157,12 @@ fn success_response(signal: Signal, encoding: Encoding, accepted: &Accepted) -> 
             },
         ),
     };
-    (StatusCode::OK, [(header::CONTENT_TYPE, content_type(encoding))], body).into_response()
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, content_type(encoding))],
+        body,
+    )
+        .into_response()
 }
 
 fn encode<T: Message + serde::Serialize>(encoding: Encoding, message: &T) -> Vec<u8> {
@@ -203,5 +214,10 @@ fn error_response(encoding: Encoding, status: StatusCode, code: i32, message: &s
             .to_string()
             .into_bytes(),
     };
-    (status, [(header::CONTENT_TYPE, content_type(encoding))], body).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, content_type(encoding))],
+        body,
+    )
+        .into_response()
 }

@@ -98,8 +98,12 @@ impl Ingest {
     /// Takes `bytes` of the in-flight budget for a request, before it is read further.
     pub fn admit(&self, held: &mut Held, bytes: usize) -> Result<(), IngestError> {
         self.budget.take(held, bytes).map_err(|_| {
-            self.counters.refused_requests.fetch_add(1, Ordering::Relaxed);
-            IngestError::Unavailable("the collector is receiving more than it can hold; retry later")
+            self.counters
+                .refused_requests
+                .fetch_add(1, Ordering::Relaxed);
+            IngestError::Unavailable(
+                "the collector is receiving more than it can hold; retry later",
+            )
         })
     }
 
@@ -151,10 +155,12 @@ impl Ingest {
         }
         let encoded = oculus_store::encode_block(&block, self.zstd_level)
             .map_err(|e| IngestError::Internal(format!("cannot encode block: {e}")))?;
-        let summary = encoded.summary.clone();
+        let summary = encoded.summary;
         let ack = self.writer.submit(encoded).map_err(|error| match error {
             SubmitError::Overloaded => {
-                self.counters.refused_requests.fetch_add(1, Ordering::Relaxed);
+                self.counters
+                    .refused_requests
+                    .fetch_add(1, Ordering::Relaxed);
                 IngestError::Unavailable("the collector's writer is behind; retry later")
             }
             SubmitError::Closed => IngestError::Unavailable("the collector is shutting down"),
@@ -162,7 +168,9 @@ impl Ingest {
         match ack.await {
             Ok(Ok(())) => {}
             Ok(Err(failure)) if failure.storage_full => {
-                return Err(IngestError::Unavailable("the collector's disk is full; retry later"));
+                return Err(IngestError::Unavailable(
+                    "the collector's disk is full; retry later",
+                ));
             }
             Ok(Err(failure)) => return Err(IngestError::Internal(failure.message)),
             Err(_) => return Err(IngestError::Unavailable("the collector is shutting down")),
@@ -186,8 +194,9 @@ fn decode(signal: Signal, encoding: Encoding, body: &[u8]) -> Result<Normalized,
         body: &[u8],
     ) -> Result<T, IngestError> {
         match encoding {
-            Encoding::Protobuf => T::decode(body)
-                .map_err(|e| IngestError::Invalid(format!("invalid protobuf: {e}"))),
+            Encoding::Protobuf => {
+                T::decode(body).map_err(|e| IngestError::Invalid(format!("invalid protobuf: {e}")))
+            }
             Encoding::Json => serde_json::from_slice(body)
                 .map_err(|e| IngestError::Invalid(format!("invalid OTLP JSON: {e}"))),
         }

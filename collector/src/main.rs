@@ -129,7 +129,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if args.listen_all {
         grpc.set_ip(std::net::Ipv4Addr::UNSPECIFIED.into());
         http.set_ip(std::net::Ipv4Addr::UNSPECIFIED.into());
-        tracing::warn!("listening on all interfaces: anyone who can reach this machine can send data");
+        tracing::warn!(
+            "listening on all interfaces: anyone who can reach this machine can send data"
+        );
     } else if !grpc.ip().is_loopback() || !http.ip().is_loopback() {
         tracing::warn!("listening on a non-loopback address: other machines can send data");
     }
@@ -197,7 +199,8 @@ fn export_command(args: &ExportArgs) -> anyhow::Result<ExitCode> {
     let resolved = resolve(&args.path)?;
     let mut out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
+            std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?,
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
@@ -230,19 +233,25 @@ fn export_command(args: &ExportArgs) -> anyhow::Result<ExitCode> {
     out.flush().context("cannot write the output")?;
     progress.finish_and_clear();
     if damaged > 0 {
-        eprintln!("{damaged} damaged blocks were skipped; run `oculus-collector check` for details");
+        eprintln!(
+            "{damaged} damaged blocks were skipped; run `oculus-collector check` for details"
+        );
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn write_block(out: &mut dyn Write, signal: Signal, block: &oculus_store::proto::Block) -> anyhow::Result<()> {
+fn write_block(
+    out: &mut dyn Write,
+    signal: Signal,
+    block: &oculus_store::proto::Block,
+) -> anyhow::Result<()> {
     let line = match signal {
         Signal::Traces if !block.spans.is_empty() => serde_json::to_string(&export::traces(block))?,
         Signal::Logs if !block.logs.is_empty() => serde_json::to_string(&export::logs(block))?,
-        Signal::Metrics if !block.metrics.is_empty() => {
-            serde_json::to_string(&export::metrics(block).context("a stored metric does not decode")?)?
-        }
+        Signal::Metrics if !block.metrics.is_empty() => serde_json::to_string(
+            &export::metrics(block).context("a stored metric does not decode")?,
+        )?,
         _ => return Ok(()),
     };
     writeln!(out, "{line}").context("cannot write the output")

@@ -4,6 +4,11 @@
 //! wrong length are rejected one by one (reported as partial success); everything
 //! else is kept exactly, so exporting it again yields what came in.
 
+use oculus_store::block::{split_span_id, split_trace_id};
+use oculus_store::proto::{
+    self, AnyValue, ArrayValue, KeyValue, KeyValueList, Resource, Scope, SourceLocation, any_value,
+};
+use oculus_store::{BlockBuilder, proto::Block};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -11,11 +16,6 @@ use opentelemetry_proto::tonic::common::v1 as otlp_common;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as Otlp;
 use opentelemetry_proto::tonic::metrics::v1 as otlp_metrics;
 use opentelemetry_proto::tonic::resource::v1::Resource as OtlpResource;
-use oculus_store::block::{split_span_id, split_trace_id};
-use oculus_store::proto::{
-    self, AnyValue, ArrayValue, KeyValue, KeyValueList, Resource, Scope, SourceLocation, any_value,
-};
-use oculus_store::{BlockBuilder, proto::Block};
 use prost::Message;
 
 /// A request turned into a block, with what had to be left out and why.
@@ -163,7 +163,11 @@ fn data_point_count(metric: &otlp_metrics::Metric) -> u32 {
     u32::try_from(count).unwrap_or(u32::MAX)
 }
 
-fn add_resource(builder: &mut BlockBuilder, resource: Option<OtlpResource>, schema_url: &str) -> u32 {
+fn add_resource(
+    builder: &mut BlockBuilder,
+    resource: Option<OtlpResource>,
+    schema_url: &str,
+) -> u32 {
     let resource = resource.unwrap_or_default();
     let schema_url = builder.intern(schema_url);
     let (attributes, _) = attributes(builder, resource.attributes);
@@ -198,17 +202,28 @@ fn add_scope(
 fn trace_id(bytes: &[u8], what: &str) -> Result<(u64, u64), String> {
     split_trace_id(bytes)
         .filter(|&id| id != (0, 0))
-        .ok_or_else(|| format!("{what} trace_id must be 16 bytes, not all zero (got {} bytes)", bytes.len()))
+        .ok_or_else(|| {
+            format!(
+                "{what} trace_id must be 16 bytes, not all zero (got {} bytes)",
+                bytes.len()
+            )
+        })
 }
 
 fn span_id(bytes: &[u8], what: &str) -> Result<u64, String> {
-    split_span_id(bytes)
-        .filter(|&id| id != 0)
-        .ok_or_else(|| format!("{what} span_id must be 8 bytes, not all zero (got {} bytes)", bytes.len()))
+    split_span_id(bytes).filter(|&id| id != 0).ok_or_else(|| {
+        format!(
+            "{what} span_id must be 8 bytes, not all zero (got {} bytes)",
+            bytes.len()
+        )
+    })
 }
 
 /// An id that may be absent: empty is absent, anything else must be valid.
-fn optional<T: Default>(bytes: &[u8], parse: impl FnOnce(&[u8]) -> Result<T, String>) -> Result<T, String> {
+fn optional<T: Default>(
+    bytes: &[u8],
+    parse: impl FnOnce(&[u8]) -> Result<T, String>,
+) -> Result<T, String> {
     if bytes.is_empty() {
         Ok(T::default())
     } else {
@@ -240,7 +255,9 @@ fn span(
         });
     }
     let start_offset_nano = builder.time_offset(span.start_time_unix_nano);
-    let duration_nano = span.end_time_unix_nano.wrapping_sub(span.start_time_unix_nano) as i64;
+    let duration_nano = span
+        .end_time_unix_nano
+        .wrapping_sub(span.start_time_unix_nano) as i64;
     let name = builder.intern(&span.name);
     let (span_attributes, source) = attributes(builder, span.attributes);
     let events = span
@@ -288,12 +305,13 @@ fn log(
     scope: u32,
     record: opentelemetry_proto::tonic::logs::v1::LogRecord,
 ) -> Result<proto::LogRecord, String> {
-    let (trace_id_high, trace_id_low) =
-        optional(&record.trace_id, |b| split_trace_id(b).ok_or_else(|| {
-            format!("log trace_id must be 16 bytes (got {} bytes)", b.len())
-        }))?;
+    let (trace_id_high, trace_id_low) = optional(&record.trace_id, |b| {
+        split_trace_id(b)
+            .ok_or_else(|| format!("log trace_id must be 16 bytes (got {} bytes)", b.len()))
+    })?;
     let span_id = optional(&record.span_id, |b| {
-        split_span_id(b).ok_or_else(|| format!("log span_id must be 8 bytes (got {} bytes)", b.len()))
+        split_span_id(b)
+            .ok_or_else(|| format!("log span_id must be 8 bytes (got {} bytes)", b.len()))
     })?;
     let time_offset_nano = builder.time_offset(record.time_unix_nano);
     let observed_time_offset_nano = builder.time_offset(record.observed_time_unix_nano);
@@ -381,31 +399,31 @@ fn line_of(value: &Otlp) -> Option<u32> {
 fn any_value(builder: &mut BlockBuilder, value: otlp_common::AnyValue) -> AnyValue {
     let value = value.value.and_then(|value| {
         Some(match value {
-        Otlp::StringValue(text) => any_value::Value::StringValue(text),
-        Otlp::BoolValue(b) => any_value::Value::BoolValue(b),
-        Otlp::IntValue(i) => any_value::Value::IntValue(i),
-        Otlp::DoubleValue(d) => any_value::Value::DoubleValue(d),
-        Otlp::BytesValue(bytes) => any_value::Value::BytesValue(bytes),
-        Otlp::ArrayValue(array) => any_value::Value::ArrayValue(ArrayValue {
-            values: array
-                .values
-                .into_iter()
-                .map(|v| any_value(builder, v))
-                .collect(),
-        }),
-        Otlp::KvlistValue(list) => any_value::Value::KvlistValue(KeyValueList {
-            values: list
-                .values
-                .into_iter()
-                .map(|kv| KeyValue {
-                    key: builder.intern(&kv.key),
-                    value: kv.value.map(|v| any_value(builder, v)),
-                })
-                .collect(),
-        }),
-        // Only the profiles signal may use string tables; OTLP says to treat it as absent.
-        Otlp::StringValueStrindex(_) => return None,
-    })
+            Otlp::StringValue(text) => any_value::Value::StringValue(text),
+            Otlp::BoolValue(b) => any_value::Value::BoolValue(b),
+            Otlp::IntValue(i) => any_value::Value::IntValue(i),
+            Otlp::DoubleValue(d) => any_value::Value::DoubleValue(d),
+            Otlp::BytesValue(bytes) => any_value::Value::BytesValue(bytes),
+            Otlp::ArrayValue(array) => any_value::Value::ArrayValue(ArrayValue {
+                values: array
+                    .values
+                    .into_iter()
+                    .map(|v| any_value(builder, v))
+                    .collect(),
+            }),
+            Otlp::KvlistValue(list) => any_value::Value::KvlistValue(KeyValueList {
+                values: list
+                    .values
+                    .into_iter()
+                    .map(|kv| KeyValue {
+                        key: builder.intern(&kv.key),
+                        value: kv.value.map(|v| any_value(builder, v)),
+                    })
+                    .collect(),
+            }),
+            // Only the profiles signal may use string tables; OTLP says to treat it as absent.
+            Otlp::StringValueStrindex(_) => return None,
+        })
     });
     AnyValue { value }
 }

@@ -94,7 +94,11 @@ pub fn spawn(
     Ok((handle, thread))
 }
 
-fn run(mut writer: SessionWriter, queue: &Receiver<Job>, queued_bytes: &AtomicU64) -> Result<(), StoreError> {
+fn run(
+    mut writer: SessionWriter,
+    queue: &Receiver<Job>,
+    queued_bytes: &AtomicU64,
+) -> Result<(), StoreError> {
     let mut blocks = Vec::new();
     let mut acks = Vec::new();
     loop {

@@ -104,7 +104,9 @@ impl Write for CountingSink {
 
 fn prepare(signal: Signal, records: u64, batch: usize, seed: u64) -> Result<Prepared> {
     let started = Instant::now();
-    let mut generator = Generator::new(seed);
+    // Start early enough that the phase's timestamps end around now.
+    let span = crate::data::simulated_ns(signal == Signal::Logs, records);
+    let mut generator = Generator::with_start(seed, crate::data::now_ns().saturating_sub(span));
     // The whole phase as ONE zstd stream, as a segment store could at best.
     let mut zstd = zstd::stream::write::Encoder::new(CountingSink::default(), 3)?;
     let mut jobs = Vec::new();
@@ -649,8 +651,15 @@ fn print_table(r: &BenchReport) {
     println!();
     println!("collector: {} {}", r.collector, r.collector_args.join(" "));
     println!(
-        "protocol {:?}, batch {}, concurrency {}, connections {}, seed {}",
-        r.protocol, r.batch, r.concurrency, r.connections, r.seed
+        "protocol {}, batch {}, concurrency {}, connections {}, seed {}",
+        match r.protocol {
+            Protocol::Grpc => "grpc",
+            Protocol::Http => "http",
+        },
+        r.batch,
+        r.concurrency,
+        r.connections,
+        r.seed
     );
     println!();
     let width = rows.iter().map(|(l, _)| l.len()).max().unwrap_or(0);

@@ -24,6 +24,23 @@ const MICRO: u64 = 1_000;
 const MILLI: u64 = 1_000_000;
 const SECOND: u64 = 1_000_000_000;
 
+/// Mean gap between trace starts, and between log records.
+const TRACE_GAP_NS: f64 = 1.5 * MILLI as f64;
+const LOG_GAP_NS: f64 = 300.0 * MICRO as f64;
+/// Traces hold 1-20 spans, uniformly.
+const MEAN_SPANS_PER_TRACE: f64 = 10.5;
+
+/// Roughly how much simulated time `records` spans or logs cover, so a
+/// caller can start the clock early and have the data end near "now".
+pub fn simulated_ns(logs: bool, records: u64) -> u64 {
+    let per_record = if logs {
+        LOG_GAP_NS
+    } else {
+        TRACE_GAP_NS / MEAN_SPANS_PER_TRACE
+    };
+    (records as f64 * per_record) as u64
+}
+
 /// W3C "sampled" plus the OTLP bit saying whether the parent is remote is known.
 const SPAN_FLAGS: u32 = 0x101;
 
@@ -448,7 +465,7 @@ fn kv_int(key: &str, value: i64) -> KeyValue {
     kv(key, Value::IntValue(value))
 }
 
-fn now_ns() -> u64 {
+pub fn now_ns() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
@@ -609,7 +626,7 @@ impl Generator {
         let service = self.instances[inst].service;
         let count = self.rng.random_range(1..=20usize);
         let trace_id = self.id16().to_vec();
-        self.clock_ns += self.gap(1.5 * MILLI as f64);
+        self.clock_ns += self.gap(TRACE_GAP_NS);
         let start = self.clock_ns;
         let end = start + self.duration(12.0 * MILLI as f64, 1.3);
 
@@ -797,7 +814,7 @@ impl Generator {
     }
 
     fn log_record(&mut self, service: &Service) -> LogRecord {
-        self.clock_ns += self.gap(300.0 * MICRO as f64);
+        self.clock_ns += self.gap(LOG_GAP_NS);
         let time = self.clock_ns;
         let observed = time + self.rng.random_range(2 * MICRO..3 * MILLI);
 

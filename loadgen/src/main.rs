@@ -264,8 +264,13 @@ async fn send(args: SendArgs) -> Result<()> {
         return Ok(());
     }
     println!(
-        "{} over {:?} for {:.2} s",
-        report.endpoint, report.protocol, report.wall_secs
+        "{} over {} for {:.2} s",
+        report.endpoint,
+        match report.protocol {
+            Protocol::Grpc => "OTLP/gRPC",
+            Protocol::Http => "OTLP/HTTP",
+        },
+        report.wall_secs
     );
     for s in &report.signals {
         let name = s.signal.record_name();

@@ -228,10 +228,17 @@ fn recover(root: &Path, fsync: FsyncPolicy) -> Result<RecoveryReport, StoreError
                 continue;
             }
             let Some(header) = scan.header else {
+                if !scan.damage.is_empty() {
+                    // A damaged or newer-version header still has blocks behind it:
+                    // keep the file for `check` and a newer reader, never delete it.
+                    report.damage.extend(scan.damage);
+                    continue;
+                }
                 // Not even a header made it to disk: nothing was ever accepted here.
+                let len = data.len() as u64;
                 drop(data);
                 fs::remove_file(&path).map_err(|e| StoreError::io(&path, e))?;
-                report.sealed.push((path, 0));
+                report.sealed.push((path, len));
                 continue;
             };
             let torn = data.len() as u64 - scan.valid_len;
@@ -394,7 +401,8 @@ fn create_session(root: &Path) -> Result<Session, StoreError> {
             Ok(()) => break path,
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 attempt += 1;
-                name = format!("{base}-{attempt}");
+                // Fixed width, so names sort in start order past the ninth attempt.
+                name = format!("{base}-{attempt:04}");
             }
             Err(e) => return Err(StoreError::io(&path, e)),
         }

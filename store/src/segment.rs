@@ -469,7 +469,7 @@ impl SegmentWriter {
         let mut offset = self.len;
         let mut summaries = Vec::with_capacity(blocks.len());
         for block in blocks {
-            let mut summary = block.summary.clone();
+            let mut summary = block.summary;
             summary.offset = offset;
             offset += block.frame.len() as u64;
             buffer.extend_from_slice(&block.frame);
@@ -597,6 +597,8 @@ impl<'a> SegmentBytes<'a> {
         let data = &self.data[..data_end.max(HEADER_LEN)];
         let mut offset = HEADER_LEN;
         scan.valid_len = offset as u64;
+        // What ended the scan early, for a sealed segment that must not end so.
+        let mut tail_kind = CorruptionKind::TruncatedFrame;
         while offset < data.len() {
             match read_frame(data, offset) {
                 FrameRead::Complete(frame) => {
@@ -612,7 +614,7 @@ impl<'a> SegmentBytes<'a> {
                             summary.offset = frame.offset as u64;
                             summary.frame_bytes = (frame.end() - frame.offset) as u32;
                             summary.uncompressed_bytes = frame.raw_len as u32;
-                            scan.blocks.push(summary.clone());
+                            scan.blocks.push(summary);
                             on_block(SegmentItem::Block { summary, block });
                         }
                         Err(kind) => {
@@ -622,10 +624,21 @@ impl<'a> SegmentBytes<'a> {
                         }
                     }
                 }
-                FrameRead::Incomplete => {
-                    scan.torn_tail = true;
-                    break;
-                }
+                // A frame reaching past the end is a torn tail only if no valid frame
+                // follows; otherwise its length is damaged, and stopping here would
+                // lose (and recovery would cut) every later block.
+                FrameRead::Incomplete => match resync(data, offset) {
+                    Some(Ok(next)) => {
+                        let corruption = self.corruption(offset, CorruptionKind::TruncatedFrame);
+                        scan.damage.push(corruption.clone());
+                        on_block(SegmentItem::Corrupt(corruption));
+                        offset = next.offset;
+                    }
+                    Some(Err(_)) | None => {
+                        scan.torn_tail = true;
+                        break;
+                    }
+                },
                 FrameRead::Corrupt(kind) => match resync(data, offset) {
                     Some(Ok(next)) => {
                         let corruption = self.corruption(offset, kind);
@@ -634,6 +647,7 @@ impl<'a> SegmentBytes<'a> {
                         offset = next.offset;
                     }
                     Some(Err(_)) | None => {
+                        tail_kind = kind;
                         scan.torn_tail = true;
                         break;
                     }
@@ -658,7 +672,7 @@ impl<'a> SegmentBytes<'a> {
         if scan.footer.is_some() && scan.torn_tail {
             scan.torn_tail = false;
             scan.damage
-                .push(self.corruption(scan.valid_len as usize, CorruptionKind::TruncatedFrame));
+                .push(self.corruption(scan.valid_len as usize, tail_kind));
         }
         scan
     }

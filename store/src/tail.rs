@@ -101,7 +101,20 @@ impl SegmentTail {
                         Err(kind) => out.damage.push(self.corruption(offset, kind)),
                     }
                 }
-                FrameRead::Incomplete => break,
+                // A writer only ever leaves its last frame incomplete: one with a
+                // valid frame after it has a damaged length and would stall the tail.
+                FrameRead::Incomplete => match resync(&self.pending, cursor) {
+                    Some(Ok(frame)) => {
+                        let offset = self.pos + cursor as u64;
+                        if self.reported_damage_at != Some(offset) {
+                            self.reported_damage_at = Some(offset);
+                            out.damage
+                                .push(self.corruption(offset, CorruptionKind::TruncatedFrame));
+                        }
+                        cursor = frame.offset;
+                    }
+                    Some(Err(_)) | None => break,
+                },
                 FrameRead::Corrupt(kind) => {
                     let offset = self.pos + cursor as u64;
                     if self.reported_damage_at != Some(offset) {

@@ -26,12 +26,19 @@ struct Emitted {
 fn ids(span: &tracing::Span) -> ([u8; 16], [u8; 8]) {
     let context = span.context();
     let span_context = context.span().span_context().clone();
-    (span_context.trace_id().to_bytes(), span_context.span_id().to_bytes())
+    (
+        span_context.trace_id().to_bytes(),
+        span_context.span_id().to_bytes(),
+    )
 }
 
 /// The instrumented "program": one request span, a child span, a log in each.
 fn handle_request() -> Emitted {
-    let root = tracing::info_span!("GET /orders/{id}", http.request.method = "GET", order.id = 42_i64);
+    let root = tracing::info_span!(
+        "GET /orders/{id}",
+        http.request.method = "GET",
+        order.id = 42_i64
+    );
     let root_line = line!() - 1;
     let _root = root.enter();
     let (trace_id, root_span_id) = ids(&root);
@@ -108,8 +115,14 @@ async fn export_and_check(protocol: Protocol, service: &str) {
             SegmentItem::Corrupt(damage) => panic!("{damage}"),
         });
     }
-    let spans: Vec<_> = blocks.iter().flat_map(|b| b.spans.iter().map(move |s| (b, s))).collect();
-    let logs: Vec<_> = blocks.iter().flat_map(|b| b.logs.iter().map(move |l| (b, l))).collect();
+    let spans: Vec<_> = blocks
+        .iter()
+        .flat_map(|b| b.spans.iter().map(move |s| (b, s)))
+        .collect();
+    let logs: Vec<_> = blocks
+        .iter()
+        .flat_map(|b| b.logs.iter().map(move |l| (b, l)))
+        .collect();
     assert_eq!(spans.len(), 2, "{protocol:?}: spans");
     assert_eq!(logs.len(), 2, "{protocol:?}: logs");
 
@@ -124,7 +137,10 @@ async fn export_and_check(protocol: Protocol, service: &str) {
         .find(|(b, s)| b.str(s.name) == "charge card")
         .expect("child span");
     for (block, span) in [(block, root), (child_block, child)] {
-        assert_eq!((span.trace_id_high, span.trace_id_low), (trace_high, trace_low));
+        assert_eq!(
+            (span.trace_id_high, span.trace_id_low),
+            (trace_high, trace_low)
+        );
         let resource = &block.resources[block.scopes[span.scope as usize].resource as usize];
         assert_eq!(
             attribute(block, &resource.attributes, "service.name"),
@@ -138,10 +154,22 @@ async fn export_and_check(protocol: Protocol, service: &str) {
     assert_eq!(child.span_id, span_u64(emitted.child_span_id));
     assert_eq!(child.parent_span_id, root.span_id);
     assert_eq!(root.kind, 1, "tracing spans are INTERNAL by default");
-    assert_eq!(attribute(block, &root.attributes, "http.request.method"), Some(&Value::StringValue("GET".into())));
-    assert_eq!(attribute(block, &root.attributes, "order.id"), Some(&Value::IntValue(42)));
-    assert_eq!(attribute(child_block, &child.attributes, "amount"), Some(&Value::DoubleValue(12.5)));
-    for (block, span, line) in [(block, root, emitted.root_line), (child_block, child, emitted.child_line)] {
+    assert_eq!(
+        attribute(block, &root.attributes, "http.request.method"),
+        Some(&Value::StringValue("GET".into()))
+    );
+    assert_eq!(
+        attribute(block, &root.attributes, "order.id"),
+        Some(&Value::IntValue(42))
+    );
+    assert_eq!(
+        attribute(child_block, &child.attributes, "amount"),
+        Some(&Value::DoubleValue(12.5))
+    );
+    for (block, span, line) in [
+        (block, root, emitted.root_line),
+        (child_block, child, emitted.child_line),
+    ] {
         let source = span.source.expect("span source location");
         assert_eq!(block.str(source.file_path), this_file);
         assert_eq!(source.line, line);
@@ -152,9 +180,18 @@ async fn export_and_check(protocol: Protocol, service: &str) {
         .find(|(b, l)| matches!(&l.body, Some(body) if body.value == Some(Value::StringValue("loading order".into()))) && b.str(l.severity_text) == "INFO")
         .expect("info log");
     assert_eq!(first.severity_number, 9);
-    assert_eq!((first.trace_id_high, first.trace_id_low), (trace_high, trace_low));
-    assert_eq!(first.span_id, root.span_id, "the log belongs to the span it was emitted in");
-    assert_eq!(attribute(log_block, &first.attributes, "user.id"), Some(&Value::StringValue("ada".into())));
+    assert_eq!(
+        (first.trace_id_high, first.trace_id_low),
+        (trace_high, trace_low)
+    );
+    assert_eq!(
+        first.span_id, root.span_id,
+        "the log belongs to the span it was emitted in"
+    );
+    assert_eq!(
+        attribute(log_block, &first.attributes, "user.id"),
+        Some(&Value::StringValue("ada".into()))
+    );
     let source = first.source.expect("log source location");
     assert_eq!(log_block.str(source.file_path), this_file);
     assert_eq!(source.line, emitted.root_log_line);
@@ -169,7 +206,10 @@ async fn export_and_check(protocol: Protocol, service: &str) {
         .find(|(_, l)| l.severity_number == 13)
         .expect("warn log");
     assert_eq!(warn.span_id, child.span_id);
-    assert_eq!(attribute(warn_block, &warn.attributes, "attempt"), Some(&Value::IntValue(2)));
+    assert_eq!(
+        attribute(warn_block, &warn.attributes, "attempt"),
+        Some(&Value::IntValue(2))
+    );
     assert_eq!(warn.source.expect("source").line, emitted.child_log_line);
 }
 

@@ -18,8 +18,13 @@ fn normal_dependencies(package: &str) -> BTreeSet<String> {
         .current_dir(repo_root())
         .output()
         .expect("cargo metadata runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout).expect("metadata json");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("metadata json");
     let names: HashMap<&str, &str> = metadata["packages"]
         .as_array()
         .expect("packages")
@@ -46,7 +51,9 @@ fn normal_dependencies(package: &str) -> BTreeSet<String> {
                 .into_iter()
                 .flatten()
                 .any(|kind| kind["kind"].is_null());
-            let Some(dep_id) = dep["pkg"].as_str() else { continue };
+            let Some(dep_id) = dep["pkg"].as_str() else {
+                continue;
+            };
             if normal && seen.insert(names[dep_id].to_owned()) {
                 stack.push(dep_id);
             }
@@ -58,7 +65,10 @@ fn normal_dependencies(package: &str) -> BTreeSet<String> {
 #[test]
 fn the_collector_never_links_a_gui() {
     let deps = normal_dependencies("oculus-collector");
-    assert!(deps.contains("oculus-store"), "sanity: the walk sees direct deps");
+    assert!(
+        deps.contains("oculus-store"),
+        "sanity: the walk sees direct deps"
+    );
     for gui in ["egui", "eframe", "egui_extras", "winit", "wgpu", "glow"] {
         assert!(!deps.contains(gui), "oculus-collector depends on {gui}");
     }
@@ -78,7 +88,11 @@ fn the_store_never_links_a_server() {
 fn the_segment_schema_passes_buf_lint() {
     let root = repo_root();
     let local = root.join(".ci/tools/node_modules/.bin/buf");
-    let buf = if local.exists() { local } else { PathBuf::from("buf") };
+    let buf = if local.exists() {
+        local
+    } else {
+        PathBuf::from("buf")
+    };
     let output = Command::new(&buf).arg("lint").current_dir(&root).output().unwrap_or_else(|e| {
         panic!(
             "cannot run {}: {e}; install it with `npm install --no-save --prefix .ci/tools @bufbuild/buf`",

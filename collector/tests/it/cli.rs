@@ -12,13 +12,23 @@ fn collector() -> Command {
 async fn a_second_collector_on_the_same_directory_says_who_holds_it() {
     let running = start().await;
     let output = collector()
-        .args(["serve", "--grpc", "127.0.0.1:0", "--http", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "serve",
+            "--grpc",
+            "127.0.0.1:0",
+            "--http",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
         .arg(running.dir.path())
         .output()
         .expect("runs");
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let expected = format!("is in use by another collector (pid {})", std::process::id());
+    let expected = format!(
+        "is in use by another collector (pid {})",
+        std::process::id()
+    );
     assert!(stderr.contains(&expected), "{stderr}");
     running.finish().await;
 }
@@ -30,9 +40,19 @@ fn help_documents_every_command() {
     for command in ["serve", "export", "check"] {
         assert!(help.contains(command), "{help}");
     }
-    let output = collector().args(["serve", "--help"]).output().expect("runs");
+    let output = collector()
+        .args(["serve", "--help"])
+        .output()
+        .expect("runs");
     let help = String::from_utf8_lossy(&output.stdout);
-    for flag in ["--grpc", "--http", "--data-dir", "--listen-all", "--fsync", "--max-total-bytes"] {
+    for flag in [
+        "--grpc",
+        "--http",
+        "--data-dir",
+        "--listen-all",
+        "--fsync",
+        "--max-total-bytes",
+    ] {
         assert!(help.contains(flag), "{help}");
     }
 }
@@ -40,8 +60,15 @@ fn help_documents_every_command() {
 #[test]
 fn check_fails_on_a_path_without_data() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let output = collector().arg("check").arg(dir.path()).output().expect("runs");
+    let output = collector()
+        .arg("check")
+        .arg(dir.path())
+        .output()
+        .expect("runs");
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("is not a data directory, session or segment"), "{stderr}");
+    assert!(
+        stderr.contains("is not a data directory, session or segment"),
+        "{stderr}"
+    );
 }

@@ -32,7 +32,12 @@ const VALID_JSON: &str = r#"{"resourceSpans":[{"resource":{"attributes":[{"key":
   "name":"json span","kind":2,"startTimeUnixNano":"1544712660000000000","endTimeUnixNano":1544712661000000000}]}]}]}"#;
 
 #[track_caller]
-fn case(name: &'static str, content_type: &'static str, body: impl Into<Vec<u8>>, status: u16) -> Case {
+fn case(
+    name: &'static str,
+    content_type: &'static str,
+    body: impl Into<Vec<u8>>,
+    status: u16,
+) -> Case {
     Case {
         name,
         method: "POST",
@@ -72,24 +77,112 @@ async fn each_request_gets_the_status_the_spec_asks_for() {
     let cases = vec![
         case("protobuf", "application/x-protobuf", proto.clone(), 200),
         case("json", "application/json", VALID_JSON, 200),
-        case("json with charset", "application/json; charset=utf-8", VALID_JSON, 200),
-        case("protobuf, some records invalid", "application/x-protobuf", partly_bad, 200),
-        case("invalid protobuf", "application/x-protobuf", vec![0xff, 0xff, 0xff], 400),
+        case(
+            "json with charset",
+            "application/json; charset=utf-8",
+            VALID_JSON,
+            200,
+        ),
+        case(
+            "protobuf, some records invalid",
+            "application/x-protobuf",
+            partly_bad,
+            200,
+        ),
+        case(
+            "invalid protobuf",
+            "application/x-protobuf",
+            vec![0xff, 0xff, 0xff],
+            400,
+        ),
         case("invalid json", "application/json", "{not json", 400),
-        case("json with non-hex trace id", "application/json",
-            VALID_JSON.replace("5b8efff798038103d269b633813fc60c", "zz8efff798038103d269b633813fc60c"), 400),
-        Case { content_encoding: Some("gzip"), ..case("gzip protobuf", "application/x-protobuf", gzip(&proto), 200) },
-        Case { content_encoding: Some("gzip"), ..case("gzip json", "application/json", gzip(VALID_JSON.as_bytes()), 200) },
-        Case { content_encoding: Some("gzip"), ..case("corrupt gzip", "application/x-protobuf", vec![0x1f, 0x8b, 0, 1, 2], 400) },
-        Case { content_encoding: Some("br"), ..case("unsupported encoding", "application/x-protobuf", proto.clone(), 415) },
-        Case { reply_type: Some("application/json"), ..case("unsupported content type", "text/plain", "hello", 415) },
+        case(
+            "json with non-hex trace id",
+            "application/json",
+            VALID_JSON.replace(
+                "5b8efff798038103d269b633813fc60c",
+                "zz8efff798038103d269b633813fc60c",
+            ),
+            400,
+        ),
+        Case {
+            content_encoding: Some("gzip"),
+            ..case("gzip protobuf", "application/x-protobuf", gzip(&proto), 200)
+        },
+        Case {
+            content_encoding: Some("gzip"),
+            ..case(
+                "gzip json",
+                "application/json",
+                gzip(VALID_JSON.as_bytes()),
+                200,
+            )
+        },
+        Case {
+            content_encoding: Some("gzip"),
+            ..case(
+                "corrupt gzip",
+                "application/x-protobuf",
+                vec![0x1f, 0x8b, 0, 1, 2],
+                400,
+            )
+        },
+        Case {
+            content_encoding: Some("br"),
+            ..case(
+                "unsupported encoding",
+                "application/x-protobuf",
+                proto.clone(),
+                415,
+            )
+        },
+        Case {
+            reply_type: Some("application/json"),
+            ..case("unsupported content type", "text/plain", "hello", 415)
+        },
         case("too large", "application/x-protobuf", oversized, 413),
-        Case { content_encoding: Some("gzip"), ..case("gzip bomb", "application/x-protobuf", bomb, 413) },
-        Case { method: "GET", reply_type: None, ..case("wrong method", "application/x-protobuf", Vec::new(), 405) },
-        Case { method: "PUT", reply_type: None, ..case("wrong method put", "application/x-protobuf", proto.clone(), 405) },
-        Case { path: "/v1/profiles", reply_type: None, ..case("unknown path", "application/x-protobuf", proto.clone(), 404) },
-        Case { path: "/v1/logs", ..case("logs", "application/x-protobuf", logs_request(vec![crate::log(1)]).encode_to_vec(), 200) },
-        Case { path: "/v1/metrics", ..case("metrics", "application/x-protobuf", metrics_request(3).encode_to_vec(), 200) },
+        Case {
+            content_encoding: Some("gzip"),
+            ..case("gzip bomb", "application/x-protobuf", bomb, 413)
+        },
+        Case {
+            method: "GET",
+            reply_type: None,
+            ..case("wrong method", "application/x-protobuf", Vec::new(), 405)
+        },
+        Case {
+            method: "PUT",
+            reply_type: None,
+            ..case(
+                "wrong method put",
+                "application/x-protobuf",
+                proto.clone(),
+                405,
+            )
+        },
+        Case {
+            path: "/v1/profiles",
+            reply_type: None,
+            ..case("unknown path", "application/x-protobuf", proto.clone(), 404)
+        },
+        Case {
+            path: "/v1/logs",
+            ..case(
+                "logs",
+                "application/x-protobuf",
+                logs_request(vec![crate::log(1)]).encode_to_vec(),
+                200,
+            )
+        },
+        Case {
+            path: "/v1/metrics",
+            ..case(
+                "metrics",
+                "application/x-protobuf",
+                metrics_request(3).encode_to_vec(),
+                200,
+            )
+        },
     ];
     for case in &cases {
         let response = send(&running, case).await;
@@ -101,7 +194,11 @@ async fn each_request_gets_the_status_the_spec_asks_for() {
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_default()
                 .to_owned();
-            assert!(expected.starts_with(&reply_type), "{}: replied {reply_type}", case.name);
+            assert!(
+                expected.starts_with(&reply_type),
+                "{}: replied {reply_type}",
+                case.name
+            );
             let body = response.bytes().await.expect("body");
             if case.status >= 400 && reply_type == "application/x-protobuf" {
                 let status = tonic_types::Status::decode(body.as_ref()).expect("google.rpc.Status");
@@ -115,7 +212,11 @@ async fn each_request_gets_the_status_the_spec_asks_for() {
             }
             if case.status >= 400 && reply_type == "application/json" {
                 let status: serde_json::Value = serde_json::from_slice(&body).expect("json status");
-                assert!(status["message"].as_str().is_some_and(|m| !m.is_empty()), "{}", case.name);
+                assert!(
+                    status["message"].as_str().is_some_and(|m| !m.is_empty()),
+                    "{}",
+                    case.name
+                );
             }
         }
     }
@@ -147,7 +248,11 @@ async fn partial_success_names_the_rejected_records() {
         .expect("response");
     let partial = reply.partial_success.expect("partial success");
     assert_eq!(partial.rejected_spans, 2);
-    assert!(partial.error_message.contains("trace_id"), "{}", partial.error_message);
+    assert!(
+        partial.error_message.contains("trace_id"),
+        "{}",
+        partial.error_message
+    );
     let blocks = running.finish().await;
     assert_eq!(blocks.iter().map(|b| b.spans.len()).sum::<usize>(), 1);
 }
@@ -190,7 +295,10 @@ async fn json_follows_the_otlp_json_rules() {
         .expect("answered");
     assert_eq!(response.status().as_u16(), 200);
     let reply: serde_json::Value = response.json_value().await;
-    assert_eq!(reply["partialSuccess"]["rejectedSpans"], serde_json::json!(2));
+    assert_eq!(
+        reply["partialSuccess"]["rejectedSpans"],
+        serde_json::json!(2)
+    );
     let blocks = running.finish().await;
     let block = &blocks[0];
     let spans = &block.spans;
@@ -201,8 +309,14 @@ async fn json_follows_the_otlp_json_rules() {
     assert_eq!(spans[0].span_id, 0xeee1_9b7e_c3c1_b174);
     assert_eq!(spans[0].parent_span_id, 0);
     assert_eq!(spans[1].parent_span_id, 0xeee1_9b7e_c3c1_b174);
-    assert_eq!(block.time(spans[0].start_offset_nano), 1_700_000_000_000_000_000);
-    assert_eq!(block.time(spans[1].start_offset_nano), 1_700_000_000_000_000_200);
+    assert_eq!(
+        block.time(spans[0].start_offset_nano),
+        1_700_000_000_000_000_000
+    );
+    assert_eq!(
+        block.time(spans[1].start_offset_nano),
+        1_700_000_000_000_000_200
+    );
     assert_eq!(spans[0].status_code, 2);
     assert_eq!(spans[0].status_message, "boom");
     let value = |span: &oculus_store::proto::Span, key: &str| {
@@ -212,11 +326,17 @@ async fn json_follows_the_otlp_json_rules() {
             .and_then(|kv| kv.value.clone())
             .and_then(|v| v.value)
     };
-    assert_eq!(value(&spans[0], "count"), Some(Value::IntValue(9_007_199_254_740_993)));
+    assert_eq!(
+        value(&spans[0], "count"),
+        Some(Value::IntValue(9_007_199_254_740_993))
+    );
     assert_eq!(value(&spans[1], "count"), Some(Value::IntValue(7)));
     assert_eq!(value(&spans[0], "ratio"), Some(Value::DoubleValue(0.5)));
     assert_eq!(value(&spans[0], "ok"), Some(Value::BoolValue(true)));
-    assert_eq!(value(&spans[0], "raw"), Some(Value::BytesValue(b"hi".to_vec())));
+    assert_eq!(
+        value(&spans[0], "raw"),
+        Some(Value::BytesValue(b"hi".to_vec()))
+    );
     // And back out: the export is OTLP JSON with lower-case hex ids.
     let exported = serde_json::to_value(export::traces(block)).expect("json");
     let first = &exported["resourceSpans"][0]["scopeSpans"][0]["spans"][0];

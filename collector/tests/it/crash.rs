@@ -93,21 +93,36 @@ async fn acknowledged_records_survive_kill_9() {
     ))
     .await
     .expect("restart after crashes");
-    assert!(!collector.recovery().sealed.is_empty(), "the killed runs left segments to seal");
+    assert!(
+        !collector.recovery().sealed.is_empty(),
+        "the killed runs left segments to seal"
+    );
     collector.shutdown().await.expect("shutdown");
 
     let mut stored = BTreeSet::new();
     for block in read_blocks(dir.path()) {
         for record in &block.logs {
-            if let Some(Value::IntValue(id)) = record.attributes[0].value.as_ref().and_then(|v| v.value.clone()) {
+            if let Some(Value::IntValue(id)) = record.attributes[0]
+                .value
+                .as_ref()
+                .and_then(|v| v.value.clone())
+            {
                 stored.insert(id as u64);
             }
         }
     }
     let acked = acked.lock().expect("lock");
-    assert!(acked.len() as u64 > ROUNDS * RECORDS_PER_REQUEST, "too little load to prove anything: {}", acked.len());
+    assert!(
+        acked.len() as u64 > ROUNDS * RECORDS_PER_REQUEST,
+        "too little load to prove anything: {}",
+        acked.len()
+    );
     let lost: Vec<_> = acked.difference(&stored).take(5).collect();
-    assert!(lost.is_empty(), "{} acknowledged records lost, e.g. {lost:?}", acked.difference(&stored).count());
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged records lost, e.g. {lost:?}",
+        acked.difference(&stored).count()
+    );
     let report = oculus_store::check(dir.path(), |_, _| {}).expect("check");
     assert!(report.is_healthy(), "{:?}", report.damage);
     assert!(report.open_tails.is_empty());

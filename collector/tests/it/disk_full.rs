@@ -29,7 +29,10 @@ impl Tmpfs {
             .arg(&path)
             .status()
             .expect("mount runs");
-        assert!(status.success(), "mounting a tmpfs needs root; run the suite as root (as .ci/run does)");
+        assert!(
+            status.success(),
+            "mounting a tmpfs needs root; run the suite as root (as .ci/run does)"
+        );
         Self { path, _dir: dir }
     }
 }
@@ -41,14 +44,21 @@ impl Drop for Tmpfs {
 }
 
 /// Log bodies that do not compress, so the disk fills in a few requests.
-fn noisy_request(first_id: u64, count: u64) -> opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest {
-    let mut state = first_id.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+fn noisy_request(
+    first_id: u64,
+    count: u64,
+) -> opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest {
+    let mut state = first_id
+        .wrapping_mul(6_364_136_223_846_793_005)
+        .wrapping_add(1);
     let records = (first_id..first_id + count)
         .map(|id| {
             let mut record = log(id);
             let noise: String = (0..64)
                 .map(|_| {
-                    state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                    state = state
+                        .wrapping_mul(6_364_136_223_846_793_005)
+                        .wrapping_add(1_442_695_040_888_963_407);
                     format!("{:016x}", state >> 1)
                 })
                 .collect();
@@ -79,7 +89,9 @@ async fn a_full_disk_asks_clients_to_retry_and_loses_nothing() {
     std::fs::write(&ballast, vec![1u8; 1 << 20]).expect("ballast");
     let data_dir = disk.path.join("data");
     let running = start_with(|config| config.data_dir = data_dir.clone()).await;
-    let mut client = LogsServiceClient::connect(running.grpc_url()).await.expect("connect");
+    let mut client = LogsServiceClient::connect(running.grpc_url())
+        .await
+        .expect("connect");
     let mut acked = Vec::new();
     let mut refusal = None;
     for request in 0..200u64 {
@@ -94,9 +106,19 @@ async fn a_full_disk_asks_clients_to_retry_and_loses_nothing() {
     }
     let (next, status) = refusal.expect("the disk filled up");
     assert_eq!(status.code(), Code::Unavailable, "{status:?}");
-    assert!(status.message().contains("disk is full"), "{}", status.message());
-    assert!(status.get_details_retry_info().is_some(), "clients are told to retry");
-    assert!(!acked.is_empty(), "some requests fit before the disk filled");
+    assert!(
+        status.message().contains("disk is full"),
+        "{}",
+        status.message()
+    );
+    assert!(
+        status.get_details_retry_info().is_some(),
+        "clients are told to retry"
+    );
+    assert!(
+        !acked.is_empty(),
+        "some requests fit before the disk filled"
+    );
 
     // Room again: the same request now goes through.
     std::fs::remove_file(&ballast).expect("free space");
@@ -108,7 +130,10 @@ async fn a_full_disk_asks_clients_to_retry_and_loses_nothing() {
 
     running.collector.shutdown().await.expect("shutdown seals");
     let stored = stored_ids(&data_dir);
-    assert_eq!(stored, acked, "exactly the acknowledged records, in order, and nothing torn");
+    assert_eq!(
+        stored, acked,
+        "exactly the acknowledged records, in order, and nothing torn"
+    );
     let report = oculus_store::check(&data_dir, |_, _| {}).expect("check");
     assert!(report.is_healthy(), "{:?}", report.damage);
 }

@@ -15,7 +15,9 @@ use crate::{log, logs_request, metrics_request, span, start, start_with, traces_
 #[tokio::test]
 async fn exports_of_every_signal_are_stored() {
     let running = start().await;
-    let mut traces = TraceServiceClient::connect(running.grpc_url()).await.expect("connect");
+    let mut traces = TraceServiceClient::connect(running.grpc_url())
+        .await
+        .expect("connect");
     let reply = traces
         .export(traces_request((0..10).map(span).collect()))
         .await
@@ -27,15 +29,25 @@ async fn exports_of_every_signal_are_stored() {
         .export(traces_request((10..15).map(span).collect()))
         .await
         .expect("gzip traces accepted");
-    let mut logs = LogsServiceClient::connect(running.grpc_url()).await.expect("connect");
+    let mut logs = LogsServiceClient::connect(running.grpc_url())
+        .await
+        .expect("connect");
     logs.export(logs_request((0..7).map(log).collect()))
         .await
         .expect("logs accepted");
-    let mut metrics = MetricsServiceClient::connect(running.grpc_url()).await.expect("connect");
-    metrics.export(metrics_request(4)).await.expect("metrics accepted");
+    let mut metrics = MetricsServiceClient::connect(running.grpc_url())
+        .await
+        .expect("connect");
+    metrics
+        .export(metrics_request(4))
+        .await
+        .expect("metrics accepted");
 
     let blocks = running.finish().await;
-    let spans: Vec<_> = blocks.iter().flat_map(|b| b.spans.iter().map(move |s| (b, s))).collect();
+    let spans: Vec<_> = blocks
+        .iter()
+        .flat_map(|b| b.spans.iter().map(move |s| (b, s)))
+        .collect();
     assert_eq!(spans.len(), 15);
     for (n, (block, span)) in spans.iter().enumerate() {
         let n = n as u64;
@@ -49,14 +61,20 @@ async fn exports_of_every_signal_are_stored() {
         assert_eq!(block.str(resource.attributes[0].key), "service.name");
     }
     assert_eq!(blocks.iter().map(|b| b.logs.len()).sum::<usize>(), 7);
-    let points: u32 = blocks.iter().flat_map(|b| &b.metrics).map(|m| m.data_points).sum();
+    let points: u32 = blocks
+        .iter()
+        .flat_map(|b| &b.metrics)
+        .map(|m| m.data_points)
+        .sum();
     assert_eq!(points, 4);
 }
 
 #[tokio::test]
 async fn partial_success_reports_rejected_spans() {
     let running = start().await;
-    let mut client = TraceServiceClient::connect(running.grpc_url()).await.expect("connect");
+    let mut client = TraceServiceClient::connect(running.grpc_url())
+        .await
+        .expect("connect");
     let mut bad = span(1);
     bad.span_id = vec![0; 8];
     let reply = client
@@ -92,7 +110,10 @@ async fn oversized_messages_are_resource_exhausted_without_retry_info() {
         .send_compressed(CompressionEncoding::Gzip);
     let mut huge = span(1);
     huge.name = "x".repeat(32 << 20);
-    let status = bomb.export(traces_request(vec![huge])).await.expect_err("bomb");
+    let status = bomb
+        .export(traces_request(vec![huge]))
+        .await
+        .expect_err("bomb");
     assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
     // The collector still serves afterwards.
     client
@@ -164,22 +185,48 @@ async fn bad_grpc_requests_get_precise_statuses() {
     let (_, headers) = raw_call(addr, traces, &[], announced_only).await;
     assert_eq!(grpc_status(&headers), Some(Code::ResourceExhausted as i32));
     // Unknown compression.
-    let (_, headers) = raw_call(addr, traces, &[("grpc-encoding", "snappy")], grpc_frame(true, b"x")).await;
+    let (_, headers) = raw_call(
+        addr,
+        traces,
+        &[("grpc-encoding", "snappy")],
+        grpc_frame(true, b"x"),
+    )
+    .await;
     assert_eq!(grpc_status(&headers), Some(Code::Unimplemented as i32));
     // Corrupt gzip.
-    let (_, headers) = raw_call(addr, traces, &[("grpc-encoding", "gzip")], grpc_frame(true, b"nope")).await;
+    let (_, headers) = raw_call(
+        addr,
+        traces,
+        &[("grpc-encoding", "gzip")],
+        grpc_frame(true, b"nope"),
+    )
+    .await;
     assert_eq!(grpc_status(&headers), Some(Code::InvalidArgument as i32));
     // A valid gzip message through the raw path, to show the framing is right.
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     encoder
-        .write_all(&prost::Message::encode_to_vec(&traces_request(vec![span(3)])))
+        .write_all(&prost::Message::encode_to_vec(&traces_request(vec![span(
+            3,
+        )])))
         .expect("gzip");
     let compressed = encoder.finish().expect("gzip");
-    let (status, headers) = raw_call(addr, traces, &[("grpc-encoding", "gzip")], grpc_frame(true, &compressed)).await;
+    let (status, headers) = raw_call(
+        addr,
+        traces,
+        &[("grpc-encoding", "gzip")],
+        grpc_frame(true, &compressed),
+    )
+    .await;
     assert_eq!(status, http::StatusCode::OK);
     assert_eq!(grpc_status(&headers), Some(0));
     // An unknown method.
-    let (_, headers) = raw_call(addr, "/opentelemetry.proto.collector.profiles.v1development.ProfilesService/Export", &[], grpc_frame(false, b"")).await;
+    let (_, headers) = raw_call(
+        addr,
+        "/opentelemetry.proto.collector.profiles.v1development.ProfilesService/Export",
+        &[],
+        grpc_frame(false, b""),
+    )
+    .await;
     assert_eq!(grpc_status(&headers), Some(Code::Unimplemented as i32));
     let blocks = running.finish().await;
     assert_eq!(blocks.iter().map(|b| b.spans.len()).sum::<usize>(), 1);
@@ -202,11 +249,16 @@ async fn overload_is_unavailable_with_retry_info() {
     .await
     .expect("handshake");
     tokio::spawn(connection);
-    let (body_tx, body_rx) = tokio::sync::mpsc::channel::<Result<http_body::Frame<bytes::Bytes>, std::convert::Infallible>>(1);
-    let request = http::Request::post(format!("http://{addr}{}", oculus_collector::grpc::TRACES_PATH))
-        .header("content-type", "application/grpc")
-        .body(http_body_util::StreamBody::new(tokio_stream_from(body_rx)))
-        .expect("request");
+    let (body_tx, body_rx) = tokio::sync::mpsc::channel::<
+        Result<http_body::Frame<bytes::Bytes>, std::convert::Infallible>,
+    >(1);
+    let request = http::Request::post(format!(
+        "http://{addr}{}",
+        oculus_collector::grpc::TRACES_PATH
+    ))
+    .header("content-type", "application/grpc")
+    .body(http_body_util::StreamBody::new(tokio_stream_from(body_rx)))
+    .expect("request");
     let mut prefix = vec![0u8];
     prefix.extend_from_slice(&(60u32 << 10).to_be_bytes());
     body_tx
@@ -215,10 +267,15 @@ async fn overload_is_unavailable_with_retry_info() {
         .expect("send prefix");
     let stalled = tokio::spawn(async move { sender.send_request(request).await });
 
-    let mut client = TraceServiceClient::connect(running.grpc_url()).await.expect("connect");
+    let mut client = TraceServiceClient::connect(running.grpc_url())
+        .await
+        .expect("connect");
     let mut refused = None;
     for _ in 0..50 {
-        match client.export(traces_request((0..100).map(span).collect())).await {
+        match client
+            .export(traces_request((0..100).map(span).collect()))
+            .await
+        {
             Err(status) => {
                 refused = Some(status);
                 break;

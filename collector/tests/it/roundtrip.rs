@@ -27,9 +27,15 @@ fn rich_value() -> AnyValue {
                     value: Some(AnyValue {
                         value: Some(any_value::Value::ArrayValue(ArrayValue {
                             values: vec![
-                                AnyValue { value: Some(any_value::Value::BoolValue(false)) },
-                                AnyValue { value: Some(any_value::Value::DoubleValue(-1.5)) },
-                                AnyValue { value: Some(any_value::Value::BytesValue(vec![0, 255])) },
+                                AnyValue {
+                                    value: Some(any_value::Value::BoolValue(false)),
+                                },
+                                AnyValue {
+                                    value: Some(any_value::Value::DoubleValue(-1.5)),
+                                },
+                                AnyValue {
+                                    value: Some(any_value::Value::BytesValue(vec![0, 255])),
+                                },
                                 AnyValue { value: None },
                             ],
                         })),
@@ -47,11 +53,13 @@ fn rich_traces() -> TracesData {
     first.flags = 0x101;
     first.parent_span_id = 9u64.to_be_bytes().to_vec();
     first.dropped_attributes_count = 3;
-    first.attributes.push(opentelemetry_proto::tonic::common::v1::KeyValue {
-        key: "payload".into(),
-        value: Some(rich_value()),
-        ..Default::default()
-    });
+    first
+        .attributes
+        .push(opentelemetry_proto::tonic::common::v1::KeyValue {
+            key: "payload".into(),
+            value: Some(rich_value()),
+            ..Default::default()
+        });
     first.events = vec![Event {
         time_unix_nano: first.start_time_unix_nano + 10,
         name: "exception".into(),
@@ -82,7 +90,10 @@ fn rich_traces() -> TracesData {
         resource_spans: vec![
             ResourceSpans {
                 resource: Some(Resource {
-                    attributes: vec![string_attribute("service.name", "a"), int_attribute("pid", 7)],
+                    attributes: vec![
+                        string_attribute("service.name", "a"),
+                        int_attribute("pid", 7),
+                    ],
                     dropped_attributes_count: 1,
                     entity_refs: Vec::new(),
                 }),
@@ -133,7 +144,9 @@ fn rich_logs() -> LogsData {
     // The log bridge of several SDKs leaves the event time unset.
     records[1].time_unix_nano = 0;
     records[2].body = None;
-    records[2].attributes.push(string_attribute("code.filepath", "app/models.py"));
+    records[2]
+        .attributes
+        .push(string_attribute("code.filepath", "app/models.py"));
     records[2].attributes.push(int_attribute("code.lineno", 12));
     LogsData {
         resource_logs: request.resource_logs,
@@ -186,25 +199,31 @@ async fn stored_records_export_back_exactly() {
     TraceServiceClient::connect(url.clone())
         .await
         .expect("connect")
-        .export(opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest {
-            resource_spans: traces.resource_spans.clone(),
-        })
+        .export(
+            opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest {
+                resource_spans: traces.resource_spans.clone(),
+            },
+        )
         .await
         .expect("traces");
     LogsServiceClient::connect(url.clone())
         .await
         .expect("connect")
-        .export(opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest {
-            resource_logs: logs.resource_logs.clone(),
-        })
+        .export(
+            opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest {
+                resource_logs: logs.resource_logs.clone(),
+            },
+        )
         .await
         .expect("logs");
     MetricsServiceClient::connect(url)
         .await
         .expect("connect")
-        .export(opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest {
-            resource_metrics: metrics.resource_metrics.clone(),
-        })
+        .export(
+            opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest {
+                resource_metrics: metrics.resource_metrics.clone(),
+            },
+        )
         .await
         .expect("metrics");
     let crate::Running { collector, dir } = running;
@@ -214,7 +233,10 @@ async fn stored_records_export_back_exactly() {
     assert_eq!(blocks.len(), 3);
     assert_eq!(oculus_collector::export::traces(&blocks[0]), traces);
     assert_eq!(oculus_collector::export::logs(&blocks[1]), logs);
-    assert_eq!(oculus_collector::export::metrics(&blocks[2]).expect("metrics"), metrics);
+    assert_eq!(
+        oculus_collector::export::metrics(&blocks[2]).expect("metrics"),
+        metrics
+    );
 
     // The log with the older code.* names still gets a first-class source location.
     let source = blocks[1].logs[2].source.expect("source");
@@ -228,7 +250,11 @@ async fn stored_records_export_back_exactly() {
             .arg(&root)
             .output()
             .expect("export runs");
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         String::from_utf8(output.stdout).expect("utf-8")
     };
     let lines = cli("traces");
@@ -237,7 +263,8 @@ async fn stored_records_export_back_exactly() {
     assert_eq!(parsed, traces);
     let parsed: LogsData = serde_json::from_str(cli("logs").trim_end()).expect("LogsData JSON");
     assert_eq!(parsed, logs);
-    let parsed: MetricsData = serde_json::from_str(cli("metrics").trim_end()).expect("MetricsData JSON");
+    let parsed: MetricsData =
+        serde_json::from_str(cli("metrics").trim_end()).expect("MetricsData JSON");
     assert_eq!(parsed, metrics);
 
     let check = std::process::Command::new(env!("CARGO_BIN_EXE_oculus-collector"))
