@@ -13,11 +13,15 @@ use oculus_collector::{Collector, Config};
 use oculus_store::{FsyncPolicy, SegmentBytes, SegmentItem, WriterOptions, read_segment, resolve};
 
 /// A local OpenTelemetry collector that keeps every run as compressed segments.
+///
+/// Without a command it serves, as `serve` does.
 #[derive(Parser)]
-#[command(version, about, long_about = None)]
+#[command(version, about, args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
 }
 
 #[derive(Subcommand)]
@@ -110,9 +114,10 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
-        Command::Serve(args) => serve(args),
-        Command::Export(args) => export_command(&args),
-        Command::Check { path } => check(&path),
+        None => serve(cli.serve),
+        Some(Command::Serve(args)) => serve(args),
+        Some(Command::Export(args)) => export_command(&args),
+        Some(Command::Check { path }) => check(&path),
     };
     match result {
         Ok(code) => code,
