@@ -112,7 +112,11 @@ pub fn summarize(block: &Block) -> BlockSummary {
     for log in &block.logs {
         // Several SDKs leave the event time unset and only fill the observed time.
         let time = block.time(log.time_offset_nano);
-        see(if time == 0 { block.time(log.observed_time_offset_nano) } else { time });
+        see(if time == 0 {
+            block.time(log.observed_time_offset_nano)
+        } else {
+            time
+        });
     }
     BlockSummary {
         spans: block.spans.len() as u32,

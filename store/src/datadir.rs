@@ -162,7 +162,11 @@ pub fn sessions(root: &Path) -> Result<Vec<Session>, StoreError> {
     let mut sessions = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| StoreError::io(&dir, e))?;
-        if entry.file_type().map_err(|e| StoreError::io(&dir, e))?.is_dir() {
+        if entry
+            .file_type()
+            .map_err(|e| StoreError::io(&dir, e))?
+            .is_dir()
+        {
             sessions.push(Session { path: entry.path() });
         }
     }
@@ -360,7 +364,9 @@ impl SessionWriter {
         let mut total = 0u64;
         for session in sessions(self.root())? {
             for path in session.segments()? {
-                let len = fs::metadata(&path).map_err(|e| StoreError::io(&path, e))?.len();
+                let len = fs::metadata(&path)
+                    .map_err(|e| StoreError::io(&path, e))?
+                    .len();
                 total += len;
                 segments.push((path, len));
             }

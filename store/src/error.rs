@@ -6,13 +6,19 @@ use std::path::{Path, PathBuf};
 pub enum StoreError {
     // The cause is part of the message, not a `source`, so error chains print it once.
     #[error("{}: {cause}", path.display())]
-    Io { path: PathBuf, cause: std::io::Error },
+    Io {
+        path: PathBuf,
+        cause: std::io::Error,
+    },
     #[error(
         "data directory {} is in use by another collector{}; stop it or pass another --data-dir",
         path.display(),
         holder.as_deref().map(|h| format!(" ({h})")).unwrap_or_default()
     )]
-    Locked { path: PathBuf, holder: Option<String> },
+    Locked {
+        path: PathBuf,
+        holder: Option<String>,
+    },
     #[error(transparent)]
     Corrupt(#[from] Corruption),
     #[error("{} is not a data directory, session or segment", path.display())]

@@ -24,8 +24,8 @@ pub mod proto {
 pub use block::BlockBuilder;
 pub use check::{CheckReport, check};
 pub use datadir::{
-    DataDirLock, RecoveryReport, Resolved, Session, SessionWriter, WriterOptions,
-    default_data_dir, resolve, sessions,
+    DataDirLock, RecoveryReport, Resolved, Session, SessionWriter, WriterOptions, default_data_dir,
+    resolve, sessions,
 };
 pub use error::{Corruption, CorruptionKind, StoreError};
 pub use segment::{

@@ -397,7 +397,11 @@ pub struct SegmentWriter {
 
 impl SegmentWriter {
     /// Creates a new segment; fails if the file already exists.
-    pub fn create(path: &Path, header: SegmentHeader, fsync: FsyncPolicy) -> Result<Self, StoreError> {
+    pub fn create(
+        path: &Path,
+        header: SegmentHeader,
+        fsync: FsyncPolicy,
+    ) -> Result<Self, StoreError> {
         let io = |source| StoreError::io(path, source);
         let mut file = File::options()
             .write(true)
@@ -503,7 +507,8 @@ impl SegmentWriter {
         };
         let raw = index.encode_to_vec();
         let compressed = zstd::bulk::compress(&raw, 3).map_err(io)?;
-        let frame = frame_bytes(FrameKind::Index, Codec::Zstd, &compressed, raw.len()).map_err(io)?;
+        let frame =
+            frame_bytes(FrameKind::Index, Codec::Zstd, &compressed, raw.len()).map_err(io)?;
         let footer = Footer {
             index_offset: self.len,
             index_frame_len: len_u32(frame.len()).map_err(io)?,
@@ -660,9 +665,9 @@ impl<'a> SegmentBytes<'a> {
                     Ok(index) => scan.sealed_index = Some(index),
                     Err(kind) => scan.damage.push(self.corruption(frame.offset, kind)),
                 },
-                FrameRead::Incomplete => scan
-                    .damage
-                    .push(self.corruption(footer.index_offset as usize, CorruptionKind::TruncatedIndex)),
+                FrameRead::Incomplete => scan.damage.push(
+                    self.corruption(footer.index_offset as usize, CorruptionKind::TruncatedIndex),
+                ),
                 FrameRead::Corrupt(kind) => scan
                     .damage
                     .push(self.corruption(footer.index_offset as usize, kind)),
@@ -682,7 +687,9 @@ impl<'a> SegmentBytes<'a> {
         let footer = Footer::find(self.data)?;
         let offset = footer.index_offset as usize;
         Some(match read_frame(self.data, offset) {
-            FrameRead::Complete(frame) => frame.index().map_err(|kind| self.corruption(offset, kind)),
+            FrameRead::Complete(frame) => {
+                frame.index().map_err(|kind| self.corruption(offset, kind))
+            }
             FrameRead::Incomplete => Err(self.corruption(offset, CorruptionKind::TruncatedIndex)),
             FrameRead::Corrupt(kind) => Err(self.corruption(offset, kind)),
         })
@@ -698,9 +705,13 @@ pub fn read_segment(path: &Path) -> Result<SegmentData, StoreError> {
     if len >= (HEADER_LEN + FOOTER_LEN) as u64 {
         let mut tail = [0u8; FOOTER_LEN];
         use std::os::unix::fs::FileExt;
-        file.read_exact_at(&mut tail, len - FOOTER_LEN as u64).map_err(io)?;
+        file.read_exact_at(&mut tail, len - FOOTER_LEN as u64)
+            .map_err(io)?;
         if Footer::decode(&tail).is_some() {
-            #[expect(unsafe_code, reason = "sealed segments are never modified after sealing")]
+            #[expect(
+                unsafe_code,
+                reason = "sealed segments are never modified after sealing"
+            )]
             // SAFETY: sealed segments are immutable; they may be deleted, which
             // keeps the mapping valid on Unix.
             let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;

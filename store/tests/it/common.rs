@@ -7,7 +7,9 @@ use oculus_store::proto::{
     SpanKind, StatusCode, any_value::Value,
 };
 use oculus_store::segment::{FsyncPolicy, SegmentHeader, SegmentWriter};
-use oculus_store::{BlockBuilder, EncodedBlock, SegmentBytes, SegmentItem, encode_block, read_segment};
+use oculus_store::{
+    BlockBuilder, EncodedBlock, SegmentBytes, SegmentItem, encode_block, read_segment,
+};
 
 /// A fixed point in time (2025-11-25T16:00:00Z) so blocks are reproducible.
 pub const BASE_TIME_UNIX_NANO: u64 = 1_764_086_400_000_000_000;
@@ -218,7 +220,11 @@ pub fn scan_bytes(path: &Path, data: &[u8]) -> Read {
         }
         SegmentItem::Corrupt(corruption) => items.push(Item::Corrupt(corruption)),
     });
-    Read { blocks, items, scan }
+    Read {
+        blocks,
+        items,
+        scan,
+    }
 }
 
 /// Reads a segment file the way the viewer does: `read_segment`, then a scan.

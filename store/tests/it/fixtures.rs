@@ -89,7 +89,10 @@ fn checkout_builder(base_time: u64) -> (BlockBuilder, u32) {
     let service = builder.intern("service.name");
     let version = builder.intern("service.version");
     let resource = builder.add_resource(Resource {
-        attributes: vec![string_attr(service, "checkout"), string_attr(version, "2.3.1")],
+        attributes: vec![
+            string_attr(service, "checkout"),
+            string_attr(version, "2.3.1"),
+        ],
         ..Resource::default()
     });
     let name = builder.intern("checkout::http");
@@ -118,7 +121,13 @@ fn spans_block() -> Block {
         kind: SpanKind::Server as i32,
         start_offset_nano: b.time_offset(T0),
         duration_nano: 12_500_000,
-        attributes: vec![string_attr(method, "POST"), KeyValue { key: status, value: int(201) }],
+        attributes: vec![
+            string_attr(method, "POST"),
+            KeyValue {
+                key: status,
+                value: int(201),
+            },
+        ],
         status_code: StatusCode::Ok as i32,
         source: Some(SourceLocation {
             file_path: b.intern("src/checkout.rs"),
@@ -144,7 +153,10 @@ fn spans_block() -> Block {
         events: vec![Event {
             time_offset_nano: b.time_offset(T0 + 3_000_000),
             name: b.intern("retry"),
-            attributes: vec![KeyValue { key: attempt, value: int(2) }],
+            attributes: vec![KeyValue {
+                key: attempt,
+                value: int(2),
+            }],
             dropped_attributes_count: 0,
         }],
         status_code: StatusCode::Error as i32,
@@ -171,7 +183,10 @@ fn logs_block() -> Block {
         severity_number: 9,
         severity_text: b.intern("INFO"),
         body: text("order 42 shipped"),
-        attributes: vec![KeyValue { key: order, value: int(42) }],
+        attributes: vec![KeyValue {
+            key: order,
+            value: int(42),
+        }],
         trace_id_high,
         trace_id_low,
         span_id: ROOT_SPAN_ID,
@@ -189,7 +204,10 @@ fn logs_block() -> Block {
         severity_number: 13,
         severity_text: b.intern("WARN"),
         body: text("payment declined: insufficient funds"),
-        attributes: vec![KeyValue { key: order, value: int(43) }],
+        attributes: vec![KeyValue {
+            key: order,
+            value: int(43),
+        }],
         ..LogRecord::default()
     };
     let event = b.intern("event");
@@ -202,8 +220,14 @@ fn logs_block() -> Block {
         body: Some(AnyValue {
             value: Some(Value::KvlistValue(KeyValueList {
                 values: vec![
-                    KeyValue { key: event, value: text("cart_empty") },
-                    KeyValue { key: cart, value: int(0) },
+                    KeyValue {
+                        key: event,
+                        value: text("cart_empty"),
+                    },
+                    KeyValue {
+                        key: cart,
+                        value: int(0),
+                    },
                 ],
             })),
         }),
@@ -222,8 +246,14 @@ fn metric_block() -> Block {
         unit: "{request}".into(),
         gauge: Some(OtlpGauge {
             data_points: vec![
-                OtlpNumberDataPoint { time_unix_nano: T0 + 10_000_000, as_int: 3 },
-                OtlpNumberDataPoint { time_unix_nano: T0 + 20_000_000, as_int: 5 },
+                OtlpNumberDataPoint {
+                    time_unix_nano: T0 + 10_000_000,
+                    as_int: 3,
+                },
+                OtlpNumberDataPoint {
+                    time_unix_nano: T0 + 20_000_000,
+                    as_int: 5,
+                },
             ],
         }),
     };
@@ -255,7 +285,9 @@ fn write_v1(dir: &Path) {
     let torn = dir.join(TORN);
     let _ = std::fs::remove_file(&torn);
     let mut writer = SegmentWriter::create(&torn, header(2), FsyncPolicy::Never).unwrap();
-    writer.append(&[encode(&spans_block()), encode(&logs_block())]).unwrap();
+    writer
+        .append(&[encode(&spans_block()), encode(&logs_block())])
+        .unwrap();
     drop(writer);
     let cut = encode(&metric_block()).frame;
     crate::common::append_raw(&torn, &cut[..TORN_BYTES as usize]);
@@ -276,7 +308,11 @@ fn v1_sealed_segment_loads_with_exact_contents() {
     assert!(scan.damage.is_empty(), "{:?}", scan.damage);
     assert!(!scan.torn_tail);
     assert!(scan.footer.is_some());
-    let counts: Vec<_> = scan.blocks.iter().map(|b| (b.spans, b.logs, b.metric_points)).collect();
+    let counts: Vec<_> = scan
+        .blocks
+        .iter()
+        .map(|b| (b.spans, b.logs, b.metric_points))
+        .collect();
     assert_eq!(counts, vec![(2, 0, 0), (0, 3, 0), (0, 0, 2)]);
     assert_eq!(scan.blocks[0].offset, HEADER_LEN as u64);
     assert_eq!(scan.sealed_index.as_ref().unwrap().blocks, scan.blocks);
@@ -297,12 +333,21 @@ fn v1_sealed_segment_loads_with_exact_contents() {
     assert_eq!(root.span_id, 0x00f0_67aa_0ba9_02b7);
     assert_eq!(root.parent_span_id, 0);
     assert_eq!(root.kind, SpanKind::Server as i32);
-    assert_eq!(spans.time(root.start_offset_nano), 1_764_086_401_000_000_000);
+    assert_eq!(
+        spans.time(root.start_offset_nano),
+        1_764_086_401_000_000_000
+    );
     assert_eq!(root.duration_nano, 12_500_000);
-    assert_eq!(spans.str(root.attributes[1].key), "http.response.status_code");
+    assert_eq!(
+        spans.str(root.attributes[1].key),
+        "http.response.status_code"
+    );
     assert_eq!(root.attributes[1].value, int(201));
     let source = root.source.unwrap();
-    assert_eq!((spans.str(source.file_path), source.line), ("src/checkout.rs", 87));
+    assert_eq!(
+        (spans.str(source.file_path), source.line),
+        ("src/checkout.rs", 87)
+    );
     assert_eq!(spans.str(source.function), "checkout::handle");
     let child = &spans.spans[1];
     assert_eq!(spans.str(child.name), "SELECT orders");
@@ -310,25 +355,46 @@ fn v1_sealed_segment_loads_with_exact_contents() {
     assert_eq!(child.status_code, StatusCode::Error as i32);
     assert_eq!(child.status_message, "deadlock detected");
     assert_eq!(spans.str(child.events[0].name), "retry");
-    assert_eq!(spans.time(child.events[0].time_offset_nano), 1_764_086_401_003_000_000);
+    assert_eq!(
+        spans.time(child.events[0].time_offset_nano),
+        1_764_086_401_003_000_000
+    );
     let source = child.source.unwrap();
-    assert_eq!((spans.str(source.file_path), source.line), ("src/db.rs", 212));
+    assert_eq!(
+        (spans.str(source.file_path), source.line),
+        ("src/db.rs", 212)
+    );
 
     // Logs: bodies, severities, trace context.
     let logs = &read.blocks[1];
     let shipped = &logs.logs[0];
     assert_eq!(shipped.body, text("order 42 shipped"));
-    assert_eq!((shipped.severity_number, logs.str(shipped.severity_text)), (9, "INFO"));
-    assert_eq!(logs.time(shipped.time_offset_nano), 1_764_086_401_005_000_000);
-    assert_eq!(logs.time(shipped.observed_time_offset_nano), 1_764_086_401_005_100_000);
+    assert_eq!(
+        (shipped.severity_number, logs.str(shipped.severity_text)),
+        (9, "INFO")
+    );
+    assert_eq!(
+        logs.time(shipped.time_offset_nano),
+        1_764_086_401_005_000_000
+    );
+    assert_eq!(
+        logs.time(shipped.observed_time_offset_nano),
+        1_764_086_401_005_100_000
+    );
     assert_eq!(
         join_trace_id(shipped.trace_id_high, shipped.trace_id_low),
         hex("4bf92f3577b34da6a3ce929d0e0e4736")
     );
     assert_eq!(shipped.span_id, 0x00f0_67aa_0ba9_02b7);
     let source = shipped.source.unwrap();
-    assert_eq!((logs.str(source.file_path), source.line), ("src/checkout.rs", 91));
-    assert_eq!(logs.logs[1].body, text("payment declined: insufficient funds"));
+    assert_eq!(
+        (logs.str(source.file_path), source.line),
+        ("src/checkout.rs", 91)
+    );
+    assert_eq!(
+        logs.logs[1].body,
+        text("payment declined: insufficient funds")
+    );
     assert_eq!(logs.str(logs.logs[1].severity_text), "WARN");
     let structured = &logs.logs[2];
     assert_eq!(logs.str(structured.event_name), "checkout.failed");
@@ -347,7 +413,13 @@ fn v1_sealed_segment_loads_with_exact_contents() {
     assert_eq!(metric.data_points, 2);
     let otlp = OtlpMetric::decode(metric.otlp_metric.as_slice()).unwrap();
     assert_eq!(otlp.unit, "{request}");
-    let points: Vec<i64> = otlp.gauge.unwrap().data_points.iter().map(|p| p.as_int).collect();
+    let points: Vec<i64> = otlp
+        .gauge
+        .unwrap()
+        .data_points
+        .iter()
+        .map(|p| p.as_int)
+        .collect();
     assert_eq!(points, vec![3, 5]);
 
     let report = check(&path, |_, _| {}).unwrap();
@@ -401,7 +473,11 @@ fn v1_fixtures_match_their_generator() {
         assert_eq!(checked_in.scan.header, fresh.scan.header, "{name}");
         assert_eq!(checked_in.scan.torn_tail, fresh.scan.torn_tail, "{name}");
         let counts = |r: &crate::common::Read| {
-            r.scan.blocks.iter().map(|b| (b.spans, b.logs, b.metric_points)).collect::<Vec<_>>()
+            r.scan
+                .blocks
+                .iter()
+                .map(|b| (b.spans, b.logs, b.metric_points))
+                .collect::<Vec<_>>()
         };
         assert_eq!(counts(&checked_in), counts(&fresh), "{name}");
     }

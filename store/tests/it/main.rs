@@ -1,5 +1,10 @@
 //! The store's integration tests, in one binary so it links once.
 
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error"
+)]
+
 mod common;
 mod fixtures;
 mod format;

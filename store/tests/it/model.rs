@@ -32,7 +32,8 @@ enum Op {
 
 fn record() -> impl Strategy<Value = RecordSpec> {
     prop_oneof![
-        ("[a-zA-Z /{}]{0,16}", 100i64..600).prop_map(|(name, status)| RecordSpec::Span { name, status }),
+        ("[a-zA-Z /{}]{0,16}", 100i64..600)
+            .prop_map(|(name, status)| RecordSpec::Span { name, status }),
         ("\\PC{0,40}", 1i32..24).prop_map(|(body, severity)| RecordSpec::Log { body, severity }),
     ]
 }
@@ -102,10 +103,13 @@ fn run(ops: Vec<Op>, max_segment_bytes: u64) -> Result<(), TestCaseError> {
                     Some(active) => {
                         let bytes = match torn {
                             Torn::PartialFrame(len) => {
-                                let frame = encode(&build_block(seed + 1, &[RecordSpec::Log {
-                                    body: "never acknowledged".into(),
-                                    severity: 9,
-                                }]))
+                                let frame = encode(&build_block(
+                                    seed + 1,
+                                    &[RecordSpec::Log {
+                                        body: "never acknowledged".into(),
+                                        severity: 9,
+                                    }],
+                                ))
                                 .frame;
                                 frame[..len.min(frame.len() - 1)].to_vec()
                             }
@@ -116,10 +120,12 @@ fn run(ops: Vec<Op>, max_segment_bytes: u64) -> Result<(), TestCaseError> {
                     }
                     None => {
                         // No active segment: the crash hit while creating the next one.
-                        let sequence = oculus_store::Session { path: session.clone() }
-                            .segments()
-                            .unwrap()
-                            .len() as u32
+                        let sequence = oculus_store::Session {
+                            path: session.clone(),
+                        }
+                        .segments()
+                        .unwrap()
+                        .len() as u32
                             + 1;
                         let header = SegmentHeader {
                             sequence,
@@ -127,7 +133,9 @@ fn run(ops: Vec<Op>, max_segment_bytes: u64) -> Result<(), TestCaseError> {
                         }
                         .encode();
                         let len = match torn {
-                            Torn::PartialFrame(len) | Torn::Zeros(len) => 1 + len % (HEADER_LEN - 1),
+                            Torn::PartialFrame(len) | Torn::Zeros(len) => {
+                                1 + len % (HEADER_LEN - 1)
+                            }
                         };
                         let path = session.join(format!("segment-{sequence:08}.oseg"));
                         std::fs::write(&path, &header[..len]).unwrap();
@@ -147,7 +155,12 @@ fn run(ops: Vec<Op>, max_segment_bytes: u64) -> Result<(), TestCaseError> {
     let segments = resolve(root.path()).unwrap().segments;
     for path in &segments {
         let read = scan_file(path);
-        prop_assert!(read.scan.damage.is_empty(), "{}: {:?}", path.display(), read.scan.damage);
+        prop_assert!(
+            read.scan.damage.is_empty(),
+            "{}: {:?}",
+            path.display(),
+            read.scan.damage
+        );
         prop_assert!(!read.scan.torn_tail);
         let index = read.scan.sealed_index.clone();
         prop_assert_eq!(index.map(|i| i.blocks), Some(read.scan.blocks.clone()));
@@ -157,8 +170,14 @@ fn run(ops: Vec<Op>, max_segment_bytes: u64) -> Result<(), TestCaseError> {
 
     let report = check(root.path(), |_, _| {}).unwrap();
     prop_assert_eq!(report.blocks, model.len() as u64);
-    prop_assert_eq!(report.spans, model.iter().map(|b| b.spans.len() as u64).sum::<u64>());
-    prop_assert_eq!(report.logs, model.iter().map(|b| b.logs.len() as u64).sum::<u64>());
+    prop_assert_eq!(
+        report.spans,
+        model.iter().map(|b| b.spans.len() as u64).sum::<u64>()
+    );
+    prop_assert_eq!(
+        report.logs,
+        model.iter().map(|b| b.logs.len() as u64).sum::<u64>()
+    );
     prop_assert_eq!(report.sealed_segments, segments.len());
     prop_assert!(report.damage.is_empty());
     prop_assert!(report.open_tails.is_empty());

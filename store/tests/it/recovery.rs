@@ -24,7 +24,12 @@ fn read_all(root: &Path) -> Vec<Block> {
     let mut blocks = Vec::new();
     for path in resolve(root).unwrap().segments {
         let read = scan_file(&path);
-        assert!(read.scan.damage.is_empty(), "{}: {:?}", path.display(), read.scan.damage);
+        assert!(
+            read.scan.damage.is_empty(),
+            "{}: {:?}",
+            path.display(),
+            read.scan.damage
+        );
         blocks.extend(read.blocks);
     }
     blocks
@@ -44,7 +49,9 @@ fn crash_then_recover_keeps_every_acknowledged_block() {
     }
     // One append of two blocks at once.
     let pair = [sample_block(3), sample_block(4)];
-    writer.append(&[encode(&pair[0]), encode(&pair[1])]).unwrap();
+    writer
+        .append(&[encode(&pair[0]), encode(&pair[1])])
+        .unwrap();
     acknowledged.extend(pair);
     // The crash: the writer goes away without close(), so nothing is sealed, and
     // the frame it was writing is cut after 50 bytes.
@@ -58,7 +65,10 @@ fn crash_then_recover_keeps_every_acknowledged_block() {
     assert_eq!(report.sealed, vec![(active.clone(), 50)]);
     assert!(report.damage.is_empty(), "{:?}", report.damage);
     assert_ne!(writer.session(), &first_session);
-    assert_eq!(sessions(root.path()).unwrap(), vec![first_session.clone(), writer.session().clone()]);
+    assert_eq!(
+        sessions(root.path()).unwrap(),
+        vec![first_session.clone(), writer.session().clone()]
+    );
     assert!(is_sealed(&active));
 
     let report = check(root.path(), |_, _| {}).unwrap();
@@ -76,7 +86,10 @@ fn crash_then_recover_keeps_every_acknowledged_block() {
     writer.append(&[encode(&block)]).unwrap();
     acknowledged.push(block);
     let sealed = writer.close().unwrap().unwrap();
-    assert_eq!(sealed.path, segment_path(&sessions(root.path()).unwrap()[1].path, 1));
+    assert_eq!(
+        sealed.path,
+        segment_path(&sessions(root.path()).unwrap()[1].path, 1)
+    );
     assert_eq!(read_all(root.path()), acknowledged);
     let report = check(root.path(), |_, _| {}).unwrap();
     assert_eq!((report.blocks, report.sealed_segments), (6, 2));
@@ -93,12 +106,19 @@ fn crash_that_loses_part_of_an_acknowledged_frame_keeps_the_earlier_blocks() {
     let mut ends = Vec::new();
     for block in &blocks {
         writer.append(&[encode(block)]).unwrap();
-        ends.push(std::fs::metadata(segment_path(&session.path, 1)).unwrap().len());
+        ends.push(
+            std::fs::metadata(segment_path(&session.path, 1))
+                .unwrap()
+                .len(),
+        );
     }
     drop(writer);
     let active = segment_path(&session.path, 1);
     let cut = ends[2] + 7;
-    let file = std::fs::OpenOptions::new().write(true).open(&active).unwrap();
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&active)
+        .unwrap();
     file.set_len(cut).unwrap();
     drop(file);
     let (writer, report) = SessionWriter::open(root.path(), WriterOptions::default()).unwrap();
@@ -197,7 +217,10 @@ fn rotation_by_size_seals_numbered_segments() {
         assert_eq!(*path, segment_path(&session.path, sequence));
         let scan = scan_file(path);
         assert_eq!(scan.scan.header.unwrap().sequence, sequence);
-        let footer = scan.scan.footer.expect("every segment is sealed after close");
+        let footer = scan
+            .scan
+            .footer
+            .expect("every segment is sealed after close");
         // Never more than the cap; and the next block would not have fit.
         assert!(footer.index_offset <= max_segment_bytes);
         next_block += scan.blocks.len();
@@ -231,7 +254,10 @@ fn rotation_by_age() {
     writer.tick().unwrap();
     assert!(is_sealed(&segments[2]));
     assert_eq!(writer.close().unwrap().map(|s| s.path), None);
-    assert_eq!(read_all(root.path()), (0..3).map(sample_block).collect::<Vec<_>>());
+    assert_eq!(
+        read_all(root.path()),
+        (0..3).map(sample_block).collect::<Vec<_>>()
+    );
 }
 
 /// Every segment file of the data directory with its size, oldest first.
@@ -276,15 +302,25 @@ fn retention_deletes_oldest_sealed_segments_first() {
             }
         }
         let (active, active_len) = now.last().unwrap().clone();
-        assert!(active.starts_with(&session.path), "the active segment was deleted");
+        assert!(
+            active.starts_with(&session.path),
+            "the active segment was deleted"
+        );
         assert!(!is_sealed(&active));
         // What survives is always the newest segments: the oldest went first.
         let survivors: Vec<PathBuf> = now.iter().map(|s| s.0.clone()).collect();
-        assert_eq!(survivors, ever[ever.len() - survivors.len()..], "after block {seed}");
+        assert_eq!(
+            survivors,
+            ever[ever.len() - survivors.len()..],
+            "after block {seed}"
+        );
         deleted_any |= survivors.len() < ever.len();
         // Sealed segments fit the cap (the active one is counted once it is sealed).
         let sealed_total: u64 = now.iter().map(|s| s.1).sum::<u64>() - active_len;
-        assert!(sealed_total <= cap, "{sealed_total} > {cap} after block {seed}");
+        assert!(
+            sealed_total <= cap,
+            "{sealed_total} > {cap} after block {seed}"
+        );
     }
     assert!(deleted_any, "retention never deleted anything");
     // The first session's only segment was the oldest, so it went first.
@@ -307,7 +343,10 @@ fn retention_smaller_than_one_segment_keeps_the_active_one() {
         let now = all_segments(root.path());
         // Every sealed segment is over the cap; only the active one, just written, is left.
         assert_eq!(now.len(), 1, "after block {seed}: {now:?}");
-        assert_eq!(now[0].0, segment_path(&writer.session().path, seed as u32 + 1));
+        assert_eq!(
+            now[0].0,
+            segment_path(&writer.session().path, seed as u32 + 1)
+        );
         assert_eq!(scan_file(&now[0].0).blocks, vec![block]);
     }
     drop(writer);

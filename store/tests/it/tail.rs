@@ -3,8 +3,12 @@
 use std::path::Path;
 
 use oculus_store::proto::Block;
-use oculus_store::segment::{FRAME_HEADER_LEN, FsyncPolicy, HEADER_LEN, SegmentHeader, SegmentWriter};
-use oculus_store::{Corruption, CorruptionKind, SegmentTail, SessionWriter, TailPoll, WriterOptions};
+use oculus_store::segment::{
+    FRAME_HEADER_LEN, FsyncPolicy, HEADER_LEN, SegmentHeader, SegmentWriter,
+};
+use oculus_store::{
+    Corruption, CorruptionKind, SegmentTail, SessionWriter, TailPoll, WriterOptions,
+};
 
 use crate::common::{BASE_TIME_UNIX_NANO, append_raw, encode, sample_block, write_segment};
 
@@ -95,7 +99,10 @@ fn started(dir: &Path) -> (std::path::PathBuf, SegmentTail, u64) {
     let written = write_segment(&path, 1, 1, false);
     let mut tail = SegmentTail::open(&path).unwrap();
     let poll = tail.poll().unwrap();
-    assert_eq!(blocks(&poll), vec![(HEADER_LEN as u64, written.blocks[0].clone())]);
+    assert_eq!(
+        blocks(&poll),
+        vec![(HEADER_LEN as u64, written.blocks[0].clone())]
+    );
     (path, tail, written.len_bytes)
 }
 
@@ -105,7 +112,16 @@ fn frame_written_in_two_halves_arrives_once_whole() {
     let (path, mut tail, mut len) = started(dir.path());
     let frame_len = encode(&sample_block(1)).frame.len();
     // Splits inside the frame header and inside the payload.
-    let splits = [1, 3, 4, FRAME_HEADER_LEN - 1, FRAME_HEADER_LEN, FRAME_HEADER_LEN + 1, frame_len / 2, frame_len - 1];
+    let splits = [
+        1,
+        3,
+        4,
+        FRAME_HEADER_LEN - 1,
+        FRAME_HEADER_LEN,
+        FRAME_HEADER_LEN + 1,
+        frame_len / 2,
+        frame_len - 1,
+    ];
     for (i, split) in splits.into_iter().enumerate() {
         let block = sample_block(i as u64 + 1);
         let frame = encode(&block).frame;
@@ -130,7 +146,10 @@ fn frame_written_byte_by_byte_arrives_once_whole() {
         append_raw(&path, std::slice::from_ref(byte));
         let poll = tail.poll().unwrap();
         if i + 1 < frame.len() {
-            assert!(poll.blocks.is_empty() && poll.damage.is_empty(), "after byte {i}: {poll:?}");
+            assert!(
+                poll.blocks.is_empty() && poll.damage.is_empty(),
+                "after byte {i}: {poll:?}"
+            );
         } else {
             assert_eq!(blocks(&poll), vec![(len, block.clone())]);
         }
@@ -221,7 +240,10 @@ fn tail_follows_the_session_writer_across_rotation() {
     let second = writer.session().path.join("segment-00000002.oseg");
     let mut tail = SegmentTail::open(&second).unwrap();
     let poll = tail.poll().unwrap();
-    assert_eq!(blocks(&poll), vec![(HEADER_LEN as u64, sample_block(in_first))]);
+    assert_eq!(
+        blocks(&poll),
+        vec![(HEADER_LEN as u64, sample_block(in_first))]
+    );
     writer.close().unwrap();
     assert!(tail.poll().unwrap().sealed);
 }
