@@ -14,6 +14,7 @@ use prost::Message;
 use crate::budget::{Budget, Held};
 use crate::export::Signal;
 use crate::normalize::{self, Normalized};
+use crate::transcode::{self, Transcoded};
 use crate::writer::{SubmitError, WriterHandle};
 
 /// How the request body is encoded.
@@ -131,29 +132,30 @@ impl Ingest {
         body: Bytes,
     ) -> Result<Accepted, IngestError> {
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
-        let normalized = decode(signal, encoding, &body)?;
+        let prepared = prepare(signal, encoding, &body)?;
         drop(body);
-        let block = normalized.block;
-        let records = block.record_count();
-        let message = match normalized.reject_reason {
+        let records = u64::from(prepared.summary.spans)
+            + u64::from(prepared.summary.logs)
+            + u64::from(prepared.summary.metric_points);
+        let message = match prepared.reject_reason {
             Some(reason) => format!(
                 "{} of the {} records were rejected: {reason}",
-                normalized.rejected,
-                normalized.rejected + records
+                prepared.rejected,
+                prepared.rejected + records
             ),
             None => String::new(),
         };
         let accepted = Accepted {
-            rejected: normalized.rejected,
+            rejected: prepared.rejected,
             message,
         };
         self.counters
             .rejected
-            .fetch_add(normalized.rejected, Ordering::Relaxed);
-        if records == 0 && block.resources.is_empty() {
+            .fetch_add(prepared.rejected, Ordering::Relaxed);
+        if prepared.is_empty {
             return Ok(accepted);
         }
-        let encoded = oculus_store::encode_block(&block, self.zstd_level)
+        let encoded = oculus_store::encode_raw_block(&prepared.raw, prepared.summary, self.zstd_level)
             .map_err(|e| IngestError::Internal(format!("cannot encode block: {e}")))?;
         let summary = encoded.summary;
         let ack = self.writer.submit(encoded).map_err(|error| match error {
@@ -188,24 +190,40 @@ impl Ingest {
     }
 }
 
-fn decode(signal: Signal, encoding: Encoding, body: &[u8]) -> Result<Normalized, IngestError> {
+/// Decodes and normalizes a request into an encoded block. Protobuf traces and logs
+/// take the transcoder; JSON and metrics are decoded into OTLP structs and normalized.
+fn prepare(signal: Signal, encoding: Encoding, body: &[u8]) -> Result<Transcoded, IngestError> {
     fn parse<T: Message + Default + serde::de::DeserializeOwned>(
         encoding: Encoding,
         body: &[u8],
     ) -> Result<T, IngestError> {
         match encoding {
-            Encoding::Protobuf => {
-                T::decode(body).map_err(|e| IngestError::Invalid(format!("invalid protobuf: {e}")))
-            }
+            Encoding::Protobuf => T::decode(body)
+                .map_err(|e| IngestError::Invalid(format!("invalid protobuf: {e}"))),
             Encoding::Json => serde_json::from_slice(body)
                 .map_err(|e| IngestError::Invalid(format!("invalid OTLP JSON: {e}"))),
         }
     }
-    Ok(match signal {
-        Signal::Traces => normalize::traces(parse::<ExportTraceServiceRequest>(encoding, body)?),
-        Signal::Logs => normalize::logs(parse::<ExportLogsServiceRequest>(encoding, body)?),
-        Signal::Metrics => {
+    let invalid = |e: crate::wire::WireError| IngestError::Invalid(e.to_string());
+    let normalized = match (signal, encoding) {
+        (Signal::Traces, Encoding::Protobuf) => return transcode::traces(body).map_err(invalid),
+        (Signal::Logs, Encoding::Protobuf) => return transcode::logs(body).map_err(invalid),
+        (Signal::Traces, _) => normalize::traces(parse::<ExportTraceServiceRequest>(encoding, body)?),
+        (Signal::Logs, _) => normalize::logs(parse::<ExportLogsServiceRequest>(encoding, body)?),
+        (Signal::Metrics, _) => {
             normalize::metrics(parse::<ExportMetricsServiceRequest>(encoding, body)?)
         }
-    })
+    };
+    Ok(from_normalized(normalized))
+}
+
+fn from_normalized(normalized: Normalized) -> Transcoded {
+    let block = normalized.block;
+    Transcoded {
+        is_empty: block.record_count() == 0 && block.resources.is_empty(),
+        summary: oculus_store::block::summarize(&block),
+        raw: block.encode_to_vec(),
+        rejected: normalized.rejected,
+        reject_reason: normalized.reject_reason,
+    }
 }

@@ -13,6 +13,8 @@ pub mod grpc;
 pub mod http;
 pub mod ingest;
 pub mod normalize;
+pub mod transcode;
+pub mod wire;
 pub mod writer;
 
 use std::net::SocketAddr;

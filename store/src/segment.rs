@@ -153,18 +153,25 @@ thread_local! {
 /// Encodes, compresses and frames a block. Runs on the caller's thread, so
 /// request handlers compress in parallel and the writer only appends bytes.
 pub fn encode_block(block: &Block, zstd_level: i32) -> std::io::Result<EncodedBlock> {
-    let raw = block.encode_to_vec();
+    encode_raw_block(&block.encode_to_vec(), crate::block::summarize(block), zstd_level)
+}
+
+/// Compresses and frames an already encoded `Block`, whose summary the caller knows.
+pub fn encode_raw_block(
+    raw: &[u8],
+    mut summary: BlockSummary,
+    zstd_level: i32,
+) -> std::io::Result<EncodedBlock> {
     let compressed = COMPRESSOR.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.as_ref().is_none_or(|(level, _)| *level != zstd_level) {
             *slot = Some((zstd_level, zstd::bulk::Compressor::new(zstd_level)?));
         }
         match slot.as_mut() {
-            Some((_, compressor)) => compressor.compress(&raw),
+            Some((_, compressor)) => compressor.compress(raw),
             None => unreachable_compressor(),
         }
     })?;
-    let mut summary = crate::block::summarize(block);
     summary.uncompressed_bytes = len_u32(raw.len())?;
     let frame = frame_bytes(FrameKind::Block, Codec::Zstd, &compressed, raw.len())?;
     summary.frame_bytes = len_u32(frame.len())?;

@@ -10,6 +10,7 @@ mod disk_full;
 mod grpc;
 mod live;
 mod roundtrip;
+mod transcode;
 
 use std::path::Path;
 

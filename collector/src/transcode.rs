@@ -1,0 +1,774 @@
+//! OTLP protobuf straight into an encoded block, without building either as structs.
+//!
+//! This is the hot path for protobuf traces and logs: strings are borrowed from the
+//! request, attribute keys and names are interned, scalar attribute values are copied
+//! as bytes (the block's `AnyValue` is wire-compatible with OTLP's), and nothing is
+//! allocated per record. It produces exactly what `normalize` produces from the decoded
+//! request (checked by the equivalence tests), so JSON and metrics keep using that path.
+
+use std::borrow::Cow;
+
+use oculus_store::proto::BlockSummary;
+use rustc_hash::FxHashMap;
+
+use crate::wire::{Reader, WireError, WireType, Writer};
+
+/// An encoded `oculus.segment.v1.Block` and what it holds.
+#[derive(Debug)]
+pub struct Transcoded {
+    pub raw: Vec<u8>,
+    pub summary: BlockSummary,
+    pub rejected: u64,
+    pub reject_reason: Option<String>,
+    /// The block holds no resource and no record: nothing to write.
+    pub is_empty: bool,
+}
+
+/// A request that cannot be decoded at all.
+pub type Error = WireError;
+
+// Field numbers of the block schema (proto/oculus/segment/v1/segment.proto).
+mod block {
+    pub const STRINGS: u32 = 1;
+    pub const RESOURCES: u32 = 2;
+    pub const SCOPES: u32 = 3;
+    pub const SPANS: u32 = 4;
+    pub const LOGS: u32 = 5;
+    pub const BASE_TIME: u32 = 7;
+}
+
+/// A record is rejected, with the reason reported in the partial success.
+struct Reject(String);
+
+enum Failure {
+    Malformed(WireError),
+    Rejected(Reject),
+}
+
+impl From<WireError> for Failure {
+    fn from(error: WireError) -> Self {
+        Self::Malformed(error)
+    }
+}
+
+/// The source location lifted out of attributes, as `normalize` does.
+#[derive(Default)]
+struct Source<'a> {
+    file: Option<&'a str>,
+    line: u32,
+    function: Option<&'a str>,
+    namespace: Option<&'a str>,
+}
+
+enum Scalar<'a> {
+    Str(&'a str),
+    Int(i64),
+}
+
+struct Transcoder<'a> {
+    out: Vec<u8>,
+    strings: Vec<Cow<'a, str>>,
+    interned: FxHashMap<Cow<'a, str>, u32>,
+    resources: u32,
+    scopes: u32,
+    base_time: Option<u64>,
+    min_time: u64,
+    max_time: u64,
+    spans: u32,
+    logs: u32,
+    rejected: u64,
+    reject_reason: Option<String>,
+}
+
+pub fn traces(request: &[u8]) -> Result<Transcoded, Error> {
+    let mut transcoder = Transcoder::new(request.len());
+    let mut reader = Reader::new(request);
+    while let Some((field, wire)) = reader.field()? {
+        match (field, wire) {
+            (1, WireType::Len) => transcoder.resource_group(reader.bytes()?, Signal::Traces)?,
+            (1, _) => return Err(WireError("field has the wrong wire type")),
+            _ => reader.skip(wire)?,
+        }
+    }
+    Ok(transcoder.finish())
+}
+
+pub fn logs(request: &[u8]) -> Result<Transcoded, Error> {
+    let mut transcoder = Transcoder::new(request.len());
+    let mut reader = Reader::new(request);
+    while let Some((field, wire)) = reader.field()? {
+        match (field, wire) {
+            (1, WireType::Len) => transcoder.resource_group(reader.bytes()?, Signal::Logs)?,
+            (1, _) => return Err(WireError("field has the wrong wire type")),
+            _ => reader.skip(wire)?,
+        }
+    }
+    Ok(transcoder.finish())
+}
+
+#[derive(Clone, Copy)]
+enum Signal {
+    Traces,
+    Logs,
+}
+
+fn wrong_type() -> WireError {
+    WireError("field has the wrong wire type")
+}
+
+fn valid_trace_id(bytes: &[u8]) -> Option<(u64, u64)> {
+    oculus_store::block::split_trace_id(bytes)
+}
+
+fn valid_span_id(bytes: &[u8]) -> Option<u64> {
+    oculus_store::block::split_span_id(bytes)
+}
+
+impl<'a> Transcoder<'a> {
+    fn new(request_len: usize) -> Self {
+        let mut transcoder = Self {
+            out: Vec::with_capacity(request_len),
+            strings: Vec::with_capacity(64),
+            interned: FxHashMap::default(),
+            resources: 0,
+            scopes: 0,
+            base_time: None,
+            min_time: u64::MAX,
+            max_time: 0,
+            spans: 0,
+            logs: 0,
+            rejected: 0,
+            reject_reason: None,
+        };
+        transcoder.intern("");
+        transcoder
+    }
+
+    fn intern(&mut self, text: &'a str) -> u32 {
+        if let Some(&id) = self.interned.get(text) {
+            return id;
+        }
+        let id = self.strings.len() as u32;
+        self.strings.push(Cow::Borrowed(text));
+        self.interned.insert(Cow::Borrowed(text), id);
+        id
+    }
+
+    fn intern_owned(&mut self, text: String) -> u32 {
+        if let Some(&id) = self.interned.get(text.as_str()) {
+            return id;
+        }
+        let id = self.strings.len() as u32;
+        self.strings.push(Cow::Owned(text.clone()));
+        self.interned.insert(Cow::Owned(text), id);
+        id
+    }
+
+    fn offset(&mut self, time: u64) -> i64 {
+        let base = *self.base_time.get_or_insert(time);
+        time.wrapping_sub(base) as i64
+    }
+
+    fn see_time(&mut self, time: u64) {
+        if time != 0 {
+            self.min_time = self.min_time.min(time);
+            self.max_time = self.max_time.max(time);
+        }
+    }
+
+    fn reject(&mut self, reason: String) {
+        self.rejected += 1;
+        if self.reject_reason.is_none() {
+            self.reject_reason = Some(reason);
+        }
+    }
+
+    /// A ResourceSpans or ResourceLogs: the resource, then each scope group.
+    fn resource_group(&mut self, data: &'a [u8], signal: Signal) -> Result<(), WireError> {
+        let mut resource = None;
+        let mut schema_url = "";
+        let mut reader = Reader::new(data);
+        while let Some((field, wire)) = reader.field()? {
+            match (field, wire) {
+                (1, WireType::Len) => resource = Some(reader.bytes()?),
+                (2, WireType::Len) => reader.skip(wire)?,
+                (3, WireType::Len) => schema_url = reader.string()?,
+                (1..=3, _) => return Err(wrong_type()),
+                _ => reader.skip(wire)?,
+            }
+        }
+        let resource_index = self.resource(resource, schema_url)?;
+        let mut reader = Reader::new(data);
+        while let Some((field, wire)) = reader.field()? {
+            match (field, wire) {
+                (2, WireType::Len) => self.scope_group(reader.bytes()?, resource_index, signal)?,
+                _ => reader.skip(wire)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn resource(&mut self, data: Option<&'a [u8]>, schema_url: &'a str) -> Result<u32, WireError> {
+        let mark = self.out.begin_len(block::RESOURCES);
+        let mut dropped = 0;
+        if let Some(data) = data {
+            let mut reader = Reader::new(data);
+            while let Some((field, wire)) = reader.field()? {
+                match (field, wire) {
+                    (1, WireType::Len) => self.key_value(1, reader.bytes()?, None)?,
+                    (2, WireType::Varint) => dropped = reader.varint()? as u32,
+                    (1 | 2, _) => return Err(wrong_type()),
+                    _ => reader.skip(wire)?,
+                }
+            }
+        }
+        self.out.put_uint(2, u64::from(dropped));
+        let schema_url = self.intern(schema_url);
+        self.out.put_uint(3, u64::from(schema_url));
+        self.out.end_len(mark);
+        self.resources += 1;
+        Ok(self.resources - 1)
+    }
+
+    /// A ScopeSpans or ScopeLogs.
+    fn scope_group(&mut self, data: &'a [u8], resource: u32, signal: Signal) -> Result<(), WireError> {
+        let mut scope = None;
+        let mut schema_url = "";
+        let mut reader = Reader::new(data);
+        while let Some((field, wire)) = reader.field()? {
+            match (field, wire) {
+                (1, WireType::Len) => scope = Some(reader.bytes()?),
+                (2, WireType::Len) => reader.skip(wire)?,
+                (3, WireType::Len) => schema_url = reader.string()?,
+                (1..=3, _) => return Err(wrong_type()),
+                _ => reader.skip(wire)?,
+            }
+        }
+        let scope_index = self.scope(resource, scope, schema_url)?;
+        let mut reader = Reader::new(data);
+        while let Some((field, wire)) = reader.field()? {
+            if (field, wire) != (2, WireType::Len) {
+                reader.skip(wire)?;
+                continue;
+            }
+            let record = reader.bytes()?;
+            let mark = self.out.len();
+            let result = match signal {
+                Signal::Traces => self.span(record, scope_index),
+                Signal::Logs => self.log(record, scope_index),
+            };
+            match result {
+                Ok(()) => {}
+                Err(Failure::Rejected(Reject(reason))) => {
+                    self.out.truncate(mark);
+                    self.reject(reason);
+                }
+                Err(Failure::Malformed(error)) => return Err(error),
+            }
+        }
+        Ok(())
+    }
+
+    fn scope(&mut self, resource: u32, data: Option<&'a [u8]>, schema_url: &'a str) -> Result<u32, WireError> {
+        let mut name = "";
+        let mut version = "";
+        let mut dropped = 0;
+        if let Some(data) = data {
+            let mut reader = Reader::new(data);
+            while let Some((field, wire)) = reader.field()? {
+                match (field, wire) {
+                    (1, WireType::Len) => name = reader.string()?,
+                    (2, WireType::Len) => version = reader.string()?,
+                    (3, WireType::Len) => reader.skip(wire)?,
+                    (4, WireType::Varint) => dropped = reader.varint()? as u32,
+                    (1..=4, _) => return Err(wrong_type()),
+                    _ => reader.skip(wire)?,
+                }
+            }
+        }
+        let name = self.intern(name);
+        let version = self.intern(version);
+        let schema_url = self.intern(schema_url);
+        let mark = self.out.begin_len(block::SCOPES);
+        self.out.put_uint(1, u64::from(resource));
+        self.out.put_uint(2, u64::from(name));
+        self.out.put_uint(3, u64::from(version));
+        if let Some(data) = data {
+            let mut reader = Reader::new(data);
+            while let Some((field, wire)) = reader.field()? {
+                match (field, wire) {
+                    (3, WireType::Len) => self.key_value(4, reader.bytes()?, None)?,
+                    _ => reader.skip(wire)?,
+                }
+            }
+        }
+        self.out.put_uint(5, u64::from(dropped));
+        self.out.put_uint(6, u64::from(schema_url));
+        self.out.end_len(mark);
+        self.scopes += 1;
+        Ok(self.scopes - 1)
+    }
+
+    /// A KeyValue as field `field` of the message being written. With `source`, code.*
+    /// attributes are also noted as the record's source location.
+    fn key_value(
+        &mut self,
+        field: u32,
+        data: &'a [u8],
+        source: Option<&mut Source<'a>>,
+    ) -> Result<(), WireError> {
+        let mut key = "";
+        let mut value = None;
+        let mut reader = Reader::new(data);
+        while let Some((number, wire)) = reader.field()? {
+            match (number, wire) {
+                (1, WireType::Len) => key = reader.string()?,
+                (2, WireType::Len) => value = Some(reader.bytes()?),
+                (3, WireType::Varint) => reader.skip(wire)?,
+                (1..=3, _) => return Err(wrong_type()),
+                _ => reader.skip(wire)?,
+            }
+        }
+        if let (Some(source), Some(value)) = (source, value) {
+            note_source(source, key, value)?;
+        }
+        let key = self.intern(key);
+        let mark = self.out.begin_len(field);
+        self.out.put_uint(1, u64::from(key));
+        if let Some(value) = value {
+            self.any_value(2, value)?;
+        }
+        self.out.end_len(mark);
+        Ok(())
+    }
+
+    /// An AnyValue: copied as it is when it only holds scalars (the block's AnyValue has
+    /// the same wire form), rebuilt when it nests key-value lists or profile references.
+    fn any_value(&mut self, field: u32, data: &'a [u8]) -> Result<(), WireError> {
+        let mut verbatim = true;
+        let mut reader = Reader::new(data);
+        while let Some((number, wire)) = reader.field()? {
+            match (number, wire) {
+                (1, WireType::Len) => drop(reader.string()?),
+                (7, WireType::Len) | (2 | 3, WireType::Varint) | (4, WireType::Fixed64) => reader.skip(wire)?,
+                (5, WireType::Len) => {
+                    // An array of scalars is wire-compatible too, but checking costs as
+                    // much as rebuilding it.
+                    verbatim = false;
+                    reader.skip(wire)?;
+                }
+                (6, WireType::Len) | (8, WireType::Varint) => {
+                    verbatim = false;
+                    reader.skip(wire)?;
+                }
+                (1..=8, _) => return Err(wrong_type()),
+                _ => {
+                    verbatim = false;
+                    reader.skip(wire)?;
+                }
+            }
+        }
+        if verbatim {
+            self.out.put_tag(field, WireType::Len);
+            self.out.put_varint(data.len() as u64);
+            self.out.extend_from_slice(data);
+            return Ok(());
+        }
+        let mark = self.out.begin_len(field);
+        let mut reader = Reader::new(data);
+        while let Some((number, wire)) = reader.field()? {
+            match number {
+                1 | 7 => {
+                    let bytes = reader.bytes()?;
+                    self.out.put_tag(number, WireType::Len);
+                    self.out.put_varint(bytes.len() as u64);
+                    self.out.extend_from_slice(bytes);
+                }
+                2 | 3 => {
+                    let value = reader.varint()?;
+                    self.out.put_tag(number, WireType::Varint);
+                    self.out.put_varint(value);
+                }
+                4 => {
+                    let value = reader.fixed64()?;
+                    self.out.put_tag(4, WireType::Fixed64);
+                    self.out.extend_from_slice(&value.to_le_bytes());
+                }
+                5 => {
+                    let array = reader.bytes()?;
+                    let inner = self.out.begin_len(5);
+                    let mut values = Reader::new(array);
+                    while let Some((number, wire)) = values.field()? {
+                        match (number, wire) {
+                            (1, WireType::Len) => self.any_value(1, values.bytes()?)?,
+                            (1, _) => return Err(wrong_type()),
+                            _ => values.skip(wire)?,
+                        }
+                    }
+                    self.out.end_len(inner);
+                }
+                6 => {
+                    let list = reader.bytes()?;
+                    let inner = self.out.begin_len(6);
+                    let mut values = Reader::new(list);
+                    while let Some((number, wire)) = values.field()? {
+                        match (number, wire) {
+                            (1, WireType::Len) => self.key_value(1, values.bytes()?, None)?,
+                            (1, _) => return Err(wrong_type()),
+                            _ => values.skip(wire)?,
+                        }
+                    }
+                    self.out.end_len(inner);
+                }
+                // Only the profiles signal may use string tables; OTLP says to treat it
+                // as absent, which leaves the value unset like an empty AnyValue.
+                _ => reader.skip(wire)?,
+            }
+        }
+        self.out.end_len(mark);
+        Ok(())
+    }
+
+    /// Writes the source location noted from a record's attributes, if any.
+    fn put_source(&mut self, field: u32, source: &Source<'a>) {
+        if source.file.is_none() && source.function.is_none() && source.namespace.is_none() {
+            return;
+        }
+        let function = match (source.function, source.namespace) {
+            (Some(function), Some(namespace)) if !function.contains(namespace) => {
+                self.intern_owned(format!("{namespace}::{function}"))
+            }
+            (Some(function), _) => self.intern(function),
+            (None, Some(namespace)) => self.intern(namespace),
+            (None, None) => 0,
+        };
+        let file = source.file.map_or(0, |file| self.intern(file));
+        let mark = self.out.begin_len(field);
+        self.out.put_uint(1, u64::from(file));
+        self.out.put_uint(2, u64::from(source.line));
+        self.out.put_uint(3, u64::from(function));
+        self.out.end_len(mark);
+    }
+
+    fn span(&mut self, data: &'a [u8], scope: u32) -> Result<(), Failure> {
+        let mut trace_id: &[u8] = &[];
+        let mut span_id: &[u8] = &[];
+        let mut parent: &[u8] = &[];
+        let mut trace_state = "";
+        let mut flags = 0;
+        let mut name = "";
+        let mut kind = 0;
+        let mut start = 0;
+        let mut end = 0;
+        let mut dropped_attributes = 0;
+        let mut dropped_events = 0;
+        let mut dropped_links = 0;
+        let mut status: Option<&[u8]> = None;
+        let mut reader = Reader::new(data);
+        while let Some((field, wire)) = reader.field()? {
+            match (field, wire) {
+                (1, WireType::Len) => trace_id = reader.bytes()?,
+                (2, WireType::Len) => span_id = reader.bytes()?,
+                (3, WireType::Len) => trace_state = reader.string()?,
+                (4, WireType::Len) => parent = reader.bytes()?,
+                (5, WireType::Len) => name = reader.string()?,
+                (6, WireType::Varint) => kind = reader.varint()? as i32,
+                (7, WireType::Fixed64) => start = reader.fixed64()?,
+                (8, WireType::Fixed64) => end = reader.fixed64()?,
+                (9 | 11 | 13, WireType::Len) => reader.skip(wire)?,
+                (10, WireType::Varint) => dropped_attributes = reader.varint()? as u32,
+                (12, WireType::Varint) => dropped_events = reader.varint()? as u32,
+                (14, WireType::Varint) => dropped_links = reader.varint()? as u32,
+                (15, WireType::Len) => status = Some(reader.bytes()?),
+                (16, WireType::Fixed32) => flags = reader.fixed32()?,
+                (1..=16, _) => return Err(wrong_type().into()),
+                _ => reader.skip(wire)?,
+            }
+        }
+        let (trace_high, trace_low) = valid_trace_id(trace_id)
+            .filter(|id| *id != (0, 0))
+            .ok_or_else(|| reject_id("span trace_id", 16, trace_id.len(), false))?;
+        let span_id = valid_span_id(span_id)
+            .filter(|id| *id != 0)
+            .ok_or_else(|| reject_id("span span_id", 8, span_id.len(), false))?;
+        let parent = if parent.is_empty() {
+            0
+        } else {
+            valid_span_id(parent)
+                .filter(|id| *id != 0)
+                .ok_or_else(|| reject_id("parent span_id", 8, parent.len(), false))?
+        };
+        let (mut status_message, mut status_code) = ("", 0i32);
+        if let Some(status) = status {
+            let mut reader = Reader::new(status);
+            while let Some((field, wire)) = reader.field()? {
+                match (field, wire) {
+                    (2, WireType::Len) => status_message = reader.string()?,
+                    (3, WireType::Varint) => status_code = reader.varint()? as i32,
+                    (2 | 3, _) => return Err(wrong_type().into()),
+                    _ => reader.skip(wire)?,
+                }
+            }
+        }
+        let start_offset = self.offset(start);
+        let duration = end.wrapping_sub(start) as i64;
+        let name = self.intern(name);
+
+        let mark = self.out.begin_len(block::SPANS);
+        self.out.put_uint(1, u64::from(scope));
+        self.out.put_fixed64(2, trace_high);
+        self.out.put_fixed64(3, trace_low);
+        self.out.put_fixed64(4, span_id);
+        self.out.put_fixed64(5, parent);
+        self.out.put_bytes(6, trace_state.as_bytes());
+        self.out.put_fixed32(7, flags);
+        self.out.put_uint(8, u64::from(name));
+        self.out.put_int32(9, kind);
+        self.out.put_sint64(10, start_offset);
+        self.out.put_sint64(11, duration);
+        let mut source = Source::default();
+        let mut reader = Reader::new(data);
+        while let Some((field, wire)) = reader.field()? {
+            match (field, wire) {
+                (9, WireType::Len) => self.key_value(12, reader.bytes()?, Some(&mut source))?,
+                (11, WireType::Len) => self.event(reader.bytes()?)?,
+                (13, WireType::Len) => self.link(reader.bytes()?)?,
+                _ => reader.skip(wire)?,
+            }
+        }
+        self.out.put_uint(13, u64::from(dropped_attributes));
+        self.out.put_uint(15, u64::from(dropped_events));
+        self.out.put_uint(17, u64::from(dropped_links));
+        self.out.put_int32(18, status_code);
+        self.out.put_bytes(19, status_message.as_bytes());
+        self.put_source(20, &source);
+        self.out.end_len(mark);
+        self.see_time(start);
+        self.see_time(start.wrapping_add(duration as u64));
+        self.spans += 1;
+        Ok(())
+    }
+
+    fn event(&mut self, data: &'a [u8]) -> Result<(), WireError> {
+        let mut time = 0;
+        let mut name = "";
+        let mut dropped = 0;
+        let mut reader = Reader::new(data);
+        while let Some((field, wire)) = reader.field()? {
+            match (field, wire) {
+                (1, WireType::Fixed64) => time = reader.fixed64()?,
+                (2, WireType::Len) => name = reader.string()?,
+                (3, WireType::Len) => reader.skip(wire)?,
+                (4, WireType::Varint) => dropped = reader.varint()? as u32,
+                (1..=4, _) => return Err(wrong_type()),
+                _ => reader.skip(wire)?,
+            }
+        }
+        let offset = self.offset(time);
+        let name = self.intern(name);
+        let mark = self.out.begin_len(14);
+        self.out.put_sint64(1, offset);
+        self.out.put_uint(2, u64::from(name));
+        let mut reader = Reader::new(data);
+        while let Some((field, wire)) = reader.field()? {
+            match (field, wire) {
+                (3, WireType::Len) => self.key_value(3, reader.bytes()?, None)?,
+                _ => reader.skip(wire)?,
+            }
+        }
+        self.out.put_uint(4, u64::from(dropped));
+        self.out.end_len(mark);
+        Ok(())
+    }
+
+    fn link(&mut self, data: &'a [u8]) -> Result<(), Failure> {
+        let mut trace_id: &[u8] = &[];
+        let mut span_id: &[u8] = &[];
+        let mut trace_state = "";
+        let mut dropped = 0;
+        let mut flags = 0;
+        let mut reader = Reader::new(data);
+        while let Some((field, wire)) = reader.field()? {
+            match (field, wire) {
+                (1, WireType::Len) => trace_id = reader.bytes()?,
+                (2, WireType::Len) => span_id = reader.bytes()?,
+                (3, WireType::Len) => trace_state = reader.string()?,
+                (4, WireType::Len) => reader.skip(wire)?,
+                (5, WireType::Varint) => dropped = reader.varint()? as u32,
+                (6, WireType::Fixed32) => flags = reader.fixed32()?,
+                (1..=6, _) => return Err(wrong_type().into()),
+                _ => reader.skip(wire)?,
+            }
+        }
+        let (trace_high, trace_low) = valid_trace_id(trace_id)
+            .filter(|id| *id != (0, 0))
+            .ok_or_else(|| reject_id("link trace_id", 16, trace_id.len(), false))?;
+        let span_id = valid_span_id(span_id)
+            .filter(|id| *id != 0)
+            .ok_or_else(|| reject_id("link span_id", 8, span_id.len(), false))?;
+        let mark = self.out.begin_len(16);
+        self.out.put_fixed64(1, trace_high);
+        self.out.put_fixed64(2, trace_low);
+        self.out.put_fixed64(3, span_id);
+        self.out.put_bytes(4, trace_state.as_bytes());
+        let mut reader = Reader::new(data);
+        while let Some((field, wire)) = reader.field()? {
+            match (field, wire) {
+                (4, WireType::Len) => self.key_value(5, reader.bytes()?, None)?,
+                _ => reader.skip(wire)?,
+            }
+        }
+        self.out.put_uint(6, u64::from(dropped));
+        self.out.put_fixed32(7, flags);
+        self.out.end_len(mark);
+        Ok(())
+    }
+
+    fn log(&mut self, data: &'a [u8], scope: u32) -> Result<(), Failure> {
+        let mut time = 0;
+        let mut observed = 0;
+        let mut severity_number = 0i32;
+        let mut severity_text = "";
+        let mut dropped = 0;
+        let mut flags = 0;
+        let mut trace_id: &[u8] = &[];
+        let mut span_id: &[u8] = &[];
+        let mut event_name = "";
+        let mut reader = Reader::new(data);
+        while let Some((field, wire)) = reader.field()? {
+            match (field, wire) {
+                (1, WireType::Fixed64) => time = reader.fixed64()?,
+                (2, WireType::Varint) => severity_number = reader.varint()? as i32,
+                (3, WireType::Len) => severity_text = reader.string()?,
+                (5 | 6, WireType::Len) => reader.skip(wire)?,
+                (7, WireType::Varint) => dropped = reader.varint()? as u32,
+                (8, WireType::Fixed32) => flags = reader.fixed32()?,
+                (9, WireType::Len) => trace_id = reader.bytes()?,
+                (10, WireType::Len) => span_id = reader.bytes()?,
+                (11, WireType::Fixed64) => observed = reader.fixed64()?,
+                (12, WireType::Len) => event_name = reader.string()?,
+                (1..=3 | 5..=12, _) => return Err(wrong_type().into()),
+                _ => reader.skip(wire)?,
+            }
+        }
+        let (trace_high, trace_low) = if trace_id.is_empty() {
+            (0, 0)
+        } else {
+            valid_trace_id(trace_id).ok_or_else(|| reject_id("log trace_id", 16, trace_id.len(), true))?
+        };
+        let span_id = if span_id.is_empty() {
+            0
+        } else {
+            valid_span_id(span_id).ok_or_else(|| reject_id("log span_id", 8, span_id.len(), true))?
+        };
+        if self.base_time.is_none() && (time != 0 || observed != 0) {
+            self.base_time = Some(if time != 0 { time } else { observed });
+        }
+        let time_offset = self.offset(time);
+        let observed_offset = self.offset(observed);
+        let severity_text = self.intern(severity_text);
+        let event_name = self.intern(event_name);
+
+        let mark = self.out.begin_len(block::LOGS);
+        self.out.put_uint(1, u64::from(scope));
+        self.out.put_sint64(2, time_offset);
+        self.out.put_sint64(3, observed_offset);
+        self.out.put_int32(4, severity_number);
+        self.out.put_uint(5, u64::from(severity_text));
+        let mut source = Source::default();
+        let mut reader = Reader::new(data);
+        while let Some((field, wire)) = reader.field()? {
+            match (field, wire) {
+                (5, WireType::Len) => self.any_value(6, reader.bytes()?)?,
+                (6, WireType::Len) => self.key_value(7, reader.bytes()?, Some(&mut source))?,
+                _ => reader.skip(wire)?,
+            }
+        }
+        self.out.put_uint(8, u64::from(dropped));
+        self.out.put_fixed32(9, flags);
+        self.out.put_fixed64(10, trace_high);
+        self.out.put_fixed64(11, trace_low);
+        self.out.put_fixed64(12, span_id);
+        self.out.put_uint(13, u64::from(event_name));
+        self.put_source(14, &source);
+        self.out.end_len(mark);
+        self.see_time(if time != 0 { time } else { observed });
+        self.logs += 1;
+        Ok(())
+    }
+
+    fn finish(mut self) -> Transcoded {
+        let base_time = self.base_time.unwrap_or(0);
+        self.out.put_fixed64(block::BASE_TIME, base_time);
+        for text in &self.strings {
+            // Every entry is written, empty ones too: positions are the references.
+            self.out.put_tag(block::STRINGS, WireType::Len);
+            self.out.put_varint(text.len() as u64);
+            self.out.extend_from_slice(text.as_bytes());
+        }
+        let summary = BlockSummary {
+            spans: self.spans,
+            logs: self.logs,
+            min_time_unix_nano: if self.min_time == u64::MAX { 0 } else { self.min_time },
+            max_time_unix_nano: self.max_time,
+            ..BlockSummary::default()
+        };
+        Transcoded {
+            is_empty: self.resources == 0 && self.spans == 0 && self.logs == 0,
+            raw: self.out,
+            summary,
+            rejected: self.rejected,
+            reject_reason: self.reject_reason,
+        }
+    }
+}
+
+fn reject_id(what: &str, len: usize, got: usize, zero_allowed: bool) -> Reject {
+    let zero = if zero_allowed { "" } else { ", not all zero" };
+    Reject(format!("{what} must be {len} bytes{zero} (got {got} bytes)"))
+}
+
+impl From<Reject> for Failure {
+    fn from(reject: Reject) -> Self {
+        Self::Rejected(reject)
+    }
+}
+
+fn note_source<'a>(source: &mut Source<'a>, key: &str, value: &'a [u8]) -> Result<(), WireError> {
+    let slot = match key {
+        "code.file.path" | "code.filepath" => 0,
+        "code.line.number" | "code.lineno" => 1,
+        "code.function.name" | "code.function" => 2,
+        "code.namespace" | "code.module.name" => 3,
+        _ => return Ok(()),
+    };
+    let Some(scalar) = scalar(value)? else {
+        return Ok(());
+    };
+    match (slot, scalar) {
+        (0, Scalar::Str(path)) => source.file = Some(path),
+        (1, Scalar::Int(line)) => source.line = u32::try_from(line).unwrap_or(source.line),
+        (1, Scalar::Str(text)) => source.line = text.trim().parse().unwrap_or(source.line),
+        (2, Scalar::Str(name)) => source.function = Some(name),
+        (3, Scalar::Str(name)) => source.namespace = Some(name),
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The value of an AnyValue holding a string or an integer (the last one set wins).
+fn scalar(data: &[u8]) -> Result<Option<Scalar<'_>>, WireError> {
+    let mut value = None;
+    let mut reader = Reader::new(data);
+    while let Some((field, wire)) = reader.field()? {
+        match (field, wire) {
+            (1, WireType::Len) => value = Some(Scalar::Str(reader.string()?)),
+            (3, WireType::Varint) => value = Some(Scalar::Int(reader.varint()? as i64)),
+            _ => {
+                reader.skip(wire)?;
+                value = None;
+            }
+        }
+    }
+    Ok(value)
+}

@@ -1,0 +1,264 @@
+//! Just enough of the protobuf wire format to read OTLP and write blocks without
+//! materializing either as structs.
+
+/// A protobuf wire type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WireType {
+    Varint,
+    Fixed64,
+    Len,
+    Fixed32,
+}
+
+/// Malformed protobuf input.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid protobuf: {0}")]
+pub struct WireError(pub &'static str);
+
+/// Reads fields from one message's bytes.
+#[derive(Clone, Debug)]
+pub struct Reader<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(data: &'a [u8]) -> Self {
+        Self { data, pos: 0 }
+    }
+
+    /// The next field's number and wire type, or `None` at the end of the message.
+    pub fn field(&mut self) -> Result<Option<(u32, WireType)>, WireError> {
+        if self.pos >= self.data.len() {
+            return Ok(None);
+        }
+        let key = self.varint()?;
+        let wire = match key & 7 {
+            0 => WireType::Varint,
+            1 => WireType::Fixed64,
+            2 => WireType::Len,
+            5 => WireType::Fixed32,
+            _ => return Err(WireError("unsupported wire type")),
+        };
+        let number = u32::try_from(key >> 3).map_err(|_| WireError("field number out of range"))?;
+        if number == 0 {
+            return Err(WireError("field number 0"));
+        }
+        Ok(Some((number, wire)))
+    }
+
+    pub fn varint(&mut self) -> Result<u64, WireError> {
+        let mut value = 0u64;
+        for shift in (0..70).step_by(7) {
+            let byte = *self
+                .data
+                .get(self.pos)
+                .ok_or(WireError("truncated varint"))?;
+            self.pos += 1;
+            value |= u64::from(byte & 0x7f) << shift;
+            if byte < 0x80 {
+                return Ok(value);
+            }
+        }
+        Err(WireError("varint longer than 10 bytes"))
+    }
+
+    fn take(&mut self, len: usize) -> Result<&'a [u8], WireError> {
+        let end = self
+            .pos
+            .checked_add(len)
+            .filter(|end| *end <= self.data.len())
+            .ok_or(WireError("truncated field"))?;
+        let bytes = &self.data[self.pos..end];
+        self.pos = end;
+        Ok(bytes)
+    }
+
+    pub fn fixed64(&mut self) -> Result<u64, WireError> {
+        let bytes = self.take(8)?;
+        let mut array = [0u8; 8];
+        array.copy_from_slice(bytes);
+        Ok(u64::from_le_bytes(array))
+    }
+
+    pub fn fixed32(&mut self) -> Result<u32, WireError> {
+        let bytes = self.take(4)?;
+        let mut array = [0u8; 4];
+        array.copy_from_slice(bytes);
+        Ok(u32::from_le_bytes(array))
+    }
+
+    pub fn bytes(&mut self) -> Result<&'a [u8], WireError> {
+        let len = usize::try_from(self.varint()?).map_err(|_| WireError("length out of range"))?;
+        self.take(len)
+    }
+
+    pub fn string(&mut self) -> Result<&'a str, WireError> {
+        std::str::from_utf8(self.bytes()?).map_err(|_| WireError("string is not UTF-8"))
+    }
+
+    /// Skips a field's value.
+    pub fn skip(&mut self, wire: WireType) -> Result<(), WireError> {
+        match wire {
+            WireType::Varint => self.varint().map(drop),
+            WireType::Fixed64 => self.take(8).map(drop),
+            WireType::Len => self.bytes().map(drop),
+            WireType::Fixed32 => self.take(4).map(drop),
+        }
+    }
+
+    /// Reads a field's value as the wire type the schema expects, or fails.
+    pub fn expect(&mut self, wire: WireType, expected: WireType) -> Result<(), WireError> {
+        if wire == expected {
+            Ok(())
+        } else {
+            Err(WireError("field has the wrong wire type"))
+        }
+    }
+}
+
+/// Appends protobuf fields to a buffer.
+pub trait Writer {
+    fn put_varint(&mut self, value: u64);
+    fn put_tag(&mut self, field: u32, wire: WireType);
+    /// Starts a length-delimited field; `end_len` finishes it.
+    fn begin_len(&mut self, field: u32) -> usize;
+    fn end_len(&mut self, mark: usize);
+
+    fn put_uint(&mut self, field: u32, value: u64) {
+        if value != 0 {
+            self.put_tag(field, WireType::Varint);
+            self.put_varint(value);
+        }
+    }
+
+    /// An `int32` (enum) field; negative values take ten bytes, as protobuf says.
+    fn put_int32(&mut self, field: u32, value: i32) {
+        self.put_uint(field, i64::from(value) as u64);
+    }
+
+    fn put_sint64(&mut self, field: u32, value: i64) {
+        self.put_uint(field, ((value << 1) ^ (value >> 63)) as u64);
+    }
+
+    fn put_fixed64(&mut self, field: u32, value: u64);
+    fn put_fixed32(&mut self, field: u32, value: u32);
+    fn put_bytes(&mut self, field: u32, bytes: &[u8]);
+}
+
+fn wire_code(wire: WireType) -> u64 {
+    match wire {
+        WireType::Varint => 0,
+        WireType::Fixed64 => 1,
+        WireType::Len => 2,
+        WireType::Fixed32 => 5,
+    }
+}
+
+fn varint_len(value: u64) -> usize {
+    (64 - (value | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+impl Writer for Vec<u8> {
+    fn put_varint(&mut self, mut value: u64) {
+        while value >= 0x80 {
+            self.push((value as u8) | 0x80);
+            value >>= 7;
+        }
+        self.push(value as u8);
+    }
+
+    fn put_tag(&mut self, field: u32, wire: WireType) {
+        self.put_varint((u64::from(field) << 3) | wire_code(wire));
+    }
+
+    fn begin_len(&mut self, field: u32) -> usize {
+        self.put_tag(field, WireType::Len);
+        // One byte is reserved for the length: most nested messages are short.
+        self.push(0);
+        self.len() - 1
+    }
+
+    fn end_len(&mut self, mark: usize) {
+        let len = self.len() - mark - 1;
+        if len < 0x80 {
+            self[mark] = len as u8;
+            return;
+        }
+        let width = varint_len(len as u64);
+        let extra = width - 1;
+        let content_end = self.len();
+        self.resize(content_end + extra, 0);
+        self.copy_within(mark + 1..content_end, mark + 1 + extra);
+        let mut value = len as u64;
+        for slot in &mut self[mark..mark + width] {
+            *slot = (value as u8 & 0x7f) | if value >= 0x80 { 0x80 } else { 0 };
+            value >>= 7;
+        }
+    }
+
+    fn put_fixed64(&mut self, field: u32, value: u64) {
+        if value != 0 {
+            self.put_tag(field, WireType::Fixed64);
+            self.extend_from_slice(&value.to_le_bytes());
+        }
+    }
+
+    fn put_fixed32(&mut self, field: u32, value: u32) {
+        if value != 0 {
+            self.put_tag(field, WireType::Fixed32);
+            self.extend_from_slice(&value.to_le_bytes());
+        }
+    }
+
+    fn put_bytes(&mut self, field: u32, bytes: &[u8]) {
+        if !bytes.is_empty() {
+            self.put_tag(field, WireType::Len);
+            self.put_varint(bytes.len() as u64);
+            self.extend_from_slice(bytes);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nested_lengths_of_every_width_read_back() {
+        for len in [0usize, 1, 127, 128, 300, 16_383, 16_384, 2_097_152] {
+            let mut out = Vec::new();
+            let mark = out.begin_len(3);
+            out.extend(std::iter::repeat_n(7u8, len));
+            out.end_len(mark);
+            let mut reader = Reader::new(&out);
+            assert_eq!(reader.field(), Ok(Some((3, WireType::Len))));
+            let body = reader.bytes().expect("body");
+            assert_eq!(body.len(), len);
+            assert!(body.iter().all(|b| *b == 7));
+            assert_eq!(reader.field(), Ok(None));
+        }
+    }
+
+    #[test]
+    fn varints_and_zigzag_match_prost() {
+        for value in [0i64, 1, -1, 63, -64, 64, i64::MAX, i64::MIN] {
+            let mut ours = Vec::new();
+            ours.put_sint64(1, value);
+            let mut theirs = Vec::new();
+            if value != 0 {
+                prost::encoding::sint64::encode(1, &value, &mut theirs);
+            }
+            assert_eq!(ours, theirs, "{value}");
+        }
+        for value in [0i32, 5, -1, i32::MIN] {
+            let mut ours = Vec::new();
+            ours.put_int32(2, value);
+            let mut theirs = Vec::new();
+            if value != 0 {
+                prost::encoding::int32::encode(2, &value, &mut theirs);
+            }
+            assert_eq!(ours, theirs, "{value}");
+        }
+    }
+}
