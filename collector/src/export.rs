@@ -112,10 +112,11 @@ fn group<T>(block: &Block, items: impl Iterator<Item = (u32, T)>) -> Vec<Vec<T>>
 }
 
 pub fn traces(block: &Block) -> otlp_trace::TracesData {
-    let spans = block.spans.iter().map(|span| {
+    let spans = block.spans.iter().enumerate().map(|(index, span)| {
         let start = block.time(span.start_offset_nano);
+        let (trace_high, trace_low) = block.span_trace_id(index);
         let otlp = otlp_trace::Span {
-            trace_id: join_trace_id(span.trace_id_high, span.trace_id_low),
+            trace_id: join_trace_id(trace_high, trace_low),
             span_id: join_span_id(span.span_id),
             trace_state: span.trace_state.clone(),
             parent_span_id: join_span_id(span.parent_span_id),
@@ -176,9 +177,10 @@ pub fn traces(block: &Block) -> otlp_trace::TracesData {
 
 pub fn logs(block: &Block) -> otlp_logs::LogsData {
     let records = block.logs.iter().map(|log| {
+        let (time_unix_nano, observed_time_unix_nano) = block.log_times(log);
         let otlp = otlp_logs::LogRecord {
-            time_unix_nano: block.time(log.time_offset_nano),
-            observed_time_unix_nano: block.time(log.observed_time_offset_nano),
+            time_unix_nano,
+            observed_time_unix_nano,
             severity_number: log.severity_number,
             severity_text: block.str(log.severity_text).to_owned(),
             body: log.body.as_ref().map(|body| value(block, body)),

@@ -155,8 +155,9 @@ impl Ingest {
         if prepared.is_empty {
             return Ok(accepted);
         }
-        let encoded = oculus_store::encode_raw_block(&prepared.raw, prepared.summary, self.zstd_level)
-            .map_err(|e| IngestError::Internal(format!("cannot encode block: {e}")))?;
+        let encoded =
+            oculus_store::encode_raw_block(&prepared.raw, prepared.summary, self.zstd_level)
+                .map_err(|e| IngestError::Internal(format!("cannot encode block: {e}")))?;
         let summary = encoded.summary;
         let ack = self.writer.submit(encoded).map_err(|error| match error {
             SubmitError::Overloaded => {
@@ -198,8 +199,9 @@ fn prepare(signal: Signal, encoding: Encoding, body: &[u8]) -> Result<Transcoded
         body: &[u8],
     ) -> Result<T, IngestError> {
         match encoding {
-            Encoding::Protobuf => T::decode(body)
-                .map_err(|e| IngestError::Invalid(format!("invalid protobuf: {e}"))),
+            Encoding::Protobuf => {
+                T::decode(body).map_err(|e| IngestError::Invalid(format!("invalid protobuf: {e}")))
+            }
             Encoding::Json => serde_json::from_slice(body)
                 .map_err(|e| IngestError::Invalid(format!("invalid OTLP JSON: {e}"))),
         }
@@ -208,7 +210,9 @@ fn prepare(signal: Signal, encoding: Encoding, body: &[u8]) -> Result<Transcoded
     let normalized = match (signal, encoding) {
         (Signal::Traces, Encoding::Protobuf) => return transcode::traces(body).map_err(invalid),
         (Signal::Logs, Encoding::Protobuf) => return transcode::logs(body).map_err(invalid),
-        (Signal::Traces, _) => normalize::traces(parse::<ExportTraceServiceRequest>(encoding, body)?),
+        (Signal::Traces, _) => {
+            normalize::traces(parse::<ExportTraceServiceRequest>(encoding, body)?)
+        }
         (Signal::Logs, _) => normalize::logs(parse::<ExportLogsServiceRequest>(encoding, body)?),
         (Signal::Metrics, _) => {
             normalize::metrics(parse::<ExportMetricsServiceRequest>(encoding, body)?)

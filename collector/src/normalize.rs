@@ -76,7 +76,15 @@ pub fn traces(request: ExportTraceServiceRequest) -> Normalized {
             );
             for span in scope_spans.spans {
                 match self::span(&mut builder, scope, span) {
-                    Ok(span) => builder.block_mut().spans.push(span),
+                    Ok(mut span) => {
+                        let trace_ref = builder.trace_ref((span.trace_id_high, span.trace_id_low));
+                        if trace_ref != 0 {
+                            span.trace_ref = trace_ref;
+                            span.trace_id_high = 0;
+                            span.trace_id_low = 0;
+                        }
+                        builder.block_mut().spans.push(span);
+                    }
                     Err(reason) => rejections.reject(|| reason),
                 }
             }
@@ -297,6 +305,8 @@ fn span(
         status_code: status.code,
         status_message: status.message,
         source,
+        // Set when the span joins the block, once it is known to be accepted.
+        trace_ref: 0,
     })
 }
 
@@ -313,8 +323,8 @@ fn log(
         split_span_id(b)
             .ok_or_else(|| format!("log span_id must be 8 bytes (got {} bytes)", b.len()))
     })?;
-    let time_offset_nano = builder.time_offset(record.time_unix_nano);
-    let observed_time_offset_nano = builder.time_offset(record.observed_time_unix_nano);
+    let (time_offset_nano, observed_time_offset_nano) =
+        builder.log_time_offsets(record.time_unix_nano, record.observed_time_unix_nano);
     let severity_text = builder.intern(&record.severity_text);
     let event_name = builder.intern(&record.event_name);
     let body = record.body.map(|body| any_value(builder, body));

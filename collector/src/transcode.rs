@@ -72,6 +72,8 @@ struct Transcoder<'a> {
     resources: u32,
     scopes: u32,
     base_time: Option<u64>,
+    /// The first span of each trace in this block, 1-based.
+    traces: FxHashMap<(u64, u64), u32>,
     min_time: u64,
     max_time: u64,
     spans: u32,
@@ -133,6 +135,7 @@ impl<'a> Transcoder<'a> {
             resources: 0,
             scopes: 0,
             base_time: None,
+            traces: FxHashMap::default(),
             min_time: u64::MAX,
             max_time: 0,
             spans: 0,
@@ -231,7 +234,12 @@ impl<'a> Transcoder<'a> {
     }
 
     /// A ScopeSpans or ScopeLogs.
-    fn scope_group(&mut self, data: &'a [u8], resource: u32, signal: Signal) -> Result<(), WireError> {
+    fn scope_group(
+        &mut self,
+        data: &'a [u8],
+        resource: u32,
+        signal: Signal,
+    ) -> Result<(), WireError> {
         let mut scope = None;
         let mut schema_url = "";
         let mut reader = Reader::new(data);
@@ -269,7 +277,12 @@ impl<'a> Transcoder<'a> {
         Ok(())
     }
 
-    fn scope(&mut self, resource: u32, data: Option<&'a [u8]>, schema_url: &'a str) -> Result<u32, WireError> {
+    fn scope(
+        &mut self,
+        resource: u32,
+        data: Option<&'a [u8]>,
+        schema_url: &'a str,
+    ) -> Result<u32, WireError> {
         let mut name = "";
         let mut version = "";
         let mut dropped = 0;
@@ -350,7 +363,9 @@ impl<'a> Transcoder<'a> {
         while let Some((number, wire)) = reader.field()? {
             match (number, wire) {
                 (1, WireType::Len) => drop(reader.string()?),
-                (7, WireType::Len) | (2 | 3, WireType::Varint) | (4, WireType::Fixed64) => reader.skip(wire)?,
+                (7, WireType::Len) | (2 | 3, WireType::Varint) | (4, WireType::Fixed64) => {
+                    reader.skip(wire)?
+                }
                 (5, WireType::Len) => {
                     // An array of scalars is wire-compatible too, but checking costs as
                     // much as rebuilding it.
@@ -514,10 +529,16 @@ impl<'a> Transcoder<'a> {
         let duration = end.wrapping_sub(start) as i64;
         let name = self.intern(name);
 
+        let earlier = self.traces.get(&(trace_high, trace_low)).copied();
         let mark = self.out.begin_len(block::SPANS);
         self.out.put_uint(1, u64::from(scope));
-        self.out.put_fixed64(2, trace_high);
-        self.out.put_fixed64(3, trace_low);
+        match earlier {
+            Some(first) => self.out.put_uint(21, u64::from(first)),
+            None => {
+                self.out.put_fixed64(2, trace_high);
+                self.out.put_fixed64(3, trace_low);
+            }
+        }
         self.out.put_fixed64(4, span_id);
         self.out.put_fixed64(5, parent);
         self.out.put_bytes(6, trace_state.as_bytes());
@@ -546,6 +567,9 @@ impl<'a> Transcoder<'a> {
         self.see_time(start);
         self.see_time(start.wrapping_add(duration as u64));
         self.spans += 1;
+        if earlier.is_none() {
+            self.traces.insert((trace_high, trace_low), self.spans);
+        }
         Ok(())
     }
 
@@ -654,25 +678,32 @@ impl<'a> Transcoder<'a> {
         let (trace_high, trace_low) = if trace_id.is_empty() {
             (0, 0)
         } else {
-            valid_trace_id(trace_id).ok_or_else(|| reject_id("log trace_id", 16, trace_id.len(), true))?
+            valid_trace_id(trace_id)
+                .ok_or_else(|| reject_id("log trace_id", 16, trace_id.len(), true))?
         };
         let span_id = if span_id.is_empty() {
             0
         } else {
-            valid_span_id(span_id).ok_or_else(|| reject_id("log span_id", 8, span_id.len(), true))?
+            valid_span_id(span_id)
+                .ok_or_else(|| reject_id("log span_id", 8, span_id.len(), true))?
         };
         if self.base_time.is_none() && (time != 0 || observed != 0) {
             self.base_time = Some(if time != 0 { time } else { observed });
         }
-        let time_offset = self.offset(time);
-        let observed_offset = self.offset(observed);
+        let time_offset = (time != 0).then(|| self.offset(time));
+        let reference = if time != 0 {
+            time
+        } else {
+            self.base_time.unwrap_or(0)
+        };
+        let observed_offset = (observed != 0).then(|| observed.wrapping_sub(reference) as i64);
         let severity_text = self.intern(severity_text);
         let event_name = self.intern(event_name);
 
         let mark = self.out.begin_len(block::LOGS);
         self.out.put_uint(1, u64::from(scope));
-        self.out.put_sint64(2, time_offset);
-        self.out.put_sint64(3, observed_offset);
+        self.out.put_optional_sint64(2, time_offset);
+        self.out.put_optional_sint64(3, observed_offset);
         self.out.put_int32(4, severity_number);
         self.out.put_uint(5, u64::from(severity_text));
         let mut source = Source::default();
@@ -709,7 +740,11 @@ impl<'a> Transcoder<'a> {
         let summary = BlockSummary {
             spans: self.spans,
             logs: self.logs,
-            min_time_unix_nano: if self.min_time == u64::MAX { 0 } else { self.min_time },
+            min_time_unix_nano: if self.min_time == u64::MAX {
+                0
+            } else {
+                self.min_time
+            },
             max_time_unix_nano: self.max_time,
             ..BlockSummary::default()
         };
@@ -725,7 +760,9 @@ impl<'a> Transcoder<'a> {
 
 fn reject_id(what: &str, len: usize, got: usize, zero_allowed: bool) -> Reject {
     let zero = if zero_allowed { "" } else { ", not all zero" };
-    Reject(format!("{what} must be {len} bytes{zero} (got {got} bytes)"))
+    Reject(format!(
+        "{what} must be {len} bytes{zero} (got {got} bytes)"
+    ))
 }
 
 impl From<Reject> for Failure {

@@ -141,6 +141,14 @@ pub trait Writer {
         self.put_uint(field, ((value << 1) ^ (value >> 63)) as u64);
     }
 
+    /// An `optional sint64`: written when present, even as 0.
+    fn put_optional_sint64(&mut self, field: u32, value: Option<i64>) {
+        if let Some(value) = value {
+            self.put_tag(field, WireType::Varint);
+            self.put_varint(((value << 1) ^ (value >> 63)) as u64);
+        }
+    }
+
     fn put_fixed64(&mut self, field: u32, value: u64);
     fn put_fixed32(&mut self, field: u32, value: u32);
     fn put_bytes(&mut self, field: u32, bytes: &[u8]);

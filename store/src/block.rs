@@ -1,14 +1,18 @@
 //! Building blocks from normalized records, and reading strings back out of them.
 
+use std::collections::hash_map::Entry;
+
 use rustc_hash::FxHashMap;
 
-use crate::proto::{Block, BlockSummary, Resource, Scope};
+use crate::proto::{Block, BlockSummary, LogRecord, Resource, Scope};
 
 /// Accumulates records into one self-contained block, interning repeated strings.
 #[derive(Debug, Default)]
 pub struct BlockBuilder {
     block: Block,
     interned: FxHashMap<String, u32>,
+    /// The first span of each trace in this block, 1-based.
+    traces: FxHashMap<(u64, u64), u32>,
     base_time_set: bool,
 }
 
@@ -57,6 +61,31 @@ impl BlockBuilder {
         time_unix_nano.wrapping_sub(self.block.base_time_unix_nano) as i64
     }
 
+    /// The stored form of a log record's event and observed times.
+    pub fn log_time_offsets(&mut self, time: u64, observed: u64) -> (Option<i64>, Option<i64>) {
+        let time_offset = (time != 0).then(|| self.time_offset(time));
+        let reference = if time != 0 {
+            time
+        } else {
+            self.block.base_time_unix_nano
+        };
+        let observed_offset = (observed != 0).then(|| observed.wrapping_sub(reference) as i64);
+        (time_offset, observed_offset)
+    }
+
+    /// The trace reference for a span about to be pushed: the 1-based index of an
+    /// earlier span of the same trace in this block, or 0 when it is the first.
+    pub fn trace_ref(&mut self, trace_id: (u64, u64)) -> u32 {
+        let next = self.block.spans.len() as u32 + 1;
+        match self.traces.entry(trace_id) {
+            Entry::Occupied(first) => *first.get(),
+            Entry::Vacant(slot) => {
+                slot.insert(next);
+                0
+            }
+        }
+    }
+
     pub fn block_mut(&mut self) -> &mut Block {
         &mut self.block
     }
@@ -81,6 +110,37 @@ impl Block {
     /// The absolute time of an offset stored in this block.
     pub fn time(&self, offset_nano: i64) -> u64 {
         self.base_time_unix_nano.wrapping_add(offset_nano as u64)
+    }
+
+    /// The trace id of `spans[index]`, following its reference to an earlier span.
+    pub fn span_trace_id(&self, index: usize) -> (u64, u64) {
+        let mut index = index;
+        // References only point backwards, so this ends; the bound guards bad data.
+        for _ in 0..self.spans.len() {
+            let Some(span) = self.spans.get(index) else {
+                return (0, 0);
+            };
+            match span.trace_ref {
+                0 => return (span.trace_id_high, span.trace_id_low),
+                reference if (reference as usize) <= index => index = reference as usize - 1,
+                _ => return (0, 0),
+            }
+        }
+        (0, 0)
+    }
+
+    /// The event time and observed time of a log record (0 when absent, as in OTLP).
+    pub fn log_times(&self, log: &LogRecord) -> (u64, u64) {
+        let time = log.time_offset_nano.map_or(0, |offset| self.time(offset));
+        let observed = log.observed_time_offset_nano.map_or(0, |offset| {
+            let reference = if log.time_offset_nano.is_some() {
+                time
+            } else {
+                self.base_time_unix_nano
+            };
+            reference.wrapping_add(offset as u64)
+        });
+        (time, observed)
     }
 
     pub fn record_count(&self) -> u64 {
@@ -111,12 +171,8 @@ pub fn summarize(block: &Block) -> BlockSummary {
     }
     for log in &block.logs {
         // Several SDKs leave the event time unset and only fill the observed time.
-        let time = block.time(log.time_offset_nano);
-        see(if time == 0 {
-            block.time(log.observed_time_offset_nano)
-        } else {
-            time
-        });
+        let (time, observed) = block.log_times(log);
+        see(if time == 0 { observed } else { time });
     }
     BlockSummary {
         spans: block.spans.len() as u32,

@@ -29,7 +29,7 @@ pub use datadir::{
 };
 pub use error::{Corruption, CorruptionKind, StoreError};
 pub use segment::{
-    EncodedBlock, FsyncPolicy, SegmentBytes, SegmentData, SegmentItem, encode_block, encode_raw_block,
-    read_segment,
+    EncodedBlock, FsyncPolicy, SegmentBytes, SegmentData, SegmentItem, encode_block,
+    encode_raw_block, read_segment,
 };
 pub use tail::{SegmentTail, TailPoll};

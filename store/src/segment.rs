@@ -153,7 +153,11 @@ thread_local! {
 /// Encodes, compresses and frames a block. Runs on the caller's thread, so
 /// request handlers compress in parallel and the writer only appends bytes.
 pub fn encode_block(block: &Block, zstd_level: i32) -> std::io::Result<EncodedBlock> {
-    encode_raw_block(&block.encode_to_vec(), crate::block::summarize(block), zstd_level)
+    encode_raw_block(
+        &block.encode_to_vec(),
+        crate::block::summarize(block),
+        zstd_level,
+    )
 }
 
 /// Compresses and frames an already encoded `Block`, whose summary the caller knows.

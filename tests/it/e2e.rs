@@ -34,24 +34,25 @@ fn ids(span: &tracing::Span) -> ([u8; 16], [u8; 8]) {
 
 /// The instrumented "program": one request span, a child span, a log in each.
 fn handle_request() -> Emitted {
+    // Each `*_line` is taken on the line right before the call it names.
+    let root_line = line!() + 1;
     let root = tracing::info_span!(
         "GET /orders/{id}",
         http.request.method = "GET",
         order.id = 42_i64
     );
-    let root_line = line!() - 1;
     let _root = root.enter();
     let (trace_id, root_span_id) = ids(&root);
+    let root_log_line = line!() + 1;
     tracing::info!(user.id = "ada", "loading order");
-    let root_log_line = line!() - 1;
+    let child_line = line!() + 1;
     let child = tracing::info_span!("charge card", amount = 12.5_f64);
-    let child_line = line!() - 1;
+    let child_log_line = line!() + 3;
     let child_span_id = {
         let _child = child.enter();
         tracing::warn!(attempt = 2_i64, "card declined, retrying");
         ids(&child).1
     };
-    let child_log_line = line!() - 3;
     drop(child);
     Emitted {
         trace_id,
@@ -117,7 +118,7 @@ async fn export_and_check(protocol: Protocol, service: &str) {
     }
     let spans: Vec<_> = blocks
         .iter()
-        .flat_map(|b| b.spans.iter().map(move |s| (b, s)))
+        .flat_map(|b| b.spans.iter().enumerate().map(move |(i, s)| (b, i, s)))
         .collect();
     let logs: Vec<_> = blocks
         .iter()
@@ -128,19 +129,16 @@ async fn export_and_check(protocol: Protocol, service: &str) {
 
     let (trace_high, trace_low) = split_trace(emitted.trace_id);
     let this_file = file!();
-    let (block, root) = spans
+    let (block, root_index, root) = spans
         .iter()
-        .find(|(b, s)| b.str(s.name) == "GET /orders/{id}")
+        .find(|(b, _, s)| b.str(s.name) == "GET /orders/{id}")
         .expect("root span");
-    let (child_block, child) = spans
+    let (child_block, child_index, child) = spans
         .iter()
-        .find(|(b, s)| b.str(s.name) == "charge card")
+        .find(|(b, _, s)| b.str(s.name) == "charge card")
         .expect("child span");
-    for (block, span) in [(block, root), (child_block, child)] {
-        assert_eq!(
-            (span.trace_id_high, span.trace_id_low),
-            (trace_high, trace_low)
-        );
+    for (block, index, span) in [(block, root_index, root), (child_block, child_index, child)] {
+        assert_eq!(block.span_trace_id(*index), (trace_high, trace_low));
         let resource = &block.resources[block.scopes[span.scope as usize].resource as usize];
         assert_eq!(
             attribute(block, &resource.attributes, "service.name"),

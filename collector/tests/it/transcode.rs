@@ -40,7 +40,9 @@ fn scalar() -> impl Strategy<Value = any_value::Value> {
         any::<bool>().prop_map(any_value::Value::BoolValue),
         any::<i64>().prop_map(any_value::Value::IntValue),
         (-5i64..5000).prop_map(any_value::Value::IntValue),
-        any::<f64>().prop_filter("NaN is not equal to itself", |f| !f.is_nan()).prop_map(any_value::Value::DoubleValue),
+        any::<f64>()
+            .prop_filter("NaN is not equal to itself", |f| !f.is_nan())
+            .prop_map(any_value::Value::DoubleValue),
         vec(any::<u8>(), 0..6).prop_map(any_value::Value::BytesValue),
         any::<i32>().prop_map(any_value::Value::StringValueStrindex),
     ]
@@ -57,7 +59,11 @@ fn any_value() -> impl Strategy<Value = AnyValue> {
                 value: Some(any_value::Value::KvlistValue(KeyValueList {
                     values: pairs
                         .into_iter()
-                        .map(|(key, value)| KeyValue { key, value, ..KeyValue::default() })
+                        .map(|(key, value)| KeyValue {
+                            key,
+                            value,
+                            ..KeyValue::default()
+                        })
                         .collect(),
                 })),
             }),
@@ -69,7 +75,11 @@ fn attributes() -> impl Strategy<Value = Vec<KeyValue>> {
     vec((key(), option::of(any_value()), 0i32..2), 0..6).prop_map(|pairs| {
         pairs
             .into_iter()
-            .map(|(key, value, key_strindex)| KeyValue { key, value, key_strindex })
+            .map(|(key, value, key_strindex)| KeyValue {
+                key,
+                value,
+                key_strindex,
+            })
             .collect()
     })
 }
@@ -84,14 +94,41 @@ fn id(len: usize) -> impl Strategy<Value = Vec<u8>> {
 }
 
 fn time() -> impl Strategy<Value = u64> {
-    prop_oneof![Just(0u64), 1_700_000_000_000_000_000u64..1_700_000_100_000_000_000, any::<u64>()]
+    prop_oneof![
+        Just(0u64),
+        1_700_000_000_000_000_000u64..1_700_000_100_000_000_000,
+        any::<u64>()
+    ]
 }
 
 fn span() -> impl Strategy<Value = Span> {
-    let ids = (id(16), id(8), prop_oneof![Just(Vec::new()), id(8)], "[a-z=,]{0,8}", any::<u32>());
-    let body = ("\\PC{0,10}", -1i32..7, time(), time(), attributes(), any::<u32>());
+    let ids = (
+        id(16),
+        id(8),
+        prop_oneof![Just(Vec::new()), id(8)],
+        "[a-z=,]{0,8}",
+        any::<u32>(),
+    );
+    let body = (
+        "\\PC{0,10}",
+        -1i32..7,
+        time(),
+        time(),
+        attributes(),
+        any::<u32>(),
+    );
     let events = vec((time(), "[a-z]{0,6}", attributes(), any::<u32>()), 0..3);
-    let links = vec((id(16), id(8), "[a-z=]{0,4}", attributes(), any::<u32>(), any::<u32>()), 0..2);
+    let links = vec(
+        (
+            id(16),
+            id(8),
+            "[a-z=]{0,4}",
+            attributes(),
+            any::<u32>(),
+            any::<u32>(),
+        ),
+        0..2,
+    );
     let status = option::of(("\\PC{0,6}", -1i32..3));
     (ids, body, events, links, status, any::<u32>(), any::<u32>()).prop_map(
         |(ids, body, events, links, status, dropped_events, dropped_links)| Span {
@@ -108,24 +145,35 @@ fn span() -> impl Strategy<Value = Span> {
             dropped_attributes_count: body.5,
             events: events
                 .into_iter()
-                .map(|(time_unix_nano, name, attributes, dropped_attributes_count)| Event {
-                    time_unix_nano,
-                    name,
-                    attributes,
-                    dropped_attributes_count,
-                })
+                .map(
+                    |(time_unix_nano, name, attributes, dropped_attributes_count)| Event {
+                        time_unix_nano,
+                        name,
+                        attributes,
+                        dropped_attributes_count,
+                    },
+                )
                 .collect(),
             dropped_events_count: dropped_events,
             links: links
                 .into_iter()
-                .map(|(trace_id, span_id, trace_state, attributes, dropped_attributes_count, flags)| Link {
-                    trace_id,
-                    span_id,
-                    trace_state,
-                    attributes,
-                    dropped_attributes_count,
-                    flags,
-                })
+                .map(
+                    |(
+                        trace_id,
+                        span_id,
+                        trace_state,
+                        attributes,
+                        dropped_attributes_count,
+                        flags,
+                    )| Link {
+                        trace_id,
+                        span_id,
+                        trace_state,
+                        attributes,
+                        dropped_attributes_count,
+                        flags,
+                    },
+                )
                 .collect(),
             dropped_links_count: dropped_links,
             status: status.map(|(message, code)| Status { message, code }),
@@ -134,36 +182,64 @@ fn span() -> impl Strategy<Value = Span> {
 }
 
 fn resource() -> impl Strategy<Value = Option<Resource>> {
-    option::of((attributes(), any::<u32>()).prop_map(|(attributes, dropped_attributes_count)| Resource {
-        attributes,
-        dropped_attributes_count,
-        entity_refs: Vec::new(),
-    }))
+    option::of(
+        (attributes(), any::<u32>()).prop_map(|(attributes, dropped_attributes_count)| Resource {
+            attributes,
+            dropped_attributes_count,
+            entity_refs: Vec::new(),
+        }),
+    )
 }
 
 fn scope() -> impl Strategy<Value = Option<InstrumentationScope>> {
-    option::of(("[a-z]{0,6}", "[0-9.]{0,4}", attributes(), any::<u32>()).prop_map(
-        |(name, version, attributes, dropped_attributes_count)| InstrumentationScope {
-            name,
-            version,
-            attributes,
-            dropped_attributes_count,
-        },
-    ))
+    option::of(
+        ("[a-z]{0,6}", "[0-9.]{0,4}", attributes(), any::<u32>()).prop_map(
+            |(name, version, attributes, dropped_attributes_count)| InstrumentationScope {
+                name,
+                version,
+                attributes,
+                dropped_attributes_count,
+            },
+        ),
+    )
 }
 
 fn traces_request() -> impl Strategy<Value = ExportTraceServiceRequest> {
-    let scope_spans = (scope(), vec(span(), 0..5), "[a-z:/.]{0,8}")
-        .prop_map(|(scope, spans, schema_url)| ScopeSpans { scope, spans, schema_url });
+    let scope_spans =
+        (scope(), vec(span(), 0..5), "[a-z:/.]{0,8}").prop_map(|(scope, spans, schema_url)| {
+            ScopeSpans {
+                scope,
+                spans,
+                schema_url,
+            }
+        });
     let resource_spans = (resource(), vec(scope_spans, 0..3), "[a-z:/.]{0,8}").prop_map(
-        |(resource, scope_spans, schema_url)| ResourceSpans { resource, scope_spans, schema_url },
+        |(resource, scope_spans, schema_url)| ResourceSpans {
+            resource,
+            scope_spans,
+            schema_url,
+        },
     );
-    vec(resource_spans, 0..3).prop_map(|resource_spans| ExportTraceServiceRequest { resource_spans })
+    vec(resource_spans, 0..3)
+        .prop_map(|resource_spans| ExportTraceServiceRequest { resource_spans })
 }
 
 fn log() -> impl Strategy<Value = LogRecord> {
-    let times = (time(), time(), -2i32..25, "[A-Z]{0,5}", option::of(any_value()));
-    let rest = (attributes(), any::<u32>(), any::<u32>(), prop_oneof![Just(Vec::new()), id(16)], prop_oneof![Just(Vec::new()), id(8)], "[a-z.]{0,6}");
+    let times = (
+        time(),
+        time(),
+        -2i32..25,
+        "[A-Z]{0,5}",
+        option::of(any_value()),
+    );
+    let rest = (
+        attributes(),
+        any::<u32>(),
+        any::<u32>(),
+        prop_oneof![Just(Vec::new()), id(16)],
+        prop_oneof![Just(Vec::new()), id(8)],
+        "[a-z.]{0,6}",
+    );
     (times, rest).prop_map(|(times, rest)| LogRecord {
         time_unix_nano: times.0,
         observed_time_unix_nano: times.1,
@@ -180,10 +256,19 @@ fn log() -> impl Strategy<Value = LogRecord> {
 }
 
 fn logs_request() -> impl Strategy<Value = ExportLogsServiceRequest> {
-    let scope_logs = (scope(), vec(log(), 0..5), "[a-z:/.]{0,8}")
-        .prop_map(|(scope, log_records, schema_url)| ScopeLogs { scope, log_records, schema_url });
+    let scope_logs = (scope(), vec(log(), 0..5), "[a-z:/.]{0,8}").prop_map(
+        |(scope, log_records, schema_url)| ScopeLogs {
+            scope,
+            log_records,
+            schema_url,
+        },
+    );
     let resource_logs = (resource(), vec(scope_logs, 0..3), "[a-z:/.]{0,8}").prop_map(
-        |(resource, scope_logs, schema_url)| ResourceLogs { resource, scope_logs, schema_url },
+        |(resource, scope_logs, schema_url)| ResourceLogs {
+            resource,
+            scope_logs,
+            schema_url,
+        },
     );
     vec(resource_logs, 0..3).prop_map(|resource_logs| ExportLogsServiceRequest { resource_logs })
 }
@@ -191,7 +276,13 @@ fn logs_request() -> impl Strategy<Value = ExportLogsServiceRequest> {
 /// Source locations, resolved to text, in record order.
 fn sources(block: &Block) -> Vec<Option<(String, u32, String)>> {
     let resolve = |source: Option<oculus_store::proto::SourceLocation>| {
-        source.map(|s| (block.str(s.file_path).to_owned(), s.line, block.str(s.function).to_owned()))
+        source.map(|s| {
+            (
+                block.str(s.file_path).to_owned(),
+                s.line,
+                block.str(s.function).to_owned(),
+            )
+        })
     };
     block
         .spans
@@ -201,8 +292,12 @@ fn sources(block: &Block) -> Vec<Option<(String, u32, String)>> {
         .collect()
 }
 
-fn check_same(normalized: normalize::Normalized, transcoded: transcode::Transcoded) -> Result<Block, TestCaseError> {
-    let stored = Block::decode(transcoded.raw.as_slice()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+fn check_same(
+    normalized: normalize::Normalized,
+    transcoded: transcode::Transcoded,
+) -> Result<Block, TestCaseError> {
+    let stored =
+        Block::decode(transcoded.raw.as_slice()).map_err(|e| TestCaseError::fail(e.to_string()))?;
     let expected = normalized.block;
     prop_assert_eq!(transcoded.rejected, normalized.rejected);
     prop_assert_eq!(&transcoded.reject_reason, &normalized.reject_reason);
@@ -211,10 +306,23 @@ fn check_same(normalized: normalize::Normalized, transcoded: transcode::Transcod
     prop_assert_eq!(sources(&stored), sources(&expected));
     let summary = oculus_store::block::summarize(&expected);
     prop_assert_eq!(
-        (transcoded.summary.spans, transcoded.summary.logs, transcoded.summary.min_time_unix_nano, transcoded.summary.max_time_unix_nano),
-        (summary.spans, summary.logs, summary.min_time_unix_nano, summary.max_time_unix_nano)
+        (
+            transcoded.summary.spans,
+            transcoded.summary.logs,
+            transcoded.summary.min_time_unix_nano,
+            transcoded.summary.max_time_unix_nano
+        ),
+        (
+            summary.spans,
+            summary.logs,
+            summary.min_time_unix_nano,
+            summary.max_time_unix_nano
+        )
     );
-    prop_assert_eq!(transcoded.is_empty, expected.resources.is_empty() && expected.record_count() == 0);
+    prop_assert_eq!(
+        transcoded.is_empty,
+        expected.resources.is_empty() && expected.record_count() == 0
+    );
     Ok(stored)
 }
 

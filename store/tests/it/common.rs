@@ -89,8 +89,8 @@ pub fn build_block(seed: u64, records: &[RecordSpec]) -> Block {
             RecordSpec::Log { body, severity } => {
                 let severity_text = builder.intern(if *severity >= 17 { "ERROR" } else { "INFO" });
                 let order_key = builder.intern("order.id");
-                let time_offset_nano = builder.time_offset(at);
-                let observed_time_offset_nano = builder.time_offset(at + 10_000);
+                let (time_offset_nano, observed_time_offset_nano) =
+                    builder.log_time_offsets(at, at + 10_000);
                 let log = LogRecord {
                     scope,
                     time_offset_nano,

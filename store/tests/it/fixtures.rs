@@ -178,8 +178,9 @@ fn logs_block() -> Block {
     let order = b.intern("order.id");
     let shipped = LogRecord {
         scope,
-        time_offset_nano: b.time_offset(T0 + 5_000_000),
-        observed_time_offset_nano: b.time_offset(T0 + 5_100_000),
+        time_offset_nano: Some(b.time_offset(T0 + 5_000_000)),
+        // The observed time is stored relative to the event time.
+        observed_time_offset_nano: Some(100_000),
         severity_number: 9,
         severity_text: b.intern("INFO"),
         body: text("order 42 shipped"),
@@ -200,7 +201,7 @@ fn logs_block() -> Block {
     };
     let declined = LogRecord {
         scope,
-        time_offset_nano: b.time_offset(T0 + 6_000_000),
+        time_offset_nano: Some(b.time_offset(T0 + 6_000_000)),
         severity_number: 13,
         severity_text: b.intern("WARN"),
         body: text("payment declined: insufficient funds"),
@@ -214,7 +215,7 @@ fn logs_block() -> Block {
     let cart = b.intern("cart.items");
     let structured = LogRecord {
         scope,
-        time_offset_nano: b.time_offset(T0 + 7_000_000),
+        time_offset_nano: Some(b.time_offset(T0 + 7_000_000)),
         severity_number: 17,
         severity_text: b.intern("ERROR"),
         body: Some(AnyValue {
@@ -373,14 +374,8 @@ fn v1_sealed_segment_loads_with_exact_contents() {
         (shipped.severity_number, logs.str(shipped.severity_text)),
         (9, "INFO")
     );
-    assert_eq!(
-        logs.time(shipped.time_offset_nano),
-        1_764_086_401_005_000_000
-    );
-    assert_eq!(
-        logs.time(shipped.observed_time_offset_nano),
-        1_764_086_401_005_100_000
-    );
+    assert_eq!(logs.log_times(shipped).0, 1_764_086_401_005_000_000);
+    assert_eq!(logs.log_times(shipped).1, 1_764_086_401_005_100_000);
     assert_eq!(
         join_trace_id(shipped.trace_id_high, shipped.trace_id_low),
         hex("4bf92f3577b34da6a3ce929d0e0e4736")
