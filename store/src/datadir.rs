@@ -4,7 +4,7 @@
 //! DATA_DIR/
 //!     collector.lock                  held (flock) by the running collector; holds its pid
 //!     sessions/
-//!         2026-11-25T17-30-05Z-4242/  one per collector run: start time, then pid
+//!         2026-11-25T17-30-05.123Z-4242/  one per collector run: start time, then pid
 //!             session.json            when and by what the session was started
 //!             segment-00000001.oseg   sealed
 //!             segment-00000002.oseg   active (no footer yet)
@@ -394,7 +394,7 @@ impl SessionWriter {
 
 fn create_session(root: &Path) -> Result<Session, StoreError> {
     let now = SystemTime::now();
-    let stamp = humantime::format_rfc3339_seconds(now)
+    let stamp = humantime::format_rfc3339_millis(now)
         .to_string()
         .replace(':', "-");
     let base = format!("{stamp}-{}", std::process::id());

@@ -139,18 +139,24 @@ impl SegmentTail {
     }
 
     fn read_new_bytes(&mut self) -> Result<(), StoreError> {
-        let mut chunk = vec![0u8; 1 << 20];
+        // Re-read from the end of the last whole frame: bytes past it never formed a
+        // frame, and recovery after a crash may have cut and rewritten them.
+        const CHUNK: usize = 64 << 10;
+        self.pending.clear();
+        let mut filled = 0;
         loop {
-            let at = self.pos + self.pending.len() as u64;
+            self.pending.resize(filled + CHUNK, 0);
             let read = self
                 .file
-                .read_at(&mut chunk, at)
+                .read_at(&mut self.pending[filled..], self.pos + filled as u64)
                 .map_err(|e| StoreError::io(&self.path, e))?;
             if read == 0 {
-                return Ok(());
+                break;
             }
-            self.pending.extend_from_slice(&chunk[..read]);
+            filled += read;
         }
+        self.pending.truncate(filled);
+        Ok(())
     }
 
     fn corruption(&self, offset: u64, kind: CorruptionKind) -> Corruption {

@@ -247,3 +247,34 @@ fn tail_follows_the_session_writer_across_rotation() {
     writer.close().unwrap();
     assert!(tail.poll().unwrap().sealed);
 }
+
+/// A reader following a segment when its collector crashes: recovery at the next start
+/// cuts the torn frame and seals; the reader sees the seal, no garbage and no damage.
+#[test]
+fn tail_sees_the_seal_that_recovery_writes_after_a_crash() {
+    let root = tempfile::tempdir().unwrap();
+    let session = root
+        .path()
+        .join(oculus_store::datadir::SESSIONS_DIR)
+        .join("2025-11-25T16-00-00.000Z-1");
+    std::fs::create_dir_all(&session).unwrap();
+    let path = session.join("segment-00000001.oseg");
+    let written = write_segment(&path, 1, 2, false);
+    let mut tail = SegmentTail::open(&path).unwrap();
+    assert_eq!(tail.poll().unwrap().blocks.len(), 2);
+    // The crash leaves most of a third frame behind.
+    let torn = encode(&sample_block(9));
+    append_raw(&path, &torn.frame[..torn.frame.len() - 7]);
+    assert_nothing(&mut tail);
+
+    let (writer, report) = SessionWriter::open(root.path(), WriterOptions::default()).unwrap();
+    assert_eq!(
+        report.sealed,
+        vec![(path.clone(), torn.frame.len() as u64 - 7)]
+    );
+    let poll = tail.poll().unwrap();
+    assert!(blocks(&poll).is_empty());
+    assert!(poll.sealed, "the reader sees the recovered seal");
+    assert_eq!(written.blocks.len(), 2);
+    drop(writer);
+}
