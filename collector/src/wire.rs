@@ -28,6 +28,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The next field's number and wire type, or `None` at the end of the message.
+    #[inline]
     pub fn field(&mut self) -> Result<Option<(u32, WireType)>, WireError> {
         if self.pos >= self.data.len() {
             return Ok(None);
@@ -47,7 +48,15 @@ impl<'a> Reader<'a> {
         Ok(Some((number, wire)))
     }
 
+    #[inline]
     pub fn varint(&mut self) -> Result<u64, WireError> {
+        // Most varints here (tags, lengths, small numbers) are one byte.
+        if let Some(&byte) = self.data.get(self.pos)
+            && byte < 0x80
+        {
+            self.pos += 1;
+            return Ok(u64::from(byte));
+        }
         let mut value = 0u64;
         for shift in (0..70).step_by(7) {
             let byte = *self
@@ -63,6 +72,7 @@ impl<'a> Reader<'a> {
         Err(WireError("varint longer than 10 bytes"))
     }
 
+    #[inline]
     fn take(&mut self, len: usize) -> Result<&'a [u8], WireError> {
         let end = self
             .pos
@@ -74,6 +84,7 @@ impl<'a> Reader<'a> {
         Ok(bytes)
     }
 
+    #[inline]
     pub fn fixed64(&mut self) -> Result<u64, WireError> {
         let bytes = self.take(8)?;
         let mut array = [0u8; 8];
@@ -81,6 +92,7 @@ impl<'a> Reader<'a> {
         Ok(u64::from_le_bytes(array))
     }
 
+    #[inline]
     pub fn fixed32(&mut self) -> Result<u32, WireError> {
         let bytes = self.take(4)?;
         let mut array = [0u8; 4];
@@ -88,16 +100,19 @@ impl<'a> Reader<'a> {
         Ok(u32::from_le_bytes(array))
     }
 
+    #[inline]
     pub fn bytes(&mut self) -> Result<&'a [u8], WireError> {
         let len = usize::try_from(self.varint()?).map_err(|_| WireError("length out of range"))?;
         self.take(len)
     }
 
+    #[inline]
     pub fn string(&mut self) -> Result<&'a str, WireError> {
         std::str::from_utf8(self.bytes()?).map_err(|_| WireError("string is not UTF-8"))
     }
 
     /// Skips a field's value.
+    #[inline]
     pub fn skip(&mut self, wire: WireType) -> Result<(), WireError> {
         match wire {
             WireType::Varint => self.varint().map(drop),
@@ -106,25 +121,18 @@ impl<'a> Reader<'a> {
             WireType::Fixed32 => self.take(4).map(drop),
         }
     }
-
-    /// Reads a field's value as the wire type the schema expects, or fails.
-    pub fn expect(&mut self, wire: WireType, expected: WireType) -> Result<(), WireError> {
-        if wire == expected {
-            Ok(())
-        } else {
-            Err(WireError("field has the wrong wire type"))
-        }
-    }
 }
 
 /// Appends protobuf fields to a buffer.
 pub trait Writer {
     fn put_varint(&mut self, value: u64);
+    #[inline]
     fn put_tag(&mut self, field: u32, wire: WireType);
     /// Starts a length-delimited field; `end_len` finishes it.
     fn begin_len(&mut self, field: u32) -> usize;
     fn end_len(&mut self, mark: usize);
 
+    #[inline]
     fn put_uint(&mut self, field: u32, value: u64) {
         if value != 0 {
             self.put_tag(field, WireType::Varint);
@@ -137,6 +145,7 @@ pub trait Writer {
         self.put_uint(field, i64::from(value) as u64);
     }
 
+    #[inline]
     fn put_sint64(&mut self, field: u32, value: i64) {
         self.put_uint(field, ((value << 1) ^ (value >> 63)) as u64);
     }
@@ -150,7 +159,9 @@ pub trait Writer {
     }
 
     fn put_fixed64(&mut self, field: u32, value: u64);
+    #[inline]
     fn put_fixed32(&mut self, field: u32, value: u32);
+    #[inline]
     fn put_bytes(&mut self, field: u32, bytes: &[u8]);
 }
 
@@ -168,6 +179,7 @@ fn varint_len(value: u64) -> usize {
 }
 
 impl Writer for Vec<u8> {
+    #[inline]
     fn put_varint(&mut self, mut value: u64) {
         while value >= 0x80 {
             self.push((value as u8) | 0x80);
@@ -176,10 +188,12 @@ impl Writer for Vec<u8> {
         self.push(value as u8);
     }
 
+    #[inline]
     fn put_tag(&mut self, field: u32, wire: WireType) {
         self.put_varint((u64::from(field) << 3) | wire_code(wire));
     }
 
+    #[inline]
     fn begin_len(&mut self, field: u32) -> usize {
         self.put_tag(field, WireType::Len);
         // One byte is reserved for the length: most nested messages are short.
@@ -205,6 +219,7 @@ impl Writer for Vec<u8> {
         }
     }
 
+    #[inline]
     fn put_fixed64(&mut self, field: u32, value: u64) {
         if value != 0 {
             self.put_tag(field, WireType::Fixed64);
@@ -212,6 +227,7 @@ impl Writer for Vec<u8> {
         }
     }
 
+    #[inline]
     fn put_fixed32(&mut self, field: u32, value: u32) {
         if value != 0 {
             self.put_tag(field, WireType::Fixed32);
@@ -219,6 +235,7 @@ impl Writer for Vec<u8> {
         }
     }
 
+    #[inline]
     fn put_bytes(&mut self, field: u32, bytes: &[u8]) {
         if !bytes.is_empty() {
             self.put_tag(field, WireType::Len);
