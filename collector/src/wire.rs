@@ -126,7 +126,6 @@ impl<'a> Reader<'a> {
 /// Appends protobuf fields to a buffer.
 pub trait Writer {
     fn put_varint(&mut self, value: u64);
-    #[inline]
     fn put_tag(&mut self, field: u32, wire: WireType);
     /// Starts a length-delimited field; `end_len` finishes it.
     fn begin_len(&mut self, field: u32) -> usize;
@@ -159,9 +158,7 @@ pub trait Writer {
     }
 
     fn put_fixed64(&mut self, field: u32, value: u64);
-    #[inline]
     fn put_fixed32(&mut self, field: u32, value: u32);
-    #[inline]
     fn put_bytes(&mut self, field: u32, bytes: &[u8]);
 }
 
