@@ -112,8 +112,9 @@ fn group<T>(block: &Block, items: impl Iterator<Item = (u32, T)>) -> Vec<Vec<T>>
 }
 
 pub fn traces(block: &Block) -> otlp_trace::TracesData {
+    let starts = block.span_starts();
     let spans = block.spans.iter().enumerate().map(|(index, span)| {
-        let start = block.time(span.start_offset_nano);
+        let start = starts[index];
         let (trace_high, trace_low) = block.span_trace_id(index);
         let otlp = otlp_trace::Span {
             trace_id: join_trace_id(trace_high, trace_low),
@@ -131,7 +132,7 @@ pub fn traces(block: &Block) -> otlp_trace::TracesData {
                 .events
                 .iter()
                 .map(|event| otlp_trace::span::Event {
-                    time_unix_nano: block.time(event.time_offset_nano),
+                    time_unix_nano: start.wrapping_add(event.time_offset_nano as u64),
                     name: block.str(event.name).to_owned(),
                     attributes: attributes(block, &event.attributes),
                     dropped_attributes_count: event.dropped_attributes_count,
@@ -176,23 +177,27 @@ pub fn traces(block: &Block) -> otlp_trace::TracesData {
 }
 
 pub fn logs(block: &Block) -> otlp_logs::LogsData {
-    let records = block.logs.iter().map(|log| {
-        let (time_unix_nano, observed_time_unix_nano) = block.log_times(log);
-        let otlp = otlp_logs::LogRecord {
-            time_unix_nano,
-            observed_time_unix_nano,
-            severity_number: log.severity_number,
-            severity_text: block.str(log.severity_text).to_owned(),
-            body: log.body.as_ref().map(|body| value(block, body)),
-            attributes: attributes(block, &log.attributes),
-            dropped_attributes_count: log.dropped_attributes_count,
-            flags: log.flags,
-            trace_id: join_trace_id(log.trace_id_high, log.trace_id_low),
-            span_id: join_span_id(log.span_id),
-            event_name: block.str(log.event_name).to_owned(),
-        };
-        (log.scope, otlp)
-    });
+    let records = block
+        .logs
+        .iter()
+        .zip(block.log_times())
+        .map(|(log, times)| {
+            let (time_unix_nano, observed_time_unix_nano) = times;
+            let otlp = otlp_logs::LogRecord {
+                time_unix_nano,
+                observed_time_unix_nano,
+                severity_number: log.severity_number,
+                severity_text: block.str(log.severity_text).to_owned(),
+                body: log.body.as_ref().map(|body| value(block, body)),
+                attributes: attributes(block, &log.attributes),
+                dropped_attributes_count: log.dropped_attributes_count,
+                flags: log.flags,
+                trace_id: join_trace_id(log.trace_id_high, log.trace_id_low),
+                span_id: join_span_id(log.span_id),
+                event_name: block.str(log.event_name).to_owned(),
+            };
+            (log.scope, otlp)
+        });
     let resource_logs = nest(
         block,
         group(block, records),

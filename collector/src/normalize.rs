@@ -4,7 +4,7 @@
 //! wrong length are rejected one by one (reported as partial success); everything
 //! else is kept exactly, so exporting it again yields what came in.
 
-use oculus_store::block::{split_span_id, split_trace_id};
+use oculus_store::block::{event_time_offset, split_span_id, split_trace_id};
 use oculus_store::proto::{
     self, AnyValue, ArrayValue, KeyValue, KeyValueList, Resource, Scope, SourceLocation, any_value,
 };
@@ -262,7 +262,7 @@ fn span(
             flags: link.flags,
         });
     }
-    let start_offset_nano = builder.time_offset(span.start_time_unix_nano);
+    let start_offset_nano = builder.span_start_offset(span.start_time_unix_nano);
     let duration_nano = span
         .end_time_unix_nano
         .wrapping_sub(span.start_time_unix_nano) as i64;
@@ -272,7 +272,8 @@ fn span(
         .events
         .into_iter()
         .map(|event| {
-            let time_offset_nano = builder.time_offset(event.time_unix_nano);
+            let time_offset_nano =
+                event_time_offset(span.start_time_unix_nano, event.time_unix_nano);
             let name = builder.intern(&event.name);
             let (attributes, _) = attributes(builder, event.attributes);
             proto::Event {

@@ -8,6 +8,7 @@
 
 use std::borrow::Cow;
 
+use oculus_store::block::{TimeChain, event_time_offset};
 use oculus_store::proto::BlockSummary;
 use rustc_hash::FxHashMap;
 
@@ -72,6 +73,7 @@ struct Transcoder<'a> {
     resources: u32,
     scopes: u32,
     base_time: Option<u64>,
+    chain: TimeChain,
     /// The first span of each trace in this block, 1-based.
     traces: FxHashMap<(u64, u64), u32>,
     min_time: u64,
@@ -135,6 +137,7 @@ impl<'a> Transcoder<'a> {
             resources: 0,
             scopes: 0,
             base_time: None,
+            chain: TimeChain::default(),
             traces: FxHashMap::default(),
             min_time: u64::MAX,
             max_time: 0,
@@ -167,9 +170,12 @@ impl<'a> Transcoder<'a> {
         id
     }
 
-    fn offset(&mut self, time: u64) -> i64 {
-        let base = *self.base_time.get_or_insert(time);
-        time.wrapping_sub(base) as i64
+    /// Starts the block's time chain at the first record's time.
+    fn start_chain(&mut self, time: u64) {
+        if self.base_time.is_none() {
+            self.base_time = Some(time);
+            self.chain = TimeChain::new(time);
+        }
     }
 
     fn see_time(&mut self, time: u64) {
@@ -261,6 +267,7 @@ impl<'a> Transcoder<'a> {
             }
             let record = reader.bytes()?;
             let mark = self.out.len();
+            let (base_time, chain) = (self.base_time, self.chain);
             let result = match signal {
                 Signal::Traces => self.span(record, scope_index),
                 Signal::Logs => self.log(record, scope_index),
@@ -268,7 +275,9 @@ impl<'a> Transcoder<'a> {
             match result {
                 Ok(()) => {}
                 Err(Failure::Rejected(Reject(reason))) => {
+                    // A rejected record leaves no trace in the block, nor in its times.
                     self.out.truncate(mark);
+                    (self.base_time, self.chain) = (base_time, chain);
                     self.reject(reason);
                 }
                 Err(Failure::Malformed(error)) => return Err(error),
@@ -525,7 +534,8 @@ impl<'a> Transcoder<'a> {
                 }
             }
         }
-        let start_offset = self.offset(start);
+        self.start_chain(start);
+        let start_offset = self.chain.span_start_offset(start);
         let duration = end.wrapping_sub(start) as i64;
         let name = self.intern(name);
 
@@ -552,7 +562,7 @@ impl<'a> Transcoder<'a> {
         while let Some((field, wire)) = reader.field()? {
             match (field, wire) {
                 (9, WireType::Len) => self.key_value(12, reader.bytes()?, Some(&mut source))?,
-                (11, WireType::Len) => self.event(reader.bytes()?)?,
+                (11, WireType::Len) => self.event(reader.bytes()?, start)?,
                 (13, WireType::Len) => self.link(reader.bytes()?)?,
                 _ => reader.skip(wire)?,
             }
@@ -573,7 +583,7 @@ impl<'a> Transcoder<'a> {
         Ok(())
     }
 
-    fn event(&mut self, data: &'a [u8]) -> Result<(), WireError> {
+    fn event(&mut self, data: &'a [u8], span_start: u64) -> Result<(), WireError> {
         let mut time = 0;
         let mut name = "";
         let mut dropped = 0;
@@ -588,7 +598,7 @@ impl<'a> Transcoder<'a> {
                 _ => reader.skip(wire)?,
             }
         }
-        let offset = self.offset(time);
+        let offset = event_time_offset(span_start, time);
         let name = self.intern(name);
         let mark = self.out.begin_len(14);
         self.out.put_sint64(1, offset);
@@ -687,16 +697,10 @@ impl<'a> Transcoder<'a> {
             valid_span_id(span_id)
                 .ok_or_else(|| reject_id("log span_id", 8, span_id.len(), true))?
         };
-        if self.base_time.is_none() && (time != 0 || observed != 0) {
-            self.base_time = Some(if time != 0 { time } else { observed });
+        if time != 0 || observed != 0 {
+            self.start_chain(if time != 0 { time } else { observed });
         }
-        let time_offset = (time != 0).then(|| self.offset(time));
-        let reference = if time != 0 {
-            time
-        } else {
-            self.base_time.unwrap_or(0)
-        };
-        let observed_offset = (observed != 0).then(|| observed.wrapping_sub(reference) as i64);
+        let (time_offset, observed_offset) = self.chain.log_time_offsets(time, observed);
         let severity_text = self.intern(severity_text);
         let event_name = self.intern(event_name);
 

@@ -4,7 +4,7 @@ use std::collections::hash_map::Entry;
 
 use rustc_hash::FxHashMap;
 
-use crate::proto::{Block, BlockSummary, LogRecord, Resource, Scope};
+use crate::proto::{Block, BlockSummary, Resource, Scope};
 
 /// Accumulates records into one self-contained block, interning repeated strings.
 #[derive(Debug, Default)]
@@ -13,7 +13,79 @@ pub struct BlockBuilder {
     interned: FxHashMap<String, u32>,
     /// The first span of each trace in this block, 1-based.
     traces: FxHashMap<(u64, u64), u32>,
+    chain: TimeChain,
     base_time_set: bool,
+}
+
+/// How record times are stored: each relative to the one before it in the block, so
+/// the stored numbers are short (records of a batch are close in time).
+///
+/// The chain starts at the block's base time. A span's start is stored as the
+/// difference from the previous span's start; its events relative to its own start.
+/// A log record's event time, when it has one, is stored relative to the previous
+/// record's time; its observed time relative to its own event time if present, else
+/// to the previous record's time. A record's time (its event time, else its observed
+/// time) is the next record's reference. Writers and readers walk the same chain.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TimeChain {
+    previous: u64,
+}
+
+impl TimeChain {
+    pub fn new(base_time_unix_nano: u64) -> Self {
+        Self {
+            previous: base_time_unix_nano,
+        }
+    }
+
+    pub fn span_start_offset(&mut self, start: u64) -> i64 {
+        let offset = start.wrapping_sub(self.previous) as i64;
+        self.previous = start;
+        offset
+    }
+
+    pub fn span_start(&mut self, offset: i64) -> u64 {
+        self.previous = self.previous.wrapping_add(offset as u64);
+        self.previous
+    }
+
+    pub fn log_time_offsets(&mut self, time: u64, observed: u64) -> (Option<i64>, Option<i64>) {
+        let time_offset = (time != 0).then(|| time.wrapping_sub(self.previous) as i64);
+        let reference = if time != 0 { time } else { self.previous };
+        let observed_offset = (observed != 0).then(|| observed.wrapping_sub(reference) as i64);
+        if time != 0 {
+            self.previous = time;
+        } else if observed != 0 {
+            self.previous = observed;
+        }
+        (time_offset, observed_offset)
+    }
+
+    /// The event and observed time of the next log record (0 when absent, as in OTLP).
+    pub fn log_times(
+        &mut self,
+        time_offset: Option<i64>,
+        observed_offset: Option<i64>,
+    ) -> (u64, u64) {
+        let time = time_offset.map_or(0, |offset| self.previous.wrapping_add(offset as u64));
+        let reference = if time_offset.is_some() {
+            time
+        } else {
+            self.previous
+        };
+        let observed = observed_offset.map_or(0, |offset| reference.wrapping_add(offset as u64));
+        if time_offset.is_some() {
+            self.previous = time;
+        } else if observed_offset.is_some() {
+            self.previous = observed;
+        }
+        (time, observed)
+    }
+}
+
+/// An event's stored time: relative to the start of its span.
+pub fn event_time_offset(span_start: u64, time: u64) -> i64 {
+    time.wrapping_sub(span_start) as i64
 }
 
 impl BlockBuilder {
@@ -45,32 +117,26 @@ impl BlockBuilder {
         self.block.scopes.len() as u32 - 1
     }
 
-    /// Sets the base time that offsets are taken from, unless offsets were already
-    /// taken. A base near the block's timestamps keeps offsets short.
+    /// Sets the base time that the first record's times are taken from, unless
+    /// times were already stored. A base near the block's timestamps keeps them short.
     pub fn set_base_time(&mut self, time_unix_nano: u64) {
         if !self.base_time_set {
             self.block.base_time_unix_nano = time_unix_nano;
+            self.chain = TimeChain::new(time_unix_nano);
             self.base_time_set = true;
         }
     }
 
-    /// The offset of `time_unix_nano` from the block's base time. Wrapping keeps
-    /// every u64 exactly recoverable, including 0 ("unknown").
-    pub fn time_offset(&mut self, time_unix_nano: u64) -> i64 {
+    /// The stored start of the next span pushed: see [`TimeChain`].
+    pub fn span_start_offset(&mut self, start_unix_nano: u64) -> i64 {
         self.base_time_set = true;
-        time_unix_nano.wrapping_sub(self.block.base_time_unix_nano) as i64
+        self.chain.span_start_offset(start_unix_nano)
     }
 
-    /// The stored form of a log record's event and observed times.
+    /// The stored times of the next log record pushed: see [`TimeChain`].
     pub fn log_time_offsets(&mut self, time: u64, observed: u64) -> (Option<i64>, Option<i64>) {
-        let time_offset = (time != 0).then(|| self.time_offset(time));
-        let reference = if time != 0 {
-            time
-        } else {
-            self.block.base_time_unix_nano
-        };
-        let observed_offset = (observed != 0).then(|| observed.wrapping_sub(reference) as i64);
-        (time_offset, observed_offset)
+        self.base_time_set = true;
+        self.chain.log_time_offsets(time, observed)
     }
 
     /// The trace reference for a span about to be pushed: the 1-based index of an
@@ -107,9 +173,23 @@ impl Block {
             .map_or("", String::as_str)
     }
 
-    /// The absolute time of an offset stored in this block.
-    pub fn time(&self, offset_nano: i64) -> u64 {
-        self.base_time_unix_nano.wrapping_add(offset_nano as u64)
+    /// The start time of every span, in order (times are stored as a chain).
+    pub fn span_starts(&self) -> Vec<u64> {
+        let mut chain = TimeChain::new(self.base_time_unix_nano);
+        self.spans
+            .iter()
+            .map(|span| chain.span_start(span.start_offset_nano))
+            .collect()
+    }
+
+    /// The event time and observed time of every log record, in order (0 when absent,
+    /// as in OTLP).
+    pub fn log_times(&self) -> Vec<(u64, u64)> {
+        let mut chain = TimeChain::new(self.base_time_unix_nano);
+        self.logs
+            .iter()
+            .map(|log| chain.log_times(log.time_offset_nano, log.observed_time_offset_nano))
+            .collect()
     }
 
     /// The trace id of `spans[index]`, following its reference to an earlier span.
@@ -127,20 +207,6 @@ impl Block {
             }
         }
         (0, 0)
-    }
-
-    /// The event time and observed time of a log record (0 when absent, as in OTLP).
-    pub fn log_times(&self, log: &LogRecord) -> (u64, u64) {
-        let time = log.time_offset_nano.map_or(0, |offset| self.time(offset));
-        let observed = log.observed_time_offset_nano.map_or(0, |offset| {
-            let reference = if log.time_offset_nano.is_some() {
-                time
-            } else {
-                self.base_time_unix_nano
-            };
-            reference.wrapping_add(offset as u64)
-        });
-        (time, observed)
     }
 
     pub fn record_count(&self) -> u64 {
@@ -164,14 +230,12 @@ pub fn summarize(block: &Block) -> BlockSummary {
             max = max.max(time);
         }
     };
-    for span in &block.spans {
-        let start = block.time(span.start_offset_nano);
+    for (span, start) in block.spans.iter().zip(block.span_starts()) {
         see(start);
         see(start.wrapping_add(span.duration_nano as u64));
     }
-    for log in &block.logs {
+    for (time, observed) in block.log_times() {
         // Several SDKs leave the event time unset and only fill the observed time.
-        let (time, observed) = block.log_times(log);
         see(if time == 0 { observed } else { time });
     }
     BlockSummary {

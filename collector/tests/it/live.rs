@@ -25,7 +25,7 @@ async fn acknowledged_records_are_readable_from_the_active_segment_at_once() {
     let bodies: Vec<u64> = first
         .blocks
         .iter()
-        .flat_map(|(_, b)| b.logs.iter().map(|l| b.log_times(l).0))
+        .flat_map(|(_, b)| b.log_times().into_iter().map(|(time, _)| time))
         .collect();
     assert_eq!(bodies.len(), 2);
 
@@ -36,7 +36,7 @@ async fn acknowledged_records_are_readable_from_the_active_segment_at_once() {
     let second = tail.poll().expect("poll");
     assert_eq!(second.blocks.len(), 1, "only the new block is returned");
     let (_, block) = &second.blocks[0];
-    assert_eq!(block.log_times(&block.logs[0]).0, log(3).time_unix_nano);
+    assert_eq!(block.log_times()[0].0, log(3).time_unix_nano);
 
     running.collector.shutdown().await.expect("shutdown");
     let last = tail.poll().expect("poll");

@@ -55,7 +55,7 @@ pub fn build_block(seed: u64, records: &[RecordSpec]) -> Block {
                 let name = builder.intern(name);
                 let method_key = builder.intern("http.request.method");
                 let status_key = builder.intern("http.response.status_code");
-                let start_offset_nano = builder.time_offset(at);
+                let start_offset_nano = builder.span_start_offset(at);
                 let span = Span {
                     scope,
                     trace_id_high,

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use oculus_store::block::join_trace_id;
+use oculus_store::block::{event_time_offset, join_trace_id};
 use oculus_store::proto::{
     AnyValue, Block, Event, KeyValue, KeyValueList, LogRecord, Metric, Resource, Scope,
     SourceLocation, Span, SpanKind, StatusCode, any_value::Value,
@@ -119,7 +119,7 @@ fn spans_block() -> Block {
         flags: 1,
         name: b.intern("POST /checkout"),
         kind: SpanKind::Server as i32,
-        start_offset_nano: b.time_offset(T0),
+        start_offset_nano: b.span_start_offset(T0),
         duration_nano: 12_500_000,
         attributes: vec![
             string_attr(method, "POST"),
@@ -147,11 +147,11 @@ fn spans_block() -> Block {
         flags: 1,
         name: b.intern("SELECT orders"),
         kind: SpanKind::Client as i32,
-        start_offset_nano: b.time_offset(T0 + 2_000_000),
+        start_offset_nano: b.span_start_offset(T0 + 2_000_000),
         duration_nano: 3_000_000,
         attributes: vec![string_attr(db, "postgresql")],
         events: vec![Event {
-            time_offset_nano: b.time_offset(T0 + 3_000_000),
+            time_offset_nano: event_time_offset(T0 + 2_000_000, T0 + 3_000_000),
             name: b.intern("retry"),
             attributes: vec![KeyValue {
                 key: attempt,
@@ -176,11 +176,13 @@ fn logs_block() -> Block {
     let (mut b, scope) = checkout_builder(T0 + 5_000_000);
     let (trace_id_high, trace_id_low) = oculus_store::block::split_trace_id(&TRACE_ID).unwrap();
     let order = b.intern("order.id");
+    let shipped_times = b.log_time_offsets(T0 + 5_000_000, T0 + 5_100_000);
+    // The observed time is stored relative to the event time.
+    assert_eq!(shipped_times, (Some(0), Some(100_000)));
     let shipped = LogRecord {
         scope,
-        time_offset_nano: Some(b.time_offset(T0 + 5_000_000)),
-        // The observed time is stored relative to the event time.
-        observed_time_offset_nano: Some(100_000),
+        time_offset_nano: shipped_times.0,
+        observed_time_offset_nano: shipped_times.1,
         severity_number: 9,
         severity_text: b.intern("INFO"),
         body: text("order 42 shipped"),
@@ -201,7 +203,7 @@ fn logs_block() -> Block {
     };
     let declined = LogRecord {
         scope,
-        time_offset_nano: Some(b.time_offset(T0 + 6_000_000)),
+        time_offset_nano: b.log_time_offsets(T0 + 6_000_000, 0).0,
         severity_number: 13,
         severity_text: b.intern("WARN"),
         body: text("payment declined: insufficient funds"),
@@ -215,7 +217,7 @@ fn logs_block() -> Block {
     let cart = b.intern("cart.items");
     let structured = LogRecord {
         scope,
-        time_offset_nano: Some(b.time_offset(T0 + 7_000_000)),
+        time_offset_nano: b.log_time_offsets(T0 + 7_000_000, 0).0,
         severity_number: 17,
         severity_text: b.intern("ERROR"),
         body: Some(AnyValue {
@@ -334,10 +336,7 @@ fn v1_sealed_segment_loads_with_exact_contents() {
     assert_eq!(root.span_id, 0x00f0_67aa_0ba9_02b7);
     assert_eq!(root.parent_span_id, 0);
     assert_eq!(root.kind, SpanKind::Server as i32);
-    assert_eq!(
-        spans.time(root.start_offset_nano),
-        1_764_086_401_000_000_000
-    );
+    assert_eq!(spans.span_starts()[0], 1_764_086_401_000_000_000);
     assert_eq!(root.duration_nano, 12_500_000);
     assert_eq!(
         spans.str(root.attributes[1].key),
@@ -357,7 +356,7 @@ fn v1_sealed_segment_loads_with_exact_contents() {
     assert_eq!(child.status_message, "deadlock detected");
     assert_eq!(spans.str(child.events[0].name), "retry");
     assert_eq!(
-        spans.time(child.events[0].time_offset_nano),
+        spans.span_starts()[1].wrapping_add(child.events[0].time_offset_nano as u64),
         1_764_086_401_003_000_000
     );
     let source = child.source.unwrap();
@@ -374,8 +373,10 @@ fn v1_sealed_segment_loads_with_exact_contents() {
         (shipped.severity_number, logs.str(shipped.severity_text)),
         (9, "INFO")
     );
-    assert_eq!(logs.log_times(shipped).0, 1_764_086_401_005_000_000);
-    assert_eq!(logs.log_times(shipped).1, 1_764_086_401_005_100_000);
+    assert_eq!(
+        logs.log_times()[0],
+        (1_764_086_401_005_000_000, 1_764_086_401_005_100_000)
+    );
     assert_eq!(
         join_trace_id(shipped.trace_id_high, shipped.trace_id_low),
         hex("4bf92f3577b34da6a3ce929d0e0e4736")
