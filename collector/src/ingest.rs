@@ -2,10 +2,11 @@
 //! encoding and handing the block to the writer.
 
 use std::io::Read;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
+use oculus_store::{DictionarySampler, SharedDictionary};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -67,6 +68,46 @@ pub struct Ingest {
     max_message_bytes: usize,
     zstd_level: i32,
     counters: Arc<Counters>,
+    dictionaries: Option<Arc<Dictionaries>>,
+}
+
+/// One compression dictionary per kind of record, sampled from the session's first
+/// blocks of that kind (see `oculus_store::dictionary`).
+struct Dictionaries {
+    traces: OnceLock<SharedDictionary>,
+    logs: OnceLock<SharedDictionary>,
+    samplers: Mutex<[DictionarySampler; 2]>,
+}
+
+impl Dictionaries {
+    fn new() -> Self {
+        Self {
+            traces: OnceLock::new(),
+            logs: OnceLock::new(),
+            samplers: Mutex::new([DictionarySampler::new(1), DictionarySampler::new(2)]),
+        }
+    }
+
+    /// The dictionary for a block of `signal`, once there is one. Until then the
+    /// block is offered as sample and compressed without.
+    fn for_block(&self, signal: Signal, raw: &[u8]) -> Option<SharedDictionary> {
+        let (slot, sampler) = match signal {
+            Signal::Traces => (&self.traces, 0),
+            Signal::Logs => (&self.logs, 1),
+            Signal::Metrics => return None,
+        };
+        if let Some(dictionary) = slot.get() {
+            return Some(dictionary.clone());
+        }
+        // A poisoned lock only means a sample is lost; compress without.
+        let mut samplers = self.samplers.lock().ok()?;
+        if slot.get().is_none()
+            && let Some(dictionary) = samplers[sampler].offer(raw)
+        {
+            let _ = slot.set(dictionary);
+        }
+        None
+    }
 }
 
 /// Seconds a client is told to wait when the collector is overloaded.
@@ -78,6 +119,7 @@ impl Ingest {
         max_message_bytes: usize,
         max_inflight_bytes: usize,
         zstd_level: i32,
+        dictionaries: bool,
     ) -> Self {
         Self {
             writer,
@@ -85,6 +127,7 @@ impl Ingest {
             max_message_bytes,
             zstd_level,
             counters: Arc::default(),
+            dictionaries: dictionaries.then(|| Arc::new(Dictionaries::new())),
         }
     }
 
@@ -155,9 +198,17 @@ impl Ingest {
         if prepared.is_empty {
             return Ok(accepted);
         }
-        let encoded =
-            oculus_store::encode_raw_block(&prepared.raw, prepared.summary, self.zstd_level)
-                .map_err(|e| IngestError::Internal(format!("cannot encode block: {e}")))?;
+        let dictionary = self
+            .dictionaries
+            .as_ref()
+            .and_then(|d| d.for_block(signal, &prepared.raw));
+        let encoded = oculus_store::encode_raw_block(
+            &prepared.raw,
+            prepared.summary,
+            self.zstd_level,
+            dictionary.as_ref(),
+        )
+        .map_err(|e| IngestError::Internal(format!("cannot encode block: {e}")))?;
         let summary = encoded.summary;
         let ack = self.writer.submit(encoded).map_err(|error| match error {
             SubmitError::Overloaded => {

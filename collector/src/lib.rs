@@ -43,6 +43,8 @@ pub struct Config {
     /// Encoded bytes waiting for the writer before clients are asked to retry.
     pub max_queued_bytes: u64,
     pub zstd_level: i32,
+    /// Compress each block with a dictionary sampled from the session's first blocks.
+    pub dictionaries: bool,
     pub writer: WriterOptions,
 }
 
@@ -57,6 +59,7 @@ impl Config {
             max_inflight_bytes: 256 << 20,
             max_queued_bytes: 64 << 20,
             zstd_level: 3,
+            dictionaries: true,
             writer: WriterOptions::default(),
         }
     }
@@ -110,6 +113,7 @@ impl Collector {
             config.max_message_bytes,
             config.max_inflight_bytes,
             config.zstd_level,
+            config.dictionaries,
         );
         let counters = Arc::clone(ingest.counters());
         let (stop, stopped) = watch::channel(false);

@@ -80,6 +80,10 @@ struct ServeArgs {
     /// zstd level of the segments (1-19).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(i32).range(1..=19))]
     zstd_level: i32,
+    /// Compress every block alone, without a dictionary sampled from the session's
+    /// first blocks (larger on disk; a damaged segment dictionary then costs nothing).
+    #[arg(long)]
+    no_dictionary: bool,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -150,6 +154,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     config.max_message_bytes = args.max_message_bytes;
     config.max_inflight_bytes = args.max_inflight_bytes;
     config.zstd_level = args.zstd_level;
+    config.dictionaries = !args.no_dictionary;
     config.writer = WriterOptions {
         max_segment_bytes: args.max_segment_bytes,
         max_segment_age: Duration::from_secs(args.max_segment_age_secs),

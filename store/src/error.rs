@@ -75,4 +75,6 @@ pub enum CorruptionKind {
     Decode(String),
     #[error("segment index is cut short")]
     TruncatedIndex,
+    #[error("block needs compression dictionary {0}, which the segment lacks or has damaged")]
+    MissingDictionary(u16),
 }

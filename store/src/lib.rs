@@ -11,6 +11,7 @@
 pub mod block;
 pub mod check;
 pub mod datadir;
+pub mod dictionary;
 pub mod error;
 pub mod segment;
 pub mod tail;
@@ -27,6 +28,7 @@ pub use datadir::{
     DataDirLock, RecoveryReport, Resolved, Session, SessionWriter, WriterOptions, default_data_dir,
     resolve, sessions,
 };
+pub use dictionary::{DictionarySampler, SharedDictionary};
 pub use error::{Corruption, CorruptionKind, StoreError};
 pub use segment::{
     EncodedBlock, FsyncPolicy, SegmentBytes, SegmentData, SegmentItem, encode_block,

@@ -13,9 +13,9 @@
 //!     crc32c             u32     over the 28 bytes before it
 //! Frame* (each: 20-byte header + payload)
 //!     magic              [u8; 4] = b"OCFR"
-//!     kind               u8      1 = BLOCK, 2 = INDEX
-//!     codec              u8      0 = none, 1 = zstd
-//!     reserved           u16     = 0
+//!     kind               u8      1 = BLOCK, 2 = INDEX, 3 = DICTIONARY
+//!     codec              u8      0 = none, 1 = zstd, 2 = zstd with a dictionary
+//!     dictionary         u16     DICTIONARY: its id; codec 2: the id it needs; else 0
 //!     payload_len        u32     bytes of payload on disk
 //!     raw_len            u32     bytes of payload once decompressed
 //!     crc32c             u32     over the 16 header bytes before it, then the payload
@@ -28,11 +28,15 @@
 //! ```
 //!
 //! A BLOCK payload is a `oculus.segment.v1.Block`; an INDEX payload is a
-//! `oculus.segment.v1.SegmentIndex` listing every block's offset and summary.
+//! `oculus.segment.v1.SegmentIndex` listing every block's offset and summary. A
+//! DICTIONARY payload is a zstd raw-content dictionary (see `dictionary.rs`); it comes
+//! before the first block that needs it, once per segment.
 //!
 //! # Design constraints
 //! - Every frame is checksummed; a reader never trusts bytes it has not verified.
 //! - Blocks are self-contained (see the schema), so a damaged frame loses one block.
+//!   The one exception is a damaged DICTIONARY frame: the blocks of that segment
+//!   compressed with it cannot be read. It is small and written once per segment.
 //! - Frames start with a magic, so a reader can resynchronise after damage.
 //! - A segment is only appended to while active. Sealing appends the index and the
 //!   footer; nothing written before is ever rewritten. Only sealed segments may be
@@ -46,6 +50,7 @@ use std::path::{Path, PathBuf};
 
 use prost::Message;
 
+use crate::dictionary::{FrameDecoder, SharedDictionary};
 use crate::error::{Corruption, CorruptionKind, StoreError};
 use crate::proto::{Block, BlockSummary, SegmentIndex};
 
@@ -66,12 +71,14 @@ pub const MAX_FRAME_RAW_BYTES: u32 = 1 << 30;
 pub enum FrameKind {
     Block = 1,
     Index = 2,
+    Dictionary = 3,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Codec {
+pub(crate) enum Codec {
     None = 0,
     Zstd = 1,
+    ZstdWithDictionary = 2,
 }
 
 /// The fixed header at the start of every segment.
@@ -134,6 +141,9 @@ pub struct EncodedBlock {
     pub frame: Vec<u8>,
     /// `offset` is filled in by the writer.
     pub summary: BlockSummary,
+    /// The dictionary the block was compressed with; the writer puts it in the
+    /// segment before the block.
+    pub dictionary: Option<SharedDictionary>,
 }
 
 impl EncodedBlock {
@@ -145,8 +155,9 @@ impl EncodedBlock {
 }
 
 thread_local! {
-    // A zstd context is costly to set up; each thread keeps one per level.
-    static COMPRESSOR: std::cell::RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> =
+    // A zstd context is costly to set up, and loading a dictionary more so: each
+    // thread keeps one context for its current level and dictionary.
+    static COMPRESSOR: std::cell::RefCell<Option<(i32, u64, zstd::bulk::Compressor<'static>)>> =
         const { std::cell::RefCell::new(None) };
 }
 
@@ -157,29 +168,76 @@ pub fn encode_block(block: &Block, zstd_level: i32) -> std::io::Result<EncodedBl
         &block.encode_to_vec(),
         crate::block::summarize(block),
         zstd_level,
+        None,
     )
 }
 
-/// Compresses and frames an already encoded `Block`, whose summary the caller knows.
+/// Compresses and frames an already encoded `Block`, whose summary the caller knows,
+/// with a dictionary when one is given.
 pub fn encode_raw_block(
     raw: &[u8],
     mut summary: BlockSummary,
     zstd_level: i32,
+    dictionary: Option<&SharedDictionary>,
 ) -> std::io::Result<EncodedBlock> {
+    let serial = dictionary.map_or(0, SharedDictionary::serial);
     let compressed = COMPRESSOR.with(|cell| {
         let mut slot = cell.borrow_mut();
-        if slot.as_ref().is_none_or(|(level, _)| *level != zstd_level) {
-            *slot = Some((zstd_level, zstd::bulk::Compressor::new(zstd_level)?));
+        if slot
+            .as_ref()
+            .is_none_or(|(level, loaded, _)| *level != zstd_level || *loaded != serial)
+        {
+            let compressor = match dictionary {
+                Some(dictionary) => {
+                    let mut compressor =
+                        zstd::bulk::Compressor::with_dictionary(zstd_level, dictionary.raw())?;
+                    // Loading the small dictionary as a prefix of each block compressed
+                    // best for no more CPU than attaching or copying its tables
+                    // (measured: BENCHMARKS.md).
+                    compressor.set_parameter(zstd::zstd_safe::CParameter::ForceAttachDict(
+                        zstd::zstd_safe::DictAttachPref::ForceLoad,
+                    ))?;
+                    compressor
+                }
+                None => zstd::bulk::Compressor::new(zstd_level)?,
+            };
+            *slot = Some((zstd_level, serial, compressor));
         }
         match slot.as_mut() {
-            Some((_, compressor)) => compressor.compress(raw),
+            Some((_, _, compressor)) => compressor.compress(raw),
             None => unreachable_compressor(),
         }
     })?;
     summary.uncompressed_bytes = len_u32(raw.len())?;
-    let frame = frame_bytes(FrameKind::Block, Codec::Zstd, &compressed, raw.len())?;
+    let (codec, dictionary_id) = match dictionary {
+        Some(dictionary) => (Codec::ZstdWithDictionary, dictionary.id()),
+        None => (Codec::Zstd, 0),
+    };
+    let frame = frame_bytes(
+        FrameKind::Block,
+        codec,
+        dictionary_id,
+        &compressed,
+        raw.len(),
+    )?;
     summary.frame_bytes = len_u32(frame.len())?;
-    Ok(EncodedBlock { frame, summary })
+    Ok(EncodedBlock {
+        frame,
+        summary,
+        dictionary: dictionary.cloned(),
+    })
+}
+
+/// The DICTIONARY frame that carries `dictionary` into a segment.
+fn dictionary_frame(dictionary: &SharedDictionary) -> std::io::Result<Vec<u8>> {
+    let compressed = zstd::bulk::compress(dictionary.raw(), 3)?;
+    frame_bytes(
+        FrameKind::Dictionary,
+        Codec::Zstd,
+        dictionary.id(),
+        &compressed,
+        dictionary.raw().len(),
+    )
 }
 
 fn unreachable_compressor() -> std::io::Result<Vec<u8>> {
@@ -193,9 +251,10 @@ fn len_u32(len: usize) -> std::io::Result<u32> {
         .ok_or_else(|| std::io::Error::other(format!("block of {len} bytes is too large")))
 }
 
-fn frame_bytes(
+pub(crate) fn frame_bytes(
     kind: FrameKind,
     codec: Codec,
+    dictionary: u16,
     payload: &[u8],
     raw_len: usize,
 ) -> std::io::Result<Vec<u8>> {
@@ -203,7 +262,7 @@ fn frame_bytes(
     frame.extend_from_slice(&FRAME_MAGIC);
     frame.push(kind as u8);
     frame.push(codec as u8);
-    frame.extend_from_slice(&[0, 0]);
+    frame.extend_from_slice(&dictionary.to_le_bytes());
     frame.extend_from_slice(&len_u32(payload.len())?.to_le_bytes());
     frame.extend_from_slice(&len_u32(raw_len)?.to_le_bytes());
     let mut crc = crc32c::crc32c(&frame);
@@ -218,41 +277,47 @@ fn frame_bytes(
 pub struct Frame<'a> {
     pub offset: usize,
     pub kind: FrameKind,
-    codec: Codec,
-    raw_len: usize,
+    pub(crate) codec: Codec,
+    /// The dictionary this frame is (kind DICTIONARY) or needs (codec 2).
+    pub(crate) dictionary: u16,
+    pub(crate) raw_len: usize,
     pub payload: &'a [u8],
 }
 
 impl Frame<'_> {
+    /// The dictionary this frame carries (DICTIONARY) or needs (0 when none).
+    pub fn dictionary(&self) -> u16 {
+        self.dictionary
+    }
+
     pub fn end(&self) -> usize {
         self.offset + FRAME_HEADER_LEN + self.payload.len()
     }
 
-    /// The payload, decompressed.
+    /// The payload, decompressed; a frame that needs a dictionary goes through
+    /// [`FrameDecoder`] instead.
     pub fn raw(&self) -> Result<Vec<u8>, CorruptionKind> {
         match self.codec {
             Codec::None => Ok(self.payload.to_vec()),
             Codec::Zstd => {
                 let raw = zstd::bulk::decompress(self.payload, self.raw_len)
                     .map_err(|e| CorruptionKind::Decompress(e.to_string()))?;
-                if raw.len() == self.raw_len {
-                    Ok(raw)
-                } else {
-                    Err(CorruptionKind::Decompress(format!(
-                        "{} bytes instead of {}",
-                        raw.len(),
-                        self.raw_len
-                    )))
-                }
+                self.check_len(raw)
             }
+            Codec::ZstdWithDictionary => Err(CorruptionKind::MissingDictionary(self.dictionary)),
         }
     }
 
-    pub fn block(&self) -> Result<Block, CorruptionKind> {
-        if self.kind != FrameKind::Block {
-            return Err(CorruptionKind::UnexpectedFrameKind(self.kind as u8));
+    pub(crate) fn check_len(&self, raw: Vec<u8>) -> Result<Vec<u8>, CorruptionKind> {
+        if raw.len() == self.raw_len {
+            Ok(raw)
+        } else {
+            Err(CorruptionKind::Decompress(format!(
+                "{} bytes instead of {}",
+                raw.len(),
+                self.raw_len
+            )))
         }
-        Block::decode(self.raw()?.as_slice()).map_err(|e| CorruptionKind::Decode(e.to_string()))
     }
 
     pub fn index(&self) -> Result<SegmentIndex, CorruptionKind> {
@@ -291,13 +356,16 @@ pub fn read_frame(data: &[u8], offset: usize) -> FrameRead<'_> {
     let kind = match header[4] {
         1 => FrameKind::Block,
         2 => FrameKind::Index,
+        3 => FrameKind::Dictionary,
         other => return FrameRead::Corrupt(CorruptionKind::UnexpectedFrameKind(other)),
     };
     let codec = match header[5] {
         0 => Codec::None,
         1 => Codec::Zstd,
+        2 => Codec::ZstdWithDictionary,
         other => return FrameRead::Corrupt(CorruptionKind::UnknownCodec(other)),
     };
+    let dictionary = u16::from_le_bytes([header[6], header[7]]);
     let payload_len = read_u32(header, 8);
     let raw_len = read_u32(header, 12);
     if payload_len > MAX_FRAME_RAW_BYTES || raw_len > MAX_FRAME_RAW_BYTES {
@@ -315,6 +383,7 @@ pub fn read_frame(data: &[u8], offset: usize) -> FrameRead<'_> {
         offset,
         kind,
         codec,
+        dictionary,
         raw_len: raw_len as usize,
         payload,
     })
@@ -404,6 +473,8 @@ pub struct SegmentWriter {
     len: u64,
     index: Vec<BlockSummary>,
     fsync: FsyncPolicy,
+    /// Dictionaries already written to this segment.
+    dictionaries: Vec<u16>,
 }
 
 impl SegmentWriter {
@@ -430,6 +501,7 @@ impl SegmentWriter {
             len: HEADER_LEN as u64,
             index: Vec::new(),
             fsync,
+            dictionaries: Vec::new(),
         })
     }
 
@@ -452,6 +524,7 @@ impl SegmentWriter {
             len: valid_len,
             index,
             fsync,
+            dictionaries: Vec::new(),
         };
         use std::io::Seek;
         writer
@@ -483,7 +556,18 @@ impl SegmentWriter {
         let mut buffer = Vec::with_capacity(blocks.iter().map(|b| b.frame.len()).sum());
         let mut offset = self.len;
         let mut summaries = Vec::with_capacity(blocks.len());
+        let mut new_dictionaries = Vec::new();
         for block in blocks {
+            if let Some(dictionary) = &block.dictionary
+                && !self.dictionaries.contains(&dictionary.id())
+                && !new_dictionaries.contains(&dictionary.id())
+            {
+                let frame =
+                    dictionary_frame(dictionary).map_err(|e| StoreError::io(&self.path, e))?;
+                offset += frame.len() as u64;
+                buffer.extend_from_slice(&frame);
+                new_dictionaries.push(dictionary.id());
+            }
             let mut summary = block.summary;
             summary.offset = offset;
             offset += block.frame.len() as u64;
@@ -507,6 +591,7 @@ impl SegmentWriter {
         }
         self.len = offset;
         self.index.extend(summaries);
+        self.dictionaries.extend(new_dictionaries);
         Ok(())
     }
 
@@ -519,7 +604,7 @@ impl SegmentWriter {
         let raw = index.encode_to_vec();
         let compressed = zstd::bulk::compress(&raw, 3).map_err(io)?;
         let frame =
-            frame_bytes(FrameKind::Index, Codec::Zstd, &compressed, raw.len()).map_err(io)?;
+            frame_bytes(FrameKind::Index, Codec::Zstd, 0, &compressed, raw.len()).map_err(io)?;
         let footer = Footer {
             index_offset: self.len,
             index_frame_len: len_u32(frame.len()).map_err(io)?,
@@ -611,6 +696,7 @@ impl<'a> SegmentBytes<'a> {
             None => self.data.len(),
         };
         let data = &self.data[..data_end.max(HEADER_LEN)];
+        let mut decoder = FrameDecoder::default();
         let mut offset = HEADER_LEN;
         scan.valid_len = offset as u64;
         // What ended the scan early, for a sealed segment that must not end so.
@@ -620,11 +706,20 @@ impl<'a> SegmentBytes<'a> {
                 FrameRead::Complete(frame) => {
                     offset = frame.end();
                     scan.valid_len = offset as u64;
-                    if frame.kind == FrameKind::Index {
+                    match frame.kind {
                         // An index without a footer: sealing was cut short.
-                        continue;
+                        FrameKind::Index => continue,
+                        FrameKind::Dictionary => {
+                            if let Err(kind) = decoder.learn(&frame) {
+                                let corruption = self.corruption(frame.offset, kind);
+                                scan.damage.push(corruption.clone());
+                                on_block(SegmentItem::Corrupt(corruption));
+                            }
+                            continue;
+                        }
+                        FrameKind::Block => {}
                     }
-                    match frame.block() {
+                    match decoder.block(&frame) {
                         Ok(block) => {
                             let mut summary = crate::block::summarize(&block);
                             summary.offset = frame.offset as u64;

@@ -4,6 +4,7 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+use crate::dictionary::FrameDecoder;
 use crate::error::{Corruption, CorruptionKind, StoreError};
 use crate::proto::{Block, BlockSummary};
 use crate::segment::{FrameKind, FrameRead, HEADER_LEN, SegmentHeader, read_frame, resync};
@@ -23,6 +24,7 @@ pub struct SegmentTail {
     header: Option<SegmentHeader>,
     sealed: bool,
     reported_damage_at: Option<u64>,
+    decoder: FrameDecoder,
 }
 
 /// What one poll found.
@@ -45,6 +47,7 @@ impl SegmentTail {
             header: None,
             sealed: false,
             reported_damage_at: None,
+            decoder: FrameDecoder::default(),
         })
     }
 
@@ -86,12 +89,21 @@ impl SegmentTail {
                 FrameRead::Complete(frame) => {
                     let offset = self.pos + frame.offset as u64;
                     cursor = frame.end();
-                    if frame.kind == FrameKind::Index {
-                        self.sealed = true;
-                        out.sealed = true;
-                        break;
+                    match frame.kind {
+                        FrameKind::Index => {
+                            self.sealed = true;
+                            out.sealed = true;
+                            break;
+                        }
+                        FrameKind::Dictionary => {
+                            if let Err(kind) = self.decoder.learn(&frame) {
+                                out.damage.push(self.corruption(offset, kind));
+                            }
+                            continue;
+                        }
+                        FrameKind::Block => {}
                     }
-                    match frame.block() {
+                    match self.decoder.block(&frame) {
                         Ok(block) => {
                             let mut summary = crate::block::summarize(&block);
                             summary.offset = offset;

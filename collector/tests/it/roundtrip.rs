@@ -279,3 +279,50 @@ async fn stored_records_export_back_exactly() {
     assert!(summary.contains("metric points     3"), "{summary}");
     assert!(summary.contains("status            ok"), "{summary}");
 }
+
+/// Past the first 32 KiB of blocks of a kind, blocks are compressed with a dictionary
+/// sampled from them; what is stored still exports exactly as it came.
+#[tokio::test]
+async fn dictionary_compressed_blocks_export_exactly() {
+    use oculus_store::segment::{FrameKind, FrameRead, HEADER_LEN, read_frame};
+
+    let running = start().await;
+    let mut client = TraceServiceClient::connect(running.grpc_url())
+        .await
+        .expect("connect");
+    let mut sent = Vec::new();
+    for request in 0..12u64 {
+        let spans = (request * 200..request * 200 + 200).map(span).collect();
+        let request = crate::traces_request(spans);
+        client.export(request.clone()).await.expect("accepted");
+        sent.push(TracesData {
+            resource_spans: request.resource_spans,
+        });
+    }
+    let crate::Running { collector, dir } = running;
+    let session = collector.session().to_path_buf();
+    collector.shutdown().await.expect("shutdown");
+    let blocks = crate::read_blocks(dir.path());
+    let exported: Vec<TracesData> = blocks
+        .iter()
+        .map(oculus_collector::export::traces)
+        .collect();
+    assert_eq!(exported, sent);
+
+    let data = std::fs::read(session.join("segment-00000001.oseg")).expect("segment");
+    let mut offset = HEADER_LEN;
+    let (mut dictionaries, mut with_dictionary) = (0, 0);
+    while let FrameRead::Complete(frame) = read_frame(&data, offset) {
+        match frame.kind {
+            FrameKind::Dictionary => dictionaries += 1,
+            FrameKind::Block if frame.dictionary() != 0 => with_dictionary += 1,
+            _ => {}
+        }
+        offset = frame.end();
+    }
+    assert_eq!(dictionaries, 1);
+    assert!(
+        with_dictionary >= 8,
+        "{with_dictionary} of 12 blocks used the dictionary"
+    );
+}

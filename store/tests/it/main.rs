@@ -6,6 +6,7 @@
 )]
 
 mod common;
+mod dictionary;
 mod fixtures;
 mod format;
 mod model;

@@ -1,0 +1,187 @@
+//! Segments whose blocks are compressed with a session dictionary.
+
+use std::path::Path;
+
+use oculus_store::block::summarize;
+use oculus_store::proto::Block;
+use oculus_store::segment::{
+    FrameKind, FrameRead, FsyncPolicy, HEADER_LEN, SegmentHeader, SegmentWriter, read_frame,
+};
+use oculus_store::{
+    CorruptionKind, EncodedBlock, SegmentTail, SessionWriter, SharedDictionary, WriterOptions,
+    check, encode_raw_block, resolve,
+};
+use prost::Message;
+
+use crate::common::{BASE_TIME_UNIX_NANO, Item, encode, sample_block, scan_file};
+
+fn dictionary() -> SharedDictionary {
+    let mut raw = Vec::new();
+    for seed in 100..110 {
+        raw.extend(sample_block(seed).encode_to_vec());
+    }
+    SharedDictionary::new(1, raw)
+}
+
+fn encode_with(block: &Block, dictionary: &SharedDictionary) -> EncodedBlock {
+    encode_raw_block(
+        &block.encode_to_vec(),
+        summarize(block),
+        3,
+        Some(dictionary),
+    )
+    .unwrap()
+}
+
+/// (kind, dictionary) of every frame in file order.
+fn frames(path: &Path) -> Vec<(FrameKind, u16)> {
+    let data = std::fs::read(path).unwrap();
+    let mut offset = HEADER_LEN;
+    let mut frames = Vec::new();
+    while let FrameRead::Complete(frame) = read_frame(&data, offset) {
+        frames.push((frame.kind, frame.dictionary()));
+        offset = frame.end();
+    }
+    frames
+}
+
+fn header() -> SegmentHeader {
+    SegmentHeader {
+        sequence: 1,
+        created_unix_nano: BASE_TIME_UNIX_NANO,
+    }
+}
+
+/// Blocks 0..3 plain, then 3..9 with the dictionary, each appended on its own.
+fn write(path: &Path, dictionary: &SharedDictionary) -> (Vec<Block>, SegmentWriter) {
+    let mut writer = SegmentWriter::create(path, header(), FsyncPolicy::Never).unwrap();
+    let blocks: Vec<Block> = (0..9).map(sample_block).collect();
+    for (seed, block) in blocks.iter().enumerate() {
+        let encoded = if seed < 3 {
+            encode(block)
+        } else {
+            encode_with(block, dictionary)
+        };
+        writer.append(&[encoded]).unwrap();
+    }
+    (blocks, writer)
+}
+
+#[test]
+fn dictionary_blocks_read_back_and_the_dictionary_is_written_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("segment-00000001.oseg");
+    let dictionary = dictionary();
+    let (blocks, writer) = write(&path, &dictionary);
+    writer.seal().unwrap();
+    let read = scan_file(&path);
+    assert!(read.scan.damage.is_empty(), "{:?}", read.scan.damage);
+    assert_eq!(read.blocks, blocks);
+    let kinds = frames(&path);
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|(kind, _)| *kind == FrameKind::Dictionary)
+            .count(),
+        1
+    );
+    // The dictionary frame comes right before the first block that needs it.
+    assert_eq!(kinds[3], (FrameKind::Dictionary, 1));
+    assert_eq!(kinds[4], (FrameKind::Block, 1));
+    assert_eq!(kinds[0], (FrameKind::Block, 0));
+    // The index lists blocks only.
+    assert_eq!(read.scan.sealed_index.unwrap().blocks.len(), 9);
+}
+
+#[test]
+fn a_damaged_dictionary_loses_only_the_blocks_that_need_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("segment-00000001.oseg");
+    let (blocks, writer) = write(&path, &dictionary());
+    writer.seal().unwrap();
+    let data = std::fs::read(&path).unwrap();
+    let mut offset = HEADER_LEN;
+    let mut dictionary_at = None;
+    while let FrameRead::Complete(frame) = read_frame(&data, offset) {
+        if frame.kind == FrameKind::Dictionary {
+            dictionary_at = Some(frame.offset);
+        }
+        offset = frame.end();
+    }
+    let dictionary_at = dictionary_at.unwrap();
+    let mut damaged = data.clone();
+    damaged[dictionary_at + 40] ^= 0xff;
+    std::fs::write(&path, &damaged).unwrap();
+
+    let read = scan_file(&path);
+    assert_eq!(
+        read.blocks,
+        blocks[..3].to_vec(),
+        "blocks without the dictionary survive"
+    );
+    let kinds: Vec<&CorruptionKind> = read
+        .items
+        .iter()
+        .filter_map(|item| match item {
+            Item::Corrupt(corruption) => Some(&corruption.kind),
+            Item::Block(_) => None,
+        })
+        .collect();
+    assert_eq!(kinds[0], &CorruptionKind::FrameChecksum);
+    assert_eq!(kinds.len(), 7);
+    assert!(
+        kinds[1..]
+            .iter()
+            .all(|kind| **kind == CorruptionKind::MissingDictionary(1))
+    );
+    let report = check(&path, |_, _| {}).unwrap();
+    assert!(!report.is_healthy());
+}
+
+#[test]
+fn a_tail_reads_dictionary_blocks_as_they_arrive() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("segment-00000001.oseg");
+    let dictionary = dictionary();
+    let mut writer = SegmentWriter::create(&path, header(), FsyncPolicy::Never).unwrap();
+    let mut tail = SegmentTail::open(&path).unwrap();
+    for seed in 0..4 {
+        let block = sample_block(seed);
+        writer.append(&[encode_with(&block, &dictionary)]).unwrap();
+        let poll = tail.poll().unwrap();
+        assert!(poll.damage.is_empty(), "{:?}", poll.damage);
+        assert_eq!(poll.blocks.len(), 1);
+        assert_eq!(poll.blocks[0].1, block);
+    }
+}
+
+#[test]
+fn every_segment_of_a_session_carries_the_dictionary_it_needs() {
+    let root = tempfile::tempdir().unwrap();
+    let options = WriterOptions {
+        max_segment_bytes: 2_000,
+        ..WriterOptions::default()
+    };
+    let (mut writer, _) = SessionWriter::open(root.path(), options).unwrap();
+    let dictionary = dictionary();
+    let blocks: Vec<Block> = (0..12).map(sample_block).collect();
+    for block in &blocks {
+        writer.append(&[encode_with(block, &dictionary)]).unwrap();
+    }
+    writer.close().unwrap();
+    let segments = resolve(root.path()).unwrap().segments;
+    assert!(segments.len() >= 2, "rotation happened: {}", segments.len());
+    let mut read_back = Vec::new();
+    for segment in &segments {
+        assert_eq!(
+            frames(segment)[0],
+            (FrameKind::Dictionary, 1),
+            "{}",
+            segment.display()
+        );
+        let read = scan_file(segment);
+        assert!(read.scan.damage.is_empty());
+        read_back.extend(read.blocks);
+    }
+    assert_eq!(read_back, blocks);
+}
