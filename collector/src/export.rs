@@ -54,7 +54,13 @@ fn resource(block: &Block, index: usize) -> (Option<OtlpResource>, String) {
         Some(OtlpResource {
             attributes: attributes(block, &resource.attributes),
             dropped_attributes_count: resource.dropped_attributes_count,
-            entity_refs: Vec::new(),
+            // Stored references were valid when they came in and sit in a checksummed
+            // frame; one that no longer decodes cannot be shown as anything.
+            entity_refs: resource
+                .entity_refs
+                .iter()
+                .filter_map(|bytes| otlp_common::EntityRef::decode(bytes.as_slice()).ok())
+                .collect(),
         }),
         block.str(resource.schema_url).to_owned(),
     )

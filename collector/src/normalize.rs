@@ -183,6 +183,11 @@ fn add_resource(
         attributes,
         dropped_attributes_count: resource.dropped_attributes_count,
         schema_url,
+        entity_refs: resource
+            .entity_refs
+            .iter()
+            .map(Message::encode_to_vec)
+            .collect(),
     })
 }
 

@@ -226,7 +226,15 @@ impl<'a> Transcoder<'a> {
                 match (field, wire) {
                     (1, WireType::Len) => self.key_value(1, reader.bytes()?, None)?,
                     (2, WireType::Varint) => dropped = reader.varint()? as u32,
-                    (1 | 2, _) => return Err(wrong_type()),
+                    (3, WireType::Len) => {
+                        let entity = reader.bytes()?;
+                        check_entity_ref(entity)?;
+                        // Written even when empty: an empty entity reference is one too.
+                        self.out.put_tag(4, WireType::Len);
+                        self.out.put_varint(entity.len() as u64);
+                        self.out.extend_from_slice(entity);
+                    }
+                    (1..=3, _) => return Err(wrong_type()),
                     _ => reader.skip(wire)?,
                 }
             }
@@ -773,6 +781,19 @@ impl From<Reject> for Failure {
     fn from(reject: Reject) -> Self {
         Self::Rejected(reject)
     }
+}
+
+/// An EntityRef is kept as bytes, but must be valid: its four fields are strings.
+fn check_entity_ref(data: &[u8]) -> Result<(), WireError> {
+    let mut reader = Reader::new(data);
+    while let Some((field, wire)) = reader.field()? {
+        match (field, wire) {
+            (1..=4, WireType::Len) => drop(reader.string()?),
+            (1..=4, _) => return Err(wrong_type()),
+            _ => reader.skip(wire)?,
+        }
+    }
+    Ok(())
 }
 
 fn note_source<'a>(source: &mut Source<'a>, key: &str, value: &'a [u8]) -> Result<(), WireError> {

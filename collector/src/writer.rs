@@ -101,11 +101,18 @@ fn run(
 ) -> Result<(), StoreError> {
     let mut blocks = Vec::new();
     let mut acks = Vec::new();
+    // Failed writes in a row: the first is logged, the rest only counted, so a full
+    // disk does not flood the log.
+    let mut failures = 0u64;
     loop {
         let first = match queue.recv_timeout(IDLE_TICK) {
             Ok(job) => job,
             Err(RecvTimeoutError::Timeout) => {
-                writer.tick()?;
+                // A segment that cannot be sealed now stays open and is sealed later,
+                // or recovered at the next start; writing goes on either way.
+                if let Err(error) = writer.tick() {
+                    tracing::warn!(%error, "cannot rotate the active segment");
+                }
                 continue;
             }
             Err(RecvTimeoutError::Disconnected) => break,
@@ -119,16 +126,25 @@ fn run(
             blocks.push(job.block);
             acks.push(job.ack);
         }
-        let result = writer.append(&blocks).map_err(|error| {
-            let failure = WriteFailure {
-                storage_full: error.is_storage_full(),
-                message: error.to_string(),
-            };
-            // Nothing of this group is acknowledged, so no accepted record is lost;
-            // the clients are told and retry.
-            tracing::error!(%error, records = blocks.iter().map(EncodedBlock::records).sum::<u64>(), "write failed");
-            failure
+        let result = writer.append(&blocks).map_err(|error| WriteFailure {
+            storage_full: error.is_storage_full(),
+            message: error.to_string(),
         });
+        // Nothing of a failed group is acknowledged, so no accepted record is lost: the
+        // clients are told and retry. Hence a warning, not an error.
+        match &result {
+            Err(failure) => {
+                if failures == 0 {
+                    tracing::warn!(error = %failure, "cannot write; refusing requests until writes succeed again");
+                }
+                failures += 1;
+            }
+            Ok(()) if failures > 0 => {
+                tracing::info!(failed_writes = failures, "writing again");
+                failures = 0;
+            }
+            Ok(()) => {}
+        }
         queued_bytes.fetch_sub(group_bytes, Ordering::AcqRel);
         blocks.clear();
         for ack in acks.drain(..) {

@@ -5,7 +5,7 @@ use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsSe
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use opentelemetry_proto::tonic::common::v1::{
-    AnyValue, ArrayValue, InstrumentationScope, KeyValueList, any_value,
+    AnyValue, ArrayValue, EntityRef, InstrumentationScope, KeyValueList, any_value,
 };
 use opentelemetry_proto::tonic::logs::v1::LogsData;
 use opentelemetry_proto::tonic::metrics::v1::{
@@ -95,7 +95,15 @@ fn rich_traces() -> TracesData {
                         int_attribute("pid", 7),
                     ],
                     dropped_attributes_count: 1,
-                    entity_refs: Vec::new(),
+                    entity_refs: vec![
+                        EntityRef {
+                            schema_url: "https://opentelemetry.io/schemas/1.30.0".into(),
+                            r#type: "service".into(),
+                            id_keys: vec!["service.name".into()],
+                            description_keys: vec!["service.version".into()],
+                        },
+                        EntityRef::default(),
+                    ],
                 }),
                 scope_spans: vec![
                     ScopeSpans {

@@ -6,7 +6,7 @@ use oculus_store::proto::Block;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{
-    AnyValue, ArrayValue, InstrumentationScope, KeyValue, KeyValueList, any_value,
+    AnyValue, ArrayValue, EntityRef, InstrumentationScope, KeyValue, KeyValueList, any_value,
 };
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::resource::v1::Resource;
@@ -181,13 +181,32 @@ fn span() -> impl Strategy<Value = Span> {
     )
 }
 
+fn entity_ref() -> impl Strategy<Value = EntityRef> {
+    (
+        "[a-z:/.]{0,6}",
+        "[a-z]{0,6}",
+        vec("[a-z.]{0,6}", 0..3),
+        vec("[a-z.]{0,6}", 0..2),
+    )
+        .prop_map(
+            |(schema_url, r#type, id_keys, description_keys)| EntityRef {
+                schema_url,
+                r#type,
+                id_keys,
+                description_keys,
+            },
+        )
+}
+
 fn resource() -> impl Strategy<Value = Option<Resource>> {
     option::of(
-        (attributes(), any::<u32>()).prop_map(|(attributes, dropped_attributes_count)| Resource {
-            attributes,
-            dropped_attributes_count,
-            entity_refs: Vec::new(),
-        }),
+        (attributes(), any::<u32>(), vec(entity_ref(), 0..3)).prop_map(
+            |(attributes, dropped_attributes_count, entity_refs)| Resource {
+                attributes,
+                dropped_attributes_count,
+                entity_refs,
+            },
+        ),
     )
 }
 

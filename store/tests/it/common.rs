@@ -31,6 +31,7 @@ pub fn build_block(seed: u64, records: &[RecordSpec]) -> Block {
         attributes: vec![string_attr(key, "orders")],
         dropped_attributes_count: 0,
         schema_url: 0,
+        entity_refs: Vec::new(),
     });
     let name = builder.intern("orders::api");
     let version = builder.intern("1.4.0");
