@@ -241,11 +241,13 @@ fn export_command(args: &ExportArgs) -> anyhow::Result<ExitCode> {
             }
         });
         if let Some(error) = failure {
-            return Err(error);
+            return quiet_on_closed_pipe(error);
         }
         progress.inc(data.len() as u64);
     }
-    out.flush().context("cannot write the output")?;
+    if let Err(error) = out.flush().context("cannot write the output") {
+        return quiet_on_closed_pipe(error);
+    }
     progress.finish_and_clear();
     if damaged > 0 {
         eprintln!(
@@ -254,6 +256,20 @@ fn export_command(args: &ExportArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A reader that stopped early (`export ... | head`) is not an error.
+fn quiet_on_closed_pipe(error: anyhow::Error) -> anyhow::Result<ExitCode> {
+    let closed = error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    });
+    if closed {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Err(error)
+    }
 }
 
 fn write_block(
