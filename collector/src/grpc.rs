@@ -20,16 +20,6 @@ use axum::routing::post;
 use bytes::{Buf, Bytes, BytesMut};
 use http_body::Frame;
 use http_body_util::BodyExt;
-use opentelemetry_proto::tonic::collector::logs::v1::{
-    ExportLogsPartialSuccess, ExportLogsServiceResponse,
-};
-use opentelemetry_proto::tonic::collector::metrics::v1::{
-    ExportMetricsPartialSuccess, ExportMetricsServiceResponse,
-};
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTracePartialSuccess, ExportTraceServiceResponse,
-};
-use prost::Message;
 use tonic::Code;
 use tonic_types::{ErrorDetails, StatusExt};
 
@@ -199,32 +189,7 @@ fn status_response(status: tonic::Status) -> Response {
 }
 
 fn success_response(signal: Signal, accepted: &Accepted) -> Response {
-    let rejected = i64::try_from(accepted.rejected).unwrap_or(i64::MAX);
-    let message = accepted.message.clone();
-    let partial = accepted.rejected > 0 || !accepted.message.is_empty();
-    let encoded = match signal {
-        Signal::Traces => ExportTraceServiceResponse {
-            partial_success: partial.then_some(ExportTracePartialSuccess {
-                rejected_spans: rejected,
-                error_message: message,
-            }),
-        }
-        .encode_to_vec(),
-        Signal::Logs => ExportLogsServiceResponse {
-            partial_success: partial.then_some(ExportLogsPartialSuccess {
-                rejected_log_records: rejected,
-                error_message: message,
-            }),
-        }
-        .encode_to_vec(),
-        Signal::Metrics => ExportMetricsServiceResponse {
-            partial_success: partial.then_some(ExportMetricsPartialSuccess {
-                rejected_data_points: rejected,
-                error_message: message,
-            }),
-        }
-        .encode_to_vec(),
-    };
+    let encoded = accepted.encode(signal, Encoding::Protobuf);
     let mut framed = Vec::with_capacity(PREFIX_LEN + encoded.len());
     framed.push(0);
     framed.extend_from_slice(&(encoded.len() as u32).to_be_bytes());

@@ -13,15 +13,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
-use opentelemetry_proto::tonic::collector::logs::v1::{
-    ExportLogsPartialSuccess, ExportLogsServiceResponse,
-};
-use opentelemetry_proto::tonic::collector::metrics::v1::{
-    ExportMetricsPartialSuccess, ExportMetricsServiceResponse,
-};
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTracePartialSuccess, ExportTraceServiceResponse,
-};
 use prost::Message;
 
 use crate::budget::Held;
@@ -125,52 +116,12 @@ async fn read_body(ingest: &Ingest, held: &mut Held, mut body: Body) -> Result<B
 }
 
 fn success_response(signal: Signal, encoding: Encoding, accepted: &Accepted) -> Response {
-    let rejected = i64::try_from(accepted.rejected).unwrap_or(i64::MAX);
-    let message = accepted.message.clone();
-    let partial = accepted.rejected > 0 || !accepted.message.is_empty();
-    let body = match signal {
-        Signal::Traces => encode(
-            encoding,
-            &ExportTraceServiceResponse {
-                partial_success: partial.then_some(ExportTracePartialSuccess {
-                    rejected_spans: rejected,
-                    error_message: message,
-                }),
-            },
-        ),
-        Signal::Logs => encode(
-            encoding,
-            &ExportLogsServiceResponse {
-                partial_success: partial.then_some(ExportLogsPartialSuccess {
-                    rejected_log_records: rejected,
-                    error_message: message,
-                }),
-            },
-        ),
-        Signal::Metrics => encode(
-            encoding,
-            &ExportMetricsServiceResponse {
-                partial_success: partial.then_some(ExportMetricsPartialSuccess {
-                    rejected_data_points: rejected,
-                    error_message: message,
-                }),
-            },
-        ),
-    };
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, content_type(encoding))],
-        body,
+        accepted.encode(signal, encoding),
     )
         .into_response()
-}
-
-fn encode<T: Message + serde::Serialize>(encoding: Encoding, message: &T) -> Vec<u8> {
-    match encoding {
-        Encoding::Protobuf => message.encode_to_vec(),
-        // Serializing these generated types cannot fail: no maps with non-string keys.
-        Encoding::Json => serde_json::to_vec(message).unwrap_or_else(|_| b"{}".to_vec()),
-    }
 }
 
 fn content_type(encoding: Encoding) -> &'static str {

@@ -7,9 +7,15 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
 use oculus_store::{DictionarySampler, SharedDictionary};
-use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
 use prost::Message;
 
 use crate::budget::{Budget, Held};
@@ -47,6 +53,53 @@ pub enum IngestError {
 pub struct Accepted {
     pub rejected: u64,
     pub message: String,
+}
+
+impl Accepted {
+    /// The Export response for `signal`, with partial success when records were
+    /// rejected, encoded as the request was.
+    pub fn encode(&self, signal: Signal, encoding: Encoding) -> Vec<u8> {
+        let rejected = i64::try_from(self.rejected).unwrap_or(i64::MAX);
+        let error_message = self.message.clone();
+        let partial = self.rejected > 0 || !self.message.is_empty();
+        match signal {
+            Signal::Traces => encode_message(
+                encoding,
+                &ExportTraceServiceResponse {
+                    partial_success: partial.then_some(ExportTracePartialSuccess {
+                        rejected_spans: rejected,
+                        error_message,
+                    }),
+                },
+            ),
+            Signal::Logs => encode_message(
+                encoding,
+                &ExportLogsServiceResponse {
+                    partial_success: partial.then_some(ExportLogsPartialSuccess {
+                        rejected_log_records: rejected,
+                        error_message,
+                    }),
+                },
+            ),
+            Signal::Metrics => encode_message(
+                encoding,
+                &ExportMetricsServiceResponse {
+                    partial_success: partial.then_some(ExportMetricsPartialSuccess {
+                        rejected_data_points: rejected,
+                        error_message,
+                    }),
+                },
+            ),
+        }
+    }
+}
+
+fn encode_message<T: Message + serde::Serialize>(encoding: Encoding, message: &T) -> Vec<u8> {
+    match encoding {
+        Encoding::Protobuf => message.encode_to_vec(),
+        // Serializing these generated types cannot fail: no maps with non-string keys.
+        Encoding::Json => serde_json::to_vec(message).unwrap_or_else(|_| b"{}".to_vec()),
+    }
 }
 
 /// Running totals, for logs and the status line.

@@ -85,25 +85,22 @@ struct Transcoder<'a> {
 }
 
 pub fn traces(request: &[u8]) -> Result<Transcoded, Error> {
-    let mut transcoder = Transcoder::new(request.len());
-    let mut reader = Reader::new(request);
-    while let Some((field, wire)) = reader.field()? {
-        match (field, wire) {
-            (1, WireType::Len) => transcoder.resource_group(reader.bytes()?, Signal::Traces)?,
-            (1, _) => return Err(WireError("field has the wrong wire type")),
-            _ => reader.skip(wire)?,
-        }
-    }
-    Ok(transcoder.finish())
+    transcode(request, Signal::Traces)
 }
 
 pub fn logs(request: &[u8]) -> Result<Transcoded, Error> {
+    transcode(request, Signal::Logs)
+}
+
+/// An ExportTraceServiceRequest or ExportLogsServiceRequest: field 1 holds the
+/// resource groups either way.
+fn transcode(request: &[u8], signal: Signal) -> Result<Transcoded, Error> {
     let mut transcoder = Transcoder::new(request.len());
     let mut reader = Reader::new(request);
     while let Some((field, wire)) = reader.field()? {
         match (field, wire) {
-            (1, WireType::Len) => transcoder.resource_group(reader.bytes()?, Signal::Logs)?,
-            (1, _) => return Err(WireError("field has the wrong wire type")),
+            (1, WireType::Len) => transcoder.resource_group(reader.bytes()?, signal)?,
+            (1, _) => return Err(wrong_type()),
             _ => reader.skip(wire)?,
         }
     }
