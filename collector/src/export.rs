@@ -1,6 +1,6 @@
 //! The store's blocks back into OTLP: the inverse of `normalize`.
 
-use oculus_store::block::{join_span_id, join_trace_id};
+use oculus_store::block::{SpanColumns, join_span_id, join_trace_id};
 use oculus_store::proto::{AnyValue, Block, KeyValue, any_value};
 use opentelemetry_proto::tonic::common::v1 as otlp_common;
 use opentelemetry_proto::tonic::logs::v1 as otlp_logs;
@@ -118,20 +118,25 @@ fn group<T>(block: &Block, items: impl Iterator<Item = (u32, T)>) -> Vec<Vec<T>>
 }
 
 pub fn traces(block: &Block) -> otlp_trace::TracesData {
-    let starts = block.span_starts();
+    let columns = block.span_columns();
     let spans = block.spans.iter().enumerate().map(|(index, span)| {
-        let start = starts[index];
+        let SpanColumns {
+            span_id,
+            parent_span_id,
+            start_unix_nano: start,
+            end_unix_nano: end,
+        } = columns[index];
         let (trace_high, trace_low) = block.span_trace_id(index);
         let otlp = otlp_trace::Span {
             trace_id: join_trace_id(trace_high, trace_low),
-            span_id: join_span_id(span.span_id),
+            span_id: join_span_id(span_id),
             trace_state: span.trace_state.clone(),
-            parent_span_id: join_span_id(span.parent_span_id),
+            parent_span_id: join_span_id(parent_span_id),
             flags: span.flags,
             name: block.str(span.name).to_owned(),
             kind: span.kind,
             start_time_unix_nano: start,
-            end_time_unix_nano: start.wrapping_add(span.duration_nano as u64),
+            end_time_unix_nano: end,
             attributes: attributes(block, &span.attributes),
             dropped_attributes_count: span.dropped_attributes_count,
             events: span

@@ -4,7 +4,7 @@
 //! wrong length are rejected one by one (reported as partial success); everything
 //! else is kept exactly, so exporting it again yields what came in.
 
-use oculus_store::block::{event_time_offset, split_span_id, split_trace_id};
+use oculus_store::block::{SpanColumns, event_time_offset, split_span_id, split_trace_id};
 use oculus_store::proto::{
     self, AnyValue, ArrayValue, KeyValue, KeyValueList, Resource, Scope, SourceLocation, any_value,
 };
@@ -76,15 +76,7 @@ pub fn traces(request: ExportTraceServiceRequest) -> Normalized {
             );
             for span in scope_spans.spans {
                 match self::span(&mut builder, scope, span) {
-                    Ok(mut span) => {
-                        let trace_ref = builder.trace_ref((span.trace_id_high, span.trace_id_low));
-                        if trace_ref != 0 {
-                            span.trace_ref = trace_ref;
-                            span.trace_id_high = 0;
-                            span.trace_id_low = 0;
-                        }
-                        builder.block_mut().spans.push(span);
-                    }
+                    Ok((span, columns)) => builder.push_span(span, columns),
                     Err(reason) => rejections.reject(|| reason),
                 }
             }
@@ -248,7 +240,7 @@ fn span(
     builder: &mut BlockBuilder,
     scope: u32,
     span: opentelemetry_proto::tonic::trace::v1::Span,
-) -> Result<proto::Span, String> {
+) -> Result<(proto::Span, SpanColumns), String> {
     let (trace_id_high, trace_id_low) = trace_id(&span.trace_id, "span")?;
     let span_id = span_id(&span.span_id, "span")?;
     let parent_span_id = optional(&span.parent_span_id, |b| self::span_id(b, "parent"))?;
@@ -267,10 +259,12 @@ fn span(
             flags: link.flags,
         });
     }
-    let start_offset_nano = builder.span_start_offset(span.start_time_unix_nano);
-    let duration_nano = span
-        .end_time_unix_nano
-        .wrapping_sub(span.start_time_unix_nano) as i64;
+    let columns = SpanColumns {
+        span_id,
+        parent_span_id,
+        start_unix_nano: span.start_time_unix_nano,
+        end_unix_nano: span.end_time_unix_nano,
+    };
     let name = builder.intern(&span.name);
     let (span_attributes, source) = attributes(builder, span.attributes);
     let events = span
@@ -290,18 +284,14 @@ fn span(
         })
         .collect();
     let status = span.status.unwrap_or_default();
-    Ok(proto::Span {
+    let span = proto::Span {
         scope,
         trace_id_high,
         trace_id_low,
-        span_id,
-        parent_span_id,
         trace_state: span.trace_state,
         flags: span.flags,
         name,
         kind: span.kind,
-        start_offset_nano,
-        duration_nano,
         attributes: span_attributes,
         dropped_attributes_count: span.dropped_attributes_count,
         events,
@@ -313,7 +303,8 @@ fn span(
         source,
         // Set when the span joins the block, once it is known to be accepted.
         trace_ref: 0,
-    })
+    };
+    Ok((span, columns))
 }
 
 fn log(

@@ -36,6 +36,11 @@ mod block {
     pub const SPANS: u32 = 4;
     pub const LOGS: u32 = 5;
     pub const BASE_TIME: u32 = 7;
+    // Packed columns, one entry per span.
+    pub const SPAN_IDS: u32 = 8;
+    pub const PARENT_SPAN_IDS: u32 = 9;
+    pub const SPAN_START_OFFSETS: u32 = 10;
+    pub const SPAN_DURATIONS: u32 = 11;
 }
 
 /// A record is rejected, with the reason reported in the partial success.
@@ -82,6 +87,20 @@ struct Transcoder<'a> {
     logs: u32,
     rejected: u64,
     reject_reason: Option<String>,
+    columns: SpanColumnBuffers,
+}
+
+/// The block's span columns, as packed field contents.
+#[derive(Default)]
+struct SpanColumnBuffers {
+    span_ids: Vec<u8>,
+    parent_span_ids: Vec<u8>,
+    start_offsets: Vec<u8>,
+    durations: Vec<u8>,
+}
+
+fn zigzag(value: i64) -> u64 {
+    ((value << 1) ^ (value >> 63)) as u64
 }
 
 pub fn traces(request: &[u8]) -> Result<Transcoded, Error> {
@@ -142,6 +161,7 @@ impl<'a> Transcoder<'a> {
             logs: 0,
             rejected: 0,
             reject_reason: None,
+            columns: SpanColumnBuffers::default(),
         };
         transcoder.intern("");
         transcoder
@@ -554,14 +574,10 @@ impl<'a> Transcoder<'a> {
                 self.out.put_fixed64(3, trace_low);
             }
         }
-        self.out.put_fixed64(4, span_id);
-        self.out.put_fixed64(5, parent);
         self.out.put_bytes(6, trace_state.as_bytes());
         self.out.put_fixed32(7, flags);
         self.out.put_uint(8, u64::from(name));
         self.out.put_int32(9, kind);
-        self.out.put_sint64(10, start_offset);
-        self.out.put_sint64(11, duration);
         let mut source = Source::default();
         let mut reader = Reader::new(data);
         while let Some((field, wire)) = reader.field()? {
@@ -581,6 +597,13 @@ impl<'a> Transcoder<'a> {
         self.out.end_len(mark);
         self.see_time(start);
         self.see_time(start.wrapping_add(duration as u64));
+        let columns = &mut self.columns;
+        columns.span_ids.extend_from_slice(&span_id.to_le_bytes());
+        columns
+            .parent_span_ids
+            .extend_from_slice(&parent.to_le_bytes());
+        columns.start_offsets.put_varint(zigzag(start_offset));
+        columns.durations.put_varint(zigzag(duration));
         self.spans += 1;
         if earlier.is_none() {
             self.traces.insert((trace_high, trace_low), self.spans);
@@ -740,6 +763,14 @@ impl<'a> Transcoder<'a> {
     fn finish(mut self) -> Transcoded {
         let base_time = self.base_time.unwrap_or(0);
         self.out.put_fixed64(block::BASE_TIME, base_time);
+        let columns = std::mem::take(&mut self.columns);
+        self.out.put_bytes(block::SPAN_IDS, &columns.span_ids);
+        self.out
+            .put_bytes(block::PARENT_SPAN_IDS, &columns.parent_span_ids);
+        self.out
+            .put_bytes(block::SPAN_START_OFFSETS, &columns.start_offsets);
+        self.out
+            .put_bytes(block::SPAN_DURATIONS, &columns.durations);
         for text in &self.strings {
             // Every entry is written, empty ones too: positions are the references.
             self.out.put_tag(block::STRINGS, WireType::Len);

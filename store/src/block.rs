@@ -4,7 +4,7 @@ use std::collections::hash_map::Entry;
 
 use rustc_hash::FxHashMap;
 
-use crate::proto::{Block, BlockSummary, Resource, Scope};
+use crate::proto::{Block, BlockSummary, Resource, Scope, Span};
 
 /// Accumulates records into one self-contained block, interning repeated strings.
 #[derive(Debug, Default)]
@@ -83,6 +83,16 @@ impl TimeChain {
     }
 }
 
+/// What a span keeps in its block's columns rather than in its message.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SpanColumns {
+    pub span_id: u64,
+    /// 0 for a root span.
+    pub parent_span_id: u64,
+    pub start_unix_nano: u64,
+    pub end_unix_nano: u64,
+}
+
 /// An event's stored time: relative to the start of its span.
 pub fn event_time_offset(span_start: u64, time: u64) -> i64 {
     time.wrapping_sub(span_start) as i64
@@ -127,10 +137,25 @@ impl BlockBuilder {
         }
     }
 
-    /// The stored start of the next span pushed: see [`TimeChain`].
-    pub fn span_start_offset(&mut self, start_unix_nano: u64) -> i64 {
+    /// Adds a span. Its trace id becomes a reference when its trace is already in the
+    /// block; its ids and times go into the block's span columns.
+    pub fn push_span(&mut self, mut span: Span, columns: SpanColumns) {
+        let trace_ref = self.trace_ref((span.trace_id_high, span.trace_id_low));
+        if trace_ref != 0 {
+            span.trace_ref = trace_ref;
+            span.trace_id_high = 0;
+            span.trace_id_low = 0;
+        }
         self.base_time_set = true;
-        self.chain.span_start_offset(start_unix_nano)
+        let start_offset = self.chain.span_start_offset(columns.start_unix_nano);
+        let block = &mut self.block;
+        block.span_ids.push(columns.span_id);
+        block.parent_span_ids.push(columns.parent_span_id);
+        block.span_start_offsets.push(start_offset);
+        block
+            .span_durations
+            .push(columns.end_unix_nano.wrapping_sub(columns.start_unix_nano) as i64);
+        block.spans.push(span);
     }
 
     /// The stored times of the next log record pushed: see [`TimeChain`].
@@ -141,7 +166,7 @@ impl BlockBuilder {
 
     /// The trace reference for a span about to be pushed: the 1-based index of an
     /// earlier span of the same trace in this block, or 0 when it is the first.
-    pub fn trace_ref(&mut self, trace_id: (u64, u64)) -> u32 {
+    fn trace_ref(&mut self, trace_id: (u64, u64)) -> u32 {
         let next = self.block.spans.len() as u32 + 1;
         match self.traces.entry(trace_id) {
             Entry::Occupied(first) => *first.get(),
@@ -173,12 +198,21 @@ impl Block {
             .map_or("", String::as_str)
     }
 
-    /// The start time of every span, in order (times are stored as a chain).
-    pub fn span_starts(&self) -> Vec<u64> {
+    /// The ids and times of every span, in order, from the block's columns. A column
+    /// shorter than `spans` (damaged data) reads as zeros.
+    pub fn span_columns(&self) -> Vec<SpanColumns> {
         let mut chain = TimeChain::new(self.base_time_unix_nano);
-        self.spans
-            .iter()
-            .map(|span| chain.span_start(span.start_offset_nano))
+        (0..self.spans.len())
+            .map(|i| {
+                let start = chain.span_start(self.span_start_offsets.get(i).copied().unwrap_or(0));
+                let duration = self.span_durations.get(i).copied().unwrap_or(0);
+                SpanColumns {
+                    span_id: self.span_ids.get(i).copied().unwrap_or(0),
+                    parent_span_id: self.parent_span_ids.get(i).copied().unwrap_or(0),
+                    start_unix_nano: start,
+                    end_unix_nano: start.wrapping_add(duration as u64),
+                }
+            })
             .collect()
     }
 
@@ -230,9 +264,9 @@ pub fn summarize(block: &Block) -> BlockSummary {
             max = max.max(time);
         }
     };
-    for (span, start) in block.spans.iter().zip(block.span_starts()) {
-        see(start);
-        see(start.wrapping_add(span.duration_nano as u64));
+    for span in block.span_columns() {
+        see(span.start_unix_nano);
+        see(span.end_unix_nano);
     }
     for (time, observed) in block.log_times() {
         // Several SDKs leave the event time unset and only fill the observed time.

@@ -144,13 +144,16 @@ async fn export_and_check(protocol: Protocol, service: &str) {
             attribute(block, &resource.attributes, "service.name"),
             Some(&Value::StringValue(service.into()))
         );
-        assert!(span.duration_nano >= 0);
-        assert_ne!(block.span_starts()[*index], 0);
+        let columns = block.span_columns()[*index];
+        assert!(columns.end_unix_nano >= columns.start_unix_nano);
+        assert_ne!(columns.start_unix_nano, 0);
     }
-    assert_eq!(root.span_id, span_u64(emitted.root_span_id));
-    assert_eq!(root.parent_span_id, 0, "the request span is a root");
-    assert_eq!(child.span_id, span_u64(emitted.child_span_id));
-    assert_eq!(child.parent_span_id, root.span_id);
+    let root_columns = block.span_columns()[*root_index];
+    let child_columns = child_block.span_columns()[*child_index];
+    assert_eq!(root_columns.span_id, span_u64(emitted.root_span_id));
+    assert_eq!(root_columns.parent_span_id, 0, "the request span is a root");
+    assert_eq!(child_columns.span_id, span_u64(emitted.child_span_id));
+    assert_eq!(child_columns.parent_span_id, root_columns.span_id);
     assert_eq!(root.kind, 1, "tracing spans are INTERNAL by default");
     assert_eq!(
         attribute(block, &root.attributes, "http.request.method"),
@@ -183,7 +186,7 @@ async fn export_and_check(protocol: Protocol, service: &str) {
         (trace_high, trace_low)
     );
     assert_eq!(
-        first.span_id, root.span_id,
+        first.span_id, root_columns.span_id,
         "the log belongs to the span it was emitted in"
     );
     assert_eq!(
@@ -203,7 +206,7 @@ async fn export_and_check(protocol: Protocol, service: &str) {
         .iter()
         .find(|(_, l)| l.severity_number == 13)
         .expect("warn log");
-    assert_eq!(warn.span_id, child.span_id);
+    assert_eq!(warn.span_id, child_columns.span_id);
     assert_eq!(
         attribute(warn_block, &warn.attributes, "attempt"),
         Some(&Value::IntValue(2))

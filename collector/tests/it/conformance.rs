@@ -306,11 +306,12 @@ async fn json_follows_the_otlp_json_rules() {
     assert_eq!(block.str(spans[0].name), "numbers as strings");
     assert_eq!(spans[0].trace_id_high, 0x5b8e_fff7_9803_8103);
     assert_eq!(spans[0].trace_id_low, 0xd269_b633_813f_c60c);
-    assert_eq!(spans[0].span_id, 0xeee1_9b7e_c3c1_b174);
-    assert_eq!(spans[0].parent_span_id, 0);
-    assert_eq!(spans[1].parent_span_id, 0xeee1_9b7e_c3c1_b174);
-    assert_eq!(block.span_starts()[0], 1_700_000_000_000_000_000);
-    assert_eq!(block.span_starts()[1], 1_700_000_000_000_000_200);
+    let columns = block.span_columns();
+    assert_eq!(columns[0].span_id, 0xeee1_9b7e_c3c1_b174);
+    assert_eq!(columns[0].parent_span_id, 0);
+    assert_eq!(columns[1].parent_span_id, 0xeee1_9b7e_c3c1_b174);
+    assert_eq!(columns[0].start_unix_nano, 1_700_000_000_000_000_000);
+    assert_eq!(columns[1].start_unix_nano, 1_700_000_000_000_000_200);
     assert_eq!(spans[0].status_code, 2);
     assert_eq!(spans[0].status_message, "boom");
     let value = |span: &oculus_store::proto::Span, key: &str| {

@@ -46,12 +46,17 @@ async fn exports_of_every_signal_are_stored() {
     let blocks = running.finish().await;
     let spans: Vec<_> = blocks
         .iter()
-        .flat_map(|b| b.spans.iter().map(move |s| (b, s)))
+        .flat_map(|b| {
+            b.spans
+                .iter()
+                .zip(b.span_columns())
+                .map(move |(s, c)| (b, s, c))
+        })
         .collect();
     assert_eq!(spans.len(), 15);
-    for (n, (block, span)) in spans.iter().enumerate() {
+    for (n, (block, span, columns)) in spans.iter().enumerate() {
         let n = n as u64;
-        assert_eq!(span.span_id, n + 1);
+        assert_eq!(columns.span_id, n + 1);
         assert_eq!(span.trace_id_low, n + 1);
         assert_eq!(block.str(span.name), format!("GET /orders/{n}"));
         let source = span.source.expect("source location");

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use oculus_store::block::SpanColumns;
 use oculus_store::proto::{
     AnyValue, Block, BlockSummary, KeyValue, LogRecord, Resource, Scope, SourceLocation, Span,
     SpanKind, StatusCode, any_value::Value,
@@ -56,18 +57,19 @@ pub fn build_block(seed: u64, records: &[RecordSpec]) -> Block {
                 let name = builder.intern(name);
                 let method_key = builder.intern("http.request.method");
                 let status_key = builder.intern("http.response.status_code");
-                let start_offset_nano = builder.span_start_offset(at);
+                let columns = SpanColumns {
+                    span_id: (seed << 16) + i + 1,
+                    parent_span_id: if i == 0 { 0 } else { seed << 16 | 1 },
+                    start_unix_nano: at,
+                    end_unix_nano: at + 250_000 + i,
+                };
                 let span = Span {
                     scope,
                     trace_id_high,
                     trace_id_low,
-                    span_id: (seed << 16) + i + 1,
-                    parent_span_id: if i == 0 { 0 } else { seed << 16 | 1 },
                     flags: 1,
                     name,
                     kind: SpanKind::Server as i32,
-                    start_offset_nano,
-                    duration_nano: 250_000 + i as i64,
                     attributes: vec![
                         string_attr(method_key, "GET"),
                         KeyValue {
@@ -85,7 +87,7 @@ pub fn build_block(seed: u64, records: &[RecordSpec]) -> Block {
                     source: Some(source),
                     ..Span::default()
                 };
-                builder.block_mut().spans.push(span);
+                builder.push_span(span, columns);
             }
             RecordSpec::Log { body, severity } => {
                 let severity_text = builder.intern(if *severity >= 17 { "ERROR" } else { "INFO" });

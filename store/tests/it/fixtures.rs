@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use oculus_store::block::{event_time_offset, join_trace_id};
+use oculus_store::block::{SpanColumns, event_time_offset, join_trace_id};
 use oculus_store::proto::{
     AnyValue, Block, Event, KeyValue, KeyValueList, LogRecord, Metric, Resource, Scope,
     SourceLocation, Span, SpanKind, StatusCode, any_value::Value,
@@ -115,12 +115,9 @@ fn spans_block() -> Block {
         scope,
         trace_id_high,
         trace_id_low,
-        span_id: ROOT_SPAN_ID,
         flags: 1,
         name: b.intern("POST /checkout"),
         kind: SpanKind::Server as i32,
-        start_offset_nano: b.span_start_offset(T0),
-        duration_nano: 12_500_000,
         attributes: vec![
             string_attr(method, "POST"),
             KeyValue {
@@ -142,13 +139,9 @@ fn spans_block() -> Block {
         scope,
         trace_id_high,
         trace_id_low,
-        span_id: CHILD_SPAN_ID,
-        parent_span_id: ROOT_SPAN_ID,
         flags: 1,
         name: b.intern("SELECT orders"),
         kind: SpanKind::Client as i32,
-        start_offset_nano: b.span_start_offset(T0 + 2_000_000),
-        duration_nano: 3_000_000,
         attributes: vec![string_attr(db, "postgresql")],
         events: vec![Event {
             time_offset_nano: event_time_offset(T0 + 2_000_000, T0 + 3_000_000),
@@ -168,7 +161,24 @@ fn spans_block() -> Block {
         }),
         ..Span::default()
     };
-    b.block_mut().spans.extend([root, child]);
+    b.push_span(
+        root,
+        SpanColumns {
+            span_id: ROOT_SPAN_ID,
+            parent_span_id: 0,
+            start_unix_nano: T0,
+            end_unix_nano: T0 + 12_500_000,
+        },
+    );
+    b.push_span(
+        child,
+        SpanColumns {
+            span_id: CHILD_SPAN_ID,
+            parent_span_id: ROOT_SPAN_ID,
+            start_unix_nano: T0 + 2_000_000,
+            end_unix_nano: T0 + 5_000_000,
+        },
+    );
     b.finish()
 }
 
@@ -333,11 +343,17 @@ fn v1_sealed_segment_loads_with_exact_contents() {
         join_trace_id(root.trace_id_high, root.trace_id_low),
         hex("4bf92f3577b34da6a3ce929d0e0e4736")
     );
-    assert_eq!(root.span_id, 0x00f0_67aa_0ba9_02b7);
-    assert_eq!(root.parent_span_id, 0);
+    let columns = spans.span_columns();
+    assert_eq!(
+        columns[0],
+        SpanColumns {
+            span_id: 0x00f0_67aa_0ba9_02b7,
+            parent_span_id: 0,
+            start_unix_nano: 1_764_086_401_000_000_000,
+            end_unix_nano: 1_764_086_401_012_500_000,
+        }
+    );
     assert_eq!(root.kind, SpanKind::Server as i32);
-    assert_eq!(spans.span_starts()[0], 1_764_086_401_000_000_000);
-    assert_eq!(root.duration_nano, 12_500_000);
     assert_eq!(
         spans.str(root.attributes[1].key),
         "http.response.status_code"
@@ -351,12 +367,12 @@ fn v1_sealed_segment_loads_with_exact_contents() {
     assert_eq!(spans.str(source.function), "checkout::handle");
     let child = &spans.spans[1];
     assert_eq!(spans.str(child.name), "SELECT orders");
-    assert_eq!(child.parent_span_id, root.span_id);
+    assert_eq!(columns[1].parent_span_id, columns[0].span_id);
     assert_eq!(child.status_code, StatusCode::Error as i32);
     assert_eq!(child.status_message, "deadlock detected");
     assert_eq!(spans.str(child.events[0].name), "retry");
     assert_eq!(
-        spans.span_starts()[1].wrapping_add(child.events[0].time_offset_nano as u64),
+        columns[1].start_unix_nano + child.events[0].time_offset_nano as u64,
         1_764_086_401_003_000_000
     );
     let source = child.source.unwrap();
