@@ -634,6 +634,10 @@ pub struct SealedSegment {
 
 /// One item produced while reading a segment.
 #[derive(Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one item per block, moved straight into a callback; boxing would only add an allocation"
+)]
 pub enum SegmentItem {
     Block { summary: BlockSummary, block: Block },
     Corrupt(Corruption),
