@@ -812,26 +812,38 @@ pub fn read_segment(path: &Path) -> Result<SegmentData, StoreError> {
     let file = File::open(path).map_err(io)?;
     let len = file.metadata().map_err(io)?.len();
     // Only a sealed segment is immutable, and only an immutable file is safe to map.
-    if len >= (HEADER_LEN + FOOTER_LEN) as u64 {
-        let mut tail = [0u8; FOOTER_LEN];
-        use std::os::unix::fs::FileExt;
-        file.read_exact_at(&mut tail, len - FOOTER_LEN as u64)
-            .map_err(io)?;
-        if Footer::decode(&tail).is_some() {
-            #[expect(
-                unsafe_code,
-                reason = "sealed segments are never modified after sealing"
-            )]
-            // SAFETY: sealed segments are immutable; they may be deleted, which
-            // keeps the mapping valid on Unix.
-            let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
-            return Ok(SegmentData::Mapped(map));
-        }
+    if has_footer(&file, len).map_err(io)? {
+        #[expect(
+            unsafe_code,
+            reason = "sealed segments are never modified after sealing"
+        )]
+        // SAFETY: sealed segments are immutable; they may be deleted, which
+        // keeps the mapping valid on Unix.
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
+        return Ok(SegmentData::Mapped(map));
     }
     let mut data = Vec::with_capacity(len as usize);
     use std::io::Read;
     (&file).read_to_end(&mut data).map_err(io)?;
     Ok(SegmentData::Read(data))
+}
+
+/// Whether the segment at `path` ends in a valid footer, reading only the footer.
+pub fn is_sealed(path: &Path) -> Result<bool, StoreError> {
+    let io = |source| StoreError::io(path, source);
+    let file = File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    has_footer(&file, len).map_err(io)
+}
+
+fn has_footer(file: &File, len: u64) -> std::io::Result<bool> {
+    if len < (HEADER_LEN + FOOTER_LEN) as u64 {
+        return Ok(false);
+    }
+    let mut tail = [0u8; FOOTER_LEN];
+    use std::os::unix::fs::FileExt;
+    file.read_exact_at(&mut tail, len - FOOTER_LEN as u64)?;
+    Ok(Footer::decode(&tail).is_some())
 }
 
 /// The bytes of a segment file.
