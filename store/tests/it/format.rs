@@ -505,7 +505,8 @@ fn bad_segment_headers_give_typed_corruption() {
 #[test]
 fn recovery_never_deletes_a_segment_with_a_bad_header() {
     // A future format version or a flipped header bit is not "nothing was written":
-    // the blocks behind it must survive a restart.
+    // the blocks behind it must survive a restart. Recovery only reads the footer of a
+    // sealed segment; finding the damage is `check`'s job.
     for (edit, kind) in [
         (0usize, CorruptionKind::NotASegment),
         (8, CorruptionKind::UnsupportedVersion(1 ^ 0x02)),
@@ -524,7 +525,9 @@ fn recovery_never_deletes_a_segment_with_a_bad_header() {
             data,
             "{kind:?}: segment changed"
         );
-        assert_eq!(report.damage, vec![corruption(&paths[0], 0, kind.clone())]);
+        assert!(report.damage.is_empty(), "{kind:?}: {:?}", report.damage);
         assert!(report.sealed.is_empty(), "{kind:?}: {:?}", report.sealed);
+        let checked = check(root.path(), |_, _| {}).unwrap();
+        assert_eq!(checked.damage, vec![corruption(&paths[0], 0, kind.clone())]);
     }
 }
