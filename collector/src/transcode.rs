@@ -74,7 +74,8 @@ enum Scalar<'a> {
 struct Transcoder<'a> {
     out: Vec<u8>,
     strings: Vec<Cow<'a, str>>,
-    interned: FxHashMap<Cow<'a, str>, u32>,
+    /// Keyed by bytes, so a string seen before is found without checking its UTF-8.
+    interned: FxHashMap<Cow<'a, [u8]>, u32>,
     resources: u32,
     scopes: u32,
     base_time: Option<u64>,
@@ -168,22 +169,32 @@ impl<'a> Transcoder<'a> {
     }
 
     fn intern(&mut self, text: &'a str) -> u32 {
-        if let Some(&id) = self.interned.get(text) {
+        if let Some(&id) = self.interned.get(text.as_bytes()) {
             return id;
         }
         let id = self.strings.len() as u32;
         self.strings.push(Cow::Borrowed(text));
-        self.interned.insert(Cow::Borrowed(text), id);
+        self.interned.insert(Cow::Borrowed(text.as_bytes()), id);
         id
     }
 
+    /// Interns a protobuf string field, checking its UTF-8 only the first time.
+    fn intern_bytes(&mut self, bytes: &'a [u8]) -> Result<u32, WireError> {
+        if let Some(&id) = self.interned.get(bytes) {
+            return Ok(id);
+        }
+        let text = std::str::from_utf8(bytes).map_err(|_| WireError("string is not UTF-8"))?;
+        Ok(self.intern(text))
+    }
+
     fn intern_owned(&mut self, text: String) -> u32 {
-        if let Some(&id) = self.interned.get(text.as_str()) {
+        if let Some(&id) = self.interned.get(text.as_bytes()) {
             return id;
         }
         let id = self.strings.len() as u32;
-        self.strings.push(Cow::Owned(text.clone()));
-        self.interned.insert(Cow::Owned(text), id);
+        self.interned
+            .insert(Cow::Owned(text.clone().into_bytes()), id);
+        self.strings.push(Cow::Owned(text));
         id
     }
 
@@ -212,13 +223,13 @@ impl<'a> Transcoder<'a> {
     /// A ResourceSpans or ResourceLogs: the resource, then each scope group.
     fn resource_group(&mut self, data: &'a [u8], signal: Signal) -> Result<(), WireError> {
         let mut resource = None;
-        let mut schema_url = "";
+        let mut schema_url: &[u8] = b"";
         let mut reader = Reader::new(data);
         while let Some((field, wire)) = reader.field()? {
             match (field, wire) {
                 (1, WireType::Len) => resource = Some(reader.bytes()?),
                 (2, WireType::Len) => reader.skip(wire)?,
-                (3, WireType::Len) => schema_url = reader.string()?,
+                (3, WireType::Len) => schema_url = reader.bytes()?,
                 (1..=3, _) => return Err(wrong_type()),
                 _ => reader.skip(wire)?,
             }
@@ -234,7 +245,7 @@ impl<'a> Transcoder<'a> {
         Ok(())
     }
 
-    fn resource(&mut self, data: Option<&'a [u8]>, schema_url: &'a str) -> Result<u32, WireError> {
+    fn resource(&mut self, data: Option<&'a [u8]>, schema_url: &'a [u8]) -> Result<u32, WireError> {
         let mark = self.out.begin_len(block::RESOURCES);
         let mut dropped = 0;
         if let Some(data) = data {
@@ -257,7 +268,7 @@ impl<'a> Transcoder<'a> {
             }
         }
         self.out.put_uint(2, u64::from(dropped));
-        let schema_url = self.intern(schema_url);
+        let schema_url = self.intern_bytes(schema_url)?;
         self.out.put_uint(3, u64::from(schema_url));
         self.out.end_len(mark);
         self.resources += 1;
@@ -272,13 +283,13 @@ impl<'a> Transcoder<'a> {
         signal: Signal,
     ) -> Result<(), WireError> {
         let mut scope = None;
-        let mut schema_url = "";
+        let mut schema_url: &[u8] = b"";
         let mut reader = Reader::new(data);
         while let Some((field, wire)) = reader.field()? {
             match (field, wire) {
                 (1, WireType::Len) => scope = Some(reader.bytes()?),
                 (2, WireType::Len) => reader.skip(wire)?,
-                (3, WireType::Len) => schema_url = reader.string()?,
+                (3, WireType::Len) => schema_url = reader.bytes()?,
                 (1..=3, _) => return Err(wrong_type()),
                 _ => reader.skip(wire)?,
             }
@@ -315,17 +326,17 @@ impl<'a> Transcoder<'a> {
         &mut self,
         resource: u32,
         data: Option<&'a [u8]>,
-        schema_url: &'a str,
+        schema_url: &'a [u8],
     ) -> Result<u32, WireError> {
-        let mut name = "";
-        let mut version = "";
+        let mut name: &[u8] = b"";
+        let mut version: &[u8] = b"";
         let mut dropped = 0;
         if let Some(data) = data {
             let mut reader = Reader::new(data);
             while let Some((field, wire)) = reader.field()? {
                 match (field, wire) {
-                    (1, WireType::Len) => name = reader.string()?,
-                    (2, WireType::Len) => version = reader.string()?,
+                    (1, WireType::Len) => name = reader.bytes()?,
+                    (2, WireType::Len) => version = reader.bytes()?,
                     (3, WireType::Len) => reader.skip(wire)?,
                     (4, WireType::Varint) => dropped = reader.varint()? as u32,
                     (1..=4, _) => return Err(wrong_type()),
@@ -333,9 +344,9 @@ impl<'a> Transcoder<'a> {
                 }
             }
         }
-        let name = self.intern(name);
-        let version = self.intern(version);
-        let schema_url = self.intern(schema_url);
+        let name = self.intern_bytes(name)?;
+        let version = self.intern_bytes(version)?;
+        let schema_url = self.intern_bytes(schema_url)?;
         let mark = self.out.begin_len(block::SCOPES);
         self.out.put_uint(1, u64::from(resource));
         self.out.put_uint(2, u64::from(name));
@@ -364,12 +375,12 @@ impl<'a> Transcoder<'a> {
         data: &'a [u8],
         source: Option<&mut Source<'a>>,
     ) -> Result<(), WireError> {
-        let mut key = "";
+        let mut key: &[u8] = b"";
         let mut value = None;
         let mut reader = Reader::new(data);
         while let Some((number, wire)) = reader.field()? {
             match (number, wire) {
-                (1, WireType::Len) => key = reader.string()?,
+                (1, WireType::Len) => key = reader.bytes()?,
                 (2, WireType::Len) => value = Some(reader.bytes()?),
                 (3, WireType::Varint) => reader.skip(wire)?,
                 (1..=3, _) => return Err(wrong_type()),
@@ -379,7 +390,7 @@ impl<'a> Transcoder<'a> {
         if let (Some(source), Some(value)) = (source, value) {
             note_source(source, key, value)?;
         }
-        let key = self.intern(key);
+        let key = self.intern_bytes(key)?;
         let mark = self.out.begin_len(field);
         self.out.put_uint(1, u64::from(key));
         if let Some(value) = value {
@@ -505,7 +516,7 @@ impl<'a> Transcoder<'a> {
         let mut parent: &[u8] = &[];
         let mut trace_state = "";
         let mut flags = 0;
-        let mut name = "";
+        let mut name: &[u8] = b"";
         let mut kind = 0;
         let mut start = 0;
         let mut end = 0;
@@ -520,7 +531,7 @@ impl<'a> Transcoder<'a> {
                 (2, WireType::Len) => span_id = reader.bytes()?,
                 (3, WireType::Len) => trace_state = reader.string()?,
                 (4, WireType::Len) => parent = reader.bytes()?,
-                (5, WireType::Len) => name = reader.string()?,
+                (5, WireType::Len) => name = reader.bytes()?,
                 (6, WireType::Varint) => kind = reader.varint()? as i32,
                 (7, WireType::Fixed64) => start = reader.fixed64()?,
                 (8, WireType::Fixed64) => end = reader.fixed64()?,
@@ -562,7 +573,7 @@ impl<'a> Transcoder<'a> {
         self.start_chain(start);
         let start_offset = self.chain.span_start_offset(start);
         let duration = end.wrapping_sub(start) as i64;
-        let name = self.intern(name);
+        let name = self.intern_bytes(name)?;
 
         let earlier = self.traces.get(&(trace_high, trace_low)).copied();
         let mark = self.out.begin_len(block::SPANS);
@@ -613,13 +624,13 @@ impl<'a> Transcoder<'a> {
 
     fn event(&mut self, data: &'a [u8], span_start: u64) -> Result<(), WireError> {
         let mut time = 0;
-        let mut name = "";
+        let mut name: &[u8] = b"";
         let mut dropped = 0;
         let mut reader = Reader::new(data);
         while let Some((field, wire)) = reader.field()? {
             match (field, wire) {
                 (1, WireType::Fixed64) => time = reader.fixed64()?,
-                (2, WireType::Len) => name = reader.string()?,
+                (2, WireType::Len) => name = reader.bytes()?,
                 (3, WireType::Len) => reader.skip(wire)?,
                 (4, WireType::Varint) => dropped = reader.varint()? as u32,
                 (1..=4, _) => return Err(wrong_type()),
@@ -627,7 +638,7 @@ impl<'a> Transcoder<'a> {
             }
         }
         let offset = event_time_offset(span_start, time);
-        let name = self.intern(name);
+        let name = self.intern_bytes(name)?;
         let mark = self.out.begin_len(14);
         self.out.put_sint64(1, offset);
         self.out.put_uint(2, u64::from(name));
@@ -690,25 +701,25 @@ impl<'a> Transcoder<'a> {
         let mut time = 0;
         let mut observed = 0;
         let mut severity_number = 0i32;
-        let mut severity_text = "";
+        let mut severity_text: &[u8] = b"";
         let mut dropped = 0;
         let mut flags = 0;
         let mut trace_id: &[u8] = &[];
         let mut span_id: &[u8] = &[];
-        let mut event_name = "";
+        let mut event_name: &[u8] = b"";
         let mut reader = Reader::new(data);
         while let Some((field, wire)) = reader.field()? {
             match (field, wire) {
                 (1, WireType::Fixed64) => time = reader.fixed64()?,
                 (2, WireType::Varint) => severity_number = reader.varint()? as i32,
-                (3, WireType::Len) => severity_text = reader.string()?,
+                (3, WireType::Len) => severity_text = reader.bytes()?,
                 (5 | 6, WireType::Len) => reader.skip(wire)?,
                 (7, WireType::Varint) => dropped = reader.varint()? as u32,
                 (8, WireType::Fixed32) => flags = reader.fixed32()?,
                 (9, WireType::Len) => trace_id = reader.bytes()?,
                 (10, WireType::Len) => span_id = reader.bytes()?,
                 (11, WireType::Fixed64) => observed = reader.fixed64()?,
-                (12, WireType::Len) => event_name = reader.string()?,
+                (12, WireType::Len) => event_name = reader.bytes()?,
                 (1..=3 | 5..=12, _) => return Err(wrong_type().into()),
                 _ => reader.skip(wire)?,
             }
@@ -729,8 +740,8 @@ impl<'a> Transcoder<'a> {
             self.start_chain(if time != 0 { time } else { observed });
         }
         let (time_offset, observed_offset) = self.chain.log_time_offsets(time, observed);
-        let severity_text = self.intern(severity_text);
-        let event_name = self.intern(event_name);
+        let severity_text = self.intern_bytes(severity_text)?;
+        let event_name = self.intern_bytes(event_name)?;
 
         let mark = self.out.begin_len(block::LOGS);
         self.out.put_uint(1, u64::from(scope));
@@ -824,12 +835,12 @@ fn check_entity_ref(data: &[u8]) -> Result<(), WireError> {
     Ok(())
 }
 
-fn note_source<'a>(source: &mut Source<'a>, key: &str, value: &'a [u8]) -> Result<(), WireError> {
+fn note_source<'a>(source: &mut Source<'a>, key: &[u8], value: &'a [u8]) -> Result<(), WireError> {
     let slot = match key {
-        "code.file.path" | "code.filepath" => 0,
-        "code.line.number" | "code.lineno" => 1,
-        "code.function.name" | "code.function" => 2,
-        "code.namespace" | "code.module.name" => 3,
+        b"code.file.path" | b"code.filepath" => 0,
+        b"code.line.number" | b"code.lineno" => 1,
+        b"code.function.name" | b"code.function" => 2,
+        b"code.namespace" | b"code.module.name" => 3,
         _ => return Ok(()),
     };
     let Some(scalar) = scalar(value)? else {
