@@ -181,10 +181,6 @@ impl BlockBuilder {
         &mut self.block
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.block.spans.is_empty() && self.block.logs.is_empty() && self.block.metrics.is_empty()
-    }
-
     pub fn finish(self) -> Block {
         self.block
     }

@@ -146,14 +146,6 @@ pub struct EncodedBlock {
     pub dictionary: Option<SharedDictionary>,
 }
 
-impl EncodedBlock {
-    pub fn records(&self) -> u64 {
-        u64::from(self.summary.spans)
-            + u64::from(self.summary.logs)
-            + u64::from(self.summary.metric_points)
-    }
-}
-
 thread_local! {
     // A zstd context is costly to set up, and loading a dictionary more so: each
     // thread keeps one context for its current level and dictionary.
