@@ -11,6 +11,7 @@ pub mod budget;
 pub mod export;
 pub mod grpc;
 pub mod http;
+pub mod ids;
 pub mod ingest;
 pub mod normalize;
 pub mod transcode;

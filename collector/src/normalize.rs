@@ -4,7 +4,7 @@
 //! wrong length are rejected one by one (reported as partial success); everything
 //! else is kept exactly, so exporting it again yields what came in.
 
-use oculus_store::block::{SpanColumns, event_time_offset, split_span_id, split_trace_id};
+use oculus_store::block::{SpanColumns, event_time_offset};
 use oculus_store::proto::{
     self, AnyValue, ArrayValue, KeyValue, KeyValueList, Resource, Scope, SourceLocation, any_value,
 };
@@ -17,6 +17,8 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value as Otlp;
 use opentelemetry_proto::tonic::metrics::v1 as otlp_metrics;
 use opentelemetry_proto::tonic::resource::v1::Resource as OtlpResource;
 use prost::Message;
+
+use crate::ids::{log_ids, parent_span_id, required_span_id, required_trace_id};
 
 /// A request turned into a block, with what had to be left out and why.
 #[derive(Debug)]
@@ -204,50 +206,18 @@ fn add_scope(
     })
 }
 
-fn trace_id(bytes: &[u8], what: &str) -> Result<(u64, u64), String> {
-    split_trace_id(bytes)
-        .filter(|&id| id != (0, 0))
-        .ok_or_else(|| {
-            format!(
-                "{what} trace_id must be 16 bytes, not all zero (got {} bytes)",
-                bytes.len()
-            )
-        })
-}
-
-fn span_id(bytes: &[u8], what: &str) -> Result<u64, String> {
-    split_span_id(bytes).filter(|&id| id != 0).ok_or_else(|| {
-        format!(
-            "{what} span_id must be 8 bytes, not all zero (got {} bytes)",
-            bytes.len()
-        )
-    })
-}
-
-/// An id that may be absent: empty is absent, anything else must be valid.
-fn optional<T: Default>(
-    bytes: &[u8],
-    parse: impl FnOnce(&[u8]) -> Result<T, String>,
-) -> Result<T, String> {
-    if bytes.is_empty() {
-        Ok(T::default())
-    } else {
-        parse(bytes)
-    }
-}
-
 fn span(
     builder: &mut BlockBuilder,
     scope: u32,
     span: opentelemetry_proto::tonic::trace::v1::Span,
 ) -> Result<(proto::Span, SpanColumns), String> {
-    let (trace_id_high, trace_id_low) = trace_id(&span.trace_id, "span")?;
-    let span_id = span_id(&span.span_id, "span")?;
-    let parent_span_id = optional(&span.parent_span_id, |b| self::span_id(b, "parent"))?;
+    let (trace_id_high, trace_id_low) = required_trace_id(&span.trace_id, "span")?;
+    let span_id = required_span_id(&span.span_id, "span")?;
+    let parent_span_id = parent_span_id(&span.parent_span_id)?;
     let mut links = Vec::with_capacity(span.links.len());
     for link in span.links {
-        let (trace_id_high, trace_id_low) = trace_id(&link.trace_id, "link")?;
-        let span_id = self::span_id(&link.span_id, "link")?;
+        let (trace_id_high, trace_id_low) = required_trace_id(&link.trace_id, "link")?;
+        let span_id = required_span_id(&link.span_id, "link")?;
         let (attributes, _) = attributes(builder, link.attributes);
         links.push(proto::Link {
             trace_id_high,
@@ -312,14 +282,7 @@ fn log(
     scope: u32,
     record: opentelemetry_proto::tonic::logs::v1::LogRecord,
 ) -> Result<proto::LogRecord, String> {
-    let (trace_id_high, trace_id_low) = optional(&record.trace_id, |b| {
-        split_trace_id(b)
-            .ok_or_else(|| format!("log trace_id must be 16 bytes (got {} bytes)", b.len()))
-    })?;
-    let span_id = optional(&record.span_id, |b| {
-        split_span_id(b)
-            .ok_or_else(|| format!("log span_id must be 8 bytes (got {} bytes)", b.len()))
-    })?;
+    let ((trace_id_high, trace_id_low), span_id) = log_ids(&record.trace_id, &record.span_id)?;
     let (time_offset_nano, observed_time_offset_nano) =
         builder.log_time_offsets(record.time_unix_nano, record.observed_time_unix_nano);
     let severity_text = builder.intern(&record.severity_text);

@@ -12,6 +12,7 @@ use oculus_store::block::{TimeChain, event_time_offset};
 use oculus_store::proto::BlockSummary;
 use rustc_hash::FxHashMap;
 
+use crate::ids::{log_ids, parent_span_id, required_span_id, required_trace_id};
 use crate::wire::{Reader, WireError, WireType, Writer};
 
 /// An encoded `oculus.segment.v1.Block` and what it holds.
@@ -135,14 +136,6 @@ enum Signal {
 
 fn wrong_type() -> WireError {
     WireError("field has the wrong wire type")
-}
-
-fn valid_trace_id(bytes: &[u8]) -> Option<(u64, u64)> {
-    oculus_store::block::split_trace_id(bytes)
-}
-
-fn valid_span_id(bytes: &[u8]) -> Option<u64> {
-    oculus_store::block::split_span_id(bytes)
 }
 
 impl<'a> Transcoder<'a> {
@@ -545,19 +538,9 @@ impl<'a> Transcoder<'a> {
                 _ => reader.skip(wire)?,
             }
         }
-        let (trace_high, trace_low) = valid_trace_id(trace_id)
-            .filter(|id| *id != (0, 0))
-            .ok_or_else(|| reject_id("span trace_id", 16, trace_id.len(), false))?;
-        let span_id = valid_span_id(span_id)
-            .filter(|id| *id != 0)
-            .ok_or_else(|| reject_id("span span_id", 8, span_id.len(), false))?;
-        let parent = if parent.is_empty() {
-            0
-        } else {
-            valid_span_id(parent)
-                .filter(|id| *id != 0)
-                .ok_or_else(|| reject_id("parent span_id", 8, parent.len(), false))?
-        };
+        let (trace_high, trace_low) = required_trace_id(trace_id, "span").map_err(Reject)?;
+        let span_id = required_span_id(span_id, "span").map_err(Reject)?;
+        let parent = parent_span_id(parent).map_err(Reject)?;
         let (mut status_message, mut status_code) = ("", 0i32);
         if let Some(status) = status {
             let mut reader = Reader::new(status);
@@ -673,12 +656,8 @@ impl<'a> Transcoder<'a> {
                 _ => reader.skip(wire)?,
             }
         }
-        let (trace_high, trace_low) = valid_trace_id(trace_id)
-            .filter(|id| *id != (0, 0))
-            .ok_or_else(|| reject_id("link trace_id", 16, trace_id.len(), false))?;
-        let span_id = valid_span_id(span_id)
-            .filter(|id| *id != 0)
-            .ok_or_else(|| reject_id("link span_id", 8, span_id.len(), false))?;
+        let (trace_high, trace_low) = required_trace_id(trace_id, "link").map_err(Reject)?;
+        let span_id = required_span_id(span_id, "link").map_err(Reject)?;
         let mark = self.out.begin_len(16);
         self.out.put_fixed64(1, trace_high);
         self.out.put_fixed64(2, trace_low);
@@ -724,18 +703,7 @@ impl<'a> Transcoder<'a> {
                 _ => reader.skip(wire)?,
             }
         }
-        let (trace_high, trace_low) = if trace_id.is_empty() {
-            (0, 0)
-        } else {
-            valid_trace_id(trace_id)
-                .ok_or_else(|| reject_id("log trace_id", 16, trace_id.len(), true))?
-        };
-        let span_id = if span_id.is_empty() {
-            0
-        } else {
-            valid_span_id(span_id)
-                .ok_or_else(|| reject_id("log span_id", 8, span_id.len(), true))?
-        };
+        let ((trace_high, trace_low), span_id) = log_ids(trace_id, span_id).map_err(Reject)?;
         if time != 0 || observed != 0 {
             self.start_chain(if time != 0 { time } else { observed });
         }
@@ -807,13 +775,6 @@ impl<'a> Transcoder<'a> {
             reject_reason: self.reject_reason,
         }
     }
-}
-
-fn reject_id(what: &str, len: usize, got: usize, zero_allowed: bool) -> Reject {
-    let zero = if zero_allowed { "" } else { ", not all zero" };
-    Reject(format!(
-        "{what} must be {len} bytes{zero} (got {got} bytes)"
-    ))
 }
 
 impl From<Reject> for Failure {
