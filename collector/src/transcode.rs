@@ -215,18 +215,7 @@ impl<'a> Transcoder<'a> {
 
     /// A ResourceSpans or ResourceLogs: the resource, then each scope group.
     fn resource_group(&mut self, data: &'a [u8], signal: Signal) -> Result<(), WireError> {
-        let mut resource = None;
-        let mut schema_url: &[u8] = b"";
-        let mut reader = Reader::new(data);
-        while let Some((field, wire)) = reader.field()? {
-            match (field, wire) {
-                (1, WireType::Len) => resource = Some(reader.bytes()?),
-                (2, WireType::Len) => reader.skip(wire)?,
-                (3, WireType::Len) => schema_url = reader.bytes()?,
-                (1..=3, _) => return Err(wrong_type()),
-                _ => reader.skip(wire)?,
-            }
-        }
+        let (resource, schema_url) = group_header(data)?;
         let resource_index = self.resource(resource, schema_url)?;
         let mut reader = Reader::new(data);
         while let Some((field, wire)) = reader.field()? {
@@ -275,18 +264,7 @@ impl<'a> Transcoder<'a> {
         resource: u32,
         signal: Signal,
     ) -> Result<(), WireError> {
-        let mut scope = None;
-        let mut schema_url: &[u8] = b"";
-        let mut reader = Reader::new(data);
-        while let Some((field, wire)) = reader.field()? {
-            match (field, wire) {
-                (1, WireType::Len) => scope = Some(reader.bytes()?),
-                (2, WireType::Len) => reader.skip(wire)?,
-                (3, WireType::Len) => schema_url = reader.bytes()?,
-                (1..=3, _) => return Err(wrong_type()),
-                _ => reader.skip(wire)?,
-            }
-        }
+        let (scope, schema_url) = group_header(data)?;
         let scope_index = self.scope(resource, scope, schema_url)?;
         let mut reader = Reader::new(data);
         while let Some((field, wire)) = reader.field()? {
@@ -781,6 +759,24 @@ impl From<Reject> for Failure {
     fn from(reject: Reject) -> Self {
         Self::Rejected(reject)
     }
+}
+
+/// Resource and scope groups share a layout: field 1 is the resource or scope, field 2
+/// the repeated children, field 3 the schema URL. Returns fields 1 and 3.
+fn group_header(data: &[u8]) -> Result<(Option<&[u8]>, &[u8]), WireError> {
+    let mut header = None;
+    let mut schema_url: &[u8] = b"";
+    let mut reader = Reader::new(data);
+    while let Some((field, wire)) = reader.field()? {
+        match (field, wire) {
+            (1, WireType::Len) => header = Some(reader.bytes()?),
+            (2, WireType::Len) => reader.skip(wire)?,
+            (3, WireType::Len) => schema_url = reader.bytes()?,
+            (1..=3, _) => return Err(wrong_type()),
+            _ => reader.skip(wire)?,
+        }
+    }
+    Ok((header, schema_url))
 }
 
 /// An EntityRef is kept as bytes, but must be valid: its four fields are strings.
