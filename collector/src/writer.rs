@@ -155,3 +155,46 @@ fn run(
     writer.close()?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block(bytes: usize) -> EncodedBlock {
+        EncodedBlock {
+            frame: vec![0; bytes],
+            summary: oculus_store::proto::BlockSummary::default(),
+            dictionary: None,
+        }
+    }
+
+    /// A writer that does not drain (as when the disk is slow) fills its byte budget,
+    /// then refuses; once it drains, submissions are accepted again.
+    #[test]
+    fn a_writer_that_falls_behind_refuses_instead_of_queueing_more() {
+        let (jobs, queue) = sync_channel(64);
+        let queued_bytes = Arc::new(AtomicU64::new(0));
+        let handle = WriterHandle {
+            jobs,
+            queued_bytes: Arc::clone(&queued_bytes),
+            max_queued_bytes: 1_000,
+        };
+        let mut acks = Vec::new();
+        for _ in 0..4 {
+            acks.push(handle.submit(block(250)).expect("fits the budget"));
+        }
+        assert_eq!(handle.submit(block(1)).err(), Some(SubmitError::Overloaded));
+        assert_eq!(queued_bytes.load(Ordering::Acquire), 1_000);
+        // The writer takes what was queued: the budget is free again.
+        let drained: Vec<Job> = queue.try_iter().collect();
+        assert_eq!(drained.len(), 4);
+        queued_bytes.fetch_sub(1_000, Ordering::AcqRel);
+        assert!(handle.submit(block(900)).is_ok());
+        // One block larger than the whole budget still goes through when nothing is
+        // queued, so no request is refused forever.
+        let _ = queue.try_iter().count();
+        queued_bytes.store(0, Ordering::Release);
+        assert!(handle.submit(block(5_000)).is_ok());
+        drop(acks);
+    }
+}
