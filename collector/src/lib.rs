@@ -78,6 +78,11 @@ pub enum StartError {
     },
     #[error("cannot start the writer thread: {0}")]
     Thread(#[source] std::io::Error),
+    #[error(
+        "the in-flight budget ({inflight} bytes) is smaller than the largest request \
+         ({message} bytes), which could then never be admitted"
+    )]
+    BudgetBelowMessageLimit { inflight: usize, message: usize },
 }
 
 /// A running collector.
@@ -96,6 +101,12 @@ impl Collector {
     /// Opens the data directory (recovering what a crash left), binds both ports and
     /// starts serving.
     pub async fn start(config: Config) -> Result<Self, StartError> {
+        if config.max_inflight_bytes < config.max_message_bytes {
+            return Err(StartError::BudgetBelowMessageLimit {
+                inflight: config.max_inflight_bytes,
+                message: config.max_message_bytes,
+            });
+        }
         let grpc_listener = bind(config.grpc_addr).await?;
         let http_listener = bind(config.http_addr).await?;
         let grpc_addr = local_addr(&grpc_listener, config.grpc_addr)?;

@@ -72,3 +72,26 @@ fn check_fails_on_a_path_without_data() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_budget_smaller_than_the_largest_request_is_refused_at_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let output = collector()
+        .args(["serve", "--grpc", "127.0.0.1:0", "--http", "127.0.0.1:0"])
+        .args([
+            "--max-inflight-bytes",
+            "1000",
+            "--max-message-bytes",
+            "2000",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .output()
+        .expect("runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("smaller than the largest request"),
+        "{stderr}"
+    );
+}
