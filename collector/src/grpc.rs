@@ -68,7 +68,9 @@ async fn export(ingest: &Ingest, signal: Signal, request: Request) -> Response {
         .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/grpc"));
+        .map(|v| v.split(';').next().unwrap_or_default().trim())
+        // gRPC-Web frames trailers differently and is not served here.
+        .is_some_and(|v| v == "application/grpc" || v == "application/grpc+proto");
     if !is_grpc {
         return (
             StatusCode::UNSUPPORTED_MEDIA_TYPE,

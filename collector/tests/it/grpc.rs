@@ -224,6 +224,23 @@ async fn bad_grpc_requests_get_precise_statuses() {
     .await;
     assert_eq!(status, http::StatusCode::OK);
     assert_eq!(grpc_status(&headers), Some(0));
+    // gRPC-Web is another framing: refused with 415 rather than misread.
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let (mut sender, connection) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .expect("h2 handshake");
+    tokio::spawn(connection);
+    let request = http::Request::post(format!("http://{addr}{traces}"))
+        .header("content-type", "application/grpc-web")
+        .body(http_body_util::Full::new(bytes::Bytes::from(grpc_frame(
+            false, b"",
+        ))))
+        .expect("request");
+    let response = sender.send_request(request).await.expect("response");
+    assert_eq!(response.status(), http::StatusCode::UNSUPPORTED_MEDIA_TYPE);
     // An unknown method.
     let (_, headers) = raw_call(
         addr,
