@@ -22,7 +22,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::error::{Corruption, StoreError};
 use crate::segment::{
     EncodedBlock, FsyncPolicy, SEGMENT_EXTENSION, SealedSegment, SegmentBytes, SegmentHeader,
-    SegmentWriter, is_sealed, read_segment,
+    SegmentWriter, is_sealed, read_segment, sync_dir,
 };
 
 pub const LOCK_FILE: &str = "collector.lock";
@@ -275,7 +275,7 @@ impl SessionWriter {
     pub fn open(root: &Path, options: WriterOptions) -> Result<(Self, RecoveryReport), StoreError> {
         let lock = DataDirLock::acquire(root)?;
         let report = recover(root, options.fsync)?;
-        let session = create_session(root)?;
+        let session = create_session(root, options.fsync)?;
         let writer = Self {
             lock,
             session,
@@ -394,7 +394,7 @@ impl SessionWriter {
     }
 }
 
-fn create_session(root: &Path) -> Result<Session, StoreError> {
+fn create_session(root: &Path, fsync: FsyncPolicy) -> Result<Session, StoreError> {
     let now = SystemTime::now();
     let stamp = humantime::format_rfc3339_millis(now)
         .to_string()
@@ -423,6 +423,10 @@ fn create_session(root: &Path) -> Result<Session, StoreError> {
     });
     let info_path = path.join(SESSION_FILE);
     fs::write(&info_path, format!("{info:#}\n")).map_err(|e| StoreError::io(&info_path, e))?;
+    if fsync != FsyncPolicy::Never {
+        // Under a flushing policy the new session must be findable after a power loss.
+        sync_dir(&sessions_dir).map_err(|e| StoreError::io(&sessions_dir, e))?;
+    }
     Ok(Session { path })
 }
 

@@ -485,6 +485,10 @@ impl SegmentWriter {
         file.write_all(&header.encode()).map_err(io)?;
         if fsync == FsyncPolicy::Always {
             file.sync_data().map_err(io)?;
+            // The file's name must survive a power loss too, not only its bytes.
+            if let Some(dir) = path.parent() {
+                sync_dir(dir).map_err(|e| StoreError::io(dir, e))?;
+            }
         }
         Ok(Self {
             path: path.to_path_buf(),
@@ -606,6 +610,9 @@ impl SegmentWriter {
         self.file.write_all(&tail).map_err(io)?;
         if self.fsync != FsyncPolicy::Never {
             self.file.sync_data().map_err(io)?;
+            if let Some(dir) = self.path.parent() {
+                sync_dir(dir).map_err(|e| StoreError::io(dir, e))?;
+            }
         }
         self.len += tail.len() as u64;
         Ok(SealedSegment {
@@ -614,6 +621,11 @@ impl SegmentWriter {
             blocks: index.blocks.len(),
         })
     }
+}
+
+/// Flushes a directory's entries (new files, removed files) to disk.
+pub(crate) fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
 }
 
 /// What sealing produced.

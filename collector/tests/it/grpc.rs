@@ -320,3 +320,32 @@ fn tokio_stream_from<T>(
 ) -> impl futures_util::Stream<Item = T> {
     futures_util::stream::poll_fn(move |cx| receiver.poll_recv(cx))
 }
+
+/// Under every fsync policy, what is acknowledged is stored and the session seals.
+#[tokio::test]
+async fn every_fsync_policy_stores_what_it_acknowledges() {
+    for fsync in [
+        oculus_store::FsyncPolicy::Never,
+        oculus_store::FsyncPolicy::Always,
+        oculus_store::FsyncPolicy::OnSeal,
+    ] {
+        let running = start_with(|config| config.writer.fsync = fsync).await;
+        let mut client = TraceServiceClient::connect(running.grpc_url())
+            .await
+            .expect("connect");
+        for batch in 0..3u64 {
+            client
+                .export(traces_request(
+                    (batch * 10..batch * 10 + 10).map(span).collect(),
+                ))
+                .await
+                .expect("accepted");
+        }
+        let blocks = running.finish().await;
+        assert_eq!(
+            blocks.iter().map(|b| b.spans.len()).sum::<usize>(),
+            30,
+            "{fsync:?}"
+        );
+    }
+}
