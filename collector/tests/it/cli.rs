@@ -8,10 +8,20 @@ fn collector() -> Command {
     Command::new(env!("CARGO_BIN_EXE_oculus-collector"))
 }
 
+/// Runs `command`, which must fail and say `message` on stderr.
+#[track_caller]
+fn assert_fails_saying(command: &mut Command, message: &str) {
+    let output = command.output().expect("runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(message), "{stderr}");
+}
+
 #[tokio::test]
 async fn a_second_collector_on_the_same_directory_says_who_holds_it() {
     let running = start().await;
-    let output = collector()
+    let mut command = collector();
+    command
         .args([
             "serve",
             "--grpc",
@@ -20,16 +30,12 @@ async fn a_second_collector_on_the_same_directory_says_who_holds_it() {
             "127.0.0.1:0",
             "--data-dir",
         ])
-        .arg(running.dir.path())
-        .output()
-        .expect("runs");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+        .arg(running.dir.path());
     let expected = format!(
         "is in use by another collector (pid {})",
         std::process::id()
     );
-    assert!(stderr.contains(&expected), "{stderr}");
+    assert_fails_saying(&mut command, &expected);
     running.finish().await;
 }
 
@@ -60,23 +66,17 @@ fn help_documents_every_command() {
 #[test]
 fn check_fails_on_a_path_without_data() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let output = collector()
-        .arg("check")
-        .arg(dir.path())
-        .output()
-        .expect("runs");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("is not a data directory, session or segment"),
-        "{stderr}"
+    assert_fails_saying(
+        collector().arg("check").arg(dir.path()),
+        "is not a data directory, session or segment",
     );
 }
 
 #[test]
 fn a_budget_smaller_than_the_largest_request_is_refused_at_start() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let output = collector()
+    let mut command = collector();
+    command
         .args(["serve", "--grpc", "127.0.0.1:0", "--http", "127.0.0.1:0"])
         .args([
             "--max-inflight-bytes",
@@ -85,13 +85,6 @@ fn a_budget_smaller_than_the_largest_request_is_refused_at_start() {
             "2000",
             "--data-dir",
         ])
-        .arg(dir.path())
-        .output()
-        .expect("runs");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("smaller than the largest request"),
-        "{stderr}"
-    );
+        .arg(dir.path());
+    assert_fails_saying(&mut command, "smaller than the largest request");
 }

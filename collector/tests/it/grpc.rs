@@ -130,23 +130,36 @@ async fn oversized_messages_are_resource_exhausted_without_retry_info() {
 }
 
 /// A raw HTTP/2 gRPC call, to send what no generated client would.
-async fn raw_call(
-    addr: std::net::SocketAddr,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: Vec<u8>,
-) -> (http::StatusCode, http::HeaderMap) {
+/// An HTTP/2 connection to `addr`, driven in the background.
+async fn h2_sender<B>(addr: std::net::SocketAddr) -> hyper::client::conn::http2::SendRequest<B>
+where
+    B: http_body::Body + Send + Unpin + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let (mut sender, connection) = hyper::client::conn::http2::handshake(
+    let (sender, connection) = hyper::client::conn::http2::handshake(
         hyper_util::rt::TokioExecutor::new(),
         hyper_util::rt::TokioIo::new(stream),
     )
     .await
     .expect("h2 handshake");
     tokio::spawn(connection);
-    let mut request = http::Request::post(format!("http://{addr}{path}"))
-        .header("content-type", "application/grpc")
-        .header("te", "trailers");
+    sender
+}
+
+/// A raw HTTP/2 gRPC call; `headers` may replace the default content type.
+async fn raw_call(
+    addr: std::net::SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> (http::StatusCode, http::HeaderMap) {
+    let mut sender = h2_sender(addr).await;
+    let mut request = http::Request::post(format!("http://{addr}{path}")).header("te", "trailers");
+    if !headers.iter().any(|(name, _)| *name == "content-type") {
+        request = request.header("content-type", "application/grpc");
+    }
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
@@ -225,22 +238,14 @@ async fn bad_grpc_requests_get_precise_statuses() {
     assert_eq!(status, http::StatusCode::OK);
     assert_eq!(grpc_status(&headers), Some(0));
     // gRPC-Web is another framing: refused with 415 rather than misread.
-    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let (mut sender, connection) = hyper::client::conn::http2::handshake(
-        hyper_util::rt::TokioExecutor::new(),
-        hyper_util::rt::TokioIo::new(stream),
+    let (status, _) = raw_call(
+        addr,
+        traces,
+        &[("content-type", "application/grpc-web")],
+        grpc_frame(false, b""),
     )
-    .await
-    .expect("h2 handshake");
-    tokio::spawn(connection);
-    let request = http::Request::post(format!("http://{addr}{traces}"))
-        .header("content-type", "application/grpc-web")
-        .body(http_body_util::Full::new(bytes::Bytes::from(grpc_frame(
-            false, b"",
-        ))))
-        .expect("request");
-    let response = sender.send_request(request).await.expect("response");
-    assert_eq!(response.status(), http::StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    .await;
+    assert_eq!(status, http::StatusCode::UNSUPPORTED_MEDIA_TYPE);
     // An unknown method.
     let (_, headers) = raw_call(
         addr,
@@ -263,14 +268,7 @@ async fn overload_is_unavailable_with_retry_info() {
     .await;
     let addr = running.collector.grpc_addr();
     // A stalled call announces 60 KiB and never sends it, holding that much budget.
-    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let (mut sender, connection) = hyper::client::conn::http2::handshake(
-        hyper_util::rt::TokioExecutor::new(),
-        hyper_util::rt::TokioIo::new(stream),
-    )
-    .await
-    .expect("handshake");
-    tokio::spawn(connection);
+    let mut sender = h2_sender(addr).await;
     let (body_tx, body_rx) = tokio::sync::mpsc::channel::<
         Result<http_body::Frame<bytes::Bytes>, std::convert::Infallible>,
     >(1);
