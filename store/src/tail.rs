@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use crate::dictionary::FrameDecoder;
 use crate::error::{Corruption, CorruptionKind, StoreError};
 use crate::proto::{Block, BlockSummary};
-use crate::segment::{FrameKind, FrameRead, HEADER_LEN, SegmentHeader, read_frame, resync};
+use crate::segment::{
+    FRAME_HEADER_LEN, FrameKind, FrameRead, HEADER_LEN, SegmentHeader, read_frame, resync,
+};
 
 /// Reads a segment as it grows, returning each block once it is complete.
 ///
@@ -148,6 +150,57 @@ impl SegmentTail {
         self.pending.drain(..cursor);
         self.pos += cursor as u64;
         Ok(out)
+    }
+
+    /// Reads again the block whose frame starts at `offset`, which an earlier poll
+    /// returned: the viewer keeps only what it lists and fetches the rest on demand.
+    pub fn read_block(&mut self, offset: u64, frame_bytes: u32) -> Result<Block, StoreError> {
+        let mut bytes = vec![0; frame_bytes as usize];
+        self.file
+            .read_exact_at(&mut bytes, offset)
+            .map_err(|e| StoreError::io(&self.path, e))?;
+        match read_frame(&bytes, 0) {
+            FrameRead::Complete(frame) => match self.decoder.block(&frame) {
+                // A tail opened only to read back blocks has not met the dictionaries.
+                Err(CorruptionKind::MissingDictionary(_)) => {
+                    self.learn_dictionaries_before(offset)?;
+                    self.decoder
+                        .block(&frame)
+                        .map_err(|kind| self.corruption(offset, kind).into())
+                }
+                result => result.map_err(|kind| self.corruption(offset, kind).into()),
+            },
+            FrameRead::Incomplete => {
+                Err(self.corruption(offset, CorruptionKind::TruncatedFrame).into())
+            }
+            FrameRead::Corrupt(kind) => Err(self.corruption(offset, kind).into()),
+        }
+    }
+
+    /// Walks the frame headers before `end`, loading every dictionary frame.
+    fn learn_dictionaries_before(&mut self, end: u64) -> Result<(), StoreError> {
+        let mut offset = HEADER_LEN as u64;
+        let mut header = [0u8; FRAME_HEADER_LEN];
+        while offset < end {
+            self.file
+                .read_exact_at(&mut header, offset)
+                .map_err(|e| StoreError::io(&self.path, e))?;
+            let payload_len = u32::from_le_bytes([header[8], header[9], header[10], header[11]]);
+            let frame_len = FRAME_HEADER_LEN as u64 + u64::from(payload_len);
+            if header[4] == FrameKind::Dictionary as u8 {
+                let mut bytes = vec![0; frame_len as usize];
+                self.file
+                    .read_exact_at(&mut bytes, offset)
+                    .map_err(|e| StoreError::io(&self.path, e))?;
+                if let FrameRead::Complete(frame) = read_frame(&bytes, 0) {
+                    self.decoder
+                        .learn(&frame)
+                        .map_err(|kind| self.corruption(offset, kind))?;
+                }
+            }
+            offset += frame_len;
+        }
+        Ok(())
     }
 
     fn read_new_bytes(&mut self) -> Result<(), StoreError> {

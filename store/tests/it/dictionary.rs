@@ -90,7 +90,13 @@ fn dictionary_blocks_read_back_and_the_dictionary_is_written_once() {
     assert_eq!(kinds[4], (FrameKind::Block, 1));
     assert_eq!(kinds[0], (FrameKind::Block, 0));
     // The index lists blocks only.
-    assert_eq!(read.scan.sealed_index.unwrap().blocks.len(), 9);
+    let index = read.scan.sealed_index.unwrap();
+    assert_eq!(index.blocks.len(), 9);
+
+    // A tail opened only to read blocks back finds the dictionary by itself.
+    let mut tail = oculus_store::SegmentTail::open(&path).unwrap();
+    let last = index.blocks[8];
+    assert_eq!(tail.read_block(last.offset, last.frame_bytes).unwrap(), blocks[8]);
 }
 
 #[test]

@@ -1,0 +1,191 @@
+//! The detail pane's content, built from a record's block read back from its segment.
+
+use oculus_store::proto::{Block, KeyValue, Resource, Scope, SpanKind, StatusCode};
+
+use crate::model::{render_value, span_hex, trace_hex};
+use crate::snapshot::{Detail, DetailSection, RecordRef, SourceRef};
+use crate::time::format_time;
+
+fn attributes(block: &Block, attrs: &[KeyValue]) -> Vec<(String, String)> {
+    attrs
+        .iter()
+        .map(|kv| {
+            let mut value = String::new();
+            render_value(kv.value.as_ref(), &mut value);
+            (block.str(kv.key).to_owned(), value)
+        })
+        .collect()
+}
+
+fn section(title: &str, rows: Vec<(String, String)>) -> DetailSection {
+    DetailSection {
+        title: title.to_owned(),
+        rows,
+    }
+}
+
+fn pair(key: &str, value: impl ToString) -> (String, String) {
+    (key.to_owned(), value.to_string())
+}
+
+fn scope_sections(block: &Block, scope: u32) -> Vec<DetailSection> {
+    let Some(scope) = block.scopes.get(scope as usize) else {
+        return Vec::new();
+    };
+    let Scope {
+        name,
+        version,
+        attributes: scope_attributes,
+        schema_url,
+        ..
+    } = scope;
+    let mut rows = vec![pair("name", block.str(*name)), pair("version", block.str(*version))];
+    if *schema_url != 0 {
+        rows.push(pair("schema url", block.str(*schema_url)));
+    }
+    rows.extend(attributes(block, scope_attributes));
+    let mut sections = vec![section("Scope", rows)];
+    if let Some(Resource {
+        attributes: resource_attributes,
+        ..
+    }) = block.resources.get(scope.resource as usize)
+    {
+        sections.push(section("Resource", attributes(block, resource_attributes)));
+    }
+    sections
+}
+
+fn source(block: &Block, source: Option<oculus_store::proto::SourceLocation>) -> Option<SourceRef> {
+    let source = source?;
+    let file = block.str(source.file_path);
+    (!file.is_empty()).then(|| SourceRef {
+        file: file.into(),
+        line: source.line,
+    })
+}
+
+/// The detail of `record`, which is entry `position` of its kind in `block`.
+pub fn build(block: &Block, record: RecordRef, position: usize) -> Option<Detail> {
+    match record {
+        RecordRef::Log(_) => {
+            let log = block.logs.get(position)?;
+            let (time, observed) = block.log_times().get(position).copied()?;
+            let trace_id = (u128::from(log.trace_id_high) << 64) | u128::from(log.trace_id_low);
+            let mut body = String::new();
+            render_value(log.body.as_ref(), &mut body);
+            let mut rows = vec![
+                pair("time", format_time(time)),
+                pair("observed time", format_time(observed)),
+                pair(
+                    "severity",
+                    format!("{} ({})", block.str(log.severity_text), log.severity_number),
+                ),
+            ];
+            if log.event_name != 0 {
+                rows.push(pair("event name", block.str(log.event_name)));
+            }
+            if trace_id != 0 {
+                rows.push(pair("trace id", trace_hex(trace_id)));
+                rows.push(pair("span id", span_hex(log.span_id)));
+            }
+            let source = source(block, log.source);
+            if let Some(source) = &source {
+                rows.push(pair("source", format!("{}:{}", source.file, source.line)));
+            }
+            rows.push(pair("body", body.clone()));
+            let mut sections = vec![
+                section("Log record", rows),
+                section("Attributes", attributes(block, &log.attributes)),
+            ];
+            sections.extend(scope_sections(block, log.scope));
+            Some(Detail {
+                record,
+                title: body.chars().take(200).collect(),
+                trace_id,
+                span_id: log.span_id,
+                source,
+                sections,
+            })
+        }
+        RecordRef::Span(_) => {
+            let span = block.spans.get(position)?;
+            let columns = *block.span_columns().get(position)?;
+            let (high, low) = block.span_trace_id(position);
+            let trace_id = (u128::from(high) << 64) | u128::from(low);
+            let duration = columns.end_unix_nano.saturating_sub(columns.start_unix_nano);
+            let kind = SpanKind::try_from(span.kind)
+                .map_or("?", |k| k.as_str_name())
+                .trim_start_matches("SPAN_KIND_");
+            let status = StatusCode::try_from(span.status_code)
+                .map_or("?", |s| s.as_str_name())
+                .trim_start_matches("STATUS_CODE_");
+            let status = if span.status_code == 0 { "UNSET" } else { status };
+            let mut rows = vec![
+                pair("trace id", trace_hex(trace_id)),
+                pair("span id", span_hex(columns.span_id)),
+                pair(
+                    "parent span id",
+                    if columns.parent_span_id == 0 {
+                        "(root)".to_owned()
+                    } else {
+                        span_hex(columns.parent_span_id)
+                    },
+                ),
+                pair("kind", kind),
+                pair("start", format_time(columns.start_unix_nano)),
+                pair("duration", crate::time::format_duration(duration)),
+                pair("status", format!("{status} {}", span.status_message).trim_end()),
+            ];
+            if !span.trace_state.is_empty() {
+                rows.push(pair("trace state", &span.trace_state));
+            }
+            let source = source(block, span.source);
+            if let Some(source) = &source {
+                rows.push(pair("source", format!("{}:{}", source.file, source.line)));
+            }
+            let mut sections = vec![
+                section("Span", rows),
+                section("Attributes", attributes(block, &span.attributes)),
+            ];
+            if !span.events.is_empty() {
+                let mut rows = Vec::new();
+                for event in &span.events {
+                    rows.push((
+                        format!(
+                            "+{}",
+                            crate::time::format_duration(event.time_offset_nano.max(0) as u64)
+                        ),
+                        block.str(event.name).to_owned(),
+                    ));
+                    rows.extend(
+                        attributes(block, &event.attributes)
+                            .into_iter()
+                            .map(|(k, v)| (format!("    {k}"), v)),
+                    );
+                }
+                sections.push(section("Events", rows));
+            }
+            if !span.links.is_empty() {
+                let rows = span
+                    .links
+                    .iter()
+                    .map(|link| {
+                        let trace =
+                            (u128::from(link.trace_id_high) << 64) | u128::from(link.trace_id_low);
+                        (trace_hex(trace), span_hex(link.span_id))
+                    })
+                    .collect();
+                sections.push(section("Links (trace, span)", rows));
+            }
+            sections.extend(scope_sections(block, span.scope));
+            Some(Detail {
+                record,
+                title: block.str(span.name).to_owned(),
+                trace_id,
+                span_id: columns.span_id,
+                source,
+                sections,
+            })
+        }
+    }
+}

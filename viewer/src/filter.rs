@@ -1,0 +1,470 @@
+//! What a tab shows: the filter a user sets, and the incremental pass that applies it.
+//!
+//! A pass walks the records in steps, so a filter over millions of records publishes
+//! as it goes and stops as soon as the user changes the filter again; new records
+//! only ever extend a finished pass.
+
+use std::ops::Range;
+use std::time::Duration;
+
+use regex::bytes::{Regex, RegexBuilder};
+
+use crate::model::{
+    FIELD_SEPARATOR, Index, Interner, Level, LogEntry, SpanEntry, TextArena, TextRef,
+    VALUE_SEPARATOR, parse_trace_id,
+};
+
+/// The filter of one tab, as the user set it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Filter {
+    /// Records below this level are hidden; `Unset` shows everything.
+    pub min_level: Level,
+    /// Services shown; empty shows all.
+    pub services: Vec<String>,
+    /// Sessions (runs) shown, by the backend's session number; empty shows all.
+    pub sessions: Vec<u16>,
+    /// A case-insensitive substring of the scope (the `tracing` target).
+    pub scope: String,
+    /// Space-separated `key=value` (exact) and `key~text` (substring) terms.
+    pub attributes: String,
+    /// A trace id, in hex.
+    pub trace_id: String,
+    /// Records older than this are hidden, as of when the filter was set.
+    pub since: Option<Since>,
+    /// Free text over messages, span names and attribute values.
+    pub search: String,
+    /// `search` is a regular expression rather than a substring.
+    pub regex: bool,
+}
+
+/// A time range that ends now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Since {
+    pub window: Duration,
+    /// When it was chosen, in Unix nanoseconds.
+    pub chosen_at_unix_nano: u64,
+}
+
+impl Filter {
+    /// Everything but what defines the tab (its services and sessions) is clear.
+    pub fn is_clear(&self) -> bool {
+        *self
+            == Self {
+                services: self.services.clone(),
+                sessions: self.sessions.clone(),
+                ..Self::default()
+            }
+    }
+
+    /// Clears what the user set, keeping what defines the tab.
+    pub fn clear(&mut self) {
+        *self = Self {
+            services: std::mem::take(&mut self.services),
+            sessions: std::mem::take(&mut self.sessions),
+            ..Self::default()
+        };
+    }
+}
+
+/// A filter term over one attribute.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum AttributeTerm {
+    Equals { key: Vec<u8>, value: Vec<u8> },
+    Contains { key: Vec<u8>, lowercase_text: Vec<u8> },
+}
+
+/// A filter ready to apply.
+#[derive(Debug)]
+pub struct CompiledFilter {
+    min_level: Level,
+    services: Vec<String>,
+    sessions: Vec<u16>,
+    scope_lowercase: String,
+    attributes: Vec<AttributeTerm>,
+    trace_id: Option<u128>,
+    since_unix_nano: u64,
+    search: Option<Regex>,
+    /// Why the filter matches nothing: a bad regex or trace id.
+    pub error: Option<String>,
+    /// By interned string id: whether a record with that service passes.
+    service_allowed: Vec<bool>,
+    /// By interned string id: whether a record with that scope passes.
+    scope_allowed: Vec<bool>,
+}
+
+impl CompiledFilter {
+    pub fn new(filter: &Filter) -> Self {
+        let mut error = None;
+        let search = if filter.search.is_empty() {
+            None
+        } else {
+            let pattern = if filter.regex {
+                filter.search.clone()
+            } else {
+                regex::escape(&filter.search)
+            };
+            match RegexBuilder::new(&pattern)
+                .case_insensitive(true)
+                .unicode(false)
+                .size_limit(16 << 20)
+                .build()
+            {
+                Ok(regex) => Some(regex),
+                Err(e) => {
+                    error = Some(format!("bad regular expression: {e}"));
+                    None
+                }
+            }
+        };
+        let trace_id = if filter.trace_id.trim().is_empty() {
+            None
+        } else {
+            let parsed = parse_trace_id(&filter.trace_id);
+            if parsed.is_none() {
+                error = Some(format!("not a trace id: {:?}", filter.trace_id.trim()));
+            }
+            parsed
+        };
+        let since_unix_nano = filter.since.map_or(0, |since| {
+            since
+                .chosen_at_unix_nano
+                .saturating_sub(since.window.as_nanos() as u64)
+        });
+        Self {
+            min_level: filter.min_level,
+            services: filter.services.clone(),
+            sessions: filter.sessions.clone(),
+            scope_lowercase: filter.scope.trim().to_lowercase(),
+            attributes: parse_attribute_terms(&filter.attributes),
+            trace_id,
+            since_unix_nano,
+            search,
+            error,
+            service_allowed: Vec::new(),
+            scope_allowed: Vec::new(),
+        }
+    }
+
+    /// Extends the per-string tables to strings interned since the last step.
+    fn refresh(&mut self, strings: &Interner) {
+        for id in self.service_allowed.len()..strings.len() {
+            let name = strings.get(id as u32);
+            self.service_allowed
+                .push(self.services.is_empty() || self.services.iter().any(|s| **s == **name));
+        }
+        for id in self.scope_allowed.len()..strings.len() {
+            let name = strings.get(id as u32);
+            self.scope_allowed.push(
+                self.scope_lowercase.is_empty()
+                    || name.to_lowercase().contains(&self.scope_lowercase),
+            );
+        }
+    }
+
+    /// Everything but the level and the search: what the level counts are taken over.
+    fn passes_common(
+        &self,
+        session: u16,
+        service: u32,
+        scope: u32,
+        trace_id: u128,
+        time: u64,
+        text: &[u8],
+    ) -> bool {
+        (self.sessions.is_empty() || self.sessions.contains(&session))
+            && self.service_allowed[service as usize]
+            && self.scope_allowed[scope as usize]
+            && self.trace_id.is_none_or(|t| t == trace_id)
+            && time >= self.since_unix_nano
+            && self.attributes.iter().all(|term| term.matches(text))
+    }
+
+    fn matches_nothing(&self) -> bool {
+        self.error.is_some()
+    }
+
+    pub fn search(&self) -> Option<&Regex> {
+        self.search.as_ref()
+    }
+}
+
+fn parse_attribute_terms(text: &str) -> Vec<AttributeTerm> {
+    text.split_whitespace()
+        .filter_map(|term| {
+            let at = term.find(['=', '~'])?;
+            let (key, rest) = term.split_at(at);
+            let value = &rest[1..];
+            let key = key.as_bytes().to_vec();
+            Some(if rest.starts_with('=') {
+                AttributeTerm::Equals {
+                    key,
+                    value: value.as_bytes().to_vec(),
+                }
+            } else {
+                AttributeTerm::Contains {
+                    key,
+                    lowercase_text: value.to_lowercase().into_bytes(),
+                }
+            })
+        })
+        .collect()
+}
+
+impl AttributeTerm {
+    fn matches(&self, text: &[u8]) -> bool {
+        attributes(text).any(|(key, value)| match self {
+            AttributeTerm::Equals { key: k, value: v } => key == k && value == v,
+            AttributeTerm::Contains {
+                key: k,
+                lowercase_text,
+            } => key == k && contains_ignore_ascii_case(value, lowercase_text),
+        })
+    }
+}
+
+/// The attributes in a record's text, as (key, value).
+pub fn attributes(text: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+    text.split(|&b| b == FIELD_SEPARATOR).skip(1).map(|field| {
+        match memchr::memchr(VALUE_SEPARATOR, field) {
+            Some(at) => (&field[..at], &field[at + 1..]),
+            None => (field, &[][..]),
+        }
+    })
+}
+
+fn contains_ignore_ascii_case(haystack: &[u8], lowercase_needle: &[u8]) -> bool {
+    lowercase_needle.is_empty()
+        || haystack
+            .windows(lowercase_needle.len())
+            .any(|w| w.eq_ignore_ascii_case(lowercase_needle))
+}
+
+/// Where a record's text is, for the search.
+trait HasText {
+    fn text(&self) -> TextRef;
+}
+
+impl HasText for LogEntry {
+    fn text(&self) -> TextRef {
+        self.text
+    }
+}
+
+impl HasText for SpanEntry {
+    fn text(&self) -> TextRef {
+        self.text
+    }
+}
+
+/// The records in `range` whose text the search matches, in order.
+///
+/// Searches each arena chunk's bytes in one go rather than record by record, then
+/// maps each match back to its record: per-record calls would cost more than the scan.
+fn search_records<E: HasText + Sync>(
+    arena: &TextArena,
+    entries: &[E],
+    regex: &Regex,
+    range: Range<usize>,
+) -> Vec<u32> {
+    // Two halves on two threads when there is enough to share.
+    const PARALLEL_MIN_RECORDS: usize = 64 << 10;
+    if range.len() >= PARALLEL_MIN_RECORDS {
+        let middle = range.start + range.len() / 2;
+        let (mut first, second) = std::thread::scope(|scope| {
+            let other = scope.spawn(|| search_serial(arena, entries, regex, middle..range.end));
+            let first = search_serial(arena, entries, regex, range.start..middle);
+            (first, other.join())
+        });
+        match second {
+            Ok(second) => first.extend(second),
+            Err(_) => first.extend(search_serial(arena, entries, regex, middle..range.end)),
+        }
+        return first;
+    }
+    search_serial(arena, entries, regex, range)
+}
+
+fn search_serial<E: HasText>(
+    arena: &TextArena,
+    entries: &[E],
+    regex: &Regex,
+    range: Range<usize>,
+) -> Vec<u32> {
+    let chunk_bytes = TextArena::chunk_bytes();
+    let mut hits = Vec::new();
+    let mut first = range.start;
+    while first < range.end {
+        let chunk = entries[first].text().start / chunk_bytes;
+        let end = first
+            + entries[first..range.end].partition_point(|e| e.text().start / chunk_bytes == chunk);
+        let offset = |e: &E| (e.text().start % chunk_bytes) as usize;
+        let low = offset(&entries[first]);
+        let last = &entries[end - 1];
+        let high = offset(last) + last.text().len as usize;
+        let Some(haystack) = arena.chunks().get(chunk as usize).and_then(|c| c.get(low..high))
+        else {
+            first = end;
+            continue;
+        };
+        let records = &entries[first..end];
+        let mut at = 0;
+        while let Some(found) = regex.find_at(haystack, at) {
+            let position = low + found.start();
+            // The first record that ends past the match.
+            let r = records
+                .partition_point(|e| offset(e) + e.text().len as usize <= position);
+            let Some(record) = records.get(r) else { break };
+            if offset(record) <= position {
+                hits.push((first + r) as u32);
+                at = offset(record) + record.text().len as usize - low;
+            } else {
+                at = offset(record) - low;
+            }
+            if found.is_empty() && at <= found.start() {
+                at = found.start() + 1;
+            }
+            if at >= haystack.len() {
+                break;
+            }
+        }
+        first = end;
+    }
+    hits
+}
+
+/// The log records of one tab that pass its filter, built incrementally.
+#[derive(Debug, Default)]
+pub struct LogMatches {
+    /// Indexes into `Index::logs`, oldest first.
+    pub rows: Vec<u32>,
+    /// Records examined so far.
+    pub scanned: usize,
+    /// Per level: records passing everything but the level threshold.
+    pub level_counts: [u64; 7],
+}
+
+/// The spans and traces of one tab that pass its filter, built incrementally.
+#[derive(Debug, Default)]
+pub struct SpanMatches {
+    pub rows: Vec<u32>,
+    pub scanned: usize,
+    /// Traces with at least one passing span, in order of their first passing span.
+    pub traces: Vec<u32>,
+    trace_seen: Vec<bool>,
+}
+
+/// Walks the next `max_records` log records.
+pub fn step_logs(index: &Index, filter: &mut CompiledFilter, out: &mut LogMatches, max: usize) {
+    filter.refresh(&index.strings);
+    let range = out.scanned..(out.scanned + max).min(index.logs.len());
+    out.scanned = range.end;
+    if filter.matches_nothing() {
+        return;
+    }
+    let hits = filter
+        .search
+        .as_ref()
+        .map(|regex| search_records(&index.log_text, &index.logs, regex, range.clone()));
+    let mut pass = |i: usize| {
+        let log = &index.logs[i];
+        let text = if filter.attributes.is_empty() {
+            &[][..]
+        } else {
+            index.log_text.bytes(log.text)
+        };
+        if !filter.passes_common(log.session, log.service, log.scope, log.trace_id, log.time, text)
+        {
+            return;
+        }
+        out.level_counts[log.level as usize] += 1;
+        if log.level.effective() >= filter.min_level {
+            out.rows.push(i as u32);
+        }
+    };
+    match hits {
+        Some(hits) => hits.into_iter().for_each(|i| pass(i as usize)),
+        None => range.for_each(pass),
+    }
+}
+
+/// Walks the next `max_records` spans; a trace passes when one of its spans does.
+pub fn step_spans(index: &Index, filter: &mut CompiledFilter, out: &mut SpanMatches, max: usize) {
+    filter.refresh(&index.strings);
+    let range = out.scanned..(out.scanned + max).min(index.spans.len());
+    out.scanned = range.end;
+    if filter.matches_nothing() {
+        return;
+    }
+    out.trace_seen.resize(index.traces.len(), false);
+    let hits = filter
+        .search
+        .as_ref()
+        .map(|regex| search_records(&index.span_text, &index.spans, regex, range.clone()));
+    // Spans have a status, not a level: a threshold of ERROR or above keeps the failed.
+    let errors_only = filter.min_level >= Level::Error;
+    let mut pass = |i: usize| {
+        let span = &index.spans[i];
+        let text = if filter.attributes.is_empty() {
+            &[][..]
+        } else {
+            index.span_text.bytes(span.text)
+        };
+        if !filter.passes_common(
+            span.session,
+            span.service,
+            span.scope,
+            span.trace_id,
+            span.start,
+            text,
+        ) || (errors_only && !span.error)
+        {
+            return;
+        }
+        out.rows.push(i as u32);
+        let seen = &mut out.trace_seen[span.trace as usize];
+        if !*seen {
+            *seen = true;
+            out.traces.push(span.trace);
+        }
+    };
+    match hits {
+        Some(hits) => hits.into_iter().for_each(|i| pass(i as usize)),
+        None => range.for_each(pass),
+    }
+}
+
+/// Byte ranges of the search's matches in a text shown to the user.
+pub fn highlights(regex: Option<&Regex>, text: &str) -> Vec<Range<usize>> {
+    let Some(regex) = regex else {
+        return Vec::new();
+    };
+    regex
+        .find_iter(text.as_bytes())
+        .filter(|m| !m.is_empty() && text.is_char_boundary(m.start()) && text.is_char_boundary(m.end()))
+        .map(|m| m.range())
+        .take(64)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check_terms(text: &[u8], terms: &str, expected: bool) {
+        let terms = parse_attribute_terms(terms);
+        assert_eq!(terms.iter().all(|t| t.matches(text)), expected, "{terms:?}");
+    }
+
+    #[test]
+    fn attribute_terms() {
+        let text = b"message\x1fhttp.route\x1e/orders\x1fuser\x1eAda Lovelace";
+        check_terms(text, "http.route=/orders", true);
+        check_terms(text, "http.route=/order", false);
+        check_terms(text, "user~lovelace", true);
+        check_terms(text, "user~ada user=Ada", false);
+        check_terms(text, "user~ada http.route~ORD", true);
+        check_terms(text, "missing~", false);
+        check_terms(text, "message=", false);
+    }
+}

@@ -1,0 +1,135 @@
+//! `oculus`: the desktop viewer, with a collector of its own unless one already runs.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use oculus_collector::{Collector, Config, StartError};
+use oculus_viewer::editor::EditorOptions;
+use oculus_viewer::{App, BackendOptions};
+
+/// Live spans and logs from any OpenTelemetry program, in a desktop window.
+///
+/// Runs a collector on the default OTLP ports and shows what it receives; if the
+/// ports or the data directory are taken by a running collector, views that instead.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Also open these data directories, sessions or segment files, each in its own tab.
+    paths: Vec<PathBuf>,
+    /// Only view: run no collector.
+    #[arg(long)]
+    no_collector: bool,
+    /// OTLP/gRPC listen address of the collector.
+    #[arg(long, default_value = "127.0.0.1:4317", value_name = "ADDR")]
+    grpc: SocketAddr,
+    /// OTLP/HTTP listen address of the collector.
+    #[arg(long, default_value = "127.0.0.1:4318", value_name = "ADDR")]
+    http: SocketAddr,
+    /// Where sessions are kept [default: $XDG_DATA_HOME/oculus or ~/.local/share/oculus].
+    #[arg(long, value_name = "DIR", env = "OCULUS_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Neovim's RPC socket for jump-to-source [default: $NVIM, else a running Neovim's].
+    #[arg(long, value_name = "SOCKET")]
+    nvim: Option<PathBuf>,
+    /// Where relative source paths are found [default: Neovim's working directory].
+    #[arg(long, value_name = "DIR")]
+    source_root: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("oculus: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("oculus-io")
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let data_dir = cli
+        .data_dir
+        .clone()
+        .unwrap_or_else(oculus_store::default_data_dir);
+    let (collector, collector_status) = if cli.no_collector {
+        (None, "viewing only".to_owned())
+    } else if oculus_store::datadir::is_locked(&data_dir) {
+        (
+            None,
+            format!("another collector writes {}; viewing it", data_dir.display()),
+        )
+    } else {
+        let config = Config::new(cli.grpc, cli.http, data_dir.clone());
+        match runtime.block_on(Collector::start(config)) {
+            Ok(collector) => {
+                let status = format!(
+                    "collecting on {} (gRPC) and {} (HTTP)",
+                    collector.grpc_addr(),
+                    collector.http_addr()
+                );
+                (Some(collector), status)
+            }
+            Err(error @ StartError::Bind { .. }) => {
+                tracing::warn!(%error, "not collecting");
+                (None, format!("not collecting ({error}); viewing {}", data_dir.display()))
+            }
+            Err(error) => return Err(error).context("cannot start the collector"),
+        }
+    };
+    eprintln!("oculus: {collector_status}");
+    let mut paths = Vec::new();
+    if data_dir.exists() || collector.is_some() {
+        paths.push(data_dir);
+    }
+    let initial = paths.len();
+    paths.extend(cli.paths);
+    let options = BackendOptions {
+        paths,
+        editor: EditorOptions {
+            socket: cli.nvim,
+            source_root: cli.source_root,
+        },
+        collector: collector_status,
+    };
+    let handle = runtime.handle().clone();
+    let native = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("Oculus")
+            .with_inner_size([1400.0, 860.0]),
+        ..eframe::NativeOptions::default()
+    };
+    let result = eframe::run_native(
+        "Oculus",
+        native,
+        Box::new(move |cc| {
+            let ctx = cc.egui_ctx.clone();
+            let connection = oculus_viewer::backend::spawn(options, handle, move || {
+                ctx.request_repaint();
+            })?;
+            Ok(Box::new(App::new(connection, initial)))
+        }),
+    );
+    if let Some(collector) = collector {
+        runtime
+            .block_on(collector.shutdown())
+            .context("the collector did not shut down cleanly")?;
+    }
+    result.map_err(|e| anyhow::anyhow!("the window failed: {e}"))
+}

@@ -1,0 +1,620 @@
+//! The in-memory index of every record the viewer holds.
+//!
+//! One fixed-size entry per log record and per span, with every repeated string
+//! interned and every record's searchable text in a chunked arena. The full record
+//! (resource, events, links...) stays in its segment and is read back on demand by
+//! [`RecordLoc`], so memory grows by the entry and the text only.
+
+use std::sync::Arc;
+
+use oculus_store::proto::{AnyValue, Block, KeyValue, any_value};
+use rustc_hash::FxHashMap;
+
+/// Separates one attribute from the next in a record's text.
+pub const FIELD_SEPARATOR: u8 = 0x1f;
+/// Separates an attribute's key from its value in a record's text.
+pub const VALUE_SEPARATOR: u8 = 0x1e;
+/// Text chunks are this large; a record's text never spans two.
+const CHUNK_BYTES: usize = 16 << 20;
+/// Longer texts are cut, so one record cannot fill a chunk.
+const MAX_TEXT_BYTES: usize = 64 << 10;
+
+/// Severity, as OTLP groups its 24 severity numbers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Level {
+    /// No severity was sent.
+    #[default]
+    Unset,
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+    Fatal,
+}
+
+impl Level {
+    pub const ALL: [Level; 7] = [
+        Level::Unset,
+        Level::Trace,
+        Level::Debug,
+        Level::Info,
+        Level::Warn,
+        Level::Error,
+        Level::Fatal,
+    ];
+
+    /// From OTLP's severity number, falling back to the severity text that some
+    /// bridges send alone.
+    pub fn from_otlp(number: i32, text: &str) -> Self {
+        match number {
+            1..=4 => Level::Trace,
+            5..=8 => Level::Debug,
+            9..=12 => Level::Info,
+            13..=16 => Level::Warn,
+            17..=20 => Level::Error,
+            21..=24 => Level::Fatal,
+            _ => Self::from_text(text),
+        }
+    }
+
+    fn from_text(text: &str) -> Self {
+        let text = text.trim();
+        let is = |name: &str| text.eq_ignore_ascii_case(name);
+        if is("trace") {
+            Level::Trace
+        } else if is("debug") {
+            Level::Debug
+        } else if is("info") || is("information") {
+            Level::Info
+        } else if is("warn") || is("warning") {
+            Level::Warn
+        } else if is("error") {
+            Level::Error
+        } else if is("fatal") || is("critical") {
+            Level::Fatal
+        } else {
+            Level::Unset
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Level::Unset => "-",
+            Level::Trace => "TRACE",
+            Level::Debug => "DEBUG",
+            Level::Info => "INFO",
+            Level::Warn => "WARN",
+            Level::Error => "ERROR",
+            Level::Fatal => "FATAL",
+        }
+    }
+
+    /// The level a threshold compares: records without one count as INFO.
+    pub fn effective(self) -> Self {
+        if self == Level::Unset {
+            Level::Info
+        } else {
+            self
+        }
+    }
+}
+
+/// Interned strings: each distinct string is stored once and named by a `u32`.
+#[derive(Debug)]
+pub struct Interner {
+    ids: FxHashMap<Arc<str>, u32>,
+    strings: Vec<Arc<str>>,
+}
+
+impl Default for Interner {
+    fn default() -> Self {
+        let mut interner = Self {
+            ids: FxHashMap::default(),
+            strings: Vec::new(),
+        };
+        interner.intern("");
+        interner
+    }
+}
+
+impl Interner {
+    pub fn intern(&mut self, text: &str) -> u32 {
+        if let Some(&id) = self.ids.get(text) {
+            return id;
+        }
+        let id = self.strings.len() as u32;
+        let text: Arc<str> = Arc::from(text);
+        self.strings.push(Arc::clone(&text));
+        self.ids.insert(text, id);
+        id
+    }
+
+    pub fn get(&self, id: u32) -> &Arc<str> {
+        &self.strings[id as usize]
+    }
+
+    pub fn find(&self, text: &str) -> Option<u32> {
+        self.ids.get(text).copied()
+    }
+
+    pub fn len(&self) -> usize {
+        self.strings.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.strings.is_empty()
+    }
+
+    /// Heap bytes held, for the memory benchmark.
+    pub fn heap_bytes(&self) -> usize {
+        self.strings.iter().map(|s| s.len() + 16).sum::<usize>()
+            + self.strings.capacity() * 16
+            + self.ids.capacity() * 24
+    }
+}
+
+/// Where a record's text lives: `start` is a global arena offset.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TextRef {
+    pub start: u64,
+    /// The whole text: the display text, then the attributes.
+    pub len: u32,
+    /// The display text alone (message or span name).
+    pub display_len: u32,
+}
+
+/// Append-only text in chunks, so growing never copies what is already there.
+#[derive(Debug, Default)]
+pub struct TextArena {
+    chunks: Vec<Vec<u8>>,
+}
+
+impl TextArena {
+    /// Appends one record's text, built by `write`; returns where it went.
+    pub fn push(&mut self, write: impl FnOnce(&mut TextWriter<'_>)) -> TextRef {
+        if self
+            .chunks
+            .last()
+            .is_none_or(|c| c.len() + 2 * MAX_TEXT_BYTES > CHUNK_BYTES)
+        {
+            self.chunks.push(Vec::with_capacity(CHUNK_BYTES));
+        }
+        let chunk_index = self.chunks.len() - 1;
+        let chunk = &mut self.chunks[chunk_index];
+        let begin = chunk.len();
+        let mut writer = TextWriter {
+            out: chunk,
+            begin,
+            display_len: None,
+        };
+        write(&mut writer);
+        let display_len = writer.display_len.unwrap_or(chunk.len() - begin) as u32;
+        let len = (chunk.len() - begin) as u32;
+        // A newline between records keeps a search from matching across two.
+        chunk.push(b'\n');
+        TextRef {
+            start: (chunk_index * CHUNK_BYTES + begin) as u64,
+            len,
+            display_len,
+        }
+    }
+
+    pub fn bytes(&self, text: TextRef) -> &[u8] {
+        let chunk = (text.start / CHUNK_BYTES as u64) as usize;
+        let offset = (text.start % CHUNK_BYTES as u64) as usize;
+        self.chunks
+            .get(chunk)
+            .and_then(|c| c.get(offset..offset + text.len as usize))
+            .unwrap_or_default()
+    }
+
+    /// The display part (message or span name) as text.
+    pub fn display(&self, text: TextRef) -> &str {
+        let bytes = self.bytes(text);
+        let bytes = &bytes[..(text.display_len as usize).min(bytes.len())];
+        std::str::from_utf8(bytes).unwrap_or("")
+    }
+
+    pub fn chunks(&self) -> &[Vec<u8>] {
+        &self.chunks
+    }
+
+    pub fn chunk_bytes() -> u64 {
+        CHUNK_BYTES as u64
+    }
+
+    pub fn heap_bytes(&self) -> usize {
+        self.chunks.iter().map(Vec::capacity).sum()
+    }
+
+    /// Bytes of text actually stored.
+    pub fn text_bytes(&self) -> usize {
+        self.chunks.iter().map(Vec::len).sum()
+    }
+}
+
+/// Writes one record's text into the arena, cut at [`MAX_TEXT_BYTES`].
+pub struct TextWriter<'a> {
+    out: &'a mut Vec<u8>,
+    begin: usize,
+    display_len: Option<usize>,
+}
+
+impl TextWriter<'_> {
+    pub fn text(&mut self, text: &str) {
+        let room = MAX_TEXT_BYTES.saturating_sub(self.out.len() - self.begin);
+        let mut cut = text.len().min(room);
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        // Newlines stay out: they separate records. Separators stay out of values.
+        self.out.extend(text[..cut].bytes().map(|b| match b {
+            b'\n' | FIELD_SEPARATOR | VALUE_SEPARATOR => b' ',
+            other => other,
+        }));
+    }
+
+    /// Ends the display part; what follows is searchable but not shown in the row.
+    pub fn end_display(&mut self) {
+        self.display_len = Some(self.out.len() - self.begin);
+    }
+
+    pub fn attribute(&mut self, key: &str, value: Option<&AnyValue>) {
+        if self.out.len() - self.begin + key.len() + 2 > MAX_TEXT_BYTES {
+            return;
+        }
+        self.out.push(FIELD_SEPARATOR);
+        self.text(key);
+        self.out.push(VALUE_SEPARATOR);
+        let mut rendered = String::new();
+        render_value(value, &mut rendered);
+        self.text(&rendered);
+    }
+}
+
+/// Renders an AnyValue as one line: strings as they are, the rest JSON-like.
+pub fn render_value(value: Option<&AnyValue>, out: &mut String) {
+    use std::fmt::Write;
+    match value.and_then(|v| v.value.as_ref()) {
+        None => {}
+        Some(any_value::Value::StringValue(s)) => out.push_str(s),
+        Some(any_value::Value::BoolValue(b)) => {
+            let _ = write!(out, "{b}");
+        }
+        Some(any_value::Value::IntValue(i)) => {
+            let _ = write!(out, "{i}");
+        }
+        Some(any_value::Value::DoubleValue(d)) => {
+            let _ = write!(out, "{d}");
+        }
+        Some(any_value::Value::BytesValue(bytes)) => {
+            for b in bytes {
+                let _ = write!(out, "{b:02x}");
+            }
+        }
+        Some(any_value::Value::ArrayValue(array)) => {
+            out.push('[');
+            for (i, v) in array.values.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                render_value(Some(v), out);
+            }
+            out.push(']');
+        }
+        Some(any_value::Value::KvlistValue(list)) => {
+            out.push('{');
+            for (i, kv) in list.values.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                let _ = write!(out, "#{}: ", kv.key);
+                render_value(kv.value.as_ref(), out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+/// Where a record's full form is: its block, and its position within it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecordLoc {
+    pub block: u32,
+    pub index: u32,
+}
+
+/// A block of a segment, by file and offset.
+#[derive(Clone, Copy, Debug)]
+pub struct BlockLoc {
+    pub segment: u32,
+    pub offset: u64,
+    pub frame_bytes: u32,
+}
+
+/// A trace id; 0 means none.
+pub type TraceId = u128;
+
+#[derive(Clone, Copy, Debug)]
+pub struct LogEntry {
+    /// Event time, else observed time, in Unix nanoseconds.
+    pub time: u64,
+    pub trace_id: TraceId,
+    pub span_id: u64,
+    pub text: TextRef,
+    pub service: u32,
+    pub scope: u32,
+    pub source_file: u32,
+    pub source_line: u32,
+    pub loc: RecordLoc,
+    pub session: u16,
+    pub level: Level,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct SpanEntry {
+    pub start: u64,
+    pub end: u64,
+    pub trace_id: TraceId,
+    pub span_id: u64,
+    pub parent_span_id: u64,
+    pub text: TextRef,
+    pub service: u32,
+    pub scope: u32,
+    pub source_file: u32,
+    pub source_line: u32,
+    pub loc: RecordLoc,
+    pub trace: u32,
+    pub session: u16,
+    pub error: bool,
+    pub kind: i32,
+}
+
+/// A trace: the spans and logs that share its id, in arrival order.
+#[derive(Debug)]
+pub struct TraceEntry {
+    pub id: TraceId,
+    pub start: u64,
+    pub end: u64,
+    /// The root span, once it arrived.
+    pub root: Option<u32>,
+    pub spans: Vec<u32>,
+    pub logs: Vec<u32>,
+    pub errors: u32,
+}
+
+/// Every record the viewer holds.
+#[derive(Debug, Default)]
+pub struct Index {
+    pub strings: Interner,
+    /// The text of log records and of spans, apart so that a search over one never
+    /// scans the other.
+    pub log_text: TextArena,
+    pub span_text: TextArena,
+    pub logs: Vec<LogEntry>,
+    pub spans: Vec<SpanEntry>,
+    pub traces: Vec<TraceEntry>,
+    trace_ids: FxHashMap<TraceId, u32>,
+    pub blocks: Vec<BlockLoc>,
+    /// Interned service names, in order of appearance.
+    pub services: Vec<u32>,
+    pub metric_points: u64,
+}
+
+/// The service and scope name of each scope of a block.
+fn scope_names(index: &mut Index, block: &Block) -> Vec<(u32, u32)> {
+    block
+        .scopes
+        .iter()
+        .map(|scope| {
+            let service = block
+                .resources
+                .get(scope.resource as usize)
+                .and_then(|r| {
+                    r.attributes
+                        .iter()
+                        .find(|kv| block.str(kv.key) == "service.name")
+                })
+                .and_then(|kv| kv.value.as_ref())
+                .and_then(|v| match &v.value {
+                    Some(any_value::Value::StringValue(s)) => Some(s.as_str()),
+                    _ => None,
+                })
+                .unwrap_or("unknown_service");
+            let service = index.strings.intern(service);
+            if !index.services.contains(&service) {
+                index.services.push(service);
+            }
+            (service, index.strings.intern(block.str(scope.name)))
+        })
+        .collect()
+}
+
+fn join_trace_id(high: u64, low: u64) -> TraceId {
+    (u128::from(high) << 64) | u128::from(low)
+}
+
+impl Index {
+    /// Adds every log record and span of a block read from `loc`.
+    pub fn add_block(&mut self, block: &Block, loc: BlockLoc, session: u16) {
+        let block_id = self.blocks.len() as u32;
+        self.blocks.push(loc);
+        let scopes = scope_names(self, block);
+        let scope_of = |i: u32| scopes.get(i as usize).copied().unwrap_or((0, 0));
+        let attributes = |w: &mut TextWriter<'_>, attrs: &[KeyValue]| {
+            for kv in attrs {
+                w.attribute(block.str(kv.key), kv.value.as_ref());
+            }
+        };
+
+        let times = block.log_times();
+        for (i, (log, (time, observed))) in block.logs.iter().zip(times).enumerate() {
+            let (service, scope) = scope_of(log.scope);
+            let text = self.log_text.push(|w| {
+                let mut body = String::new();
+                render_value(log.body.as_ref(), &mut body);
+                if body.is_empty() {
+                    body.push_str(block.str(log.event_name));
+                }
+                w.text(&body);
+                w.end_display();
+                attributes(w, &log.attributes);
+            });
+            let source = log.source.unwrap_or_default();
+            let trace_id = join_trace_id(log.trace_id_high, log.trace_id_low);
+            let entry = LogEntry {
+                time: if time != 0 { time } else { observed },
+                trace_id,
+                span_id: log.span_id,
+                text,
+                service,
+                scope,
+                source_file: self.strings.intern(block.str(source.file_path)),
+                source_line: source.line,
+                loc: RecordLoc {
+                    block: block_id,
+                    index: i as u32,
+                },
+                session,
+                level: Level::from_otlp(log.severity_number, block.str(log.severity_text)),
+            };
+            let log_index = self.logs.len() as u32;
+            if trace_id != 0 {
+                let trace = self.trace(trace_id, entry.time, entry.time);
+                self.traces[trace as usize].logs.push(log_index);
+            }
+            self.logs.push(entry);
+        }
+
+        for (i, (span, columns)) in block.spans.iter().zip(block.span_columns()).enumerate() {
+            let (service, scope) = scope_of(span.scope);
+            let text = self.span_text.push(|w| {
+                w.text(block.str(span.name));
+                w.end_display();
+                attributes(w, &span.attributes);
+                for event in &span.events {
+                    w.attribute("event", None);
+                    w.text(block.str(event.name));
+                    attributes(w, &event.attributes);
+                }
+            });
+            let (high, low) = block.span_trace_id(i);
+            let trace_id = join_trace_id(high, low);
+            let (start, end) = (columns.start_unix_nano, columns.end_unix_nano);
+            let trace = self.trace(trace_id, start, end);
+            let error = span.status_code == oculus_store::proto::StatusCode::Error as i32;
+            let source = span.source.unwrap_or_default();
+            let span_index = self.spans.len() as u32;
+            self.spans.push(SpanEntry {
+                start,
+                end,
+                trace_id,
+                span_id: columns.span_id,
+                parent_span_id: columns.parent_span_id,
+                text,
+                service,
+                scope,
+                source_file: self.strings.intern(block.str(source.file_path)),
+                source_line: source.line,
+                loc: RecordLoc {
+                    block: block_id,
+                    index: i as u32,
+                },
+                trace,
+                session,
+                error,
+                kind: span.kind,
+            });
+            let entry = &mut self.traces[trace as usize];
+            entry.spans.push(span_index);
+            entry.errors += u32::from(error);
+            if columns.parent_span_id == 0 {
+                entry.root = Some(span_index);
+            }
+        }
+        self.metric_points += block
+            .metrics
+            .iter()
+            .map(|m| u64::from(m.data_points))
+            .sum::<u64>();
+    }
+
+    /// The trace with this id, created on first sight, widened to `[start, end]`.
+    fn trace(&mut self, id: TraceId, start: u64, end: u64) -> u32 {
+        let next = self.traces.len() as u32;
+        let index = *self.trace_ids.entry(id).or_insert(next);
+        if index == next {
+            self.traces.push(TraceEntry {
+                id,
+                start,
+                end,
+                root: None,
+                spans: Vec::new(),
+                logs: Vec::new(),
+                errors: 0,
+            });
+        } else {
+            let trace = &mut self.traces[index as usize];
+            trace.start = trace.start.min(start);
+            trace.end = trace.end.max(end);
+        }
+        index
+    }
+
+    pub fn trace_by_id(&self, id: TraceId) -> Option<u32> {
+        self.trace_ids.get(&id).copied()
+    }
+
+    /// The span with this id in this trace.
+    pub fn span_in_trace(&self, trace: TraceId, span_id: u64) -> Option<u32> {
+        let trace = &self.traces[self.trace_by_id(trace)? as usize];
+        trace
+            .spans
+            .iter()
+            .copied()
+            .find(|&s| self.spans[s as usize].span_id == span_id)
+    }
+
+    /// The name shown for a trace: its root span's, else its first span's.
+    pub fn trace_root(&self, trace: &TraceEntry) -> Option<&SpanEntry> {
+        trace
+            .root
+            .or_else(|| trace.spans.first().copied())
+            .map(|s| &self.spans[s as usize])
+    }
+
+    /// Heap bytes held beyond the text itself, for the memory benchmark.
+    pub fn overhead_bytes(&self) -> usize {
+        self.logs.capacity() * size_of::<LogEntry>()
+            + self.spans.capacity() * size_of::<SpanEntry>()
+            + self
+                .traces
+                .iter()
+                .map(|t| (t.spans.capacity() + t.logs.capacity()) * 4)
+                .sum::<usize>()
+            + self.traces.capacity() * size_of::<TraceEntry>()
+            + self.trace_ids.capacity() * 24
+            + self.blocks.capacity() * size_of::<BlockLoc>()
+            + self.strings.heap_bytes()
+            + (self.log_text.heap_bytes() - self.log_text.text_bytes())
+            + (self.span_text.heap_bytes() - self.span_text.text_bytes())
+    }
+}
+
+/// Formats a trace id as OTLP's 32 hex digits.
+pub fn trace_hex(id: TraceId) -> String {
+    format!("{id:032x}")
+}
+
+pub fn span_hex(id: u64) -> String {
+    format!("{id:016x}")
+}
+
+/// Parses 32 (or fewer, left-padded) hex digits.
+pub fn parse_trace_id(text: &str) -> Option<TraceId> {
+    let text = text.trim();
+    if text.is_empty() || text.len() > 32 {
+        return None;
+    }
+    u128::from_str_radix(text, 16).ok()
+}

@@ -1,0 +1,222 @@
+//! What crosses between the backend and the UI thread: events one way, snapshots
+//! the other. Snapshots are plain data ready to draw; the UI never touches the index.
+
+use std::ops::Range;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::filter::Filter;
+use crate::model::{Level, TraceId};
+
+/// A tab, named by the UI.
+pub type TabId = u64;
+
+/// The two views of a tab.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ViewKind {
+    #[default]
+    Logs,
+    Traces,
+}
+
+/// A record, by its place in the backend's index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RecordRef {
+    Log(u32),
+    Span(u32),
+}
+
+/// A file and line to open in the editor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceRef {
+    pub file: Arc<str>,
+    pub line: u32,
+}
+
+/// The UI's requests.
+#[derive(Clone, Debug)]
+pub enum UiEvent {
+    /// The tab shown, with its filter.
+    ShowTab { tab: TabId, filter: Filter },
+    CloseTab(TabId),
+    /// The rows the UI shows; `follow` keeps the newest in view.
+    Viewport {
+        tab: TabId,
+        view: ViewKind,
+        top: usize,
+        rows: usize,
+        follow: bool,
+    },
+    OpenTrace { tab: TabId, trace: TraceId, focus: Option<RecordRef> },
+    CloseTrace { tab: TabId },
+    /// Load the detail pane for a record (or close it).
+    Select(Option<RecordRef>),
+    /// Find the next row from `from` matching the request; the answer comes as `Snapshot::found`.
+    Find {
+        tab: TabId,
+        view: ViewKind,
+        from: usize,
+        forward: bool,
+        errors_only: bool,
+        request: u64,
+    },
+    JumpToSource(SourceRef),
+    OpenPath(PathBuf),
+}
+
+/// One row of the log table.
+#[derive(Clone, Debug)]
+pub struct LogRow {
+    pub index: u32,
+    pub time_unix_nano: u64,
+    pub level: Level,
+    pub service: Arc<str>,
+    pub scope: Arc<str>,
+    pub message: String,
+    /// Byte ranges of `message` that the search matched.
+    pub highlights: Vec<Range<usize>>,
+    pub trace_id: TraceId,
+    pub span_id: u64,
+    pub source: Option<SourceRef>,
+}
+
+/// One row of the trace list.
+#[derive(Clone, Debug)]
+pub struct TraceRow {
+    pub trace_id: TraceId,
+    pub root_name: String,
+    pub service: Arc<str>,
+    pub start_unix_nano: u64,
+    pub duration_nano: u64,
+    pub spans: u32,
+    pub errors: u32,
+    pub highlights: Vec<Range<usize>>,
+}
+
+/// A window of rows out of `total`.
+#[derive(Clone, Debug)]
+pub struct Window<T> {
+    pub total: usize,
+    /// Row number of `rows[0]`.
+    pub top: usize,
+    pub rows: Vec<T>,
+    /// Share of the records examined, while a filter is still being applied.
+    pub progress: Option<f32>,
+}
+
+impl<T> Default for Window<T> {
+    fn default() -> Self {
+        Self {
+            total: 0,
+            top: 0,
+            rows: Vec::new(),
+            progress: None,
+        }
+    }
+}
+
+impl<T> Window<T> {
+    pub fn row(&self, row: usize) -> Option<&T> {
+        row.checked_sub(self.top).and_then(|i| self.rows.get(i))
+    }
+}
+
+/// A span in the waterfall, in tree order.
+#[derive(Clone, Debug)]
+pub struct WaterfallSpan {
+    pub index: u32,
+    pub depth: u16,
+    pub name: String,
+    pub service: Arc<str>,
+    pub start_unix_nano: u64,
+    pub end_unix_nano: u64,
+    pub error: bool,
+    /// Event times, in Unix nanoseconds.
+    pub events: Vec<u64>,
+    pub logs: Vec<LogRow>,
+    pub highlights: Vec<Range<usize>>,
+    pub source: Option<SourceRef>,
+}
+
+/// The trace open in a tab.
+#[derive(Clone, Debug)]
+pub struct TraceView {
+    pub trace_id: TraceId,
+    pub start_unix_nano: u64,
+    pub end_unix_nano: u64,
+    pub spans: Vec<WaterfallSpan>,
+    /// Logs of the trace whose span never arrived.
+    pub orphan_logs: Vec<LogRow>,
+    /// Spans left out because the trace is too large to draw.
+    pub spans_left_out: usize,
+    /// Row of the span to bring into view.
+    pub focus: Option<usize>,
+}
+
+/// A titled list of key/value pairs in the detail pane.
+#[derive(Clone, Debug, Default)]
+pub struct DetailSection {
+    pub title: String,
+    pub rows: Vec<(String, String)>,
+}
+
+/// Everything about one record.
+#[derive(Clone, Debug)]
+pub struct Detail {
+    pub record: RecordRef,
+    pub title: String,
+    pub trace_id: TraceId,
+    pub span_id: u64,
+    pub source: Option<SourceRef>,
+    pub sections: Vec<DetailSection>,
+}
+
+/// What the status line shows.
+#[derive(Clone, Debug, Default)]
+pub struct Status {
+    pub logs: usize,
+    pub spans: usize,
+    pub traces: usize,
+    pub metric_points: u64,
+    pub records_per_second: f64,
+    /// Records arrived in the last two seconds.
+    pub receiving: bool,
+    /// The collector this viewer runs, or where another one is running.
+    pub collector: String,
+    pub sessions: usize,
+    /// Damage found while reading, newest last.
+    pub damage: Vec<String>,
+    /// A short message for the user (an editor jump that failed, say).
+    pub notice: Option<String>,
+}
+
+/// The answer to a `UiEvent::Find`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Found {
+    pub request: u64,
+    pub row: Option<usize>,
+}
+
+/// What the UI draws for the shown tab.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    /// Bumped on every publish.
+    pub generation: u64,
+    /// The tab this snapshot describes.
+    pub tab: TabId,
+    pub logs: Window<LogRow>,
+    pub traces: Window<TraceRow>,
+    /// Per level: records that pass everything but the level threshold.
+    pub level_counts: [u64; 7],
+    pub trace: Option<TraceView>,
+    pub detail: Option<Detail>,
+    pub services: Vec<Arc<str>>,
+    /// Session names, by session number.
+    pub sessions: Vec<String>,
+    /// Opened paths and the sessions each holds, for the UI's tabs.
+    pub opened: Vec<(PathBuf, Vec<u16>)>,
+    /// Why the filter matches nothing, if it is broken.
+    pub filter_error: Option<String>,
+    pub found: Option<Found>,
+    pub status: Status,
+}

@@ -1,0 +1,217 @@
+//! Finding and reading segments: the sessions of the opened paths, each segment read
+//! once (memory-mapped when sealed, tailed while active), new ones picked up as the
+//! collector creates them.
+
+use std::path::{Path, PathBuf};
+
+use oculus_store::proto::Block;
+use oculus_store::{
+    Corruption, SegmentBytes, SegmentItem, SegmentTail, StoreError, read_segment,
+};
+use rustc_hash::FxHashSet;
+
+use crate::model::{BlockLoc, Index};
+
+/// A session (one collector run) the viewer knows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionInfo {
+    pub name: String,
+    pub path: PathBuf,
+}
+
+/// One segment file and how far it was read.
+#[derive(Debug)]
+struct Segment {
+    path: PathBuf,
+    session: u16,
+    /// Follows an active segment; for a sealed one, opened on demand to read back.
+    tail: Option<SegmentTail>,
+    done: bool,
+}
+
+/// What a path given to the viewer is.
+#[derive(Debug)]
+enum Root {
+    /// A data directory: new sessions appear in it.
+    DataDir(PathBuf),
+    /// One session directory: new segments appear in it.
+    Session(PathBuf),
+    /// One segment file.
+    File(PathBuf),
+}
+
+/// What one poll brought in.
+#[derive(Debug, Default)]
+pub struct PollReport {
+    pub blocks: usize,
+    pub records: u64,
+    pub damage: Vec<String>,
+}
+
+/// Every segment under the opened paths.
+#[derive(Debug, Default)]
+pub struct Library {
+    roots: Vec<Root>,
+    pub sessions: Vec<SessionInfo>,
+    segments: Vec<Segment>,
+    known: FxHashSet<PathBuf>,
+}
+
+impl Library {
+    /// Adds a data directory, session directory or segment file; returns the numbers
+    /// of the sessions it holds so far.
+    pub fn open(&mut self, path: &Path) -> Result<Vec<u16>, StoreError> {
+        let resolved = oculus_store::resolve(path)?;
+        let root = if path.is_file() {
+            Root::File(path.to_path_buf())
+        } else if path.join(oculus_store::datadir::SESSIONS_DIR).is_dir() {
+            Root::DataDir(path.to_path_buf())
+        } else {
+            Root::Session(path.to_path_buf())
+        };
+        self.roots.push(root);
+        let before = self.sessions.len();
+        self.discover()?;
+        let mut opened: Vec<u16> = (before..self.sessions.len()).map(|s| s as u16).collect();
+        if opened.is_empty() {
+            // Already open: name the sessions it holds.
+            opened = resolved
+                .sessions
+                .iter()
+                .filter_map(|s| self.sessions.iter().position(|k| k.path == s.path))
+                .map(|s| s as u16)
+                .collect();
+        }
+        Ok(opened)
+    }
+
+    /// Looks for sessions and segments that appeared since the last look.
+    pub fn discover(&mut self) -> Result<(), StoreError> {
+        let mut session_dirs = Vec::new();
+        let mut files = Vec::new();
+        for root in &self.roots {
+            match root {
+                Root::DataDir(dir) => session_dirs.extend(
+                    oculus_store::sessions(dir)?
+                        .into_iter()
+                        .map(|s| s.path),
+                ),
+                Root::Session(dir) => session_dirs.push(dir.clone()),
+                Root::File(file) => files.push((file.clone(), file.clone())),
+            }
+        }
+        for dir in session_dirs {
+            let session = oculus_store::Session { path: dir.clone() };
+            for segment in session.segments()? {
+                files.push((dir.clone(), segment));
+            }
+        }
+        for (session_path, file) in files {
+            if self.known.contains(&file) {
+                continue;
+            }
+            let session = self.session_number(&session_path);
+            self.known.insert(file.clone());
+            self.segments.push(Segment {
+                path: file,
+                session,
+                tail: None,
+                done: false,
+            });
+        }
+        Ok(())
+    }
+
+    fn session_number(&mut self, path: &Path) -> u16 {
+        if let Some(i) = self.sessions.iter().position(|s| s.path == path) {
+            return i as u16;
+        }
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        self.sessions.push(SessionInfo {
+            name,
+            path: path.to_path_buf(),
+        });
+        (self.sessions.len() - 1) as u16
+    }
+
+    /// Reads whatever is new in every segment into `index`.
+    pub fn poll(&mut self, index: &mut Index) -> PollReport {
+        let mut report = PollReport::default();
+        for number in 0..self.segments.len() {
+            let segment = &mut self.segments[number];
+            if segment.done {
+                continue;
+            }
+            if let Err(error) = read_new(segment, number as u32, index, &mut report) {
+                report.damage.push(error.to_string());
+                // A file that cannot be read is reported once, not on every poll.
+                segment.done = true;
+            }
+        }
+        report
+    }
+
+    /// Reads one block back, for the detail pane.
+    pub fn read_block(&mut self, loc: BlockLoc) -> Result<Block, StoreError> {
+        let segment = self
+            .segments
+            .get_mut(loc.segment as usize)
+            .ok_or_else(|| StoreError::io(Path::new("?"), std::io::Error::other("no such segment")))?;
+        let tail = match &mut segment.tail {
+            Some(tail) => tail,
+            None => segment.tail.insert(SegmentTail::open(&segment.path)?),
+        };
+        tail.read_block(loc.offset, loc.frame_bytes)
+    }
+
+    /// Segments still being written.
+    pub fn active_segments(&self) -> usize {
+        self.segments.iter().filter(|s| !s.done).count()
+    }
+}
+
+fn read_new(
+    segment: &mut Segment,
+    number: u32,
+    index: &mut Index,
+    report: &mut PollReport,
+) -> Result<(), StoreError> {
+    let mut add = |summary: oculus_store::proto::BlockSummary, block: &Block| {
+        report.blocks += 1;
+        report.records += block.record_count();
+        let loc = BlockLoc {
+            segment: number,
+            offset: summary.offset,
+            frame_bytes: summary.frame_bytes,
+        };
+        index.add_block(block, loc, segment.session);
+    };
+    let mut damage = |corruption: Corruption| report.damage.push(corruption.to_string());
+    if segment.tail.is_none() && oculus_store::segment::is_sealed(&segment.path)? {
+        // Sealed: immutable, so mapped and read in one pass.
+        let data = read_segment(&segment.path)?;
+        let bytes = SegmentBytes::new(&segment.path, &data);
+        let scan = bytes.scan(|item| {
+            if let SegmentItem::Block { summary, block } = item {
+                add(summary, &block);
+            }
+        });
+        scan.damage.into_iter().for_each(&mut damage);
+        segment.done = true;
+        return Ok(());
+    }
+    let tail = match &mut segment.tail {
+        Some(tail) => tail,
+        None => segment.tail.insert(SegmentTail::open(&segment.path)?),
+    };
+    let poll = tail.poll()?;
+    for (summary, block) in &poll.blocks {
+        add(*summary, block);
+    }
+    poll.damage.into_iter().for_each(&mut damage);
+    segment.done = poll.sealed;
+    Ok(())
+}
