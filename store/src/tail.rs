@@ -170,9 +170,9 @@ impl SegmentTail {
                 }
                 result => result.map_err(|kind| self.corruption(offset, kind).into()),
             },
-            FrameRead::Incomplete => {
-                Err(self.corruption(offset, CorruptionKind::TruncatedFrame).into())
-            }
+            FrameRead::Incomplete => Err(self
+                .corruption(offset, CorruptionKind::TruncatedFrame)
+                .into()),
             FrameRead::Corrupt(kind) => Err(self.corruption(offset, kind).into()),
         }
     }

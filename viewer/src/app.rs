@@ -246,7 +246,8 @@ impl App {
             self.snapshot = std::mem::take(self.connection.snapshots.output_buffer_mut());
         }
         // New services get their own tab.
-        let services: Vec<String> = self.snapshot.services[self.services_seen.min(self.snapshot.services.len())..]
+        let services: Vec<String> = self.snapshot.services
+            [self.services_seen.min(self.snapshot.services.len())..]
             .iter()
             .map(|s| s.to_string())
             .collect();
@@ -267,9 +268,10 @@ impl App {
             .iter()
             .skip(self.opened_seen)
             .map(|(path, sessions)| {
-                let name = path
-                    .file_name()
-                    .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+                let name = path.file_name().map_or_else(
+                    || path.display().to_string(),
+                    |n| n.to_string_lossy().into_owned(),
+                );
                 (name, sessions.clone())
             })
             .collect();
@@ -385,7 +387,11 @@ impl App {
             ViewKind::Logs => &tab.logs,
             ViewKind::Traces => &tab.traces,
         };
-        let from = list.selected.unwrap_or(if forward { list.top } else { list.top + list.visible });
+        let from = list.selected.unwrap_or(if forward {
+            list.top
+        } else {
+            list.top + list.visible
+        });
         let from = if forward && list.selected.is_none() {
             from.wrapping_sub(1)
         } else {
@@ -547,7 +553,12 @@ impl App {
             }
             (ViewKind::Traces, Some(_)) => {
                 let rows = views::waterfall_rows(self);
-                if let Some(record) = tab.waterfall.selected.and_then(|r| rows.get(r)).map(|r| r.record()) {
+                if let Some(record) = tab
+                    .waterfall
+                    .selected
+                    .and_then(|r| rows.get(r))
+                    .map(|r| r.record())
+                {
                     self.send(UiEvent::Select(Some(record)));
                     self.detail_open = true;
                 }

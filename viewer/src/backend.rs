@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::editor::EditorOptions;
-use crate::filter::{CompiledFilter, Filter, LogMatches, SpanMatches, highlights, step_logs, step_spans};
+use crate::filter::{
+    CompiledFilter, Filter, LogMatches, SpanMatches, highlights, step_logs, step_spans,
+};
 use crate::model::{Index, Level, TraceId};
 use crate::snapshot::{
     Found, LogRow, RecordRef, Snapshot, SourceRef, Status, TabId, TraceRow, TraceView, UiEvent,
@@ -286,13 +288,11 @@ impl Engine {
             let now = Instant::now();
             if now.duration_since(last_discover) >= DISCOVER_INTERVAL {
                 last_discover = now;
-                if let Err(error) = self.library.discover() {
-                    self.report_damage(error.to_string());
-                }
+                self.discover();
             }
             if now.duration_since(last_poll) >= POLL_INTERVAL {
                 last_poll = now;
-                dirty |= self.poll();
+                dirty |= self.read_new();
                 self.rate
                     .record(now, self.index.logs.len() + self.index.spans.len());
             }
@@ -308,8 +308,20 @@ impl Engine {
         }
     }
 
-    /// Reads what is new; returns whether anything was.
+    /// Looks for new sessions and segments, then reads what is new; returns whether
+    /// anything was.
     pub fn poll(&mut self) -> bool {
+        self.discover();
+        self.read_new()
+    }
+
+    fn discover(&mut self) {
+        if let Err(error) = self.library.discover() {
+            self.report_damage(error.to_string());
+        }
+    }
+
+    fn read_new(&mut self) -> bool {
         let report = self.library.poll(&mut self.index);
         for damage in report.damage {
             self.report_damage(damage);
@@ -523,7 +535,12 @@ impl Engine {
                 .iter()
                 .map(|&s| self.index.strings.get(s).clone())
                 .collect(),
-            sessions: self.library.sessions.iter().map(|s| s.name.clone()).collect(),
+            sessions: self
+                .library
+                .sessions
+                .iter()
+                .map(|s| s.name.clone())
+                .collect(),
             opened: self.opened.clone(),
             detail: self.detail.clone(),
             found: self.found,

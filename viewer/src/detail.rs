@@ -39,7 +39,10 @@ fn scope_sections(block: &Block, scope: u32) -> Vec<DetailSection> {
         schema_url,
         ..
     } = scope;
-    let mut rows = vec![pair("name", block.str(*name)), pair("version", block.str(*version))];
+    let mut rows = vec![
+        pair("name", block.str(*name)),
+        pair("version", block.str(*version)),
+    ];
     if *schema_url != 0 {
         rows.push(pair("schema url", block.str(*schema_url)));
     }
@@ -112,14 +115,20 @@ pub fn build(block: &Block, record: RecordRef, position: usize) -> Option<Detail
             let columns = *block.span_columns().get(position)?;
             let (high, low) = block.span_trace_id(position);
             let trace_id = (u128::from(high) << 64) | u128::from(low);
-            let duration = columns.end_unix_nano.saturating_sub(columns.start_unix_nano);
+            let duration = columns
+                .end_unix_nano
+                .saturating_sub(columns.start_unix_nano);
             let kind = SpanKind::try_from(span.kind)
                 .map_or("?", |k| k.as_str_name())
                 .trim_start_matches("SPAN_KIND_");
             let status = StatusCode::try_from(span.status_code)
                 .map_or("?", |s| s.as_str_name())
                 .trim_start_matches("STATUS_CODE_");
-            let status = if span.status_code == 0 { "UNSET" } else { status };
+            let status = if span.status_code == 0 {
+                "UNSET"
+            } else {
+                status
+            };
             let mut rows = vec![
                 pair("trace id", trace_hex(trace_id)),
                 pair("span id", span_hex(columns.span_id)),
@@ -134,7 +143,10 @@ pub fn build(block: &Block, record: RecordRef, position: usize) -> Option<Detail
                 pair("kind", kind),
                 pair("start", format_time(columns.start_unix_nano)),
                 pair("duration", crate::time::format_duration(duration)),
-                pair("status", format!("{status} {}", span.status_message).trim_end()),
+                pair(
+                    "status",
+                    format!("{status} {}", span.status_message).trim_end(),
+                ),
             ];
             if !span.trace_state.is_empty() {
                 rows.push(pair("trace state", &span.trace_state));

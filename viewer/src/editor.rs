@@ -90,7 +90,10 @@ fn newest_socket(dirs: &[PathBuf]) -> Option<PathBuf> {
             let is_nvim = name == "0" || (name.starts_with("nvim.") && name.ends_with(".0"));
             let Ok(meta) = entry.metadata() else { continue };
             if is_nvim && meta.file_type().is_socket() {
-                found.push((meta.modified().unwrap_or(std::time::UNIX_EPOCH), entry.path()));
+                found.push((
+                    meta.modified().unwrap_or(std::time::UNIX_EPOCH),
+                    entry.path(),
+                ));
             }
         }
     }
@@ -119,7 +122,11 @@ async fn jump_to(
         })?;
     let rpc = |e: Box<nvim_rs::error::CallError>| JumpError::Rpc(e.to_string());
     let result = async {
-        let cwd = match nvim.call_function("getcwd", Vec::new()).await.map_err(rpc)? {
+        let cwd = match nvim
+            .call_function("getcwd", Vec::new())
+            .await
+            .map_err(rpc)?
+        {
             Value::String(s) => s.into_str().map(PathBuf::from),
             _ => None,
         };
@@ -132,7 +139,9 @@ async fn jump_to(
             .await
             .map_err(rpc)?;
         let escaped = escaped.as_str().unwrap_or_default().to_owned();
-        nvim.command(&format!("edit {escaped}")).await.map_err(rpc)?;
+        nvim.command(&format!("edit {escaped}"))
+            .await
+            .map_err(rpc)?;
         // cursor() clamps a line past the end instead of failing.
         nvim.call_function(
             "cursor",

@@ -69,8 +69,14 @@ impl Filter {
 /// A filter term over one attribute.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum AttributeTerm {
-    Equals { key: Vec<u8>, value: Vec<u8> },
-    Contains { key: Vec<u8>, lowercase_text: Vec<u8> },
+    Equals {
+        key: Vec<u8>,
+        value: Vec<u8>,
+    },
+    Contains {
+        key: Vec<u8>,
+        lowercase_text: Vec<u8>,
+    },
 }
 
 /// A filter ready to apply.
@@ -105,6 +111,8 @@ impl CompiledFilter {
             };
             match RegexBuilder::new(&pattern)
                 .case_insensitive(true)
+                // ^ and $ then anchor at each record's text, not at the whole chunk.
+                .multi_line(true)
                 .unicode(false)
                 .size_limit(16 << 20)
                 .build()
@@ -301,7 +309,10 @@ fn search_serial<E: HasText>(
         let low = offset(&entries[first]);
         let last = &entries[end - 1];
         let high = offset(last) + last.text().len as usize;
-        let Some(haystack) = arena.chunks().get(chunk as usize).and_then(|c| c.get(low..high))
+        let Some(haystack) = arena
+            .chunks()
+            .get(chunk as usize)
+            .and_then(|c| c.get(low..high))
         else {
             first = end;
             continue;
@@ -311,8 +322,7 @@ fn search_serial<E: HasText>(
         while let Some(found) = regex.find_at(haystack, at) {
             let position = low + found.start();
             // The first record that ends past the match.
-            let r = records
-                .partition_point(|e| offset(e) + e.text().len as usize <= position);
+            let r = records.partition_point(|e| offset(e) + e.text().len as usize <= position);
             let Some(record) = records.get(r) else { break };
             if offset(record) <= position {
                 hits.push((first + r) as u32);
@@ -372,8 +382,14 @@ pub fn step_logs(index: &Index, filter: &mut CompiledFilter, out: &mut LogMatche
         } else {
             index.log_text.bytes(log.text)
         };
-        if !filter.passes_common(log.session, log.service, log.scope, log.trace_id, log.time, text)
-        {
+        if !filter.passes_common(
+            log.session,
+            log.service,
+            log.scope,
+            log.trace_id,
+            log.time,
+            text,
+        ) {
             return;
         }
         out.level_counts[log.level as usize] += 1;
@@ -440,7 +456,9 @@ pub fn highlights(regex: Option<&Regex>, text: &str) -> Vec<Range<usize>> {
     };
     regex
         .find_iter(text.as_bytes())
-        .filter(|m| !m.is_empty() && text.is_char_boundary(m.start()) && text.is_char_boundary(m.end()))
+        .filter(|m| {
+            !m.is_empty() && text.is_char_boundary(m.start()) && text.is_char_boundary(m.end())
+        })
         .map(|m| m.range())
         .take(64)
         .collect()

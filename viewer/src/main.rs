@@ -73,7 +73,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     } else if oculus_store::datadir::is_locked(&data_dir) {
         (
             None,
-            format!("another collector writes {}; viewing it", data_dir.display()),
+            format!(
+                "another collector writes {}; viewing it",
+                data_dir.display()
+            ),
         )
     } else {
         let config = Config::new(cli.grpc, cli.http, data_dir.clone());
@@ -88,7 +91,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Err(error @ StartError::Bind { .. }) => {
                 tracing::warn!(%error, "not collecting");
-                (None, format!("not collecting ({error}); viewing {}", data_dir.display()))
+                (
+                    None,
+                    format!("not collecting ({error}); viewing {}", data_dir.display()),
+                )
             }
             Err(error) => return Err(error).context("cannot start the collector"),
         }

@@ -37,7 +37,10 @@ pub struct SourceRef {
 #[derive(Clone, Debug)]
 pub enum UiEvent {
     /// The tab shown, with its filter.
-    ShowTab { tab: TabId, filter: Filter },
+    ShowTab {
+        tab: TabId,
+        filter: Filter,
+    },
     CloseTab(TabId),
     /// The rows the UI shows; `follow` keeps the newest in view.
     Viewport {
@@ -47,8 +50,14 @@ pub enum UiEvent {
         rows: usize,
         follow: bool,
     },
-    OpenTrace { tab: TabId, trace: TraceId, focus: Option<RecordRef> },
-    CloseTrace { tab: TabId },
+    OpenTrace {
+        tab: TabId,
+        trace: TraceId,
+        focus: Option<RecordRef>,
+    },
+    CloseTrace {
+        tab: TabId,
+    },
     /// Load the detail pane for a record (or close it).
     Select(Option<RecordRef>),
     /// Find the next row from `from` matching the request; the answer comes as `Snapshot::found`.

@@ -5,9 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use oculus_store::proto::Block;
-use oculus_store::{
-    Corruption, SegmentBytes, SegmentItem, SegmentTail, StoreError, read_segment,
-};
+use oculus_store::{Corruption, SegmentBytes, SegmentItem, SegmentTail, StoreError, read_segment};
 use rustc_hash::FxHashSet;
 
 use crate::model::{BlockLoc, Index};
@@ -91,11 +89,9 @@ impl Library {
         let mut files = Vec::new();
         for root in &self.roots {
             match root {
-                Root::DataDir(dir) => session_dirs.extend(
-                    oculus_store::sessions(dir)?
-                        .into_iter()
-                        .map(|s| s.path),
-                ),
+                Root::DataDir(dir) => {
+                    session_dirs.extend(oculus_store::sessions(dir)?.into_iter().map(|s| s.path))
+                }
                 Root::Session(dir) => session_dirs.push(dir.clone()),
                 Root::File(file) => files.push((file.clone(), file.clone())),
             }
@@ -156,10 +152,9 @@ impl Library {
 
     /// Reads one block back, for the detail pane.
     pub fn read_block(&mut self, loc: BlockLoc) -> Result<Block, StoreError> {
-        let segment = self
-            .segments
-            .get_mut(loc.segment as usize)
-            .ok_or_else(|| StoreError::io(Path::new("?"), std::io::Error::other("no such segment")))?;
+        let segment = self.segments.get_mut(loc.segment as usize).ok_or_else(|| {
+            StoreError::io(Path::new("?"), std::io::Error::other("no such segment"))
+        })?;
         let tail = match &mut segment.tail {
             Some(tail) => tail,
             None => segment.tail.insert(SegmentTail::open(&segment.path)?),

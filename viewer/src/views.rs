@@ -26,7 +26,12 @@ pub fn level_color(level: Level) -> Color32 {
 }
 
 /// Text with the search's matches on a highlighted background.
-fn highlighted(ui: &Ui, text: &str, ranges: &[std::ops::Range<usize>], color: Color32) -> LayoutJob {
+fn highlighted(
+    ui: &Ui,
+    text: &str,
+    ranges: &[std::ops::Range<usize>],
+    color: Color32,
+) -> LayoutJob {
     let mut job = LayoutJob::default();
     append_highlighted(&mut job, ui, text, ranges, color);
     job.wrap.max_rows = 1;
@@ -116,7 +121,7 @@ fn tab_bar(app: &mut App, ui: &mut Ui) {
                 }
             }
         });
-        if app.tab().closable && ui.small_button("✖ Close tab").clicked() {
+        if app.tab().closable && ui.small_button("Close tab").clicked() {
             let active = app.active;
             app.close_tab(active);
         }
@@ -137,7 +142,11 @@ fn filter_bar(app: &mut App, ui: &mut Ui) {
         ui.selectable_value(&mut tab.view, ViewKind::Traces, "Traces");
         ui.separator();
         let min = tab.filter.min_level;
-        let all = if current { counts.iter().sum::<u64>() } else { 0 };
+        let all = if current {
+            counts.iter().sum::<u64>()
+        } else {
+            0
+        };
         if ui
             .selectable_label(min == Level::Unset, format!("all {all}"))
             .clicked()
@@ -146,7 +155,8 @@ fn filter_bar(app: &mut App, ui: &mut Ui) {
         }
         for level in &Level::ALL[1..] {
             let count = if current { counts[*level as usize] } else { 0 };
-            let text = RichText::new(format!("{} {count}", level.label())).color(level_color(*level));
+            let text =
+                RichText::new(format!("{} {count}", level.label())).color(level_color(*level));
             let response = ui
                 .selectable_label(min == *level, text)
                 .on_hover_text(format!("show {} and above", level.label()));
@@ -183,7 +193,7 @@ fn filter_bar(app: &mut App, ui: &mut Ui) {
         );
         let since = tab.filter.since.map(|s| s.window);
         let mut chosen = since;
-        egui::ComboBox::from_id_salt("since")
+        egui::ComboBox::from_label("time range")
             .selected_text(match since {
                 None => "all time".to_owned(),
                 Some(w) => format!("last {}", humantime::format_duration(w)),
@@ -227,7 +237,11 @@ fn status_line(app: &mut App, ui: &mut Ui) {
         let tab = app.tab();
         let (shown, total, progress) = match tab.view {
             ViewKind::Logs => (snapshot.logs.total, status.logs, snapshot.logs.progress),
-            ViewKind::Traces => (snapshot.traces.total, status.traces, snapshot.traces.progress),
+            ViewKind::Traces => (
+                snapshot.traces.total,
+                status.traces,
+                snapshot.traces.progress,
+            ),
         };
         ui.separator();
         ui.label(format!("shown {shown}"));
@@ -235,7 +249,11 @@ fn status_line(app: &mut App, ui: &mut Ui) {
             ui.label(format!("· {} filtered out", total - shown));
         }
         if let Some(progress) = progress {
-            ui.add(egui::ProgressBar::new(progress).desired_width(120.0).text("filtering"));
+            ui.add(
+                egui::ProgressBar::new(progress)
+                    .desired_width(120.0)
+                    .text("filtering"),
+            );
         }
         let list = match tab.view {
             ViewKind::Logs => &tab.logs,
@@ -252,8 +270,11 @@ fn status_line(app: &mut App, ui: &mut Ui) {
         }
         if let Some(damage) = status.damage.last() {
             ui.separator();
-            ui.colored_label(Color32::from_rgb(240, 90, 80), format!("damaged data: {damage}"))
-                .on_hover_text(status.damage.join("\n"));
+            ui.colored_label(
+                Color32::from_rgb(240, 90, 80),
+                format!("damaged data: {damage}"),
+            )
+            .on_hover_text(status.damage.join("\n"));
         }
     });
 }
@@ -276,7 +297,11 @@ fn scroll_input(ui: &mut Ui, list: &mut ListState, total: usize, area: egui::Rec
         egui::pos2(area.right() - SCROLLBAR_WIDTH, area.top()),
         area.right_bottom(),
     );
-    let response = ui.interact(bar, ui.scope_id().with("scrollbar"), Sense::click_and_drag());
+    let response = ui.interact(
+        bar,
+        ui.scope_id().with("scrollbar"),
+        Sense::click_and_drag(),
+    );
     let scrollable = total.saturating_sub(list.visible);
     if let Some(pointer) = response.interact_pointer_pos()
         && scrollable > 0
@@ -288,10 +313,18 @@ fn scroll_input(ui: &mut Ui, list: &mut ListState, total: usize, area: egui::Rec
     let painter = ui.painter();
     painter.rect_filled(bar, 2.0, ui.visuals().extreme_bg_color);
     if total > 0 {
-        let handle_height = (bar.height() * list.visible as f32 / total as f32).clamp(16.0, bar.height());
-        let share = if scrollable == 0 { 0.0 } else { list.top as f32 / scrollable as f32 };
+        let handle_height =
+            (bar.height() * list.visible as f32 / total as f32).clamp(16.0, bar.height());
+        let share = if scrollable == 0 {
+            0.0
+        } else {
+            list.top as f32 / scrollable as f32
+        };
         let y = bar.top() + share * (bar.height() - handle_height);
-        let handle = egui::Rect::from_min_size(egui::pos2(bar.left(), y), Vec2::new(SCROLLBAR_WIDTH, handle_height));
+        let handle = egui::Rect::from_min_size(
+            egui::pos2(bar.left(), y),
+            Vec2::new(SCROLLBAR_WIDTH, handle_height),
+        );
         painter.rect_filled(handle, 2.0, ui.visuals().widgets.inactive.bg_fill);
     }
 }
@@ -299,7 +332,7 @@ fn scroll_input(ui: &mut Ui, list: &mut ListState, total: usize, area: egui::Rec
 fn follow_button(ui: &mut Ui, list: &mut ListState, total: usize) {
     if !list.follow {
         ui.horizontal(|ui| {
-            if ui.button("⬇ Follow newest (G)").clicked() {
+            if ui.button("Follow newest (G)").clicked() {
                 list.follow = true;
                 list.selected = None;
                 list.clamp(total);
@@ -317,7 +350,9 @@ fn log_table(app: &mut App, ui: &mut Ui) {
         follow_button(ui, list, total);
     }
     let area = ui.available_rect_before_wrap();
-    let visible = ((area.height() - ROW_HEIGHT * 1.5) / ROW_HEIGHT).floor().max(1.0) as usize;
+    let visible = ((area.height() - ROW_HEIGHT * 1.5) / ROW_HEIGHT)
+        .floor()
+        .max(1.0) as usize;
     {
         let list = &mut app.tab_mut().logs;
         list.visible = visible;
@@ -328,7 +363,9 @@ fn log_table(app: &mut App, ui: &mut Ui) {
     let mut clicked: Option<usize> = None;
     let mut open_trace = None;
     let mut jump: Option<SourceRef> = None;
-    let mut table_ui = ui.new_child(egui::UiBuilder::new().max_rect(area.with_max_x(area.right() - SCROLLBAR_WIDTH - 2.0)));
+    let mut table_ui = ui.new_child(
+        egui::UiBuilder::new().max_rect(area.with_max_x(area.right() - SCROLLBAR_WIDTH - 2.0)),
+    );
     TableBuilder::new(&mut table_ui)
         .id_salt("logs")
         .striped(true)
@@ -343,7 +380,9 @@ fn log_table(app: &mut App, ui: &mut Ui) {
         .column(Column::initial(84.0).at_least(30.0).clip(true))
         .column(Column::initial(170.0).at_least(30.0).clip(true))
         .header(ROW_HEIGHT, |mut header| {
-            for title in ["time", "level", "service", "scope", "message", "trace", "source"] {
+            for title in [
+                "time", "level", "service", "scope", "message", "trace", "source",
+            ] {
                 header.col(|ui| {
                     ui.strong(title);
                 });
@@ -353,7 +392,11 @@ fn log_table(app: &mut App, ui: &mut Ui) {
             let shown = visible.min(total.saturating_sub(list.top));
             body.rows(ROW_HEIGHT, shown, |mut row| {
                 let number = list.top + row.index();
-                let log = if current { app.snapshot.logs.row(number) } else { None };
+                let log = if current {
+                    app.snapshot.logs.row(number)
+                } else {
+                    None
+                };
                 row.set_selected(list.selected == Some(number));
                 let Some(log) = log else {
                     row.col(|ui| {
@@ -365,7 +408,11 @@ fn log_table(app: &mut App, ui: &mut Ui) {
                     ui.monospace(format_clock(log.time_unix_nano));
                 });
                 row.col(|ui| {
-                    ui.label(RichText::new(log.level.label()).color(level_color(log.level)).monospace());
+                    ui.label(
+                        RichText::new(log.level.label())
+                            .color(level_color(log.level))
+                            .monospace(),
+                    );
                 });
                 row.col(|ui| {
                     ui.label(&*log.service);
@@ -375,7 +422,10 @@ fn log_table(app: &mut App, ui: &mut Ui) {
                 });
                 row.col(|ui| {
                     let color = ui.visuals().text_color();
-                    ui.add(egui::Label::new(highlighted(ui, &log.message, &log.highlights, color)).selectable(false));
+                    ui.add(
+                        egui::Label::new(highlighted(ui, &log.message, &log.highlights, color))
+                            .selectable(false),
+                    );
                 });
                 row.col(|ui| {
                     if log.trace_id != 0
@@ -391,7 +441,10 @@ fn log_table(app: &mut App, ui: &mut Ui) {
                     if let Some(source) = &log.source
                         && ui
                             .link(format!("{}:{}", short_path(&source.file), source.line))
-                            .on_hover_text(format!("open {}:{} in Neovim (o)", source.file, source.line))
+                            .on_hover_text(format!(
+                                "open {}:{} in Neovim (o)",
+                                source.file, source.line
+                            ))
                             .clicked()
                     {
                         jump = Some(source.clone());
@@ -428,7 +481,9 @@ fn trace_list(app: &mut App, ui: &mut Ui) {
     let total = app.snapshot.traces.total;
     let current = app.snapshot_is_current();
     let area = ui.available_rect_before_wrap();
-    let visible = ((area.height() - ROW_HEIGHT * 1.5) / ROW_HEIGHT).floor().max(1.0) as usize;
+    let visible = ((area.height() - ROW_HEIGHT * 1.5) / ROW_HEIGHT)
+        .floor()
+        .max(1.0) as usize;
     {
         let list = &mut app.tab_mut().traces;
         list.visible = visible;
@@ -437,7 +492,9 @@ fn trace_list(app: &mut App, ui: &mut Ui) {
     }
     let list = app.tab().traces;
     let mut open = None;
-    let mut table_ui = ui.new_child(egui::UiBuilder::new().max_rect(area.with_max_x(area.right() - SCROLLBAR_WIDTH - 2.0)));
+    let mut table_ui = ui.new_child(
+        egui::UiBuilder::new().max_rect(area.with_max_x(area.right() - SCROLLBAR_WIDTH - 2.0)),
+    );
     TableBuilder::new(&mut table_ui)
         .id_salt("traces")
         .striped(true)
@@ -452,7 +509,15 @@ fn trace_list(app: &mut App, ui: &mut Ui) {
         .column(Column::initial(60.0).at_least(30.0))
         .column(Column::initial(90.0).at_least(30.0))
         .header(ROW_HEIGHT, |mut header| {
-            for title in ["start", "root span", "service", "duration", "spans", "errors", "trace id"] {
+            for title in [
+                "start",
+                "root span",
+                "service",
+                "duration",
+                "spans",
+                "errors",
+                "trace id",
+            ] {
                 header.col(|ui| {
                     ui.strong(title);
                 });
@@ -474,7 +539,15 @@ fn trace_list(app: &mut App, ui: &mut Ui) {
                 });
                 row.col(|ui| {
                     let color = ui.visuals().text_color();
-                    ui.add(egui::Label::new(highlighted(ui, &trace.root_name, &trace.highlights, color)).selectable(false));
+                    ui.add(
+                        egui::Label::new(highlighted(
+                            ui,
+                            &trace.root_name,
+                            &trace.highlights,
+                            color,
+                        ))
+                        .selectable(false),
+                    );
                 });
                 row.col(|ui| {
                     ui.label(&*trace.service);
@@ -544,7 +617,11 @@ pub fn waterfall_rows(app: &App) -> Vec<WaterfallRow<'_>> {
         }
     }
     if app.inline_logs {
-        rows.extend(view.orphan_logs.iter().map(|log| WaterfallRow::Log { log, depth: 0 }));
+        rows.extend(
+            view.orphan_logs
+                .iter()
+                .map(|log| WaterfallRow::Log { log, depth: 0 }),
+        );
     }
     rows
 }
@@ -561,7 +638,7 @@ pub fn zoom(app: &mut App, factor: f64) {
 fn waterfall(app: &mut App, ui: &mut Ui) {
     let Some(view) = app.snapshot.trace.clone() else {
         ui.horizontal(|ui| {
-            if ui.button("← Traces").clicked() {
+            if ui.button("< Traces").clicked() {
                 app.tab_mut().open_trace = None;
             }
             ui.label("loading the trace…");
@@ -580,11 +657,15 @@ fn waterfall(app: &mut App, ui: &mut Ui) {
         app.tab_mut().waterfall.select(index, rows);
     }
     ui.horizontal(|ui| {
-        if ui.button("← Traces").on_hover_text("Esc").clicked() {
+        if ui.button("< Traces").on_hover_text("Esc").clicked() {
             app.tab_mut().open_trace = None;
         }
         ui.monospace(trace_hex(view.trace_id));
-        if ui.small_button("📋").on_hover_text("copy the trace id").clicked() {
+        if ui
+            .small_button("copy")
+            .on_hover_text("copy the trace id")
+            .clicked()
+        {
             ui.ctx().copy_text(trace_hex(view.trace_id));
         }
         ui.label(format!(
@@ -593,7 +674,10 @@ fn waterfall(app: &mut App, ui: &mut Ui) {
             format_duration(view.end_unix_nano.saturating_sub(view.start_unix_nano))
         ));
         if view.spans_left_out > 0 {
-            ui.colored_label(level_color(Level::Warn), format!("{} spans not drawn", view.spans_left_out));
+            ui.colored_label(
+                level_color(Level::Warn),
+                format!("{} spans not drawn", view.spans_left_out),
+            );
         }
         ui.separator();
         ui.checkbox(&mut app.inline_logs, "logs inline (i)");
@@ -622,7 +706,8 @@ fn waterfall(app: &mut App, ui: &mut Ui) {
     let trace_len = view.end_unix_nano.saturating_sub(trace_start).max(1) as f64;
     let (zoom_start, zoom_end) = app.zoom;
     let x_of = |time: u64| {
-        let share = (time.saturating_sub(trace_start) as f64 / trace_len - zoom_start) / (zoom_end - zoom_start);
+        let share = (time.saturating_sub(trace_start) as f64 / trace_len - zoom_start)
+            / (zoom_end - zoom_start);
         bars_left + (share.clamp(-0.01, 1.01) as f32) * bars_width
     };
     let mut clicked = None;
@@ -631,10 +716,21 @@ fn waterfall(app: &mut App, ui: &mut Ui) {
     for (offset, row) in rows.iter().skip(list.top).take(visible).enumerate() {
         let number = list.top + offset;
         let y = area.top() + offset as f32 * ROW_HEIGHT;
-        let rect = egui::Rect::from_min_size(egui::pos2(area.left(), y), Vec2::new(area.width() - SCROLLBAR_WIDTH, ROW_HEIGHT));
-        let response = ui.interact(rect, ui.scope_id().with(("waterfall", number)), Sense::click());
+        let rect = egui::Rect::from_min_size(
+            egui::pos2(area.left(), y),
+            Vec2::new(area.width() - SCROLLBAR_WIDTH, ROW_HEIGHT),
+        );
+        let response = ui.interact(
+            rect,
+            ui.scope_id().with(("waterfall", number)),
+            Sense::click(),
+        );
         if list.selected == Some(number) {
-            painter.rect_filled(rect, 0.0, ui.visuals().selection.bg_fill.gamma_multiply(0.5));
+            painter.rect_filled(
+                rect,
+                0.0,
+                ui.visuals().selection.bg_fill.gamma_multiply(0.5),
+            );
         } else if response.hovered() {
             painter.rect_filled(rect, 0.0, ui.visuals().faint_bg_color);
         }
@@ -648,35 +744,85 @@ fn waterfall(app: &mut App, ui: &mut Ui) {
         match row {
             WaterfallRow::Span(span) => {
                 let indent = f32::from(span.depth) * 14.0;
-                let mut job = highlighted(ui, &span.name, &span.highlights, if span.error { level_color(Level::Error) } else { text_color });
-                job.append(&format!("  {}", span.service), 0.0, TextFormat::simple(FontId::proportional(11.0), Color32::GRAY));
+                let mut job = highlighted(
+                    ui,
+                    &span.name,
+                    &span.highlights,
+                    if span.error {
+                        level_color(Level::Error)
+                    } else {
+                        text_color
+                    },
+                );
+                job.append(
+                    &format!("  {}", span.service),
+                    0.0,
+                    TextFormat::simple(FontId::proportional(11.0), Color32::GRAY),
+                );
                 job.wrap.max_width = label_width - indent;
                 let galley = ui.fonts_mut(|f| f.layout_job(job));
-                painter.galley(egui::pos2(area.left() + 4.0 + indent, y + 3.0), galley, text_color);
+                painter.galley(
+                    egui::pos2(area.left() + 4.0 + indent, y + 3.0),
+                    galley,
+                    text_color,
+                );
                 let x0 = x_of(span.start_unix_nano);
                 let x1 = x_of(span.end_unix_nano).max(x0 + 2.0);
-                let bar = egui::Rect::from_min_max(egui::pos2(x0, y + 4.0), egui::pos2(x1, y + ROW_HEIGHT - 4.0));
-                let color = if span.error { level_color(Level::Error) } else { service_color(&span.service) };
+                let bar = egui::Rect::from_min_max(
+                    egui::pos2(x0, y + 4.0),
+                    egui::pos2(x1, y + ROW_HEIGHT - 4.0),
+                );
+                let color = if span.error {
+                    level_color(Level::Error)
+                } else {
+                    service_color(&span.service)
+                };
                 painter.rect_filled(bar, 2.0, color);
                 for &event in &span.events {
                     let x = x_of(event);
-                    painter.line_segment([egui::pos2(x, y + 2.0), egui::pos2(x, y + ROW_HEIGHT - 2.0)], (1.5, Color32::WHITE));
+                    painter.line_segment(
+                        [egui::pos2(x, y + 2.0), egui::pos2(x, y + ROW_HEIGHT - 2.0)],
+                        (1.5, Color32::WHITE),
+                    );
                 }
-                let duration = format_duration(span.end_unix_nano.saturating_sub(span.start_unix_nano));
-                painter.text(egui::pos2(x1 + 4.0, y + ROW_HEIGHT / 2.0), egui::Align2::LEFT_CENTER, duration, FontId::proportional(11.0), Color32::GRAY);
+                let duration =
+                    format_duration(span.end_unix_nano.saturating_sub(span.start_unix_nano));
+                painter.text(
+                    egui::pos2(x1 + 4.0, y + ROW_HEIGHT / 2.0),
+                    egui::Align2::LEFT_CENTER,
+                    duration,
+                    FontId::proportional(11.0),
+                    Color32::GRAY,
+                );
             }
             WaterfallRow::Log { log, depth } => {
                 let indent = f32::from(*depth) * 14.0;
                 let mut job = LayoutJob::default();
-                job.append(log.level.label(), 0.0, TextFormat::simple(FontId::monospace(11.0), level_color(log.level)));
-                job.append(" ", 0.0, TextFormat::simple(FontId::monospace(11.0), text_color));
+                job.append(
+                    log.level.label(),
+                    0.0,
+                    TextFormat::simple(FontId::monospace(11.0), level_color(log.level)),
+                );
+                job.append(
+                    " ",
+                    0.0,
+                    TextFormat::simple(FontId::monospace(11.0), text_color),
+                );
                 append_highlighted(&mut job, ui, &log.message, &log.highlights, text_color);
                 job.wrap.max_width = area.width() - indent - 40.0 - SCROLLBAR_WIDTH;
                 job.wrap.max_rows = 1;
                 let galley = ui.fonts_mut(|f| f.layout_job(job));
-                painter.galley(egui::pos2(area.left() + 4.0 + indent, y + 3.0), galley, text_color);
+                painter.galley(
+                    egui::pos2(area.left() + 4.0 + indent, y + 3.0),
+                    galley,
+                    text_color,
+                );
                 let x = x_of(log.time_unix_nano);
-                painter.circle_filled(egui::pos2(x, y + ROW_HEIGHT / 2.0), 3.0, level_color(log.level));
+                painter.circle_filled(
+                    egui::pos2(x, y + ROW_HEIGHT / 2.0),
+                    3.0,
+                    level_color(log.level),
+                );
             }
         }
     }
@@ -698,7 +844,9 @@ fn waterfall(app: &mut App, ui: &mut Ui) {
 
 /// A stable colour per service.
 fn service_color(service: &str) -> Color32 {
-    let hash = service.bytes().fold(2166136261u32, |h, b| (h ^ u32::from(b)).wrapping_mul(16777619));
+    let hash = service.bytes().fold(2166136261u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(16777619)
+    });
     let hue = (hash % 360) as f32 / 360.0;
     egui::ecolor::Hsva::new(hue, 0.55, 0.8, 1.0).into()
 }
@@ -714,7 +862,7 @@ fn detail_pane(app: &mut App, ui: &mut Ui) {
             RecordRef::Span(_) => "Span",
         });
         ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
-            if ui.button("✖").on_hover_text("close (Esc)").clicked() {
+            if ui.button("Close").on_hover_text("close (Esc)").clicked() {
                 app.detail_open = false;
                 app.send(UiEvent::Select(None));
             }
@@ -752,28 +900,35 @@ fn detail_pane(app: &mut App, ui: &mut Ui) {
         }
     });
     ui.separator();
-    egui::ScrollArea::vertical().auto_shrink(false).show(ui, |ui| {
-        for (s, section) in detail.sections.iter().enumerate() {
-            egui::CollapsingHeader::new(&section.title)
-                .default_open(true)
-                .id_salt(("detail", s))
-                .show(ui, |ui| {
-                    if section.rows.is_empty() {
-                        ui.weak("none");
-                    }
-                    egui::Grid::new(("detail-grid", s)).num_columns(3).striped(true).show(ui, |ui| {
-                        for (key, value) in &section.rows {
-                            ui.monospace(key);
-                            ui.add(egui::Label::new(RichText::new(value).monospace()).wrap());
-                            if ui.small_button("📋").on_hover_text("copy").clicked() {
-                                ui.ctx().copy_text(value.clone());
-                            }
-                            ui.end_row();
+    egui::ScrollArea::vertical()
+        .auto_shrink(false)
+        .show(ui, |ui| {
+            for (s, section) in detail.sections.iter().enumerate() {
+                egui::CollapsingHeader::new(&section.title)
+                    .default_open(true)
+                    .id_salt(("detail", s))
+                    .show(ui, |ui| {
+                        if section.rows.is_empty() {
+                            ui.weak("none");
                         }
+                        egui::Grid::new(("detail-grid", s))
+                            .num_columns(3)
+                            .striped(true)
+                            .show(ui, |ui| {
+                                for (key, value) in &section.rows {
+                                    ui.monospace(key);
+                                    ui.add(
+                                        egui::Label::new(RichText::new(value).monospace()).wrap(),
+                                    );
+                                    if ui.small_button("copy").clicked() {
+                                        ui.ctx().copy_text(value.clone());
+                                    }
+                                    ui.end_row();
+                                }
+                            });
                     });
-                });
-        }
-    });
+            }
+        });
 }
 
 const BINDINGS: &[(&str, &str)] = &[
@@ -802,13 +957,16 @@ fn help(app: &mut App, ctx: &egui::Context) {
         .collapsible(false)
         .anchor(egui::Align2::CENTER_CENTER, Vec2::ZERO)
         .show(ctx, |ui| {
-            egui::Grid::new("bindings").num_columns(2).striped(true).show(ui, |ui| {
-                for (keys, what) in BINDINGS {
-                    ui.monospace(*keys);
-                    ui.label(*what);
-                    ui.end_row();
-                }
-            });
+            egui::Grid::new("bindings")
+                .num_columns(2)
+                .striped(true)
+                .show(ui, |ui| {
+                    for (keys, what) in BINDINGS {
+                        ui.monospace(*keys);
+                        ui.label(*what);
+                        ui.end_row();
+                    }
+                });
         });
     app.help_open = open;
 }

@@ -96,7 +96,10 @@ fn dictionary_blocks_read_back_and_the_dictionary_is_written_once() {
     // A tail opened only to read blocks back finds the dictionary by itself.
     let mut tail = oculus_store::SegmentTail::open(&path).unwrap();
     let last = index.blocks[8];
-    assert_eq!(tail.read_block(last.offset, last.frame_bytes).unwrap(), blocks[8]);
+    assert_eq!(
+        tail.read_block(last.offset, last.frame_bytes).unwrap(),
+        blocks[8]
+    );
 }
 
 #[test]

@@ -81,7 +81,10 @@ fn tail_returns_each_block_once_then_sealed() {
     // A block already returned can be read again by its offset, and a wrong offset
     // is damage, not a wrong block.
     let frame_bytes = pair[1].frame.len() as u32;
-    assert_eq!(tail.read_block(second_at, frame_bytes).unwrap(), sample_block(2));
+    assert_eq!(
+        tail.read_block(second_at, frame_bytes).unwrap(),
+        sample_block(2)
+    );
     assert!(tail.read_block(second_at + 1, frame_bytes).is_err());
 }
 

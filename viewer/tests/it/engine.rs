@@ -1,0 +1,271 @@
+//! The backend over real collector output: live arrival, filters, search, traces.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use oculus_viewer::filter::Filter;
+use oculus_viewer::model::{Level, trace_hex};
+use oculus_viewer::snapshot::{RecordRef, UiEvent, ViewKind};
+
+use crate::common::{
+    REQUESTS, eventually, export_demo, loaded_engine, options, recorded_run, runtime,
+    start_collector,
+};
+
+fn show(engine: &mut oculus_viewer::Engine, filter: Filter) -> oculus_viewer::snapshot::Snapshot {
+    engine.handle(UiEvent::ShowTab { tab: 1, filter });
+    engine.handle(UiEvent::Viewport {
+        tab: 1,
+        view: ViewKind::Logs,
+        top: 0,
+        rows: 10_000,
+        follow: false,
+    });
+    engine.finish();
+    engine.snapshot()
+}
+
+#[test]
+fn records_arrive_while_the_collector_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = runtime();
+    let collector = runtime.block_on(start_collector(dir.path()));
+    let mut engine = oculus_viewer::Engine::new(options(dir.path()), runtime.handle().clone());
+    engine.poll();
+    assert_eq!(engine.index.logs.len(), 0);
+
+    runtime.block_on(export_demo(&collector, "live-service", 3));
+    let accepted = collector.counters().clone();
+    // Everything the collector accepted shows up from the active segment.
+    eventually("the records of the active segment", || {
+        engine.poll();
+        engine.index.logs.len() + engine.index.spans.len() > 0
+            && accepted.spans.load(Ordering::Relaxed) == engine.index.spans.len() as u64
+            && accepted.logs.load(Ordering::Relaxed) == engine.index.logs.len() as u64
+    });
+    let snapshot = show(&mut engine, Filter::default());
+    assert_eq!(snapshot.services.len(), 1);
+    assert_eq!(&*snapshot.services[0], "live-service");
+    assert_eq!(snapshot.logs.total, engine.index.logs.len());
+
+    // A second run of the service appears without reopening anything.
+    let before = engine.index.spans.len();
+    runtime.block_on(export_demo(&collector, "second-service", 1));
+    eventually("the second service", || {
+        engine.poll();
+        engine.index.spans.len() > before
+    });
+    let snapshot = show(&mut engine, Filter::default());
+    assert_eq!(snapshot.services.len(), 2);
+    runtime.block_on(collector.shutdown()).unwrap();
+    // The seal is read too, and nothing is read twice.
+    let total = engine.index.logs.len();
+    std::thread::sleep(Duration::from_millis(50));
+    engine.poll();
+    assert_eq!(engine.index.logs.len(), total);
+}
+
+#[test]
+fn filters_narrow_and_count_levels() {
+    let dir = recorded_run();
+    let runtime = runtime();
+    let mut engine = loaded_engine(dir.path(), &runtime);
+    let all = show(&mut engine, Filter::default());
+    assert!(all.logs.total > 0);
+    assert_eq!(all.logs.total, engine.index.logs.len());
+    assert_eq!(
+        all.level_counts.iter().sum::<u64>() as usize,
+        all.logs.total
+    );
+
+    // The level threshold keeps that level and above, and the counts stay.
+    let errors = show(
+        &mut engine,
+        Filter {
+            min_level: Level::Error,
+            ..Filter::default()
+        },
+    );
+    let expected =
+        all.level_counts[Level::Error as usize] + all.level_counts[Level::Fatal as usize];
+    assert!(expected > 0, "the demo fails some requests");
+    assert_eq!(errors.logs.total as u64, expected);
+    assert!(errors.logs.rows.iter().all(|r| r.level >= Level::Error));
+    assert_eq!(errors.level_counts, all.level_counts);
+
+    // Search: case-insensitive substring over messages, with highlights.
+    let searched = show(
+        &mut engine,
+        Filter {
+            search: "QUERY failed".into(),
+            ..Filter::default()
+        },
+    );
+    assert!(searched.logs.total > 0 && searched.logs.total < all.logs.total);
+    for row in &searched.logs.rows {
+        assert_eq!(row.highlights.len(), 1, "{}", row.message);
+        assert_eq!(&row.message[row.highlights[0].clone()], "query failed");
+    }
+    // A regex, and a bad one that says why.
+    let regex = show(
+        &mut engine,
+        Filter {
+            search: "^(query|request) failed".into(),
+            regex: true,
+            ..Filter::default()
+        },
+    );
+    assert!(regex.logs.total > searched.logs.total);
+    let bad = show(
+        &mut engine,
+        Filter {
+            search: "(".into(),
+            regex: true,
+            ..Filter::default()
+        },
+    );
+    assert_eq!(bad.logs.total, 0);
+    assert!(bad.filter_error.unwrap().contains("regular expression"));
+
+    // Attribute terms and a trace id combine with the rest.
+    let trace = searched.logs.rows[0].trace_id;
+    let one_trace = show(
+        &mut engine,
+        Filter {
+            trace_id: trace_hex(trace),
+            ..Filter::default()
+        },
+    );
+    assert!(one_trace.logs.total > 1);
+    assert!(one_trace.logs.rows.iter().all(|r| r.trace_id == trace));
+    let scoped = show(
+        &mut engine,
+        Filter {
+            scope: "ORDERS".into(),
+            ..Filter::default()
+        },
+    );
+    assert_eq!(scoped.logs.total, all.logs.total);
+    assert!(scoped.logs.rows.iter().all(|r| r.scope.contains("orders")));
+    let other_scope = show(
+        &mut engine,
+        Filter {
+            scope: "payments".into(),
+            ..Filter::default()
+        },
+    );
+    assert_eq!(other_scope.logs.total, 0);
+}
+
+#[test]
+fn traces_hold_their_spans_and_logs() {
+    let dir = recorded_run();
+    let runtime = runtime();
+    let mut engine = loaded_engine(dir.path(), &runtime);
+    assert_eq!(engine.index.traces.len() as u64, REQUESTS);
+    engine.handle(UiEvent::ShowTab {
+        tab: 1,
+        filter: Filter::default(),
+    });
+    engine.handle(UiEvent::Viewport {
+        tab: 1,
+        view: ViewKind::Traces,
+        top: 0,
+        rows: 100,
+        follow: false,
+    });
+    engine.finish();
+    let snapshot = engine.snapshot();
+    assert_eq!(snapshot.traces.total as u64, REQUESTS);
+    let failed = snapshot.traces.rows.iter().filter(|t| t.errors > 0).count();
+    assert!(failed > 0 && failed < REQUESTS as usize);
+    // Newest first.
+    assert!(
+        snapshot
+            .traces
+            .rows
+            .windows(2)
+            .all(|w| w[0].start_unix_nano >= w[1].start_unix_nano)
+    );
+
+    // From a log to its span: the waterfall focuses the span that emitted it.
+    let log = engine
+        .index
+        .logs
+        .iter()
+        .position(|l| l.trace_id != 0 && l.span_id != 0)
+        .unwrap();
+    let log_entry = engine.index.logs[log];
+    engine.handle(UiEvent::OpenTrace {
+        tab: 1,
+        trace: log_entry.trace_id,
+        focus: Some(RecordRef::Log(log as u32)),
+    });
+    let trace = engine.snapshot().trace.unwrap();
+    assert_eq!(trace.trace_id, log_entry.trace_id);
+    assert_eq!(trace.spans[0].depth, 0, "the root comes first");
+    assert!(trace.spans.iter().skip(1).all(|s| s.depth > 0));
+    let focused = &trace.spans[trace.focus.unwrap()];
+    assert!(focused.logs.iter().any(|l| l.index == log as u32));
+    // Each span's logs carry its span id; every log of the trace is placed.
+    let placed: usize =
+        trace.spans.iter().map(|s| s.logs.len()).sum::<usize>() + trace.orphan_logs.len();
+    let entry = engine.index.trace_by_id(log_entry.trace_id).unwrap();
+    assert_eq!(placed, engine.index.traces[entry as usize].logs.len());
+    for span in &trace.spans {
+        let span_id = engine.index.spans[span.index as usize].span_id;
+        assert!(span.logs.iter().all(|l| l.span_id == span_id));
+    }
+
+    // The detail of a span is read back from its segment.
+    let root = trace.spans[0].index;
+    engine.handle(UiEvent::Select(Some(RecordRef::Span(root))));
+    let detail = engine.snapshot().detail.unwrap();
+    assert_eq!(detail.trace_id, log_entry.trace_id);
+    let span_section = &detail.sections[0];
+    assert_eq!(span_section.title, "Span");
+    assert!(
+        span_section
+            .rows
+            .iter()
+            .any(|(k, v)| k == "parent span id" && v == "(root)")
+    );
+    assert!(detail.sections.iter().any(|s| {
+        s.title == "Resource"
+            && s.rows
+                .iter()
+                .any(|(k, v)| k == "service.name" && v == "checkout")
+    }));
+    let source = detail.source.unwrap();
+    assert!(source.file.ends_with("orders.rs"), "{}", source.file);
+
+    // e/E: the next error row from the top.
+    engine.handle(UiEvent::Find {
+        tab: 1,
+        view: ViewKind::Logs,
+        from: usize::MAX,
+        forward: true,
+        errors_only: true,
+        request: 7,
+    });
+    let found = engine.snapshot().found.unwrap();
+    assert_eq!(found.request, 7);
+    assert_eq!(found.row, None, "nothing after the end");
+    engine.handle(UiEvent::Find {
+        tab: 1,
+        view: ViewKind::Logs,
+        from: 0,
+        forward: true,
+        errors_only: true,
+        request: 8,
+    });
+    let row = engine.snapshot().found.unwrap().row.unwrap();
+    engine.handle(UiEvent::Viewport {
+        tab: 1,
+        view: ViewKind::Logs,
+        top: row,
+        rows: 1,
+        follow: false,
+    });
+    assert_eq!(engine.snapshot().logs.row(row).unwrap().level, Level::Error);
+}

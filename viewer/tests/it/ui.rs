@@ -1,0 +1,216 @@
+//! The real app, driven headlessly with egui_kittest over a recorded run.
+
+use egui::Event;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use oculus_viewer::App;
+use oculus_viewer::model::Level;
+use oculus_viewer::snapshot::{RecordRef, ViewKind};
+
+use crate::common::{eventually, options, recorded_run, runtime};
+
+struct Fixture {
+    harness: Harness<'static, App>,
+    _dir: tempfile::TempDir,
+    _runtime: tokio::runtime::Runtime,
+}
+
+fn app() -> Fixture {
+    let dir = recorded_run();
+    let runtime = runtime();
+    let connection =
+        oculus_viewer::backend::spawn(options(dir.path()), runtime.handle().clone(), || {})
+            .unwrap();
+    let app = App::new(connection, 1);
+    let harness = Harness::builder()
+        .with_size(egui::vec2(1400.0, 800.0))
+        .build_ui_state(|ui, app: &mut App| app.show(ui), app);
+    let mut fixture = Fixture {
+        harness,
+        _dir: dir,
+        _runtime: runtime,
+    };
+    fixture.wait("the recorded run", |app| {
+        app.snapshot_is_current()
+            && app.snapshot.logs.total > 0
+            && app.snapshot.logs.progress.is_none()
+    });
+    fixture
+}
+
+impl Fixture {
+    /// Steps frames until the app shows what `check` wants.
+    #[track_caller]
+    fn wait(&mut self, what: &str, check: impl Fn(&App) -> bool) {
+        let harness = &mut self.harness;
+        eventually(what, || {
+            harness.step();
+            check(harness.state())
+        });
+    }
+
+    fn app(&self) -> &App {
+        self.harness.state()
+    }
+
+    fn type_text(&mut self, text: &str) {
+        self.harness.event(Event::Text(text.into()));
+        self.harness.step();
+    }
+
+    fn keys(&mut self, keys: &str) {
+        for c in keys.chars() {
+            self.type_text(&c.to_string());
+        }
+    }
+}
+
+#[test]
+fn clicking_a_level_filter_changes_the_rows() {
+    let mut f = app();
+    let counts = f.app().snapshot.level_counts;
+    let all = f.app().snapshot.logs.total;
+    let errors = counts[Level::Error as usize] as usize;
+    assert!(errors > 0 && errors < all);
+    f.harness.get_by_label(&format!("ERROR {errors}")).click();
+    f.wait("only errors", |app| app.snapshot.logs.total == errors);
+    assert_eq!(f.app().tab().filter.min_level, Level::Error);
+    assert!(
+        f.app()
+            .snapshot
+            .logs
+            .rows
+            .iter()
+            .all(|r| r.level == Level::Error)
+    );
+    // The same button again shows everything.
+    f.harness.get_by_label(&format!("ERROR {errors}")).click();
+    f.wait("everything again", |app| app.snapshot.logs.total == all);
+}
+
+#[test]
+fn typing_a_search_highlights_and_narrows() {
+    let mut f = app();
+    let all = f.app().snapshot.logs.total;
+    f.keys("/");
+    f.type_text("slow query");
+    assert_eq!(f.app().tab().filter.search, "slow query");
+    f.wait("the search", |app| {
+        app.snapshot.logs.total > 0
+            && app.snapshot.logs.total < all
+            && app.snapshot.logs.progress.is_none()
+    });
+    for row in &f.app().snapshot.logs.rows {
+        assert_eq!(&row.message[row.highlights[0].clone()], "slow query");
+    }
+    // Esc leaves the field; then keys are commands again.
+    f.harness.key_press(egui::Key::Escape);
+    f.harness.step();
+    f.keys("j");
+    assert!(f.app().tab().logs.selected.is_some());
+}
+
+#[test]
+fn keys_move_the_selection() {
+    let mut f = app();
+    let total = f.app().snapshot.logs.total;
+    f.keys("gg");
+    assert_eq!(f.app().tab().logs.selected, Some(0));
+    assert!(!f.app().tab().logs.follow);
+    f.keys("jjjk");
+    assert_eq!(f.app().tab().logs.selected, Some(2));
+    f.keys("G");
+    assert_eq!(f.app().tab().logs.selected, Some(total - 1));
+    assert!(f.app().tab().logs.follow);
+    // Enter opens the detail of the selected row.
+    f.harness.key_press(egui::Key::Enter);
+    f.wait("the detail of the last log", |app| {
+        app.detail_open
+            && app
+                .snapshot
+                .detail
+                .as_ref()
+                .is_some_and(|d| matches!(d.record, RecordRef::Log(_)))
+    });
+    f.harness.key_press(egui::Key::Escape);
+    f.harness.step();
+    assert!(!f.app().detail_open);
+    // e jumps to the next error.
+    f.keys("gge");
+    f.wait("the next error", |app| {
+        app.tab()
+            .logs
+            .selected
+            .and_then(|row| app.snapshot.logs.row(row))
+            .is_some_and(|r| r.level == Level::Error)
+    });
+}
+
+#[test]
+fn selecting_a_span_shows_its_logs() {
+    let mut f = app();
+    f.harness.get_by_label("Traces").click();
+    f.wait("the trace list", |app| {
+        app.tab().view == ViewKind::Traces && app.snapshot.traces.total > 0
+    });
+    f.keys("gg");
+    f.harness.key_press(egui::Key::Enter);
+    f.wait("the waterfall", |app| app.snapshot.trace.is_some());
+    let trace = f.app().snapshot.trace.clone().unwrap();
+    assert!(trace.spans.len() > 1);
+    // Logs are inline under the span that emitted them.
+    let rows = oculus_viewer::views::waterfall_rows(f.app()).len();
+    let logs: usize = trace.spans.iter().map(|s| s.logs.len()).sum();
+    assert!(logs > 0);
+    assert_eq!(rows, trace.spans.len() + logs + trace.orphan_logs.len());
+    f.keys("i");
+    assert_eq!(
+        oculus_viewer::views::waterfall_rows(f.app()).len(),
+        trace.spans.len()
+    );
+    f.keys("i");
+    // The root span's detail.
+    f.keys("gg");
+    f.harness.key_press(egui::Key::Enter);
+    f.wait("the root span's detail", |app| {
+        app.snapshot
+            .detail
+            .as_ref()
+            .is_some_and(|d| d.record == RecordRef::Span(trace.spans[0].index))
+    });
+    f.harness.get_by_label("Copy trace id").click();
+    f.harness.step();
+    // Esc closes the detail, then the trace.
+    f.harness.key_press(egui::Key::Escape);
+    f.harness.step();
+    f.harness.key_press(egui::Key::Escape);
+    f.harness.step();
+    assert_eq!(f.app().tab().open_trace, None);
+}
+
+#[test]
+fn tabs_keep_their_own_filters() {
+    let mut f = app();
+    f.wait("the service tab", |app| app.tabs.len() == 2);
+    assert_eq!(f.app().tabs[1].name, "checkout");
+    let all = f.app().snapshot.logs.total;
+    let errors = f.app().snapshot.level_counts[Level::Error as usize] as usize;
+    f.harness.get_by_label(&format!("ERROR {errors}")).click();
+    f.wait("errors in tab 1", |app| app.snapshot.logs.total == errors);
+    f.keys("2");
+    f.wait("tab 2", |app| {
+        app.snapshot_is_current() && app.snapshot.logs.progress.is_none() && app.active == 1
+    });
+    assert_eq!(f.app().tab().filter.min_level, Level::Unset);
+    assert_eq!(
+        f.app().snapshot.logs.total,
+        all,
+        "one service: all its logs"
+    );
+    f.keys("gt");
+    assert_eq!(f.app().active, 0);
+    f.wait("tab 1 again", |app| {
+        app.snapshot_is_current() && app.snapshot.logs.total == errors
+    });
+    assert_eq!(f.app().tab().filter.min_level, Level::Error);
+}
