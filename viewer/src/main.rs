@@ -125,6 +125,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         "Oculus",
         native,
         Box::new(move |cc| {
+            close_on_signal(&handle, cc.egui_ctx.clone());
             let ctx = cc.egui_ctx.clone();
             let connection = oculus_viewer::backend::spawn(options, handle, move || {
                 ctx.request_repaint();
@@ -138,4 +139,27 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             .context("the collector did not shut down cleanly")?;
     }
     result.map_err(|e| anyhow::anyhow!("the window failed: {e}"))
+}
+
+/// Ctrl-C or SIGTERM closes the window, so the collector still seals what it accepted.
+fn close_on_signal(runtime: &tokio::runtime::Handle, ctx: egui::Context) {
+    runtime.spawn(async move {
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "cannot watch for SIGTERM");
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = terminate => {}
+        }
+        ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        ctx.request_repaint();
+    });
 }

@@ -30,9 +30,14 @@ pub async fn start_collector(dir: &Path) -> Collector {
 
 /// Runs the demo service against `collector` for `requests` requests and flushes.
 pub async fn export_demo(collector: &Collector, service: &str, requests: u64) {
+    export_demo_to(collector.grpc_addr(), service, requests).await;
+}
+
+/// Runs the demo service against the OTLP/gRPC endpoint at `grpc`.
+pub async fn export_demo_to(grpc: std::net::SocketAddr, service: &str, requests: u64) {
     let config = TelemetryConfig {
         service_name: service.into(),
-        endpoint: Some(format!("http://{}", collector.grpc_addr())),
+        endpoint: Some(format!("http://{grpc}")),
         protocol: Protocol::Grpc,
         console: false,
         batch_delay: Duration::from_millis(20),

@@ -1,7 +1,13 @@
 //! The viewer's tests: the backend over real collector output, the UI driven
 //! headlessly with egui_kittest, and jump-to-source against a real Neovim.
 
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error"
+)]
+
 mod common;
 mod editor;
 mod engine;
+mod smoke;
 mod ui;
