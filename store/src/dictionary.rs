@@ -86,6 +86,9 @@ impl DictionarySampler {
 #[derive(Default)]
 pub struct FrameDecoder {
     dictionaries: Vec<(u16, zstd::bulk::Decompressor<'static>)>,
+    /// For blocks without a dictionary, made once: a context per block costs more
+    /// than decompressing a small block.
+    plain: Option<zstd::bulk::Decompressor<'static>>,
 }
 
 impl std::fmt::Debug for FrameDecoder {
@@ -128,7 +131,20 @@ impl FrameDecoder {
                     .map_err(|e| CorruptionKind::Decompress(e.to_string()))?;
                 frame.check_len(raw)?
             }
-            Codec::None | Codec::Zstd => frame.raw()?,
+            Codec::Zstd => {
+                let decompressor = match &mut self.plain {
+                    Some(decompressor) => decompressor,
+                    None => self.plain.insert(
+                        zstd::bulk::Decompressor::new()
+                            .map_err(|e| CorruptionKind::Decompress(e.to_string()))?,
+                    ),
+                };
+                let raw = decompressor
+                    .decompress(frame.payload, frame.raw_len)
+                    .map_err(|e| CorruptionKind::Decompress(e.to_string()))?;
+                frame.check_len(raw)?
+            }
+            Codec::None => frame.raw()?,
         };
         Block::decode(raw.as_slice()).map_err(|e| CorruptionKind::Decode(e.to_string()))
     }

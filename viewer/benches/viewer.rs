@@ -1,1 +1,530 @@
-fn main() {}
+//! The viewer's figures on 10 million records (set OCULUS_BENCH_RECORDS for another
+//! size): time to open a data directory, memory per record, time from a filter change
+//! to the published view, full-text search, and UI frame times while 100k records per
+//! second arrive.
+//!
+//! `cargo bench -p oculus-viewer --bench viewer`
+//!
+//! The data set is written once with the store's own writer, the way the collector
+//! writes it, and kept under `target/viewer-bench/` for the next run.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use oculus_store::proto::{
+    AnyValue, KeyValue, LogRecord, Resource, Scope, SourceLocation, Span, StatusCode, any_value,
+};
+use oculus_store::{BlockBuilder, SessionWriter, WriterOptions, encode_block};
+use oculus_viewer::editor::EditorOptions;
+use oculus_viewer::filter::Filter;
+use oculus_viewer::model::Level;
+use oculus_viewer::snapshot::{UiEvent, ViewKind};
+use oculus_viewer::{App, BackendOptions, Engine};
+
+// Indexing allocates and frees many small buffers while decoding blocks; mimalloc
+// does that faster than glibc's allocator, as in the collector.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const SERVICES: [&str; 5] = ["checkout", "payments", "inventory", "frontend", "shipping"];
+const ROUTES: [&str; 6] = [
+    "/orders/{id}",
+    "/cart",
+    "/payments/{id}/capture",
+    "/products/{id}",
+    "/shipments",
+    "/users/{id}/session",
+];
+
+/// A small, fast, seeded generator (SplitMix64), so every run writes the same data.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+fn string(text: impl Into<String>) -> Option<AnyValue> {
+    Some(AnyValue {
+        value: Some(any_value::Value::StringValue(text.into())),
+    })
+}
+
+fn int(value: i64) -> Option<AnyValue> {
+    Some(AnyValue {
+        value: Some(any_value::Value::IntValue(value)),
+    })
+}
+
+/// One block of whole traces: per trace, an HTTP server span with three children and
+/// six log records, as a traced service exports them.
+fn block(rng: &mut Rng, service: &str, traces: usize, mut time: u64) -> (oculus_store::proto::Block, u64) {
+    let mut b = BlockBuilder::new();
+    let key = |b: &mut BlockBuilder, k: &str| b.intern(k);
+    let service_key = key(&mut b, "service.name");
+    let host_key = key(&mut b, "host.name");
+    let resource = b.add_resource(Resource {
+        attributes: vec![
+            KeyValue {
+                key: service_key,
+                value: string(service),
+            },
+            KeyValue {
+                key: host_key,
+                value: string("devbox"),
+            },
+        ],
+        ..Resource::default()
+    });
+    let scope_name = key(&mut b, &format!("{service}::handlers"));
+    let scope = b.add_scope(Scope {
+        resource,
+        name: scope_name,
+        ..Scope::default()
+    });
+    b.set_base_time(time);
+    let file = key(&mut b, &format!("src/{service}/handlers.rs"));
+    let mut logs = Vec::new();
+    for _ in 0..traces {
+        let trace = (rng.next(), rng.next());
+        let root_id = rng.next() | 1;
+        let route = ROUTES[rng.below(ROUTES.len() as u64) as usize];
+        let id = rng.below(1_000_000);
+        let failed = rng.below(100) < 3;
+        let status = if failed { 500 } else { 200 };
+        let start = time;
+        let duration = 2_000_000 + rng.below(40_000_000);
+        let names = ["db.query", "cache.get", "http.client"];
+        let mut spans = vec![(
+            Span {
+                scope,
+                trace_id_high: trace.0,
+                trace_id_low: trace.1,
+                name: key(&mut b, &format!("GET {route}")),
+                kind: 2,
+                attributes: vec![
+                    KeyValue {
+                        key: key(&mut b, "http.request.method"),
+                        value: string("GET"),
+                    },
+                    KeyValue {
+                        key: key(&mut b, "url.path"),
+                        value: string(route.replace("{id}", &id.to_string())),
+                    },
+                    KeyValue {
+                        key: key(&mut b, "http.response.status_code"),
+                        value: int(status),
+                    },
+                    KeyValue {
+                        key: key(&mut b, "user_agent.original"),
+                        value: string("Mozilla/5.0 (X11; Linux x86_64) Firefox/131.0"),
+                    },
+                ],
+                status_code: if failed { StatusCode::Error as i32 } else { 0 },
+                source: Some(SourceLocation {
+                    file_path: file,
+                    line: 40,
+                    function: 0,
+                }),
+                ..Span::default()
+            },
+            oculus_store::block::SpanColumns {
+                span_id: root_id,
+                parent_span_id: 0,
+                start_unix_nano: start,
+                end_unix_nano: start + duration,
+            },
+        )];
+        for (i, name) in names.iter().enumerate() {
+            let child_start = start + duration / 8 * (i as u64 + 1);
+            spans.push((
+                Span {
+                    scope,
+                    trace_id_high: trace.0,
+                    trace_id_low: trace.1,
+                    name: key(&mut b, name),
+                    kind: 3,
+                    attributes: vec![KeyValue {
+                        key: key(&mut b, "db.system.name"),
+                        value: string("postgresql"),
+                    }],
+                    ..Span::default()
+                },
+                oculus_store::block::SpanColumns {
+                    span_id: rng.next() | 1,
+                    parent_span_id: root_id,
+                    start_unix_nano: child_start,
+                    end_unix_nano: child_start + duration / 10,
+                },
+            ));
+        }
+        let messages = [
+            (5, format!("request received for {}", route.replace("{id}", &id.to_string()))),
+            (5, format!("cache miss for key product:{}", rng.below(50_000))),
+            (9, format!("order {id} placed by user {} for {} items", rng.below(100_000), 1 + rng.below(9))),
+            (1, format!("acquired connection from pool in {} us", rng.below(900))),
+            (
+                if rng.below(10) == 0 { 13 } else { 9 },
+                format!("query on orders took {} ms", rng.below(120)),
+            ),
+            (
+                if failed { 17 } else { 9 },
+                if failed {
+                    format!("request failed with status {status}: upstream timed out")
+                } else {
+                    format!("request completed with status {status}")
+                },
+            ),
+        ];
+        for (i, (severity, message)) in messages.into_iter().enumerate() {
+            logs.push((
+                start + duration / 7 * i as u64,
+                severity,
+                message,
+                trace,
+                if i == 3 || i == 4 { spans[1].1.span_id } else { root_id },
+                id,
+            ));
+        }
+        for (span, columns) in spans {
+            b.push_span(span, columns);
+        }
+        time += 3_000_000 + rng.below(2_000_000);
+    }
+    for (log_time, severity, message, trace, span_id, id) in logs {
+        let (time_offset, observed_offset) = b.log_time_offsets(log_time, log_time + 1000);
+        let severity_text = key(&mut b, Level::from_otlp(severity, "").label());
+        let attributes = vec![
+            KeyValue {
+                key: key(&mut b, "order.id"),
+                value: int(id as i64),
+            },
+            KeyValue {
+                key: key(&mut b, "code.function.name"),
+                value: string("handle_request"),
+            },
+        ];
+        let log = LogRecord {
+            scope,
+            time_offset_nano: time_offset,
+            observed_time_offset_nano: observed_offset,
+            severity_number: severity,
+            severity_text,
+            body: string(message),
+            attributes,
+            trace_id_high: trace.0,
+            trace_id_low: trace.1,
+            span_id,
+            source: Some(SourceLocation {
+                file_path: file,
+                line: 60 + severity as u32,
+                function: 0,
+            }),
+            ..LogRecord::default()
+        };
+        b.block_mut().logs.push(log);
+    }
+    (b.finish(), time)
+}
+
+/// Records per block: 50 traces of 4 spans and 6 logs.
+const TRACES_PER_BLOCK: usize = 50;
+const RECORDS_PER_BLOCK: u64 = TRACES_PER_BLOCK as u64 * 10;
+
+/// Writes `records` records into a new session of `root`, `per_second` at a time if
+/// given (else as fast as possible); stops early when `stop` is set.
+fn write_records(root: &Path, records: u64, per_second: Option<u64>, stop: &AtomicBool, seed: u64) -> u64 {
+    let (mut writer, _) = SessionWriter::open(root, WriterOptions::default()).expect("session");
+    let mut rng = Rng(seed);
+    let mut time = oculus_viewer::time::now_unix_nano() - 3_600_000_000_000;
+    let started = Instant::now();
+    let mut written = 0;
+    while written < records && !stop.load(Ordering::Relaxed) {
+        let service = SERVICES[(written / RECORDS_PER_BLOCK) as usize % SERVICES.len()];
+        let (block, next) = block(&mut rng, service, TRACES_PER_BLOCK, time);
+        time = next;
+        writer
+            .append(&[encode_block(&block, 3).expect("encode")])
+            .expect("append");
+        written += RECORDS_PER_BLOCK;
+        if let Some(rate) = per_second {
+            let due = Duration::from_secs_f64(written as f64 / rate as f64);
+            if let Some(wait) = due.checked_sub(started.elapsed()) {
+                std::thread::sleep(wait);
+            }
+        } else if written % 1_000_000 < RECORDS_PER_BLOCK {
+            eprint!("\r  writing the data set: {} M records", written / 1_000_000);
+        }
+    }
+    writer.close().expect("close");
+    written
+}
+
+fn data_set(records: u64) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/viewer-bench")
+        .join(records.to_string());
+    let done = dir.join("complete");
+    if !done.exists() {
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("bench dir");
+        write_records(&dir, records, None, &AtomicBool::new(false), 7);
+        eprintln!();
+        std::fs::write(&done, b"").expect("marker");
+    }
+    dir
+}
+
+fn rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+fn options(dir: &Path) -> BackendOptions {
+    BackendOptions {
+        paths: vec![dir.to_path_buf()],
+        editor: EditorOptions::default(),
+        collector: "bench".into(),
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1e3)
+}
+
+/// Applies `filter` to a tab and runs it to the end; returns the time to the first
+/// publish (the rows on screen) and to the complete view, and the rows it holds.
+fn time_filter(engine: &mut Engine, tab: u64, filter: Filter, view: ViewKind) -> (Duration, Duration, usize) {
+    let started = Instant::now();
+    engine.handle(UiEvent::ShowTab { tab, filter });
+    engine.handle(UiEvent::Viewport {
+        tab,
+        view,
+        top: 0,
+        rows: 50,
+        follow: false,
+    });
+    engine.step();
+    let first = engine.snapshot();
+    let first_publish = started.elapsed();
+    engine.finish();
+    let snapshot = engine.snapshot();
+    let complete = started.elapsed();
+    std::hint::black_box(first);
+    let rows = match view {
+        ViewKind::Logs => snapshot.logs.total,
+        ViewKind::Traces => snapshot.traces.total,
+    };
+    (first_publish, complete, rows)
+}
+
+fn main() {
+    // `cargo bench` passes --bench; a plain `cargo test` of benches passes nothing.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let records: u64 = std::env::var("OCULUS_BENCH_RECORDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000_000);
+    let dir = data_set(records);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+
+    println!("oculus viewer benchmark: {records} records (60% logs, 40% spans)");
+    let rss_before = rss_bytes();
+    let started = Instant::now();
+    let mut engine = Engine::new(options(&dir), runtime.handle().clone());
+    engine.poll();
+    let opened = started.elapsed();
+    let held = engine.index.logs.len() + engine.index.spans.len();
+    assert_eq!(held as u64, records, "every record was read");
+    let (_, first_view, _) = time_filter(&mut engine, 1, Filter::default(), ViewKind::Logs);
+    let open_total = started.elapsed();
+    let rss_after = rss_bytes();
+    let text = engine.index.log_text.text_bytes() + engine.index.span_text.text_bytes();
+    let overhead = engine.index.overhead_bytes();
+    println!("open the data directory (read, decode, index)   {}", ms(opened));
+    println!("  ... and publish the first full view             {}   (target 3 s)", ms(open_total));
+    println!("  (first view alone: {})", ms(first_view));
+    println!(
+        "memory per record beyond its text               {:.0} B   (target 150 B; text {:.0} B per record)",
+        overhead as f64 / held as f64,
+        text as f64 / held as f64
+    );
+    println!(
+        "resident memory growth per record, text included {:.0} B",
+        rss_after.saturating_sub(rss_before) as f64 / held as f64
+    );
+
+    // For profiling the open alone.
+    if std::env::var_os("OCULUS_BENCH_OPEN_ONLY").is_some() {
+        return;
+    }
+    let filters: Vec<(&str, Filter, ViewKind)> = vec![
+        (
+            "level >= WARN",
+            Filter {
+                min_level: Level::Warn,
+                ..Filter::default()
+            },
+            ViewKind::Logs,
+        ),
+        (
+            "service = payments",
+            Filter {
+                services: vec!["payments".into()],
+                ..Filter::default()
+            },
+            ViewKind::Logs,
+        ),
+        (
+            "attribute order.id=4242",
+            Filter {
+                attributes: "order.id=4242".into(),
+                ..Filter::default()
+            },
+            ViewKind::Logs,
+        ),
+        (
+            "traces with errors",
+            Filter {
+                min_level: Level::Error,
+                ..Filter::default()
+            },
+            ViewKind::Traces,
+        ),
+    ];
+    for (tab, (name, filter, view)) in filters.into_iter().enumerate() {
+        let (first, complete, rows) = time_filter(&mut engine, 10 + tab as u64, filter, view);
+        println!(
+            "filter change, {name:<26} first rows {:>9}, complete {:>9}   (target 100 ms; {rows} rows)",
+            ms(first),
+            ms(complete)
+        );
+    }
+    let searches: Vec<(&str, Filter)> = vec![
+        (
+            "\"upstream timed out\"",
+            Filter {
+                search: "upstream timed out".into(),
+                ..Filter::default()
+            },
+        ),
+        (
+            "\"PRODUCT:4242\" (case)",
+            Filter {
+                search: "PRODUCT:4242".into(),
+                ..Filter::default()
+            },
+        ),
+        (
+            "\"zebra\" (no match)",
+            Filter {
+                search: "zebra".into(),
+                ..Filter::default()
+            },
+        ),
+        (
+            "regex took 1[01][0-9] ms",
+            Filter {
+                search: "took 1[01][0-9] ms".into(),
+                regex: true,
+                ..Filter::default()
+            },
+        ),
+    ];
+    for (tab, (name, filter)) in searches.into_iter().enumerate() {
+        let (first, complete, rows) = time_filter(&mut engine, 20 + tab as u64, filter, ViewKind::Logs);
+        println!(
+            "full-text search {name:<26} first rows {:>9}, complete {:>9}   (target 300 ms; {rows} rows)",
+            ms(first),
+            ms(complete)
+        );
+    }
+    drop(engine);
+
+    frame_times(&dir, &runtime);
+}
+
+/// Frame times of the real app (headless: egui's layout and our UI code, not the GPU)
+/// over the data set while a writer adds 100k records per second.
+fn frame_times(dir: &Path, runtime: &tokio::runtime::Runtime) {
+    const RATE: u64 = 100_000;
+    const SECONDS: u64 = 10;
+    let live = dir.join("live");
+    let _ = std::fs::remove_dir_all(&live);
+    std::fs::create_dir_all(&live).expect("live dir");
+    // The live run goes into its own data directory, opened beside the data set.
+    let mut opts = options(dir);
+    opts.paths.push(live.clone());
+    let repaints = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&repaints);
+    let connection = oculus_viewer::backend::spawn(opts, runtime.handle().clone(), move || {
+        counter.fetch_add(1, Ordering::Relaxed);
+    })
+    .expect("backend");
+    let app = App::new(connection, 2);
+    let mut harness = egui_kittest::Harness::builder()
+        .with_size(egui::vec2(1600.0, 1000.0))
+        .with_max_steps(u64::MAX)
+        .build_ui_state(|ui, app: &mut App| app.show(ui), app);
+    // Wait for the data set to be shown.
+    while !(harness.state().snapshot.logs.total > 0 && harness.state().snapshot.logs.progress.is_none()) {
+        harness.step();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer_stop = Arc::clone(&stop);
+    let writer = std::thread::spawn(move || {
+        write_records(&live, RATE * SECONDS, Some(RATE), &writer_stop, 11)
+    });
+    let before = harness.state().snapshot.status.logs + harness.state().snapshot.status.spans;
+    let mut frames = Vec::new();
+    let started = Instant::now();
+    // A 120 Hz display: a frame every 8.3 ms.
+    while started.elapsed() < Duration::from_secs(SECONDS) {
+        let frame_start = Instant::now();
+        harness.step();
+        frames.push(frame_start.elapsed());
+        if let Some(rest) = Duration::from_micros(8_333).checked_sub(frame_start.elapsed()) {
+            std::thread::sleep(rest);
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let written = writer.join().expect("writer");
+    let after = harness.state().snapshot.status.logs + harness.state().snapshot.status.spans;
+    frames.sort();
+    let percentile = |p: f64| frames[((frames.len() - 1) as f64 * p) as usize];
+    println!(
+        "UI frame time while {}k records/s arrive (headless, {} frames): p50 {}, p99 {}, max {}   (target p99 8 ms)",
+        RATE / 1000,
+        frames.len(),
+        ms(percentile(0.5)),
+        ms(percentile(0.99)),
+        ms(*frames.last().unwrap_or(&Duration::ZERO)),
+    );
+    println!(
+        "  records written {written}, shown by the end {}, backend publishes {}",
+        after - before,
+        repaints.load(Ordering::Relaxed)
+    );
+}

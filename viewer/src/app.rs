@@ -94,6 +94,8 @@ pub struct TabUi {
     pub id: TabId,
     pub name: String,
     pub filter: Filter,
+    /// What defines the tab (its service or run): "Clear filters" returns to it.
+    pub base: Filter,
     pub view: ViewKind,
     pub logs: ListState,
     pub traces: ListState,
@@ -108,6 +110,7 @@ impl TabUi {
         Self {
             id,
             name,
+            base: filter.clone(),
             filter,
             view: ViewKind::Logs,
             logs: ListState::default(),
@@ -617,5 +620,35 @@ impl App {
 impl eframe::App for App {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         self.show(ui);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ListState;
+
+    #[test]
+    fn rows_past_f32_precision_scroll_one_at_a_time() {
+        // 2^24 is where f32 stops counting by one; go well past it.
+        let total = 50_000_000;
+        let mut list = ListState {
+            visible: 40,
+            follow: false,
+            ..ListState::default()
+        };
+        list.select(33_554_431, total);
+        list.move_selection(1, total);
+        assert_eq!(list.selected, Some(33_554_432));
+        list.move_selection(1, total);
+        assert_eq!(list.selected, Some(33_554_433));
+        list.scroll(1, total);
+        assert_eq!(list.top, 33_554_433 + 1 - 40 + 1);
+        list.scroll(-1, total);
+        assert_eq!(list.top, 33_554_433 + 1 - 40);
+        assert!(!list.follow);
+        // Scrolling to the end follows the newest again.
+        list.scroll(isize::MAX, total);
+        assert!(list.follow);
+        assert_eq!(list.top, total - 40);
     }
 }

@@ -498,7 +498,7 @@ impl Engine {
             scope: self.index.strings.get(log.scope).clone(),
             highlights: highlights(regex, &message),
             message,
-            trace_id: log.trace_id,
+            trace_id: log.trace_id.get(),
             span_id: log.span_id,
             source: self.source(log.source_file, log.source_line),
         }
@@ -700,7 +700,9 @@ impl Engine {
                 start_unix_nano: span.start,
                 end_unix_nano: span.end,
                 error: span.error,
-                events: Vec::new(),
+                events: index.span_events[span.first_event as usize..]
+                    [..usize::from(span.event_count)]
+                    .to_vec(),
                 logs,
                 source: self.source(span.source_file, span.source_line),
             });

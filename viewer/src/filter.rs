@@ -10,8 +10,8 @@ use std::time::Duration;
 use regex::bytes::{Regex, RegexBuilder};
 
 use crate::model::{
-    FIELD_SEPARATOR, Index, Interner, Level, LogEntry, SpanEntry, TextArena, TextRef,
-    VALUE_SEPARATOR, parse_trace_id,
+    FIELD_SEPARATOR, Index, Interner, Level, LogEntry, PackedTraceId, SpanEntry, TextArena,
+    TextRef, VALUE_SEPARATOR, parse_trace_id,
 };
 
 /// The filter of one tab, as the user set it.
@@ -45,27 +45,6 @@ pub struct Since {
     pub chosen_at_unix_nano: u64,
 }
 
-impl Filter {
-    /// Everything but what defines the tab (its services and sessions) is clear.
-    pub fn is_clear(&self) -> bool {
-        *self
-            == Self {
-                services: self.services.clone(),
-                sessions: self.sessions.clone(),
-                ..Self::default()
-            }
-    }
-
-    /// Clears what the user set, keeping what defines the tab.
-    pub fn clear(&mut self) {
-        *self = Self {
-            services: std::mem::take(&mut self.services),
-            sessions: std::mem::take(&mut self.sessions),
-            ..Self::default()
-        };
-    }
-}
-
 /// A filter term over one attribute.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum AttributeTerm {
@@ -87,7 +66,7 @@ pub struct CompiledFilter {
     sessions: Vec<u16>,
     scope_lowercase: String,
     attributes: Vec<AttributeTerm>,
-    trace_id: Option<u128>,
+    trace_id: Option<PackedTraceId>,
     since_unix_nano: u64,
     search: Option<Regex>,
     /// Why the filter matches nothing: a bad regex or trace id.
@@ -131,7 +110,7 @@ impl CompiledFilter {
             if parsed.is_none() {
                 error = Some(format!("not a trace id: {:?}", filter.trace_id.trim()));
             }
-            parsed
+            parsed.map(PackedTraceId::new)
         };
         let since_unix_nano = filter.since.map_or(0, |since| {
             since
@@ -175,7 +154,7 @@ impl CompiledFilter {
         session: u16,
         service: u32,
         scope: u32,
-        trace_id: u128,
+        trace_id: PackedTraceId,
         time: u64,
         text: &[u8],
     ) -> bool {

@@ -267,18 +267,24 @@ impl TextWriter<'_> {
         self.out.push(FIELD_SEPARATOR);
         self.text(key);
         self.out.push(VALUE_SEPARATOR);
-        let mut rendered = String::new();
-        render_value(value, &mut rendered);
-        self.text(&rendered);
+        render_value(value, self);
+    }
+}
+
+impl std::fmt::Write for TextWriter<'_> {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        self.text(text);
+        Ok(())
     }
 }
 
 /// Renders an AnyValue as one line: strings as they are, the rest JSON-like.
-pub fn render_value(value: Option<&AnyValue>, out: &mut String) {
-    use std::fmt::Write;
+pub fn render_value(value: Option<&AnyValue>, out: &mut impl std::fmt::Write) {
     match value.and_then(|v| v.value.as_ref()) {
         None => {}
-        Some(any_value::Value::StringValue(s)) => out.push_str(s),
+        Some(any_value::Value::StringValue(s)) => {
+            let _ = out.write_str(s);
+        }
         Some(any_value::Value::BoolValue(b)) => {
             let _ = write!(out, "{b}");
         }
@@ -294,25 +300,25 @@ pub fn render_value(value: Option<&AnyValue>, out: &mut String) {
             }
         }
         Some(any_value::Value::ArrayValue(array)) => {
-            out.push('[');
+            let _ = out.write_char('[');
             for (i, v) in array.values.iter().enumerate() {
                 if i > 0 {
-                    out.push_str(", ");
+                    let _ = out.write_str(", ");
                 }
                 render_value(Some(v), out);
             }
-            out.push(']');
+            let _ = out.write_char(']');
         }
         Some(any_value::Value::KvlistValue(list)) => {
-            out.push('{');
+            let _ = out.write_char('{');
             for (i, kv) in list.values.iter().enumerate() {
                 if i > 0 {
-                    out.push_str(", ");
+                    let _ = out.write_str(", ");
                 }
                 let _ = write!(out, "#{}: ", kv.key);
                 render_value(kv.value.as_ref(), out);
             }
-            out.push('}');
+            let _ = out.write_char('}');
         }
     }
 }
@@ -335,11 +341,26 @@ pub struct BlockLoc {
 /// A trace id; 0 means none.
 pub type TraceId = u128;
 
+/// A trace id as two halves, so entries keep an 8-byte alignment (a `u128` field
+/// would pad every entry to 16).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct PackedTraceId([u64; 2]);
+
+impl PackedTraceId {
+    pub fn new(id: TraceId) -> Self {
+        Self([(id >> 64) as u64, id as u64])
+    }
+
+    pub fn get(self) -> TraceId {
+        (u128::from(self.0[0]) << 64) | u128::from(self.0[1])
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 pub struct LogEntry {
     /// Event time, else observed time, in Unix nanoseconds.
     pub time: u64,
-    pub trace_id: TraceId,
+    pub trace_id: PackedTraceId,
     pub span_id: u64,
     pub text: TextRef,
     pub service: u32,
@@ -355,7 +376,7 @@ pub struct LogEntry {
 pub struct SpanEntry {
     pub start: u64,
     pub end: u64,
-    pub trace_id: TraceId,
+    pub trace_id: PackedTraceId,
     pub span_id: u64,
     pub parent_span_id: u64,
     pub text: TextRef,
@@ -365,6 +386,9 @@ pub struct SpanEntry {
     pub source_line: u32,
     pub loc: RecordLoc,
     pub trace: u32,
+    /// The span's events: `Index::span_events[first_event..][..event_count]`.
+    pub first_event: u32,
+    pub event_count: u16,
     pub session: u16,
     pub error: bool,
     pub kind: i32,
@@ -396,6 +420,8 @@ pub struct Index {
     pub traces: Vec<TraceEntry>,
     trace_ids: FxHashMap<TraceId, u32>,
     pub blocks: Vec<BlockLoc>,
+    /// Times of span events, in Unix nanoseconds; spans point into it.
+    pub span_events: Vec<u64>,
     /// Interned service names, in order of appearance.
     pub services: Vec<u32>,
     pub metric_points: u64,
@@ -440,6 +466,19 @@ impl Index {
         let block_id = self.blocks.len() as u32;
         self.blocks.push(loc);
         let scopes = scope_names(self, block);
+        // Block string reference → interned id, for the strings records repeat.
+        let mut interned = vec![u32::MAX; block.strings.len()];
+        let mut intern = |strings: &mut Interner, reference: u32| -> u32 {
+            match interned.get(reference as usize) {
+                Some(&id) if id != u32::MAX => id,
+                Some(_) => {
+                    let id = strings.intern(block.str(reference));
+                    interned[reference as usize] = id;
+                    id
+                }
+                None => 0,
+            }
+        };
         let scope_of = |i: u32| scopes.get(i as usize).copied().unwrap_or((0, 0));
         let attributes = |w: &mut TextWriter<'_>, attrs: &[KeyValue]| {
             for kv in attrs {
@@ -451,12 +490,11 @@ impl Index {
         for (i, (log, (time, observed))) in block.logs.iter().zip(times).enumerate() {
             let (service, scope) = scope_of(log.scope);
             let text = self.log_text.push(|w| {
-                let mut body = String::new();
-                render_value(log.body.as_ref(), &mut body);
-                if body.is_empty() {
-                    body.push_str(block.str(log.event_name));
+                if log.body.as_ref().is_some_and(|b| b.value.is_some()) {
+                    render_value(log.body.as_ref(), w);
+                } else {
+                    w.text(block.str(log.event_name));
                 }
-                w.text(&body);
                 w.end_display();
                 attributes(w, &log.attributes);
             });
@@ -464,12 +502,12 @@ impl Index {
             let trace_id = join_trace_id(log.trace_id_high, log.trace_id_low);
             let entry = LogEntry {
                 time: if time != 0 { time } else { observed },
-                trace_id,
+                trace_id: PackedTraceId::new(trace_id),
                 span_id: log.span_id,
                 text,
                 service,
                 scope,
-                source_file: self.strings.intern(block.str(source.file_path)),
+                source_file: intern(&mut self.strings, source.file_path),
                 source_line: source.line,
                 loc: RecordLoc {
                     block: block_id,
@@ -505,22 +543,31 @@ impl Index {
             let error = span.status_code == oculus_store::proto::StatusCode::Error as i32;
             let source = span.source.unwrap_or_default();
             let span_index = self.spans.len() as u32;
+            let first_event = self.span_events.len() as u32;
+            let events = &span.events[..span.events.len().min(usize::from(u16::MAX))];
+            self.span_events.extend(
+                events
+                    .iter()
+                    .map(|e| start.wrapping_add(e.time_offset_nano as u64)),
+            );
             self.spans.push(SpanEntry {
                 start,
                 end,
-                trace_id,
+                trace_id: PackedTraceId::new(trace_id),
                 span_id: columns.span_id,
                 parent_span_id: columns.parent_span_id,
                 text,
                 service,
                 scope,
-                source_file: self.strings.intern(block.str(source.file_path)),
+                source_file: intern(&mut self.strings, source.file_path),
                 source_line: source.line,
                 loc: RecordLoc {
                     block: block_id,
                     index: i as u32,
                 },
                 trace,
+                first_event,
+                event_count: events.len() as u16,
                 session,
                 error,
                 kind: span.kind,
@@ -537,6 +584,13 @@ impl Index {
             .iter()
             .map(|m| u64::from(m.data_points))
             .sum::<u64>();
+    }
+
+    /// Makes room for this many more records and blocks.
+    pub fn reserve(&mut self, logs: usize, spans: usize, blocks: usize) {
+        self.logs.reserve_exact(logs);
+        self.spans.reserve_exact(spans);
+        self.blocks.reserve_exact(blocks);
     }
 
     /// The trace with this id, created on first sight, widened to `[start, end]`.
@@ -595,9 +649,9 @@ impl Index {
             + self.traces.capacity() * size_of::<TraceEntry>()
             + self.trace_ids.capacity() * 24
             + self.blocks.capacity() * size_of::<BlockLoc>()
+            + self.span_events.capacity() * size_of::<u64>()
             + self.strings.heap_bytes()
-            + (self.log_text.heap_bytes() - self.log_text.text_bytes())
-            + (self.span_text.heap_bytes() - self.span_text.text_bytes())
+            // The text chunks' spare capacity is never touched, so never resident.
     }
 }
 

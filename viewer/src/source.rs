@@ -59,6 +59,12 @@ impl Library {
     /// Adds a data directory, session directory or segment file; returns the numbers
     /// of the sessions it holds so far.
     pub fn open(&mut self, path: &Path) -> Result<Vec<u16>, StoreError> {
+        // A directory with nothing in it yet is a data directory a collector will fill.
+        let is_empty_dir = std::fs::read_dir(path).is_ok_and(|mut entries| entries.next().is_none());
+        if is_empty_dir {
+            self.roots.push(Root::DataDir(path.to_path_buf()));
+            return Ok(Vec::new());
+        }
         let resolved = oculus_store::resolve(path)?;
         let root = if path.is_file() {
             Root::File(path.to_path_buf())
@@ -136,6 +142,7 @@ impl Library {
     /// Reads whatever is new in every segment into `index`.
     pub fn poll(&mut self, index: &mut Index) -> PollReport {
         let mut report = PollReport::default();
+        self.read_sealed(index, &mut report);
         for number in 0..self.segments.len() {
             let segment = &mut self.segments[number];
             if segment.done {
@@ -148,6 +155,89 @@ impl Library {
             }
         }
         report
+    }
+
+    /// Reads the sealed segments not read yet: one thread decompresses and decodes
+    /// while this one indexes, so opening a large data directory uses both cores.
+    fn read_sealed(&mut self, index: &mut Index, report: &mut PollReport) {
+        let mut sealed = Vec::new();
+        for (number, segment) in self.segments.iter().enumerate() {
+            if segment.done || segment.tail.is_some() {
+                continue;
+            }
+            match oculus_store::segment::is_sealed(&segment.path) {
+                Ok(true) => sealed.push((number, segment.path.clone(), segment.session)),
+                Ok(false) => {}
+                // Left to the tail, which reports it once.
+                Err(_) => {}
+            }
+        }
+        if sealed.is_empty() {
+            return;
+        }
+        // The indexes of sealed segments say how much is coming: reserving it up front
+        // saves copying the entries as they grow, and leaves no spare capacity.
+        let (mut logs, mut spans, mut blocks) = (0, 0, 0);
+        for (_, path, _) in &sealed {
+            if let Ok(data) = read_segment(path)
+                && let Some(Ok(segment_index)) = SegmentBytes::new(path, &data).index()
+            {
+                blocks += segment_index.blocks.len();
+                for block in &segment_index.blocks {
+                    logs += block.logs as usize;
+                    spans += block.spans as usize;
+                }
+            }
+        }
+        index.reserve(logs, spans, blocks);
+        enum Decoded {
+            Block(u32, u16, oculus_store::proto::BlockSummary, Block),
+            Damage(String),
+        }
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<Decoded>(64);
+        std::thread::scope(|scope| {
+            let producer = scope.spawn(|| {
+                for (number, path, session) in &sealed {
+                    let data = match read_segment(path) {
+                        Ok(data) => data,
+                        Err(error) => {
+                            let _ = sender.send(Decoded::Damage(error.to_string()));
+                            continue;
+                        }
+                    };
+                    let scan = SegmentBytes::new(path, &data).scan(|item| {
+                        if let SegmentItem::Block { summary, block } = item {
+                            let _ = sender.send(Decoded::Block(*number as u32, *session, summary, block));
+                        }
+                    });
+                    for damage in scan.damage {
+                        let _ = sender.send(Decoded::Damage(damage.to_string()));
+                    }
+                }
+                drop(sender);
+            });
+            for decoded in receiver {
+                match decoded {
+                    Decoded::Block(segment, session, summary, block) => {
+                        report.blocks += 1;
+                        report.records += block.record_count();
+                        let loc = BlockLoc {
+                            segment,
+                            offset: summary.offset,
+                            frame_bytes: summary.frame_bytes,
+                        };
+                        index.add_block(&block, loc, session);
+                    }
+                    Decoded::Damage(damage) => report.damage.push(damage),
+                }
+            }
+            if producer.join().is_err() {
+                report.damage.push("the segment reader thread failed".to_owned());
+            }
+        });
+        for (number, _, _) in sealed {
+            self.segments[number].done = true;
+        }
     }
 
     /// Reads one block back, for the detail pane.
@@ -185,19 +275,6 @@ fn read_new(
         index.add_block(block, loc, segment.session);
     };
     let mut damage = |corruption: Corruption| report.damage.push(corruption.to_string());
-    if segment.tail.is_none() && oculus_store::segment::is_sealed(&segment.path)? {
-        // Sealed: immutable, so mapped and read in one pass.
-        let data = read_segment(&segment.path)?;
-        let bytes = SegmentBytes::new(&segment.path, &data);
-        let scan = bytes.scan(|item| {
-            if let SegmentItem::Block { summary, block } = item {
-                add(summary, &block);
-            }
-        });
-        scan.damage.into_iter().for_each(&mut damage);
-        segment.done = true;
-        return Ok(());
-    }
     let tail = match &mut segment.tail {
         Some(tail) => tail,
         None => segment.tail.insert(SegmentTail::open(&segment.path)?),

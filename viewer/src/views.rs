@@ -165,6 +165,28 @@ fn filter_bar(app: &mut App, ui: &mut Ui) {
             }
         }
         ui.separator();
+        let services = app.snapshot.services.clone();
+        let tab = app.tab_mut();
+        let label = match tab.filter.services.len() {
+            0 => "all services".to_owned(),
+            1 => tab.filter.services[0].clone(),
+            n => format!("{n} services"),
+        };
+        ui.menu_button(label, |ui| {
+            for service in &services {
+                let mut shown = tab.filter.services.iter().any(|s| **s == **service);
+                if ui.checkbox(&mut shown, &**service).changed() {
+                    if shown {
+                        tab.filter.services.push(service.to_string());
+                    } else {
+                        tab.filter.services.retain(|s| **s != **service);
+                    }
+                }
+            }
+            if !tab.filter.services.is_empty() && ui.button("all services").clicked() {
+                tab.filter.services.clear();
+            }
+        });
         let search = ui.add(
             egui::TextEdit::singleline(&mut tab.filter.search)
                 .hint_text("search (/)")
@@ -209,8 +231,8 @@ fn filter_bar(app: &mut App, ui: &mut Ui) {
             app.set_since(chosen);
         }
         let tab = app.tab_mut();
-        if !tab.filter.is_clear() && ui.button("Clear filters").clicked() {
-            tab.filter.clear();
+        if tab.filter != tab.base && ui.button("Clear filters").clicked() {
+            tab.filter = tab.base.clone();
         }
         if let Some(error) = &app.snapshot.filter_error {
             ui.colored_label(Color32::from_rgb(240, 90, 80), error);

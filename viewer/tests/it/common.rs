@@ -40,6 +40,8 @@ pub async fn export_demo_to(grpc: std::net::SocketAddr, service: &str, requests:
         endpoint: Some(format!("http://{grpc}")),
         protocol: Protocol::Grpc,
         console: false,
+        // Events also become span events, which the waterfall marks.
+        span_events: true,
         batch_delay: Duration::from_millis(20),
         ..TelemetryConfig::default()
     };

@@ -193,24 +193,30 @@ fn traces_hold_their_spans_and_logs() {
         .index
         .logs
         .iter()
-        .position(|l| l.trace_id != 0 && l.span_id != 0)
+        .position(|l| l.trace_id.get() != 0 && l.span_id != 0)
         .unwrap();
     let log_entry = engine.index.logs[log];
     engine.handle(UiEvent::OpenTrace {
         tab: 1,
-        trace: log_entry.trace_id,
+        trace: log_entry.trace_id.get(),
         focus: Some(RecordRef::Log(log as u32)),
     });
     let trace = engine.snapshot().trace.unwrap();
-    assert_eq!(trace.trace_id, log_entry.trace_id);
+    assert_eq!(trace.trace_id, log_entry.trace_id.get());
     assert_eq!(trace.spans[0].depth, 0, "the root comes first");
     assert!(trace.spans.iter().skip(1).all(|s| s.depth > 0));
+    // Span events are marks within their span.
+    let marked: Vec<_> = trace.spans.iter().filter(|s| !s.events.is_empty()).collect();
+    assert!(!marked.is_empty());
+    for span in marked {
+        assert!(span.events.iter().all(|&t| t >= span.start_unix_nano && t <= span.end_unix_nano));
+    }
     let focused = &trace.spans[trace.focus.unwrap()];
     assert!(focused.logs.iter().any(|l| l.index == log as u32));
     // Each span's logs carry its span id; every log of the trace is placed.
     let placed: usize =
         trace.spans.iter().map(|s| s.logs.len()).sum::<usize>() + trace.orphan_logs.len();
-    let entry = engine.index.trace_by_id(log_entry.trace_id).unwrap();
+    let entry = engine.index.trace_by_id(log_entry.trace_id.get()).unwrap();
     assert_eq!(placed, engine.index.traces[entry as usize].logs.len());
     for span in &trace.spans {
         let span_id = engine.index.spans[span.index as usize].span_id;
@@ -221,7 +227,7 @@ fn traces_hold_their_spans_and_logs() {
     let root = trace.spans[0].index;
     engine.handle(UiEvent::Select(Some(RecordRef::Span(root))));
     let detail = engine.snapshot().detail.unwrap();
-    assert_eq!(detail.trace_id, log_entry.trace_id);
+    assert_eq!(detail.trace_id, log_entry.trace_id.get());
     let span_section = &detail.sections[0];
     assert_eq!(span_section.title, "Span");
     assert!(

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Takes the README's screenshots: the real viewer in an Xvfb window, fed by the demo
+# service, driven with keys through xdotool.
+# Needs: apt-get install xvfb x11-apps imagemagick xdotool
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+display=:97
+grpc=127.0.0.1:24317
+http=127.0.0.1:24318
+out=docs/screenshots
+data=$(mktemp -d)
+cargo build --release -p oculus-viewer -p demo-service
+
+Xvfb "$display" -screen 0 1600x1000x24 -nolisten tcp &
+xvfb=$!
+cleanup() {
+    kill "${viewer:-}" 2>/dev/null || true
+    kill "$xvfb" 2>/dev/null || true
+    rm -rf "$data"
+}
+trap cleanup EXIT
+sleep 1
+
+DISPLAY=$display target/release/oculus --data-dir "$data" --grpc "$grpc" --http "$http" &
+viewer=$!
+sleep 2
+target/release/demo-service --endpoint "http://$grpc" --iterations 60 --interval-ms 25 >/dev/null
+target/release/demo-service --endpoint "http://$grpc" --iterations 60 --interval-ms 25 >/dev/null
+sleep 1
+
+shot() {
+    xwd -root -silent -display "$display" | convert xwd:- -crop 1600x1000+0+0 "$out/$1.png"
+    echo "wrote $out/$1.png"
+}
+keys() {
+    DISPLAY=$display xdotool search --name Oculus windowfocus --sync
+    for key in "$@"; do
+        DISPLAY=$display xdotool key "$key"
+        sleep 0.3
+    done
+}
+
+# The logs, with an error selected and its details open.
+keys g g e e Return
+shot logs
+# The traces: the newest failed one, its root span's details, logs inline.
+keys Escape t g g e Return
+sleep 0.5
+keys g g Return
+shot trace
