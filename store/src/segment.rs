@@ -823,13 +823,52 @@ pub fn read_segment(path: &Path) -> Result<SegmentData, StoreError> {
         )]
         // SAFETY: sealed segments are immutable; they may be deleted, which
         // keeps the mapping valid on Unix.
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
+        // Populated in one call: readers go through the whole file, and one fault
+        // per page costs more than the reading.
+        let map = unsafe { memmap2::MmapOptions::new().populate().map(&file) }.map_err(io)?;
         return Ok(SegmentData::Mapped(map));
     }
     let mut data = Vec::with_capacity(len as usize);
     use std::io::Read;
     (&file).read_to_end(&mut data).map_err(io)?;
     Ok(SegmentData::Read(data))
+}
+
+/// The index of a sealed segment, read through its footer alone (`None` when the
+/// segment is not sealed).
+pub fn read_index(path: &Path) -> Result<Option<SegmentIndex>, StoreError> {
+    use std::os::unix::fs::FileExt;
+    let io = |source| StoreError::io(path, source);
+    let file = File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    if len < (HEADER_LEN + FOOTER_LEN) as u64 {
+        return Ok(None);
+    }
+    let mut tail = [0u8; FOOTER_LEN];
+    file.read_exact_at(&mut tail, len - FOOTER_LEN as u64)
+        .map_err(io)?;
+    let Some(footer) = Footer::decode(&tail) else {
+        return Ok(None);
+    };
+    let corruption = |kind| Corruption {
+        path: path.to_path_buf(),
+        offset: footer.index_offset,
+        kind,
+    };
+    if footer.index_offset + u64::from(footer.index_frame_len) + FOOTER_LEN as u64 != len {
+        return Err(corruption(CorruptionKind::TruncatedIndex).into());
+    }
+    let mut frame = vec![0; footer.index_frame_len as usize];
+    file.read_exact_at(&mut frame, footer.index_offset)
+        .map_err(io)?;
+    match read_frame(&frame, 0) {
+        FrameRead::Complete(frame) => frame
+            .index()
+            .map(Some)
+            .map_err(|kind| corruption(kind).into()),
+        FrameRead::Incomplete => Err(corruption(CorruptionKind::TruncatedIndex).into()),
+        FrameRead::Corrupt(kind) => Err(corruption(kind).into()),
+    }
 }
 
 /// Whether the segment at `path` ends in a valid footer, reading only the footer.

@@ -69,7 +69,12 @@ fn int(value: i64) -> Option<AnyValue> {
 
 /// One block of whole traces: per trace, an HTTP server span with three children and
 /// six log records, as a traced service exports them.
-fn block(rng: &mut Rng, service: &str, traces: usize, mut time: u64) -> (oculus_store::proto::Block, u64) {
+fn block(
+    rng: &mut Rng,
+    service: &str,
+    traces: usize,
+    mut time: u64,
+) -> (oculus_store::proto::Block, u64) {
     let mut b = BlockBuilder::new();
     let key = |b: &mut BlockBuilder, k: &str| b.intern(k);
     let service_key = key(&mut b, "service.name");
@@ -170,10 +175,29 @@ fn block(rng: &mut Rng, service: &str, traces: usize, mut time: u64) -> (oculus_
             ));
         }
         let messages = [
-            (5, format!("request received for {}", route.replace("{id}", &id.to_string()))),
-            (5, format!("cache miss for key product:{}", rng.below(50_000))),
-            (9, format!("order {id} placed by user {} for {} items", rng.below(100_000), 1 + rng.below(9))),
-            (1, format!("acquired connection from pool in {} us", rng.below(900))),
+            (
+                5,
+                format!(
+                    "request received for {}",
+                    route.replace("{id}", &id.to_string())
+                ),
+            ),
+            (
+                5,
+                format!("cache miss for key product:{}", rng.below(50_000)),
+            ),
+            (
+                9,
+                format!(
+                    "order {id} placed by user {} for {} items",
+                    rng.below(100_000),
+                    1 + rng.below(9)
+                ),
+            ),
+            (
+                1,
+                format!("acquired connection from pool in {} us", rng.below(900)),
+            ),
             (
                 if rng.below(10) == 0 { 13 } else { 9 },
                 format!("query on orders took {} ms", rng.below(120)),
@@ -193,7 +217,11 @@ fn block(rng: &mut Rng, service: &str, traces: usize, mut time: u64) -> (oculus_
                 severity,
                 message,
                 trace,
-                if i == 3 || i == 4 { spans[1].1.span_id } else { root_id },
+                if i == 3 || i == 4 {
+                    spans[1].1.span_id
+                } else {
+                    root_id
+                },
                 id,
             ));
         }
@@ -244,7 +272,13 @@ const RECORDS_PER_BLOCK: u64 = TRACES_PER_BLOCK as u64 * 10;
 
 /// Writes `records` records into a new session of `root`, `per_second` at a time if
 /// given (else as fast as possible); stops early when `stop` is set.
-fn write_records(root: &Path, records: u64, per_second: Option<u64>, stop: &AtomicBool, seed: u64) -> u64 {
+fn write_records(
+    root: &Path,
+    records: u64,
+    per_second: Option<u64>,
+    stop: &AtomicBool,
+    seed: u64,
+) -> u64 {
     let (mut writer, _) = SessionWriter::open(root, WriterOptions::default()).expect("session");
     let mut rng = Rng(seed);
     let mut time = oculus_viewer::time::now_unix_nano() - 3_600_000_000_000;
@@ -264,7 +298,10 @@ fn write_records(root: &Path, records: u64, per_second: Option<u64>, stop: &Atom
                 std::thread::sleep(wait);
             }
         } else if written % 1_000_000 < RECORDS_PER_BLOCK {
-            eprint!("\r  writing the data set: {} M records", written / 1_000_000);
+            eprint!(
+                "\r  writing the data set: {} M records",
+                written / 1_000_000
+            );
         }
     }
     writer.close().expect("close");
@@ -309,7 +346,12 @@ fn ms(d: Duration) -> String {
 
 /// Applies `filter` to a tab and runs it to the end; returns the time to the first
 /// publish (the rows on screen) and to the complete view, and the rows it holds.
-fn time_filter(engine: &mut Engine, tab: u64, filter: Filter, view: ViewKind) -> (Duration, Duration, usize) {
+fn time_filter(
+    engine: &mut Engine,
+    tab: u64,
+    filter: Filter,
+    view: ViewKind,
+) -> (Duration, Duration, usize) {
     let started = Instant::now();
     engine.handle(UiEvent::ShowTab { tab, filter });
     engine.handle(UiEvent::Viewport {
@@ -362,8 +404,14 @@ fn main() {
     let rss_after = rss_bytes();
     let text = engine.index.log_text.text_bytes() + engine.index.span_text.text_bytes();
     let overhead = engine.index.overhead_bytes();
-    println!("open the data directory (read, decode, index)   {}", ms(opened));
-    println!("  ... and publish the first full view             {}   (target 3 s)", ms(open_total));
+    println!(
+        "open the data directory (read, decode, index)   {}",
+        ms(opened)
+    );
+    println!(
+        "  ... and publish the first full view             {}   (target 3 s)",
+        ms(open_total)
+    );
     println!("  (first view alone: {})", ms(first_view));
     println!(
         "memory per record beyond its text               {:.0} B   (target 150 B; text {:.0} B per record)",
@@ -453,7 +501,8 @@ fn main() {
         ),
     ];
     for (tab, (name, filter)) in searches.into_iter().enumerate() {
-        let (first, complete, rows) = time_filter(&mut engine, 20 + tab as u64, filter, ViewKind::Logs);
+        let (first, complete, rows) =
+            time_filter(&mut engine, 20 + tab as u64, filter, ViewKind::Logs);
         println!(
             "full-text search {name:<26} first rows {:>9}, complete {:>9}   (target 300 ms; {rows} rows)",
             ms(first),
@@ -488,7 +537,9 @@ fn frame_times(dir: &Path, runtime: &tokio::runtime::Runtime) {
         .with_max_steps(u64::MAX)
         .build_ui_state(|ui, app: &mut App| app.show(ui), app);
     // Wait for the data set to be shown.
-    while !(harness.state().snapshot.logs.total > 0 && harness.state().snapshot.logs.progress.is_none()) {
+    while !(harness.state().snapshot.logs.total > 0
+        && harness.state().snapshot.logs.progress.is_none())
+    {
         harness.step();
         std::thread::sleep(Duration::from_millis(5));
     }

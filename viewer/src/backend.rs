@@ -29,8 +29,8 @@ use crate::source::Library;
 
 /// How often active segments are read.
 const POLL_INTERVAL: Duration = Duration::from_millis(20);
-/// How often the data directories are listed for new sessions and segments.
-const DISCOVER_INTERVAL: Duration = Duration::from_millis(250);
+/// How often the data directories are checked for new sessions and segments.
+const DISCOVER_INTERVAL: Duration = Duration::from_millis(50);
 /// Records filtered per step: small enough to stay responsive to the next event.
 const STEP_RECORDS: usize = 512 << 10;
 /// Spans drawn in one waterfall at most.

@@ -69,6 +69,9 @@ pub struct CompiledFilter {
     trace_id: Option<PackedTraceId>,
     since_unix_nano: u64,
     search: Option<Regex>,
+    /// What narrows the records before the other checks, by a scan of whole text
+    /// chunks: the search, else the first attribute term.
+    prefilter: Option<Regex>,
     /// Why the filter matches nothing: a bad regex or trace id.
     pub error: Option<String>,
     /// By interned string id: whether a record with that service passes.
@@ -117,15 +120,20 @@ impl CompiledFilter {
                 .chosen_at_unix_nano
                 .saturating_sub(since.window.as_nanos() as u64)
         });
+        let attributes = parse_attribute_terms(&filter.attributes);
+        let prefilter = search
+            .clone()
+            .or_else(|| attributes.first().and_then(AttributeTerm::regex));
         Self {
             min_level: filter.min_level,
             services: filter.services.clone(),
             sessions: filter.sessions.clone(),
             scope_lowercase: filter.scope.trim().to_lowercase(),
-            attributes: parse_attribute_terms(&filter.attributes),
+            attributes,
             trace_id,
             since_unix_nano,
             search,
+            prefilter,
             error,
             service_allowed: Vec::new(),
             scope_allowed: Vec::new(),
@@ -198,6 +206,32 @@ fn parse_attribute_terms(text: &str) -> Vec<AttributeTerm> {
 }
 
 impl AttributeTerm {
+    /// A regex that finds the term in record texts (see [`TextWriter::attribute`]), for
+    /// a scan of whole chunks; records it finds are still checked with `matches`.
+    ///
+    /// [`TextWriter::attribute`]: crate::model::TextWriter::attribute
+    fn regex(&self) -> Option<Regex> {
+        let text = |bytes: &[u8]| regex::escape(&String::from_utf8_lossy(bytes));
+        let pattern = match self {
+            AttributeTerm::Equals { key, value } => {
+                format!(r"\x1f{}\x1e{}(?:\x1f|$)", text(key), text(value))
+            }
+            AttributeTerm::Contains {
+                key,
+                lowercase_text,
+            } => format!(
+                r"\x1f{}\x1e[^\x1f\n]*(?i:{})",
+                text(key),
+                text(lowercase_text)
+            ),
+        };
+        RegexBuilder::new(&pattern)
+            .multi_line(true)
+            .unicode(false)
+            .build()
+            .ok()
+    }
+
     fn matches(&self, text: &[u8]) -> bool {
         attributes(text).any(|(key, value)| match self {
             AttributeTerm::Equals { key: k, value: v } => key == k && value == v,
@@ -351,7 +385,7 @@ pub fn step_logs(index: &Index, filter: &mut CompiledFilter, out: &mut LogMatche
         return;
     }
     let hits = filter
-        .search
+        .prefilter
         .as_ref()
         .map(|regex| search_records(&index.log_text, &index.logs, regex, range.clone()));
     let mut pass = |i: usize| {
@@ -392,7 +426,7 @@ pub fn step_spans(index: &Index, filter: &mut CompiledFilter, out: &mut SpanMatc
     }
     out.trace_seen.resize(index.traces.len(), false);
     let hits = filter
-        .search
+        .prefilter
         .as_ref()
         .map(|regex| search_records(&index.span_text, &index.spans, regex, range.clone()));
     // Spans have a status, not a level: a threshold of ERROR or above keeps the failed.
@@ -451,6 +485,22 @@ mod tests {
     fn check_terms(text: &[u8], terms: &str, expected: bool) {
         let terms = parse_attribute_terms(terms);
         assert_eq!(terms.iter().all(|t| t.matches(text)), expected, "{terms:?}");
+    }
+
+    #[test]
+    fn attribute_term_regexes_find_what_matches_finds() {
+        let text = b"message\x1fhttp.route\x1e/orders\x1fuser\x1eAda Lovelace\nnext";
+        for (terms, expected) in [
+            ("http.route=/orders", true),
+            ("http.route=/order", false),
+            ("user=Ada Lovelace", false), // terms split on spaces
+            ("user~LOVE", true),
+            ("route~orders", false),
+            ("user~next", false),
+        ] {
+            let term = &parse_attribute_terms(terms)[0];
+            assert_eq!(term.regex().unwrap().is_match(text), expected, "{terms}");
+        }
     }
 
     #[test]

@@ -200,6 +200,14 @@ impl TextArena {
         }
     }
 
+    /// Appends one record's text, already written by a [`TextWriter`] elsewhere.
+    pub fn push_bytes(&mut self, bytes: &[u8], display_len: u32) -> TextRef {
+        self.push(|w| {
+            w.out.extend_from_slice(bytes);
+            w.display_len = Some((display_len as usize).min(bytes.len()));
+        })
+    }
+
     pub fn bytes(&self, text: TextRef) -> &[u8] {
         let chunk = (text.start / CHUNK_BYTES as u64) as usize;
         let offset = (text.start % CHUNK_BYTES as u64) as usize;
@@ -427,163 +435,314 @@ pub struct Index {
     pub metric_points: u64,
 }
 
-/// The service and scope name of each scope of a block.
-fn scope_names(index: &mut Index, block: &Block) -> Vec<(u32, u32)> {
-    block
-        .scopes
-        .iter()
-        .map(|scope| {
-            let service = block
-                .resources
-                .get(scope.resource as usize)
-                .and_then(|r| {
-                    r.attributes
-                        .iter()
-                        .find(|kv| block.str(kv.key) == "service.name")
-                })
-                .and_then(|kv| kv.value.as_ref())
-                .and_then(|v| match &v.value {
-                    Some(any_value::Value::StringValue(s)) => Some(s.as_str()),
-                    _ => None,
-                })
-                .unwrap_or("unknown_service");
-            let service = index.strings.intern(service);
-            if !index.services.contains(&service) {
-                index.services.push(service);
-            }
-            (service, index.strings.intern(block.str(scope.name)))
-        })
-        .collect()
+/// A block's records made ready for the index: everything per record that needs no
+/// index state (times, levels, ids, the text), so it runs on the decoding thread and
+/// the indexing thread only interns, links traces and copies.
+#[derive(Debug, Default)]
+pub struct PreparedBlock {
+    /// The block's string table, for the few strings the index interns.
+    strings: Vec<String>,
+    /// Per scope of the block: its service name and scope name reference.
+    scopes: Vec<(String, u32)>,
+    logs: Vec<PreparedRecord>,
+    spans: Vec<PreparedRecord>,
+    log_text: Vec<u8>,
+    span_text: Vec<u8>,
+    span_events: Vec<u64>,
+    metric_points: u64,
+}
+
+/// One log record or span of a [`PreparedBlock`].
+#[derive(Clone, Copy, Debug, Default)]
+struct PreparedRecord {
+    /// A log's time; a span's start.
+    time: u64,
+    /// A span's end.
+    end: u64,
+    trace_id: TraceId,
+    span_id: u64,
+    parent_span_id: u64,
+    scope: u32,
+    /// Reference into the block's strings.
+    source_file: u32,
+    source_line: u32,
+    /// End of this record's text in the block's text buffer.
+    text_end: u32,
+    display_len: u32,
+    events: u16,
+    level: Level,
+    error: bool,
+    kind: i32,
 }
 
 fn join_trace_id(high: u64, low: u64) -> TraceId {
     (u128::from(high) << 64) | u128::from(low)
 }
 
+/// Writes one record's text at the end of `buffer`; returns (end, display length).
+fn write_text(buffer: &mut Vec<u8>, write: impl FnOnce(&mut TextWriter<'_>)) -> (u32, u32) {
+    let begin = buffer.len();
+    let mut writer = TextWriter {
+        out: buffer,
+        begin,
+        display_len: None,
+    };
+    write(&mut writer);
+    let display_len = writer.display_len.unwrap_or(buffer.len() - begin) as u32;
+    (buffer.len() as u32, display_len)
+}
+
+/// Does the per-record work of indexing a block; see [`PreparedBlock`].
+pub fn prepare(mut block: Block) -> PreparedBlock {
+    let mut prepared = PreparedBlock {
+        scopes: block
+            .scopes
+            .iter()
+            .map(|scope| {
+                let service = block
+                    .resources
+                    .get(scope.resource as usize)
+                    .and_then(|r| {
+                        r.attributes
+                            .iter()
+                            .find(|kv| block.str(kv.key) == "service.name")
+                    })
+                    .and_then(|kv| kv.value.as_ref())
+                    .and_then(|v| match &v.value {
+                        Some(any_value::Value::StringValue(s)) => Some(s.as_str()),
+                        _ => None,
+                    })
+                    .unwrap_or("unknown_service");
+                (service.to_owned(), scope.name)
+            })
+            .collect(),
+        ..PreparedBlock::default()
+    };
+    let attributes = |w: &mut TextWriter<'_>, attrs: &[KeyValue]| {
+        for kv in attrs {
+            w.attribute(block.str(kv.key), kv.value.as_ref());
+        }
+    };
+    let times = block.log_times();
+    prepared.logs.reserve(block.logs.len());
+    for (log, (time, observed)) in block.logs.iter().zip(times) {
+        let (text_end, display_len) = write_text(&mut prepared.log_text, |w| {
+            if log.body.as_ref().is_some_and(|b| b.value.is_some()) {
+                render_value(log.body.as_ref(), w);
+            } else {
+                w.text(block.str(log.event_name));
+            }
+            w.end_display();
+            attributes(w, &log.attributes);
+        });
+        let source = log.source.unwrap_or_default();
+        prepared.logs.push(PreparedRecord {
+            time: if time != 0 { time } else { observed },
+            trace_id: join_trace_id(log.trace_id_high, log.trace_id_low),
+            span_id: log.span_id,
+            scope: log.scope,
+            source_file: source.file_path,
+            source_line: source.line,
+            text_end,
+            display_len,
+            level: Level::from_otlp(log.severity_number, block.str(log.severity_text)),
+            ..PreparedRecord::default()
+        });
+    }
+    prepared.spans.reserve(block.spans.len());
+    for (i, (span, columns)) in block.spans.iter().zip(block.span_columns()).enumerate() {
+        let (text_end, display_len) = write_text(&mut prepared.span_text, |w| {
+            w.text(block.str(span.name));
+            w.end_display();
+            attributes(w, &span.attributes);
+            for event in &span.events {
+                w.attribute("event", None);
+                w.text(block.str(event.name));
+                attributes(w, &event.attributes);
+            }
+        });
+        let start = columns.start_unix_nano;
+        let events = &span.events[..span.events.len().min(usize::from(u16::MAX))];
+        prepared.span_events.extend(
+            events
+                .iter()
+                .map(|e| start.wrapping_add(e.time_offset_nano as u64)),
+        );
+        let (high, low) = block.span_trace_id(i);
+        let source = span.source.unwrap_or_default();
+        prepared.spans.push(PreparedRecord {
+            time: start,
+            end: columns.end_unix_nano,
+            trace_id: join_trace_id(high, low),
+            span_id: columns.span_id,
+            parent_span_id: columns.parent_span_id,
+            scope: span.scope,
+            source_file: source.file_path,
+            source_line: source.line,
+            text_end,
+            display_len,
+            events: events.len() as u16,
+            error: span.status_code == oculus_store::proto::StatusCode::Error as i32,
+            kind: span.kind,
+            ..PreparedRecord::default()
+        });
+    }
+    prepared.metric_points = block
+        .metrics
+        .iter()
+        .map(|m| u64::from(m.data_points))
+        .sum::<u64>();
+    prepared.strings = std::mem::take(&mut block.strings);
+    prepared
+}
+
 impl Index {
     /// Adds every log record and span of a block read from `loc`.
-    pub fn add_block(&mut self, block: &Block, loc: BlockLoc, session: u16) {
+    pub fn add_block(&mut self, block: Block, loc: BlockLoc, session: u16) {
+        self.add_prepared(prepare(block), loc, session);
+    }
+
+    /// Adds a block made ready by [`prepare`].
+    pub fn add_prepared(&mut self, block: PreparedBlock, loc: BlockLoc, session: u16) {
         let block_id = self.blocks.len() as u32;
         self.blocks.push(loc);
-        let scopes = scope_names(self, block);
-        // Block string reference → interned id, for the strings records repeat.
-        let mut interned = vec![u32::MAX; block.strings.len()];
-        let mut intern = |strings: &mut Interner, reference: u32| -> u32 {
-            match interned.get(reference as usize) {
-                Some(&id) if id != u32::MAX => id,
-                Some(_) => {
-                    let id = strings.intern(block.str(reference));
-                    interned[reference as usize] = id;
-                    id
-                }
-                None => 0,
-            }
+        let string = |reference: u32| {
+            block
+                .strings
+                .get(reference as usize)
+                .map_or("", String::as_str)
         };
+        let scopes: Vec<(u32, u32)> = block
+            .scopes
+            .iter()
+            .map(|(service, scope)| {
+                let service = self.strings.intern(service);
+                if !self.services.contains(&service) {
+                    self.services.push(service);
+                }
+                (service, self.strings.intern(string(*scope)))
+            })
+            .collect();
         let scope_of = |i: u32| scopes.get(i as usize).copied().unwrap_or((0, 0));
-        let attributes = |w: &mut TextWriter<'_>, attrs: &[KeyValue]| {
-            for kv in attrs {
-                w.attribute(block.str(kv.key), kv.value.as_ref());
+        // Block string reference → interned id, for the source files records repeat.
+        let mut files: Vec<(u32, u32)> = Vec::new();
+        let mut intern_file = |strings: &mut Interner, reference: u32| -> u32 {
+            if reference == 0 {
+                return 0;
             }
+            if let Some(&(_, id)) = files.iter().find(|(r, _)| *r == reference) {
+                return id;
+            }
+            let id = strings.intern(string(reference));
+            files.push((reference, id));
+            id
         };
+        // Records of one trace come together: the last trace found is tried first.
+        let mut last_trace: Option<(TraceId, u32)> = None;
 
-        let times = block.log_times();
-        for (i, (log, (time, observed))) in block.logs.iter().zip(times).enumerate() {
-            let (service, scope) = scope_of(log.scope);
-            let text = self.log_text.push(|w| {
-                if log.body.as_ref().is_some_and(|b| b.value.is_some()) {
-                    render_value(log.body.as_ref(), w);
-                } else {
-                    w.text(block.str(log.event_name));
-                }
-                w.end_display();
-                attributes(w, &log.attributes);
-            });
-            let source = log.source.unwrap_or_default();
-            let trace_id = join_trace_id(log.trace_id_high, log.trace_id_low);
-            let entry = LogEntry {
-                time: if time != 0 { time } else { observed },
-                trace_id: PackedTraceId::new(trace_id),
-                span_id: log.span_id,
+        let mut text_start = 0;
+        for (i, record) in block.logs.iter().enumerate() {
+            let (service, scope) = scope_of(record.scope);
+            let text_bytes = block
+                .log_text
+                .get(text_start as usize..record.text_end as usize)
+                .unwrap_or_default();
+            text_start = record.text_end;
+            let text = self.log_text.push_bytes(text_bytes, record.display_len);
+            let log_index = self.logs.len() as u32;
+            if record.trace_id != 0 {
+                let trace = match last_trace {
+                    Some((id, trace)) if id == record.trace_id => {
+                        self.widen(trace, record.time, record.time);
+                        trace
+                    }
+                    _ => self.trace(record.trace_id, record.time, record.time),
+                };
+                last_trace = Some((record.trace_id, trace));
+                self.traces[trace as usize].logs.push(log_index);
+            }
+            self.logs.push(LogEntry {
+                time: record.time,
+                trace_id: PackedTraceId::new(record.trace_id),
+                span_id: record.span_id,
                 text,
                 service,
                 scope,
-                source_file: intern(&mut self.strings, source.file_path),
-                source_line: source.line,
+                source_file: intern_file(&mut self.strings, record.source_file),
+                source_line: record.source_line,
                 loc: RecordLoc {
                     block: block_id,
                     index: i as u32,
                 },
                 session,
-                level: Level::from_otlp(log.severity_number, block.str(log.severity_text)),
-            };
-            let log_index = self.logs.len() as u32;
-            if trace_id != 0 {
-                let trace = self.trace(trace_id, entry.time, entry.time);
-                self.traces[trace as usize].logs.push(log_index);
-            }
-            self.logs.push(entry);
+                level: record.level,
+            });
         }
 
-        for (i, (span, columns)) in block.spans.iter().zip(block.span_columns()).enumerate() {
-            let (service, scope) = scope_of(span.scope);
-            let text = self.span_text.push(|w| {
-                w.text(block.str(span.name));
-                w.end_display();
-                attributes(w, &span.attributes);
-                for event in &span.events {
-                    w.attribute("event", None);
-                    w.text(block.str(event.name));
-                    attributes(w, &event.attributes);
+        let mut text_start = 0;
+        let mut event_start = 0;
+        for (i, record) in block.spans.iter().enumerate() {
+            let (service, scope) = scope_of(record.scope);
+            let text_bytes = block
+                .span_text
+                .get(text_start as usize..record.text_end as usize)
+                .unwrap_or_default();
+            text_start = record.text_end;
+            let text = self.span_text.push_bytes(text_bytes, record.display_len);
+            let trace = match last_trace {
+                Some((id, trace)) if id == record.trace_id => {
+                    self.widen(trace, record.time, record.end);
+                    trace
                 }
-            });
-            let (high, low) = block.span_trace_id(i);
-            let trace_id = join_trace_id(high, low);
-            let (start, end) = (columns.start_unix_nano, columns.end_unix_nano);
-            let trace = self.trace(trace_id, start, end);
-            let error = span.status_code == oculus_store::proto::StatusCode::Error as i32;
-            let source = span.source.unwrap_or_default();
-            let span_index = self.spans.len() as u32;
+                _ => self.trace(record.trace_id, record.time, record.end),
+            };
+            last_trace = Some((record.trace_id, trace));
             let first_event = self.span_events.len() as u32;
-            let events = &span.events[..span.events.len().min(usize::from(u16::MAX))];
-            self.span_events.extend(
-                events
-                    .iter()
-                    .map(|e| start.wrapping_add(e.time_offset_nano as u64)),
+            let event_end = event_start + usize::from(record.events);
+            self.span_events.extend_from_slice(
+                block
+                    .span_events
+                    .get(event_start..event_end)
+                    .unwrap_or_default(),
             );
+            event_start = event_end;
+            let span_index = self.spans.len() as u32;
             self.spans.push(SpanEntry {
-                start,
-                end,
-                trace_id: PackedTraceId::new(trace_id),
-                span_id: columns.span_id,
-                parent_span_id: columns.parent_span_id,
+                start: record.time,
+                end: record.end,
+                trace_id: PackedTraceId::new(record.trace_id),
+                span_id: record.span_id,
+                parent_span_id: record.parent_span_id,
                 text,
                 service,
                 scope,
-                source_file: intern(&mut self.strings, source.file_path),
-                source_line: source.line,
+                source_file: intern_file(&mut self.strings, record.source_file),
+                source_line: record.source_line,
                 loc: RecordLoc {
                     block: block_id,
                     index: i as u32,
                 },
                 trace,
                 first_event,
-                event_count: events.len() as u16,
+                event_count: record.events,
                 session,
-                error,
-                kind: span.kind,
+                error: record.error,
+                kind: record.kind,
             });
             let entry = &mut self.traces[trace as usize];
             entry.spans.push(span_index);
-            entry.errors += u32::from(error);
-            if columns.parent_span_id == 0 {
+            entry.errors += u32::from(record.error);
+            if record.parent_span_id == 0 {
                 entry.root = Some(span_index);
             }
         }
-        self.metric_points += block
-            .metrics
-            .iter()
-            .map(|m| u64::from(m.data_points))
-            .sum::<u64>();
+        self.metric_points += block.metric_points;
+    }
+
+    fn widen(&mut self, trace: u32, start: u64, end: u64) {
+        let trace = &mut self.traces[trace as usize];
+        trace.start = trace.start.min(start);
+        trace.end = trace.end.max(end);
     }
 
     /// Makes room for this many more records and blocks.
@@ -608,9 +767,7 @@ impl Index {
                 errors: 0,
             });
         } else {
-            let trace = &mut self.traces[index as usize];
-            trace.start = trace.start.min(start);
-            trace.end = trace.end.max(end);
+            self.widen(index, start, end);
         }
         index
     }
@@ -651,7 +808,7 @@ impl Index {
             + self.blocks.capacity() * size_of::<BlockLoc>()
             + self.span_events.capacity() * size_of::<u64>()
             + self.strings.heap_bytes()
-            // The text chunks' spare capacity is never touched, so never resident.
+        // The text chunks' spare capacity is never touched, so never resident.
     }
 }
 

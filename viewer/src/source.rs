@@ -3,12 +3,13 @@
 //! collector creates them.
 
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::SyncSender;
 
 use oculus_store::proto::Block;
 use oculus_store::{Corruption, SegmentBytes, SegmentItem, SegmentTail, StoreError, read_segment};
 use rustc_hash::FxHashSet;
 
-use crate::model::{BlockLoc, Index};
+use crate::model::{BlockLoc, Index, PreparedBlock, prepare};
 
 /// A session (one collector run) the viewer knows.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,6 +54,33 @@ pub struct Library {
     pub sessions: Vec<SessionInfo>,
     segments: Vec<Segment>,
     known: FxHashSet<PathBuf>,
+    unchanged: ListedDirs,
+}
+
+/// Directories already listed, by modification time, so that a poll only lists the
+/// ones that changed: with many runs in a data directory, most never change again.
+#[derive(Debug, Default)]
+struct ListedDirs {
+    mtimes: rustc_hash::FxHashMap<PathBuf, std::time::SystemTime>,
+}
+
+impl ListedDirs {
+    /// Whether `dir` is as it was when last listed; records it as listed now otherwise.
+    fn is_unchanged(&mut self, dir: &Path) -> bool {
+        let Ok(mtime) = std::fs::metadata(dir).and_then(|m| m.modified()) else {
+            return false;
+        };
+        // Directory times are as coarse as the kernel's clock tick: an entry added in the
+        // same tick as the listing leaves the time unchanged, so recent ones are relisted.
+        let settled = mtime
+            .elapsed()
+            .is_ok_and(|age| age > std::time::Duration::from_secs(1));
+        if settled && self.mtimes.get(dir) == Some(&mtime) {
+            return true;
+        }
+        self.mtimes.insert(dir.to_path_buf(), mtime);
+        false
+    }
 }
 
 impl Library {
@@ -60,7 +88,8 @@ impl Library {
     /// of the sessions it holds so far.
     pub fn open(&mut self, path: &Path) -> Result<Vec<u16>, StoreError> {
         // A directory with nothing in it yet is a data directory a collector will fill.
-        let is_empty_dir = std::fs::read_dir(path).is_ok_and(|mut entries| entries.next().is_none());
+        let is_empty_dir =
+            std::fs::read_dir(path).is_ok_and(|mut entries| entries.next().is_none());
         if is_empty_dir {
             self.roots.push(Root::DataDir(path.to_path_buf()));
             return Ok(Vec::new());
@@ -96,13 +125,29 @@ impl Library {
         for root in &self.roots {
             match root {
                 Root::DataDir(dir) => {
-                    session_dirs.extend(oculus_store::sessions(dir)?.into_iter().map(|s| s.path))
+                    if self
+                        .unchanged
+                        .is_unchanged(&dir.join(oculus_store::datadir::SESSIONS_DIR))
+                    {
+                        session_dirs.extend(
+                            self.sessions
+                                .iter()
+                                .filter(|s| s.path.starts_with(dir))
+                                .map(|s| s.path.clone()),
+                        );
+                    } else {
+                        session_dirs
+                            .extend(oculus_store::sessions(dir)?.into_iter().map(|s| s.path));
+                    }
                 }
                 Root::Session(dir) => session_dirs.push(dir.clone()),
                 Root::File(file) => files.push((file.clone(), file.clone())),
             }
         }
         for dir in session_dirs {
+            if self.unchanged.is_unchanged(&dir) {
+                continue;
+            }
             let session = oculus_store::Session { path: dir.clone() };
             for segment in session.segments()? {
                 files.push((dir.clone(), segment));
@@ -179,9 +224,7 @@ impl Library {
         // saves copying the entries as they grow, and leaves no spare capacity.
         let (mut logs, mut spans, mut blocks) = (0, 0, 0);
         for (_, path, _) in &sealed {
-            if let Ok(data) = read_segment(path)
-                && let Some(Ok(segment_index)) = SegmentBytes::new(path, &data).index()
-            {
+            if let Ok(Some(segment_index)) = oculus_store::segment::read_index(path) {
                 blocks += segment_index.blocks.len();
                 for block in &segment_index.blocks {
                     logs += block.logs as usize;
@@ -191,48 +234,75 @@ impl Library {
         }
         index.reserve(logs, spans, blocks);
         enum Decoded {
-            Block(u32, u16, oculus_store::proto::BlockSummary, Block),
+            Block(u32, u16, oculus_store::proto::BlockSummary, PreparedBlock),
             Damage(String),
         }
-        let (sender, receiver) = std::sync::mpsc::sync_channel::<Decoded>(64);
-        std::thread::scope(|scope| {
-            let producer = scope.spawn(|| {
-                for (number, path, session) in &sealed {
-                    let data = match read_segment(path) {
-                        Ok(data) => data,
-                        Err(error) => {
-                            let _ = sender.send(Decoded::Damage(error.to_string()));
-                            continue;
-                        }
-                    };
-                    let scan = SegmentBytes::new(path, &data).scan(|item| {
-                        if let SegmentItem::Block { summary, block } = item {
-                            let _ = sender.send(Decoded::Block(*number as u32, *session, summary, block));
-                        }
-                    });
-                    for damage in scan.damage {
-                        let _ = sender.send(Decoded::Damage(damage.to_string()));
+        // Two decoders work on alternate segments, each up to a segment ahead; this
+        // thread adds their blocks in file order.
+        const DECODERS: usize = 2;
+        const BLOCKS_AHEAD: usize = 1024;
+        let mut senders: Vec<Vec<(usize, SyncSender<Decoded>)>> =
+            (0..DECODERS).map(|_| Vec::new()).collect();
+        let mut receivers = Vec::with_capacity(sealed.len());
+        for i in 0..sealed.len() {
+            let (sender, receiver) = std::sync::mpsc::sync_channel::<Decoded>(BLOCKS_AHEAD);
+            senders[i % DECODERS].push((i, sender));
+            receivers.push(receiver);
+        }
+        let decode = |jobs: Vec<(usize, SyncSender<Decoded>)>| {
+            for (i, sender) in jobs {
+                let (number, path, session) = &sealed[i];
+                let data = match read_segment(path) {
+                    Ok(data) => data,
+                    Err(error) => {
+                        let _ = sender.send(Decoded::Damage(error.to_string()));
+                        continue;
                     }
-                }
-                drop(sender);
-            });
-            for decoded in receiver {
-                match decoded {
-                    Decoded::Block(segment, session, summary, block) => {
-                        report.blocks += 1;
-                        report.records += block.record_count();
-                        let loc = BlockLoc {
-                            segment,
-                            offset: summary.offset,
-                            frame_bytes: summary.frame_bytes,
-                        };
-                        index.add_block(&block, loc, session);
+                };
+                let scan = SegmentBytes::new(path, &data).scan(|item| {
+                    if let SegmentItem::Block { summary, block } = item {
+                        let prepared = prepare(block);
+                        let _ = sender.send(Decoded::Block(
+                            *number as u32,
+                            *session,
+                            summary,
+                            prepared,
+                        ));
                     }
-                    Decoded::Damage(damage) => report.damage.push(damage),
+                });
+                for damage in scan.damage {
+                    let _ = sender.send(Decoded::Damage(damage.to_string()));
                 }
             }
-            if producer.join().is_err() {
-                report.damage.push("the segment reader thread failed".to_owned());
+        };
+        std::thread::scope(|scope| {
+            let decoders: Vec<_> = senders
+                .into_iter()
+                .map(|jobs| scope.spawn(|| decode(jobs)))
+                .collect();
+            for receiver in receivers {
+                for decoded in receiver {
+                    match decoded {
+                        Decoded::Block(segment, session, summary, block) => {
+                            report.blocks += 1;
+                            report.records += u64::from(summary.spans) + u64::from(summary.logs);
+                            let loc = BlockLoc {
+                                segment,
+                                offset: summary.offset,
+                                frame_bytes: summary.frame_bytes,
+                            };
+                            index.add_prepared(block, loc, session);
+                        }
+                        Decoded::Damage(damage) => report.damage.push(damage),
+                    }
+                }
+            }
+            for decoder in decoders {
+                if decoder.join().is_err() {
+                    report
+                        .damage
+                        .push("a segment reader thread failed".to_owned());
+                }
             }
         });
         for (number, _, _) in sealed {
@@ -264,7 +334,7 @@ fn read_new(
     index: &mut Index,
     report: &mut PollReport,
 ) -> Result<(), StoreError> {
-    let mut add = |summary: oculus_store::proto::BlockSummary, block: &Block| {
+    let mut add = |summary: oculus_store::proto::BlockSummary, block: Block| {
         report.blocks += 1;
         report.records += block.record_count();
         let loc = BlockLoc {
@@ -280,8 +350,8 @@ fn read_new(
         None => segment.tail.insert(SegmentTail::open(&segment.path)?),
     };
     let poll = tail.poll()?;
-    for (summary, block) in &poll.blocks {
-        add(*summary, block);
+    for (summary, block) in poll.blocks {
+        add(summary, block);
     }
     poll.damage.into_iter().for_each(&mut damage);
     segment.done = poll.sealed;

@@ -531,3 +531,31 @@ fn recovery_never_deletes_a_segment_with_a_bad_header() {
         assert_eq!(checked.damage, vec![corruption(&paths[0], 0, kind.clone())]);
     }
 }
+
+#[test]
+fn the_index_is_read_through_the_footer_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let sealed = segment(dir.path(), true);
+    let index = oculus_store::segment::read_index(&sealed.path)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        index,
+        crate::common::scan_file(&sealed.path)
+            .scan
+            .sealed_index
+            .unwrap()
+    );
+
+    // An unsealed segment has no index; a cut index is damage at its offset.
+    let other = tempfile::tempdir().unwrap();
+    let open = segment(other.path(), false);
+    assert_eq!(oculus_store::segment::read_index(&open.path).unwrap(), None);
+    let mut bytes = std::fs::read(&sealed.path).unwrap();
+    let footer_at = bytes.len() - FOOTER_LEN;
+    let index_at = sealed.frames.last().unwrap().1 as usize;
+    bytes.drain(index_at + 4..footer_at);
+    std::fs::write(&sealed.path, &bytes).unwrap();
+    let error = oculus_store::segment::read_index(&sealed.path).unwrap_err();
+    assert!(error.to_string().contains(&index_at.to_string()), "{error}");
+}

@@ -206,10 +206,18 @@ fn traces_hold_their_spans_and_logs() {
     assert_eq!(trace.spans[0].depth, 0, "the root comes first");
     assert!(trace.spans.iter().skip(1).all(|s| s.depth > 0));
     // Span events are marks within their span.
-    let marked: Vec<_> = trace.spans.iter().filter(|s| !s.events.is_empty()).collect();
+    let marked: Vec<_> = trace
+        .spans
+        .iter()
+        .filter(|s| !s.events.is_empty())
+        .collect();
     assert!(!marked.is_empty());
     for span in marked {
-        assert!(span.events.iter().all(|&t| t >= span.start_unix_nano && t <= span.end_unix_nano));
+        assert!(
+            span.events
+                .iter()
+                .all(|&t| t >= span.start_unix_nano && t <= span.end_unix_nano)
+        );
     }
     let focused = &trace.spans[trace.focus.unwrap()];
     assert!(focused.logs.iter().any(|l| l.index == log as u32));
