@@ -15,7 +15,6 @@ pub mod ids;
 pub mod ingest;
 pub mod normalize;
 pub mod transcode;
-pub mod wire;
 pub mod writer;
 
 use std::net::SocketAddr;
@@ -30,6 +29,8 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 pub use ingest::Counters;
+/// The protobuf wire reader and writer, shared with the store.
+pub use oculus_store::wire;
 
 /// Everything `serve` needs.
 #[derive(Clone, Debug)]

@@ -116,36 +116,53 @@ impl FrameDecoder {
 
     /// Decompresses and decodes a BLOCK frame.
     pub fn block(&mut self, frame: &Frame<'_>) -> Result<Block, CorruptionKind> {
+        let raw = self.raw_block(frame)?;
+        Block::decode(raw.as_slice()).map_err(|e| CorruptionKind::Decode(e.to_string()))
+    }
+
+    /// Decompresses a BLOCK frame: the `Block`'s protobuf encoding, for readers that
+    /// scan it without building the message.
+    pub fn raw_block(&mut self, frame: &Frame<'_>) -> Result<Vec<u8>, CorruptionKind> {
+        let mut raw = Vec::new();
+        self.raw_block_into(frame, &mut raw)?;
+        Ok(raw)
+    }
+
+    /// [`Self::raw_block`] into a buffer the caller reuses from block to block.
+    pub fn raw_block_into(
+        &mut self,
+        frame: &Frame<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), CorruptionKind> {
         if frame.kind != FrameKind::Block {
             return Err(CorruptionKind::UnexpectedFrameKind(frame.kind as u8));
         }
-        let raw = match frame.codec {
+        out.clear();
+        let decompressor = match frame.codec {
             Codec::ZstdWithDictionary => {
                 let (_, decompressor) = self
                     .dictionaries
                     .iter_mut()
                     .find(|(id, _)| *id == frame.dictionary)
                     .ok_or(CorruptionKind::MissingDictionary(frame.dictionary))?;
-                let raw = decompressor
-                    .decompress(frame.payload, frame.raw_len)
-                    .map_err(|e| CorruptionKind::Decompress(e.to_string()))?;
-                frame.check_len(raw)?
+                decompressor
             }
-            Codec::Zstd => {
-                let decompressor = match &mut self.plain {
-                    Some(decompressor) => decompressor,
-                    None => self.plain.insert(
-                        zstd::bulk::Decompressor::new()
-                            .map_err(|e| CorruptionKind::Decompress(e.to_string()))?,
-                    ),
-                };
-                let raw = decompressor
-                    .decompress(frame.payload, frame.raw_len)
-                    .map_err(|e| CorruptionKind::Decompress(e.to_string()))?;
-                frame.check_len(raw)?
+            Codec::Zstd => match &mut self.plain {
+                Some(decompressor) => decompressor,
+                None => self.plain.insert(
+                    zstd::bulk::Decompressor::new()
+                        .map_err(|e| CorruptionKind::Decompress(e.to_string()))?,
+                ),
+            },
+            Codec::None => {
+                out.extend_from_slice(frame.payload);
+                return frame.check_len_of(out);
             }
-            Codec::None => frame.raw()?,
         };
-        Block::decode(raw.as_slice()).map_err(|e| CorruptionKind::Decode(e.to_string()))
+        out.reserve(frame.raw_len);
+        decompressor
+            .decompress_to_buffer(frame.payload, out)
+            .map_err(|e| CorruptionKind::Decompress(e.to_string()))?;
+        frame.check_len_of(out)
     }
 }

@@ -15,6 +15,7 @@ pub mod dictionary;
 pub mod error;
 pub mod segment;
 pub mod tail;
+pub mod wire;
 
 /// Types generated from `proto/oculus/segment/v1/segment.proto`.
 #[expect(clippy::all, clippy::pedantic, reason = "generated code")]

@@ -300,9 +300,9 @@ impl Frame<'_> {
         }
     }
 
-    pub(crate) fn check_len(&self, raw: Vec<u8>) -> Result<Vec<u8>, CorruptionKind> {
+    pub(crate) fn check_len_of(&self, raw: &[u8]) -> Result<(), CorruptionKind> {
         if raw.len() == self.raw_len {
-            Ok(raw)
+            Ok(())
         } else {
             Err(CorruptionKind::Decompress(format!(
                 "{} bytes instead of {}",
@@ -310,6 +310,11 @@ impl Frame<'_> {
                 self.raw_len
             )))
         }
+    }
+
+    pub(crate) fn check_len(&self, raw: Vec<u8>) -> Result<Vec<u8>, CorruptionKind> {
+        self.check_len_of(&raw)?;
+        Ok(raw)
     }
 
     pub fn index(&self) -> Result<SegmentIndex, CorruptionKind> {

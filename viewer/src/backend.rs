@@ -31,6 +31,8 @@ use crate::source::Library;
 const POLL_INTERVAL: Duration = Duration::from_millis(20);
 /// How often the data directories are checked for new sessions and segments.
 const DISCOVER_INTERVAL: Duration = Duration::from_millis(50);
+/// How long one turn of the loop spends adding loaded blocks before it publishes.
+const LOAD_SLICE: Duration = Duration::from_millis(40);
 /// Records filtered per step: small enough to stay responsive to the next event.
 const STEP_RECORDS: usize = 512 << 10;
 /// Spans drawn in one waterfall at most.
@@ -290,11 +292,17 @@ impl Engine {
                 last_discover = now;
                 self.discover();
             }
-            if now.duration_since(last_poll) >= POLL_INTERVAL {
+            // While sealed segments load, every turn of the loop takes a slice.
+            if now.duration_since(last_poll) >= POLL_INTERVAL || self.library.loading().is_some() {
                 last_poll = now;
-                dirty |= self.read_new();
-                self.rate
-                    .record(now, self.index.logs.len() + self.index.spans.len());
+                dirty |= self.read_new(LOAD_SLICE);
+                if self.library.loading().is_some() {
+                    // Stored records are not arriving: the rate starts after the load.
+                    self.rate = RateMeter::default();
+                } else {
+                    self.rate
+                        .record(now, self.index.logs.len() + self.index.spans.len());
+                }
             }
             if self.has_work() {
                 self.step();
@@ -312,7 +320,8 @@ impl Engine {
     /// anything was.
     pub fn poll(&mut self) -> bool {
         self.discover();
-        self.read_new()
+        let report = self.library.poll(&mut self.index);
+        self.take_report(report)
     }
 
     fn discover(&mut self) {
@@ -321,8 +330,12 @@ impl Engine {
         }
     }
 
-    fn read_new(&mut self) -> bool {
-        let report = self.library.poll(&mut self.index);
+    fn read_new(&mut self, budget: Duration) -> bool {
+        let report = self.library.poll_for(&mut self.index, budget);
+        self.take_report(report)
+    }
+
+    fn take_report(&mut self, report: crate::source::PollReport) -> bool {
         for damage in report.damage {
             self.report_damage(damage);
         }
@@ -338,9 +351,11 @@ impl Engine {
     }
 
     fn has_work(&self) -> bool {
-        self.tabs
-            .get(&self.shown)
-            .is_some_and(|tab| !tab.is_complete(&self.index))
+        self.library.loading().is_some()
+            || self
+                .tabs
+                .get(&self.shown)
+                .is_some_and(|tab| !tab.is_complete(&self.index))
     }
 
     /// Advances the shown tab's filter by one step.
@@ -523,6 +538,7 @@ impl Engine {
             receiving: self.rate.receiving(now),
             collector: self.collector.clone(),
             sessions: self.library.sessions.len(),
+            loading: self.library.loading(),
             damage: self.damage.clone(),
             notice: self.notice.clone(),
         };

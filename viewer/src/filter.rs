@@ -499,7 +499,11 @@ mod tests {
             ("user~next", false),
         ] {
             let term = &parse_attribute_terms(terms)[0];
-            assert_eq!(term.regex().unwrap().is_match(text), expected, "{terms}");
+            assert_eq!(
+                term.regex().expect("a valid pattern").is_match(text),
+                expected,
+                "{terms}"
+            );
         }
     }
 

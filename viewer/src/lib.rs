@@ -14,6 +14,7 @@ pub mod detail;
 pub mod editor;
 pub mod filter;
 pub mod model;
+pub mod raw;
 pub mod snapshot;
 pub mod source;
 pub mod time;

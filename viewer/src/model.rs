@@ -269,13 +269,20 @@ impl TextWriter<'_> {
     }
 
     pub fn attribute(&mut self, key: &str, value: Option<&AnyValue>) {
+        if self.attribute_start(key) {
+            render_value(value, self);
+        }
+    }
+
+    /// Starts an attribute; its value is written next. False when the text is full.
+    pub fn attribute_start(&mut self, key: &str) -> bool {
         if self.out.len() - self.begin + key.len() + 2 > MAX_TEXT_BYTES {
-            return;
+            return false;
         }
         self.out.push(FIELD_SEPARATOR);
         self.text(key);
         self.out.push(VALUE_SEPARATOR);
-        render_value(value, self);
+        true
     }
 }
 
@@ -438,49 +445,71 @@ pub struct Index {
 /// A block's records made ready for the index: everything per record that needs no
 /// index state (times, levels, ids, the text), so it runs on the decoding thread and
 /// the indexing thread only interns, links traces and copies.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 pub struct PreparedBlock {
     /// The block's string table, for the few strings the index interns.
-    strings: Vec<String>,
+    pub(crate) strings: Vec<String>,
     /// Per scope of the block: its service name and scope name reference.
-    scopes: Vec<(String, u32)>,
-    logs: Vec<PreparedRecord>,
-    spans: Vec<PreparedRecord>,
-    log_text: Vec<u8>,
-    span_text: Vec<u8>,
-    span_events: Vec<u64>,
-    metric_points: u64,
+    pub(crate) scopes: Vec<(String, u32)>,
+    pub(crate) logs: Vec<PreparedRecord>,
+    pub(crate) spans: Vec<PreparedRecord>,
+    pub(crate) log_text: Vec<u8>,
+    pub(crate) span_text: Vec<u8>,
+    pub(crate) span_events: Vec<u64>,
+    pub(crate) metric_points: u64,
+}
+
+impl PreparedBlock {
+    /// Empties the block, keeping its buffers.
+    pub fn clear(&mut self) {
+        self.strings.clear();
+        self.scopes.clear();
+        self.logs.clear();
+        self.spans.clear();
+        self.log_text.clear();
+        self.span_text.clear();
+        self.span_events.clear();
+        self.metric_points = 0;
+    }
+
+    /// Log records and spans.
+    pub fn records(&self) -> u64 {
+        (self.logs.len() + self.spans.len()) as u64
+    }
 }
 
 /// One log record or span of a [`PreparedBlock`].
-#[derive(Clone, Copy, Debug, Default)]
-struct PreparedRecord {
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) struct PreparedRecord {
     /// A log's time; a span's start.
-    time: u64,
+    pub(crate) time: u64,
     /// A span's end.
-    end: u64,
-    trace_id: TraceId,
-    span_id: u64,
-    parent_span_id: u64,
-    scope: u32,
+    pub(crate) end: u64,
+    pub(crate) trace_id: TraceId,
+    pub(crate) span_id: u64,
+    pub(crate) parent_span_id: u64,
+    pub(crate) scope: u32,
     /// Reference into the block's strings.
-    source_file: u32,
-    source_line: u32,
+    pub(crate) source_file: u32,
+    pub(crate) source_line: u32,
     /// End of this record's text in the block's text buffer.
-    text_end: u32,
-    display_len: u32,
-    events: u16,
-    level: Level,
-    error: bool,
-    kind: i32,
+    pub(crate) text_end: u32,
+    pub(crate) display_len: u32,
+    pub(crate) events: u16,
+    pub(crate) level: Level,
+    pub(crate) error: bool,
+    pub(crate) kind: i32,
 }
 
-fn join_trace_id(high: u64, low: u64) -> TraceId {
+pub(crate) fn join_trace_id(high: u64, low: u64) -> TraceId {
     (u128::from(high) << 64) | u128::from(low)
 }
 
 /// Writes one record's text at the end of `buffer`; returns (end, display length).
-fn write_text(buffer: &mut Vec<u8>, write: impl FnOnce(&mut TextWriter<'_>)) -> (u32, u32) {
+pub(crate) fn write_text(
+    buffer: &mut Vec<u8>,
+    write: impl FnOnce(&mut TextWriter<'_>),
+) -> (u32, u32) {
     let begin = buffer.len();
     let mut writer = TextWriter {
         out: buffer,
@@ -555,8 +584,8 @@ pub fn prepare(mut block: Block) -> PreparedBlock {
             w.text(block.str(span.name));
             w.end_display();
             attributes(w, &span.attributes);
-            for event in &span.events {
-                w.attribute("event", None);
+            for event in &span.events[..span.events.len().min(usize::from(u16::MAX))] {
+                w.attribute_start("event");
                 w.text(block.str(event.name));
                 attributes(w, &event.attributes);
             }
@@ -599,11 +628,11 @@ pub fn prepare(mut block: Block) -> PreparedBlock {
 impl Index {
     /// Adds every log record and span of a block read from `loc`.
     pub fn add_block(&mut self, block: Block, loc: BlockLoc, session: u16) {
-        self.add_prepared(prepare(block), loc, session);
+        self.add_prepared(&prepare(block), loc, session);
     }
 
     /// Adds a block made ready by [`prepare`].
-    pub fn add_prepared(&mut self, block: PreparedBlock, loc: BlockLoc, session: u16) {
+    pub fn add_prepared(&mut self, block: &PreparedBlock, loc: BlockLoc, session: u16) {
         let block_id = self.blocks.len() as u32;
         self.blocks.push(loc);
         let string = |reference: u32| {

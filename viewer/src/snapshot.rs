@@ -193,6 +193,8 @@ pub struct Status {
     /// The collector this viewer runs, or where another one is running.
     pub collector: String,
     pub sessions: usize,
+    /// Records read and expected while stored segments are being loaded.
+    pub loading: Option<(u64, u64)>,
     /// Damage found while reading, newest last.
     pub damage: Vec<String>,
     /// A short message for the user (an editor jump that failed, say).

@@ -3,13 +3,20 @@
 //! collector creates them.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::SyncSender;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
+use std::time::Duration;
 
+use oculus_store::dictionary::FrameDecoder;
 use oculus_store::proto::Block;
-use oculus_store::{Corruption, SegmentBytes, SegmentItem, SegmentTail, StoreError, read_segment};
+use oculus_store::segment::{FrameKind, FrameRead, HEADER_LEN, read_frame};
+use oculus_store::{
+    Corruption, CorruptionKind, SegmentBytes, SegmentItem, SegmentTail, StoreError, read_segment,
+};
 use rustc_hash::FxHashSet;
 
 use crate::model::{BlockLoc, Index, PreparedBlock, prepare};
+use crate::raw::prepare_raw_into;
 
 /// A session (one collector run) the viewer knows.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,6 +62,7 @@ pub struct Library {
     segments: Vec<Segment>,
     known: FxHashSet<PathBuf>,
     unchanged: ListedDirs,
+    loader: Option<Loader>,
 }
 
 /// Directories already listed, by modification time, so that a poll only lists the
@@ -184,10 +192,38 @@ impl Library {
         (self.sessions.len() - 1) as u16
     }
 
-    /// Reads whatever is new in every segment into `index`.
+    /// Reads whatever is new in every segment into `index`, however long it takes.
     pub fn poll(&mut self, index: &mut Index) -> PollReport {
         let mut report = PollReport::default();
-        self.read_sealed(index, &mut report);
+        loop {
+            let step = self.poll_for(index, Duration::from_secs(1));
+            report.blocks += step.blocks;
+            report.records += step.records;
+            report.damage.extend(step.damage);
+            if self.loading().is_none() {
+                return report;
+            }
+        }
+    }
+
+    /// Reads what is new for about `budget`: sealed segments first, through the
+    /// background decoders, then the active segments once those are all in.
+    pub fn poll_for(&mut self, index: &mut Index, budget: Duration) -> PollReport {
+        let mut report = PollReport::default();
+        if self.loader.is_none() {
+            self.start_loader(index);
+        }
+        if let Some(loader) = &mut self.loader {
+            let done = loader.drain(index, budget, &mut report);
+            if !done {
+                return report;
+            }
+            let numbers: Vec<usize> = loader.segments().collect();
+            for number in numbers {
+                self.segments[number].done = true;
+            }
+            self.loader = None;
+        }
         for number in 0..self.segments.len() {
             let segment = &mut self.segments[number];
             if segment.done {
@@ -202,111 +238,32 @@ impl Library {
         report
     }
 
-    /// Reads the sealed segments not read yet: one thread decompresses and decodes
-    /// while this one indexes, so opening a large data directory uses both cores.
-    fn read_sealed(&mut self, index: &mut Index, report: &mut PollReport) {
-        let mut sealed = Vec::new();
+    /// Records read and expected while sealed segments are being loaded.
+    pub fn loading(&self) -> Option<(u64, u64)> {
+        self.loader.as_ref().map(|l| (l.loaded, l.expected))
+    }
+
+    /// Starts decoding the sealed segments not read yet, if any.
+    fn start_loader(&mut self, index: &mut Index) {
+        let mut jobs = Vec::new();
         for (number, segment) in self.segments.iter().enumerate() {
             if segment.done || segment.tail.is_some() {
                 continue;
             }
             match oculus_store::segment::is_sealed(&segment.path) {
-                Ok(true) => sealed.push((number, segment.path.clone(), segment.session)),
+                Ok(true) => jobs.push(Job {
+                    number: number as u32,
+                    path: segment.path.clone(),
+                    session: segment.session,
+                    blocks: None,
+                }),
                 Ok(false) => {}
                 // Left to the tail, which reports it once.
                 Err(_) => {}
             }
         }
-        if sealed.is_empty() {
-            return;
-        }
-        // The indexes of sealed segments say how much is coming: reserving it up front
-        // saves copying the entries as they grow, and leaves no spare capacity.
-        let (mut logs, mut spans, mut blocks) = (0, 0, 0);
-        for (_, path, _) in &sealed {
-            if let Ok(Some(segment_index)) = oculus_store::segment::read_index(path) {
-                blocks += segment_index.blocks.len();
-                for block in &segment_index.blocks {
-                    logs += block.logs as usize;
-                    spans += block.spans as usize;
-                }
-            }
-        }
-        index.reserve(logs, spans, blocks);
-        enum Decoded {
-            Block(u32, u16, oculus_store::proto::BlockSummary, PreparedBlock),
-            Damage(String),
-        }
-        // Two decoders work on alternate segments, each up to a segment ahead; this
-        // thread adds their blocks in file order.
-        const DECODERS: usize = 2;
-        const BLOCKS_AHEAD: usize = 1024;
-        let mut senders: Vec<Vec<(usize, SyncSender<Decoded>)>> =
-            (0..DECODERS).map(|_| Vec::new()).collect();
-        let mut receivers = Vec::with_capacity(sealed.len());
-        for i in 0..sealed.len() {
-            let (sender, receiver) = std::sync::mpsc::sync_channel::<Decoded>(BLOCKS_AHEAD);
-            senders[i % DECODERS].push((i, sender));
-            receivers.push(receiver);
-        }
-        let decode = |jobs: Vec<(usize, SyncSender<Decoded>)>| {
-            for (i, sender) in jobs {
-                let (number, path, session) = &sealed[i];
-                let data = match read_segment(path) {
-                    Ok(data) => data,
-                    Err(error) => {
-                        let _ = sender.send(Decoded::Damage(error.to_string()));
-                        continue;
-                    }
-                };
-                let scan = SegmentBytes::new(path, &data).scan(|item| {
-                    if let SegmentItem::Block { summary, block } = item {
-                        let prepared = prepare(block);
-                        let _ = sender.send(Decoded::Block(
-                            *number as u32,
-                            *session,
-                            summary,
-                            prepared,
-                        ));
-                    }
-                });
-                for damage in scan.damage {
-                    let _ = sender.send(Decoded::Damage(damage.to_string()));
-                }
-            }
-        };
-        std::thread::scope(|scope| {
-            let decoders: Vec<_> = senders
-                .into_iter()
-                .map(|jobs| scope.spawn(|| decode(jobs)))
-                .collect();
-            for receiver in receivers {
-                for decoded in receiver {
-                    match decoded {
-                        Decoded::Block(segment, session, summary, block) => {
-                            report.blocks += 1;
-                            report.records += u64::from(summary.spans) + u64::from(summary.logs);
-                            let loc = BlockLoc {
-                                segment,
-                                offset: summary.offset,
-                                frame_bytes: summary.frame_bytes,
-                            };
-                            index.add_prepared(block, loc, session);
-                        }
-                        Decoded::Damage(damage) => report.damage.push(damage),
-                    }
-                }
-            }
-            for decoder in decoders {
-                if decoder.join().is_err() {
-                    report
-                        .damage
-                        .push("a segment reader thread failed".to_owned());
-                }
-            }
-        });
-        for (number, _, _) in sealed {
-            self.segments[number].done = true;
+        if !jobs.is_empty() {
+            self.loader = Some(Loader::start(jobs, index));
         }
     }
 
@@ -356,4 +313,301 @@ fn read_new(
     poll.damage.into_iter().for_each(&mut damage);
     segment.done = poll.sealed;
     Ok(())
+}
+
+/// A sealed segment to decode.
+#[derive(Debug)]
+struct Job {
+    number: u32,
+    path: PathBuf,
+    session: u16,
+    /// Where each block's frame is, from the segment's index; without one (damaged),
+    /// one decoder scans the whole segment instead.
+    blocks: Option<Vec<(u64, u32)>>,
+}
+
+/// What a decoder hands to the indexing thread.
+enum Decoded {
+    Block(u32, u16, BlockLoc, u64, PreparedBlock),
+    Damage(String),
+    /// A block lost to damage already reported.
+    Missing,
+    /// The end of a segment read by a scan.
+    End,
+}
+
+/// Sealed segments being loaded. Two decoder threads take alternate blocks of each
+/// segment (found through its index), so both cores decode and neither runs far
+/// ahead; the backend adds the blocks in file order a slice of time at a time,
+/// publishing in between.
+struct Loader {
+    jobs: Arc<Vec<Job>>,
+    channels: [Receiver<Decoded>; DECODERS],
+    /// Blocks go back to the decoder that made them, to be filled again.
+    recycle: [SyncSender<PreparedBlock>; DECODERS],
+    /// Position: the job, and the block within it.
+    job: usize,
+    block: usize,
+    loaded: u64,
+    expected: u64,
+}
+
+const DECODERS: usize = 2;
+
+impl std::fmt::Debug for Loader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Loader")
+            .field("job", &self.job)
+            .field("block", &self.block)
+            .field("loaded", &self.loaded)
+            .field("expected", &self.expected)
+            .finish()
+    }
+}
+
+impl Loader {
+    /// Decoded blocks each decoder may hold before the indexer takes them.
+    const BLOCKS_AHEAD: usize = 128;
+
+    fn start(mut jobs: Vec<Job>, index: &mut Index) -> Self {
+        // The sealed indexes say where the blocks are and how much is coming:
+        // reserving it up front saves copying entries as they grow.
+        let (mut logs, mut spans, mut blocks) = (0, 0, 0);
+        for job in &mut jobs {
+            if let Ok(Some(segment_index)) = oculus_store::segment::read_index(&job.path) {
+                blocks += segment_index.blocks.len();
+                for block in &segment_index.blocks {
+                    logs += block.logs as usize;
+                    spans += block.spans as usize;
+                }
+                job.blocks = Some(
+                    segment_index
+                        .blocks
+                        .iter()
+                        .map(|b| (b.offset, b.frame_bytes))
+                        .collect(),
+                );
+            }
+        }
+        index.reserve(logs, spans, blocks);
+        let jobs = Arc::new(jobs);
+        let mut recycled = Vec::with_capacity(DECODERS);
+        let channels = std::array::from_fn(|parity| {
+            let (sender, receiver) = std::sync::mpsc::sync_channel(Self::BLOCKS_AHEAD);
+            let (recycle, recycled_blocks) = std::sync::mpsc::sync_channel(Self::BLOCKS_AHEAD);
+            recycled.push(recycle);
+            let jobs = Arc::clone(&jobs);
+            let spawned = std::thread::Builder::new()
+                .name("oculus-decoder".into())
+                .spawn(move || decode(&jobs, parity, &sender, &recycled_blocks));
+            if let Err(error) = spawned {
+                // Its channel disconnects at once, which ends the load.
+                tracing::error!(%error, "cannot start a segment decoder");
+            }
+            receiver
+        });
+        let mut recycled = recycled.into_iter();
+        let recycle = std::array::from_fn(|_| match recycled.next() {
+            Some(sender) => sender,
+            // from_fn above made one per decoder.
+            None => std::sync::mpsc::sync_channel(0).0,
+        });
+        Self {
+            jobs,
+            channels,
+            recycle,
+            job: 0,
+            block: 0,
+            loaded: 0,
+            expected: (logs + spans) as u64,
+        }
+    }
+
+    /// The segments this load covers, by number.
+    fn segments(&self) -> impl Iterator<Item = usize> + '_ {
+        self.jobs.iter().map(|j| j.number as usize)
+    }
+
+    /// Adds decoded blocks for about `budget`; returns whether every segment is in.
+    fn drain(&mut self, index: &mut Index, budget: Duration, report: &mut PollReport) -> bool {
+        let deadline = std::time::Instant::now() + budget;
+        while let Some(job) = self.jobs.get(self.job) {
+            let parity = match &job.blocks {
+                Some(blocks) if self.block >= blocks.len() => {
+                    self.job += 1;
+                    self.block = 0;
+                    continue;
+                }
+                Some(_) => self.block % DECODERS,
+                None => 0,
+            };
+            let channel = &self.channels[parity];
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            match channel.recv_timeout(deadline - now) {
+                Ok(Decoded::Block(segment, session, loc, records, block)) => {
+                    report.blocks += 1;
+                    report.records += records;
+                    self.loaded += records;
+                    index.add_prepared(&block, BlockLoc { segment, ..loc }, session);
+                    // A full queue means the decoder has spares: this one is dropped.
+                    let _ = self.recycle[parity].try_send(block);
+                    self.block += 1;
+                }
+                Ok(Decoded::Damage(damage)) => {
+                    report.damage.push(damage);
+                    // In an indexed segment, damage takes the place of its block.
+                    if job.blocks.is_some() {
+                        self.block += 1;
+                    }
+                }
+                Ok(Decoded::Missing) => {
+                    if job.blocks.is_some() {
+                        self.block += 1;
+                    }
+                }
+                Ok(Decoded::End) => {
+                    self.job += 1;
+                    self.block = 0;
+                }
+                Err(RecvTimeoutError::Timeout) => return false,
+                Err(RecvTimeoutError::Disconnected) => {
+                    report
+                        .damage
+                        .push("a segment decoder stopped; the load is incomplete".into());
+                    self.job = self.jobs.len();
+                }
+            }
+        }
+        true
+    }
+}
+
+/// A decoder thread: of every indexed segment, the blocks of its `parity`; of every
+/// segment without an index, all of it if its parity is 0.
+fn decode(
+    jobs: &[Job],
+    parity: usize,
+    sender: &SyncSender<Decoded>,
+    recycled: &Receiver<PreparedBlock>,
+) {
+    let send = |item| sender.send(item).is_ok();
+    let mut raw = Vec::new();
+    for job in jobs {
+        if job.blocks.is_none() && parity != 0 {
+            continue;
+        }
+        let data = match read_segment(&job.path) {
+            Ok(data) => data,
+            Err(error) => {
+                let mut first = Some(Decoded::Damage(error.to_string()));
+                match &job.blocks {
+                    // The damage takes the place of our first block; the rest are gone.
+                    Some(blocks) => {
+                        for _ in (parity..blocks.len()).step_by(DECODERS) {
+                            if !send(first.take().unwrap_or(Decoded::Missing)) {
+                                return;
+                            }
+                        }
+                    }
+                    None => {
+                        if !send(first.take().unwrap_or(Decoded::Missing)) || !send(Decoded::End) {
+                            return;
+                        }
+                    }
+                }
+                continue;
+            }
+        };
+        let Some(blocks) = &job.blocks else {
+            let scan = SegmentBytes::new(&job.path, &data).scan(|item| {
+                if let SegmentItem::Block { summary, block } = item {
+                    let records = u64::from(summary.spans) + u64::from(summary.logs);
+                    let loc = BlockLoc {
+                        segment: job.number,
+                        offset: summary.offset,
+                        frame_bytes: summary.frame_bytes,
+                    };
+                    send(Decoded::Block(
+                        job.number,
+                        job.session,
+                        loc,
+                        records,
+                        prepare(block),
+                    ));
+                }
+            });
+            for damage in scan.damage {
+                send(Decoded::Damage(damage.to_string()));
+            }
+            if !send(Decoded::End) {
+                return;
+            }
+            continue;
+        };
+        let mut decoder = FrameDecoder::default();
+        for i in (parity..blocks.len()).step_by(DECODERS) {
+            let (offset, frame_bytes) = blocks[i];
+            let mut block = recycled.try_recv().unwrap_or_default();
+            let item =
+                match decode_block(&data, &mut decoder, offset as usize, &mut raw, &mut block) {
+                    Ok(()) => {
+                        let records = block.records();
+                        let loc = BlockLoc {
+                            segment: job.number,
+                            offset,
+                            frame_bytes,
+                        };
+                        Decoded::Block(job.number, job.session, loc, records, block)
+                    }
+                    Err(kind) => Decoded::Damage(
+                        Corruption {
+                            path: job.path.clone(),
+                            offset,
+                            kind,
+                        }
+                        .to_string(),
+                    ),
+                };
+            if !send(item) {
+                return;
+            }
+        }
+    }
+}
+
+/// Decompresses the block whose frame starts at `offset` and prepares it, loading the
+/// segment's dictionaries (written before the first block that needs them) on first
+/// need.
+fn decode_block(
+    data: &[u8],
+    decoder: &mut FrameDecoder,
+    offset: usize,
+    raw: &mut Vec<u8>,
+    prepared: &mut PreparedBlock,
+) -> Result<(), CorruptionKind> {
+    let frame = match read_frame(data, offset) {
+        FrameRead::Complete(frame) => frame,
+        FrameRead::Incomplete => return Err(CorruptionKind::TruncatedFrame),
+        FrameRead::Corrupt(kind) => return Err(kind),
+    };
+    match decoder.raw_block_into(&frame, raw) {
+        Err(CorruptionKind::MissingDictionary(_)) => {
+            let mut at = HEADER_LEN;
+            while at < offset {
+                let FrameRead::Complete(earlier) = read_frame(data, at) else {
+                    break;
+                };
+                if earlier.kind == FrameKind::Dictionary {
+                    decoder.learn(&earlier)?;
+                }
+                at = earlier.end();
+            }
+            decoder.raw_block_into(&frame, raw)?;
+        }
+        result => result?,
+    }
+    prepare_raw_into(raw, prepared).map_err(|e| CorruptionKind::Decode(e.to_string()))
 }

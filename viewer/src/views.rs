@@ -252,6 +252,14 @@ fn status_line(app: &mut App, ui: &mut Ui) {
         let (dot, _) = ui.allocate_exact_size(Vec2::splat(10.0), Sense::hover());
         ui.painter().circle_filled(dot.center(), 4.0, color);
         ui.colored_label(color, word);
+        if let Some((loaded, expected)) = status.loading {
+            let share = loaded as f32 / expected.max(1) as f32;
+            ui.add(
+                egui::ProgressBar::new(share)
+                    .desired_width(160.0)
+                    .text(format!("loading {loaded} of {expected}")),
+            );
+        }
         ui.label(format!(
             "{} logs · {} spans · {} traces · {:.0}/s",
             status.logs, status.spans, status.traces, status.records_per_second

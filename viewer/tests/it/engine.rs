@@ -283,3 +283,22 @@ fn traces_hold_their_spans_and_logs() {
     });
     assert_eq!(engine.snapshot().logs.row(row).unwrap().level, Level::Error);
 }
+
+#[test]
+fn stored_blocks_prepare_the_same_from_bytes_and_from_messages() {
+    use prost::Message;
+    let dir = recorded_run();
+    let mut blocks = 0;
+    for segment in oculus_store::resolve(dir.path()).unwrap().segments {
+        let data = oculus_store::read_segment(&segment).unwrap();
+        oculus_store::SegmentBytes::new(&segment, &data).scan(|item| {
+            if let oculus_store::SegmentItem::Block { block, .. } = item {
+                let raw = block.encode_to_vec();
+                let from_bytes = oculus_viewer::raw::prepare_raw(&raw).unwrap();
+                assert_eq!(from_bytes, oculus_viewer::model::prepare(block));
+                blocks += 1;
+            }
+        });
+    }
+    assert!(blocks > 0);
+}

@@ -1,5 +1,5 @@
-//! Just enough of the protobuf wire format to read OTLP and write blocks without
-//! materializing either as structs.
+//! Just enough of the protobuf wire format to read OTLP and blocks and to write
+//! blocks, without materializing any of them as structs.
 
 /// A protobuf wire type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,6 +46,16 @@ impl<'a> Reader<'a> {
             return Err(WireError("field number 0"));
         }
         Ok(Some((number, wire)))
+    }
+
+    /// Whether every byte was read.
+    pub fn is_empty(&self) -> bool {
+        self.pos >= self.data.len()
+    }
+
+    /// The offset of the next byte to read.
+    pub fn position(&self) -> usize {
+        self.pos
     }
 
     #[inline]

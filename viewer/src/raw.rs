@@ -1,0 +1,608 @@
+//! Preparing a block straight from its protobuf bytes, for loading stored segments:
+//! the same [`PreparedBlock`] as [`prepare`](crate::model::prepare) gives, without
+//! building the `Block` message (its thousands of small strings and vectors cost more
+//! than everything else a load does). A test holds the two paths to the same result.
+
+use oculus_store::block::TimeChain;
+use oculus_store::wire::{Reader, WireError, WireType};
+
+use crate::model::{Level, PreparedBlock, PreparedRecord, TextWriter, join_trace_id, write_text};
+
+/// Field numbers of `proto/oculus/segment/v1/segment.proto`.
+mod field {
+    pub const BLOCK_STRINGS: u32 = 1;
+    pub const BLOCK_RESOURCES: u32 = 2;
+    pub const BLOCK_SCOPES: u32 = 3;
+    pub const BLOCK_SPANS: u32 = 4;
+    pub const BLOCK_LOGS: u32 = 5;
+    pub const BLOCK_METRICS: u32 = 6;
+    pub const BLOCK_BASE_TIME: u32 = 7;
+    pub const BLOCK_SPAN_IDS: u32 = 8;
+    pub const BLOCK_PARENT_SPAN_IDS: u32 = 9;
+    pub const BLOCK_SPAN_START_OFFSETS: u32 = 10;
+    pub const BLOCK_SPAN_DURATIONS: u32 = 11;
+}
+
+/// The parts of a block, as slices of its bytes, gathered in one pass: times need the
+/// base time and the span columns, which come after the records.
+#[derive(Default)]
+struct Parts<'a> {
+    strings: Vec<&'a str>,
+    resources: Vec<&'a [u8]>,
+    scopes: Vec<&'a [u8]>,
+    spans: Vec<&'a [u8]>,
+    logs: Vec<&'a [u8]>,
+    metric_points: u64,
+    base_time: u64,
+    span_ids: Vec<u64>,
+    parent_span_ids: Vec<u64>,
+    span_start_offsets: Vec<i64>,
+    span_durations: Vec<i64>,
+}
+
+impl<'a> Parts<'a> {
+    fn str(&self, reference: u64) -> &'a str {
+        self.strings.get(reference as usize).copied().unwrap_or("")
+    }
+}
+
+fn zigzag(value: u64) -> i64 {
+    ((value >> 1) as i64) ^ -((value & 1) as i64)
+}
+
+/// Reads a repeated fixed64 field, packed or not.
+fn fixed64s(reader: &mut Reader<'_>, wire: WireType, out: &mut Vec<u64>) -> Result<(), WireError> {
+    match wire {
+        WireType::Len => {
+            let bytes = reader.bytes()?;
+            if bytes.len() % 8 != 0 {
+                return Err(WireError("packed fixed64 of a length not a multiple of 8"));
+            }
+            out.extend(
+                bytes
+                    .chunks_exact(8)
+                    .map(|c| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])),
+            );
+        }
+        WireType::Fixed64 => out.push(reader.fixed64()?),
+        _ => return Err(WireError("wrong wire type for fixed64")),
+    }
+    Ok(())
+}
+
+/// Reads a repeated sint64 field, packed or not.
+fn sint64s(reader: &mut Reader<'_>, wire: WireType, out: &mut Vec<i64>) -> Result<(), WireError> {
+    match wire {
+        WireType::Len => {
+            let mut packed = Reader::new(reader.bytes()?);
+            while !packed.is_empty() {
+                out.push(zigzag(packed.varint()?));
+            }
+        }
+        WireType::Varint => out.push(zigzag(reader.varint()?)),
+        _ => return Err(WireError("wrong wire type for sint64")),
+    }
+    Ok(())
+}
+
+fn parts(raw: &[u8]) -> Result<Parts<'_>, WireError> {
+    let mut parts = Parts::default();
+    let mut reader = Reader::new(raw);
+    while let Some((number, wire)) = reader.field()? {
+        match (number, wire) {
+            (field::BLOCK_STRINGS, WireType::Len) => parts.strings.push(reader.string()?),
+            (field::BLOCK_RESOURCES, WireType::Len) => parts.resources.push(reader.bytes()?),
+            (field::BLOCK_SCOPES, WireType::Len) => parts.scopes.push(reader.bytes()?),
+            (field::BLOCK_SPANS, WireType::Len) => parts.spans.push(reader.bytes()?),
+            (field::BLOCK_LOGS, WireType::Len) => parts.logs.push(reader.bytes()?),
+            (field::BLOCK_METRICS, WireType::Len) => {
+                let mut metric = Reader::new(reader.bytes()?);
+                while let Some((number, wire)) = metric.field()? {
+                    match (number, wire) {
+                        (4, WireType::Varint) => parts.metric_points += metric.varint()?,
+                        _ => metric.skip(wire)?,
+                    }
+                }
+            }
+            (field::BLOCK_BASE_TIME, WireType::Fixed64) => parts.base_time = reader.fixed64()?,
+            (field::BLOCK_SPAN_IDS, _) => fixed64s(&mut reader, wire, &mut parts.span_ids)?,
+            (field::BLOCK_PARENT_SPAN_IDS, _) => {
+                fixed64s(&mut reader, wire, &mut parts.parent_span_ids)?;
+            }
+            (field::BLOCK_SPAN_START_OFFSETS, _) => {
+                sint64s(&mut reader, wire, &mut parts.span_start_offsets)?;
+            }
+            (field::BLOCK_SPAN_DURATIONS, _) => {
+                sint64s(&mut reader, wire, &mut parts.span_durations)?;
+            }
+            _ => reader.skip(wire)?,
+        }
+    }
+    Ok(parts)
+}
+
+/// Renders an encoded AnyValue as [`render_value`](crate::model::render_value) does.
+fn render_value(bytes: &[u8], out: &mut TextWriter<'_>) -> Result<(), WireError> {
+    use std::fmt::Write as _;
+    let mut reader = Reader::new(bytes);
+    // A oneof: the last value present wins, as in prost.
+    let mut value = None;
+    while let Some((number, wire)) = reader.field()? {
+        match (number, wire) {
+            (1..=7, _) => {
+                let start = reader.position();
+                reader.skip(wire)?;
+                value = Some((number, wire, start));
+            }
+            _ => reader.skip(wire)?,
+        }
+    }
+    let Some((number, wire, start)) = value else {
+        return Ok(());
+    };
+    let mut reader = Reader::new(&bytes[start..]);
+    match (number, wire) {
+        (1, WireType::Len) => out.text(reader.string()?),
+        (2, WireType::Varint) => {
+            let _ = write!(out, "{}", reader.varint()? != 0);
+        }
+        (3, WireType::Varint) => {
+            let _ = write!(out, "{}", reader.varint()? as i64);
+        }
+        (4, WireType::Fixed64) => {
+            let _ = write!(out, "{}", f64::from_bits(reader.fixed64()?));
+        }
+        (5, WireType::Len) => {
+            let mut array = Reader::new(reader.bytes()?);
+            let _ = out.write_char('[');
+            let mut first = true;
+            while let Some((number, wire)) = array.field()? {
+                if (number, wire) != (1, WireType::Len) {
+                    array.skip(wire)?;
+                    continue;
+                }
+                if !first {
+                    let _ = out.write_str(", ");
+                }
+                first = false;
+                render_value(array.bytes()?, out)?;
+            }
+            let _ = out.write_char(']');
+        }
+        (6, WireType::Len) => {
+            let mut list = Reader::new(reader.bytes()?);
+            let _ = out.write_char('{');
+            let mut first = true;
+            while let Some((number, wire)) = list.field()? {
+                if (number, wire) != (1, WireType::Len) {
+                    list.skip(wire)?;
+                    continue;
+                }
+                if !first {
+                    let _ = out.write_str(", ");
+                }
+                first = false;
+                let (key, value) = key_value(list.bytes()?)?;
+                let _ = write!(out, "#{key}: ");
+                if let Some(value) = value {
+                    render_value(value, out)?;
+                }
+            }
+            let _ = out.write_char('}');
+        }
+        (7, WireType::Len) => {
+            for b in reader.bytes()? {
+                let _ = write!(out, "{b:02x}");
+            }
+        }
+        _ => return Err(WireError("AnyValue field of the wrong wire type")),
+    }
+    Ok(())
+}
+
+/// A KeyValue's key reference and encoded value.
+fn key_value(bytes: &[u8]) -> Result<(u64, Option<&[u8]>), WireError> {
+    let mut reader = Reader::new(bytes);
+    let (mut key, mut value) = (0, None);
+    while let Some((number, wire)) = reader.field()? {
+        match (number, wire) {
+            (1, WireType::Varint) => key = reader.varint()?,
+            (2, WireType::Len) => value = Some(reader.bytes()?),
+            _ => reader.skip(wire)?,
+        }
+    }
+    Ok((key, value))
+}
+
+fn attribute(parts: &Parts<'_>, bytes: &[u8], w: &mut TextWriter<'_>) -> Result<(), WireError> {
+    let (key, value) = key_value(bytes)?;
+    if w.attribute_start(parts.str(key))
+        && let Some(value) = value
+    {
+        render_value(value, w)?;
+    }
+    Ok(())
+}
+
+/// A SourceLocation's file reference and line.
+fn source(bytes: &[u8]) -> Result<(u32, u32), WireError> {
+    let mut reader = Reader::new(bytes);
+    let (mut file, mut line) = (0, 0);
+    while let Some((number, wire)) = reader.field()? {
+        match (number, wire) {
+            (1, WireType::Varint) => file = reader.varint()? as u32,
+            (2, WireType::Varint) => line = reader.varint()? as u32,
+            _ => reader.skip(wire)?,
+        }
+    }
+    Ok((file, line))
+}
+
+/// The service name of each resource.
+fn services<'a>(parts: &Parts<'a>) -> Result<Vec<Option<&'a str>>, WireError> {
+    let mut services = Vec::with_capacity(parts.resources.len());
+    for resource in &parts.resources {
+        let mut reader = Reader::new(resource);
+        let mut service = None;
+        while let Some((number, wire)) = reader.field()? {
+            if (number, wire) != (1, WireType::Len) {
+                reader.skip(wire)?;
+                continue;
+            }
+            let (key, value) = key_value(reader.bytes()?)?;
+            if parts.str(key) != "service.name" {
+                continue;
+            }
+            let mut value = Reader::new(value.unwrap_or_default());
+            while let Some((number, wire)) = value.field()? {
+                match (number, wire) {
+                    (1, WireType::Len) => service = Some(value.string()?),
+                    _ => value.skip(wire)?,
+                }
+            }
+        }
+        services.push(service);
+    }
+    Ok(services)
+}
+
+/// Prepares a block from its protobuf encoding.
+pub fn prepare_raw(raw: &[u8]) -> Result<PreparedBlock, WireError> {
+    let mut prepared = PreparedBlock::default();
+    prepare_raw_into(raw, &mut prepared)?;
+    Ok(prepared)
+}
+
+/// [`prepare_raw`] into a block whose buffers are reused: a load then allocates
+/// (and the kernel zeroes) no new memory per block.
+pub fn prepare_raw_into(raw: &[u8], prepared: &mut PreparedBlock) -> Result<(), WireError> {
+    prepared.clear();
+    let parts = parts(raw)?;
+    let services = services(&parts)?;
+    for scope in &parts.scopes {
+        let mut reader = Reader::new(scope);
+        let (mut resource, mut name) = (0, 0);
+        while let Some((number, wire)) = reader.field()? {
+            match (number, wire) {
+                (1, WireType::Varint) => resource = reader.varint()?,
+                (2, WireType::Varint) => name = reader.varint()? as u32,
+                _ => reader.skip(wire)?,
+            }
+        }
+        let service = services
+            .get(resource as usize)
+            .copied()
+            .flatten()
+            .unwrap_or("unknown_service");
+        prepared.scopes.push((service.to_owned(), name));
+    }
+
+    let mut chain = TimeChain::new(parts.base_time);
+    prepared.logs.reserve(parts.logs.len());
+    let mut attributes: Vec<&[u8]> = Vec::new();
+    for log in &parts.logs {
+        let mut reader = Reader::new(log);
+        let mut record = PreparedRecord::default();
+        let (mut time_offset, mut observed_offset) = (None, None);
+        let (mut severity_number, mut severity_text) = (0, 0);
+        let (mut body, mut event_name) = (None, 0);
+        let (mut high, mut low) = (0, 0);
+        attributes.clear();
+        while let Some((number, wire)) = reader.field()? {
+            match (number, wire) {
+                (1, WireType::Varint) => record.scope = reader.varint()? as u32,
+                (2, WireType::Varint) => time_offset = Some(zigzag(reader.varint()?)),
+                (3, WireType::Varint) => observed_offset = Some(zigzag(reader.varint()?)),
+                (4, WireType::Varint) => severity_number = reader.varint()? as i32,
+                (5, WireType::Varint) => severity_text = reader.varint()?,
+                (6, WireType::Len) => body = Some(reader.bytes()?),
+                (7, WireType::Len) => attributes.push(reader.bytes()?),
+                (10, WireType::Fixed64) => high = reader.fixed64()?,
+                (11, WireType::Fixed64) => low = reader.fixed64()?,
+                (12, WireType::Fixed64) => record.span_id = reader.fixed64()?,
+                (13, WireType::Varint) => event_name = reader.varint()?,
+                (14, WireType::Len) => {
+                    (record.source_file, record.source_line) = source(reader.bytes()?)?;
+                }
+                _ => reader.skip(wire)?,
+            }
+        }
+        let (time, observed) = chain.log_times(time_offset, observed_offset);
+        record.time = if time != 0 { time } else { observed };
+        record.trace_id = join_trace_id(high, low);
+        record.level = Level::from_otlp(severity_number, parts.str(severity_text));
+        let mut failed = None;
+        (record.text_end, record.display_len) = write_text(&mut prepared.log_text, |w| {
+            let rendered = match body {
+                Some(body) if has_value(body) => render_value(body, w),
+                _ => {
+                    w.text(parts.str(event_name));
+                    Ok(())
+                }
+            };
+            w.end_display();
+            failed = rendered
+                .and_then(|()| attributes.iter().try_for_each(|a| attribute(&parts, a, w)))
+                .err();
+        });
+        if let Some(error) = failed {
+            return Err(error);
+        }
+        prepared.logs.push(record);
+    }
+
+    let mut chain = TimeChain::new(parts.base_time);
+    prepared.spans.reserve(parts.spans.len());
+    let mut trace_ids = Vec::with_capacity(parts.spans.len());
+    let mut events: Vec<&[u8]> = Vec::new();
+    for (i, span) in parts.spans.iter().enumerate() {
+        let mut reader = Reader::new(span);
+        let mut record = PreparedRecord::default();
+        let (mut high, mut low, mut trace_ref) = (0, 0, 0);
+        let mut name = 0;
+        let mut status = 0;
+        attributes.clear();
+        events.clear();
+        while let Some((number, wire)) = reader.field()? {
+            match (number, wire) {
+                (1, WireType::Varint) => record.scope = reader.varint()? as u32,
+                (2, WireType::Fixed64) => high = reader.fixed64()?,
+                (3, WireType::Fixed64) => low = reader.fixed64()?,
+                (8, WireType::Varint) => name = reader.varint()?,
+                (9, WireType::Varint) => record.kind = reader.varint()? as i32,
+                (12, WireType::Len) => attributes.push(reader.bytes()?),
+                (14, WireType::Len) => events.push(reader.bytes()?),
+                (18, WireType::Varint) => status = reader.varint()?,
+                (20, WireType::Len) => {
+                    (record.source_file, record.source_line) = source(reader.bytes()?)?;
+                }
+                (21, WireType::Varint) => trace_ref = reader.varint()? as usize,
+                _ => reader.skip(wire)?,
+            }
+        }
+        // A reference points at an earlier span of the block, whose id is resolved.
+        let trace_id = match trace_ref {
+            0 => join_trace_id(high, low),
+            reference => trace_ids.get(reference - 1).copied().unwrap_or(0),
+        };
+        trace_ids.push(trace_id);
+        let start = chain.span_start(parts.span_start_offsets.get(i).copied().unwrap_or(0));
+        let duration = parts.span_durations.get(i).copied().unwrap_or(0);
+        record.time = start;
+        record.end = start.wrapping_add(duration as u64);
+        record.trace_id = trace_id;
+        record.span_id = parts.span_ids.get(i).copied().unwrap_or(0);
+        record.parent_span_id = parts.parent_span_ids.get(i).copied().unwrap_or(0);
+        record.error = status == oculus_store::proto::StatusCode::Error as u64;
+        let mut parsed_events = Vec::with_capacity(events.len());
+        for event in events.iter().take(usize::from(u16::MAX)) {
+            let mut reader = Reader::new(event);
+            let (mut offset, mut event_name) = (0, 0);
+            let mut event_attributes = Vec::new();
+            while let Some((number, wire)) = reader.field()? {
+                match (number, wire) {
+                    (1, WireType::Varint) => offset = zigzag(reader.varint()?),
+                    (2, WireType::Varint) => event_name = reader.varint()?,
+                    (3, WireType::Len) => event_attributes.push(reader.bytes()?),
+                    _ => reader.skip(wire)?,
+                }
+            }
+            prepared.span_events.push(start.wrapping_add(offset as u64));
+            parsed_events.push((event_name, event_attributes));
+        }
+        let mut failed = None;
+        (record.text_end, record.display_len) = write_text(&mut prepared.span_text, |w| {
+            w.text(parts.str(name));
+            w.end_display();
+            failed = attributes
+                .iter()
+                .try_for_each(|a| attribute(&parts, a, w))
+                .and_then(|()| {
+                    for (event_name, event_attributes) in &parsed_events {
+                        w.attribute_start("event");
+                        w.text(parts.str(*event_name));
+                        for a in event_attributes {
+                            attribute(&parts, a, w)?;
+                        }
+                    }
+                    Ok(())
+                })
+                .err();
+        });
+        if let Some(error) = failed {
+            return Err(error);
+        }
+        let event_count = parsed_events.len() as u16;
+        record.events = event_count;
+        prepared.spans.push(record);
+    }
+    prepared.metric_points = parts.metric_points;
+    prepared
+        .strings
+        .extend(parts.strings.iter().map(|s| (*s).to_owned()));
+    Ok(())
+}
+
+/// Whether an encoded AnyValue holds a value (an empty one is "not set").
+fn has_value(bytes: &[u8]) -> bool {
+    let mut reader = Reader::new(bytes);
+    while let Ok(Some((number, wire))) = reader.field() {
+        if (1..=7).contains(&number) {
+            return true;
+        }
+        if reader.skip(wire).is_err() {
+            return false;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use oculus_store::BlockBuilder;
+    use oculus_store::block::SpanColumns;
+    use oculus_store::proto::{
+        AnyValue, ArrayValue, Block, Event, KeyValue, KeyValueList, LogRecord, Resource, Scope,
+        SourceLocation, Span, any_value::Value,
+    };
+    use prost::Message;
+
+    use super::prepare_raw;
+    use crate::model::prepare;
+
+    fn value(value: Value) -> Option<AnyValue> {
+        Some(AnyValue { value: Some(value) })
+    }
+
+    /// A block with every kind of value, an empty body, events, trace references
+    /// and a missing resource.
+    fn block() -> Block {
+        let mut b = BlockBuilder::new();
+        let service = b.intern("service.name");
+        let resource = b.add_resource(Resource {
+            attributes: vec![KeyValue {
+                key: service,
+                value: value(Value::StringValue("checkout".into())),
+            }],
+            ..Resource::default()
+        });
+        let name = b.intern("orders");
+        let scope = b.add_scope(Scope {
+            resource,
+            name,
+            ..Scope::default()
+        });
+        let orphan = b.add_scope(Scope {
+            resource: 7,
+            ..Scope::default()
+        });
+        b.set_base_time(1_700_000_000_000_000_000);
+        let key = b.intern("k");
+        let file = b.intern("src/main.rs");
+        let event_name = b.intern("order.placed");
+        let all_values = vec![
+            value(Value::StringValue("text\nwith a newline".into())),
+            value(Value::BoolValue(true)),
+            value(Value::IntValue(-42)),
+            value(Value::DoubleValue(2.5)),
+            value(Value::BytesValue(vec![0xde, 0xad])),
+            value(Value::ArrayValue(ArrayValue {
+                values: vec![AnyValue {
+                    value: Some(Value::IntValue(1)),
+                }],
+            })),
+            value(Value::KvlistValue(KeyValueList {
+                values: vec![KeyValue {
+                    key,
+                    value: value(Value::BoolValue(false)),
+                }],
+            })),
+            Some(AnyValue { value: None }),
+            None,
+        ];
+        for (i, body) in all_values.iter().enumerate() {
+            let (time, observed) = b.log_time_offsets(1_700_000_000_000_000_000 + i as u64 * 7, 0);
+            b.block_mut().logs.push(LogRecord {
+                scope: if i % 2 == 0 { scope } else { orphan },
+                time_offset_nano: time,
+                observed_time_offset_nano: observed,
+                severity_number: i as i32 * 3,
+                body: body.clone(),
+                event_name: if i >= 7 { event_name } else { 0 },
+                attributes: all_values
+                    .iter()
+                    .map(|v| KeyValue {
+                        key,
+                        value: v.clone(),
+                    })
+                    .collect(),
+                trace_id_high: i as u64,
+                trace_id_low: 3,
+                span_id: 9,
+                source: Some(SourceLocation {
+                    file_path: file,
+                    line: 10 + i as u32,
+                    function: 0,
+                }),
+                ..LogRecord::default()
+            });
+        }
+        for i in 0..4u64 {
+            b.push_span(
+                Span {
+                    scope,
+                    trace_id_high: 1,
+                    trace_id_low: i % 2,
+                    name,
+                    kind: 2,
+                    status_code: (i % 3) as i32,
+                    events: vec![Event {
+                        time_offset_nano: 5,
+                        name: event_name,
+                        attributes: vec![KeyValue {
+                            key,
+                            value: value(Value::IntValue(i as i64)),
+                        }],
+                        ..Event::default()
+                    }],
+                    attributes: all_values[..3]
+                        .iter()
+                        .map(|v| KeyValue {
+                            key,
+                            value: v.clone(),
+                        })
+                        .collect(),
+                    ..Span::default()
+                },
+                SpanColumns {
+                    span_id: 100 + i,
+                    parent_span_id: if i == 0 { 0 } else { 100 },
+                    start_unix_nano: 1_700_000_000_000_000_000 + i * 1000,
+                    end_unix_nano: 1_700_000_000_000_000_000 + i * 2000 + 500,
+                },
+            );
+        }
+        b.finish()
+    }
+
+    #[test]
+    fn both_paths_prepare_the_same() {
+        let block = block();
+        let raw = block.encode_to_vec();
+        assert_eq!(prepare_raw(&raw).expect("a valid block"), prepare(block));
+    }
+
+    #[test]
+    fn damaged_bytes_are_an_error_not_a_panic() {
+        let raw = block().encode_to_vec();
+        for cut in [1, raw.len() / 3, raw.len() / 2, raw.len() - 1] {
+            // A cut may land between fields and still parse; it must never panic.
+            let _ = prepare_raw(&raw[..cut]);
+        }
+        let mut flipped = raw.clone();
+        for i in (0..flipped.len()).step_by(7) {
+            flipped[i] ^= 0x5a;
+            let _ = prepare_raw(&flipped);
+        }
+    }
+}
