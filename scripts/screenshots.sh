@@ -15,7 +15,11 @@ cargo build --release -p oculus-viewer -p demo-service
 Xvfb "$display" -screen 0 1600x1000x24 -nolisten tcp &
 xvfb=$!
 cleanup() {
-    kill "${viewer:-}" 2>/dev/null || true
+    # The viewer first: it seals its session and needs its display until it exits.
+    if [ -n "${viewer:-}" ]; then
+        kill "$viewer" 2>/dev/null || true
+        wait "$viewer" 2>/dev/null || true
+    fi
     kill "$xvfb" 2>/dev/null || true
     rm -rf "$data"
 }
@@ -25,12 +29,15 @@ sleep 1
 DISPLAY=$display target/release/oculus --data-dir "$data" --grpc "$grpc" --http "$http" &
 viewer=$!
 sleep 2
-target/release/demo-service --endpoint "http://$grpc" --iterations 60 --interval-ms 25 >/dev/null
-target/release/demo-service --endpoint "http://$grpc" --iterations 60 --interval-ms 25 >/dev/null
+target/release/demo-service --endpoint "http://$grpc" --iterations 60 --interval-ms 25 >/dev/null 2>&1
+target/release/demo-service --endpoint "http://$grpc" --iterations 60 --interval-ms 25 >/dev/null 2>&1
 sleep 1
 
 shot() {
-    xwd -root -silent -display "$display" | convert xwd:- -crop 1600x1000+0+0 "$out/$1.png"
+    # The pointer out of the way, so no tooltip shows.
+    DISPLAY=$display xdotool mousemove 1399 859
+    sleep 0.3
+    xwd -root -silent -display "$display" | convert xwd:- -crop 1400x860+0+0 "$out/$1.png"
     echo "wrote $out/$1.png"
 }
 keys() {

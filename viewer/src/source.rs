@@ -62,6 +62,8 @@ pub struct Library {
     segments: Vec<Segment>,
     known: FxHashSet<PathBuf>,
     unchanged: ListedDirs,
+    /// The session directories of each data directory, as last listed.
+    session_dirs: rustc_hash::FxHashMap<PathBuf, Vec<PathBuf>>,
     loader: Option<Loader>,
 }
 
@@ -133,20 +135,12 @@ impl Library {
         for root in &self.roots {
             match root {
                 Root::DataDir(dir) => {
-                    if self
-                        .unchanged
-                        .is_unchanged(&dir.join(oculus_store::datadir::SESSIONS_DIR))
-                    {
-                        session_dirs.extend(
-                            self.sessions
-                                .iter()
-                                .filter(|s| s.path.starts_with(dir))
-                                .map(|s| s.path.clone()),
-                        );
-                    } else {
-                        session_dirs
-                            .extend(oculus_store::sessions(dir)?.into_iter().map(|s| s.path));
+                    let sessions_dir = dir.join(oculus_store::datadir::SESSIONS_DIR);
+                    if !self.unchanged.is_unchanged(&sessions_dir) {
+                        let listed = oculus_store::sessions(dir)?.into_iter().map(|s| s.path);
+                        self.session_dirs.insert(dir.clone(), listed.collect());
                     }
+                    session_dirs.extend(self.session_dirs.get(dir).into_iter().flatten().cloned());
                 }
                 Root::Session(dir) => session_dirs.push(dir.clone()),
                 Root::File(file) => files.push((file.clone(), file.clone())),

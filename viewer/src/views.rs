@@ -71,7 +71,8 @@ pub fn show(app: &mut App, ui: &mut Ui) {
     egui::Panel::bottom("status").show(ui, |ui| status_line(app, ui));
     if app.detail_open {
         egui::Panel::right("detail")
-            .default_size(420.0)
+            .default_size(440.0)
+            .min_size(360.0)
             .resizable(true)
             .show(ui, |ui| detail_pane(app, ui));
     }
@@ -309,6 +310,13 @@ fn status_line(app: &mut App, ui: &mut Ui) {
     });
 }
 
+/// Body rows of a table that fit in `height` under its header; a table row also
+/// takes the spacing between items.
+fn table_rows_that_fit(ui: &Ui, height: f32) -> usize {
+    let pitch = ROW_HEIGHT + ui.spacing().item_spacing.y;
+    ((height - pitch - 4.0) / pitch).floor().max(1.0) as usize
+}
+
 /// Handles the mouse wheel and the scrollbar for a list drawn row by row, so any
 /// number of rows scrolls one row at a time (egui's own scroll offsets are f32).
 fn scroll_input(ui: &mut Ui, list: &mut ListState, total: usize, area: egui::Rect) {
@@ -380,9 +388,7 @@ fn log_table(app: &mut App, ui: &mut Ui) {
         follow_button(ui, list, total);
     }
     let area = ui.available_rect_before_wrap();
-    let visible = ((area.height() - ROW_HEIGHT * 1.5) / ROW_HEIGHT)
-        .floor()
-        .max(1.0) as usize;
+    let visible = table_rows_that_fit(ui, area.height());
     {
         let list = &mut app.tab_mut().logs;
         list.visible = visible;
@@ -406,7 +412,12 @@ fn log_table(app: &mut App, ui: &mut Ui) {
         .column(Column::initial(52.0).at_least(30.0))
         .column(Column::initial(110.0).at_least(30.0).clip(true))
         .column(Column::initial(130.0).at_least(30.0).clip(true))
-        .column(Column::remainder().at_least(120.0).clip(true))
+        .column(
+            Column::remainder()
+                .at_least(120.0)
+                .clip(true)
+                .resizable(false),
+        )
         .column(Column::initial(84.0).at_least(30.0).clip(true))
         .column(Column::initial(170.0).at_least(30.0).clip(true))
         .header(ROW_HEIGHT, |mut header| {
@@ -511,9 +522,7 @@ fn trace_list(app: &mut App, ui: &mut Ui) {
     let total = app.snapshot.traces.total;
     let current = app.snapshot_is_current();
     let area = ui.available_rect_before_wrap();
-    let visible = ((area.height() - ROW_HEIGHT * 1.5) / ROW_HEIGHT)
-        .floor()
-        .max(1.0) as usize;
+    let visible = table_rows_that_fit(ui, area.height());
     {
         let list = &mut app.tab_mut().traces;
         list.visible = visible;
@@ -532,7 +541,12 @@ fn trace_list(app: &mut App, ui: &mut Ui) {
         .vscroll(false)
         .sense(Sense::click())
         .column(Column::initial(96.0).at_least(40.0))
-        .column(Column::remainder().at_least(160.0).clip(true))
+        .column(
+            Column::remainder()
+                .at_least(160.0)
+                .clip(true)
+                .resizable(false),
+        )
         .column(Column::initial(130.0).at_least(40.0).clip(true))
         .column(Column::initial(90.0).at_least(40.0))
         .column(Column::initial(60.0).at_least(30.0))
@@ -731,7 +745,8 @@ fn waterfall(app: &mut App, ui: &mut Ui) {
     list.clamp(total);
     let label_width = (area.width() * 0.38).min(520.0);
     let bars_left = area.left() + label_width + 8.0;
-    let bars_width = (area.right() - SCROLLBAR_WIDTH - 8.0 - bars_left).max(10.0);
+    // Room on the right for the duration written after the longest bar.
+    let bars_width = (area.right() - SCROLLBAR_WIDTH - 70.0 - bars_left).max(10.0);
     let trace_start = view.start_unix_nano;
     let trace_len = view.end_unix_nano.saturating_sub(trace_start).max(1) as f64;
     let (zoom_start, zoom_end) = app.zoom;
@@ -941,21 +956,31 @@ fn detail_pane(app: &mut App, ui: &mut Ui) {
                         if section.rows.is_empty() {
                             ui.weak("none");
                         }
-                        egui::Grid::new(("detail-grid", s))
-                            .num_columns(3)
-                            .striped(true)
-                            .show(ui, |ui| {
-                                for (key, value) in &section.rows {
-                                    ui.monospace(key);
-                                    ui.add(
-                                        egui::Label::new(RichText::new(value).monospace()).wrap(),
-                                    );
-                                    if ui.small_button("copy").clicked() {
-                                        ui.ctx().copy_text(value.clone());
-                                    }
-                                    ui.end_row();
+                        // Key, copy button, then the value in all the width left.
+                        let key_width = 130.0;
+                        for (key, value) in &section.rows {
+                            ui.horizontal_top(|ui| {
+                                ui.allocate_ui_with_layout(
+                                    Vec2::new(key_width, ROW_HEIGHT),
+                                    Layout::top_down(Align::Min),
+                                    |ui| {
+                                        ui.set_min_width(key_width);
+                                        ui.add(
+                                            egui::Label::new(RichText::new(key).monospace().weak())
+                                                .truncate(),
+                                        );
+                                    },
+                                );
+                                if ui
+                                    .small_button("copy")
+                                    .on_hover_text("copy the value")
+                                    .clicked()
+                                {
+                                    ui.ctx().copy_text(value.clone());
                                 }
+                                ui.add(egui::Label::new(RichText::new(value).monospace()).wrap());
                             });
+                        }
                     });
             }
         });

@@ -33,6 +33,10 @@ fn records_arrive_while_the_collector_writes() {
     let mut engine = oculus_viewer::Engine::new(options(dir.path()), runtime.handle().clone());
     engine.poll();
     assert_eq!(engine.index.logs.len(), 0);
+    // Long enough for the directories' times to settle, so that new files must be
+    // noticed by a listing that looks at changed directories only.
+    std::thread::sleep(Duration::from_millis(1500));
+    engine.poll();
 
     runtime.block_on(export_demo(&collector, "live-service", 3));
     let accepted = collector.counters().clone();
