@@ -392,7 +392,10 @@ fn main() {
         .expect("runtime");
 
     println!("oculus viewer benchmark: {records} records (60% logs, 40% spans)");
-    let rss_before = rss_bytes();
+    open_in_backend(&dir, records, &runtime);
+    if std::env::var_os("OCULUS_BENCH_OPEN_ONLY").is_some() {
+        return;
+    }
     let started = Instant::now();
     let mut engine = Engine::new(options(&dir), runtime.handle().clone());
     engine.poll();
@@ -401,11 +404,10 @@ fn main() {
     assert_eq!(held as u64, records, "every record was read");
     let (_, first_view, _) = time_filter(&mut engine, 1, Filter::default(), ViewKind::Logs);
     let open_total = started.elapsed();
-    let rss_after = rss_bytes();
     let text = engine.index.log_text.text_bytes() + engine.index.span_text.text_bytes();
     let overhead = engine.index.overhead_bytes();
     println!(
-        "open the data directory (read, decode, index)   {}",
+        "in one call (Engine::poll): read, decode, index   {}",
         ms(opened)
     );
     println!(
@@ -418,15 +420,7 @@ fn main() {
         overhead as f64 / held as f64,
         text as f64 / held as f64
     );
-    println!(
-        "resident memory growth per record, text included {:.0} B",
-        rss_after.saturating_sub(rss_before) as f64 / held as f64
-    );
 
-    // For profiling the open alone.
-    if std::env::var_os("OCULUS_BENCH_OPEN_ONLY").is_some() {
-        return;
-    }
     let filters: Vec<(&str, Filter, ViewKind)> = vec![
         (
             "level >= WARN",
@@ -511,12 +505,127 @@ fn main() {
     }
     drop(engine);
 
-    frame_times(&dir, &runtime);
+    frame_times(&dir, records, &runtime);
+    live_latency(&dir, &runtime);
+}
+
+/// Opens the data set as the app does, with the backend thread: the time until the
+/// first rows are published, and until every record is in and the view is complete.
+fn open_in_backend(dir: &Path, records: u64, runtime: &tokio::runtime::Runtime) {
+    let rss_before = rss_bytes();
+    let started = Instant::now();
+    let mut connection =
+        oculus_viewer::backend::spawn(options(dir), runtime.handle().clone(), || {})
+            .expect("backend");
+    connection.send(UiEvent::ShowTab {
+        tab: 0,
+        filter: Filter::default(),
+    });
+    connection.send(UiEvent::Viewport {
+        tab: 0,
+        view: ViewKind::Logs,
+        top: 0,
+        rows: 50,
+        follow: true,
+    });
+    let mut first_rows = None;
+    loop {
+        if connection.snapshots.update() {
+            let snapshot = connection.snapshots.read();
+            if first_rows.is_none() && !snapshot.logs.rows.is_empty() {
+                first_rows = Some(started.elapsed());
+            }
+            let status = &snapshot.status;
+            if status.loading.is_none()
+                && (status.logs + status.spans) as u64 == records
+                && snapshot.logs.progress.is_none()
+                && snapshot.logs.total == status.logs
+            {
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let loaded = started.elapsed();
+    let rss_growth = rss_bytes().saturating_sub(rss_before);
+    println!(
+        "open the data directory: first rows shown        {}",
+        ms(first_rows.unwrap_or(loaded))
+    );
+    println!(
+        "open the data directory: all records, full view  {}   (target 3 s)",
+        ms(loaded)
+    );
+    println!(
+        "resident memory growth per record, text included {:.0} B",
+        rss_growth as f64 / records as f64
+    );
+}
+
+/// Time from a block's append (when the collector acknowledges it) to the backend
+/// publishing it, while the viewer follows a live data directory.
+fn live_latency(dir: &Path, runtime: &tokio::runtime::Runtime) {
+    let live = dir.join("latency");
+    let _ = std::fs::remove_dir_all(&live);
+    std::fs::create_dir_all(&live).expect("latency dir");
+    let mut connection = oculus_viewer::backend::spawn(
+        BackendOptions {
+            paths: vec![live.clone()],
+            editor: EditorOptions::default(),
+            collector: "bench".into(),
+        },
+        runtime.handle().clone(),
+        || {},
+    )
+    .expect("backend");
+    connection.send(UiEvent::ShowTab {
+        tab: 0,
+        filter: Filter::default(),
+    });
+    let (mut writer, _) = SessionWriter::open(&live, WriterOptions::default()).expect("session");
+    let mut rng = Rng(3);
+    let mut time = oculus_viewer::time::now_unix_nano();
+    let mut shown = 0;
+    let mut latencies = Vec::new();
+    for _ in 0..60 {
+        std::thread::sleep(Duration::from_millis(30));
+        let (block, next) = block(&mut rng, "latency", 1, time);
+        time = next;
+        let encoded = encode_block(&block, 3).expect("encode");
+        let expected = shown + block.spans.len() + block.logs.len();
+        writer.append(&[encoded]).expect("append");
+        let appended = Instant::now();
+        loop {
+            if connection.snapshots.update() {
+                let status = &connection.snapshots.read().status;
+                if status.logs + status.spans >= expected {
+                    latencies.push(appended.elapsed());
+                    shown = expected;
+                    break;
+                }
+            }
+            assert!(
+                appended.elapsed() < Duration::from_secs(10),
+                "a record never showed"
+            );
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
+    writer.close().expect("close");
+    latencies.sort();
+    let percentile = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize];
+    println!(
+        "accepted record to published view ({} appends): p50 {}, p99 {}, max {}   (target 100 ms)",
+        latencies.len(),
+        ms(percentile(0.5)),
+        ms(percentile(0.99)),
+        ms(*latencies.last().unwrap_or(&Duration::ZERO)),
+    );
 }
 
 /// Frame times of the real app (headless: egui's layout and our UI code, not the GPU)
 /// over the data set while a writer adds 100k records per second.
-fn frame_times(dir: &Path, runtime: &tokio::runtime::Runtime) {
+fn frame_times(dir: &Path, records: u64, runtime: &tokio::runtime::Runtime) {
     const RATE: u64 = 100_000;
     const SECONDS: u64 = 10;
     let live = dir.join("live");
@@ -536,10 +645,16 @@ fn frame_times(dir: &Path, runtime: &tokio::runtime::Runtime) {
         .with_size(egui::vec2(1600.0, 1000.0))
         .with_max_steps(u64::MAX)
         .build_ui_state(|ui, app: &mut App| app.show(ui), app);
-    // Wait for the data set to be shown.
-    while !(harness.state().snapshot.logs.total > 0
-        && harness.state().snapshot.logs.progress.is_none())
-    {
+    // Wait for the whole data set to be loaded and shown.
+    loop {
+        let snapshot = &harness.state().snapshot;
+        let status = &snapshot.status;
+        if status.loading.is_none()
+            && (status.logs + status.spans) as u64 >= records
+            && snapshot.logs.progress.is_none()
+        {
+            break;
+        }
         harness.step();
         std::thread::sleep(Duration::from_millis(5));
     }
