@@ -160,6 +160,8 @@ pub struct App {
     pending_g: bool,
     find_request: u64,
     pub focus_search: bool,
+    /// What the user typed in "Open a path".
+    pub path_to_open: String,
     sent: Sent,
     /// Waterfall zoom: the shown part of the trace, as fractions of its duration.
     pub zoom: (f64, f64),
@@ -181,6 +183,7 @@ impl App {
             pending_g: false,
             find_request: 0,
             focus_search: false,
+            path_to_open: String::new(),
             sent: Sent::default(),
             zoom: (0.0, 1.0),
         }
@@ -383,31 +386,60 @@ impl App {
         self.send(UiEvent::JumpToSource(source));
     }
 
+    /// n/N and e/E: the next or previous match (or error) from the selection.
     fn find(&mut self, forward: bool, errors_only: bool) {
         let tab = self.tab();
+        if tab.view == ViewKind::Traces && tab.open_trace.is_some() {
+            self.find_in_waterfall(forward, errors_only);
+            return;
+        }
         let view = tab.view;
         let list = match view {
             ViewKind::Logs => &tab.logs,
             ViewKind::Traces => &tab.traces,
         };
-        let from = list.selected.unwrap_or(if forward {
-            list.top
-        } else {
-            list.top + list.visible
-        });
-        let from = if forward && list.selected.is_none() {
-            from.wrapping_sub(1)
-        } else {
-            from
-        };
         self.send(UiEvent::Find {
             tab: tab.id,
             view,
-            from,
+            from: list.selected,
             forward,
             errors_only,
             request: self.find_request,
         });
+    }
+
+    /// The waterfall is all in the snapshot: its matches are found here.
+    fn find_in_waterfall(&mut self, forward: bool, errors_only: bool) {
+        let rows = views::waterfall_rows(self);
+        let total = rows.len();
+        let is_hit = |row: &views::WaterfallRow<'_>| match row {
+            views::WaterfallRow::Span(span) => {
+                if errors_only {
+                    span.error
+                } else {
+                    !span.highlights.is_empty()
+                }
+            }
+            views::WaterfallRow::Log { log, .. } => {
+                if errors_only {
+                    log.level >= Level::Error
+                } else {
+                    !log.highlights.is_empty()
+                }
+            }
+        };
+        let selected = self.tab().waterfall.selected;
+        let found = if forward {
+            let start = selected.map_or(0, |row| row + 1);
+            (start..total).find(|&r| is_hit(&rows[r]))
+        } else {
+            let end = selected.unwrap_or(total).min(total);
+            (0..end).rev().find(|&r| is_hit(&rows[r]))
+        };
+        drop(rows);
+        if let Some(row) = found {
+            self.tab_mut().waterfall.select(row, total);
+        }
     }
 
     /// Vim-style keys; ignored while a text field has the focus.

@@ -459,7 +459,7 @@ impl Engine {
         &self,
         tab: TabId,
         view: ViewKind,
-        from: usize,
+        from: Option<usize>,
         forward: bool,
         errors_only: bool,
     ) -> Option<usize> {
@@ -484,9 +484,11 @@ impl Engine {
             ViewKind::Traces => tab.spans.traces.len(),
         };
         if forward {
-            (from.saturating_add(1)..total).find(|&r| is_hit(r))
+            let start = from.map_or(0, |row| row.saturating_add(1));
+            (start..total).find(|&r| is_hit(r))
         } else {
-            (0..from.min(total)).rev().find(|&r| is_hit(r))
+            let end = from.map_or(total, |row| row.min(total));
+            (0..end).rev().find(|&r| is_hit(r))
         }
     }
 

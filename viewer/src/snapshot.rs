@@ -60,11 +60,12 @@ pub enum UiEvent {
     },
     /// Load the detail pane for a record (or close it).
     Select(Option<RecordRef>),
-    /// Find the next row from `from` matching the request; the answer comes as `Snapshot::found`.
+    /// Find the next row after (or before) `from` matching the request; `None` starts
+    /// from the first (or last) row itself. The answer comes as `Snapshot::found`.
     Find {
         tab: TabId,
         view: ViewKind,
-        from: usize,
+        from: Option<usize>,
         forward: bool,
         errors_only: bool,
         request: u64,

@@ -121,6 +121,22 @@ fn tab_bar(app: &mut App, ui: &mut Ui) {
                     ui.close();
                 }
             }
+            ui.separator();
+            ui.label("Open a data directory, a run or a segment file:");
+            ui.horizontal(|ui| {
+                let field = ui.add(
+                    egui::TextEdit::singleline(&mut app.path_to_open)
+                        .hint_text("path")
+                        .desired_width(280.0),
+                );
+                let entered = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                if (ui.button("Open").clicked() || entered) && !app.path_to_open.trim().is_empty() {
+                    let path = std::path::PathBuf::from(app.path_to_open.trim());
+                    app.path_to_open.clear();
+                    app.send(UiEvent::OpenPath(path));
+                    ui.close();
+                }
+            });
         });
         if app.tab().closable && ui.small_button("Close tab").clicked() {
             let active = app.active;

@@ -261,7 +261,7 @@ fn traces_hold_their_spans_and_logs() {
     engine.handle(UiEvent::Find {
         tab: 1,
         view: ViewKind::Logs,
-        from: usize::MAX,
+        from: Some(snapshot.logs.total),
         forward: true,
         errors_only: true,
         request: 7,
@@ -272,7 +272,7 @@ fn traces_hold_their_spans_and_logs() {
     engine.handle(UiEvent::Find {
         tab: 1,
         view: ViewKind::Logs,
-        from: 0,
+        from: None,
         forward: true,
         errors_only: true,
         request: 8,

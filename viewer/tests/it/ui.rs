@@ -214,3 +214,29 @@ fn tabs_keep_their_own_filters() {
     });
     assert_eq!(f.app().tab().filter.min_level, Level::Error);
 }
+
+#[test]
+fn another_run_opens_in_its_own_tab() {
+    let mut f = app();
+    let first_run_logs = f.app().snapshot.logs.total;
+    let other = recorded_run();
+    f.harness
+        .state_mut()
+        .send(oculus_viewer::snapshot::UiEvent::OpenPath(
+            other.path().to_path_buf(),
+        ));
+    f.wait("a tab for the opened run", |app| app.tabs.len() == 3);
+    assert_eq!(f.app().active, 2, "the opened run is shown");
+    f.wait("the opened run alone", |app| {
+        app.snapshot_is_current()
+            && app.snapshot.logs.progress.is_none()
+            && app.snapshot.logs.total > 0
+    });
+    // Same demo, same number of logs, but none of the first run's.
+    assert_eq!(f.app().snapshot.logs.total, first_run_logs);
+    assert_eq!(f.app().snapshot.status.logs, 2 * first_run_logs);
+    f.keys("1");
+    f.wait("both runs in the All tab", |app| {
+        app.snapshot_is_current() && app.snapshot.logs.total == 2 * first_run_logs
+    });
+}
