@@ -11,10 +11,26 @@ fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// Names of every package `package` depends on through normal (non-dev, non-build) edges.
+/// The platform these tests run on, as rustc names it.
+fn host_triple() -> String {
+    let output = Command::new("rustc")
+        .arg("-vV")
+        .output()
+        .expect("rustc runs");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .find_map(|line| line.strip_prefix("host: "))
+        .expect("rustc -vV names the host")
+        .to_owned()
+}
+
+/// Names of every package `package` depends on through normal (non-dev, non-build) edges
+/// on this platform. (The whole graph would include other platforms' packages, such as
+/// the GUI stack's Android crates, which are never downloaded here.)
 fn normal_dependencies(package: &str) -> BTreeSet<String> {
     let output = Command::new(env!("CARGO"))
         .args(["metadata", "--format-version", "1", "--locked", "--offline"])
+        .args(["--filter-platform", &host_triple()])
         .current_dir(repo_root())
         .output()
         .expect("cargo metadata runs");
