@@ -115,6 +115,8 @@ struct Tab {
     logs: LogMatches,
     spans: SpanMatches,
     viewports: [Viewport; 2],
+    /// The view shown: only its records are filtered, the other's when it is shown.
+    view: ViewKind,
     trace: Option<(TraceId, Option<RecordRef>)>,
 }
 
@@ -137,6 +139,7 @@ impl Tab {
                 rows: 50,
                 ..Viewport::default()
             }; 2],
+            view: ViewKind::Logs,
             trace: None,
         }
     }
@@ -144,15 +147,20 @@ impl Tab {
     fn set_filter(&mut self, filter: Filter) {
         if filter != self.filter {
             let viewports = self.viewports;
+            let view = self.view;
             let trace = self.trace.take();
             *self = Self::new(filter);
             self.viewports = viewports;
+            self.view = view;
             self.trace = trace;
         }
     }
 
     fn is_complete(&self, index: &Index) -> bool {
-        self.logs.scanned == index.logs.len() && self.spans.scanned == index.spans.len()
+        match self.view {
+            ViewKind::Logs => self.logs.scanned == index.logs.len(),
+            ViewKind::Traces => self.spans.scanned == index.spans.len(),
+        }
     }
 }
 
@@ -363,14 +371,17 @@ impl Engine {
         let Some(tab) = self.tabs.get_mut(&self.shown) else {
             return;
         };
-        if tab.logs.scanned < self.index.logs.len() {
-            step_logs(&self.index, &mut tab.compiled, &mut tab.logs, STEP_RECORDS);
-        } else if tab.spans.scanned < self.index.spans.len() {
-            step_spans(&self.index, &mut tab.compiled, &mut tab.spans, STEP_RECORDS);
+        match tab.view {
+            ViewKind::Logs => {
+                step_logs(&self.index, &mut tab.compiled, &mut tab.logs, STEP_RECORDS);
+            }
+            ViewKind::Traces => {
+                step_spans(&self.index, &mut tab.compiled, &mut tab.spans, STEP_RECORDS);
+            }
         }
     }
 
-    /// Runs the shown tab's filter to the end.
+    /// Runs the shown tab's filter, for the view it shows, to the end.
     pub fn finish(&mut self) {
         while self.has_work() {
             self.step();
@@ -405,6 +416,7 @@ impl Engine {
             } => {
                 if let Some(state) = self.tabs.get_mut(&tab) {
                     state.viewports[view as usize] = Viewport { top, rows, follow };
+                    state.view = view;
                 }
             }
             UiEvent::OpenTrace { tab, trace, focus } => {
@@ -466,7 +478,7 @@ impl Engine {
         let tab = self.tabs.get(&tab)?;
         let is_hit = |row: usize| -> bool {
             match view {
-                ViewKind::Logs => tab.logs.rows.get(row).is_some_and(|&i| {
+                ViewKind::Logs => tab.logs.rows.get(row).is_some_and(|i| {
                     !errors_only || self.index.logs[i as usize].level >= Level::Error
                 }),
                 ViewKind::Traces => {
@@ -579,9 +591,9 @@ impl Engine {
         snapshot.logs = Window {
             total: tab.logs.rows.len(),
             top,
-            rows: tab.logs.rows[top..end]
-                .iter()
-                .map(|&i| self.log_row(i, regex))
+            rows: (top..end)
+                .filter_map(|row| tab.logs.rows.get(row))
+                .map(|i| self.log_row(i, regex))
                 .collect(),
             progress: logs_progress,
         };

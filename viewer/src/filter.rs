@@ -178,6 +178,19 @@ impl CompiledFilter {
         self.error.is_some()
     }
 
+    /// No condition at all: every log record passes.
+    fn matches_everything(&self) -> bool {
+        self.min_level == Level::Unset
+            && self.services.is_empty()
+            && self.sessions.is_empty()
+            && self.scope_lowercase.is_empty()
+            && self.attributes.is_empty()
+            && self.trace_id.is_none()
+            && self.since_unix_nano == 0
+            && self.search.is_none()
+            && self.error.is_none()
+    }
+
     pub fn search(&self) -> Option<&Regex> {
         self.search.as_ref()
     }
@@ -355,11 +368,53 @@ fn search_serial<E: HasText>(
     hits
 }
 
+/// Which records a tab shows, by row: all of them (no list needed: row `i` is
+/// record `i`), or those listed.
+#[derive(Debug)]
+pub enum Rows {
+    All(usize),
+    Listed(Vec<u32>),
+}
+
+impl Default for Rows {
+    fn default() -> Self {
+        Rows::Listed(Vec::new())
+    }
+}
+
+impl Rows {
+    pub fn len(&self) -> usize {
+        match self {
+            Rows::All(count) => *count,
+            Rows::Listed(rows) => rows.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The record shown in row `row`.
+    pub fn get(&self, row: usize) -> Option<u32> {
+        match self {
+            Rows::All(count) => (row < *count).then_some(row as u32),
+            Rows::Listed(rows) => rows.get(row).copied(),
+        }
+    }
+
+    fn push(&mut self, record: u32) {
+        match self {
+            Rows::All(count) => *count += 1,
+            Rows::Listed(rows) => rows.push(record),
+        }
+    }
+}
+
 /// The log records of one tab that pass its filter, built incrementally.
 #[derive(Debug, Default)]
 pub struct LogMatches {
     /// Indexes into `Index::logs`, oldest first.
-    pub rows: Vec<u32>,
+    pub rows: Rows,
     /// Records examined so far.
     pub scanned: usize,
     /// Per level: records passing everything but the level threshold.
@@ -369,7 +424,6 @@ pub struct LogMatches {
 /// The spans and traces of one tab that pass its filter, built incrementally.
 #[derive(Debug, Default)]
 pub struct SpanMatches {
-    pub rows: Vec<u32>,
     pub scanned: usize,
     /// Traces with at least one passing span, in order of their first passing span.
     pub traces: Vec<u32>,
@@ -379,6 +433,13 @@ pub struct SpanMatches {
 /// Walks the next `max_records` log records.
 pub fn step_logs(index: &Index, filter: &mut CompiledFilter, out: &mut LogMatches, max: usize) {
     filter.refresh(&index.strings);
+    if filter.matches_everything() {
+        // Nothing to examine: every record is a row, and the index keeps the counts.
+        out.rows = Rows::All(index.logs.len());
+        out.scanned = index.logs.len();
+        out.level_counts = index.log_level_counts;
+        return;
+    }
     let range = out.scanned..(out.scanned + max).min(index.logs.len());
     out.scanned = range.end;
     if filter.matches_nothing() {
@@ -449,7 +510,6 @@ pub fn step_spans(index: &Index, filter: &mut CompiledFilter, out: &mut SpanMatc
         {
             return;
         }
-        out.rows.push(i as u32);
         let seen = &mut out.trace_seen[span.trace as usize];
         if !*seen {
             *seen = true;

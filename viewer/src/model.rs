@@ -440,6 +440,8 @@ pub struct Index {
     /// Interned service names, in order of appearance.
     pub services: Vec<u32>,
     pub metric_points: u64,
+    /// Log records per level, over all of them.
+    pub log_level_counts: [u64; 7],
 }
 
 /// A block's records made ready for the index: everything per record that needs no
@@ -706,6 +708,7 @@ impl Index {
                 session,
                 level: record.level,
             });
+            self.log_level_counts[record.level as usize] += 1;
         }
 
         let mut text_start = 0;

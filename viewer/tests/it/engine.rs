@@ -257,11 +257,19 @@ fn traces_hold_their_spans_and_logs() {
     let source = detail.source.unwrap();
     assert!(source.file.ends_with("orders.rs"), "{}", source.file);
 
-    // e/E: the next error row from the top.
+    // e/E in the logs view: the next error row from the top.
+    engine.handle(UiEvent::Viewport {
+        tab: 1,
+        view: ViewKind::Logs,
+        top: 0,
+        rows: 1,
+        follow: false,
+    });
+    engine.finish();
     engine.handle(UiEvent::Find {
         tab: 1,
         view: ViewKind::Logs,
-        from: Some(snapshot.logs.total),
+        from: Some(engine.index.logs.len() - 1),
         forward: true,
         errors_only: true,
         request: 7,
