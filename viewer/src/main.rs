@@ -63,6 +63,8 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    // Read before the window opens, so the UI thread never reads it.
+    oculus_viewer::time::zone();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("oculus-io")

@@ -1,29 +1,48 @@
-//! Times and durations as the views show them (UTC, as OTLP stores them).
+//! Times and durations as the views show them: in the user's time zone.
 
-use std::time::{Duration, UNIX_EPOCH};
+use std::sync::OnceLock;
 
-/// A full timestamp, to the microsecond.
-pub fn format_time(unix_nano: u64) -> String {
-    if unix_nano == 0 {
-        return "-".to_owned();
-    }
-    humantime::format_rfc3339_micros(UNIX_EPOCH + Duration::from_nanos(unix_nano)).to_string()
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+
+/// The user's time zone, read once (from `TZ` or `/etc/localtime`) at start-up, so
+/// that the UI thread never reads a file for it.
+pub fn zone() -> &'static TimeZone {
+    static ZONE: OnceLock<TimeZone> = OnceLock::new();
+    ZONE.get_or_init(TimeZone::system)
 }
 
-/// Time of day, to the millisecond: what a log row needs.
-pub fn format_clock(unix_nano: u64) -> String {
-    if unix_nano == 0 {
-        return "-".to_owned();
+fn timestamp(unix_nano: u64) -> Option<Timestamp> {
+    (unix_nano != 0)
+        .then(|| Timestamp::from_nanosecond(i128::from(unix_nano)).ok())
+        .flatten()
+}
+
+/// A full timestamp, to the microsecond, with its UTC offset.
+pub fn format_time(unix_nano: u64) -> String {
+    format_time_in(unix_nano, zone())
+}
+
+pub fn format_time_in(unix_nano: u64, zone: &TimeZone) -> String {
+    match timestamp(unix_nano) {
+        Some(t) => t
+            .to_zoned(zone.clone())
+            .strftime("%Y-%m-%d %H:%M:%S%.6f %:z")
+            .to_string(),
+        None => "(not set)".to_owned(),
     }
-    let millis = unix_nano / 1_000_000;
-    let seconds = millis / 1000;
-    format!(
-        "{:02}:{:02}:{:02}.{:03}",
-        (seconds / 3600) % 24,
-        (seconds / 60) % 60,
-        seconds % 60,
-        millis % 1000
-    )
+}
+
+/// Time of day, to the millisecond: what a row needs.
+pub fn format_clock(unix_nano: u64) -> String {
+    format_clock_in(unix_nano, zone())
+}
+
+pub fn format_clock_in(unix_nano: u64, zone: &TimeZone) -> String {
+    match timestamp(unix_nano) {
+        Some(t) => zone.to_datetime(t).strftime("%H:%M:%S%.3f").to_string(),
+        None => "-".to_owned(),
+    }
 }
 
 /// A duration in the unit that keeps it short.
@@ -46,12 +65,20 @@ mod tests {
 
     #[test]
     fn formats() {
-        assert_eq!(format_clock(0), "-");
-        assert_eq!(format_clock(3_723_004_000_000), "01:02:03.004");
+        let utc = TimeZone::UTC;
+        let paris =
+            TimeZone::get("Europe/Paris").unwrap_or_else(|_| TimeZone::fixed(jiff::tz::offset(1)));
+        assert_eq!(format_clock_in(0, &utc), "-");
+        assert_eq!(format_clock_in(3_723_004_000_000, &utc), "01:02:03.004");
+        assert_eq!(format_clock_in(3_723_004_000_000, &paris), "02:02:03.004");
+        assert_eq!(
+            format_time_in(1_000_000_000, &utc),
+            "1970-01-01 00:00:01.000000 +00:00"
+        );
+        assert_eq!(format_time_in(0, &utc), "(not set)");
         assert_eq!(format_duration(999), "999 ns");
         assert_eq!(format_duration(1_500), "1.5 µs");
         assert_eq!(format_duration(2_345_000), "2.35 ms");
         assert_eq!(format_duration(3_000_000_000), "3.000 s");
-        assert_eq!(format_time(1_000_000_000), "1970-01-01T00:00:01.000000Z");
     }
 }
