@@ -523,17 +523,26 @@ impl Engine {
             index,
             time_unix_nano: log.time,
             level: log.level,
-            service: self.index.strings.get(log.service).clone(),
-            scope: self.index.strings.get(log.scope).clone(),
+            service: self
+                .index
+                .strings
+                .get(self.index.origins.get(log.origin).service)
+                .clone(),
+            scope: self
+                .index
+                .strings
+                .get(self.index.origins.get(log.origin).scope)
+                .clone(),
             highlights: highlights(regex, &message),
             message,
             trace_id: log.trace_id.get(),
             span_id: log.span_id,
-            source: self.source(log.source_file, log.source_line),
+            source: self.source(log.source),
         }
     }
 
-    fn source(&self, file: u32, line: u32) -> Option<SourceRef> {
+    fn source(&self, source: u32) -> Option<SourceRef> {
+        let (file, line) = self.index.sources.get(source);
         (file != 0).then(|| SourceRef {
             file: self.index.strings.get(file).clone(),
             line,
@@ -617,7 +626,12 @@ impl Engine {
                         highlights: highlights(regex, &root_name),
                         root_name,
                         service: root
-                            .map(|s| self.index.strings.get(s.service).clone())
+                            .map(|s| {
+                                self.index
+                                    .strings
+                                    .get(self.index.origins.get(s.origin).service)
+                                    .clone()
+                            })
                             .unwrap_or_else(|| self.index.strings.get(0).clone()),
                         start_unix_nano: trace.start,
                         duration_nano: trace.end.saturating_sub(trace.start),
@@ -726,7 +740,10 @@ impl Engine {
                 depth,
                 highlights: highlights(regex, &name),
                 name,
-                service: index.strings.get(span.service).clone(),
+                service: index
+                    .strings
+                    .get(index.origins.get(span.origin).service)
+                    .clone(),
                 start_unix_nano: span.start,
                 end_unix_nano: span.end,
                 error: span.error,
@@ -734,7 +751,7 @@ impl Engine {
                     [..usize::from(span.event_count)]
                     .to_vec(),
                 logs,
-                source: self.source(span.source_file, span.source_line),
+                source: self.source(span.source),
             });
             if let Some(kids) = children.get(&span.span_id) {
                 stack.extend(kids.iter().rev().map(|&k| (k, depth.saturating_add(1))));

@@ -10,8 +10,8 @@ use std::time::Duration;
 use regex::bytes::{Regex, RegexBuilder};
 
 use crate::model::{
-    FIELD_SEPARATOR, Index, Interner, Level, LogEntry, PackedTraceId, SpanEntry, TextArena,
-    TextRef, VALUE_SEPARATOR, parse_trace_id,
+    FIELD_SEPARATOR, Index, Level, LogEntry, PackedTraceId, SpanEntry, TextArena, TextRef,
+    VALUE_SEPARATOR, parse_trace_id,
 };
 
 /// The filter of one tab, as the user set it.
@@ -74,10 +74,8 @@ pub struct CompiledFilter {
     prefilter: Option<Regex>,
     /// Why the filter matches nothing: a bad regex or trace id.
     pub error: Option<String>,
-    /// By interned string id: whether a record with that service passes.
-    service_allowed: Vec<bool>,
-    /// By interned string id: whether a record with that scope passes.
-    scope_allowed: Vec<bool>,
+    /// By origin id: whether a record from that service, scope and run passes.
+    origin_allowed: Vec<bool>,
 }
 
 impl CompiledFilter {
@@ -135,40 +133,30 @@ impl CompiledFilter {
             search,
             prefilter,
             error,
-            service_allowed: Vec::new(),
-            scope_allowed: Vec::new(),
+            origin_allowed: Vec::new(),
         }
     }
 
-    /// Extends the per-string tables to strings interned since the last step.
-    fn refresh(&mut self, strings: &Interner) {
-        for id in self.service_allowed.len()..strings.len() {
-            let name = strings.get(id as u32);
-            self.service_allowed
-                .push(self.services.is_empty() || self.services.iter().any(|s| **s == **name));
-        }
-        for id in self.scope_allowed.len()..strings.len() {
-            let name = strings.get(id as u32);
-            self.scope_allowed.push(
-                self.scope_lowercase.is_empty()
-                    || name.to_lowercase().contains(&self.scope_lowercase),
-            );
+    /// Decides for the origins (service, scope, run) added since the last step.
+    fn refresh(&mut self, index: &Index) {
+        for id in self.origin_allowed.len()..index.origins.len() {
+            let origin = index.origins.get(id as u32);
+            let service = index.strings.get(origin.service);
+            let scope = index.strings.get(origin.scope);
+            let allowed = (self.sessions.is_empty() || self.sessions.contains(&origin.session))
+                && (self.services.is_empty() || self.services.iter().any(|s| **s == **service))
+                && (self.scope_lowercase.is_empty()
+                    || scope.to_lowercase().contains(&self.scope_lowercase));
+            self.origin_allowed.push(allowed);
         }
     }
 
     /// Everything but the level and the search: what the level counts are taken over.
-    fn passes_common(
-        &self,
-        session: u16,
-        service: u32,
-        scope: u32,
-        trace_id: PackedTraceId,
-        time: u64,
-        text: &[u8],
-    ) -> bool {
-        (self.sessions.is_empty() || self.sessions.contains(&session))
-            && self.service_allowed[service as usize]
-            && self.scope_allowed[scope as usize]
+    fn passes_common(&self, origin: u32, trace_id: PackedTraceId, time: u64, text: &[u8]) -> bool {
+        self.origin_allowed
+            .get(origin as usize)
+            .copied()
+            .unwrap_or(false)
             && self.trace_id.is_none_or(|t| t == trace_id)
             && time >= self.since_unix_nano
             && self.attributes.iter().all(|term| term.matches(text))
@@ -328,13 +316,14 @@ fn search_serial<E: HasText>(
     let mut hits = Vec::new();
     let mut first = range.start;
     while first < range.end {
-        let chunk = entries[first].text().start / chunk_bytes;
+        let chunk = entries[first].text().start() / chunk_bytes;
         let end = first
-            + entries[first..range.end].partition_point(|e| e.text().start / chunk_bytes == chunk);
-        let offset = |e: &E| (e.text().start % chunk_bytes) as usize;
+            + entries[first..range.end]
+                .partition_point(|e| e.text().start() / chunk_bytes == chunk);
+        let offset = |e: &E| (e.text().start() % chunk_bytes) as usize;
         let low = offset(&entries[first]);
         let last = &entries[end - 1];
-        let high = offset(last) + last.text().len as usize;
+        let high = offset(last) + last.text().len() as usize;
         let Some(haystack) = arena
             .chunks()
             .get(chunk as usize)
@@ -348,11 +337,11 @@ fn search_serial<E: HasText>(
         while let Some(found) = regex.find_at(haystack, at) {
             let position = low + found.start();
             // The first record that ends past the match.
-            let r = records.partition_point(|e| offset(e) + e.text().len as usize <= position);
+            let r = records.partition_point(|e| offset(e) + e.text().len() as usize <= position);
             let Some(record) = records.get(r) else { break };
             if offset(record) <= position {
                 hits.push((first + r) as u32);
-                at = offset(record) + record.text().len as usize - low;
+                at = offset(record) + record.text().len() as usize - low;
             } else {
                 at = offset(record) - low;
             }
@@ -432,7 +421,7 @@ pub struct SpanMatches {
 
 /// Walks the next `max_records` log records.
 pub fn step_logs(index: &Index, filter: &mut CompiledFilter, out: &mut LogMatches, max: usize) {
-    filter.refresh(&index.strings);
+    filter.refresh(index);
     if filter.matches_everything() {
         // Nothing to examine: every record is a row, and the index keeps the counts.
         out.rows = Rows::All(index.logs.len());
@@ -456,14 +445,7 @@ pub fn step_logs(index: &Index, filter: &mut CompiledFilter, out: &mut LogMatche
         } else {
             index.log_text.bytes(log.text)
         };
-        if !filter.passes_common(
-            log.session,
-            log.service,
-            log.scope,
-            log.trace_id,
-            log.time,
-            text,
-        ) {
+        if !filter.passes_common(log.origin, log.trace_id, log.time, text) {
             return;
         }
         out.level_counts[log.level as usize] += 1;
@@ -479,7 +461,7 @@ pub fn step_logs(index: &Index, filter: &mut CompiledFilter, out: &mut LogMatche
 
 /// Walks the next `max_records` spans; a trace passes when one of its spans does.
 pub fn step_spans(index: &Index, filter: &mut CompiledFilter, out: &mut SpanMatches, max: usize) {
-    filter.refresh(&index.strings);
+    filter.refresh(index);
     let range = out.scanned..(out.scanned + max).min(index.spans.len());
     out.scanned = range.end;
     if filter.matches_nothing() {
@@ -499,14 +481,8 @@ pub fn step_spans(index: &Index, filter: &mut CompiledFilter, out: &mut SpanMatc
         } else {
             index.span_text.bytes(span.text)
         };
-        if !filter.passes_common(
-            span.session,
-            span.service,
-            span.scope,
-            span.trace_id,
-            span.start,
-            text,
-        ) || (errors_only && !span.error)
+        if !filter.passes_common(span.origin, span.trace_id, span.start, text)
+            || (errors_only && !span.error)
         {
             return;
         }

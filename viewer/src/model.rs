@@ -154,14 +154,42 @@ impl Interner {
     }
 }
 
-/// Where a record's text lives: `start` is a global arena offset.
+/// Where a record's text lives, in 12 bytes: a 40-bit arena offset, a 24-bit length
+/// (the whole text: the display text, then the attributes) and the display text's
+/// length (message or span name). Entries are most of the index, so every byte counts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TextRef {
-    pub start: u64,
-    /// The whole text: the display text, then the attributes.
-    pub len: u32,
-    /// The display text alone (message or span name).
-    pub display_len: u32,
+    words: [u32; 3],
+}
+
+impl TextRef {
+    fn new(start: u64, len: u32, display_len: u32) -> Self {
+        let packed = (start << 24) | u64::from(len & 0xff_ffff);
+        Self {
+            words: [(packed >> 32) as u32, packed as u32, display_len],
+        }
+    }
+
+    fn packed(self) -> u64 {
+        (u64::from(self.words[0]) << 32) | u64::from(self.words[1])
+    }
+
+    /// Global arena offset.
+    pub fn start(self) -> u64 {
+        self.packed() >> 24
+    }
+
+    pub fn len(self) -> u32 {
+        (self.packed() & 0xff_ffff) as u32
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn display_len(self) -> u32 {
+        self.words[2]
+    }
 }
 
 /// Append-only text in chunks, so growing never copies what is already there.
@@ -193,11 +221,7 @@ impl TextArena {
         let len = (chunk.len() - begin) as u32;
         // A newline between records keeps a search from matching across two.
         chunk.push(b'\n');
-        TextRef {
-            start: (chunk_index * CHUNK_BYTES + begin) as u64,
-            len,
-            display_len,
-        }
+        TextRef::new((chunk_index * CHUNK_BYTES + begin) as u64, len, display_len)
     }
 
     /// Appends one record's text, already written by a [`TextWriter`] elsewhere.
@@ -209,18 +233,18 @@ impl TextArena {
     }
 
     pub fn bytes(&self, text: TextRef) -> &[u8] {
-        let chunk = (text.start / CHUNK_BYTES as u64) as usize;
-        let offset = (text.start % CHUNK_BYTES as u64) as usize;
+        let chunk = (text.start() / CHUNK_BYTES as u64) as usize;
+        let offset = (text.start() % CHUNK_BYTES as u64) as usize;
         self.chunks
             .get(chunk)
-            .and_then(|c| c.get(offset..offset + text.len as usize))
+            .and_then(|c| c.get(offset..offset + text.len() as usize))
             .unwrap_or_default()
     }
 
     /// The display part (message or span name) as text.
     pub fn display(&self, text: TextRef) -> &str {
         let bytes = self.bytes(text);
-        let bytes = &bytes[..(text.display_len as usize).min(bytes.len())];
+        let bytes = &bytes[..(text.display_len() as usize).min(bytes.len())];
         std::str::from_utf8(bytes).unwrap_or("")
     }
 
@@ -378,12 +402,11 @@ pub struct LogEntry {
     pub trace_id: PackedTraceId,
     pub span_id: u64,
     pub text: TextRef,
-    pub service: u32,
-    pub scope: u32,
-    pub source_file: u32,
-    pub source_line: u32,
+    /// Service, scope and session: `Index::origins`.
+    pub origin: u32,
+    /// File and line: `Index::sources` (0 for none).
+    pub source: u32,
     pub loc: RecordLoc,
-    pub session: u16,
     pub level: Level,
 }
 
@@ -395,18 +418,71 @@ pub struct SpanEntry {
     pub span_id: u64,
     pub parent_span_id: u64,
     pub text: TextRef,
-    pub service: u32,
-    pub scope: u32,
-    pub source_file: u32,
-    pub source_line: u32,
+    pub origin: u32,
+    pub source: u32,
     pub loc: RecordLoc,
     pub trace: u32,
     /// The span's events: `Index::span_events[first_event..][..event_count]`.
     pub first_event: u32,
     pub event_count: u16,
-    pub session: u16,
     pub error: bool,
-    pub kind: i32,
+    /// OTLP's span kind (0-5).
+    pub kind: u8,
+}
+
+// Entries are most of the index's memory: their sizes are part of its design.
+const _: () = assert!(size_of::<LogEntry>() == 64);
+const _: () = assert!(size_of::<SpanEntry>() == 88);
+
+/// Where a record comes from: what a tab's service, scope and run filters look at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Origin {
+    pub service: u32,
+    pub scope: u32,
+    pub session: u16,
+}
+
+/// Values shared by many records, each stored once and named by a `u32`.
+#[derive(Debug)]
+pub struct Table<T> {
+    ids: FxHashMap<T, u32>,
+    values: Vec<T>,
+}
+
+impl<T: Copy + Eq + std::hash::Hash> Table<T> {
+    fn with_first(first: T) -> Self {
+        let mut table = Self {
+            ids: FxHashMap::default(),
+            values: Vec::new(),
+        };
+        table.id(first);
+        table
+    }
+
+    fn id(&mut self, value: T) -> u32 {
+        let next = self.values.len() as u32;
+        let id = *self.ids.entry(value).or_insert(next);
+        if id == next {
+            self.values.push(value);
+        }
+        id
+    }
+
+    pub fn get(&self, id: u32) -> T {
+        self.values[id as usize]
+    }
+
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    fn heap_bytes(&self) -> usize {
+        (self.ids.capacity() + self.values.capacity()) * (size_of::<T>() + 8)
+    }
 }
 
 /// A trace: the spans and logs that share its id, in arrival order.
@@ -423,9 +499,12 @@ pub struct TraceEntry {
 }
 
 /// Every record the viewer holds.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Index {
     pub strings: Interner,
+    pub origins: Table<Origin>,
+    /// (file, line); id 0 is "no source".
+    pub sources: Table<(u32, u32)>,
     /// The text of log records and of spans, apart so that a search over one never
     /// scans the other.
     pub log_text: TextArena,
@@ -442,6 +521,31 @@ pub struct Index {
     pub metric_points: u64,
     /// Log records per level, over all of them.
     pub log_level_counts: [u64; 7],
+}
+
+impl Default for Index {
+    fn default() -> Self {
+        Self {
+            strings: Interner::default(),
+            origins: Table::with_first(Origin {
+                service: 0,
+                scope: 0,
+                session: 0,
+            }),
+            sources: Table::with_first((0, 0)),
+            log_text: TextArena::default(),
+            span_text: TextArena::default(),
+            logs: Vec::new(),
+            spans: Vec::new(),
+            traces: Vec::new(),
+            trace_ids: FxHashMap::default(),
+            blocks: Vec::new(),
+            span_events: Vec::new(),
+            services: Vec::new(),
+            metric_points: 0,
+            log_level_counts: [0; 7],
+        }
+    }
 }
 
 /// A block's records made ready for the index: everything per record that needs no
@@ -643,7 +747,7 @@ impl Index {
                 .get(reference as usize)
                 .map_or("", String::as_str)
         };
-        let scopes: Vec<(u32, u32)> = block
+        let origins: Vec<u32> = block
             .scopes
             .iter()
             .map(|(service, scope)| {
@@ -651,21 +755,27 @@ impl Index {
                 if !self.services.contains(&service) {
                     self.services.push(service);
                 }
-                (service, self.strings.intern(string(*scope)))
+                let scope = self.strings.intern(string(*scope));
+                self.origins.id(Origin {
+                    service,
+                    scope,
+                    session,
+                })
             })
             .collect();
-        let scope_of = |i: u32| scopes.get(i as usize).copied().unwrap_or((0, 0));
-        // Block string reference → interned id, for the source files records repeat.
-        let mut files: Vec<(u32, u32)> = Vec::new();
-        let mut intern_file = |strings: &mut Interner, reference: u32| -> u32 {
-            if reference == 0 {
+        let origin_of = |i: u32| origins.get(i as usize).copied().unwrap_or(0);
+        // (block string reference, line) → source id, for the locations records repeat.
+        let mut sources: Vec<((u32, u32), u32)> = Vec::new();
+        let mut intern_source = |index: &mut Index, file: u32, line: u32| -> u32 {
+            if file == 0 {
                 return 0;
             }
-            if let Some(&(_, id)) = files.iter().find(|(r, _)| *r == reference) {
+            if let Some(&(_, id)) = sources.iter().find(|(key, _)| *key == (file, line)) {
                 return id;
             }
-            let id = strings.intern(string(reference));
-            files.push((reference, id));
+            let file_id = index.strings.intern(string(file));
+            let id = index.sources.id((file_id, line));
+            sources.push(((file, line), id));
             id
         };
         // Records of one trace come together: the last trace found is tried first.
@@ -673,7 +783,6 @@ impl Index {
 
         let mut text_start = 0;
         for (i, record) in block.logs.iter().enumerate() {
-            let (service, scope) = scope_of(record.scope);
             let text_bytes = block
                 .log_text
                 .get(text_start as usize..record.text_end as usize)
@@ -692,20 +801,18 @@ impl Index {
                 last_trace = Some((record.trace_id, trace));
                 self.traces[trace as usize].logs.push(log_index);
             }
+            let source = intern_source(self, record.source_file, record.source_line);
             self.logs.push(LogEntry {
                 time: record.time,
                 trace_id: PackedTraceId::new(record.trace_id),
                 span_id: record.span_id,
                 text,
-                service,
-                scope,
-                source_file: intern_file(&mut self.strings, record.source_file),
-                source_line: record.source_line,
+                origin: origin_of(record.scope),
+                source,
                 loc: RecordLoc {
                     block: block_id,
                     index: i as u32,
                 },
-                session,
                 level: record.level,
             });
             self.log_level_counts[record.level as usize] += 1;
@@ -714,7 +821,6 @@ impl Index {
         let mut text_start = 0;
         let mut event_start = 0;
         for (i, record) in block.spans.iter().enumerate() {
-            let (service, scope) = scope_of(record.scope);
             let text_bytes = block
                 .span_text
                 .get(text_start as usize..record.text_end as usize)
@@ -739,6 +845,7 @@ impl Index {
             );
             event_start = event_end;
             let span_index = self.spans.len() as u32;
+            let source = intern_source(self, record.source_file, record.source_line);
             self.spans.push(SpanEntry {
                 start: record.time,
                 end: record.end,
@@ -746,10 +853,8 @@ impl Index {
                 span_id: record.span_id,
                 parent_span_id: record.parent_span_id,
                 text,
-                service,
-                scope,
-                source_file: intern_file(&mut self.strings, record.source_file),
-                source_line: record.source_line,
+                origin: origin_of(record.scope),
+                source,
                 loc: RecordLoc {
                     block: block_id,
                     index: i as u32,
@@ -757,9 +862,8 @@ impl Index {
                 trace,
                 first_event,
                 event_count: record.events,
-                session,
                 error: record.error,
-                kind: record.kind,
+                kind: u8::try_from(record.kind).unwrap_or(0),
             });
             let entry = &mut self.traces[trace as usize];
             entry.spans.push(span_index);
@@ -840,6 +944,8 @@ impl Index {
             + self.blocks.capacity() * size_of::<BlockLoc>()
             + self.span_events.capacity() * size_of::<u64>()
             + self.strings.heap_bytes()
+            + self.origins.heap_bytes()
+            + self.sources.heap_bytes()
         // The text chunks' spare capacity is never touched, so never resident.
     }
 }
