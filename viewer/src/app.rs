@@ -201,6 +201,11 @@ impl App {
         self.connection.send(event);
     }
 
+    /// Whether the backend thread stopped (it logged why); the data shown is stale.
+    pub fn backend_gone(&self) -> bool {
+        self.connection.backend_gone()
+    }
+
     /// Whether the snapshot describes the shown tab.
     pub fn snapshot_is_current(&self) -> bool {
         self.snapshot.tab == self.tab().id

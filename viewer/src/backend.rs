@@ -55,6 +55,8 @@ pub struct Connection {
     pub snapshots: triple_buffer::Output<Snapshot>,
     /// Events that did not fit in the queue, retried on the next frame.
     pending: Vec<UiEvent>,
+    /// The backend thread has ended (it only does so by failing).
+    gone: bool,
 }
 
 impl Connection {
@@ -76,6 +78,7 @@ impl Connection {
                 }
                 Err(TrySendError::Disconnected(_)) => {
                     self.pending.clear();
+                    self.gone = true;
                     return;
                 }
             }
@@ -84,6 +87,11 @@ impl Connection {
 
     pub fn has_pending(&self) -> bool {
         !self.pending.is_empty()
+    }
+
+    /// Whether the backend thread has stopped: the window then shows stale data.
+    pub fn backend_gone(&self) -> bool {
+        self.gone
     }
 }
 
@@ -105,6 +113,7 @@ pub fn spawn(
         events,
         snapshots: output,
         pending: Vec::new(),
+        gone: false,
     })
 }
 

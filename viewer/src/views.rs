@@ -269,6 +269,12 @@ fn status_line(app: &mut App, ui: &mut Ui) {
         let (dot, _) = ui.allocate_exact_size(Vec2::splat(10.0), Sense::hover());
         ui.painter().circle_filled(dot.center(), 4.0, color);
         ui.colored_label(color, word);
+        if app.backend_gone() {
+            ui.colored_label(
+                level_color(Level::Error),
+                "the reader stopped: what is shown is no longer updated (see the log)",
+            );
+        }
         if let Some((loaded, expected)) = status.loading {
             let share = loaded as f32 / expected.max(1) as f32;
             ui.add(
