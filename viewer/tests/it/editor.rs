@@ -10,7 +10,7 @@ use oculus_viewer::snapshot::SourceRef;
 
 use crate::common::{eventually, runtime};
 
-struct Nvim {
+pub struct Nvim {
     child: Child,
 }
 
@@ -21,7 +21,7 @@ impl Drop for Nvim {
     }
 }
 
-fn start_nvim(socket: &Path, cwd: &Path) -> Nvim {
+pub fn start_nvim(socket: &Path, cwd: &Path) -> Nvim {
     let child = Command::new("nvim")
         .args(["--headless", "--clean", "--listen"])
         .arg(socket)
@@ -33,7 +33,7 @@ fn start_nvim(socket: &Path, cwd: &Path) -> Nvim {
 }
 
 /// The current buffer's name and the cursor's line, asked of Neovim itself.
-async fn where_is_the_cursor(socket: &Path) -> (String, i64) {
+pub async fn where_is_the_cursor(socket: &Path) -> (String, i64) {
     let (nvim, io) = nvim_rs::create::tokio::new_path(socket, nvim_rs::rpc::handler::Dummy::new())
         .await
         .unwrap();

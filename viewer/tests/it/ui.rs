@@ -16,11 +16,17 @@ struct Fixture {
 }
 
 fn app() -> Fixture {
+    app_with(|_| {})
+}
+
+/// The app over a recorded run, with its backend options adjusted by `adjust`.
+fn app_with(adjust: impl FnOnce(&mut oculus_viewer::BackendOptions)) -> Fixture {
     let dir = recorded_run();
     let runtime = runtime();
+    let mut options = options(dir.path());
+    adjust(&mut options);
     let connection =
-        oculus_viewer::backend::spawn(options(dir.path()), runtime.handle().clone(), || {})
-            .unwrap();
+        oculus_viewer::backend::spawn(options, runtime.handle().clone(), || {}).unwrap();
     let app = App::new(connection, 1);
     let harness = Harness::builder()
         .with_size(egui::vec2(1400.0, 800.0))
@@ -239,4 +245,74 @@ fn another_run_opens_in_its_own_tab() {
     f.wait("both runs in the All tab", |app| {
         app.snapshot_is_current() && app.snapshot.logs.total == 2 * first_run_logs
     });
+}
+
+#[test]
+fn follow_pauses_when_scrolling_up_and_comes_back() {
+    let mut f = app();
+    let total = f.app().snapshot.logs.total;
+    assert!(f.app().tab().logs.follow);
+    let last_top = f.app().tab().logs.top;
+    assert!(last_top > 0, "more rows than fit: {total}");
+    // The wheel over the table scrolls up, which pauses following.
+    f.harness
+        .event(Event::PointerMoved(egui::pos2(600.0, 400.0)));
+    f.harness.event(Event::MouseWheel {
+        unit: egui::MouseWheelUnit::Point,
+        delta: egui::vec2(0.0, 200.0),
+        modifiers: egui::Modifiers::NONE,
+        phase: egui::TouchPhase::Move,
+        source: egui::MouseWheelSource::Wheel,
+    });
+    f.wait("scrolled up", |app| app.tab().logs.top < last_top);
+    assert!(!f.app().tab().logs.follow);
+    // The way back is visible (from the next frame on), and takes the view to the
+    // newest row again.
+    f.harness.step();
+    f.harness.get_by_label("Follow newest (G)").click();
+    f.wait("following again", |app| {
+        app.tab().logs.follow && app.tab().logs.top == last_top
+    });
+}
+
+#[test]
+fn the_o_key_opens_the_selected_row_in_neovim() {
+    let nvim_dir = tempfile::tempdir().unwrap();
+    let socket = nvim_dir.path().join("nvim.sock");
+    // Neovim works elsewhere; the sources are found under the configured root.
+    let _nvim = crate::editor::start_nvim(&socket, nvim_dir.path());
+    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let editor_socket = socket.clone();
+    let mut f = app_with(move |options| {
+        options.editor = oculus_viewer::editor::EditorOptions {
+            socket: Some(editor_socket),
+            source_root: Some(workspace),
+        };
+    });
+    f.keys("ggj");
+    let source = f
+        .app()
+        .snapshot
+        .logs
+        .row(1)
+        .and_then(|row| row.source.clone())
+        .unwrap();
+    f.keys("o");
+    f.wait("the jump's message", |app| {
+        app.snapshot
+            .status
+            .notice
+            .as_ref()
+            .is_some_and(|notice| notice.starts_with("opened"))
+    });
+    let (name, line) = runtime().block_on(crate::editor::where_is_the_cursor(&socket));
+    assert!(
+        name.ends_with(&*source.file),
+        "{name} is not {}",
+        source.file
+    );
+    assert_eq!(line, i64::from(source.line));
 }
