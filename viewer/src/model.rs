@@ -241,11 +241,14 @@ impl TextArena {
             .unwrap_or_default()
     }
 
-    /// The display part (message or span name) as text.
+    /// The display part (message or span name) as text, up to any invalid byte.
     pub fn display(&self, text: TextRef) -> &str {
         let bytes = self.bytes(text);
         let bytes = &bytes[..(text.display_len() as usize).min(bytes.len())];
-        std::str::from_utf8(bytes).unwrap_or("")
+        match std::str::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(error) => std::str::from_utf8(&bytes[..error.valid_up_to()]).unwrap_or(""),
+        }
     }
 
     pub fn chunks(&self) -> &[Vec<u8>] {
@@ -275,16 +278,48 @@ pub struct TextWriter<'a> {
 
 impl TextWriter<'_> {
     pub fn text(&mut self, text: &str) {
+        self.text_bytes(text.as_bytes());
+    }
+
+    /// Text as it is stored: UTF-8, not checked here (a block's frame checksum already
+    /// vouches for it, and the display stops at the first invalid byte).
+    pub fn text_bytes(&mut self, text: &[u8]) {
         let room = MAX_TEXT_BYTES.saturating_sub(self.out.len() - self.begin);
         let mut cut = text.len().min(room);
-        while !text.is_char_boundary(cut) {
+        // Back to a character boundary: continuation bytes are 0b10xx_xxxx.
+        while cut > 0 && cut < text.len() && text[cut] & 0xc0 == 0x80 {
             cut -= 1;
         }
+        let text = &text[..cut];
+        let start = self.out.len();
+        self.out.extend_from_slice(text);
         // Newlines stay out: they separate records. Separators stay out of values.
-        self.out.extend(text[..cut].bytes().map(|b| match b {
-            b'\n' | FIELD_SEPARATOR | VALUE_SEPARATOR => b' ',
-            other => other,
-        }));
+        if memchr::memchr3(b'\n', FIELD_SEPARATOR, VALUE_SEPARATOR, text).is_some() {
+            for byte in &mut self.out[start..] {
+                if matches!(*byte, b'\n' | FIELD_SEPARATOR | VALUE_SEPARATOR) {
+                    *byte = b' ';
+                }
+            }
+        }
+    }
+
+    /// An integer in decimal, as `Display` writes it, without the formatting machinery.
+    pub fn integer(&mut self, value: i64) {
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        let mut rest = value.unsigned_abs();
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
+        if value < 0 {
+            self.text_bytes(b"-");
+        }
+        self.text_bytes(&digits[at..]);
     }
 
     /// Ends the display part; what follows is searchable but not shown in the row.

@@ -142,13 +142,11 @@ fn render_value(bytes: &[u8], out: &mut TextWriter<'_>) -> Result<(), WireError>
     };
     let mut reader = Reader::new(&bytes[start..]);
     match (number, wire) {
-        (1, WireType::Len) => out.text(reader.string()?),
+        (1, WireType::Len) => out.text_bytes(reader.bytes()?),
         (2, WireType::Varint) => {
             let _ = write!(out, "{}", reader.varint()? != 0);
         }
-        (3, WireType::Varint) => {
-            let _ = write!(out, "{}", reader.varint()? as i64);
-        }
+        (3, WireType::Varint) => out.integer(reader.varint()? as i64),
         (4, WireType::Fixed64) => {
             let _ = write!(out, "{}", f64::from_bits(reader.fixed64()?));
         }
@@ -504,6 +502,8 @@ mod tests {
             value(Value::StringValue("text\nwith a newline".into())),
             value(Value::BoolValue(true)),
             value(Value::IntValue(-42)),
+            value(Value::IntValue(i64::MIN)),
+            value(Value::IntValue(0)),
             value(Value::DoubleValue(2.5)),
             value(Value::BytesValue(vec![0xde, 0xad])),
             value(Value::ArrayValue(ArrayValue {
@@ -528,7 +528,7 @@ mod tests {
                 observed_time_offset_nano: observed,
                 severity_number: i as i32 * 3,
                 body: body.clone(),
-                event_name: if i >= 7 { event_name } else { 0 },
+                event_name: if i >= 9 { event_name } else { 0 },
                 attributes: all_values
                     .iter()
                     .map(|v| KeyValue {
