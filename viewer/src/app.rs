@@ -136,6 +136,14 @@ impl TabUi {
     }
 }
 
+/// An action on a row that the backend had not published yet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pending {
+    LogDetail(usize),
+    OpenTrace(usize),
+    Jump(usize),
+}
+
 /// What the UI last told the backend, so each change is sent once.
 #[derive(Default, PartialEq)]
 struct Sent {
@@ -162,6 +170,8 @@ pub struct App {
     pub focus_search: bool,
     /// What the user typed in "Open a path".
     pub path_to_open: String,
+    /// An action waiting for its row, in a tab.
+    pending: Option<(TabId, Pending)>,
     sent: Sent,
     /// Waterfall zoom: the shown part of the trace, as fractions of its duration.
     pub zoom: (f64, f64),
@@ -184,6 +194,7 @@ impl App {
             find_request: 0,
             focus_search: false,
             path_to_open: String::new(),
+            pending: None,
             sent: Sent::default(),
             zoom: (0.0, 1.0),
         }
@@ -357,11 +368,60 @@ impl App {
         self.connection.flush();
     }
 
+    /// Opens the detail of a log row; a row the backend has not published yet (just
+    /// jumped to) opens as soon as it is.
     pub fn select_log_row(&mut self, row: usize) {
-        if let Some(log) = self.snapshot.logs.row(row) {
+        self.pending = None;
+        if self.snapshot_is_current()
+            && let Some(log) = self.snapshot.logs.row(row)
+        {
             let record = RecordRef::Log(log.index);
             self.send(UiEvent::Select(Some(record)));
             self.detail_open = true;
+        } else {
+            self.pending = Some((self.tab().id, Pending::LogDetail(row)));
+        }
+    }
+
+    /// Opens the trace of a row of the trace list, as soon as the row is published.
+    fn open_trace_row(&mut self, row: usize) {
+        self.pending = None;
+        match self
+            .snapshot_is_current()
+            .then(|| self.snapshot.traces.row(row))
+            .flatten()
+        {
+            Some(trace) => {
+                let trace = trace.trace_id;
+                self.open_trace(trace, None);
+            }
+            None => self.pending = Some((self.tab().id, Pending::OpenTrace(row))),
+        }
+    }
+
+    /// Carries out what waited for rows the backend has now published.
+    fn resolve_pending(&mut self) {
+        let Some((tab, pending)) = self.pending else {
+            return;
+        };
+        if tab != self.tab().id {
+            self.pending = None;
+            return;
+        }
+        let published = self.snapshot_is_current()
+            && match pending {
+                Pending::LogDetail(row) | Pending::Jump(row) => {
+                    self.snapshot.logs.row(row).is_some()
+                }
+                Pending::OpenTrace(row) => self.snapshot.traces.row(row).is_some(),
+            };
+        if published {
+            self.pending = None;
+            match pending {
+                Pending::LogDetail(row) => self.select_log_row(row),
+                Pending::OpenTrace(row) => self.open_trace_row(row),
+                Pending::Jump(_) => self.jump_selected(),
+            }
         }
     }
 
@@ -582,13 +642,8 @@ impl App {
                 }
             }
             (ViewKind::Traces, None) => {
-                if let Some(trace) = tab
-                    .traces
-                    .selected
-                    .and_then(|row| self.snapshot.traces.row(row))
-                    .map(|t| t.trace_id)
-                {
-                    self.open_trace(trace, None);
+                if let Some(row) = tab.traces.selected {
+                    self.open_trace_row(row);
                 }
             }
             (ViewKind::Traces, Some(_)) => {
@@ -609,6 +664,14 @@ impl App {
     /// The source location of the selected row, opened in Neovim.
     fn jump_selected(&mut self) {
         let tab = self.tab();
+        // A log row just moved to may not be published yet: jump once it is.
+        if tab.view == ViewKind::Logs
+            && let Some(row) = tab.logs.selected
+            && !(self.snapshot_is_current() && self.snapshot.logs.row(row).is_some())
+        {
+            self.pending = Some((tab.id, Pending::Jump(row)));
+            return;
+        }
         let source = match (tab.view, tab.open_trace) {
             (ViewKind::Logs, _) => tab
                 .logs
@@ -645,6 +708,7 @@ impl App {
     /// Draws one frame; the body of `eframe::App::ui`, also driven by the tests.
     pub fn show(&mut self, ui: &mut egui::Ui) {
         self.receive();
+        self.resolve_pending();
         self.keys(ui.ctx());
         views::show(self, ui);
         self.sync();

@@ -211,14 +211,8 @@ impl TextArena {
         let chunk_index = self.chunks.len() - 1;
         let chunk = &mut self.chunks[chunk_index];
         let begin = chunk.len();
-        let mut writer = TextWriter {
-            out: chunk,
-            begin,
-            display_len: None,
-        };
-        write(&mut writer);
-        let display_len = writer.display_len.unwrap_or(chunk.len() - begin) as u32;
-        let len = (chunk.len() - begin) as u32;
+        let (end, display_len) = write_text(chunk, write);
+        let len = end - begin as u32;
         // A newline between records keeps a search from matching across two.
         chunk.push(b'\n');
         TextRef::new((chunk_index * CHUNK_BYTES + begin) as u64, len, display_len)

@@ -332,6 +332,34 @@ fn status_line(app: &mut App, ui: &mut Ui) {
     });
 }
 
+/// Sizes `list` to the rows that fit in what is left of `ui` and applies the wheel and
+/// the scrollbar; returns the area the table goes in.
+fn scrolled_list(ui: &mut Ui, list: &mut ListState, total: usize) -> egui::Rect {
+    let area = ui.available_rect_before_wrap();
+    list.visible = table_rows_that_fit(ui, area.height());
+    scroll_input(ui, list, total, area);
+    list.clamp(total);
+    area
+}
+
+/// A table of a list's rows: drawn row by row (no scroll area of its own), rows that
+/// take clicks, columns the user can resize.
+fn list_table<'a>(ui: &'a mut Ui, id: &str) -> TableBuilder<'a> {
+    TableBuilder::new(ui)
+        .id_salt(id)
+        .striped(true)
+        .resizable(true)
+        .vscroll(false)
+        .sense(Sense::click())
+}
+
+/// The part of `area` left of the scrollbar.
+fn table_ui(ui: &mut Ui, area: egui::Rect) -> Ui {
+    ui.new_child(
+        egui::UiBuilder::new().max_rect(area.with_max_x(area.right() - SCROLLBAR_WIDTH - 2.0)),
+    )
+}
+
 /// Body rows of a table that fit in `height` under its header; a table row also
 /// takes the spacing between items.
 fn table_rows_that_fit(ui: &Ui, height: f32) -> usize {
@@ -409,27 +437,14 @@ fn log_table(app: &mut App, ui: &mut Ui) {
         let list = &mut app.tab_mut().logs;
         follow_button(ui, list, total);
     }
-    let area = ui.available_rect_before_wrap();
-    let visible = table_rows_that_fit(ui, area.height());
-    {
-        let list = &mut app.tab_mut().logs;
-        list.visible = visible;
-        scroll_input(ui, list, total, area);
-        list.clamp(total);
-    }
+    let area = scrolled_list(ui, &mut app.tab_mut().logs, total);
     let list = app.tab().logs;
+    let visible = list.visible;
     let mut clicked: Option<usize> = None;
     let mut open_trace = None;
     let mut jump: Option<SourceRef> = None;
-    let mut table_ui = ui.new_child(
-        egui::UiBuilder::new().max_rect(area.with_max_x(area.right() - SCROLLBAR_WIDTH - 2.0)),
-    );
-    TableBuilder::new(&mut table_ui)
-        .id_salt("logs")
-        .striped(true)
-        .resizable(true)
-        .vscroll(false)
-        .sense(Sense::click())
+    let mut table_ui = table_ui(ui, area);
+    list_table(&mut table_ui, "logs")
         .column(Column::initial(96.0).at_least(40.0))
         .column(Column::initial(52.0).at_least(30.0))
         .column(Column::initial(110.0).at_least(30.0).clip(true))
@@ -543,25 +558,12 @@ fn short_path(path: &str) -> &str {
 fn trace_list(app: &mut App, ui: &mut Ui) {
     let total = app.snapshot.traces.total;
     let current = app.snapshot_is_current();
-    let area = ui.available_rect_before_wrap();
-    let visible = table_rows_that_fit(ui, area.height());
-    {
-        let list = &mut app.tab_mut().traces;
-        list.visible = visible;
-        scroll_input(ui, list, total, area);
-        list.clamp(total);
-    }
+    let area = scrolled_list(ui, &mut app.tab_mut().traces, total);
     let list = app.tab().traces;
+    let visible = list.visible;
     let mut open = None;
-    let mut table_ui = ui.new_child(
-        egui::UiBuilder::new().max_rect(area.with_max_x(area.right() - SCROLLBAR_WIDTH - 2.0)),
-    );
-    TableBuilder::new(&mut table_ui)
-        .id_salt("traces")
-        .striped(true)
-        .resizable(true)
-        .vscroll(false)
-        .sense(Sense::click())
+    let mut table_ui = table_ui(ui, area);
+    list_table(&mut table_ui, "traces")
         .column(Column::initial(96.0).at_least(40.0))
         .column(
             Column::remainder()

@@ -293,6 +293,7 @@ fn the_o_key_opens_the_selected_row_in_neovim() {
         };
     });
     f.keys("ggj");
+    f.wait("row 2 published", |app| app.snapshot.logs.row(1).is_some());
     let source = f
         .app()
         .snapshot
