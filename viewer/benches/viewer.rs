@@ -376,8 +376,11 @@ fn time_filter(
 }
 
 fn main() {
-    // `cargo bench` passes --bench; a plain `cargo test` of benches passes nothing.
+    // `cargo bench` passes --bench; `cargo test --all-targets` runs this without it.
     if !std::env::args().any(|a| a == "--bench") {
+        println!(
+            "viewer benchmark: skipped (run it with `cargo bench -p oculus-viewer --bench viewer`)"
+        );
         return;
     }
     let records: u64 = std::env::var("OCULUS_BENCH_RECORDS")
