@@ -8,6 +8,7 @@
 //! Handlers do the CPU work in parallel; only the writer thread touches the file.
 
 pub mod budget;
+pub mod cli;
 pub mod export;
 pub mod grpc;
 pub mod http;

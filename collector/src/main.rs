@@ -1,13 +1,13 @@
 //! `oculus-collector`: serve OTLP into segments, export them back, check them.
 
 use std::io::Write;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use oculus_collector::cli::EndpointArgs;
 use oculus_collector::export::{self, Signal};
 use oculus_collector::{Collector, Config};
 use oculus_store::{FsyncPolicy, SegmentBytes, SegmentItem, WriterOptions, read_segment, resolve};
@@ -44,19 +44,12 @@ enum Command {
 
 #[derive(Args)]
 struct ServeArgs {
-    /// OTLP/gRPC listen address.
-    #[arg(long, default_value = "127.0.0.1:4317", value_name = "ADDR")]
-    grpc: SocketAddr,
-    /// OTLP/HTTP listen address.
-    #[arg(long, default_value = "127.0.0.1:4318", value_name = "ADDR")]
-    http: SocketAddr,
+    #[command(flatten)]
+    endpoint: EndpointArgs,
     /// Listen on all interfaces (0.0.0.0) instead of loopback. Anyone who can reach
     /// this machine can then send data.
     #[arg(long)]
     listen_all: bool,
-    /// Where sessions are kept [default: $XDG_DATA_HOME/oculus or ~/.local/share/oculus].
-    #[arg(long, value_name = "DIR", env = "OCULUS_DATA_DIR")]
-    data_dir: Option<PathBuf>,
     /// Largest accepted request in bytes, after decompression.
     #[arg(long, default_value_t = 64 << 20, value_name = "BYTES")]
     max_message_bytes: usize,
@@ -138,8 +131,8 @@ fn main() -> ExitCode {
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let mut grpc = args.grpc;
-    let mut http = args.http;
+    let mut grpc = args.endpoint.grpc;
+    let mut http = args.endpoint.http;
     if args.listen_all {
         grpc.set_ip(std::net::Ipv4Addr::UNSPECIFIED.into());
         http.set_ip(std::net::Ipv4Addr::UNSPECIFIED.into());
@@ -149,8 +142,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     } else if !grpc.ip().is_loopback() || !http.ip().is_loopback() {
         tracing::warn!("listening on a non-loopback address: other machines can send data");
     }
-    let data_dir = args.data_dir.unwrap_or_else(oculus_store::default_data_dir);
-    let mut config = Config::new(grpc, http, data_dir);
+    let mut config = Config::new(grpc, http, args.endpoint.data_dir());
     config.max_message_bytes = args.max_message_bytes;
     config.max_inflight_bytes = args.max_inflight_bytes;
     config.zstd_level = args.zstd_level;

@@ -1,11 +1,11 @@
 //! `oculus`: the desktop viewer, with a collector of its own unless one already runs.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
+use oculus_collector::cli::EndpointArgs;
 use oculus_collector::{Collector, Config, StartError};
 use oculus_viewer::editor::EditorOptions;
 use oculus_viewer::{App, BackendOptions};
@@ -27,15 +27,9 @@ struct Cli {
     /// Only view: run no collector.
     #[arg(long)]
     no_collector: bool,
-    /// OTLP/gRPC listen address of the collector.
-    #[arg(long, default_value = "127.0.0.1:4317", value_name = "ADDR")]
-    grpc: SocketAddr,
-    /// OTLP/HTTP listen address of the collector.
-    #[arg(long, default_value = "127.0.0.1:4318", value_name = "ADDR")]
-    http: SocketAddr,
-    /// Where sessions are kept [default: $XDG_DATA_HOME/oculus or ~/.local/share/oculus].
-    #[arg(long, value_name = "DIR", env = "OCULUS_DATA_DIR")]
-    data_dir: Option<PathBuf>,
+    /// The collector's addresses and data directory, as `oculus-collector serve` takes them.
+    #[command(flatten)]
+    endpoint: EndpointArgs,
     /// Neovim's RPC socket for jump-to-source [default: $NVIM, else a running Neovim's].
     #[arg(long, value_name = "SOCKET")]
     nvim: Option<PathBuf>,
@@ -71,10 +65,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let data_dir = cli
-        .data_dir
-        .clone()
-        .unwrap_or_else(oculus_store::default_data_dir);
+    let data_dir = cli.endpoint.data_dir();
     let (collector, collector_status) = if cli.no_collector {
         (None, "viewing only".to_owned())
     } else if oculus_store::datadir::is_locked(&data_dir) {
@@ -86,7 +77,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             ),
         )
     } else {
-        let config = Config::new(cli.grpc, cli.http, data_dir.clone());
+        let config = Config::new(cli.endpoint.grpc, cli.endpoint.http, data_dir.clone());
         match runtime.block_on(Collector::start(config)) {
             Ok(collector) => {
                 let status = format!(

@@ -6,7 +6,7 @@ use egui::{Align, Color32, FontId, Layout, RichText, Sense, TextFormat, Ui, Vec2
 use egui_extras::{Column, TableBuilder};
 
 use crate::app::{App, ListState};
-use crate::model::{Level, span_hex, trace_hex};
+use crate::model::{Level, parse_trace_id, span_hex, trace_hex};
 use crate::snapshot::{LogRow, RecordRef, SourceRef, UiEvent, ViewKind, WaterfallSpan};
 use crate::time::{format_clock, format_duration};
 
@@ -90,7 +90,7 @@ pub fn show(app: &mut App, ui: &mut Ui) {
 }
 
 fn tab_bar(app: &mut App, ui: &mut Ui) {
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         let mut close = None;
         for (i, tab) in app.tabs.iter().enumerate() {
             let label = if i < 9 {
@@ -969,6 +969,7 @@ fn detail_pane(app: &mut App, ui: &mut Ui) {
         }
     });
     ui.separator();
+    let mut open_trace = None;
     egui::ScrollArea::vertical()
         .auto_shrink(false)
         .show(ui, |ui| {
@@ -1002,16 +1003,35 @@ fn detail_pane(app: &mut App, ui: &mut Ui) {
                                 {
                                     ui.ctx().copy_text(value.clone());
                                 }
+                                // A trace id anywhere (the record's, a link's) opens its trace.
+                                let trace = if section.title.starts_with("Links") {
+                                    parse_trace_id(key)
+                                } else if key == "trace id" {
+                                    parse_trace_id(value)
+                                } else {
+                                    None
+                                };
+                                if let Some(trace) = trace.filter(|t| *t != 0)
+                                    && ui
+                                        .small_button("open")
+                                        .on_hover_text("open this trace")
+                                        .clicked()
+                                {
+                                    open_trace = Some(trace);
+                                }
                                 ui.add(egui::Label::new(RichText::new(value).monospace()).wrap());
                             });
                         }
                     });
             }
         });
+    if let Some(trace) = open_trace {
+        app.open_trace(trace, None);
+    }
 }
 
 const BINDINGS: &[(&str, &str)] = &[
-    ("j / k, ↓ / ↑", "next / previous row"),
+    ("j / k, Down / Up", "next / previous row"),
     ("gg / G", "first row / newest row (and follow)"),
     ("Ctrl-d / Ctrl-u", "half a page down / up"),
     ("PageDown / PageUp", "a page down / up"),

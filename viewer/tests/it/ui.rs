@@ -317,3 +317,24 @@ fn the_o_key_opens_the_selected_row_in_neovim() {
     );
     assert_eq!(line, i64::from(source.line));
 }
+
+#[test]
+fn the_help_lists_the_keys_and_every_glyph_drawn_exists() {
+    let mut f = app();
+    f.keys("?");
+    assert!(f.app().help_open);
+    // A window is sized in its first frame and shown from the next.
+    f.harness.step();
+    // Drawing fails the test when a glyph is missing from the fonts.
+    f.harness.get_by_label("open the row's source in Neovim");
+    f.harness.get_by_label("gg / G");
+    f.harness.key_press(egui::Key::Escape);
+    f.harness.step();
+    assert!(!f.app().help_open);
+    // Durations use the micro sign.
+    let mut harness = Harness::new_ui(|ui| {
+        ui.label(oculus_viewer::time::format_duration(1_500));
+    });
+    harness.run();
+    harness.get_by_label("1.5 µs");
+}

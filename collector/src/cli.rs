@@ -1,0 +1,28 @@
+//! Command-line flags that `oculus-collector serve` and the viewer's own collector share,
+//! so that they mean the same in both.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Where a collector listens and what it writes to.
+#[derive(Clone, Debug, clap::Args)]
+pub struct EndpointArgs {
+    /// OTLP/gRPC listen address.
+    #[arg(long, default_value = "127.0.0.1:4317", value_name = "ADDR")]
+    pub grpc: SocketAddr,
+    /// OTLP/HTTP listen address.
+    #[arg(long, default_value = "127.0.0.1:4318", value_name = "ADDR")]
+    pub http: SocketAddr,
+    /// Where sessions are kept [default: $XDG_DATA_HOME/oculus or ~/.local/share/oculus].
+    #[arg(long, value_name = "DIR", env = "OCULUS_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl EndpointArgs {
+    /// The data directory given, else the per-user default.
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir
+            .clone()
+            .unwrap_or_else(oculus_store::default_data_dir)
+    }
+}
