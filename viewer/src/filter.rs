@@ -312,7 +312,7 @@ fn search_serial<E: HasText>(
     regex: &Regex,
     range: Range<usize>,
 ) -> Vec<u32> {
-    let chunk_bytes = TextArena::chunk_bytes();
+    let chunk_bytes = arena.chunk_bytes();
     let mut hits = Vec::new();
     let mut first = range.start;
     while first < range.end {

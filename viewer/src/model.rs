@@ -193,20 +193,38 @@ impl TextRef {
 }
 
 /// Append-only text in chunks, so growing never copies what is already there.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct TextArena {
     chunks: Vec<Vec<u8>>,
+    chunk_bytes: usize,
+}
+
+impl Default for TextArena {
+    fn default() -> Self {
+        Self::with_chunk_bytes(CHUNK_BYTES)
+    }
 }
 
 impl TextArena {
+    /// An arena of smaller chunks, for tests of what crosses from one to the next.
+    /// Every record's text must then fit in half a chunk.
+    pub fn with_chunk_bytes(chunk_bytes: usize) -> Self {
+        Self {
+            chunks: Vec::new(),
+            chunk_bytes,
+        }
+    }
+
     /// Appends one record's text, built by `write`; returns where it went.
     pub fn push(&mut self, write: impl FnOnce(&mut TextWriter<'_>)) -> TextRef {
+        // Room for the longest text a record can have, so it never grows a chunk.
+        let room = (2 * MAX_TEXT_BYTES).min(self.chunk_bytes / 2);
         if self
             .chunks
             .last()
-            .is_none_or(|c| c.len() + 2 * MAX_TEXT_BYTES > CHUNK_BYTES)
+            .is_none_or(|c| c.len() + room > self.chunk_bytes)
         {
-            self.chunks.push(Vec::with_capacity(CHUNK_BYTES));
+            self.chunks.push(Vec::with_capacity(self.chunk_bytes));
         }
         let chunk_index = self.chunks.len() - 1;
         let chunk = &mut self.chunks[chunk_index];
@@ -215,7 +233,15 @@ impl TextArena {
         let len = end - begin as u32;
         // A newline between records keeps a search from matching across two.
         chunk.push(b'\n');
-        TextRef::new((chunk_index * CHUNK_BYTES + begin) as u64, len, display_len)
+        debug_assert!(
+            chunk.len() <= self.chunk_bytes,
+            "a text larger than its room"
+        );
+        TextRef::new(
+            (chunk_index * self.chunk_bytes + begin) as u64,
+            len,
+            display_len,
+        )
     }
 
     /// Appends one record's text, already written by a [`TextWriter`] elsewhere.
@@ -227,8 +253,8 @@ impl TextArena {
     }
 
     pub fn bytes(&self, text: TextRef) -> &[u8] {
-        let chunk = (text.start() / CHUNK_BYTES as u64) as usize;
-        let offset = (text.start() % CHUNK_BYTES as u64) as usize;
+        let chunk = (text.start() / self.chunk_bytes as u64) as usize;
+        let offset = (text.start() % self.chunk_bytes as u64) as usize;
         self.chunks
             .get(chunk)
             .and_then(|c| c.get(offset..offset + text.len() as usize))
@@ -249,8 +275,8 @@ impl TextArena {
         &self.chunks
     }
 
-    pub fn chunk_bytes() -> u64 {
-        CHUNK_BYTES as u64
+    pub fn chunk_bytes(&self) -> u64 {
+        self.chunk_bytes as u64
     }
 
     pub fn heap_bytes(&self) -> usize {
@@ -550,6 +576,17 @@ pub struct Index {
     pub metric_points: u64,
     /// Log records per level, over all of them.
     pub log_level_counts: [u64; 7],
+}
+
+impl Index {
+    /// An index whose text chunks are `chunk_bytes` long: see [`TextArena::with_chunk_bytes`].
+    pub fn with_text_chunk_bytes(chunk_bytes: usize) -> Self {
+        Self {
+            log_text: TextArena::with_chunk_bytes(chunk_bytes),
+            span_text: TextArena::with_chunk_bytes(chunk_bytes),
+            ..Self::default()
+        }
+    }
 }
 
 impl Default for Index {

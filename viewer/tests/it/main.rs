@@ -9,5 +9,6 @@
 mod common;
 mod editor;
 mod engine;
+mod filter_model;
 mod smoke;
 mod ui;
