@@ -515,7 +515,7 @@ impl App {
             }
             return;
         }
-        let (events, modifiers) = ctx.input(|i| (i.events.clone(), i.modifiers));
+        let events = ctx.input(|i| i.events.clone());
         for event in events {
             match event {
                 egui::Event::Text(text) => {
@@ -532,7 +532,6 @@ impl App {
                 _ => {}
             }
         }
-        let _ = modifiers;
     }
 
     fn total(&self) -> usize {

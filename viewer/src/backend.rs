@@ -193,13 +193,13 @@ pub struct Engine {
     trace_cache: Option<(TraceKey, TraceView)>,
 }
 
-/// What a cached waterfall was built from.
-#[derive(Clone, Copy, PartialEq, Eq)]
+/// What a cached waterfall was built from; the search only changes its highlights.
+#[derive(Clone, PartialEq, Eq)]
 struct TraceKey {
     trace: TraceId,
     spans: usize,
     logs: usize,
-    filter_generation: u64,
+    search: (String, bool),
     focus: Option<RecordRef>,
 }
 
@@ -659,7 +659,7 @@ impl Engine {
                     trace,
                     spans: entry.spans.len(),
                     logs: entry.logs.len(),
-                    filter_generation: self.generation_of(&tab.filter),
+                    search: (tab.filter.search.clone(), tab.filter.regex),
                     focus,
                 }
             });
@@ -674,15 +674,6 @@ impl Engine {
             };
         }
         snapshot
-    }
-
-    /// A stand-in for "this filter": the search changes the highlights only.
-    fn generation_of(&self, filter: &Filter) -> u64 {
-        use std::hash::{Hash, Hasher};
-        let mut hasher = rustc_hash::FxHasher::default();
-        filter.search.hash(&mut hasher);
-        filter.regex.hash(&mut hasher);
-        hasher.finish()
     }
 
     /// The spans of a trace in tree order, each with its logs.
