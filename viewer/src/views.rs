@@ -7,7 +7,7 @@ use egui_extras::{Column, TableBuilder};
 
 use crate::app::{App, ListState};
 use crate::model::{Level, parse_trace_id, span_hex, trace_hex};
-use crate::snapshot::{LogRow, RecordRef, SourceRef, UiEvent, ViewKind, WaterfallSpan};
+use crate::snapshot::{LogRow, RecordRef, SourceRef, TraceView, UiEvent, ViewKind, WaterfallSpan};
 use crate::time::{format_clock, format_duration};
 
 const ROW_HEIGHT: f32 = 20.0;
@@ -478,7 +478,7 @@ fn log_table(app: &mut App, ui: &mut Ui) {
                 row.set_selected(list.selected == Some(number));
                 let Some(log) = log else {
                     row.col(|ui| {
-                        ui.weak("…");
+                        ui.weak("...");
                     });
                     return;
                 };
@@ -598,7 +598,7 @@ fn trace_list(app: &mut App, ui: &mut Ui) {
                 row.set_selected(list.selected == Some(number));
                 let Some(trace) = current.then(|| app.snapshot.traces.row(number)).flatten() else {
                     row.col(|ui| {
-                        ui.weak("…");
+                        ui.weak("...");
                     });
                     return;
                 };
@@ -671,20 +671,24 @@ impl WaterfallRow<'_> {
 
 /// The rows of the open trace, with its logs inline when that is on.
 pub fn waterfall_rows(app: &App) -> Vec<WaterfallRow<'_>> {
-    let Some(view) = &app.snapshot.trace else {
-        return Vec::new();
-    };
+    app.snapshot
+        .trace
+        .as_ref()
+        .map_or_else(Vec::new, |view| rows_of(view, app.inline_logs))
+}
+
+fn rows_of(view: &TraceView, inline_logs: bool) -> Vec<WaterfallRow<'_>> {
     let mut rows = Vec::with_capacity(view.spans.len());
     for span in &view.spans {
         rows.push(WaterfallRow::Span(span));
-        if app.inline_logs {
+        if inline_logs {
             rows.extend(span.logs.iter().map(|log| WaterfallRow::Log {
                 log,
                 depth: span.depth + 1,
             }));
         }
     }
-    if app.inline_logs {
+    if inline_logs {
         rows.extend(
             view.orphan_logs
                 .iter()
@@ -704,21 +708,27 @@ pub fn zoom(app: &mut App, factor: f64) {
 }
 
 fn waterfall(app: &mut App, ui: &mut Ui) {
-    let Some(view) = app.snapshot.trace.clone() else {
+    // Taken out for the frame and put back, rather than cloned: a trace can be large.
+    let Some(view) = app.snapshot.trace.take() else {
         ui.horizontal(|ui| {
             if ui.button("< Traces").clicked() {
                 app.tab_mut().open_trace = None;
             }
-            ui.label("loading the trace…");
+            ui.label("loading the trace...");
         });
         return;
     };
+    draw_waterfall(app, ui, &view);
+    app.snapshot.trace = Some(view);
+}
+
+fn draw_waterfall(app: &mut App, ui: &mut Ui, view: &TraceView) {
     // A focus request (from a log's trace link) selects that span once.
     if let Some(focus) = view.focus
         && app.tab().waterfall.selected.is_none()
     {
-        let rows = waterfall_rows(app).len();
-        let index = waterfall_rows(app)
+        let rows = rows_of(view, app.inline_logs).len();
+        let index = rows_of(view, app.inline_logs)
             .iter()
             .position(|r| matches!(r, WaterfallRow::Span(s) if view.spans.get(focus).is_some_and(|f| f.index == s.index)))
             .unwrap_or(0);
@@ -759,7 +769,7 @@ fn waterfall(app: &mut App, ui: &mut Ui) {
             app.zoom = (0.0, 1.0);
         }
     });
-    let rows = waterfall_rows(app);
+    let rows = rows_of(view, app.inline_logs);
     let total = rows.len();
     let area = ui.available_rect_before_wrap();
     let visible = (area.height() / ROW_HEIGHT).floor().max(1.0) as usize;
@@ -922,7 +932,7 @@ fn service_color(service: &str) -> Color32 {
 
 fn detail_pane(app: &mut App, ui: &mut Ui) {
     let Some(detail) = app.snapshot.detail.clone() else {
-        ui.weak("loading…");
+        ui.weak("loading...");
         return;
     };
     ui.horizontal(|ui| {
