@@ -698,6 +698,37 @@ fn rows_of(view: &TraceView, inline_logs: bool) -> Vec<WaterfallRow<'_>> {
     rows
 }
 
+/// A trace as a Markdown outline: one item per span (indented under its parent) with
+/// its service, duration and status, its logs as sub-items. For pasting into an issue.
+pub fn trace_markdown(view: &TraceView) -> String {
+    use std::fmt::Write as _;
+    let mut out = format!(
+        "Trace `{}` ({} spans, {})\n\n",
+        trace_hex(view.trace_id),
+        view.spans.len(),
+        format_duration(view.end_unix_nano.saturating_sub(view.start_unix_nano))
+    );
+    for span in &view.spans {
+        let indent = "  ".repeat(usize::from(span.depth));
+        let _ = writeln!(
+            out,
+            "{indent}- **{}** ({}, {}, +{}){}",
+            span.name,
+            span.service,
+            format_duration(span.end_unix_nano.saturating_sub(span.start_unix_nano)),
+            format_duration(span.start_unix_nano.saturating_sub(view.start_unix_nano)),
+            if span.error { " ERROR" } else { "" },
+        );
+        for log in &span.logs {
+            let _ = writeln!(out, "{indent}  - `{}` {}", log.level.label(), log.message);
+        }
+    }
+    for log in &view.orphan_logs {
+        let _ = writeln!(out, "- `{}` {}", log.level.label(), log.message);
+    }
+    out
+}
+
 /// Zooms the waterfall around its middle by `factor` (below 1 zooms in).
 pub fn zoom(app: &mut App, factor: f64) {
     let (start, end) = app.zoom;
@@ -745,6 +776,13 @@ fn draw_waterfall(app: &mut App, ui: &mut Ui, view: &TraceView) {
             .clicked()
         {
             ui.ctx().copy_text(trace_hex(view.trace_id));
+        }
+        if ui
+            .small_button("copy as Markdown")
+            .on_hover_text("the spans as an outline, with their logs")
+            .clicked()
+        {
+            ui.ctx().copy_text(trace_markdown(view));
         }
         ui.label(format!(
             "{} spans · {}",

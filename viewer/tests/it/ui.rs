@@ -186,6 +186,16 @@ fn selecting_a_span_shows_its_logs() {
     });
     f.harness.get_by_label("Copy trace id").click();
     f.harness.step();
+    // The whole trace as Markdown: every span, each log under its span.
+    let markdown = oculus_viewer::views::trace_markdown(&trace);
+    assert!(markdown.starts_with("Trace `"));
+    assert_eq!(markdown.matches("- **").count(), trace.spans.len());
+    assert_eq!(
+        markdown.matches("  - `").count(),
+        logs + trace.orphan_logs.len()
+    );
+    f.harness.get_by_label("copy as Markdown").click();
+    f.harness.step();
     // Esc closes the detail, then the trace.
     f.harness.key_press(egui::Key::Escape);
     f.harness.step();
