@@ -1,5 +1,8 @@
 //! Just enough of the protobuf wire format to read OTLP and blocks and to write
 //! blocks, without materializing any of them as structs.
+//!
+//! Every function is `#[inline]`: the collector's transcoder and the viewer's scanner
+//! call them per field from other crates, where only inline functions can be inlined.
 
 /// A protobuf wire type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,6 +26,7 @@ pub struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    #[inline]
     pub fn new(data: &'a [u8]) -> Self {
         Self { data, pos: 0 }
     }
@@ -49,11 +53,13 @@ impl<'a> Reader<'a> {
     }
 
     /// Whether every byte was read.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.pos >= self.data.len()
     }
 
     /// The offset of the next byte to read.
+    #[inline]
     pub fn position(&self) -> usize {
         self.pos
     }
@@ -142,6 +148,7 @@ pub trait Writer {
     fn end_len(&mut self, mark: usize);
 
     #[inline]
+    #[inline]
     fn put_uint(&mut self, field: u32, value: u64) {
         if value != 0 {
             self.put_tag(field, WireType::Varint);
@@ -150,16 +157,19 @@ pub trait Writer {
     }
 
     /// An `int32` (enum) field; negative values take ten bytes, as protobuf says.
+    #[inline]
     fn put_int32(&mut self, field: u32, value: i32) {
         self.put_uint(field, i64::from(value) as u64);
     }
 
+    #[inline]
     #[inline]
     fn put_sint64(&mut self, field: u32, value: i64) {
         self.put_uint(field, ((value << 1) ^ (value >> 63)) as u64);
     }
 
     /// An `optional sint64`: written when present, even as 0.
+    #[inline]
     fn put_optional_sint64(&mut self, field: u32, value: Option<i64>) {
         if let Some(value) = value {
             self.put_tag(field, WireType::Varint);
@@ -172,6 +182,7 @@ pub trait Writer {
     fn put_bytes(&mut self, field: u32, bytes: &[u8]);
 }
 
+#[inline]
 fn wire_code(wire: WireType) -> u64 {
     match wire {
         WireType::Varint => 0,
@@ -181,6 +192,7 @@ fn wire_code(wire: WireType) -> u64 {
     }
 }
 
+#[inline]
 fn varint_len(value: u64) -> usize {
     (64 - (value | 1).leading_zeros() as usize).div_ceil(7)
 }
@@ -208,6 +220,7 @@ impl Writer for Vec<u8> {
         self.len() - 1
     }
 
+    #[inline]
     fn end_len(&mut self, mark: usize) {
         let len = self.len() - mark - 1;
         if len < 0x80 {
