@@ -148,7 +148,6 @@ pub trait Writer {
     fn end_len(&mut self, mark: usize);
 
     #[inline]
-    #[inline]
     fn put_uint(&mut self, field: u32, value: u64) {
         if value != 0 {
             self.put_tag(field, WireType::Varint);
@@ -162,7 +161,6 @@ pub trait Writer {
         self.put_uint(field, i64::from(value) as u64);
     }
 
-    #[inline]
     #[inline]
     fn put_sint64(&mut self, field: u32, value: i64) {
         self.put_uint(field, ((value << 1) ^ (value >> 63)) as u64);
