@@ -1,5 +1,5 @@
-//! Command-line flags that `oculus-collector serve` and the viewer's own collector share,
-//! so that they mean the same in both.
+//! What `oculus-collector` and the viewer's `oculus` share on the command line: the
+//! collector's flags, so they mean the same in both, and how both log.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -25,4 +25,15 @@ impl EndpointArgs {
             .clone()
             .unwrap_or_else(oculus_store::default_data_dir)
     }
+}
+
+/// Logs to stderr, at INFO unless `RUST_LOG` says otherwise.
+pub fn init_logging() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
 }

@@ -189,7 +189,6 @@ pub struct Engine {
     runtime: tokio::runtime::Handle,
     collector: String,
     rate: RateMeter,
-    generation: u64,
     trace_cache: Option<(TraceKey, TraceView)>,
 }
 
@@ -257,7 +256,6 @@ impl Engine {
             runtime,
             collector: options.collector,
             rate: RateMeter::default(),
-            generation: 0,
             trace_cache: None,
         };
         for path in options.paths {
@@ -402,12 +400,7 @@ impl Engine {
             UiEvent::ShowTab { tab, filter } => {
                 self.shown = tab;
                 match self.tabs.get_mut(&tab) {
-                    Some(state) => {
-                        if state.filter != filter {
-                            state.set_filter(filter);
-                            self.generation += 1;
-                        }
-                    }
+                    Some(state) => state.set_filter(filter),
                     None => {
                         self.tabs.insert(tab, Tab::new(filter));
                     }
@@ -569,13 +562,11 @@ impl Engine {
             records_per_second: self.rate.per_second(),
             receiving: self.rate.receiving(now),
             collector: self.collector.clone(),
-            sessions: self.library.sessions.len(),
             loading: self.library.loading(),
             damage: self.damage.clone(),
             notice: self.notice.clone(),
         };
         let mut snapshot = Snapshot {
-            generation: self.generation,
             tab: self.shown,
             services: self
                 .index
@@ -595,7 +586,6 @@ impl Engine {
             status,
             ..Snapshot::default()
         };
-        self.generation += 1;
         let Some(tab) = self.tabs.get(&self.shown) else {
             return snapshot;
         };

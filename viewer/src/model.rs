@@ -134,10 +134,6 @@ impl Interner {
         &self.strings[id as usize]
     }
 
-    pub fn find(&self, text: &str) -> Option<u32> {
-        self.ids.get(text).copied()
-    }
-
     pub fn len(&self) -> usize {
         self.strings.len()
     }
@@ -215,8 +211,8 @@ impl TextArena {
         }
     }
 
-    /// Appends one record's text, built by `write`; returns where it went.
-    pub fn push(&mut self, write: impl FnOnce(&mut TextWriter<'_>)) -> TextRef {
+    /// Appends one record's text, written by a [`TextWriter`]; returns where it went.
+    pub fn push(&mut self, text: &[u8], display_len: u32) -> TextRef {
         // Room for the longest text a record can have, so it never grows a chunk.
         let room = (2 * MAX_TEXT_BYTES).min(self.chunk_bytes / 2);
         if self
@@ -229,8 +225,7 @@ impl TextArena {
         let chunk_index = self.chunks.len() - 1;
         let chunk = &mut self.chunks[chunk_index];
         let begin = chunk.len();
-        let (end, display_len) = write_text(chunk, write);
-        let len = end - begin as u32;
+        chunk.extend_from_slice(text);
         // A newline between records keeps a search from matching across two.
         chunk.push(b'\n');
         debug_assert!(
@@ -239,17 +234,9 @@ impl TextArena {
         );
         TextRef::new(
             (chunk_index * self.chunk_bytes + begin) as u64,
-            len,
-            display_len,
+            text.len() as u32,
+            display_len.min(text.len() as u32),
         )
-    }
-
-    /// Appends one record's text, already written by a [`TextWriter`] elsewhere.
-    pub fn push_bytes(&mut self, bytes: &[u8], display_len: u32) -> TextRef {
-        self.push(|w| {
-            w.out.extend_from_slice(bytes);
-            w.display_len = Some((display_len as usize).min(bytes.len()));
-        })
     }
 
     pub fn bytes(&self, text: TextRef) -> &[u8] {
@@ -481,8 +468,6 @@ pub struct SpanEntry {
     pub first_event: u32,
     pub event_count: u16,
     pub error: bool,
-    /// OTLP's span kind (0-5).
-    pub kind: u8,
 }
 
 // Entries are most of the index's memory: their sizes are part of its design.
@@ -568,6 +553,8 @@ pub struct Index {
     pub spans: Vec<SpanEntry>,
     pub traces: Vec<TraceEntry>,
     trace_ids: FxHashMap<TraceId, u32>,
+    /// The trace most recently looked up, tried before the map.
+    last_trace: Option<(TraceId, u32)>,
     pub blocks: Vec<BlockLoc>,
     /// Times of span events, in Unix nanoseconds; spans point into it.
     pub span_events: Vec<u64>,
@@ -605,6 +592,7 @@ impl Default for Index {
             spans: Vec::new(),
             traces: Vec::new(),
             trace_ids: FxHashMap::default(),
+            last_trace: None,
             blocks: Vec::new(),
             span_events: Vec::new(),
             services: Vec::new(),
@@ -670,7 +658,20 @@ pub(crate) struct PreparedRecord {
     pub(crate) events: u16,
     pub(crate) level: Level,
     pub(crate) error: bool,
-    pub(crate) kind: i32,
+}
+
+/// Each record's text in a prepared block's buffer, where they follow one another.
+fn record_texts<'a>(
+    buffer: &'a [u8],
+    records: &'a [PreparedRecord],
+) -> impl Iterator<Item = &'a [u8]> + 'a {
+    let mut start = 0;
+    records.iter().map(move |record| {
+        let end = record.text_end as usize;
+        let text = buffer.get(start..end).unwrap_or_default();
+        start = end;
+        text
+    })
 }
 
 pub(crate) fn join_trace_id(high: u64, low: u64) -> TraceId {
@@ -784,7 +785,6 @@ pub fn prepare(mut block: Block) -> PreparedBlock {
             display_len,
             events: events.len() as u16,
             error: span.status_code == oculus_store::proto::StatusCode::Error as i32,
-            kind: span.kind,
             ..PreparedRecord::default()
         });
     }
@@ -844,27 +844,12 @@ impl Index {
             sources.push(((file, line), id));
             id
         };
-        // Records of one trace come together: the last trace found is tried first.
-        let mut last_trace: Option<(TraceId, u32)> = None;
-
-        let mut text_start = 0;
-        for (i, record) in block.logs.iter().enumerate() {
-            let text_bytes = block
-                .log_text
-                .get(text_start as usize..record.text_end as usize)
-                .unwrap_or_default();
-            text_start = record.text_end;
-            let text = self.log_text.push_bytes(text_bytes, record.display_len);
+        let log_texts = record_texts(&block.log_text, &block.logs);
+        for (i, (record, text)) in block.logs.iter().zip(log_texts).enumerate() {
+            let text = self.log_text.push(text, record.display_len);
             let log_index = self.logs.len() as u32;
             if record.trace_id != 0 {
-                let trace = match last_trace {
-                    Some((id, trace)) if id == record.trace_id => {
-                        self.widen(trace, record.time, record.time);
-                        trace
-                    }
-                    _ => self.trace(record.trace_id, record.time, record.time),
-                };
-                last_trace = Some((record.trace_id, trace));
+                let trace = self.trace(record.trace_id, record.time, record.time);
                 self.traces[trace as usize].logs.push(log_index);
             }
             let source = intern_source(self, record.source_file, record.source_line);
@@ -884,23 +869,11 @@ impl Index {
             self.log_level_counts[record.level as usize] += 1;
         }
 
-        let mut text_start = 0;
         let mut event_start = 0;
-        for (i, record) in block.spans.iter().enumerate() {
-            let text_bytes = block
-                .span_text
-                .get(text_start as usize..record.text_end as usize)
-                .unwrap_or_default();
-            text_start = record.text_end;
-            let text = self.span_text.push_bytes(text_bytes, record.display_len);
-            let trace = match last_trace {
-                Some((id, trace)) if id == record.trace_id => {
-                    self.widen(trace, record.time, record.end);
-                    trace
-                }
-                _ => self.trace(record.trace_id, record.time, record.end),
-            };
-            last_trace = Some((record.trace_id, trace));
+        let span_texts = record_texts(&block.span_text, &block.spans);
+        for (i, (record, text)) in block.spans.iter().zip(span_texts).enumerate() {
+            let text = self.span_text.push(text, record.display_len);
+            let trace = self.trace(record.trace_id, record.time, record.end);
             let first_event = self.span_events.len() as u32;
             let event_end = event_start + usize::from(record.events);
             self.span_events.extend_from_slice(
@@ -929,7 +902,6 @@ impl Index {
                 first_event,
                 event_count: record.events,
                 error: record.error,
-                kind: u8::try_from(record.kind).unwrap_or(0),
             });
             let entry = &mut self.traces[trace as usize];
             entry.spans.push(span_index);
@@ -956,6 +928,19 @@ impl Index {
 
     /// The trace with this id, created on first sight, widened to `[start, end]`.
     fn trace(&mut self, id: TraceId, start: u64, end: u64) -> u32 {
+        // Records of one trace come together: the last trace found is tried first.
+        if let Some((last, index)) = self.last_trace
+            && last == id
+        {
+            self.widen(index, start, end);
+            return index;
+        }
+        let index = self.find_or_add_trace(id, start, end);
+        self.last_trace = Some((id, index));
+        index
+    }
+
+    fn find_or_add_trace(&mut self, id: TraceId, start: u64, end: u64) -> u32 {
         let next = self.traces.len() as u32;
         let index = *self.trace_ids.entry(id).or_insert(next);
         if index == next {

@@ -193,7 +193,6 @@ pub struct Status {
     pub receiving: bool,
     /// The collector this viewer runs, or where another one is running.
     pub collector: String,
-    pub sessions: usize,
     /// Records read and expected while stored segments are being loaded.
     pub loading: Option<(u64, u64)>,
     /// Damage found while reading, newest last.
@@ -212,8 +211,6 @@ pub struct Found {
 /// What the UI draws for the shown tab.
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
-    /// Bumped on every publish.
-    pub generation: u64,
     /// The tab this snapshot describes.
     pub tab: TabId,
     pub logs: Window<LogRow>,

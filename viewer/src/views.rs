@@ -7,7 +7,9 @@ use egui_extras::{Column, TableBuilder};
 
 use crate::app::{App, ListState};
 use crate::model::{Level, parse_trace_id, span_hex, trace_hex};
-use crate::snapshot::{LogRow, RecordRef, SourceRef, TraceView, UiEvent, ViewKind, WaterfallSpan};
+use crate::snapshot::{
+    Detail, LogRow, RecordRef, SourceRef, TraceView, UiEvent, ViewKind, WaterfallSpan,
+};
 use crate::time::{format_clock, format_duration};
 
 const ROW_HEIGHT: f32 = 20.0;
@@ -287,6 +289,9 @@ fn status_line(app: &mut App, ui: &mut Ui) {
             "{} logs · {} spans · {} traces · {:.0}/s",
             status.logs, status.spans, status.traces, status.records_per_second
         ));
+        if status.metric_points > 0 {
+            ui.label(format!("· {} metric points kept", status.metric_points));
+        }
         let tab = app.tab();
         let (shown, total, progress) = match tab.view {
             ViewKind::Logs => (snapshot.logs.total, status.logs, snapshot.logs.progress),
@@ -351,6 +356,22 @@ fn list_table<'a>(ui: &'a mut Ui, id: &str) -> TableBuilder<'a> {
         .resizable(true)
         .vscroll(false)
         .sense(Sense::click())
+}
+
+/// A table's header row.
+fn titles(mut header: egui_extras::TableRow<'_, '_>, titles: &[&str]) {
+    for title in titles {
+        header.col(|ui| {
+            ui.strong(*title);
+        });
+    }
+}
+
+/// A row the backend has not published yet (it will within a frame or two).
+fn not_yet(mut row: egui_extras::TableRow<'_, '_>) {
+    row.col(|ui| {
+        ui.weak("...");
+    });
 }
 
 /// The part of `area` left of the scrollbar.
@@ -457,14 +478,13 @@ fn log_table(app: &mut App, ui: &mut Ui) {
         )
         .column(Column::initial(84.0).at_least(30.0).clip(true))
         .column(Column::initial(170.0).at_least(30.0).clip(true))
-        .header(ROW_HEIGHT, |mut header| {
-            for title in [
-                "time", "level", "service", "scope", "message", "trace", "source",
-            ] {
-                header.col(|ui| {
-                    ui.strong(title);
-                });
-            }
+        .header(ROW_HEIGHT, |header| {
+            titles(
+                header,
+                &[
+                    "time", "level", "service", "scope", "message", "trace", "source",
+                ],
+            );
         })
         .body(|body| {
             let shown = visible.min(total.saturating_sub(list.top));
@@ -477,9 +497,7 @@ fn log_table(app: &mut App, ui: &mut Ui) {
                 };
                 row.set_selected(list.selected == Some(number));
                 let Some(log) = log else {
-                    row.col(|ui| {
-                        ui.weak("...");
-                    });
+                    not_yet(row);
                     return;
                 };
                 row.col(|ui| {
@@ -576,20 +594,19 @@ fn trace_list(app: &mut App, ui: &mut Ui) {
         .column(Column::initial(60.0).at_least(30.0))
         .column(Column::initial(60.0).at_least(30.0))
         .column(Column::initial(90.0).at_least(30.0))
-        .header(ROW_HEIGHT, |mut header| {
-            for title in [
-                "start",
-                "root span",
-                "service",
-                "duration",
-                "spans",
-                "errors",
-                "trace id",
-            ] {
-                header.col(|ui| {
-                    ui.strong(title);
-                });
-            }
+        .header(ROW_HEIGHT, |header| {
+            titles(
+                header,
+                &[
+                    "start",
+                    "root span",
+                    "service",
+                    "duration",
+                    "spans",
+                    "errors",
+                    "trace id",
+                ],
+            );
         })
         .body(|body| {
             let shown = visible.min(total.saturating_sub(list.top));
@@ -597,9 +614,7 @@ fn trace_list(app: &mut App, ui: &mut Ui) {
                 let number = list.top + row.index();
                 row.set_selected(list.selected == Some(number));
                 let Some(trace) = current.then(|| app.snapshot.traces.row(number)).flatten() else {
-                    row.col(|ui| {
-                        ui.weak("...");
-                    });
+                    not_yet(row);
                     return;
                 };
                 row.col(|ui| {
@@ -969,10 +984,16 @@ fn service_color(service: &str) -> Color32 {
 }
 
 fn detail_pane(app: &mut App, ui: &mut Ui) {
-    let Some(detail) = app.snapshot.detail.clone() else {
+    // Taken out for the frame and put back, as the waterfall's trace is.
+    let Some(detail) = app.snapshot.detail.take() else {
         ui.weak("loading...");
         return;
     };
+    draw_detail(app, ui, &detail);
+    app.snapshot.detail = Some(detail);
+}
+
+fn draw_detail(app: &mut App, ui: &mut Ui, detail: &Detail) {
     ui.horizontal(|ui| {
         ui.heading(match detail.record {
             RecordRef::Log(_) => "Log",
