@@ -13,7 +13,7 @@ use oculus_store::proto::BlockSummary;
 use rustc_hash::FxHashMap;
 
 use crate::ids::{log_ids, parent_span_id, required_span_id, required_trace_id};
-use crate::wire::{Reader, WireError, WireType, Writer};
+use crate::wire::{Reader, WireError, WireType, Writer, check_utf8};
 
 /// An encoded `oculus.segment.v1.Block` and what it holds.
 #[derive(Debug)]
@@ -58,25 +58,57 @@ impl From<WireError> for Failure {
     }
 }
 
-/// The source location lifted out of attributes, as `normalize` does.
+/// The source location lifted out of attributes, as `normalize` does. Strings are
+/// bytes already checked to be UTF-8.
 #[derive(Default)]
 struct Source<'a> {
-    file: Option<&'a str>,
+    file: Option<&'a [u8]>,
     line: u32,
-    function: Option<&'a str>,
-    namespace: Option<&'a str>,
+    function: Option<&'a [u8]>,
+    namespace: Option<&'a [u8]>,
 }
 
+/// Which part of a source location an attribute key names, if any.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SourceKey {
+    None,
+    File,
+    Line,
+    Function,
+    Namespace,
+}
+
+impl SourceKey {
+    fn of(key: &[u8]) -> Self {
+        match key {
+            b"code.file.path" | b"code.filepath" => Self::File,
+            b"code.line.number" | b"code.lineno" => Self::Line,
+            b"code.function.name" | b"code.function" => Self::Function,
+            b"code.namespace" | b"code.module.name" => Self::Namespace,
+            _ => Self::None,
+        }
+    }
+}
+
+/// A string (checked UTF-8) or integer AnyValue; other values are `None` where this
+/// is used.
+#[derive(Clone, Copy)]
 enum Scalar<'a> {
-    Str(&'a str),
+    Str(&'a [u8]),
     Int(i64),
 }
 
 struct Transcoder<'a> {
     out: Vec<u8>,
-    strings: Vec<Cow<'a, str>>,
+    /// The block's strings, each checked to be UTF-8 when first met.
+    strings: Vec<Cow<'a, [u8]>>,
+    /// What each string would name as an attribute key, by string index: decided once
+    /// per string rather than once per attribute.
+    source_keys: Vec<SourceKey>,
     /// Keyed by bytes, so a string seen before is found without checking its UTF-8.
     interned: FxHashMap<Cow<'a, [u8]>, u32>,
+    /// The last severity text and its index: records repeat a handful of them.
+    last_severity: (&'a [u8], u32),
     resources: u32,
     scopes: u32,
     base_time: Option<u64>,
@@ -143,7 +175,9 @@ impl<'a> Transcoder<'a> {
         let mut transcoder = Self {
             out: Vec::with_capacity(request_len),
             strings: Vec::with_capacity(64),
+            source_keys: Vec::with_capacity(64),
             interned: FxHashMap::default(),
+            last_severity: (b"", 0),
             resources: 0,
             scopes: 0,
             base_time: None,
@@ -157,38 +191,45 @@ impl<'a> Transcoder<'a> {
             reject_reason: None,
             columns: SpanColumnBuffers::default(),
         };
-        transcoder.intern("");
+        transcoder.intern_checked(b"");
         transcoder
     }
 
-    fn intern(&mut self, text: &'a str) -> u32 {
-        if let Some(&id) = self.interned.get(text.as_bytes()) {
+    /// Interns bytes already checked to be UTF-8.
+    fn intern_checked(&mut self, text: &'a [u8]) -> u32 {
+        if let Some(&id) = self.interned.get(text) {
             return id;
         }
+        self.push_string(Cow::Borrowed(text))
+    }
+
+    fn push_string(&mut self, text: Cow<'a, [u8]>) -> u32 {
         let id = self.strings.len() as u32;
-        self.strings.push(Cow::Borrowed(text));
-        self.interned.insert(Cow::Borrowed(text.as_bytes()), id);
+        self.source_keys.push(SourceKey::of(&text));
+        self.interned.insert(text.clone(), id);
+        self.strings.push(text);
         id
     }
 
     /// Interns a protobuf string field, checking its UTF-8 only the first time.
+    #[inline]
     fn intern_bytes(&mut self, bytes: &'a [u8]) -> Result<u32, WireError> {
+        // The empty string is always index 0; unset fields are empty.
+        if bytes.is_empty() {
+            return Ok(0);
+        }
         if let Some(&id) = self.interned.get(bytes) {
             return Ok(id);
         }
-        let text = std::str::from_utf8(bytes).map_err(|_| WireError("string is not UTF-8"))?;
-        Ok(self.intern(text))
+        check_utf8(bytes)?;
+        Ok(self.push_string(Cow::Borrowed(bytes)))
     }
 
-    fn intern_owned(&mut self, text: String) -> u32 {
-        if let Some(&id) = self.interned.get(text.as_bytes()) {
-            return id;
+    fn intern_owned(&mut self, text: Vec<u8>) -> u32 {
+        match self.interned.get(text.as_slice()) {
+            Some(&id) => id,
+            None => self.push_string(Cow::Owned(text)),
         }
-        let id = self.strings.len() as u32;
-        self.interned
-            .insert(Cow::Owned(text.clone().into_bytes()), id);
-        self.strings.push(Cow::Owned(text));
-        id
     }
 
     /// Starts the block's time chain at the first record's time.
@@ -358,14 +399,14 @@ impl<'a> Transcoder<'a> {
                 _ => reader.skip(wire)?,
             }
         }
-        if let (Some(source), Some(value)) = (source, value) {
-            note_source(source, key, value)?;
-        }
         let key = self.intern_bytes(key)?;
         let mark = self.out.begin_len(field);
         self.out.put_uint(1, u64::from(key));
         if let Some(value) = value {
-            self.any_value(2, value)?;
+            let scalar = self.any_value(2, value)?;
+            if let Some(source) = source {
+                note_source(source, self.source_keys[key as usize], scalar);
+            }
         }
         self.out.end_len(mark);
         Ok(())
@@ -373,13 +414,17 @@ impl<'a> Transcoder<'a> {
 
     /// An AnyValue: copied as it is when it only holds scalars (the block's AnyValue has
     /// the same wire form), rebuilt when it nests key-value lists or profile references.
-    fn any_value(&mut self, field: u32, data: &'a [u8]) -> Result<(), WireError> {
+    /// Returns the value when it is a string or an integer (the last field set wins).
+    fn any_value(&mut self, field: u32, data: &'a [u8]) -> Result<Option<Scalar<'a>>, WireError> {
         let mut verbatim = true;
+        let mut scalar = None;
         let mut reader = Reader::new(data);
         while let Some((number, wire)) = reader.field()? {
+            scalar = None;
             match (number, wire) {
-                (1, WireType::Len) => drop(reader.string()?),
-                (7, WireType::Len) | (2 | 3, WireType::Varint) | (4, WireType::Fixed64) => {
+                (1, WireType::Len) => scalar = Some(Scalar::Str(reader.utf8()?)),
+                (3, WireType::Varint) => scalar = Some(Scalar::Int(reader.varint()? as i64)),
+                (7, WireType::Len) | (2, WireType::Varint) | (4, WireType::Fixed64) => {
                     reader.skip(wire)?
                 }
                 (5, WireType::Len) => {
@@ -403,7 +448,7 @@ impl<'a> Transcoder<'a> {
             self.out.put_tag(field, WireType::Len);
             self.out.put_varint(data.len() as u64);
             self.out.extend_from_slice(data);
-            return Ok(());
+            return Ok(scalar);
         }
         let mark = self.out.begin_len(field);
         let mut reader = Reader::new(data);
@@ -431,7 +476,7 @@ impl<'a> Transcoder<'a> {
                     let mut values = Reader::new(array);
                     while let Some((number, wire)) = values.field()? {
                         match (number, wire) {
-                            (1, WireType::Len) => self.any_value(1, values.bytes()?)?,
+                            (1, WireType::Len) => drop(self.any_value(1, values.bytes()?)?),
                             (1, _) => return Err(wrong_type()),
                             _ => values.skip(wire)?,
                         }
@@ -457,7 +502,7 @@ impl<'a> Transcoder<'a> {
             }
         }
         self.out.end_len(mark);
-        Ok(())
+        Ok(None)
     }
 
     /// Writes the source location noted from a record's attributes, if any.
@@ -466,14 +511,14 @@ impl<'a> Transcoder<'a> {
             return;
         }
         let function = match (source.function, source.namespace) {
-            (Some(function), Some(namespace)) if !function.contains(namespace) => {
-                self.intern_owned(format!("{namespace}::{function}"))
+            (Some(function), Some(namespace)) if !contains(function, namespace) => {
+                self.intern_owned([namespace, b"::", function].concat())
             }
-            (Some(function), _) => self.intern(function),
-            (None, Some(namespace)) => self.intern(namespace),
+            (Some(function), _) => self.intern_checked(function),
+            (None, Some(namespace)) => self.intern_checked(namespace),
             (None, None) => 0,
         };
-        let file = source.file.map_or(0, |file| self.intern(file));
+        let file = source.file.map_or(0, |file| self.intern_checked(file));
         let mark = self.out.begin_len(field);
         self.out.put_uint(1, u64::from(file));
         self.out.put_uint(2, u64::from(source.line));
@@ -654,6 +699,9 @@ impl<'a> Transcoder<'a> {
         Ok(())
     }
 
+    /// A LogRecord, in one pass: the body and attributes are written as they are met,
+    /// the fields that need the whole record after them (field order is free in
+    /// protobuf).
     fn log(&mut self, data: &'a [u8], scope: u32) -> Result<(), Failure> {
         let mut time = 0;
         let mut observed = 0;
@@ -664,13 +712,16 @@ impl<'a> Transcoder<'a> {
         let mut trace_id: &[u8] = &[];
         let mut span_id: &[u8] = &[];
         let mut event_name: &[u8] = b"";
+        let mut source = Source::default();
+        let mark = self.out.begin_len(block::LOGS);
         let mut reader = Reader::new(data);
         while let Some((field, wire)) = reader.field()? {
             match (field, wire) {
                 (1, WireType::Fixed64) => time = reader.fixed64()?,
                 (2, WireType::Varint) => severity_number = reader.varint()? as i32,
                 (3, WireType::Len) => severity_text = reader.bytes()?,
-                (5 | 6, WireType::Len) => reader.skip(wire)?,
+                (5, WireType::Len) => drop(self.any_value(6, reader.bytes()?)?),
+                (6, WireType::Len) => self.key_value(7, reader.bytes()?, Some(&mut source))?,
                 (7, WireType::Varint) => dropped = reader.varint()? as u32,
                 (8, WireType::Fixed32) => flags = reader.fixed32()?,
                 (9, WireType::Len) => trace_id = reader.bytes()?,
@@ -686,24 +737,14 @@ impl<'a> Transcoder<'a> {
             self.start_chain(if time != 0 { time } else { observed });
         }
         let (time_offset, observed_offset) = self.chain.log_time_offsets(time, observed);
-        let severity_text = self.intern_bytes(severity_text)?;
+        let severity_text = self.severity_text(severity_text)?;
         let event_name = self.intern_bytes(event_name)?;
 
-        let mark = self.out.begin_len(block::LOGS);
         self.out.put_uint(1, u64::from(scope));
         self.out.put_optional_sint64(2, time_offset);
         self.out.put_optional_sint64(3, observed_offset);
         self.out.put_int32(4, severity_number);
         self.out.put_uint(5, u64::from(severity_text));
-        let mut source = Source::default();
-        let mut reader = Reader::new(data);
-        while let Some((field, wire)) = reader.field()? {
-            match (field, wire) {
-                (5, WireType::Len) => self.any_value(6, reader.bytes()?)?,
-                (6, WireType::Len) => self.key_value(7, reader.bytes()?, Some(&mut source))?,
-                _ => reader.skip(wire)?,
-            }
-        }
         self.out.put_uint(8, u64::from(dropped));
         self.out.put_fixed32(9, flags);
         self.out.put_fixed64(10, trace_high);
@@ -715,6 +756,15 @@ impl<'a> Transcoder<'a> {
         self.see_time(if time != 0 { time } else { observed });
         self.logs += 1;
         Ok(())
+    }
+
+    fn severity_text(&mut self, text: &'a [u8]) -> Result<u32, WireError> {
+        if text == self.last_severity.0 {
+            return Ok(self.last_severity.1);
+        }
+        let id = self.intern_bytes(text)?;
+        self.last_severity = (text, id);
+        Ok(id)
     }
 
     fn finish(mut self) -> Transcoded {
@@ -732,7 +782,7 @@ impl<'a> Transcoder<'a> {
             // Every entry is written, empty ones too: positions are the references.
             self.out.put_tag(block::STRINGS, WireType::Len);
             self.out.put_varint(text.len() as u64);
-            self.out.extend_from_slice(text.as_bytes());
+            self.out.extend_from_slice(text);
         }
         let summary = BlockSummary {
             spans: self.spans,
@@ -792,41 +842,31 @@ fn check_entity_ref(data: &[u8]) -> Result<(), WireError> {
     Ok(())
 }
 
-fn note_source<'a>(source: &mut Source<'a>, key: &[u8], value: &'a [u8]) -> Result<(), WireError> {
-    let slot = match key {
-        b"code.file.path" | b"code.filepath" => 0,
-        b"code.line.number" | b"code.lineno" => 1,
-        b"code.function.name" | b"code.function" => 2,
-        b"code.namespace" | b"code.module.name" => 3,
-        _ => return Ok(()),
+fn note_source<'a>(source: &mut Source<'a>, key: SourceKey, value: Option<Scalar<'a>>) {
+    let Some(value) = value else {
+        return;
     };
-    let Some(scalar) = scalar(value)? else {
-        return Ok(());
-    };
-    match (slot, scalar) {
-        (0, Scalar::Str(path)) => source.file = Some(path),
-        (1, Scalar::Int(line)) => source.line = u32::try_from(line).unwrap_or(source.line),
-        (1, Scalar::Str(text)) => source.line = text.trim().parse().unwrap_or(source.line),
-        (2, Scalar::Str(name)) => source.function = Some(name),
-        (3, Scalar::Str(name)) => source.namespace = Some(name),
+    match (key, value) {
+        (SourceKey::File, Scalar::Str(path)) => source.file = Some(path),
+        (SourceKey::Line, Scalar::Int(line)) => {
+            source.line = u32::try_from(line).unwrap_or(source.line);
+        }
+        (SourceKey::Line, Scalar::Str(text)) => {
+            source.line = std::str::from_utf8(text)
+                .ok()
+                .and_then(|text| text.trim().parse().ok())
+                .unwrap_or(source.line);
+        }
+        (SourceKey::Function, Scalar::Str(name)) => source.function = Some(name),
+        (SourceKey::Namespace, Scalar::Str(name)) => source.namespace = Some(name),
         _ => {}
     }
-    Ok(())
 }
 
-/// The value of an AnyValue holding a string or an integer (the last one set wins).
-fn scalar(data: &[u8]) -> Result<Option<Scalar<'_>>, WireError> {
-    let mut value = None;
-    let mut reader = Reader::new(data);
-    while let Some((field, wire)) = reader.field()? {
-        match (field, wire) {
-            (1, WireType::Len) => value = Some(Scalar::Str(reader.string()?)),
-            (3, WireType::Varint) => value = Some(Scalar::Int(reader.varint()? as i64)),
-            _ => {
-                reader.skip(wire)?;
-                value = None;
-            }
-        }
-    }
-    Ok(value)
+/// Whether `needle` occurs in `haystack`, as `str::contains` answers.
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty()
+        || haystack
+            .windows(needle.len())
+            .any(|window| window == needle)
 }

@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use crate::client::{self, Job, LatencySummary, Protocol, RunOptions, Signal, Source, Target};
 use crate::client::{Compression, fmt_count};
-use crate::data::Generator;
+use oculus_loadgen::data::Generator;
 
 /// Linux reports /proc CPU times in clock ticks; sysconf(_SC_CLK_TCK) is 100
 /// on every mainstream kernel, and hardcoding it avoids unsafe libc calls.
@@ -105,8 +105,9 @@ impl Write for CountingSink {
 fn prepare(signal: Signal, records: u64, batch: usize, seed: u64) -> Result<Prepared> {
     let started = Instant::now();
     // Start early enough that the phase's timestamps end around now.
-    let span = crate::data::simulated_ns(signal == Signal::Logs, records);
-    let mut generator = Generator::with_start(seed, crate::data::now_ns().saturating_sub(span));
+    let span = oculus_loadgen::data::simulated_ns(signal == Signal::Logs, records);
+    let mut generator =
+        Generator::with_start(seed, oculus_loadgen::data::now_ns().saturating_sub(span));
     // The whole phase as ONE zstd stream, as a segment store could at best.
     let mut zstd = zstd::stream::write::Encoder::new(CountingSink::default(), 3)?;
     let mut jobs = Vec::new();

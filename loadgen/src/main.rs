@@ -2,7 +2,6 @@
 
 mod bench;
 mod client;
-mod data;
 mod sink;
 
 use std::net::SocketAddr;
@@ -22,7 +21,7 @@ use tokio::sync::mpsc;
 use crate::client::{
     Compression, Job, LatencySummary, Protocol, RunOptions, Signal, Source, Target, fmt_count,
 };
-use crate::data::Generator;
+use oculus_loadgen::data::Generator;
 
 #[derive(Parser, Debug)]
 #[command(name = "oculus-loadgen", version, about)]

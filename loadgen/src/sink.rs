@@ -234,7 +234,7 @@ mod tests {
 
     use super::*;
     use crate::client::{self, Compression, Job, Protocol, RunOptions, Signal, Source, Target};
-    use crate::data::Generator;
+    use oculus_loadgen::data::Generator;
 
     fn jobs(n: usize) -> Vec<Job> {
         let mut g = Generator::with_start(5, 1_700_000_000_000_000_000);

@@ -34,22 +34,16 @@ impl<'a> Reader<'a> {
     /// The next field's number and wire type, or `None` at the end of the message.
     #[inline]
     pub fn field(&mut self) -> Result<Option<(u32, WireType)>, WireError> {
-        if self.pos >= self.data.len() {
+        let Some(&byte) = self.data.get(self.pos) else {
             return Ok(None);
+        };
+        // Fields 1 to 15 have one-byte keys: nearly every field of OTLP and of blocks.
+        if byte < 0x80 {
+            self.pos += 1;
+            return field_key(u64::from(byte)).map(Some);
         }
         let key = self.varint()?;
-        let wire = match key & 7 {
-            0 => WireType::Varint,
-            1 => WireType::Fixed64,
-            2 => WireType::Len,
-            5 => WireType::Fixed32,
-            _ => return Err(WireError("unsupported wire type")),
-        };
-        let number = u32::try_from(key >> 3).map_err(|_| WireError("field number out of range"))?;
-        if number == 0 {
-            return Err(WireError("field number 0"));
-        }
-        Ok(Some((number, wire)))
+        field_key(key).map(Some)
     }
 
     /// Whether every byte was read.
@@ -127,6 +121,14 @@ impl<'a> Reader<'a> {
         std::str::from_utf8(self.bytes()?).map_err(|_| WireError("string is not UTF-8"))
     }
 
+    /// A string field's bytes, checked to be UTF-8, for callers that only copy them.
+    #[inline]
+    pub fn utf8(&mut self) -> Result<&'a [u8], WireError> {
+        let bytes = self.bytes()?;
+        check_utf8(bytes)?;
+        Ok(bytes)
+    }
+
     /// Skips a field's value.
     #[inline]
     pub fn skip(&mut self, wire: WireType) -> Result<(), WireError> {
@@ -136,6 +138,33 @@ impl<'a> Reader<'a> {
             WireType::Len => self.bytes().map(drop),
             WireType::Fixed32 => self.take(4).map(drop),
         }
+    }
+}
+
+#[inline]
+fn field_key(key: u64) -> Result<(u32, WireType), WireError> {
+    let wire = match key & 7 {
+        0 => WireType::Varint,
+        1 => WireType::Fixed64,
+        2 => WireType::Len,
+        5 => WireType::Fixed32,
+        _ => return Err(WireError("unsupported wire type")),
+    };
+    let number = u32::try_from(key >> 3).map_err(|_| WireError("field number out of range"))?;
+    if number == 0 {
+        return Err(WireError("field number 0"));
+    }
+    Ok((number, wire))
+}
+
+/// Checks that `bytes` are UTF-8. Most strings in telemetry are ASCII, which is
+/// checked a word at a time before the full validation is needed.
+#[inline]
+pub fn check_utf8(bytes: &[u8]) -> Result<(), WireError> {
+    if bytes.is_ascii() || std::str::from_utf8(bytes).is_ok() {
+        Ok(())
+    } else {
+        Err(WireError("string is not UTF-8"))
     }
 }
 
