@@ -32,7 +32,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The next field's number and wire type, or `None` at the end of the message.
-    #[inline]
+    #[inline(always)]
     pub fn field(&mut self) -> Result<Option<(u32, WireType)>, WireError> {
         let Some(&byte) = self.data.get(self.pos) else {
             return Ok(None);
@@ -58,7 +58,7 @@ impl<'a> Reader<'a> {
         self.pos
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn varint(&mut self) -> Result<u64, WireError> {
         // Most varints here (tags, lengths, small numbers) are one byte.
         if let Some(&byte) = self.data.get(self.pos)
@@ -82,7 +82,7 @@ impl<'a> Reader<'a> {
         Err(WireError("varint longer than 10 bytes"))
     }
 
-    #[inline]
+    #[inline(always)]
     fn take(&mut self, len: usize) -> Result<&'a [u8], WireError> {
         let end = self
             .pos
@@ -110,7 +110,7 @@ impl<'a> Reader<'a> {
         Ok(u32::from_le_bytes(array))
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn bytes(&mut self) -> Result<&'a [u8], WireError> {
         let len = usize::try_from(self.varint()?).map_err(|_| WireError("length out of range"))?;
         self.take(len)
