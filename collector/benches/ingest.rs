@@ -5,12 +5,14 @@
 //! each stage and bytes per record at each step. Decoding the same requests with prost
 //! (and dropping them) is printed alongside as the floor any collector pays.
 //! Environment: `OCULUS_BENCH_RECORDS` (default 1,000,000 per signal),
-//! `OCULUS_BENCH_ZSTD_LEVEL` (default 3), `OCULUS_BENCH_ROUNDS` (default 5).
+//! `OCULUS_BENCH_ZSTD_LEVEL` (default: the collector's, per kind of record),
+//! `OCULUS_BENCH_ROUNDS` (default 5).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use oculus_collector::ZstdLevels;
 use oculus_collector::transcode::{self, Transcoded};
 use oculus_loadgen::data::Generator;
 use oculus_store::{DictionarySampler, SharedDictionary, encode_raw_block};
@@ -25,11 +27,22 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const BATCH: usize = 512;
 
 fn main() -> Result<()> {
-    let records = env_number("OCULUS_BENCH_RECORDS", 1_000_000)?;
-    let level = i32::try_from(env_number("OCULUS_BENCH_ZSTD_LEVEL", 3)?)?;
-    let rounds = env_number("OCULUS_BENCH_ROUNDS", 5)?.max(1);
+    // `cargo bench` passes --bench; `cargo test --all-targets` runs this without it,
+    // and then a few requests check that the code still runs.
+    let measuring = std::env::args().any(|a| a == "--bench");
+    let records = env_number(
+        "OCULUS_BENCH_RECORDS",
+        if measuring { 1_000_000 } else { 4096 },
+    )?;
+    let rounds = env_number("OCULUS_BENCH_ROUNDS", if measuring { 5 } else { 1 })?.max(1);
+    let level_override = match std::env::var("OCULUS_BENCH_ZSTD_LEVEL") {
+        Ok(level) => Some(level.parse::<i32>().context("OCULUS_BENCH_ZSTD_LEVEL")?),
+        Err(_) => None,
+    };
+    let levels = level_override.map_or(ZstdLevels::DEFAULT, ZstdLevels::all);
     println!(
-        "{records} records per signal, {BATCH} per request, zstd level {level}, median of {rounds} rounds"
+        "{records} records per signal, {BATCH} per request, zstd level {} for logs and {} for spans, median of {rounds} rounds",
+        levels.logs, levels.spans
     );
     println!();
     println!(
@@ -45,6 +58,10 @@ fn main() -> Result<()> {
     );
     for signal in [Signal::Logs, Signal::Traces] {
         let requests = requests(signal, records);
+        let level = match signal {
+            Signal::Logs => levels.logs,
+            Signal::Traces => levels.spans,
+        };
         measure(signal, &requests, records, level, rounds)?;
     }
     Ok(())

@@ -29,7 +29,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-pub use ingest::Counters;
+pub use ingest::{Counters, ZstdLevels};
 /// The protobuf wire reader and writer, shared with the store.
 pub use oculus_store::wire;
 
@@ -45,7 +45,7 @@ pub struct Config {
     pub max_inflight_bytes: usize,
     /// Encoded bytes waiting for the writer before clients are asked to retry.
     pub max_queued_bytes: u64,
-    pub zstd_level: i32,
+    pub zstd_levels: ZstdLevels,
     /// Compress each block with a dictionary sampled from the session's first blocks.
     pub dictionaries: bool,
     pub writer: WriterOptions,
@@ -61,7 +61,7 @@ impl Config {
             max_message_bytes: 64 << 20,
             max_inflight_bytes: 256 << 20,
             max_queued_bytes: 64 << 20,
-            zstd_level: 3,
+            zstd_levels: ZstdLevels::DEFAULT,
             dictionaries: true,
             writer: WriterOptions::default(),
         }
@@ -126,7 +126,7 @@ impl Collector {
             writer_handle,
             config.max_message_bytes,
             config.max_inflight_bytes,
-            config.zstd_level,
+            config.zstd_levels,
             config.dictionaries,
         );
         let counters = Arc::clone(ingest.counters());

@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use oculus_collector::cli::EndpointArgs;
 use oculus_collector::export::{self, Signal};
-use oculus_collector::{Collector, Config};
+use oculus_collector::{Collector, Config, ZstdLevels};
 use oculus_store::{FsyncPolicy, SegmentBytes, SegmentItem, WriterOptions, read_segment, resolve};
 
 // Decoding allocates many small strings per record; glibc's allocator spent a quarter
@@ -70,9 +70,10 @@ struct ServeArgs {
     /// segments only.
     #[arg(long, value_enum, default_value_t = Fsync::Never)]
     fsync: Fsync,
-    /// zstd level of the segments (1-19).
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(i32).range(1..=19))]
-    zstd_level: i32,
+    /// zstd level of the segments (1-19), for every kind of record [default: 1 for
+    /// logs, 3 for spans and metrics]
+    #[arg(long, value_parser = clap::value_parser!(i32).range(1..=19))]
+    zstd_level: Option<i32>,
     /// Compress every block alone, without a dictionary sampled from the session's
     /// first blocks (larger on disk; a damaged segment dictionary then costs nothing).
     #[arg(long)]
@@ -139,7 +140,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let mut config = Config::new(grpc, http, args.endpoint.data_dir());
     config.max_message_bytes = args.max_message_bytes;
     config.max_inflight_bytes = args.max_inflight_bytes;
-    config.zstd_level = args.zstd_level;
+    if let Some(level) = args.zstd_level {
+        config.zstd_levels = ZstdLevels::all(level);
+    }
     config.dictionaries = !args.no_dictionary;
     config.writer = WriterOptions {
         max_segment_bytes: args.max_segment_bytes,

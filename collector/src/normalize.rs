@@ -113,7 +113,7 @@ pub fn logs(request: ExportLogsServiceRequest) -> Normalized {
             );
             for record in scope_logs.log_records {
                 match log(&mut builder, scope, record) {
-                    Ok(record) => builder.block_mut().logs.push(record),
+                    Ok((record, time, observed)) => builder.push_log(record, time, observed),
                     Err(reason) => rejections.reject(|| reason),
                 }
             }
@@ -277,22 +277,19 @@ fn span(
     Ok((span, columns))
 }
 
+/// A log record, with its event and observed times for the block's columns.
 fn log(
     builder: &mut BlockBuilder,
     scope: u32,
     record: opentelemetry_proto::tonic::logs::v1::LogRecord,
-) -> Result<proto::LogRecord, String> {
+) -> Result<(proto::LogRecord, u64, u64), String> {
     let ((trace_id_high, trace_id_low), span_id) = log_ids(&record.trace_id, &record.span_id)?;
-    let (time_offset_nano, observed_time_offset_nano) =
-        builder.log_time_offsets(record.time_unix_nano, record.observed_time_unix_nano);
     let severity_text = builder.intern(&record.severity_text);
     let event_name = builder.intern(&record.event_name);
     let body = record.body.map(|body| any_value(builder, body));
     let (attributes, source) = attributes(builder, record.attributes);
-    Ok(proto::LogRecord {
+    let stored = proto::LogRecord {
         scope,
-        time_offset_nano,
-        observed_time_offset_nano,
         severity_number: record.severity_number,
         severity_text,
         body,
@@ -304,7 +301,13 @@ fn log(
         span_id,
         event_name,
         source,
-    })
+        ..proto::LogRecord::default()
+    };
+    Ok((
+        stored,
+        record.time_unix_nano,
+        record.observed_time_unix_nano,
+    ))
 }
 
 /// Converts attributes, lifting the code.* source location out along the way

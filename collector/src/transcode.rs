@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 
-use oculus_store::block::{TimeChain, event_time_offset};
+use oculus_store::block::{TimeChain, event_time_offset, log_time_entries};
 use oculus_store::proto::BlockSummary;
 use rustc_hash::FxHashMap;
 
@@ -42,6 +42,9 @@ mod block {
     pub const PARENT_SPAN_IDS: u32 = 9;
     pub const SPAN_START_OFFSETS: u32 = 10;
     pub const SPAN_DURATIONS: u32 = 11;
+    // Packed columns, one entry per log record.
+    pub const LOG_TIME_OFFSETS: u32 = 12;
+    pub const LOG_OBSERVED_OFFSETS: u32 = 13;
 }
 
 /// A record is rejected, with the reason reported in the partial success.
@@ -122,6 +125,14 @@ struct Transcoder<'a> {
     rejected: u64,
     reject_reason: Option<String>,
     columns: SpanColumnBuffers,
+    log_columns: LogColumnBuffers,
+}
+
+/// The block's log columns, as packed field contents.
+#[derive(Default)]
+struct LogColumnBuffers {
+    time_offsets: Vec<u8>,
+    observed_offsets: Vec<u8>,
 }
 
 /// The block's span columns, as packed field contents.
@@ -170,10 +181,31 @@ fn wrong_type() -> WireError {
     WireError("field has the wrong wire type")
 }
 
+/// The largest block buffer a thread keeps for the next request: enough for the
+/// usual requests, without pinning the memory of a rare huge one.
+const MAX_KEPT_BUFFER_BYTES: usize = 4 << 20;
+
+thread_local! {
+    /// A block buffer handed back by [`recycle`]: a fresh one per request is a large
+    /// allocation that the allocator keeps returning to the kernel and faulting in.
+    static SPARE_BUFFER: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// Hands a block's buffer back once the block was compressed, for the next request
+/// transcoded on this thread.
+pub fn recycle(mut raw: Vec<u8>) {
+    if raw.capacity() <= MAX_KEPT_BUFFER_BYTES {
+        raw.clear();
+        SPARE_BUFFER.set(raw);
+    }
+}
+
 impl<'a> Transcoder<'a> {
     fn new(request_len: usize) -> Self {
+        let mut out = SPARE_BUFFER.take();
+        out.reserve(request_len);
         let mut transcoder = Self {
-            out: Vec::with_capacity(request_len),
+            out,
             strings: Vec::with_capacity(64),
             source_keys: Vec::with_capacity(64),
             interned: FxHashMap::default(),
@@ -190,6 +222,7 @@ impl<'a> Transcoder<'a> {
             rejected: 0,
             reject_reason: None,
             columns: SpanColumnBuffers::default(),
+            log_columns: LogColumnBuffers::default(),
         };
         transcoder.intern_checked(b"");
         transcoder
@@ -582,7 +615,7 @@ impl<'a> Transcoder<'a> {
         let name = self.intern_bytes(name)?;
 
         let earlier = self.traces.get(&(trace_high, trace_low)).copied();
-        let mark = self.out.begin_len(block::SPANS);
+        let mark = self.out.begin_len_sized(block::SPANS, data.len());
         self.out.put_uint(1, u64::from(scope));
         match earlier {
             Some(first) => self.out.put_uint(21, u64::from(first)),
@@ -713,7 +746,7 @@ impl<'a> Transcoder<'a> {
         let mut span_id: &[u8] = &[];
         let mut event_name: &[u8] = b"";
         let mut source = Source::default();
-        let mark = self.out.begin_len(block::LOGS);
+        let mark = self.out.begin_len_sized(block::LOGS, data.len());
         let mut reader = Reader::new(data);
         while let Some((field, wire)) = reader.field()? {
             match (field, wire) {
@@ -736,13 +769,13 @@ impl<'a> Transcoder<'a> {
         if time != 0 || observed != 0 {
             self.start_chain(if time != 0 { time } else { observed });
         }
-        let (time_offset, observed_offset) = self.chain.log_time_offsets(time, observed);
         let severity_text = self.severity_text(severity_text)?;
         let event_name = self.intern_bytes(event_name)?;
+        // Nothing below can fail, so the chain and the columns only see records kept.
+        let (time_offset, observed_offset, absent_times) =
+            log_time_entries(self.chain.log_time_offsets(time, observed));
 
         self.out.put_uint(1, u64::from(scope));
-        self.out.put_optional_sint64(2, time_offset);
-        self.out.put_optional_sint64(3, observed_offset);
         self.out.put_int32(4, severity_number);
         self.out.put_uint(5, u64::from(severity_text));
         self.out.put_uint(8, u64::from(dropped));
@@ -752,7 +785,11 @@ impl<'a> Transcoder<'a> {
         self.out.put_fixed64(12, span_id);
         self.out.put_uint(13, u64::from(event_name));
         self.put_source(14, &source);
+        self.out.put_uint(15, u64::from(absent_times));
         self.out.end_len(mark);
+        let columns = &mut self.log_columns;
+        columns.time_offsets.put_varint(zigzag(time_offset));
+        columns.observed_offsets.put_varint(zigzag(observed_offset));
         self.see_time(if time != 0 { time } else { observed });
         self.logs += 1;
         Ok(())
@@ -778,6 +815,11 @@ impl<'a> Transcoder<'a> {
             .put_bytes(block::SPAN_START_OFFSETS, &columns.start_offsets);
         self.out
             .put_bytes(block::SPAN_DURATIONS, &columns.durations);
+        let log_columns = std::mem::take(&mut self.log_columns);
+        self.out
+            .put_bytes(block::LOG_TIME_OFFSETS, &log_columns.time_offsets);
+        self.out
+            .put_bytes(block::LOG_OBSERVED_OFFSETS, &log_columns.observed_offsets);
         for text in &self.strings {
             // Every entry is written, empty ones too: positions are the references.
             self.out.put_tag(block::STRINGS, WireType::Len);

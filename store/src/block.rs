@@ -4,7 +4,7 @@ use std::collections::hash_map::Entry;
 
 use rustc_hash::FxHashMap;
 
-use crate::proto::{Block, BlockSummary, Resource, Scope, Span};
+use crate::proto::{Block, BlockSummary, LogRecord, Resource, Scope, Span};
 
 /// Accumulates records into one self-contained block, interning repeated strings.
 #[derive(Debug, Default)]
@@ -83,6 +83,48 @@ impl TimeChain {
     }
 }
 
+/// `LogRecord.absent_times` bit: the record has no event time.
+pub const LOG_NO_EVENT_TIME: u32 = 1;
+/// `LogRecord.absent_times` bit: the record has no observed time.
+pub const LOG_NO_OBSERVED_TIME: u32 = 2;
+
+/// A log record's stored offsets (from [`TimeChain::log_time_offsets`]) as its entries
+/// in the block's time columns and its `absent_times` bits.
+pub fn log_time_entries((time, observed): (Option<i64>, Option<i64>)) -> (i64, i64, u32) {
+    let mut absent = 0;
+    if time.is_none() {
+        absent |= LOG_NO_EVENT_TIME;
+    }
+    if observed.is_none() {
+        absent |= LOG_NO_OBSERVED_TIME;
+    }
+    (time.unwrap_or(0), observed.unwrap_or(0), absent)
+}
+
+/// Whether a block with `logs` records and `time_offsets` entries in its log time
+/// column keeps the times in its columns (else in each record, as blocks written
+/// before the columns existed do).
+pub fn has_log_time_columns(logs: usize, time_offsets: usize) -> bool {
+    logs > 0 && time_offsets == logs
+}
+
+/// A log record's stored offsets: from its entries in the block's time columns when
+/// the block has them (`columns`), else from the record's own fields, as blocks
+/// written before the columns keep them.
+pub fn log_offsets(
+    columns: Option<(i64, i64)>,
+    absent_times: u32,
+    fields: (Option<i64>, Option<i64>),
+) -> (Option<i64>, Option<i64>) {
+    match columns {
+        Some((time, observed)) => (
+            (absent_times & LOG_NO_EVENT_TIME == 0).then_some(time),
+            (absent_times & LOG_NO_OBSERVED_TIME == 0).then_some(observed),
+        ),
+        None => fields,
+    }
+}
+
 /// What a span keeps in its block's columns rather than in its message.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SpanColumns {
@@ -158,10 +200,18 @@ impl BlockBuilder {
         block.spans.push(span);
     }
 
-    /// The stored times of the next log record pushed: see [`TimeChain`].
-    pub fn log_time_offsets(&mut self, time: u64, observed: u64) -> (Option<i64>, Option<i64>) {
+    /// Adds a log record with its event and observed times (0 when absent, as in
+    /// OTLP), which go into the block's log columns.
+    pub fn push_log(&mut self, mut log: LogRecord, time: u64, observed: u64) {
         self.base_time_set = true;
-        self.chain.log_time_offsets(time, observed)
+        let (time_offset, observed_offset, absent) =
+            log_time_entries(self.chain.log_time_offsets(time, observed));
+        log.time_offset_nano = None;
+        log.observed_time_offset_nano = None;
+        log.absent_times = absent;
+        self.block.log_time_offsets.push(time_offset);
+        self.block.log_observed_offsets.push(observed_offset);
+        self.block.logs.push(log);
     }
 
     /// The trace reference for a span about to be pushed: the 1-based index of an
@@ -216,10 +266,31 @@ impl Block {
     /// as in OTLP).
     pub fn log_times(&self) -> Vec<(u64, u64)> {
         let mut chain = TimeChain::new(self.base_time_unix_nano);
+        let has_columns = self.has_log_time_columns();
         self.logs
             .iter()
-            .map(|log| chain.log_times(log.time_offset_nano, log.observed_time_offset_nano))
+            .enumerate()
+            .map(|(i, log)| {
+                let columns = has_columns.then(|| {
+                    (
+                        self.log_time_offsets[i],
+                        self.log_observed_offsets.get(i).copied().unwrap_or(0),
+                    )
+                });
+                let (time, observed) = log_offsets(
+                    columns,
+                    log.absent_times,
+                    (log.time_offset_nano, log.observed_time_offset_nano),
+                );
+                chain.log_times(time, observed)
+            })
             .collect()
+    }
+
+    /// Whether the log records' times are in the block's columns (blocks written
+    /// before the columns existed keep them in each record).
+    pub fn has_log_time_columns(&self) -> bool {
+        has_log_time_columns(self.logs.len(), self.log_time_offsets.len())
     }
 
     /// The trace id of `spans[index]`, following its reference to an earlier span.

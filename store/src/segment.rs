@@ -146,11 +146,95 @@ pub struct EncodedBlock {
     pub dictionary: Option<SharedDictionary>,
 }
 
+/// The largest compression buffer a thread keeps between blocks: enough for the
+/// usual requests, without pinning the memory of a rare huge one.
+const MAX_KEPT_SCRATCH_BYTES: usize = 4 << 20;
+
+/// zstd contexts a thread keeps: one per kind of record (each with its own
+/// dictionary) and one without a dictionary.
+const KEPT_COMPRESSORS: usize = 4;
+
+/// A zstd context for one level and dictionary.
+struct LevelCompressor {
+    level: i32,
+    /// [`SharedDictionary::serial`], 0 without a dictionary.
+    dictionary_serial: u64,
+    compressor: zstd::bulk::Compressor<'static>,
+}
+
+impl LevelCompressor {
+    fn new(level: i32, dictionary: Option<&SharedDictionary>) -> std::io::Result<Self> {
+        let compressor = match dictionary {
+            Some(dictionary) => {
+                let mut compressor =
+                    zstd::bulk::Compressor::with_dictionary(level, dictionary.raw())?;
+                // Measured per level (BENCHMARKS.md): the fast strategy of levels 1 and
+                // 2 copies the dictionary's prepared tables quickest; from level 3 on,
+                // loading the small dictionary as a prefix of each block compresses
+                // best for no more CPU than attaching or copying.
+                let how = if level < 3 {
+                    zstd::zstd_safe::DictAttachPref::ForceCopy
+                } else {
+                    zstd::zstd_safe::DictAttachPref::ForceLoad
+                };
+                compressor.set_parameter(zstd::zstd_safe::CParameter::ForceAttachDict(how))?;
+                compressor
+            }
+            None => zstd::bulk::Compressor::new(level)?,
+        };
+        Ok(Self {
+            level,
+            dictionary_serial: dictionary.map_or(0, SharedDictionary::serial),
+            compressor,
+        })
+    }
+}
+
+/// What each thread keeps for compressing blocks.
+#[derive(Default)]
+struct ThreadCompression {
+    /// Most recently used last.
+    compressors: Vec<LevelCompressor>,
+    /// Where blocks are compressed before their frame is built. Kept from block to
+    /// block: a fresh one per block is a large allocation that the allocator keeps
+    /// handing back to the kernel and faulting in again.
+    scratch: Vec<u8>,
+}
+
+impl ThreadCompression {
+    /// The context for `level` and `dictionary`, made when the thread has none.
+    fn compressor(
+        &mut self,
+        level: i32,
+        dictionary: Option<&SharedDictionary>,
+    ) -> std::io::Result<&mut zstd::bulk::Compressor<'static>> {
+        let serial = dictionary.map_or(0, SharedDictionary::serial);
+        let found = self
+            .compressors
+            .iter()
+            .position(|c| c.level == level && c.dictionary_serial == serial);
+        let kept = match found {
+            Some(position) => self.compressors.remove(position),
+            None => {
+                if self.compressors.len() == KEPT_COMPRESSORS {
+                    self.compressors.remove(0);
+                }
+                LevelCompressor::new(level, dictionary)?
+            }
+        };
+        self.compressors.push(kept);
+        match self.compressors.last_mut() {
+            Some(kept) => Ok(&mut kept.compressor),
+            None => Err(std::io::Error::other("zstd compressor missing")),
+        }
+    }
+}
+
 thread_local! {
     // A zstd context is costly to set up, and loading a dictionary more so: each
-    // thread keeps one context for its current level and dictionary.
-    static COMPRESSOR: std::cell::RefCell<Option<(i32, u64, zstd::bulk::Compressor<'static>)>> =
-        const { std::cell::RefCell::new(None) };
+    // thread keeps its contexts for the levels and dictionaries it meets.
+    static COMPRESSION: std::cell::RefCell<ThreadCompression> =
+        std::cell::RefCell::new(ThreadCompression::default());
 }
 
 /// Encodes, compresses and frames a block. Runs on the caller's thread, so
@@ -172,46 +256,26 @@ pub fn encode_raw_block(
     zstd_level: i32,
     dictionary: Option<&SharedDictionary>,
 ) -> std::io::Result<EncodedBlock> {
-    let serial = dictionary.map_or(0, SharedDictionary::serial);
-    let compressed = COMPRESSOR.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        if slot
-            .as_ref()
-            .is_none_or(|(level, loaded, _)| *level != zstd_level || *loaded != serial)
-        {
-            let compressor = match dictionary {
-                Some(dictionary) => {
-                    let mut compressor =
-                        zstd::bulk::Compressor::with_dictionary(zstd_level, dictionary.raw())?;
-                    // Loading the small dictionary as a prefix of each block compressed
-                    // best for no more CPU than attaching or copying its tables
-                    // (measured: BENCHMARKS.md).
-                    compressor.set_parameter(zstd::zstd_safe::CParameter::ForceAttachDict(
-                        zstd::zstd_safe::DictAttachPref::ForceLoad,
-                    ))?;
-                    compressor
-                }
-                None => zstd::bulk::Compressor::new(zstd_level)?,
-            };
-            *slot = Some((zstd_level, serial, compressor));
-        }
-        match slot.as_mut() {
-            Some((_, _, compressor)) => compressor.compress(raw),
-            None => unreachable_compressor(),
-        }
-    })?;
-    summary.uncompressed_bytes = len_u32(raw.len())?;
     let (codec, dictionary_id) = match dictionary {
         Some(dictionary) => (Codec::ZstdWithDictionary, dictionary.id()),
         None => (Codec::Zstd, 0),
     };
-    let frame = frame_bytes(
-        FrameKind::Block,
-        codec,
-        dictionary_id,
-        &compressed,
-        raw.len(),
-    )?;
+    let frame = COMPRESSION.with(|cell| {
+        let mut thread = cell.borrow_mut();
+        let mut scratch = std::mem::take(&mut thread.scratch);
+        scratch.clear();
+        scratch.reserve(zstd::zstd_safe::compress_bound(raw.len()));
+        let compressed = thread
+            .compressor(zstd_level, dictionary)
+            .and_then(|compressor| compressor.compress_to_buffer(raw, &mut scratch));
+        let frame = compressed
+            .and_then(|_| frame_bytes(FrameKind::Block, codec, dictionary_id, &scratch, raw.len()));
+        if scratch.capacity() <= MAX_KEPT_SCRATCH_BYTES {
+            thread.scratch = scratch;
+        }
+        frame
+    })?;
+    summary.uncompressed_bytes = len_u32(raw.len())?;
     summary.frame_bytes = len_u32(frame.len())?;
     Ok(EncodedBlock {
         frame,
@@ -230,10 +294,6 @@ fn dictionary_frame(dictionary: &SharedDictionary) -> std::io::Result<Vec<u8>> {
         &compressed,
         dictionary.raw().len(),
     )
-}
-
-fn unreachable_compressor() -> std::io::Result<Vec<u8>> {
-    Err(std::io::Error::other("zstd compressor missing"))
 }
 
 fn len_u32(len: usize) -> std::io::Result<u32> {

@@ -168,13 +168,28 @@ pub fn check_utf8(bytes: &[u8]) -> Result<(), WireError> {
     }
 }
 
+/// Where a length-delimited field's length goes, and the bytes reserved for it.
+#[derive(Clone, Copy, Debug)]
+pub struct LenMark {
+    at: usize,
+    width: usize,
+}
+
 /// Appends protobuf fields to a buffer.
 pub trait Writer {
     fn put_varint(&mut self, value: u64);
     fn put_tag(&mut self, field: u32, wire: WireType);
     /// Starts a length-delimited field; `end_len` finishes it.
-    fn begin_len(&mut self, field: u32) -> usize;
-    fn end_len(&mut self, mark: usize);
+    #[inline]
+    fn begin_len(&mut self, field: u32) -> LenMark {
+        // One byte is reserved for the length: most nested messages are short.
+        self.begin_len_sized(field, 0)
+    }
+    /// Starts a length-delimited field whose content is expected to be about
+    /// `expected_len` bytes long: room for that length is reserved, so `end_len`
+    /// moves nothing when the guess has the right number of varint bytes.
+    fn begin_len_sized(&mut self, field: u32, expected_len: usize) -> LenMark;
+    fn end_len(&mut self, mark: LenMark);
 
     #[inline]
     fn put_uint(&mut self, field: u32, value: u64) {
@@ -240,27 +255,34 @@ impl Writer for Vec<u8> {
     }
 
     #[inline]
-    fn begin_len(&mut self, field: u32) -> usize {
+    fn begin_len_sized(&mut self, field: u32, expected_len: usize) -> LenMark {
         self.put_tag(field, WireType::Len);
-        // One byte is reserved for the length: most nested messages are short.
-        self.push(0);
-        self.len() - 1
+        let at = self.len();
+        let width = varint_len(expected_len as u64);
+        self.resize(at + width, 0);
+        LenMark { at, width }
     }
 
     #[inline]
-    fn end_len(&mut self, mark: usize) {
-        let len = self.len() - mark - 1;
-        if len < 0x80 {
-            self[mark] = len as u8;
+    fn end_len(&mut self, mark: LenMark) {
+        let content_start = mark.at + mark.width;
+        let len = self.len() - content_start;
+        if mark.width == 1 && len < 0x80 {
+            self[mark.at] = len as u8;
             return;
         }
         let width = varint_len(len as u64);
-        let extra = width - 1;
-        let content_end = self.len();
-        self.resize(content_end + extra, 0);
-        self.copy_within(mark + 1..content_end, mark + 1 + extra);
+        if width != mark.width {
+            // The guess was wrong: move the content so the length stays minimal.
+            let content_end = self.len();
+            if width > mark.width {
+                self.resize(content_end + width - mark.width, 0);
+            }
+            self.copy_within(content_start..content_end, mark.at + width);
+            self.truncate(mark.at + width + len);
+        }
         let mut value = len as u64;
-        for slot in &mut self[mark..mark + width] {
+        for slot in &mut self[mark.at..mark.at + width] {
             *slot = (value as u8 & 0x7f) | if value >= 0x80 { 0x80 } else { 0 };
             value >>= 7;
         }
@@ -309,6 +331,28 @@ mod tests {
             assert_eq!(body.len(), len);
             assert!(body.iter().all(|b| *b == 7));
             assert_eq!(reader.field(), Ok(None));
+        }
+    }
+
+    #[test]
+    fn lengths_guessed_wrong_are_still_minimal() {
+        for (guess, len) in [
+            (0usize, 300usize),
+            (300, 5),
+            (300, 200),
+            (20_000, 100),
+            (5, 5),
+        ] {
+            let mut out = vec![9u8];
+            let mark = out.begin_len_sized(3, guess);
+            out.extend(std::iter::repeat_n(7u8, len));
+            out.end_len(mark);
+            out.push(1);
+            let mut expected = vec![9u8, 3 << 3 | 2];
+            prost::encoding::encode_varint(len as u64, &mut expected);
+            expected.extend(std::iter::repeat_n(7u8, len));
+            expected.push(1);
+            assert_eq!(out, expected, "guess {guess}, length {len}");
         }
     }
 

@@ -231,7 +231,6 @@ fn block(
         time += 3_000_000 + rng.below(2_000_000);
     }
     for (log_time, severity, message, trace, span_id, id) in logs {
-        let (time_offset, observed_offset) = b.log_time_offsets(log_time, log_time + 1000);
         let severity_text = key(&mut b, Level::from_otlp(severity, "").label());
         let attributes = vec![
             KeyValue {
@@ -245,8 +244,6 @@ fn block(
         ];
         let log = LogRecord {
             scope,
-            time_offset_nano: time_offset,
-            observed_time_offset_nano: observed_offset,
             severity_number: severity,
             severity_text,
             body: string(message),
@@ -261,7 +258,7 @@ fn block(
             }),
             ..LogRecord::default()
         };
-        b.block_mut().logs.push(log);
+        b.push_log(log, log_time, log_time + 1000);
     }
     (b.finish(), time)
 }

@@ -3,7 +3,7 @@
 //! building the `Block` message (its thousands of small strings and vectors cost more
 //! than everything else a load does). A test holds the two paths to the same result.
 
-use oculus_store::block::TimeChain;
+use oculus_store::block::{TimeChain, has_log_time_columns, log_offsets};
 use oculus_store::wire::{Reader, WireError, WireType};
 
 use crate::model::{Level, PreparedBlock, PreparedRecord, TextWriter, join_trace_id, write_text};
@@ -21,6 +21,8 @@ mod field {
     pub const BLOCK_PARENT_SPAN_IDS: u32 = 9;
     pub const BLOCK_SPAN_START_OFFSETS: u32 = 10;
     pub const BLOCK_SPAN_DURATIONS: u32 = 11;
+    pub const BLOCK_LOG_TIME_OFFSETS: u32 = 12;
+    pub const BLOCK_LOG_OBSERVED_OFFSETS: u32 = 13;
 }
 
 /// The parts of a block, as slices of its bytes, gathered in one pass: times need the
@@ -38,6 +40,8 @@ struct Parts<'a> {
     parent_span_ids: Vec<u64>,
     span_start_offsets: Vec<i64>,
     span_durations: Vec<i64>,
+    log_time_offsets: Vec<i64>,
+    log_observed_offsets: Vec<i64>,
 }
 
 impl<'a> Parts<'a> {
@@ -114,6 +118,12 @@ fn parts(raw: &[u8]) -> Result<Parts<'_>, WireError> {
             }
             (field::BLOCK_SPAN_DURATIONS, _) => {
                 sint64s(&mut reader, wire, &mut parts.span_durations)?;
+            }
+            (field::BLOCK_LOG_TIME_OFFSETS, _) => {
+                sint64s(&mut reader, wire, &mut parts.log_time_offsets)?;
+            }
+            (field::BLOCK_LOG_OBSERVED_OFFSETS, _) => {
+                sint64s(&mut reader, wire, &mut parts.log_observed_offsets)?;
             }
             _ => reader.skip(wire)?,
         }
@@ -298,10 +308,12 @@ pub fn prepare_raw_into(raw: &[u8], prepared: &mut PreparedBlock) -> Result<(), 
     let mut chain = TimeChain::new(parts.base_time);
     prepared.logs.reserve(parts.logs.len());
     let mut attributes: Vec<&[u8]> = Vec::new();
-    for log in &parts.logs {
+    let has_time_columns = has_log_time_columns(parts.logs.len(), parts.log_time_offsets.len());
+    for (i, log) in parts.logs.iter().enumerate() {
         let mut reader = Reader::new(log);
         let mut record = PreparedRecord::default();
         let (mut time_offset, mut observed_offset) = (None, None);
+        let mut absent_times = 0;
         let (mut severity_number, mut severity_text) = (0, 0);
         let (mut body, mut event_name) = (None, 0);
         let (mut high, mut low) = (0, 0);
@@ -322,9 +334,18 @@ pub fn prepare_raw_into(raw: &[u8], prepared: &mut PreparedBlock) -> Result<(), 
                 (14, WireType::Len) => {
                     (record.source_file, record.source_line) = source(reader.bytes()?)?;
                 }
+                (15, WireType::Varint) => absent_times = reader.varint()? as u32,
                 _ => reader.skip(wire)?,
             }
         }
+        let columns = has_time_columns.then(|| {
+            (
+                parts.log_time_offsets[i],
+                parts.log_observed_offsets.get(i).copied().unwrap_or(0),
+            )
+        });
+        let (time_offset, observed_offset) =
+            log_offsets(columns, absent_times, (time_offset, observed_offset));
         let (time, observed) = chain.log_times(time_offset, observed_offset);
         record.time = if time != 0 { time } else { observed };
         record.trace_id = join_trace_id(high, low);
@@ -457,7 +478,7 @@ fn has_value(bytes: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use oculus_store::BlockBuilder;
-    use oculus_store::block::SpanColumns;
+    use oculus_store::block::{SpanColumns, log_offsets};
     use oculus_store::proto::{
         AnyValue, ArrayValue, Block, Event, KeyValue, KeyValueList, LogRecord, Resource, Scope,
         SourceLocation, Span, any_value::Value,
@@ -520,11 +541,8 @@ mod tests {
             None,
         ];
         for (i, body) in all_values.iter().enumerate() {
-            let (time, observed) = b.log_time_offsets(1_700_000_000_000_000_000 + i as u64 * 7, 0);
-            b.block_mut().logs.push(LogRecord {
+            let log = LogRecord {
                 scope: if i % 2 == 0 { scope } else { orphan },
-                time_offset_nano: time,
-                observed_time_offset_nano: observed,
                 severity_number: i as i32 * 3,
                 body: body.clone(),
                 event_name: if i >= 9 { event_name } else { 0 },
@@ -544,7 +562,14 @@ mod tests {
                     function: 0,
                 }),
                 ..LogRecord::default()
-            });
+            };
+            // The last record has only an observed time, as some log bridges send.
+            let (time, observed) = if i + 1 == all_values.len() {
+                (0, 1_700_000_000_000_000_099)
+            } else {
+                (1_700_000_000_000_000_000 + i as u64 * 7, 0)
+            };
+            b.push_log(log, time, observed);
         }
         for i in 0..4u64 {
             b.push_span(
@@ -589,6 +614,42 @@ mod tests {
         let block = block();
         let raw = block.encode_to_vec();
         assert_eq!(prepare_raw(&raw).expect("a valid block"), prepare(block));
+    }
+
+    /// The same block as blocks were written before the log time columns: each
+    /// record holding its own offsets.
+    fn with_times_in_records(mut block: Block) -> Block {
+        for (i, log) in block.logs.iter_mut().enumerate() {
+            (log.time_offset_nano, log.observed_time_offset_nano) = log_offsets(
+                Some((block.log_time_offsets[i], block.log_observed_offsets[i])),
+                log.absent_times,
+                (None, None),
+            );
+            log.absent_times = 0;
+        }
+        block.log_time_offsets.clear();
+        block.log_observed_offsets.clear();
+        block
+    }
+
+    #[test]
+    fn blocks_with_times_in_records_prepare_the_same() {
+        let columns = block();
+        assert!(columns.has_log_time_columns());
+        let records = with_times_in_records(columns.clone());
+        assert!(!records.has_log_time_columns());
+        assert_eq!(records.log_times(), columns.log_times());
+        let from_columns = prepare_raw(&columns.encode_to_vec()).expect("a valid block");
+        let from_records = prepare_raw(&records.encode_to_vec()).expect("a valid block");
+        assert_eq!(from_records, from_columns);
+        assert_eq!(prepare(records), from_columns);
+        let times: Vec<u64> = from_columns.logs.iter().map(|l| l.time).collect();
+        assert_eq!(
+            times[..2],
+            [1_700_000_000_000_000_000, 1_700_000_000_000_000_007]
+        );
+        // No event time: the observed time stands in.
+        assert_eq!(times.last(), Some(&1_700_000_000_000_000_099));
     }
 
     #[test]

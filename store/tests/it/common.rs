@@ -92,12 +92,8 @@ pub fn build_block(seed: u64, records: &[RecordSpec]) -> Block {
             RecordSpec::Log { body, severity } => {
                 let severity_text = builder.intern(if *severity >= 17 { "ERROR" } else { "INFO" });
                 let order_key = builder.intern("order.id");
-                let (time_offset_nano, observed_time_offset_nano) =
-                    builder.log_time_offsets(at, at + 10_000);
                 let log = LogRecord {
                     scope,
-                    time_offset_nano,
-                    observed_time_offset_nano,
                     severity_number: *severity,
                     severity_text,
                     body: Some(AnyValue {
@@ -115,7 +111,7 @@ pub fn build_block(seed: u64, records: &[RecordSpec]) -> Block {
                     source: Some(source),
                     ..LogRecord::default()
                 };
-                builder.block_mut().logs.push(log);
+                builder.push_log(log, at, at + 10_000);
             }
         }
     }

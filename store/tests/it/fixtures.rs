@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use oculus_store::block::{SpanColumns, event_time_offset, join_trace_id};
+use oculus_store::block::{SpanColumns, TimeChain, event_time_offset, join_trace_id};
 use oculus_store::proto::{
     AnyValue, Block, Event, KeyValue, KeyValueList, LogRecord, Metric, Resource, Scope,
     SourceLocation, Span, SpanKind, StatusCode, any_value::Value,
@@ -186,7 +186,10 @@ fn logs_block() -> Block {
     let (mut b, scope) = checkout_builder(T0 + 5_000_000);
     let (trace_id_high, trace_id_low) = oculus_store::block::split_trace_id(&TRACE_ID).unwrap();
     let order = b.intern("order.id");
-    let shipped_times = b.log_time_offsets(T0 + 5_000_000, T0 + 5_100_000);
+    // Version 1 blocks as first written: each log record holds its own time offsets
+    // (newer blocks keep them in the block's log time columns).
+    let mut chain = TimeChain::new(T0 + 5_000_000);
+    let shipped_times = chain.log_time_offsets(T0 + 5_000_000, T0 + 5_100_000);
     // The observed time is stored relative to the event time.
     assert_eq!(shipped_times, (Some(0), Some(100_000)));
     let shipped = LogRecord {
@@ -213,7 +216,7 @@ fn logs_block() -> Block {
     };
     let declined = LogRecord {
         scope,
-        time_offset_nano: b.log_time_offsets(T0 + 6_000_000, 0).0,
+        time_offset_nano: chain.log_time_offsets(T0 + 6_000_000, 0).0,
         severity_number: 13,
         severity_text: b.intern("WARN"),
         body: text("payment declined: insufficient funds"),
@@ -227,7 +230,7 @@ fn logs_block() -> Block {
     let cart = b.intern("cart.items");
     let structured = LogRecord {
         scope,
-        time_offset_nano: b.log_time_offsets(T0 + 7_000_000, 0).0,
+        time_offset_nano: chain.log_time_offsets(T0 + 7_000_000, 0).0,
         severity_number: 17,
         severity_text: b.intern("ERROR"),
         body: Some(AnyValue {

@@ -119,21 +119,31 @@ fn started(dir: &Path) -> (std::path::PathBuf, SegmentTail, u64) {
 fn frame_written_in_two_halves_arrives_once_whole() {
     let dir = tempfile::tempdir().unwrap();
     let (path, mut tail, mut len) = started(dir.path());
-    let frame_len = encode(&sample_block(1)).frame.len();
-    // Splits inside the frame header and inside the payload.
+    // Splits inside the frame header and inside the payload; frames differ in length,
+    // so the last two are taken from each frame's own.
+    enum Split {
+        At(usize),
+        Middle,
+        LastByte,
+    }
     let splits = [
-        1,
-        3,
-        4,
-        FRAME_HEADER_LEN - 1,
-        FRAME_HEADER_LEN,
-        FRAME_HEADER_LEN + 1,
-        frame_len / 2,
-        frame_len - 1,
+        Split::At(1),
+        Split::At(3),
+        Split::At(4),
+        Split::At(FRAME_HEADER_LEN - 1),
+        Split::At(FRAME_HEADER_LEN),
+        Split::At(FRAME_HEADER_LEN + 1),
+        Split::Middle,
+        Split::LastByte,
     ];
     for (i, split) in splits.into_iter().enumerate() {
         let block = sample_block(i as u64 + 1);
         let frame = encode(&block).frame;
+        let split = match split {
+            Split::At(at) => at,
+            Split::Middle => frame.len() / 2,
+            Split::LastByte => frame.len() - 1,
+        };
         append_raw(&path, &frame[..split]);
         assert_nothing(&mut tail);
         assert_nothing(&mut tail);

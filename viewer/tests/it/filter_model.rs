@@ -72,16 +72,14 @@ fn index(blocks: &[Vec<Record>]) -> Index {
                     value: string(WORDS[v]),
                 })
                 .collect();
-            let (time, observed) = b.log_time_offsets(2_000, 0);
-            b.block_mut().logs.push(LogRecord {
+            let log = LogRecord {
                 scope,
-                time_offset_nano: time,
-                observed_time_offset_nano: observed,
                 severity_number: record.severity,
                 body: string(&message(record)),
                 attributes,
                 ..LogRecord::default()
-            });
+            };
+            b.push_log(log, 2_000, 0);
         }
         let loc = BlockLoc {
             segment: 0,
