@@ -32,6 +32,11 @@
 //! DICTIONARY payload is a zstd raw-content dictionary (see `dictionary.rs`); it comes
 //! before the first block that needs it, once per segment.
 //!
+//! Within version 1 the block schema only grows, and readers accept every form written
+//! so far: log records' times first lived in each record (fields 2 and 3) and now live
+//! in the block's log time columns (fields 12 and 13); a block uses the columns when
+//! they hold one entry per record. `store/fixtures/v1` holds both forms.
+//!
 //! # Design constraints
 //! - Every frame is checksummed; a reader never trusts bytes it has not verified.
 //! - Blocks are self-contained (see the schema), so a damaged frame loses one block.

@@ -1,4 +1,5 @@
-//! Checked-in segments of format version 1 (store/fixtures/v1) must keep loading.
+//! Checked-in segments of format version 1 (store/fixtures/v1) must keep loading: the
+//! first two as version 1 was first written, the third with log times in columns.
 //!
 //! The reading tests name exact values by hand rather than asking the generator, so a
 //! format change that breaks version 1 fails here. Regenerate the files with
@@ -20,6 +21,8 @@ use crate::common::{data_dir_with, encode, scan_file, string_attr};
 
 const SEALED: &str = "sealed.oseg";
 const TORN: &str = "torn-tail.oseg";
+/// Log records as written since their times moved into the block's columns.
+const LOG_TIME_COLUMNS: &str = "log-time-columns.oseg";
 /// 2025-11-25T16:00:00Z.
 const CREATED_UNIX_NANO: u64 = 1_764_086_400_000_000_000;
 const T0: u64 = CREATED_UNIX_NANO + 1_000_000_000;
@@ -254,6 +257,28 @@ fn logs_block() -> Block {
     b.finish()
 }
 
+/// Log records with both times, only an event time and only an observed time, their
+/// times in the block's columns.
+fn log_columns_block() -> Block {
+    let (mut b, scope) = checkout_builder(T0 + 20_000_000);
+    let info = b.intern("INFO");
+    for (body, time, observed) in [
+        ("both times", T0 + 20_000_000, T0 + 20_000_500),
+        ("event time only", T0 + 21_000_000, 0),
+        ("observed time only", 0, T0 + 22_000_000),
+    ] {
+        let log = LogRecord {
+            scope,
+            severity_number: 9,
+            severity_text: info,
+            body: text(body),
+            ..LogRecord::default()
+        };
+        b.push_log(log, time, observed);
+    }
+    b.finish()
+}
+
 fn metric_block() -> Block {
     let (mut b, scope) = checkout_builder(T0 + 10_000_000);
     let otlp = OtlpMetric {
@@ -307,6 +332,37 @@ fn write_v1(dir: &Path) {
     drop(writer);
     let cut = encode(&metric_block()).frame;
     crate::common::append_raw(&torn, &cut[..TORN_BYTES as usize]);
+
+    let columns = dir.join(LOG_TIME_COLUMNS);
+    let _ = std::fs::remove_file(&columns);
+    let mut writer = SegmentWriter::create(&columns, header(3), FsyncPolicy::Never).unwrap();
+    writer.append(&[encode(&log_columns_block())]).unwrap();
+    writer.seal().unwrap();
+}
+
+#[test]
+fn v1_log_time_columns_load_with_exact_times() {
+    let read = scan_file(&fixture_dir().join(LOG_TIME_COLUMNS));
+    assert!(read.scan.damage.is_empty(), "{:?}", read.scan.damage);
+    let [block] = read.blocks.as_slice() else {
+        panic!("one block expected, got {}", read.blocks.len());
+    };
+    assert!(block.has_log_time_columns());
+    assert!(
+        block
+            .logs
+            .iter()
+            .all(|l| l.time_offset_nano.is_none() && l.observed_time_offset_nano.is_none())
+    );
+    assert_eq!(
+        block.log_times(),
+        [
+            (1_764_086_401_020_000_000, 1_764_086_401_020_000_500),
+            (1_764_086_401_021_000_000, 0),
+            (0, 1_764_086_401_022_000_000),
+        ]
+    );
+    assert_eq!(block.logs[2].body, text("observed time only"));
 }
 
 #[test]
@@ -481,7 +537,7 @@ fn v1_fixtures_match_their_generator() {
     // Keeps the generator (the fixtures' documentation) honest about what they hold.
     let generated = tempfile::tempdir().unwrap();
     write_v1(generated.path());
-    for name in [SEALED, TORN] {
+    for name in [SEALED, TORN, LOG_TIME_COLUMNS] {
         let checked_in = scan_file(&fixture_dir().join(name));
         let fresh = scan_file(&generated.path().join(name));
         assert_eq!(checked_in.blocks, fresh.blocks, "{name}");
