@@ -194,3 +194,48 @@ fn every_segment_of_a_session_carries_the_dictionary_it_needs() {
     }
     assert_eq!(read_back, blocks);
 }
+
+#[test]
+fn blocks_of_mixed_levels_and_dictionaries_read_back() {
+    // Each thread keeps a few zstd contexts (one per level and dictionary); more
+    // combinations than it keeps, interleaved, must each still compress with its own.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("segment-00000001.oseg");
+    let first = dictionary();
+    let mut raw = Vec::new();
+    for seed in 200..210 {
+        raw.extend(sample_block(seed).encode_to_vec());
+    }
+    let second = SharedDictionary::new(2, raw);
+    let choices = [
+        (1, Some(&first)),
+        (3, Some(&second)),
+        (3, None),
+        (1, Some(&second)),
+        (3, Some(&first)),
+        (1, None),
+    ];
+    let mut writer = SegmentWriter::create(&path, header(), FsyncPolicy::Never).unwrap();
+    let blocks: Vec<Block> = (0..24).map(sample_block).collect();
+    for (i, block) in blocks.iter().enumerate() {
+        let (level, dictionary) = choices[i % choices.len()];
+        let encoded =
+            encode_raw_block(&block.encode_to_vec(), summarize(block), level, dictionary).unwrap();
+        assert_eq!(
+            encoded.dictionary.as_ref().map(SharedDictionary::id),
+            dictionary.map(SharedDictionary::id)
+        );
+        writer.append(&[encoded]).unwrap();
+    }
+    writer.seal().unwrap();
+    let read = scan_file(&path);
+    assert!(read.scan.damage.is_empty(), "{:?}", read.scan.damage);
+    assert_eq!(read.blocks, blocks);
+    let kinds = frames(&path);
+    let dictionaries: Vec<u16> = kinds
+        .iter()
+        .filter(|(kind, _)| *kind == FrameKind::Dictionary)
+        .map(|(_, id)| *id)
+        .collect();
+    assert_eq!(dictionaries, [1, 2]);
+}
