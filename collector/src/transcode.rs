@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 
-use oculus_store::block::{TimeChain, event_time_offset, log_time_entries};
+use oculus_store::block::{TimeChain, event_time_offset, field as block, log_time_entries};
 use oculus_store::proto::BlockSummary;
 use rustc_hash::FxHashMap;
 
@@ -28,24 +28,6 @@ pub struct Transcoded {
 
 /// A request that cannot be decoded at all.
 pub type Error = WireError;
-
-// Field numbers of the block schema (proto/oculus/segment/v1/segment.proto).
-mod block {
-    pub const STRINGS: u32 = 1;
-    pub const RESOURCES: u32 = 2;
-    pub const SCOPES: u32 = 3;
-    pub const SPANS: u32 = 4;
-    pub const LOGS: u32 = 5;
-    pub const BASE_TIME: u32 = 7;
-    // Packed columns, one entry per span.
-    pub const SPAN_IDS: u32 = 8;
-    pub const PARENT_SPAN_IDS: u32 = 9;
-    pub const SPAN_START_OFFSETS: u32 = 10;
-    pub const SPAN_DURATIONS: u32 = 11;
-    // Packed columns, one entry per log record.
-    pub const LOG_TIME_OFFSETS: u32 = 12;
-    pub const LOG_OBSERVED_OFFSETS: u32 = 13;
-}
 
 /// A record is rejected, with the reason reported in the partial success.
 struct Reject(String);

@@ -101,27 +101,32 @@ pub fn log_time_entries((time, observed): (Option<i64>, Option<i64>)) -> (i64, i
     (time.unwrap_or(0), observed.unwrap_or(0), absent)
 }
 
-/// Whether a block with `logs` records and `time_offsets` entries in its log time
-/// column keeps the times in its columns (else in each record, as blocks written
-/// before the columns existed do).
-pub fn has_log_time_columns(logs: usize, time_offsets: usize) -> bool {
-    logs > 0 && time_offsets == logs
+/// A block's log time columns, for a block that keeps its log records' times there
+/// (blocks written before the columns existed keep them in each record).
+#[derive(Clone, Copy, Debug)]
+pub struct LogTimeColumns<'a> {
+    time_offsets: &'a [i64],
+    observed_offsets: &'a [i64],
 }
 
-/// A log record's stored offsets: from its entries in the block's time columns when
-/// the block has them (`columns`), else from the record's own fields, as blocks
-/// written before the columns keep them.
-pub fn log_offsets(
-    columns: Option<(i64, i64)>,
-    absent_times: u32,
-    fields: (Option<i64>, Option<i64>),
-) -> (Option<i64>, Option<i64>) {
-    match columns {
-        Some((time, observed)) => (
+impl<'a> LogTimeColumns<'a> {
+    /// The columns of a block with `logs` records, or `None` when its times are in the
+    /// records: the columns count when they hold one entry per record.
+    pub fn of(logs: usize, time_offsets: &'a [i64], observed_offsets: &'a [i64]) -> Option<Self> {
+        (logs > 0 && time_offsets.len() == logs).then_some(Self {
+            time_offsets,
+            observed_offsets,
+        })
+    }
+
+    /// The stored offsets of record `index`, given its `absent_times` bits.
+    pub fn offsets(&self, index: usize, absent_times: u32) -> (Option<i64>, Option<i64>) {
+        let time = self.time_offsets.get(index).copied().unwrap_or(0);
+        let observed = self.observed_offsets.get(index).copied().unwrap_or(0);
+        (
             (absent_times & LOG_NO_EVENT_TIME == 0).then_some(time),
             (absent_times & LOG_NO_OBSERVED_TIME == 0).then_some(observed),
-        ),
-        None => fields,
+        )
     }
 }
 
@@ -133,6 +138,26 @@ pub struct SpanColumns {
     pub parent_span_id: u64,
     pub start_unix_nano: u64,
     pub end_unix_nano: u64,
+}
+
+/// Field numbers of `Block` (proto/oculus/segment/v1/segment.proto), for the code that
+/// writes or scans blocks as protobuf bytes rather than through the generated types.
+pub mod field {
+    pub const STRINGS: u32 = 1;
+    pub const RESOURCES: u32 = 2;
+    pub const SCOPES: u32 = 3;
+    pub const SPANS: u32 = 4;
+    pub const LOGS: u32 = 5;
+    pub const METRICS: u32 = 6;
+    pub const BASE_TIME: u32 = 7;
+    // Packed columns, one entry per span.
+    pub const SPAN_IDS: u32 = 8;
+    pub const PARENT_SPAN_IDS: u32 = 9;
+    pub const SPAN_START_OFFSETS: u32 = 10;
+    pub const SPAN_DURATIONS: u32 = 11;
+    // Packed columns, one entry per log record.
+    pub const LOG_TIME_OFFSETS: u32 = 12;
+    pub const LOG_OBSERVED_OFFSETS: u32 = 13;
 }
 
 /// An event's stored time: relative to the start of its span.
@@ -266,31 +291,27 @@ impl Block {
     /// as in OTLP).
     pub fn log_times(&self) -> Vec<(u64, u64)> {
         let mut chain = TimeChain::new(self.base_time_unix_nano);
-        let has_columns = self.has_log_time_columns();
+        let columns = self.log_time_columns();
         self.logs
             .iter()
             .enumerate()
             .map(|(i, log)| {
-                let columns = has_columns.then(|| {
-                    (
-                        self.log_time_offsets[i],
-                        self.log_observed_offsets.get(i).copied().unwrap_or(0),
-                    )
-                });
-                let (time, observed) = log_offsets(
-                    columns,
-                    log.absent_times,
-                    (log.time_offset_nano, log.observed_time_offset_nano),
-                );
+                let (time, observed) = match &columns {
+                    Some(columns) => columns.offsets(i, log.absent_times),
+                    None => (log.time_offset_nano, log.observed_time_offset_nano),
+                };
                 chain.log_times(time, observed)
             })
             .collect()
     }
 
-    /// Whether the log records' times are in the block's columns (blocks written
-    /// before the columns existed keep them in each record).
-    pub fn has_log_time_columns(&self) -> bool {
-        has_log_time_columns(self.logs.len(), self.log_time_offsets.len())
+    /// The log time columns, when the block keeps its log records' times there.
+    pub fn log_time_columns(&self) -> Option<LogTimeColumns<'_>> {
+        LogTimeColumns::of(
+            self.logs.len(),
+            &self.log_time_offsets,
+            &self.log_observed_offsets,
+        )
     }
 
     /// The trace id of `spans[index]`, following its reference to an earlier span.
@@ -382,5 +403,58 @@ pub fn join_span_id(id: u64) -> Vec<u8> {
         Vec::new()
     } else {
         id.to_be_bytes().to_vec()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use prost::Message;
+
+    use super::field;
+    use crate::proto::{Block, Resource, Scope};
+    use crate::wire::Reader;
+
+    #[test]
+    fn field_numbers_match_the_schema() {
+        let block = Block {
+            strings: vec!["a".into()],
+            resources: vec![Resource::default()],
+            scopes: vec![Scope::default()],
+            spans: vec![Default::default()],
+            logs: vec![Default::default()],
+            metrics: vec![Default::default()],
+            base_time_unix_nano: 1,
+            span_ids: vec![1],
+            parent_span_ids: vec![1],
+            span_start_offsets: vec![1],
+            span_durations: vec![1],
+            log_time_offsets: vec![1],
+            log_observed_offsets: vec![1],
+        };
+        let raw = block.encode_to_vec();
+        let mut reader = Reader::new(&raw);
+        let mut numbers = Vec::new();
+        while let Some((number, wire)) = reader.field().expect("a valid block") {
+            numbers.push(number);
+            reader.skip(wire).expect("a valid block");
+        }
+        assert_eq!(
+            numbers,
+            [
+                field::STRINGS,
+                field::RESOURCES,
+                field::SCOPES,
+                field::SPANS,
+                field::LOGS,
+                field::METRICS,
+                field::BASE_TIME,
+                field::SPAN_IDS,
+                field::PARENT_SPAN_IDS,
+                field::SPAN_START_OFFSETS,
+                field::SPAN_DURATIONS,
+                field::LOG_TIME_OFFSETS,
+                field::LOG_OBSERVED_OFFSETS,
+            ]
+        );
     }
 }

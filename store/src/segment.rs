@@ -228,10 +228,8 @@ impl ThreadCompression {
             }
         };
         self.compressors.push(kept);
-        match self.compressors.last_mut() {
-            Some(kept) => Ok(&mut kept.compressor),
-            None => Err(std::io::Error::other("zstd compressor missing")),
-        }
+        let last = self.compressors.len() - 1;
+        Ok(&mut self.compressors[last].compressor)
     }
 }
 

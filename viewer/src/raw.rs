@@ -3,27 +3,10 @@
 //! building the `Block` message (its thousands of small strings and vectors cost more
 //! than everything else a load does). A test holds the two paths to the same result.
 
-use oculus_store::block::{TimeChain, has_log_time_columns, log_offsets};
+use oculus_store::block::{LogTimeColumns, TimeChain, field};
 use oculus_store::wire::{Reader, WireError, WireType};
 
 use crate::model::{Level, PreparedBlock, PreparedRecord, TextWriter, join_trace_id, write_text};
-
-/// Field numbers of `proto/oculus/segment/v1/segment.proto`.
-mod field {
-    pub const BLOCK_STRINGS: u32 = 1;
-    pub const BLOCK_RESOURCES: u32 = 2;
-    pub const BLOCK_SCOPES: u32 = 3;
-    pub const BLOCK_SPANS: u32 = 4;
-    pub const BLOCK_LOGS: u32 = 5;
-    pub const BLOCK_METRICS: u32 = 6;
-    pub const BLOCK_BASE_TIME: u32 = 7;
-    pub const BLOCK_SPAN_IDS: u32 = 8;
-    pub const BLOCK_PARENT_SPAN_IDS: u32 = 9;
-    pub const BLOCK_SPAN_START_OFFSETS: u32 = 10;
-    pub const BLOCK_SPAN_DURATIONS: u32 = 11;
-    pub const BLOCK_LOG_TIME_OFFSETS: u32 = 12;
-    pub const BLOCK_LOG_OBSERVED_OFFSETS: u32 = 13;
-}
 
 /// The parts of a block, as slices of its bytes, gathered in one pass: times need the
 /// base time and the span columns, which come after the records.
@@ -94,12 +77,12 @@ fn parts(raw: &[u8]) -> Result<Parts<'_>, WireError> {
     let mut reader = Reader::new(raw);
     while let Some((number, wire)) = reader.field()? {
         match (number, wire) {
-            (field::BLOCK_STRINGS, WireType::Len) => parts.strings.push(reader.string()?),
-            (field::BLOCK_RESOURCES, WireType::Len) => parts.resources.push(reader.bytes()?),
-            (field::BLOCK_SCOPES, WireType::Len) => parts.scopes.push(reader.bytes()?),
-            (field::BLOCK_SPANS, WireType::Len) => parts.spans.push(reader.bytes()?),
-            (field::BLOCK_LOGS, WireType::Len) => parts.logs.push(reader.bytes()?),
-            (field::BLOCK_METRICS, WireType::Len) => {
+            (field::STRINGS, WireType::Len) => parts.strings.push(reader.string()?),
+            (field::RESOURCES, WireType::Len) => parts.resources.push(reader.bytes()?),
+            (field::SCOPES, WireType::Len) => parts.scopes.push(reader.bytes()?),
+            (field::SPANS, WireType::Len) => parts.spans.push(reader.bytes()?),
+            (field::LOGS, WireType::Len) => parts.logs.push(reader.bytes()?),
+            (field::METRICS, WireType::Len) => {
                 let mut metric = Reader::new(reader.bytes()?);
                 while let Some((number, wire)) = metric.field()? {
                     match (number, wire) {
@@ -108,21 +91,21 @@ fn parts(raw: &[u8]) -> Result<Parts<'_>, WireError> {
                     }
                 }
             }
-            (field::BLOCK_BASE_TIME, WireType::Fixed64) => parts.base_time = reader.fixed64()?,
-            (field::BLOCK_SPAN_IDS, _) => fixed64s(&mut reader, wire, &mut parts.span_ids)?,
-            (field::BLOCK_PARENT_SPAN_IDS, _) => {
+            (field::BASE_TIME, WireType::Fixed64) => parts.base_time = reader.fixed64()?,
+            (field::SPAN_IDS, _) => fixed64s(&mut reader, wire, &mut parts.span_ids)?,
+            (field::PARENT_SPAN_IDS, _) => {
                 fixed64s(&mut reader, wire, &mut parts.parent_span_ids)?;
             }
-            (field::BLOCK_SPAN_START_OFFSETS, _) => {
+            (field::SPAN_START_OFFSETS, _) => {
                 sint64s(&mut reader, wire, &mut parts.span_start_offsets)?;
             }
-            (field::BLOCK_SPAN_DURATIONS, _) => {
+            (field::SPAN_DURATIONS, _) => {
                 sint64s(&mut reader, wire, &mut parts.span_durations)?;
             }
-            (field::BLOCK_LOG_TIME_OFFSETS, _) => {
+            (field::LOG_TIME_OFFSETS, _) => {
                 sint64s(&mut reader, wire, &mut parts.log_time_offsets)?;
             }
-            (field::BLOCK_LOG_OBSERVED_OFFSETS, _) => {
+            (field::LOG_OBSERVED_OFFSETS, _) => {
                 sint64s(&mut reader, wire, &mut parts.log_observed_offsets)?;
             }
             _ => reader.skip(wire)?,
@@ -308,7 +291,11 @@ pub fn prepare_raw_into(raw: &[u8], prepared: &mut PreparedBlock) -> Result<(), 
     let mut chain = TimeChain::new(parts.base_time);
     prepared.logs.reserve(parts.logs.len());
     let mut attributes: Vec<&[u8]> = Vec::new();
-    let has_time_columns = has_log_time_columns(parts.logs.len(), parts.log_time_offsets.len());
+    let time_columns = LogTimeColumns::of(
+        parts.logs.len(),
+        &parts.log_time_offsets,
+        &parts.log_observed_offsets,
+    );
     for (i, log) in parts.logs.iter().enumerate() {
         let mut reader = Reader::new(log);
         let mut record = PreparedRecord::default();
@@ -338,14 +325,9 @@ pub fn prepare_raw_into(raw: &[u8], prepared: &mut PreparedBlock) -> Result<(), 
                 _ => reader.skip(wire)?,
             }
         }
-        let columns = has_time_columns.then(|| {
-            (
-                parts.log_time_offsets[i],
-                parts.log_observed_offsets.get(i).copied().unwrap_or(0),
-            )
-        });
-        let (time_offset, observed_offset) =
-            log_offsets(columns, absent_times, (time_offset, observed_offset));
+        if let Some(columns) = &time_columns {
+            (time_offset, observed_offset) = columns.offsets(i, absent_times);
+        }
         let (time, observed) = chain.log_times(time_offset, observed_offset);
         record.time = if time != 0 { time } else { observed };
         record.trace_id = join_trace_id(high, low);
@@ -478,7 +460,7 @@ fn has_value(bytes: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use oculus_store::BlockBuilder;
-    use oculus_store::block::{SpanColumns, log_offsets};
+    use oculus_store::block::SpanColumns;
     use oculus_store::proto::{
         AnyValue, ArrayValue, Block, Event, KeyValue, KeyValueList, LogRecord, Resource, Scope,
         SourceLocation, Span, any_value::Value,
@@ -619,12 +601,15 @@ mod tests {
     /// The same block as blocks were written before the log time columns: each
     /// record holding its own offsets.
     fn with_times_in_records(mut block: Block) -> Block {
-        for (i, log) in block.logs.iter_mut().enumerate() {
-            (log.time_offset_nano, log.observed_time_offset_nano) = log_offsets(
-                Some((block.log_time_offsets[i], block.log_observed_offsets[i])),
-                log.absent_times,
-                (None, None),
-            );
+        let columns = block.log_time_columns().expect("times in columns");
+        let offsets: Vec<_> = block
+            .logs
+            .iter()
+            .enumerate()
+            .map(|(i, log)| columns.offsets(i, log.absent_times))
+            .collect();
+        for (log, offsets) in block.logs.iter_mut().zip(offsets) {
+            (log.time_offset_nano, log.observed_time_offset_nano) = offsets;
             log.absent_times = 0;
         }
         block.log_time_offsets.clear();
@@ -635,9 +620,9 @@ mod tests {
     #[test]
     fn blocks_with_times_in_records_prepare_the_same() {
         let columns = block();
-        assert!(columns.has_log_time_columns());
+        assert!(columns.log_time_columns().is_some());
         let records = with_times_in_records(columns.clone());
-        assert!(!records.has_log_time_columns());
+        assert!(records.log_time_columns().is_none());
         assert_eq!(records.log_times(), columns.log_times());
         let from_columns = prepare_raw(&columns.encode_to_vec()).expect("a valid block");
         let from_records = prepare_raw(&records.encode_to_vec()).expect("a valid block");

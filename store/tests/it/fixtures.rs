@@ -347,7 +347,7 @@ fn v1_log_time_columns_load_with_exact_times() {
     let [block] = read.blocks.as_slice() else {
         panic!("one block expected, got {}", read.blocks.len());
     };
-    assert!(block.has_log_time_columns());
+    assert!(block.log_time_columns().is_some());
     assert!(
         block
             .logs
