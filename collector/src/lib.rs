@@ -119,6 +119,7 @@ impl Collector {
             tokio::task::spawn_blocking(move || SessionWriter::open(&data_dir, writer_options))
                 .await
                 .map_err(|e| StartError::Thread(std::io::Error::other(e)))??;
+        log_recovery(&recovery);
         let session = session_writer.session().path.clone();
         let (writer_handle, writer) =
             writer::spawn(session_writer, config.max_queued_bytes).map_err(StartError::Thread)?;
@@ -180,6 +181,28 @@ impl Collector {
         &self.recovery
     }
 
+    /// One line on what recovering an earlier crashed run cost, if it cost anything;
+    /// the details are in the log.
+    pub fn recovery_summary(&self) -> Option<String> {
+        let sealed = self.recovery.sealed.len();
+        let damaged = self.recovery.damage.len();
+        if sealed == 0 && damaged == 0 {
+            return None;
+        }
+        let torn: u64 = self.recovery.sealed.iter().map(|(_, torn)| torn).sum();
+        let mut summary = format!(
+            "recovered {sealed} segment{} of a crashed run ({torn} bytes of torn tail cut)",
+            plural(sealed)
+        );
+        if damaged > 0 {
+            summary.push_str(&format!(
+                ", {damaged} damaged block{} skipped (see the log)",
+                plural(damaged)
+            ));
+        }
+        Some(summary)
+    }
+
     pub fn counters(&self) -> &Arc<Counters> {
         &self.counters
     }
@@ -204,6 +227,20 @@ impl Collector {
             )),
         }
     }
+}
+
+/// Logs what recovery did, once, for every host of a collector.
+fn log_recovery(recovery: &RecoveryReport) {
+    for (path, torn) in &recovery.sealed {
+        tracing::warn!(path = %path.display(), torn_bytes = torn, "sealed a segment left open by an earlier run");
+    }
+    for damage in &recovery.damage {
+        tracing::error!(%damage, "damaged block skipped during recovery");
+    }
+}
+
+fn plural(count: usize) -> &'static str {
+    if count == 1 { "" } else { "s" }
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {

@@ -160,12 +160,6 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
         let collector = Collector::start(config).await?;
-        for (path, torn) in &collector.recovery().sealed {
-            tracing::warn!(path = %path.display(), torn_bytes = torn, "sealed a segment left open by an earlier run");
-        }
-        for damage in &collector.recovery().damage {
-            tracing::error!(%damage, "damaged block skipped during recovery");
-        }
         tracing::info!(
             grpc = %collector.grpc_addr(),
             http = %collector.http_addr(),

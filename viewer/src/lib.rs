@@ -19,6 +19,7 @@ pub mod snapshot;
 pub mod source;
 pub mod time;
 pub mod views;
+pub mod window;
 
 pub use app::App;
 pub use backend::{BackendOptions, Connection, Engine};

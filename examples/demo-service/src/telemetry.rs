@@ -311,3 +311,33 @@ fn build_exporters(
         }
     }
 }
+
+/// Runs `requests` orders as `service`, exporting over OTLP/gRPC to `grpc`, and returns
+/// once everything was exported. Span events are on, so spans carry their logs as events
+/// too. For tests that need the data of a real client.
+pub async fn export_orders(
+    grpc: std::net::SocketAddr,
+    service: &str,
+    requests: u64,
+) -> anyhow::Result<()> {
+    use tracing::instrument::WithSubscriber;
+
+    let config = TelemetryConfig {
+        service_name: service.into(),
+        endpoint: Some(format!("http://{grpc}")),
+        protocol: Protocol::Grpc,
+        console: false,
+        span_events: true,
+        batch_delay: Duration::from_millis(20),
+        ..TelemetryConfig::default()
+    };
+    let (dispatch, guard) = build_telemetry(&config)?;
+    let plan = crate::RunPlan {
+        iterations: Some(requests),
+        interval: Duration::ZERO,
+    };
+    crate::run(plan, std::future::pending())
+        .with_subscriber(dispatch)
+        .await;
+    tokio::task::spawn_blocking(move || guard.shutdown()).await?
+}

@@ -4,11 +4,9 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use demo_service::{Protocol, RunPlan, TelemetryConfig, build_telemetry};
 use oculus_collector::{Collector, Config};
 use oculus_viewer::editor::EditorOptions;
 use oculus_viewer::{BackendOptions, Engine};
-use tracing::instrument::WithSubscriber;
 
 pub const REQUESTS: u64 = 12;
 
@@ -30,32 +28,8 @@ pub async fn start_collector(dir: &Path) -> Collector {
 
 /// Runs the demo service against `collector` for `requests` requests and flushes.
 pub async fn export_demo(collector: &Collector, service: &str, requests: u64) {
-    export_demo_to(collector.grpc_addr(), service, requests).await;
-}
-
-/// Runs the demo service against the OTLP/gRPC endpoint at `grpc`.
-pub async fn export_demo_to(grpc: std::net::SocketAddr, service: &str, requests: u64) {
-    let config = TelemetryConfig {
-        service_name: service.into(),
-        endpoint: Some(format!("http://{grpc}")),
-        protocol: Protocol::Grpc,
-        console: false,
-        // Events also become span events, which the waterfall marks.
-        span_events: true,
-        batch_delay: Duration::from_millis(20),
-        ..TelemetryConfig::default()
-    };
-    let (dispatch, guard) = build_telemetry(&config).unwrap();
-    let plan = RunPlan {
-        iterations: Some(requests),
-        interval: Duration::ZERO,
-    };
-    demo_service::run(plan, std::future::pending())
-        .with_subscriber(dispatch)
-        .await;
-    tokio::task::spawn_blocking(move || guard.shutdown())
+    demo_service::export_orders(collector.grpc_addr(), service, requests)
         .await
-        .unwrap()
         .unwrap();
 }
 

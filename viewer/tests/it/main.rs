@@ -10,5 +10,4 @@ mod common;
 mod editor;
 mod engine;
 mod filter_model;
-mod smoke;
 mod ui;

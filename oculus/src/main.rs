@@ -7,8 +7,8 @@ use anyhow::Context;
 use clap::Parser;
 use oculus_collector::cli::EndpointArgs;
 use oculus_collector::{Collector, Config, StartError};
+use oculus_viewer::BackendOptions;
 use oculus_viewer::editor::EditorOptions;
-use oculus_viewer::{App, BackendOptions};
 
 // Indexing allocates and frees many small buffers while decoding blocks; mimalloc
 // does that faster than glibc's allocator, as in the collector.
@@ -74,11 +74,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         let config = Config::new(cli.endpoint.grpc, cli.endpoint.http, data_dir.clone());
         match runtime.block_on(Collector::start(config)) {
             Ok(collector) => {
-                let status = format!(
+                let mut status = format!(
                     "collecting on {} (gRPC) and {} (HTTP)",
                     collector.grpc_addr(),
                     collector.http_addr()
                 );
+                // The collector logged the details; the window says what the user lost.
+                if let Some(recovery) = collector.recovery_summary() {
+                    status = format!("{status}; {recovery}");
+                }
                 (Some(collector), status)
             }
             Err(error @ StartError::Bind { .. }) => {
@@ -96,7 +100,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     if data_dir.exists() || collector.is_some() {
         paths.push(data_dir);
     }
-    let initial = paths.len();
+    let initial_opened = paths.len();
     paths.extend(cli.paths);
     let options = BackendOptions {
         paths,
@@ -106,52 +110,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         },
         collector: collector_status,
     };
-    let handle = runtime.handle().clone();
-    let native = eframe::NativeOptions {
-        viewport: egui::ViewportBuilder::default()
-            .with_title("Oculus")
-            .with_inner_size([1400.0, 860.0]),
-        ..eframe::NativeOptions::default()
-    };
-    let result = eframe::run_native(
-        "Oculus",
-        native,
-        Box::new(move |cc| {
-            close_on_signal(&handle, cc.egui_ctx.clone());
-            let ctx = cc.egui_ctx.clone();
-            let connection = oculus_viewer::backend::spawn(options, handle, move || {
-                ctx.request_repaint();
-            })?;
-            Ok(Box::new(App::new(connection, initial)))
-        }),
-    );
+    let result = oculus_viewer::window::run(options, initial_opened, runtime.handle());
     if let Some(collector) = collector {
         runtime
             .block_on(collector.shutdown())
             .context("the collector did not shut down cleanly")?;
     }
     result.map_err(|e| anyhow::anyhow!("the window failed: {e}"))
-}
-
-/// Ctrl-C or SIGTERM closes the window, so the collector still seals what it accepted.
-fn close_on_signal(runtime: &tokio::runtime::Handle, ctx: egui::Context) {
-    runtime.spawn(async move {
-        let terminate = async {
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(mut signal) => {
-                    signal.recv().await;
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "cannot watch for SIGTERM");
-                    std::future::pending::<()>().await;
-                }
-            }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            () = terminate => {}
-        }
-        ctx.send_viewport_cmd(egui::ViewportCommand::Close);
-        ctx.request_repaint();
-    });
 }

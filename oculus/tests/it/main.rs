@@ -1,0 +1,8 @@
+//! The shipped `oculus` binary, in a real X window (Xvfb), fed by a real OTLP client.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error"
+)]
+
+mod smoke;
