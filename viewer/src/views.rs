@@ -6,7 +6,7 @@ use egui::{Align, Color32, FontId, Layout, RichText, Sense, TextFormat, Ui, Vec2
 use egui_extras::{Column, TableBuilder};
 
 use crate::app::{App, ListState};
-use crate::model::{Level, parse_trace_id, span_hex, trace_hex};
+use crate::model::{Level, span_hex, trace_hex};
 use crate::snapshot::{
     Detail, LogRow, RecordRef, SourceRef, TraceView, UiEvent, ViewKind, WaterfallSpan,
 };
@@ -1030,8 +1030,8 @@ fn draw_detail(app: &mut App, ui: &mut Ui, detail: &Detail) {
             let mut text = format!("{}\n", detail.title);
             for section in &detail.sections {
                 text.push_str(&format!("\n[{}]\n", section.title));
-                for (key, value) in &section.rows {
-                    text.push_str(&format!("{key} = {value}\n"));
+                for row in &section.rows {
+                    text.push_str(&format!("{} = {}\n", row.key, row.value));
                 }
             }
             ui.ctx().copy_text(text);
@@ -1052,7 +1052,7 @@ fn draw_detail(app: &mut App, ui: &mut Ui, detail: &Detail) {
                         }
                         // Key, copy button, then the value in all the width left.
                         let key_width = 130.0;
-                        for (key, value) in &section.rows {
+                        for row in &section.rows {
                             ui.horizontal_top(|ui| {
                                 ui.allocate_ui_with_layout(
                                     Vec2::new(key_width, ROW_HEIGHT),
@@ -1060,7 +1060,7 @@ fn draw_detail(app: &mut App, ui: &mut Ui, detail: &Detail) {
                                     |ui| {
                                         ui.set_min_width(key_width);
                                         ui.add(
-                                            egui::Label::new(RichText::new(key).monospace().weak())
+                                            egui::Label::new(RichText::new(&row.key).monospace().weak())
                                                 .truncate(),
                                         );
                                     },
@@ -1070,17 +1070,9 @@ fn draw_detail(app: &mut App, ui: &mut Ui, detail: &Detail) {
                                     .on_hover_text("copy the value")
                                     .clicked()
                                 {
-                                    ui.ctx().copy_text(value.clone());
+                                    ui.ctx().copy_text(row.value.clone());
                                 }
-                                // A trace id anywhere (the record's, a link's) opens its trace.
-                                let trace = if section.title.starts_with("Links") {
-                                    parse_trace_id(key)
-                                } else if key == "trace id" {
-                                    parse_trace_id(value)
-                                } else {
-                                    None
-                                };
-                                if let Some(trace) = trace.filter(|t| *t != 0)
+                                if let Some(trace) = row.opens
                                     && ui
                                         .small_button("open")
                                         .on_hover_text("open this trace")
@@ -1088,7 +1080,7 @@ fn draw_detail(app: &mut App, ui: &mut Ui, detail: &Detail) {
                                 {
                                     open_trace = Some(trace);
                                 }
-                                ui.add(egui::Label::new(RichText::new(value).monospace()).wrap());
+                                ui.add(egui::Label::new(RichText::new(&row.value).monospace()).wrap());
                             });
                         }
                     });
