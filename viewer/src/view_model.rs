@@ -232,7 +232,132 @@ impl fmt::Display for DetailText<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::Zoom;
+    use super::{WaterfallRow, WaterfallRows, Zoom, detail_text, trace_markdown};
+    use crate::model::Level;
+    use crate::snapshot::{
+        Detail, DetailRow, DetailSection, LogRow, RecordRef, TraceView, WaterfallSpan,
+    };
+
+    fn log(index: u32) -> LogRow {
+        LogRow {
+            index,
+            time_unix_nano: 0,
+            level: Level::Info,
+            service: "s".into(),
+            scope: "".into(),
+            message: format!("log {index}"),
+            highlights: Vec::new(),
+            trace_id: 1,
+            span_id: 0,
+            source: None,
+        }
+    }
+
+    fn span(index: u32, depth: u16, logs: Vec<LogRow>) -> WaterfallSpan {
+        WaterfallSpan {
+            index,
+            depth,
+            name: format!("span {index}"),
+            service: "s".into(),
+            start_unix_nano: 0,
+            end_unix_nano: 1,
+            error: false,
+            events: Vec::new(),
+            logs,
+            highlights: Vec::new(),
+            source: None,
+        }
+    }
+
+    /// A root with one log, a child with two, and one log whose span never came.
+    fn trace(focus: Option<usize>) -> TraceView {
+        TraceView {
+            trace_id: 1,
+            start_unix_nano: 0,
+            end_unix_nano: 1,
+            spans: vec![span(10, 0, vec![log(1)]), span(11, 1, vec![log(2), log(3)])],
+            orphan_logs: vec![log(4)],
+            spans_left_out: 0,
+            focus,
+        }
+    }
+
+    /// Each row as (record, depth).
+    fn rows(view: &TraceView, inline_logs: bool) -> Vec<(RecordRef, u16)> {
+        let rows = WaterfallRows::new(view, inline_logs);
+        let waterfall = rows.over(view);
+        (0..waterfall.len())
+            .filter_map(|row| waterfall.get(row))
+            .map(|row| {
+                let depth = match row {
+                    WaterfallRow::Span(span) => span.depth,
+                    WaterfallRow::Log { depth, .. } => depth,
+                };
+                (row.record(), depth)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn waterfall_rows_put_logs_under_their_spans_when_inline() {
+        let view = trace(None);
+        assert_eq!(
+            rows(&view, true),
+            [
+                (RecordRef::Span(10), 0),
+                (RecordRef::Log(1), 1),
+                (RecordRef::Span(11), 1),
+                (RecordRef::Log(2), 2),
+                (RecordRef::Log(3), 2),
+                (RecordRef::Log(4), 0),
+            ]
+        );
+        assert_eq!(
+            rows(&view, false),
+            [(RecordRef::Span(10), 0), (RecordRef::Span(11), 1)]
+        );
+        assert_eq!(
+            WaterfallRows::new(&view, true)
+                .over(&view)
+                .get(6)
+                .map(|r| r.record()),
+            None
+        );
+    }
+
+    #[test]
+    fn the_focused_span_is_found_among_the_rows() {
+        assert_eq!(WaterfallRows::new(&trace(None), true).focus(), None);
+        assert_eq!(WaterfallRows::new(&trace(Some(1)), true).focus(), Some(2));
+        assert_eq!(WaterfallRows::new(&trace(Some(1)), false).focus(), Some(1));
+        // A span that is not drawn shows the first row.
+        assert_eq!(WaterfallRows::new(&trace(Some(7)), true).focus(), Some(0));
+    }
+
+    #[test]
+    fn copied_text_lists_every_row() {
+        let markdown = trace_markdown(&trace(None));
+        assert!(markdown.starts_with("Trace `"), "{markdown}");
+        assert!(markdown.contains("\n  - **span 11** (s, "), "{markdown}");
+        assert!(markdown.contains("\n    - `INFO` log 3\n"), "{markdown}");
+        assert!(markdown.ends_with("\n- `INFO` log 4\n"), "{markdown}");
+        let detail = Detail {
+            record: RecordRef::Span(10),
+            title: "span 10".to_owned(),
+            trace_id: 1,
+            span_id: 2,
+            source: None,
+            sections: vec![DetailSection {
+                title: "Span".to_owned(),
+                rows: vec![DetailRow {
+                    key: "kind".to_owned(),
+                    value: "SERVER".to_owned(),
+                    opens: None,
+                }],
+            }],
+        };
+        assert_eq!(detail_text(&detail), "span 10\n\n[Span]\nkind = SERVER\n");
+    }
 
     #[test]
     fn zoom_stays_within_the_trace() {
