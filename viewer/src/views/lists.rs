@@ -153,11 +153,10 @@ pub fn log_table(
     actions.extend([clicked, open_trace, jump].into_iter().flatten());
 }
 
+/// The last two parts of a path: its folder and file name.
 fn short_path(path: &str) -> &str {
-    let mut parts = path.rsplitn(3, '/');
-    let _ = parts.next();
-    let _ = parts.next();
-    match parts.next() {
+    // Split from the right into file, folder and the rest, if there is a rest.
+    match path.rsplitn(3, '/').nth(2) {
         Some(rest) => &path[rest.len() + 1..],
         None => path,
     }
@@ -254,4 +253,16 @@ pub fn trace_list(
                 }
             });
         });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_path;
+
+    #[test]
+    fn short_paths_keep_the_folder_and_file() {
+        assert_eq!(short_path("/src/shop/orders.rs"), "shop/orders.rs");
+        assert_eq!(short_path("shop/orders.rs"), "shop/orders.rs");
+        assert_eq!(short_path("orders.rs"), "orders.rs");
+    }
 }
