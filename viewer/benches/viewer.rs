@@ -640,7 +640,7 @@ fn frame_times(dir: &Path, records: u64, runtime: &tokio::runtime::Runtime) {
         .build_ui_state(|ui, app: &mut App| app.show(ui), app);
     // Wait for the whole data set to be loaded and shown.
     loop {
-        let snapshot = &harness.state().snapshot;
+        let snapshot = harness.state().snapshot();
         let status = &snapshot.status;
         if status.loading.is_none()
             && (status.logs + status.spans) as u64 >= records
@@ -656,7 +656,7 @@ fn frame_times(dir: &Path, records: u64, runtime: &tokio::runtime::Runtime) {
     let writer = std::thread::spawn(move || {
         write_records(&live, RATE * SECONDS, Some(RATE), &writer_stop, 11)
     });
-    let before = harness.state().snapshot.status.logs + harness.state().snapshot.status.spans;
+    let before = harness.state().snapshot().status.logs + harness.state().snapshot().status.spans;
     let mut frames = Vec::new();
     let started = Instant::now();
     // A 120 Hz display: a frame every 8.3 ms.
@@ -670,7 +670,7 @@ fn frame_times(dir: &Path, records: u64, runtime: &tokio::runtime::Runtime) {
     }
     stop.store(true, Ordering::Relaxed);
     let written = writer.join().expect("writer");
-    let after = harness.state().snapshot.status.logs + harness.state().snapshot.status.spans;
+    let after = harness.state().snapshot().status.logs + harness.state().snapshot().status.spans;
     frames.sort();
     let percentile = |p: f64| frames[((frames.len() - 1) as f64 * p) as usize];
     println!(

@@ -1,140 +1,19 @@
-//! The UI thread: tabs, filter bar, views, keyboard. It draws the latest snapshot and
-//! sends events; it never waits, locks or reads a file.
+//! The UI thread's state and what changes it: it takes in the latest snapshot, handles
+//! the keys, draws through `views`, applies the actions the drawing returns and sends
+//! the backend what changed. It never waits, locks or reads a file.
 
 use egui::{Key, Modifiers};
 
+use crate::action::Action;
 use crate::backend::Connection;
 use crate::filter::{Filter, Since};
 use crate::model::{Level, TraceId};
 use crate::snapshot::{RecordRef, Snapshot, SourceRef, TabId, UiEvent, ViewKind};
-use crate::views;
-
-/// Scroll state of one list.
-#[derive(Clone, Copy, Debug)]
-pub struct ListState {
-    /// First row shown.
-    pub top: usize,
-    /// Stick to the newest row.
-    pub follow: bool,
-    pub selected: Option<usize>,
-    /// Rows that fit, as of the last frame.
-    pub visible: usize,
-    /// Wheel movement not yet a whole row.
-    pub scroll_remainder: f32,
-}
-
-impl Default for ListState {
-    fn default() -> Self {
-        Self {
-            top: 0,
-            follow: true,
-            selected: None,
-            visible: 40,
-            scroll_remainder: 0.0,
-        }
-    }
-}
-
-impl ListState {
-    /// Moves the selection by `delta` rows within `total`, scrolling to keep it shown.
-    pub fn move_selection(&mut self, delta: isize, total: usize) {
-        if total == 0 {
-            return;
-        }
-        let current = self.selected.unwrap_or(if delta >= 0 {
-            self.top.saturating_sub(1)
-        } else {
-            self.top + self.visible
-        });
-        let target = current.saturating_add_signed(delta).min(total - 1);
-        self.select(target, total);
-    }
-
-    pub fn select(&mut self, row: usize, total: usize) {
-        self.selected = Some(row);
-        self.follow = row + 1 >= total && self.follow;
-        self.reveal(row, total);
-    }
-
-    /// Scrolls so that `row` is shown.
-    pub fn reveal(&mut self, row: usize, total: usize) {
-        let visible = self.visible.max(1);
-        if row < self.top {
-            self.top = row;
-            self.follow = false;
-        } else if row >= self.top + visible {
-            self.top = row + 1 - visible;
-        }
-        self.clamp(total);
-    }
-
-    pub fn scroll(&mut self, rows: isize, total: usize) {
-        if rows < 0 {
-            self.follow = false;
-        }
-        self.top = self.top.saturating_add_signed(rows);
-        self.clamp(total);
-        if rows > 0 && self.top + self.visible >= total {
-            self.follow = true;
-        }
-    }
-
-    pub fn clamp(&mut self, total: usize) {
-        let last_top = total.saturating_sub(self.visible);
-        if self.follow {
-            self.top = last_top;
-        }
-        self.top = self.top.min(last_top);
-    }
-}
-
-/// One tab: a stream with its own filter and view.
-#[derive(Clone, Debug)]
-pub struct TabUi {
-    pub id: TabId,
-    pub name: String,
-    pub filter: Filter,
-    /// What defines the tab (its service or run): "Clear filters" returns to it.
-    pub base: Filter,
-    pub view: ViewKind,
-    pub logs: ListState,
-    pub traces: ListState,
-    pub open_trace: Option<TraceId>,
-    pub waterfall: ListState,
-    /// Whether the tab can be closed (the "All" tab cannot).
-    pub closable: bool,
-}
-
-impl TabUi {
-    fn new(id: TabId, name: String, filter: Filter, closable: bool) -> Self {
-        Self {
-            id,
-            name,
-            base: filter.clone(),
-            filter,
-            view: ViewKind::Logs,
-            logs: ListState::default(),
-            traces: ListState {
-                follow: false,
-                ..ListState::default()
-            },
-            open_trace: None,
-            waterfall: ListState {
-                follow: false,
-                ..ListState::default()
-            },
-            closable,
-        }
-    }
-
-    pub fn list_mut(&mut self) -> &mut ListState {
-        match (self.view, self.open_trace) {
-            (ViewKind::Logs, _) => &mut self.logs,
-            (ViewKind::Traces, None) => &mut self.traces,
-            (ViewKind::Traces, Some(_)) => &mut self.waterfall,
-        }
-    }
-}
+use crate::tab::{ListState, TabUi};
+use crate::view_model::{
+    Waterfall, WaterfallRow, WaterfallRows, Zoom, detail_text, trace_markdown,
+};
+use crate::views::{self, Screen, Widgets};
 
 /// An action on a row that the backend had not published yet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -144,37 +23,48 @@ enum Pending {
     Jump(usize),
 }
 
+/// The rows a tab shows, as last sent in `UiEvent::Viewport`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Viewport {
+    tab: TabId,
+    view: ViewKind,
+    top: usize,
+    rows: usize,
+    follow: bool,
+}
+
 /// What the UI last told the backend, so each change is sent once.
 #[derive(Default, PartialEq)]
 struct Sent {
     tab: Option<(TabId, Filter)>,
-    viewport: Option<(TabId, ViewKind, usize, usize, bool)>,
+    viewport: Option<Viewport>,
     trace: Option<(TabId, Option<TraceId>)>,
 }
 
 /// The Oculus viewer.
 pub struct App {
     connection: Connection,
-    pub snapshot: Snapshot,
-    pub tabs: Vec<TabUi>,
-    pub active: usize,
+    snapshot: Snapshot,
+    /// The open trace's rows, derived from `snapshot` when it arrives.
+    waterfall_rows: WaterfallRows,
+    tabs: Vec<TabUi>,
+    active: usize,
     next_tab: TabId,
     services_seen: usize,
     opened_seen: usize,
-    pub detail_open: bool,
-    pub help_open: bool,
-    pub inline_logs: bool,
+    detail_open: bool,
+    help_open: bool,
+    inline_logs: bool,
     /// First key of a two-key binding (`gg`, `gt`, `gT`).
     pending_g: bool,
     find_request: u64,
-    pub focus_search: bool,
+    focus_search: bool,
     /// What the user typed in "Open a path".
-    pub path_to_open: String,
+    path_to_open: String,
     /// An action waiting for its row, in a tab.
     pending: Option<(TabId, Pending)>,
     sent: Sent,
-    /// Waterfall zoom: the shown part of the trace, as fractions of its duration.
-    pub zoom: (f64, f64),
+    zoom: Zoom,
 }
 
 impl App {
@@ -182,6 +72,7 @@ impl App {
         Self {
             connection,
             snapshot: Snapshot::default(),
+            waterfall_rows: WaterfallRows::default(),
             tabs: vec![TabUi::new(0, "All".to_owned(), Filter::default(), false)],
             active: 0,
             next_tab: 1,
@@ -196,16 +87,47 @@ impl App {
             path_to_open: String::new(),
             pending: None,
             sent: Sent::default(),
-            zoom: (0.0, 1.0),
+            zoom: Zoom::default(),
         }
     }
 
+    /// The latest snapshot the backend published.
+    pub fn snapshot(&self) -> &Snapshot {
+        &self.snapshot
+    }
+
+    pub fn tabs(&self) -> &[TabUi] {
+        &self.tabs
+    }
+
+    /// Position of the shown tab in `tabs()`.
+    pub fn active(&self) -> usize {
+        self.active
+    }
+
+    /// The shown tab.
     pub fn tab(&self) -> &TabUi {
         &self.tabs[self.active]
     }
 
-    pub fn tab_mut(&mut self) -> &mut TabUi {
+    fn tab_mut(&mut self) -> &mut TabUi {
         &mut self.tabs[self.active]
+    }
+
+    pub fn detail_open(&self) -> bool {
+        self.detail_open
+    }
+
+    pub fn help_open(&self) -> bool {
+        self.help_open
+    }
+
+    /// The open trace with its rows, once the backend has published it.
+    pub fn waterfall(&self) -> Option<Waterfall<'_>> {
+        self.snapshot
+            .trace
+            .as_ref()
+            .map(|trace| self.waterfall_rows.over(trace))
     }
 
     pub fn send(&mut self, event: UiEvent) {
@@ -229,7 +151,7 @@ impl App {
         self.tabs.len() - 1
     }
 
-    pub fn open_session_tab(&mut self, session: u16) {
+    fn open_session_tab(&mut self, session: u16) {
         let name = self
             .snapshot
             .sessions
@@ -251,8 +173,8 @@ impl App {
         });
     }
 
-    pub fn close_tab(&mut self, index: usize) {
-        if !self.tabs[index].closable {
+    fn close_tab(&mut self, index: usize) {
+        if self.tabs.get(index).is_none_or(|tab| !tab.closable) {
             return;
         }
         let tab = self.tabs.remove(index);
@@ -266,6 +188,7 @@ impl App {
     fn receive(&mut self) {
         if self.connection.snapshots.update() {
             self.snapshot = std::mem::take(self.connection.snapshots.output_buffer_mut());
+            self.derive_waterfall();
         }
         // New services get their own tab.
         let services: Vec<String> = self.snapshot.services
@@ -326,12 +249,43 @@ impl App {
         }
     }
 
+    /// The waterfall's rows, from the snapshot's trace as the inline-logs toggle says.
+    fn derive_waterfall(&mut self) {
+        self.waterfall_rows = match &self.snapshot.trace {
+            Some(trace) => WaterfallRows::new(trace, self.inline_logs),
+            None => WaterfallRows::default(),
+        };
+    }
+
+    fn set_inline_logs(&mut self, inline_logs: bool) {
+        if self.inline_logs != inline_logs {
+            self.inline_logs = inline_logs;
+            self.derive_waterfall();
+        }
+    }
+
+    /// A trace opened on a record selects that record's span once it is shown.
+    fn focus_waterfall(&mut self) {
+        let total = self.waterfall_rows.len();
+        let focus = self.waterfall_rows.focus();
+        let tab = &mut self.tabs[self.active];
+        if tab.view == ViewKind::Traces
+            && tab.open_trace.is_some()
+            && self.snapshot.trace.is_some()
+            && tab.waterfall.selected.is_none()
+            && let Some(row) = focus
+        {
+            tab.waterfall.select(row, total);
+        }
+    }
+
     /// Sends what changed since the last frame.
     fn sync(&mut self) {
         let tab = &self.tabs[self.active];
-        let shown = Some((tab.id, tab.filter.clone()));
-        if self.sent.tab != shown {
-            self.sent.tab = shown;
+        // Compared in place: the filter is cloned only when it changed.
+        let shown = self.sent.tab.as_ref().map(|(id, filter)| (*id, filter));
+        if shown != Some((tab.id, &tab.filter)) {
+            self.sent.tab = Some((tab.id, tab.filter.clone()));
             self.connection.send(UiEvent::ShowTab {
                 tab: tab.id,
                 filter: tab.filter.clone(),
@@ -341,15 +295,21 @@ impl App {
             ViewKind::Logs => (ViewKind::Logs, &tab.logs),
             ViewKind::Traces => (ViewKind::Traces, &tab.traces),
         };
-        let viewport = Some((tab.id, view, list.top, list.visible, list.follow));
-        if self.sent.viewport != viewport {
-            self.sent.viewport = viewport;
+        let viewport = Viewport {
+            tab: tab.id,
+            view,
+            top: list.top,
+            rows: list.visible,
+            follow: list.follow,
+        };
+        if self.sent.viewport != Some(viewport) {
+            self.sent.viewport = Some(viewport);
             self.connection.send(UiEvent::Viewport {
-                tab: tab.id,
-                view,
-                top: list.top,
-                rows: list.visible,
-                follow: list.follow,
+                tab: viewport.tab,
+                view: viewport.view,
+                top: viewport.top,
+                rows: viewport.rows,
+                follow: viewport.follow,
             });
         }
         let trace = Some((tab.id, tab.open_trace));
@@ -370,7 +330,7 @@ impl App {
 
     /// Opens the detail of a log row; a row the backend has not published yet (just
     /// jumped to) opens as soon as it is.
-    pub fn select_log_row(&mut self, row: usize) {
+    fn select_log_row(&mut self, row: usize) {
         self.pending = None;
         if self.snapshot_is_current()
             && let Some(log) = self.snapshot.logs.row(row)
@@ -426,7 +386,7 @@ impl App {
     }
 
     /// Opens a trace in the shown tab, focused on a record of it.
-    pub fn open_trace(&mut self, trace: TraceId, focus: Option<RecordRef>) {
+    fn open_trace(&mut self, trace: TraceId, focus: Option<RecordRef>) {
         if trace == 0 {
             return;
         }
@@ -438,7 +398,7 @@ impl App {
             ..ListState::default()
         };
         let id = tab.id;
-        self.zoom = (0.0, 1.0);
+        self.zoom = Zoom::default();
         self.sent.trace = Some((id, Some(trace)));
         self.send(UiEvent::OpenTrace {
             tab: id,
@@ -447,7 +407,7 @@ impl App {
         });
     }
 
-    pub fn jump_to_source(&mut self, source: SourceRef) {
+    fn jump_to_source(&mut self, source: SourceRef) {
         self.send(UiEvent::JumpToSource(source));
     }
 
@@ -475,17 +435,20 @@ impl App {
 
     /// The waterfall is all in the snapshot: its matches are found here.
     fn find_in_waterfall(&mut self, forward: bool, errors_only: bool) {
-        let rows = views::waterfall_rows(self);
+        let Some(rows) = self.waterfall() else {
+            return;
+        };
         let total = rows.len();
-        let is_hit = |row: &views::WaterfallRow<'_>| match row {
-            views::WaterfallRow::Span(span) => {
+        let is_hit = |row: usize| match rows.get(row) {
+            None => false,
+            Some(WaterfallRow::Span(span)) => {
                 if errors_only {
                     span.error
                 } else {
                     !span.highlights.is_empty()
                 }
             }
-            views::WaterfallRow::Log { log, .. } => {
+            Some(WaterfallRow::Log { log, .. }) => {
                 if errors_only {
                     log.level >= Level::Error
                 } else {
@@ -496,12 +459,11 @@ impl App {
         let selected = self.tab().waterfall.selected;
         let found = if forward {
             let start = selected.map_or(0, |row| row + 1);
-            (start..total).find(|&r| is_hit(&rows[r]))
+            (start..total).find(|&r| is_hit(r))
         } else {
             let end = selected.unwrap_or(total).min(total);
-            (0..end).rev().find(|&r| is_hit(&rows[r]))
+            (0..end).rev().find(|&r| is_hit(r))
         };
-        drop(rows);
         if let Some(row) = found {
             self.tab_mut().waterfall.select(row, total);
         }
@@ -539,7 +501,7 @@ impl App {
         match (tab.view, tab.open_trace) {
             (ViewKind::Logs, _) => self.snapshot.logs.total,
             (ViewKind::Traces, None) => self.snapshot.traces.total,
-            (ViewKind::Traces, Some(_)) => views::waterfall_rows(self).len(),
+            (ViewKind::Traces, Some(_)) => self.waterfall().map_or(0, |rows| rows.len()),
         }
     }
 
@@ -613,14 +575,14 @@ impl App {
                     ViewKind::Traces => ViewKind::Logs,
                 };
             }
-            'i' => self.inline_logs = !self.inline_logs,
+            'i' => self.set_inline_logs(!self.inline_logs),
             'f' => {
                 let list = self.tab_mut().list_mut();
                 list.follow = !list.follow;
             }
             '?' => self.help_open = !self.help_open,
-            '+' => views::zoom(self, 0.5),
-            '-' => views::zoom(self, 2.0),
+            '+' => self.zoom = self.zoom.scaled(0.5),
+            '-' => self.zoom = self.zoom.scaled(2.0),
             '1'..='9' => {
                 let index = c as usize - '1' as usize;
                 if index < self.tabs.len() {
@@ -646,12 +608,12 @@ impl App {
                 }
             }
             (ViewKind::Traces, Some(_)) => {
-                let rows = views::waterfall_rows(self);
                 if let Some(record) = tab
                     .waterfall
                     .selected
-                    .and_then(|r| rows.get(r))
-                    .map(|r| r.record())
+                    .zip(self.waterfall())
+                    .and_then(|(row, rows)| rows.get(row))
+                    .map(|row| row.record())
                 {
                     self.send(UiEvent::Select(Some(record)));
                     self.detail_open = true;
@@ -677,13 +639,12 @@ impl App {
                 .selected
                 .and_then(|row| self.snapshot.logs.row(row))
                 .and_then(|log| log.source.clone()),
-            (ViewKind::Traces, Some(_)) => {
-                let rows = views::waterfall_rows(self);
-                tab.waterfall
-                    .selected
-                    .and_then(|r| rows.get(r))
-                    .and_then(|r| r.source().cloned())
-            }
+            (ViewKind::Traces, Some(_)) => tab
+                .waterfall
+                .selected
+                .zip(self.waterfall())
+                .and_then(|(row, rows)| rows.get(row))
+                .and_then(|row| row.source().cloned()),
             (ViewKind::Traces, None) => None,
         };
         match source.or_else(|| self.snapshot.detail.as_ref().and_then(|d| d.source.clone())) {
@@ -693,15 +654,123 @@ impl App {
     }
 
     /// Sets the time window of the shown tab.
-    pub fn set_since(&mut self, window: Option<std::time::Duration>) {
+    fn set_since(&mut self, window: Option<std::time::Duration>) {
         self.tab_mut().filter.since = window.map(|window| Since {
             window,
             chosen_at_unix_nano: crate::time::now_unix_nano(),
         });
     }
 
-    pub fn set_min_level(&mut self, level: Level) {
+    fn set_min_level(&mut self, level: Level) {
         self.tab_mut().filter.min_level = level;
+    }
+
+    /// Draws the frame from the state as it is, then keeps what the widgets edited.
+    fn draw(&mut self, ui: &mut egui::Ui) -> Vec<Action> {
+        let backend_gone = self.backend_gone();
+        let tab = &self.tabs[self.active];
+        let mut filter = tab.filter.clone();
+        let mut list = *tab.list();
+        let screen = Screen {
+            snapshot: &self.snapshot,
+            tabs: &self.tabs,
+            active: self.active,
+            // Field by field, so that `path_to_open` can be lent to its text field.
+            waterfall: self
+                .snapshot
+                .trace
+                .as_ref()
+                .map(|trace| self.waterfall_rows.over(trace)),
+            zoom: self.zoom,
+            inline_logs: self.inline_logs,
+            detail_open: self.detail_open,
+            help_open: self.help_open,
+            focus_search: self.focus_search,
+            backend_gone,
+        };
+        let widgets = Widgets {
+            filter: &mut filter,
+            list: &mut list,
+            path_to_open: &mut self.path_to_open,
+        };
+        let actions = views::show(ui, &screen, widgets);
+        // The search field took the focus, if it was asked to.
+        self.focus_search = false;
+        let tab = &mut self.tabs[self.active];
+        if tab.filter != filter {
+            tab.filter = filter;
+        }
+        *tab.list_mut() = list;
+        actions
+    }
+
+    /// Carries out what the user asked for with the mouse.
+    fn apply(&mut self, action: Action, ctx: &egui::Context) {
+        match action {
+            Action::ShowTab(index) => {
+                if index < self.tabs.len() {
+                    self.active = index;
+                }
+            }
+            Action::CloseTab(index) => self.close_tab(index),
+            Action::OpenSessionTab(session) => self.open_session_tab(session),
+            Action::OpenPath(path) => self.send(UiEvent::OpenPath(path)),
+            Action::ToggleHelp => self.help_open = !self.help_open,
+            Action::CloseHelp => self.help_open = false,
+            Action::ShowView(view) => self.tab_mut().view = view,
+            Action::SetMinLevel(level) => self.set_min_level(level),
+            Action::ShowService { service, shown } => {
+                let services = &mut self.tab_mut().filter.services;
+                if shown {
+                    services.push(service.to_string());
+                } else {
+                    services.retain(|s| **s != *service);
+                }
+            }
+            Action::AllServices => self.tab_mut().filter.services.clear(),
+            Action::SetSince(window) => self.set_since(window),
+            Action::ClearFilters => {
+                let tab = self.tab_mut();
+                tab.filter = tab.base.clone();
+            }
+            Action::SelectLog(row) => {
+                let total = self.snapshot.logs.total;
+                self.tab_mut().logs.select(row, total);
+                self.select_log_row(row);
+            }
+            Action::SelectTrace { row, trace } => {
+                let total = self.snapshot.traces.total;
+                self.tab_mut().traces.select(row, total);
+                self.open_trace(trace, None);
+            }
+            Action::SelectWaterfallRow { row, record } => {
+                let total = self.waterfall_rows.len();
+                self.tab_mut().waterfall.select(row, total);
+                self.send(UiEvent::Select(Some(record)));
+                self.detail_open = true;
+            }
+            Action::OpenTrace { trace, focus } => self.open_trace(trace, focus),
+            Action::CloseTrace => self.tab_mut().open_trace = None,
+            Action::CloseDetail => {
+                self.detail_open = false;
+                self.send(UiEvent::Select(None));
+            }
+            Action::Jump(source) => self.jump_to_source(source),
+            Action::SetInlineLogs(inline_logs) => self.set_inline_logs(inline_logs),
+            Action::Zoom(factor) => self.zoom = self.zoom.scaled(factor),
+            Action::ResetZoom => self.zoom = Zoom::default(),
+            Action::Copy(text) => ctx.copy_text(text),
+            Action::CopyTraceMarkdown => {
+                if let Some(trace) = &self.snapshot.trace {
+                    ctx.copy_text(trace_markdown(trace));
+                }
+            }
+            Action::CopyDetail => {
+                if let Some(detail) = &self.snapshot.detail {
+                    ctx.copy_text(detail_text(detail));
+                }
+            }
+        }
     }
 
     /// Draws one frame; the body of `eframe::App::ui`, also driven by the tests.
@@ -709,7 +778,15 @@ impl App {
         self.receive();
         self.resolve_pending();
         self.keys(ui.ctx());
-        views::show(self, ui);
+        self.focus_waterfall();
+        let actions = self.draw(ui);
+        if !actions.is_empty() {
+            // What they change is drawn in the next frame.
+            ui.ctx().request_repaint();
+        }
+        for action in actions {
+            self.apply(action, ui.ctx());
+        }
         self.sync();
         if self.connection.has_pending() {
             ui.ctx().request_repaint();
@@ -720,35 +797,5 @@ impl App {
 impl eframe::App for App {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         self.show(ui);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::ListState;
-
-    #[test]
-    fn rows_past_f32_precision_scroll_one_at_a_time() {
-        // 2^24 is where f32 stops counting by one; go well past it.
-        let total = 50_000_000;
-        let mut list = ListState {
-            visible: 40,
-            follow: false,
-            ..ListState::default()
-        };
-        list.select(33_554_431, total);
-        list.move_selection(1, total);
-        assert_eq!(list.selected, Some(33_554_432));
-        list.move_selection(1, total);
-        assert_eq!(list.selected, Some(33_554_433));
-        list.scroll(1, total);
-        assert_eq!(list.top, 33_554_433 + 1 - 40 + 1);
-        list.scroll(-1, total);
-        assert_eq!(list.top, 33_554_433 + 1 - 40);
-        assert!(!list.follow);
-        // Scrolling to the end follows the newest again.
-        list.scroll(isize::MAX, total);
-        assert!(list.follow);
-        assert_eq!(list.top, total - 40);
     }
 }

@@ -2,30 +2,43 @@
 
 use oculus_store::proto::{Block, KeyValue, Resource, Scope, SpanKind, StatusCode};
 
-use crate::model::{render_value, span_hex, trace_hex};
-use crate::snapshot::{Detail, DetailSection, RecordRef, SourceRef};
+use crate::model::{TraceId, render_value, span_hex, trace_hex};
+use crate::snapshot::{Detail, DetailRow, DetailSection, RecordRef, SourceRef};
 use crate::time::format_time;
 
-fn attributes(block: &Block, attrs: &[KeyValue]) -> Vec<(String, String)> {
+fn attributes(block: &Block, attrs: &[KeyValue]) -> Vec<DetailRow> {
     attrs
         .iter()
         .map(|kv| {
             let mut value = String::new();
             render_value(kv.value.as_ref(), &mut value);
-            (block.str(kv.key).to_owned(), value)
+            pair(block.str(kv.key), value)
         })
         .collect()
 }
 
-fn section(title: &str, rows: Vec<(String, String)>) -> DetailSection {
+fn section(title: &str, rows: Vec<DetailRow>) -> DetailSection {
     DetailSection {
         title: title.to_owned(),
         rows,
     }
 }
 
-fn pair(key: &str, value: impl ToString) -> (String, String) {
-    (key.to_owned(), value.to_string())
+fn pair(key: &str, value: impl ToString) -> DetailRow {
+    DetailRow {
+        key: key.to_owned(),
+        value: value.to_string(),
+        opens: None,
+    }
+}
+
+/// A row naming a trace, which opens it unless the id is zero (no trace).
+fn trace_row(key: String, trace: TraceId, value: String) -> DetailRow {
+    DetailRow {
+        key,
+        value,
+        opens: (trace != 0).then_some(trace),
+    }
 }
 
 fn scope_sections(block: &Block, scope: u32) -> Vec<DetailSection> {
@@ -88,7 +101,11 @@ pub fn build(block: &Block, record: RecordRef, position: usize) -> Option<Detail
                 rows.push(pair("event name", block.str(log.event_name)));
             }
             if trace_id != 0 {
-                rows.push(pair("trace id", trace_hex(trace_id)));
+                rows.push(trace_row(
+                    "trace id".to_owned(),
+                    trace_id,
+                    trace_hex(trace_id),
+                ));
                 rows.push(pair("span id", span_hex(log.span_id)));
             }
             let source = source(block, log.source);
@@ -130,7 +147,7 @@ pub fn build(block: &Block, record: RecordRef, position: usize) -> Option<Detail
                 status
             };
             let mut rows = vec![
-                pair("trace id", trace_hex(trace_id)),
+                trace_row("trace id".to_owned(), trace_id, trace_hex(trace_id)),
                 pair("span id", span_hex(columns.span_id)),
                 pair(
                     "parent span id",
@@ -162,18 +179,19 @@ pub fn build(block: &Block, record: RecordRef, position: usize) -> Option<Detail
             if !span.events.is_empty() {
                 let mut rows = Vec::new();
                 for event in &span.events {
-                    rows.push((
-                        format!(
+                    rows.push(pair(
+                        &format!(
                             "+{}",
                             crate::time::format_duration(event.time_offset_nano.max(0) as u64)
                         ),
-                        block.str(event.name).to_owned(),
+                        block.str(event.name),
                     ));
-                    rows.extend(
-                        attributes(block, &event.attributes)
-                            .into_iter()
-                            .map(|(k, v)| (format!("    {k}"), v)),
-                    );
+                    rows.extend(attributes(block, &event.attributes).into_iter().map(|row| {
+                        DetailRow {
+                            key: format!("    {}", row.key),
+                            ..row
+                        }
+                    }));
                 }
                 sections.push(section("Events", rows));
             }
@@ -184,7 +202,7 @@ pub fn build(block: &Block, record: RecordRef, position: usize) -> Option<Detail
                     .map(|link| {
                         let trace =
                             (u128::from(link.trace_id_high) << 64) | u128::from(link.trace_id_low);
-                        (trace_hex(trace), span_hex(link.span_id))
+                        trace_row(trace_hex(trace), trace, span_hex(link.span_id))
                     })
                     .collect();
                 sections.push(section("Links (trace, span)", rows));

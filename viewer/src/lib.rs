@@ -1,13 +1,16 @@
 //! The Oculus viewer: live spans and logs from Oculus segments, in an egui window.
 //!
 //! ```text
-//! segments ─▶ source.rs ─▶ model.rs (Index) ─▶ filter.rs ─▶ backend.rs ─▶ triple buffer ─▶ app.rs / views.rs
+//! segments ─▶ source.rs ─▶ model.rs (Index) ─▶ filter.rs ─▶ backend.rs ─▶ triple buffer ─▶ app.rs ─▶ views/
 //!                                                              ▲                              │
 //!                                                              └──── UiEvent (bounded) ◀──────┘
 //! ```
 //! The backend thread owns every record; the UI thread only draws the snapshot it is
-//! handed and sends events, so a frame never waits on data.
+//! handed and sends events, so a frame never waits on data. Within the UI, `views` draws
+//! from what `app` lends it (with `view_model`'s rows derived once per snapshot) and
+//! returns `Action`s that `app` applies.
 
+pub mod action;
 pub mod app;
 pub mod backend;
 pub mod detail;
@@ -17,7 +20,9 @@ pub mod model;
 pub mod raw;
 pub mod snapshot;
 pub mod source;
+pub mod tab;
 pub mod time;
+pub mod view_model;
 pub mod views;
 pub mod window;
 

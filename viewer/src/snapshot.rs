@@ -163,11 +163,20 @@ pub struct TraceView {
     pub focus: Option<usize>,
 }
 
-/// A titled list of key/value pairs in the detail pane.
+/// One key and value of the detail pane.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DetailRow {
+    pub key: String,
+    pub value: String,
+    /// The trace this row names (the record's own, a link's), which the pane offers to open.
+    pub opens: Option<TraceId>,
+}
+
+/// A titled list of rows in the detail pane.
 #[derive(Clone, Debug, Default)]
 pub struct DetailSection {
     pub title: String,
-    pub rows: Vec<(String, String)>,
+    pub rows: Vec<DetailRow>,
 }
 
 /// Everything about one record.

@@ -246,14 +246,22 @@ fn traces_hold_their_spans_and_logs() {
         span_section
             .rows
             .iter()
-            .any(|(k, v)| k == "parent span id" && v == "(root)")
+            .any(|row| row.key == "parent span id" && row.value == "(root)")
     );
     assert!(detail.sections.iter().any(|s| {
         s.title == "Resource"
             && s.rows
                 .iter()
-                .any(|(k, v)| k == "service.name" && v == "checkout")
+                .any(|row| row.key == "service.name" && row.value == "checkout")
     }));
+    // The record's trace id is the one row that opens a trace (this span has no links).
+    let opening: Vec<_> = detail
+        .sections
+        .iter()
+        .flat_map(|s| &s.rows)
+        .filter_map(|row| row.opens.map(|trace| (row.key.as_str(), trace)))
+        .collect();
+    assert_eq!(opening, [("trace id", detail.trace_id)]);
     let source = detail.source.unwrap();
     assert!(source.file.ends_with("orders.rs"), "{}", source.file);
 

@@ -38,8 +38,8 @@ fn app_with(adjust: impl FnOnce(&mut oculus_viewer::BackendOptions)) -> Fixture 
     };
     fixture.wait("the recorded run", |app| {
         app.snapshot_is_current()
-            && app.snapshot.logs.total > 0
-            && app.snapshot.logs.progress.is_none()
+            && app.snapshot().logs.total > 0
+            && app.snapshot().logs.progress.is_none()
     });
     fixture
 }
@@ -74,16 +74,16 @@ impl Fixture {
 #[test]
 fn clicking_a_level_filter_changes_the_rows() {
     let mut f = app();
-    let counts = f.app().snapshot.level_counts;
-    let all = f.app().snapshot.logs.total;
+    let counts = f.app().snapshot().level_counts;
+    let all = f.app().snapshot().logs.total;
     let errors = counts[Level::Error as usize] as usize;
     assert!(errors > 0 && errors < all);
     f.harness.get_by_label(&format!("ERROR {errors}")).click();
-    f.wait("only errors", |app| app.snapshot.logs.total == errors);
+    f.wait("only errors", |app| app.snapshot().logs.total == errors);
     assert_eq!(f.app().tab().filter.min_level, Level::Error);
     assert!(
         f.app()
-            .snapshot
+            .snapshot()
             .logs
             .rows
             .iter()
@@ -91,22 +91,22 @@ fn clicking_a_level_filter_changes_the_rows() {
     );
     // The same button again shows everything.
     f.harness.get_by_label(&format!("ERROR {errors}")).click();
-    f.wait("everything again", |app| app.snapshot.logs.total == all);
+    f.wait("everything again", |app| app.snapshot().logs.total == all);
 }
 
 #[test]
 fn typing_a_search_highlights_and_narrows() {
     let mut f = app();
-    let all = f.app().snapshot.logs.total;
+    let all = f.app().snapshot().logs.total;
     f.keys("/");
     f.type_text("slow query");
     assert_eq!(f.app().tab().filter.search, "slow query");
     f.wait("the search", |app| {
-        app.snapshot.logs.total > 0
-            && app.snapshot.logs.total < all
-            && app.snapshot.logs.progress.is_none()
+        app.snapshot().logs.total > 0
+            && app.snapshot().logs.total < all
+            && app.snapshot().logs.progress.is_none()
     });
-    for row in &f.app().snapshot.logs.rows {
+    for row in &f.app().snapshot().logs.rows {
         assert_eq!(&row.message[row.highlights[0].clone()], "slow query");
     }
     // Esc leaves the field; then keys are commands again.
@@ -119,7 +119,7 @@ fn typing_a_search_highlights_and_narrows() {
 #[test]
 fn keys_move_the_selection() {
     let mut f = app();
-    let total = f.app().snapshot.logs.total;
+    let total = f.app().snapshot().logs.total;
     f.keys("gg");
     assert_eq!(f.app().tab().logs.selected, Some(0));
     assert!(!f.app().tab().logs.follow);
@@ -131,23 +131,23 @@ fn keys_move_the_selection() {
     // Enter opens the detail of the selected row.
     f.harness.key_press(egui::Key::Enter);
     f.wait("the detail of the last log", |app| {
-        app.detail_open
+        app.detail_open()
             && app
-                .snapshot
+                .snapshot()
                 .detail
                 .as_ref()
                 .is_some_and(|d| matches!(d.record, RecordRef::Log(_)))
     });
     f.harness.key_press(egui::Key::Escape);
     f.harness.step();
-    assert!(!f.app().detail_open);
+    assert!(!f.app().detail_open());
     // e jumps to the next error.
     f.keys("gge");
     f.wait("the next error", |app| {
         app.tab()
             .logs
             .selected
-            .and_then(|row| app.snapshot.logs.row(row))
+            .and_then(|row| app.snapshot().logs.row(row))
             .is_some_and(|r| r.level == Level::Error)
     });
 }
@@ -157,21 +157,21 @@ fn selecting_a_span_shows_its_logs() {
     let mut f = app();
     f.harness.get_by_label("Traces").click();
     f.wait("the trace list", |app| {
-        app.tab().view == ViewKind::Traces && app.snapshot.traces.total > 0
+        app.tab().view == ViewKind::Traces && app.snapshot().traces.total > 0
     });
     f.keys("gg");
     f.harness.key_press(egui::Key::Enter);
-    f.wait("the waterfall", |app| app.snapshot.trace.is_some());
-    let trace = f.app().snapshot.trace.clone().unwrap();
+    f.wait("the waterfall", |app| app.snapshot().trace.is_some());
+    let trace = f.app().snapshot().trace.clone().unwrap();
     assert!(trace.spans.len() > 1);
     // Logs are inline under the span that emitted them.
-    let rows = oculus_viewer::views::waterfall_rows(f.app()).len();
+    let rows = f.app().waterfall().map_or(0, |rows| rows.len());
     let logs: usize = trace.spans.iter().map(|s| s.logs.len()).sum();
     assert!(logs > 0);
     assert_eq!(rows, trace.spans.len() + logs + trace.orphan_logs.len());
     f.keys("i");
     assert_eq!(
-        oculus_viewer::views::waterfall_rows(f.app()).len(),
+        f.app().waterfall().map_or(0, |rows| rows.len()),
         trace.spans.len()
     );
     f.keys("i");
@@ -179,7 +179,7 @@ fn selecting_a_span_shows_its_logs() {
     f.keys("gg");
     f.harness.key_press(egui::Key::Enter);
     f.wait("the root span's detail", |app| {
-        app.snapshot
+        app.snapshot()
             .detail
             .as_ref()
             .is_some_and(|d| d.record == RecordRef::Span(trace.spans[0].index))
@@ -187,7 +187,7 @@ fn selecting_a_span_shows_its_logs() {
     f.harness.get_by_label("Copy trace id").click();
     f.harness.step();
     // The whole trace as Markdown: every span, each log under its span.
-    let markdown = oculus_viewer::views::trace_markdown(&trace);
+    let markdown = oculus_viewer::view_model::trace_markdown(&trace);
     assert!(markdown.starts_with("Trace `"));
     assert_eq!(markdown.matches("- **").count(), trace.spans.len());
     // Span logs are indented under their span; logs without a span are not.
@@ -205,26 +205,26 @@ fn selecting_a_span_shows_its_logs() {
 #[test]
 fn tabs_keep_their_own_filters() {
     let mut f = app();
-    f.wait("the service tab", |app| app.tabs.len() == 2);
-    assert_eq!(f.app().tabs[1].name, "checkout");
-    let all = f.app().snapshot.logs.total;
-    let errors = f.app().snapshot.level_counts[Level::Error as usize] as usize;
+    f.wait("the service tab", |app| app.tabs().len() == 2);
+    assert_eq!(f.app().tabs()[1].name, "checkout");
+    let all = f.app().snapshot().logs.total;
+    let errors = f.app().snapshot().level_counts[Level::Error as usize] as usize;
     f.harness.get_by_label(&format!("ERROR {errors}")).click();
-    f.wait("errors in tab 1", |app| app.snapshot.logs.total == errors);
+    f.wait("errors in tab 1", |app| app.snapshot().logs.total == errors);
     f.keys("2");
     f.wait("tab 2", |app| {
-        app.snapshot_is_current() && app.snapshot.logs.progress.is_none() && app.active == 1
+        app.snapshot_is_current() && app.snapshot().logs.progress.is_none() && app.active() == 1
     });
     assert_eq!(f.app().tab().filter.min_level, Level::Unset);
     assert_eq!(
-        f.app().snapshot.logs.total,
+        f.app().snapshot().logs.total,
         all,
         "one service: all its logs"
     );
     f.keys("gt");
-    assert_eq!(f.app().active, 0);
+    assert_eq!(f.app().active(), 0);
     f.wait("tab 1 again", |app| {
-        app.snapshot_is_current() && app.snapshot.logs.total == errors
+        app.snapshot_is_current() && app.snapshot().logs.total == errors
     });
     assert_eq!(f.app().tab().filter.min_level, Level::Error);
 }
@@ -232,33 +232,33 @@ fn tabs_keep_their_own_filters() {
 #[test]
 fn another_run_opens_in_its_own_tab() {
     let mut f = app();
-    let first_run_logs = f.app().snapshot.logs.total;
+    let first_run_logs = f.app().snapshot().logs.total;
     let other = recorded_run();
     f.harness
         .state_mut()
         .send(oculus_viewer::snapshot::UiEvent::OpenPath(
             other.path().to_path_buf(),
         ));
-    f.wait("a tab for the opened run", |app| app.tabs.len() == 3);
-    assert_eq!(f.app().active, 2, "the opened run is shown");
+    f.wait("a tab for the opened run", |app| app.tabs().len() == 3);
+    assert_eq!(f.app().active(), 2, "the opened run is shown");
     f.wait("the opened run alone", |app| {
         app.snapshot_is_current()
-            && app.snapshot.logs.progress.is_none()
-            && app.snapshot.logs.total > 0
+            && app.snapshot().logs.progress.is_none()
+            && app.snapshot().logs.total > 0
     });
     // Same demo, same number of logs, but none of the first run's.
-    assert_eq!(f.app().snapshot.logs.total, first_run_logs);
-    assert_eq!(f.app().snapshot.status.logs, 2 * first_run_logs);
+    assert_eq!(f.app().snapshot().logs.total, first_run_logs);
+    assert_eq!(f.app().snapshot().status.logs, 2 * first_run_logs);
     f.keys("1");
     f.wait("both runs in the All tab", |app| {
-        app.snapshot_is_current() && app.snapshot.logs.total == 2 * first_run_logs
+        app.snapshot_is_current() && app.snapshot().logs.total == 2 * first_run_logs
     });
 }
 
 #[test]
 fn follow_pauses_when_scrolling_up_and_comes_back() {
     let mut f = app();
-    let total = f.app().snapshot.logs.total;
+    let total = f.app().snapshot().logs.total;
     assert!(f.app().tab().logs.follow);
     let last_top = f.app().tab().logs.top;
     assert!(last_top > 0, "more rows than fit: {total}");
@@ -301,17 +301,19 @@ fn the_o_key_opens_the_selected_row_in_neovim() {
         };
     });
     f.keys("ggj");
-    f.wait("row 2 published", |app| app.snapshot.logs.row(1).is_some());
+    f.wait("row 2 published", |app| {
+        app.snapshot().logs.row(1).is_some()
+    });
     let source = f
         .app()
-        .snapshot
+        .snapshot()
         .logs
         .row(1)
         .and_then(|row| row.source.clone())
         .unwrap();
     f.keys("o");
     f.wait("the jump's message", |app| {
-        app.snapshot
+        app.snapshot()
             .status
             .notice
             .as_ref()
@@ -330,7 +332,7 @@ fn the_o_key_opens_the_selected_row_in_neovim() {
 fn the_help_lists_the_keys_and_every_glyph_drawn_exists() {
     let mut f = app();
     f.keys("?");
-    assert!(f.app().help_open);
+    assert!(f.app().help_open());
     // A window is sized in its first frame and shown from the next.
     f.harness.step();
     // Drawing fails the test when a glyph is missing from the fonts.
@@ -338,7 +340,7 @@ fn the_help_lists_the_keys_and_every_glyph_drawn_exists() {
     f.harness.get_by_label("gg / G");
     f.harness.key_press(egui::Key::Escape);
     f.harness.step();
-    assert!(!f.app().help_open);
+    assert!(!f.app().help_open());
     // Durations use the micro sign.
     let mut harness = Harness::new_ui(|ui| {
         ui.label(oculus_viewer::time::format_duration(1_500));

@@ -1,0 +1,109 @@
+//! The detail pane: everything about the selected record, section by section.
+
+use egui::{Align, Layout, RichText, Ui, Vec2};
+
+use super::screen::Screen;
+use super::style::ROW_HEIGHT;
+use crate::action::Action;
+use crate::model::{span_hex, trace_hex};
+use crate::snapshot::{Detail, RecordRef};
+
+pub fn detail_pane(ui: &mut Ui, screen: &Screen<'_>, actions: &mut Vec<Action>) {
+    let Some(detail) = &screen.snapshot.detail else {
+        ui.weak("loading...");
+        return;
+    };
+    draw_detail(ui, detail, actions);
+}
+
+fn draw_detail(ui: &mut Ui, detail: &Detail, actions: &mut Vec<Action>) {
+    ui.horizontal(|ui| {
+        ui.heading(match detail.record {
+            RecordRef::Log(_) => "Log",
+            RecordRef::Span(_) => "Span",
+        });
+        ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
+            if ui.button("Close").on_hover_text("close (Esc)").clicked() {
+                actions.push(Action::CloseDetail);
+            }
+        });
+    });
+    ui.label(RichText::new(&detail.title).strong());
+    ui.horizontal_wrapped(|ui| {
+        if detail.trace_id != 0 && ui.button("Open trace").clicked() {
+            actions.push(Action::OpenTrace {
+                trace: detail.trace_id,
+                focus: Some(detail.record),
+            });
+        }
+        if let Some(source) = &detail.source
+            && ui
+                .button("Jump to source (o)")
+                .on_hover_text(format!("{}:{}", source.file, source.line))
+                .clicked()
+        {
+            actions.push(Action::Jump(source.clone()));
+        }
+        if detail.trace_id != 0 && ui.button("Copy trace id").clicked() {
+            actions.push(Action::Copy(trace_hex(detail.trace_id)));
+        }
+        if detail.span_id != 0 && ui.button("Copy span id").clicked() {
+            actions.push(Action::Copy(span_hex(detail.span_id)));
+        }
+        if ui.button("Copy all").clicked() {
+            actions.push(Action::CopyDetail);
+        }
+    });
+    ui.separator();
+    egui::ScrollArea::vertical()
+        .auto_shrink(false)
+        .show(ui, |ui| {
+            for (s, section) in detail.sections.iter().enumerate() {
+                egui::CollapsingHeader::new(&section.title)
+                    .default_open(true)
+                    .id_salt(("detail", s))
+                    .show(ui, |ui| {
+                        if section.rows.is_empty() {
+                            ui.weak("none");
+                        }
+                        // Key, copy button, then the value in all the width left.
+                        let key_width = 130.0;
+                        for row in &section.rows {
+                            ui.horizontal_top(|ui| {
+                                ui.allocate_ui_with_layout(
+                                    Vec2::new(key_width, ROW_HEIGHT),
+                                    Layout::top_down(Align::Min),
+                                    |ui| {
+                                        ui.set_min_width(key_width);
+                                        ui.add(
+                                            egui::Label::new(
+                                                RichText::new(&row.key).monospace().weak(),
+                                            )
+                                            .truncate(),
+                                        );
+                                    },
+                                );
+                                if ui
+                                    .small_button("copy")
+                                    .on_hover_text("copy the value")
+                                    .clicked()
+                                {
+                                    actions.push(Action::Copy(row.value.clone()));
+                                }
+                                if let Some(trace) = row.opens
+                                    && ui
+                                        .small_button("open")
+                                        .on_hover_text("open this trace")
+                                        .clicked()
+                                {
+                                    actions.push(Action::OpenTrace { trace, focus: None });
+                                }
+                                ui.add(
+                                    egui::Label::new(RichText::new(&row.value).monospace()).wrap(),
+                                );
+                            });
+                        }
+                    });
+            }
+        });
+}

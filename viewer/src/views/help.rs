@@ -1,0 +1,47 @@
+//! The help window: every key binding.
+
+use egui::Vec2;
+
+use crate::action::Action;
+
+const BINDINGS: &[(&str, &str)] = &[
+    ("j / k, Down / Up", "next / previous row"),
+    ("gg / G", "first row / newest row (and follow)"),
+    ("Ctrl-d / Ctrl-u", "half a page down / up"),
+    ("PageDown / PageUp", "a page down / up"),
+    ("/", "search"),
+    ("n / N", "next / previous match"),
+    ("e / E", "next / previous error"),
+    ("Enter", "details of the row; open the trace"),
+    ("Esc", "close help, details, the trace; leave a text field"),
+    ("o", "open the row's source in Neovim"),
+    ("t", "switch between logs and traces"),
+    ("i", "logs inline under their spans"),
+    ("+ / -", "zoom the waterfall in / out"),
+    ("f", "follow the newest on / off"),
+    ("1-9, gt / gT", "tab by number, next / previous tab"),
+    ("?", "this help"),
+];
+
+pub fn help(ctx: &egui::Context, actions: &mut Vec<Action>) {
+    let mut open = true;
+    egui::Window::new("Keyboard")
+        .open(&mut open)
+        .collapsible(false)
+        .anchor(egui::Align2::CENTER_CENTER, Vec2::ZERO)
+        .show(ctx, |ui| {
+            egui::Grid::new("bindings")
+                .num_columns(2)
+                .striped(true)
+                .show(ui, |ui| {
+                    for (keys, what) in BINDINGS {
+                        ui.monospace(*keys);
+                        ui.label(*what);
+                        ui.end_row();
+                    }
+                });
+        });
+    if !open {
+        actions.push(Action::CloseHelp);
+    }
+}

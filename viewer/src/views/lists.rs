@@ -1,0 +1,268 @@
+//! The log table and the trace list: tables drawn row by row from the snapshot's
+//! window of rows.
+
+use egui::{RichText, Sense, Ui};
+use egui_extras::{Column, TableBuilder};
+
+use super::screen::Screen;
+use super::scroll::{follow_button, scrolled_list};
+use super::style::{ROW_HEIGHT, SCROLLBAR_WIDTH, highlighted, level_color};
+use crate::action::Action;
+use crate::model::{Level, trace_hex};
+use crate::snapshot::RecordRef;
+use crate::tab::ListState;
+use crate::time::{format_clock, format_duration};
+
+/// A table of a list's rows: drawn row by row (no scroll area of its own), rows that
+/// take clicks, columns the user can resize.
+fn list_table<'a>(ui: &'a mut Ui, id: &str) -> TableBuilder<'a> {
+    TableBuilder::new(ui)
+        .id_salt(id)
+        .striped(true)
+        .resizable(true)
+        .vscroll(false)
+        .sense(Sense::click())
+}
+
+/// A table's header row.
+fn titles(mut header: egui_extras::TableRow<'_, '_>, titles: &[&str]) {
+    for title in titles {
+        header.col(|ui| {
+            ui.strong(*title);
+        });
+    }
+}
+
+/// A row the backend has not published yet (it will within a frame or two).
+fn not_yet(mut row: egui_extras::TableRow<'_, '_>) {
+    row.col(|ui| {
+        ui.weak("...");
+    });
+}
+
+/// The part of `area` left of the scrollbar.
+fn table_ui(ui: &mut Ui, area: egui::Rect) -> Ui {
+    ui.new_child(
+        egui::UiBuilder::new().max_rect(area.with_max_x(area.right() - SCROLLBAR_WIDTH - 2.0)),
+    )
+}
+
+pub fn log_table(
+    ui: &mut Ui,
+    screen: &Screen<'_>,
+    list: &mut ListState,
+    actions: &mut Vec<Action>,
+) {
+    let logs = &screen.snapshot.logs;
+    let total = logs.total;
+    let current = screen.snapshot_is_current();
+    follow_button(ui, list, total);
+    let area = scrolled_list(ui, list, total);
+    let list = *list;
+    let visible = list.visible;
+    // Applied in this order: the row's selection, then a link clicked in it.
+    let mut clicked = None;
+    let mut open_trace = None;
+    let mut jump = None;
+    let mut table_ui = table_ui(ui, area);
+    list_table(&mut table_ui, "logs")
+        .column(Column::initial(96.0).at_least(40.0))
+        .column(Column::initial(52.0).at_least(30.0))
+        .column(Column::initial(110.0).at_least(30.0).clip(true))
+        .column(Column::initial(130.0).at_least(30.0).clip(true))
+        .column(
+            Column::remainder()
+                .at_least(120.0)
+                .clip(true)
+                .resizable(false),
+        )
+        .column(Column::initial(84.0).at_least(30.0).clip(true))
+        .column(Column::initial(170.0).at_least(30.0).clip(true))
+        .header(ROW_HEIGHT, |header| {
+            titles(
+                header,
+                &[
+                    "time", "level", "service", "scope", "message", "trace", "source",
+                ],
+            );
+        })
+        .body(|body| {
+            let shown = visible.min(total.saturating_sub(list.top));
+            body.rows(ROW_HEIGHT, shown, |mut row| {
+                let number = list.top + row.index();
+                let log = if current { logs.row(number) } else { None };
+                row.set_selected(list.selected == Some(number));
+                let Some(log) = log else {
+                    not_yet(row);
+                    return;
+                };
+                row.col(|ui| {
+                    ui.monospace(format_clock(log.time_unix_nano));
+                });
+                row.col(|ui| {
+                    ui.label(
+                        RichText::new(log.level.label())
+                            .color(level_color(log.level))
+                            .monospace(),
+                    );
+                });
+                row.col(|ui| {
+                    ui.label(&*log.service);
+                });
+                row.col(|ui| {
+                    ui.label(&*log.scope);
+                });
+                row.col(|ui| {
+                    let color = ui.visuals().text_color();
+                    ui.add(
+                        egui::Label::new(highlighted(ui, &log.message, &log.highlights, color))
+                            .selectable(false),
+                    );
+                });
+                row.col(|ui| {
+                    if log.trace_id != 0
+                        && ui
+                            .link(RichText::new(&trace_hex(log.trace_id)[..8]).monospace())
+                            .on_hover_text("open the trace")
+                            .clicked()
+                    {
+                        open_trace = Some(Action::OpenTrace {
+                            trace: log.trace_id,
+                            focus: Some(RecordRef::Log(log.index)),
+                        });
+                    }
+                });
+                row.col(|ui| {
+                    if let Some(source) = &log.source
+                        && ui
+                            .link(format!("{}:{}", short_path(&source.file), source.line))
+                            .on_hover_text(format!(
+                                "open {}:{} in Neovim (o)",
+                                source.file, source.line
+                            ))
+                            .clicked()
+                    {
+                        jump = Some(Action::Jump(source.clone()));
+                    }
+                });
+                if row.response().clicked() {
+                    clicked = Some(Action::SelectLog(number));
+                }
+            });
+        });
+    actions.extend([clicked, open_trace, jump].into_iter().flatten());
+}
+
+/// The last two parts of a path: its folder and file name.
+fn short_path(path: &str) -> &str {
+    // Split from the right into file, folder and the rest, if there is a rest.
+    match path.rsplitn(3, '/').nth(2) {
+        Some(rest) => &path[rest.len() + 1..],
+        None => path,
+    }
+}
+
+pub fn trace_list(
+    ui: &mut Ui,
+    screen: &Screen<'_>,
+    list: &mut ListState,
+    actions: &mut Vec<Action>,
+) {
+    let traces = &screen.snapshot.traces;
+    let total = traces.total;
+    let current = screen.snapshot_is_current();
+    let area = scrolled_list(ui, list, total);
+    let list = *list;
+    let visible = list.visible;
+    let mut table_ui = table_ui(ui, area);
+    list_table(&mut table_ui, "traces")
+        .column(Column::initial(96.0).at_least(40.0))
+        .column(
+            Column::remainder()
+                .at_least(160.0)
+                .clip(true)
+                .resizable(false),
+        )
+        .column(Column::initial(130.0).at_least(40.0).clip(true))
+        .column(Column::initial(90.0).at_least(40.0))
+        .column(Column::initial(60.0).at_least(30.0))
+        .column(Column::initial(60.0).at_least(30.0))
+        .column(Column::initial(90.0).at_least(30.0))
+        .header(ROW_HEIGHT, |header| {
+            titles(
+                header,
+                &[
+                    "start",
+                    "root span",
+                    "service",
+                    "duration",
+                    "spans",
+                    "errors",
+                    "trace id",
+                ],
+            );
+        })
+        .body(|body| {
+            let shown = visible.min(total.saturating_sub(list.top));
+            body.rows(ROW_HEIGHT, shown, |mut row| {
+                let number = list.top + row.index();
+                row.set_selected(list.selected == Some(number));
+                let Some(trace) = current.then(|| traces.row(number)).flatten() else {
+                    not_yet(row);
+                    return;
+                };
+                row.col(|ui| {
+                    ui.monospace(format_clock(trace.start_unix_nano));
+                });
+                row.col(|ui| {
+                    let color = ui.visuals().text_color();
+                    ui.add(
+                        egui::Label::new(highlighted(
+                            ui,
+                            &trace.root_name,
+                            &trace.highlights,
+                            color,
+                        ))
+                        .selectable(false),
+                    );
+                });
+                row.col(|ui| {
+                    ui.label(&*trace.service);
+                });
+                row.col(|ui| {
+                    ui.monospace(format_duration(trace.duration_nano));
+                });
+                row.col(|ui| {
+                    ui.label(trace.spans.to_string());
+                });
+                row.col(|ui| {
+                    if trace.errors > 0 {
+                        ui.colored_label(level_color(Level::Error), trace.errors.to_string());
+                    } else {
+                        ui.weak("0");
+                    }
+                });
+                row.col(|ui| {
+                    ui.monospace(&trace_hex(trace.trace_id)[..8]);
+                });
+                if row.response().clicked() {
+                    actions.push(Action::SelectTrace {
+                        row: number,
+                        trace: trace.trace_id,
+                    });
+                }
+            });
+        });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_path;
+
+    #[test]
+    fn short_paths_keep_the_folder_and_file() {
+        assert_eq!(short_path("/src/shop/orders.rs"), "shop/orders.rs");
+        assert_eq!(short_path("shop/orders.rs"), "shop/orders.rs");
+        assert_eq!(short_path("orders.rs"), "orders.rs");
+    }
+}
