@@ -10,6 +10,7 @@ pub fn run(
     runtime: &tokio::runtime::Handle,
 ) -> Result<(), eframe::Error> {
     let handle = runtime.clone();
+    let close_on_signal = close_on_signal(runtime);
     let native = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("Oculus")
@@ -20,7 +21,7 @@ pub fn run(
         "Oculus",
         native,
         Box::new(move |cc| {
-            close_on_signal(&handle, cc.egui_ctx.clone());
+            close_on_signal(cc.egui_ctx.clone());
             let ctx = cc.egui_ctx.clone();
             let connection = crate::backend::spawn(options, handle, move || {
                 ctx.request_repaint();
@@ -30,25 +31,38 @@ pub fn run(
     )
 }
 
-/// Ctrl-C or SIGTERM closes the window, so a hosted collector still seals what it accepted.
-fn close_on_signal(runtime: &tokio::runtime::Handle, ctx: egui::Context) {
-    runtime.spawn(async move {
-        let terminate = async {
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(mut signal) => {
-                    signal.recv().await;
+/// Ctrl-C or SIGTERM closes the window, so a hosted collector still seals what it
+/// accepted. The handlers are installed at once: a signal that arrives while the window
+/// is still opening is kept and closes it as soon as it is open.
+fn close_on_signal(runtime: &tokio::runtime::Handle) -> impl FnOnce(egui::Context) + use<> {
+    use tokio::signal::unix::{SignalKind, signal};
+
+    let _entered = runtime.enter();
+    let watch = |kind: SignalKind, name: &'static str| {
+        let stream = signal(kind);
+        async move {
+            match stream {
+                Ok(mut stream) => {
+                    stream.recv().await;
                 }
                 Err(error) => {
-                    tracing::warn!(%error, "cannot watch for SIGTERM");
+                    tracing::warn!(%error, "cannot watch for {name}");
                     std::future::pending::<()>().await;
                 }
             }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            () = terminate => {}
         }
-        ctx.send_viewport_cmd(egui::ViewportCommand::Close);
-        ctx.request_repaint();
-    });
+    };
+    let interrupt = watch(SignalKind::interrupt(), "SIGINT");
+    let terminate = watch(SignalKind::terminate(), "SIGTERM");
+    let runtime = runtime.clone();
+    move |ctx| {
+        runtime.spawn(async move {
+            tokio::select! {
+                () = interrupt => {}
+                () = terminate => {}
+            }
+            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+            ctx.request_repaint();
+        });
+    }
 }

@@ -82,8 +82,10 @@ fn screen_colours(display: &str) -> HashSet<[u8; 3]> {
 /// The `oculus` binary running on `display` over the data directory `data`.
 struct Viewer {
     process: Killed,
-    /// The first line it printed: the collector's status.
+    /// The line that says who collects: "oculus: collecting on ...".
     status_line: String,
+    /// What it logged before that line (the collector's start).
+    start_log: String,
     /// Everything it prints after that, once it has exited.
     rest: std::thread::JoinHandle<String>,
 }
@@ -100,8 +102,15 @@ impl Viewer {
             .spawn()
             .unwrap();
         let mut stderr = BufReader::new(child.stderr.take().unwrap());
-        let mut status_line = String::new();
-        stderr.read_line(&mut status_line).unwrap();
+        let mut start_log = String::new();
+        let status_line = loop {
+            let mut line = String::new();
+            assert!(stderr.read_line(&mut line).unwrap() > 0, "{start_log}");
+            if line.starts_with("oculus: ") {
+                break line;
+            }
+            start_log.push_str(&line);
+        };
         // Keep reading stderr so the viewer never blocks on a full pipe.
         let rest = std::thread::spawn(move || {
             let mut rest = String::new();
@@ -111,6 +120,7 @@ impl Viewer {
         Self {
             process: Killed(child),
             status_line,
+            start_log,
             rest,
         }
     }
@@ -124,7 +134,7 @@ impl Viewer {
             .unwrap_or_else(|| panic!("unexpected first line: {:?}", self.status_line))
     }
 
-    /// SIGTERM closes the window; returns whether it then exited cleanly, and its log.
+    /// SIGTERM closes the window; returns how it exited and everything it logged.
     fn terminate(mut self) -> (std::process::ExitStatus, String) {
         let pid = self.process.0.id().to_string();
         assert!(
@@ -145,7 +155,8 @@ impl Viewer {
             );
             std::thread::sleep(Duration::from_millis(20));
         };
-        (status, self.rest.join().unwrap())
+        let rest = self.rest.join().unwrap();
+        (status, self.start_log + &self.status_line + &rest)
     }
 }
 
