@@ -3,7 +3,7 @@
 
 use egui::{Key, Modifiers};
 
-use crate::backend::Connection;
+use crate::connection::Connection;
 use crate::filter::{Filter, Since};
 use crate::model::{Level, TraceId};
 use crate::snapshot::{RecordRef, Snapshot, SourceRef, TabId, UiEvent, ViewKind};

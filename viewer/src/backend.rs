@@ -11,11 +11,12 @@
 //! with `try_send`.
 
 use std::path::PathBuf;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use crate::connection::Connection;
 use crate::editor::EditorOptions;
 use crate::filter::{
     CompiledFilter, Filter, LogMatches, SpanMatches, highlights, step_logs, step_spans,
@@ -49,52 +50,6 @@ pub struct BackendOptions {
     pub collector: String,
 }
 
-/// The UI's side of the backend.
-pub struct Connection {
-    events: SyncSender<UiEvent>,
-    pub snapshots: triple_buffer::Output<Snapshot>,
-    /// Events that did not fit in the queue, retried on the next frame.
-    pending: Vec<UiEvent>,
-    /// The backend thread has ended (it only does so by failing).
-    gone: bool,
-}
-
-impl Connection {
-    /// Queues an event without waiting; a full queue keeps it for the next frame.
-    pub fn send(&mut self, event: UiEvent) {
-        self.pending.push(event);
-        self.flush();
-    }
-
-    /// Retries events that found the queue full.
-    pub fn flush(&mut self) {
-        while !self.pending.is_empty() {
-            let event = self.pending.remove(0);
-            match self.events.try_send(event) {
-                Ok(()) => {}
-                Err(TrySendError::Full(event)) => {
-                    self.pending.insert(0, event);
-                    return;
-                }
-                Err(TrySendError::Disconnected(_)) => {
-                    self.pending.clear();
-                    self.gone = true;
-                    return;
-                }
-            }
-        }
-    }
-
-    pub fn has_pending(&self) -> bool {
-        !self.pending.is_empty()
-    }
-
-    /// Whether the backend thread has stopped: the window then shows stale data.
-    pub fn backend_gone(&self) -> bool {
-        self.gone
-    }
-}
-
 /// Starts the backend thread; `repaint` wakes the UI after each publish.
 pub fn spawn(
     options: BackendOptions,
@@ -109,12 +64,7 @@ pub fn spawn(
             let mut engine = Engine::new(options, runtime);
             engine.run(&receiver, input, repaint);
         })?;
-    Ok(Connection {
-        events,
-        snapshots: output,
-        pending: Vec::new(),
-        gone: false,
-    })
+    Ok(Connection::new(events, output))
 }
 
 /// The filter state of one tab.

@@ -10,6 +10,7 @@
 
 pub mod app;
 pub mod backend;
+pub mod connection;
 pub mod detail;
 pub mod editor;
 pub mod filter;
@@ -21,4 +22,5 @@ pub mod time;
 pub mod views;
 
 pub use app::App;
-pub use backend::{BackendOptions, Connection, Engine};
+pub use backend::{BackendOptions, Engine};
+pub use connection::Connection;
