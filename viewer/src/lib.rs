@@ -15,9 +15,12 @@ pub mod detail;
 pub mod editor;
 pub mod filter;
 pub mod model;
+mod projection;
 pub mod raw;
 pub mod snapshot;
 pub mod source;
+mod status;
+mod tab;
 pub mod time;
 pub mod views;
 
