@@ -11,6 +11,7 @@
 //! with `try_send`. What a snapshot holds is built by `projection`.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
@@ -69,7 +70,8 @@ pub struct Engine {
     library: Library,
     tabs: FxHashMap<TabId, Tab>,
     shown: TabId,
-    detail: Option<Detail>,
+    /// Built when a record is selected; each snapshot shares it.
+    detail: Option<Arc<Detail>>,
     found: Option<Found>,
     opened: Vec<(PathBuf, Vec<u16>)>,
     status: StatusLine,
@@ -293,7 +295,8 @@ impl Engine {
         let block_loc = self.index.blocks[loc.block as usize];
         match self.library.read_block(block_loc) {
             Ok(block) => {
-                self.detail = crate::detail::build(&block, record, loc.index as usize);
+                self.detail =
+                    crate::detail::build(&block, record, loc.index as usize).map(Arc::new);
             }
             Err(error) => {
                 self.status.notice = Some(format!("cannot read the record: {error}"));

@@ -17,10 +17,10 @@ use crate::tab::{Tab, Viewport};
 const MAX_WATERFALL_SPANS: usize = 5_000;
 
 /// Projects the index into snapshot rows; keeps the last waterfall, so that a trace
-/// that has not changed is not rebuilt at every publish.
+/// that has not changed is shared with the UI rather than rebuilt at every publish.
 #[derive(Default)]
 pub(crate) struct Projection {
-    waterfall: Option<(WaterfallKey, TraceView)>,
+    waterfall: Option<(WaterfallKey, Arc<TraceView>)>,
 }
 
 /// What a cached waterfall was built from; the search only changes its highlights.
@@ -66,7 +66,7 @@ impl Projection {
         tab: &Tab,
         trace: TraceId,
         focus: Option<RecordRef>,
-    ) -> Option<TraceView> {
+    ) -> Option<Arc<TraceView>> {
         let entry = &index.traces[index.trace_by_id(trace)? as usize];
         let key = WaterfallKey {
             trace,
@@ -78,10 +78,10 @@ impl Projection {
         if let Some((cached, view)) = &self.waterfall
             && *cached == key
         {
-            return Some(view.clone());
+            return Some(Arc::clone(view));
         }
-        let view = waterfall(index, trace, focus, tab.compiled.search());
-        self.waterfall = Some((key, view.clone()));
+        let view = Arc::new(waterfall(index, trace, focus, tab.compiled.search()));
+        self.waterfall = Some((key, Arc::clone(&view)));
         Some(view)
     }
 }
