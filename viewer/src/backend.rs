@@ -12,7 +12,8 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::time::{Duration, Instant};
 
 use rustc_hash::FxHashMap;
@@ -37,6 +38,8 @@ const LOAD_SLICE: Duration = Duration::from_millis(40);
 const STEP_RECORDS: usize = 512 << 10;
 /// Events the UI may queue before it has to retry.
 pub const EVENT_QUEUE: usize = 256;
+/// Notices queued for the loop, which takes them at every turn.
+const NOTICE_QUEUE: usize = 16;
 
 /// What the backend starts with.
 #[derive(Debug, Clone)]
@@ -75,10 +78,50 @@ pub struct Engine {
     found: Option<Found>,
     opened: Vec<(PathBuf, Vec<u16>)>,
     status: StatusLine,
-    notices: (mpsc::Sender<String>, Receiver<String>),
+    notices: Notices,
     editor: EditorOptions,
     runtime: tokio::runtime::Handle,
     projection: Projection,
+}
+
+/// Messages for the status line from tasks on the runtime (editor jumps).
+struct Notices {
+    sender: SyncSender<String>,
+    receiver: Receiver<String>,
+    /// Messages that found the queue full, since the loop last looked.
+    dropped: Arc<AtomicU64>,
+}
+
+impl Notices {
+    fn new() -> Self {
+        let (sender, receiver) = mpsc::sync_channel(NOTICE_QUEUE);
+        Self {
+            sender,
+            receiver,
+            dropped: Arc::default(),
+        }
+    }
+
+    /// What a task sends its message with: never waits; a full queue drops the message
+    /// and counts it.
+    fn notifier(&self) -> impl Fn(String) + Send + 'static {
+        let sender = self.sender.clone();
+        let dropped = Arc::clone(&self.dropped);
+        move |message| {
+            if let Err(TrySendError::Full(_)) = sender.try_send(message) {
+                dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// The newest message queued, if any; the older ones are superseded.
+    fn take_newest(&self) -> Option<String> {
+        let dropped = self.dropped.swap(0, Ordering::Relaxed);
+        if dropped > 0 {
+            tracing::warn!(dropped, "notices dropped: their queue was full");
+        }
+        self.receiver.try_iter().last()
+    }
 }
 
 impl Engine {
@@ -92,7 +135,7 @@ impl Engine {
             found: None,
             opened: Vec::new(),
             status: StatusLine::new(options.collector),
-            notices: mpsc::channel(),
+            notices: Notices::new(),
             editor: options.editor,
             runtime,
             projection: Projection::default(),
@@ -139,7 +182,7 @@ impl Engine {
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => return,
             }
-            while let Ok(notice) = self.notices.1.try_recv() {
+            if let Some(notice) = self.notices.take_newest() {
                 self.status.notice = Some(notice);
                 dirty = true;
             }
@@ -343,13 +386,13 @@ impl Engine {
 
     fn jump(&mut self, source: SourceRef) {
         let options = self.editor.clone();
-        let notices = self.notices.0.clone();
+        let notify = self.notices.notifier();
         self.runtime.spawn(async move {
             let message = match crate::editor::jump(&options, &source).await {
                 Ok(path) => format!("opened {}:{} in Neovim", path.display(), source.line),
                 Err(error) => error.to_string(),
             };
-            let _ = notices.send(message);
+            notify(message);
         });
     }
 
@@ -376,5 +419,26 @@ impl Engine {
             self.projection.tab(&self.index, tab, &mut snapshot);
         }
         snapshot
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_notice_queue_drops_and_counts_and_the_loop_takes_the_newest_queued() {
+        let notices = Notices::new();
+        let notify = notices.notifier();
+        for n in 0..NOTICE_QUEUE + 3 {
+            notify(n.to_string());
+        }
+        assert_eq!(notices.dropped.load(Ordering::Relaxed), 3);
+        let newest = (NOTICE_QUEUE - 1).to_string();
+        assert_eq!(notices.take_newest(), Some(newest));
+        assert_eq!(notices.dropped.load(Ordering::Relaxed), 0);
+        assert_eq!(notices.take_newest(), None);
+        notify("after".to_owned());
+        assert_eq!(notices.take_newest().as_deref(), Some("after"));
     }
 }
