@@ -5,11 +5,11 @@
 use egui::{Key, Modifiers};
 
 use crate::action::Action;
-use crate::backend::Connection;
+use crate::connection::Connection;
 use crate::filter::{Filter, Since};
 use crate::model::{Level, TraceId};
 use crate::snapshot::{RecordRef, Snapshot, SourceRef, TabId, UiEvent, ViewKind};
-use crate::tab::{ListState, TabUi};
+use crate::tab_ui::{ListState, TabUi};
 use crate::view_model::{
     Waterfall, WaterfallRow, WaterfallRows, Zoom, detail_text, trace_markdown,
 };

@@ -13,18 +13,23 @@
 pub mod action;
 pub mod app;
 pub mod backend;
+pub mod connection;
 pub mod detail;
 pub mod editor;
 pub mod filter;
 pub mod model;
+mod projection;
 pub mod raw;
 pub mod snapshot;
 pub mod source;
-pub mod tab;
+mod status;
+mod tab;
+pub mod tab_ui;
 pub mod time;
 pub mod view_model;
 pub mod views;
 pub mod window;
 
 pub use app::App;
-pub use backend::{BackendOptions, Connection, Engine};
+pub use backend::{BackendOptions, Engine};
+pub use connection::Connection;

@@ -226,8 +226,10 @@ pub struct Snapshot {
     pub traces: Window<TraceRow>,
     /// Per level: records that pass everything but the level threshold.
     pub level_counts: [u64; 7],
-    pub trace: Option<TraceView>,
-    pub detail: Option<Detail>,
+    /// Shared with the backend, which rebuilds it only when the trace changes.
+    pub trace: Option<Arc<TraceView>>,
+    /// Shared with the backend, which builds it once per selection.
+    pub detail: Option<Arc<Detail>>,
     pub services: Vec<Arc<str>>,
     /// Session names, by session number.
     pub sessions: Vec<String>,

@@ -1,172 +1,67 @@
-//! One tab's UI state: its filter, which view it shows, and each list's scroll and
-//! selection by row number.
+//! The backend's state of one tab: its filter, the matches found so far, the rows its
+//! views show and the trace it has open.
 
-use crate::filter::Filter;
-use crate::model::TraceId;
-use crate::snapshot::{TabId, ViewKind};
+use crate::filter::{CompiledFilter, Filter, LogMatches, SpanMatches};
+use crate::model::{Index, TraceId};
+use crate::snapshot::{RecordRef, ViewKind};
 
-/// Scroll state of one list.
-#[derive(Clone, Copy, Debug)]
-pub struct ListState {
-    /// First row shown.
-    pub top: usize,
-    /// Stick to the newest row.
-    pub follow: bool,
-    pub selected: Option<usize>,
-    /// Rows that fit, as of the last frame.
-    pub visible: usize,
-    /// Wheel movement not yet a whole row.
-    pub scroll_remainder: f32,
-}
-
-impl Default for ListState {
-    fn default() -> Self {
-        Self {
-            top: 0,
-            follow: true,
-            selected: None,
-            visible: 40,
-            scroll_remainder: 0.0,
-        }
-    }
-}
-
-impl ListState {
-    /// Moves the selection by `delta` rows within `total`, scrolling to keep it shown.
-    pub fn move_selection(&mut self, delta: isize, total: usize) {
-        if total == 0 {
-            return;
-        }
-        let current = self.selected.unwrap_or(if delta >= 0 {
-            self.top.saturating_sub(1)
-        } else {
-            self.top + self.visible
-        });
-        let target = current.saturating_add_signed(delta).min(total - 1);
-        self.select(target, total);
-    }
-
-    pub fn select(&mut self, row: usize, total: usize) {
-        self.selected = Some(row);
-        self.follow = row + 1 >= total && self.follow;
-        self.reveal(row, total);
-    }
-
-    /// Scrolls so that `row` is shown.
-    pub fn reveal(&mut self, row: usize, total: usize) {
-        let visible = self.visible.max(1);
-        if row < self.top {
-            self.top = row;
-            self.follow = false;
-        } else if row >= self.top + visible {
-            self.top = row + 1 - visible;
-        }
-        self.clamp(total);
-    }
-
-    pub fn scroll(&mut self, rows: isize, total: usize) {
-        if rows < 0 {
-            self.follow = false;
-        }
-        self.top = self.top.saturating_add_signed(rows);
-        self.clamp(total);
-        if rows > 0 && self.top + self.visible >= total {
-            self.follow = true;
-        }
-    }
-
-    pub fn clamp(&mut self, total: usize) {
-        let last_top = total.saturating_sub(self.visible);
-        if self.follow {
-            self.top = last_top;
-        }
-        self.top = self.top.min(last_top);
-    }
-}
-
-/// One tab: a stream with its own filter and view.
-#[derive(Clone, Debug)]
-pub struct TabUi {
-    pub id: TabId,
-    pub name: String,
+/// The filter state of one tab.
+pub(crate) struct Tab {
     pub filter: Filter,
-    /// What defines the tab (its service or run): "Clear filters" returns to it.
-    pub base: Filter,
+    pub compiled: CompiledFilter,
+    pub logs: LogMatches,
+    pub spans: SpanMatches,
+    /// Per view, by `ViewKind as usize`.
+    pub viewports: [Viewport; 2],
+    /// The view shown: only its records are filtered, the other's when it is shown.
     pub view: ViewKind,
-    pub logs: ListState,
-    pub traces: ListState,
-    pub open_trace: Option<TraceId>,
-    pub waterfall: ListState,
-    /// Whether the tab can be closed (the "All" tab cannot).
-    pub closable: bool,
+    pub trace: Option<(TraceId, Option<RecordRef>)>,
 }
 
-impl TabUi {
-    pub(crate) fn new(id: TabId, name: String, filter: Filter, closable: bool) -> Self {
+/// The rows a view shows.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Viewport {
+    pub top: usize,
+    pub rows: usize,
+    /// The newest rows stay in view.
+    pub follow: bool,
+}
+
+impl Tab {
+    pub fn new(filter: Filter) -> Self {
         Self {
-            id,
-            name,
-            base: filter.clone(),
+            compiled: CompiledFilter::new(&filter),
             filter,
+            logs: LogMatches::default(),
+            spans: SpanMatches::default(),
+            viewports: [Viewport {
+                follow: true,
+                rows: 50,
+                ..Viewport::default()
+            }; 2],
             view: ViewKind::Logs,
-            logs: ListState::default(),
-            traces: ListState {
-                follow: false,
-                ..ListState::default()
-            },
-            open_trace: None,
-            waterfall: ListState {
-                follow: false,
-                ..ListState::default()
-            },
-            closable,
+            trace: None,
         }
     }
 
-    /// The list shown: the log table, the trace list or the open trace's waterfall.
-    pub fn list(&self) -> &ListState {
-        match (self.view, self.open_trace) {
-            (ViewKind::Logs, _) => &self.logs,
-            (ViewKind::Traces, None) => &self.traces,
-            (ViewKind::Traces, Some(_)) => &self.waterfall,
+    /// Starts the filter over when it changed; the viewports and the open trace stay.
+    pub fn set_filter(&mut self, filter: Filter) {
+        if filter != self.filter {
+            let viewports = self.viewports;
+            let view = self.view;
+            let trace = self.trace.take();
+            *self = Self::new(filter);
+            self.viewports = viewports;
+            self.view = view;
+            self.trace = trace;
         }
     }
 
-    pub fn list_mut(&mut self) -> &mut ListState {
-        match (self.view, self.open_trace) {
-            (ViewKind::Logs, _) => &mut self.logs,
-            (ViewKind::Traces, None) => &mut self.traces,
-            (ViewKind::Traces, Some(_)) => &mut self.waterfall,
+    /// Whether the shown view's filter has seen every record of the index.
+    pub fn is_complete(&self, index: &Index) -> bool {
+        match self.view {
+            ViewKind::Logs => self.logs.scanned == index.logs.len(),
+            ViewKind::Traces => self.spans.scanned == index.spans.len(),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::ListState;
-
-    #[test]
-    fn rows_past_f32_precision_scroll_one_at_a_time() {
-        // 2^24 is where f32 stops counting by one; go well past it.
-        let total = 50_000_000;
-        let mut list = ListState {
-            visible: 40,
-            follow: false,
-            ..ListState::default()
-        };
-        list.select(33_554_431, total);
-        list.move_selection(1, total);
-        assert_eq!(list.selected, Some(33_554_432));
-        list.move_selection(1, total);
-        assert_eq!(list.selected, Some(33_554_433));
-        list.scroll(1, total);
-        assert_eq!(list.top, 33_554_433 + 1 - 40 + 1);
-        list.scroll(-1, total);
-        assert_eq!(list.top, 33_554_433 + 1 - 40);
-        assert!(!list.follow);
-        // Scrolling to the end follows the newest again.
-        list.scroll(isize::MAX, total);
-        assert!(list.follow);
-        assert_eq!(list.top, total - 40);
     }
 }

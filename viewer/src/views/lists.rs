@@ -10,7 +10,7 @@ use super::style::{ROW_HEIGHT, SCROLLBAR_WIDTH, highlighted, level_color};
 use crate::action::Action;
 use crate::model::{Level, trace_hex};
 use crate::snapshot::RecordRef;
-use crate::tab::ListState;
+use crate::tab_ui::ListState;
 use crate::time::{format_clock, format_duration};
 
 /// A table of a list's rows: drawn row by row (no scroll area of its own), rows that

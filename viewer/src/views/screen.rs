@@ -3,7 +3,7 @@
 
 use crate::filter::Filter;
 use crate::snapshot::Snapshot;
-use crate::tab::{ListState, TabUi};
+use crate::tab_ui::{ListState, TabUi};
 use crate::view_model::{Waterfall, Zoom};
 
 /// The app as one frame sees it.

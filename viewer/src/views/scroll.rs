@@ -4,7 +4,7 @@
 use egui::{Sense, Ui, Vec2};
 
 use super::style::{ROW_HEIGHT, SCROLLBAR_WIDTH};
-use crate::tab::ListState;
+use crate::tab_ui::ListState;
 
 /// Sizes `list` to the rows that fit in what is left of `ui` and applies the wheel and
 /// the scrollbar; returns the area the table goes in.

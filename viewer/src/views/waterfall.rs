@@ -9,7 +9,7 @@ use super::scroll::scroll_input;
 use super::style::{ROW_HEIGHT, SCROLLBAR_WIDTH, append_highlighted, highlighted, level_color};
 use crate::action::Action;
 use crate::model::{Level, trace_hex};
-use crate::tab::ListState;
+use crate::tab_ui::ListState;
 use crate::time::format_duration;
 use crate::view_model::{Waterfall, WaterfallRow};
 

@@ -1,5 +1,6 @@
 //! The backend over real collector output: live arrival, filters, search, traces.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -207,6 +208,9 @@ fn traces_hold_their_spans_and_logs() {
     });
     let trace = engine.snapshot().trace.unwrap();
     assert_eq!(trace.trace_id, log_entry.trace_id.get());
+    // An unchanged trace is shared with the next snapshot, not rebuilt or copied.
+    let again = engine.snapshot().trace.unwrap();
+    assert!(Arc::ptr_eq(&trace, &again));
     assert_eq!(trace.spans[0].depth, 0, "the root comes first");
     assert!(trace.spans.iter().skip(1).all(|s| s.depth > 0));
     // Span events are marks within their span.
@@ -239,6 +243,8 @@ fn traces_hold_their_spans_and_logs() {
     let root = trace.spans[0].index;
     engine.handle(UiEvent::Select(Some(RecordRef::Span(root))));
     let detail = engine.snapshot().detail.unwrap();
+    // The detail is built once per selection and shared with every snapshot.
+    assert!(Arc::ptr_eq(&detail, &engine.snapshot().detail.unwrap()));
     assert_eq!(detail.trace_id, log_entry.trace_id.get());
     let span_section = &detail.sections[0];
     assert_eq!(span_section.title, "Span");
@@ -262,7 +268,7 @@ fn traces_hold_their_spans_and_logs() {
         .filter_map(|row| row.opens.map(|trace| (row.key.as_str(), trace)))
         .collect();
     assert_eq!(opening, [("trace id", detail.trace_id)]);
-    let source = detail.source.unwrap();
+    let source = detail.source.clone().unwrap();
     assert!(source.file.ends_with("orders.rs"), "{}", source.file);
 
     // e/E in the logs view: the next error row from the top.
