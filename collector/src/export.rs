@@ -9,14 +9,6 @@ use opentelemetry_proto::tonic::resource::v1::Resource as OtlpResource;
 use opentelemetry_proto::tonic::trace::v1 as otlp_trace;
 use prost::Message;
 
-/// Which signal to export.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Signal {
-    Traces,
-    Logs,
-    Metrics,
-}
-
 fn attributes(block: &Block, attributes: &[KeyValue]) -> Vec<otlp_common::KeyValue> {
     attributes
         .iter()

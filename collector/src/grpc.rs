@@ -23,8 +23,8 @@ use http_body_util::BodyExt;
 use tonic::Code;
 use tonic_types::{ErrorDetails, StatusExt};
 
+use crate::Signal;
 use crate::budget::Held;
-use crate::export::Signal;
 use crate::ingest::{Accepted, Encoding, Ingest, IngestError, RETRY_AFTER_SECS};
 
 pub const TRACES_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
@@ -181,7 +181,7 @@ fn to_status(error: &IngestError) -> tonic::Status {
             message,
             ErrorDetails::with_retry_info(Some(Duration::from_secs(RETRY_AFTER_SECS))),
         ),
-        IngestError::Internal(_) => tonic::Status::internal(message),
+        IngestError::Encode(_) | IngestError::Write(_) => tonic::Status::internal(message),
     }
 }
 

@@ -15,8 +15,8 @@ use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
 use prost::Message;
 
+use crate::Signal;
 use crate::budget::Held;
-use crate::export::Signal;
 use crate::ingest::{Accepted, Encoding, Ingest, IngestError, RETRY_AFTER_SECS};
 
 const PROTOBUF: &str = "application/x-protobuf";
@@ -62,7 +62,7 @@ async fn export(ingest: &Ingest, signal: Signal, headers: &HeaderMap, body: Body
             return error_response(
                 Encoding::Json,
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                3,
+                tonic::Code::InvalidArgument,
                 &message,
             );
         }
@@ -77,7 +77,12 @@ async fn export(ingest: &Ingest, signal: Signal, headers: &HeaderMap, body: Body
         Some("gzip") => true,
         Some(other) => {
             let message = format!("unsupported content encoding {other:?}; send gzip or identity");
-            return error_response(encoding, StatusCode::UNSUPPORTED_MEDIA_TYPE, 3, &message);
+            return error_response(
+                encoding,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                tonic::Code::InvalidArgument,
+                &message,
+            );
         }
     };
     let mut held = Held::default();
@@ -132,28 +137,29 @@ fn content_type(encoding: Encoding) -> &'static str {
 }
 
 fn ingest_error_response(encoding: Encoding, error: &IngestError) -> Response {
-    let message = error.to_string();
-    match error {
-        IngestError::Invalid(_) => error_response(encoding, StatusCode::BAD_REQUEST, 3, &message),
-        IngestError::TooLarge { .. } => {
-            error_response(encoding, StatusCode::PAYLOAD_TOO_LARGE, 8, &message)
-        }
-        IngestError::Unavailable(_) => {
-            let mut response =
-                error_response(encoding, StatusCode::SERVICE_UNAVAILABLE, 14, &message);
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
-            response
-        }
-        IngestError::Internal(_) => {
-            error_response(encoding, StatusCode::INTERNAL_SERVER_ERROR, 13, &message)
-        }
+    let status = match error {
+        IngestError::Invalid(_) => StatusCode::BAD_REQUEST,
+        IngestError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        IngestError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        IngestError::Encode(_) | IngestError::Write(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    let mut response = error_response(encoding, status, error.code(), &error.to_string());
+    if matches!(error, IngestError::Unavailable(_)) {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
     }
+    response
 }
 
 /// A `google.rpc.Status` body, as OTLP/HTTP asks for.
-fn error_response(encoding: Encoding, status: StatusCode, code: i32, message: &str) -> Response {
+fn error_response(
+    encoding: Encoding,
+    status: StatusCode,
+    code: tonic::Code,
+    message: &str,
+) -> Response {
+    let code = code as i32;
     let body = match encoding {
         Encoding::Protobuf => tonic_types::Status {
             code,

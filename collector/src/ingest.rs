@@ -18,11 +18,11 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use prost::Message;
 
+use crate::Signal;
 use crate::budget::{Budget, Held};
-use crate::export::Signal;
 use crate::normalize::{self, Normalized};
 use crate::transcode::{self, Transcoded};
-use crate::writer::{SubmitError, WriterHandle};
+use crate::writer::{SubmitError, WriteFailure, WriterHandle};
 
 /// How the request body is encoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,9 +43,24 @@ pub enum IngestError {
     /// Retry later (UNAVAILABLE with RetryInfo / 503 with Retry-After).
     #[error("{0}")]
     Unavailable(&'static str),
-    /// The write failed for a reason retrying will not fix soon.
-    #[error("{0}")]
-    Internal(String),
+    /// The block could not be compressed (INTERNAL / 500).
+    #[error("cannot encode the block: {0}")]
+    Encode(std::io::Error),
+    /// The write failed for a reason retrying will not fix soon (INTERNAL / 500).
+    #[error("cannot write: {0}")]
+    Write(WriteFailure),
+}
+
+impl IngestError {
+    /// The gRPC status code OTLP asks for; OTLP/HTTP puts it in its `Status` body too.
+    pub fn code(&self) -> tonic::Code {
+        match self {
+            Self::Invalid(_) => tonic::Code::InvalidArgument,
+            Self::TooLarge { .. } => tonic::Code::ResourceExhausted,
+            Self::Unavailable(_) => tonic::Code::Unavailable,
+            Self::Encode(_) | Self::Write(_) => tonic::Code::Internal,
+        }
+    }
 }
 
 /// What a successful export reports back (OTLP's partial success when `rejected > 0`).
@@ -297,8 +312,7 @@ impl Ingest {
             dictionary.as_ref(),
         );
         transcode::recycle(prepared.raw);
-        let encoded =
-            encoded.map_err(|e| IngestError::Internal(format!("cannot encode block: {e}")))?;
+        let encoded = encoded.map_err(IngestError::Encode)?;
         let summary = encoded.summary;
         let ack = self.writer.submit(encoded).map_err(|error| match error {
             SubmitError::Overloaded => {
@@ -311,12 +325,12 @@ impl Ingest {
         })?;
         match ack.await {
             Ok(Ok(())) => {}
-            Ok(Err(failure)) if failure.storage_full => {
+            Ok(Err(failure)) if failure.is_storage_full() => {
                 return Err(IngestError::Unavailable(
                     "the collector's disk is full; retry later",
                 ));
             }
-            Ok(Err(failure)) => return Err(IngestError::Internal(failure.message)),
+            Ok(Err(failure)) => return Err(IngestError::Write(failure)),
             Err(_) => return Err(IngestError::Unavailable("the collector is shutting down")),
         }
         self.counters

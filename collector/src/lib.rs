@@ -33,6 +33,14 @@ pub use ingest::{Counters, ZstdLevels};
 /// The protobuf wire reader and writer, shared with the store.
 pub use oculus_store::wire;
 
+/// The OTLP signals, as the ingest path and the exporter name them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Signal {
+    Traces,
+    Logs,
+    Metrics,
+}
+
 /// Everything `serve` needs.
 #[derive(Clone, Debug)]
 pub struct Config {

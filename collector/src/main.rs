@@ -8,8 +8,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use oculus_collector::cli::EndpointArgs;
-use oculus_collector::export::{self, Signal};
-use oculus_collector::{Collector, Config, ZstdLevels};
+use oculus_collector::export;
+use oculus_collector::{Collector, Config, Signal, ZstdLevels};
 use oculus_store::{FsyncPolicy, SegmentBytes, SegmentItem, WriterOptions, read_segment, resolve};
 
 // Decoding allocates many small strings per record; glibc's allocator spent a quarter
@@ -87,14 +87,32 @@ enum Fsync {
     OnSeal,
 }
 
+/// `--signal`'s values, mapped to the collector's `Signal`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum SignalArg {
+    Traces,
+    Logs,
+    Metrics,
+}
+
+impl From<SignalArg> for Signal {
+    fn from(signal: SignalArg) -> Self {
+        match signal {
+            SignalArg::Traces => Self::Traces,
+            SignalArg::Logs => Self::Logs,
+            SignalArg::Metrics => Self::Metrics,
+        }
+    }
+}
+
 #[derive(Args)]
 struct ExportArgs {
     /// Output format; OTLP JSON Lines, as the OpenTelemetry file exporter writes.
     #[arg(long, value_enum, default_value_t = Format::OtlpJson)]
     format: Format,
     /// Which signal to export.
-    #[arg(long, value_enum, default_value_t = Signal::Traces)]
-    signal: Signal,
+    #[arg(long, value_enum, default_value_t = SignalArg::Traces)]
+    signal: SignalArg,
     /// Write here instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
@@ -213,7 +231,7 @@ fn export_command(args: &ExportArgs) -> anyhow::Result<ExitCode> {
             }
             match item {
                 SegmentItem::Block { block, .. } => {
-                    if let Err(error) = write_block(&mut out, args.signal, &block) {
+                    if let Err(error) = write_block(&mut out, args.signal.into(), &block) {
                         failure = Some(error);
                     }
                 }

@@ -19,13 +19,17 @@ const MAX_GROUP_BYTES: u64 = 16 << 20;
 /// How often an idle writer checks whether the active segment is due for rotation.
 const IDLE_TICK: Duration = Duration::from_millis(500);
 
-/// Why a write was not acknowledged.
+/// Why a write was not acknowledged: the store's error, shared by every request of the
+/// group that failed.
 #[derive(Clone, Debug, thiserror::Error)]
-#[error("{message}")]
-pub struct WriteFailure {
+#[error(transparent)]
+pub struct WriteFailure(Arc<StoreError>);
+
+impl WriteFailure {
     /// The disk is full: the client should retry later.
-    pub storage_full: bool,
-    pub message: String,
+    pub fn is_storage_full(&self) -> bool {
+        self.0.is_storage_full()
+    }
 }
 
 /// Why a block could not be queued.
@@ -126,10 +130,9 @@ fn run(
             blocks.push(job.block);
             acks.push(job.ack);
         }
-        let result = writer.append(&blocks).map_err(|error| WriteFailure {
-            storage_full: error.is_storage_full(),
-            message: error.to_string(),
-        });
+        let result = writer
+            .append(&blocks)
+            .map_err(|error| WriteFailure(Arc::new(error)));
         // Nothing of a failed group is acknowledged, so no accepted record is lost: the
         // clients are told and retry. Hence a warning, not an error.
         match &result {
