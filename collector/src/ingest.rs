@@ -361,7 +361,7 @@ fn prepare(signal: Signal, encoding: Encoding, body: &[u8]) -> Result<Transcoded
                 .map_err(|e| IngestError::Invalid(format!("invalid OTLP JSON: {e}"))),
         }
     }
-    let invalid = |e: crate::wire::WireError| IngestError::Invalid(e.to_string());
+    let invalid = |e: oculus_store::wire::WireError| IngestError::Invalid(e.to_string());
     let normalized = match (signal, encoding) {
         (Signal::Traces, Encoding::Protobuf) => return transcode::traces(body).map_err(invalid),
         (Signal::Logs, Encoding::Protobuf) => return transcode::logs(body).map_err(invalid),

@@ -30,8 +30,6 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 pub use ingest::{Counters, ZstdLevels};
-/// The protobuf wire reader and writer, shared with the store.
-pub use oculus_store::wire;
 
 /// The OTLP signals, as the ingest path and the exporter name them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

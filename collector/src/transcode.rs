@@ -8,12 +8,13 @@
 
 use std::borrow::Cow;
 
-use oculus_store::block::{TimeChain, event_time_offset, field as block, log_time_entries};
+use oculus_store::block::{TimeChain, event_time_offset, log_time_entries};
+use oculus_store::field;
 use oculus_store::proto::BlockSummary;
+use oculus_store::wire::{Reader, WireError, WireType, Writer, check_utf8, zigzag_encode};
 use rustc_hash::FxHashMap;
 
 use crate::ids::{log_ids, parent_span_id, required_span_id, required_trace_id};
-use crate::wire::{Reader, WireError, WireType, Writer, check_utf8};
 
 /// An encoded `oculus.segment.v1.Block` and what it holds.
 #[derive(Debug)]
@@ -126,10 +127,6 @@ struct SpanColumnBuffers {
     durations: Vec<u8>,
 }
 
-fn zigzag(value: i64) -> u64 {
-    ((value << 1) ^ (value >> 63)) as u64
-}
-
 pub fn traces(request: &[u8]) -> Result<Transcoded, Error> {
     transcode(request, Signal::Traces)
 }
@@ -143,8 +140,8 @@ pub fn logs(request: &[u8]) -> Result<Transcoded, Error> {
 fn transcode(request: &[u8], signal: Signal) -> Result<Transcoded, Error> {
     let mut transcoder = Transcoder::new(request.len());
     let mut reader = Reader::new(request);
-    while let Some((field, wire)) = reader.field()? {
-        match (field, wire) {
+    while let Some((number, wire)) = reader.field()? {
+        match (number, wire) {
             (1, WireType::Len) => transcoder.resource_group(reader.bytes()?, signal)?,
             (1, _) => return Err(wrong_type()),
             _ => reader.skip(wire)?,
@@ -274,8 +271,8 @@ impl<'a> Transcoder<'a> {
         let (resource, schema_url) = group_header(data)?;
         let resource_index = self.resource(resource, schema_url)?;
         let mut reader = Reader::new(data);
-        while let Some((field, wire)) = reader.field()? {
-            match (field, wire) {
+        while let Some((number, wire)) = reader.field()? {
+            match (number, wire) {
                 (2, WireType::Len) => self.scope_group(reader.bytes()?, resource_index, signal)?,
                 _ => reader.skip(wire)?,
             }
@@ -284,19 +281,22 @@ impl<'a> Transcoder<'a> {
     }
 
     fn resource(&mut self, data: Option<&'a [u8]>, schema_url: &'a [u8]) -> Result<u32, WireError> {
-        let mark = self.out.begin_len(block::RESOURCES);
+        let mark = self.out.begin_len(field::block::RESOURCES);
         let mut dropped = 0;
         if let Some(data) = data {
             let mut reader = Reader::new(data);
-            while let Some((field, wire)) = reader.field()? {
-                match (field, wire) {
-                    (1, WireType::Len) => self.key_value(1, reader.bytes()?, None)?,
+            while let Some((number, wire)) = reader.field()? {
+                match (number, wire) {
+                    (1, WireType::Len) => {
+                        self.key_value(field::resource::ATTRIBUTES, reader.bytes()?, None)?;
+                    }
                     (2, WireType::Varint) => dropped = reader.varint()? as u32,
                     (3, WireType::Len) => {
                         let entity = reader.bytes()?;
                         check_entity_ref(entity)?;
                         // Written even when empty: an empty entity reference is one too.
-                        self.out.put_tag(4, WireType::Len);
+                        self.out
+                            .put_tag(field::resource::ENTITY_REFS, WireType::Len);
                         self.out.put_varint(entity.len() as u64);
                         self.out.extend_from_slice(entity);
                     }
@@ -305,9 +305,13 @@ impl<'a> Transcoder<'a> {
                 }
             }
         }
-        self.out.put_uint(2, u64::from(dropped));
+        self.out.put_uint(
+            field::resource::DROPPED_ATTRIBUTES_COUNT,
+            u64::from(dropped),
+        );
         let schema_url = self.intern_bytes(schema_url)?;
-        self.out.put_uint(3, u64::from(schema_url));
+        self.out
+            .put_uint(field::resource::SCHEMA_URL, u64::from(schema_url));
         self.out.end_len(mark);
         self.resources += 1;
         Ok(self.resources - 1)
@@ -323,8 +327,8 @@ impl<'a> Transcoder<'a> {
         let (scope, schema_url) = group_header(data)?;
         let scope_index = self.scope(resource, scope, schema_url)?;
         let mut reader = Reader::new(data);
-        while let Some((field, wire)) = reader.field()? {
-            if (field, wire) != (2, WireType::Len) {
+        while let Some((number, wire)) = reader.field()? {
+            if (number, wire) != (2, WireType::Len) {
                 reader.skip(wire)?;
                 continue;
             }
@@ -360,8 +364,8 @@ impl<'a> Transcoder<'a> {
         let mut dropped = 0;
         if let Some(data) = data {
             let mut reader = Reader::new(data);
-            while let Some((field, wire)) = reader.field()? {
-                match (field, wire) {
+            while let Some((number, wire)) = reader.field()? {
+                match (number, wire) {
                     (1, WireType::Len) => name = reader.bytes()?,
                     (2, WireType::Len) => version = reader.bytes()?,
                     (3, WireType::Len) => reader.skip(wire)?,
@@ -374,31 +378,36 @@ impl<'a> Transcoder<'a> {
         let name = self.intern_bytes(name)?;
         let version = self.intern_bytes(version)?;
         let schema_url = self.intern_bytes(schema_url)?;
-        let mark = self.out.begin_len(block::SCOPES);
-        self.out.put_uint(1, u64::from(resource));
-        self.out.put_uint(2, u64::from(name));
-        self.out.put_uint(3, u64::from(version));
+        let mark = self.out.begin_len(field::block::SCOPES);
+        self.out
+            .put_uint(field::scope::RESOURCE, u64::from(resource));
+        self.out.put_uint(field::scope::NAME, u64::from(name));
+        self.out.put_uint(field::scope::VERSION, u64::from(version));
         if let Some(data) = data {
             let mut reader = Reader::new(data);
-            while let Some((field, wire)) = reader.field()? {
-                match (field, wire) {
-                    (3, WireType::Len) => self.key_value(4, reader.bytes()?, None)?,
+            while let Some((number, wire)) = reader.field()? {
+                match (number, wire) {
+                    (3, WireType::Len) => {
+                        self.key_value(field::scope::ATTRIBUTES, reader.bytes()?, None)?;
+                    }
                     _ => reader.skip(wire)?,
                 }
             }
         }
-        self.out.put_uint(5, u64::from(dropped));
-        self.out.put_uint(6, u64::from(schema_url));
+        self.out
+            .put_uint(field::scope::DROPPED_ATTRIBUTES_COUNT, u64::from(dropped));
+        self.out
+            .put_uint(field::scope::SCHEMA_URL, u64::from(schema_url));
         self.out.end_len(mark);
         self.scopes += 1;
         Ok(self.scopes - 1)
     }
 
-    /// A KeyValue as field `field` of the message being written. With `source`, code.*
-    /// attributes are also noted as the record's source location.
+    /// A KeyValue, written as field `at` of the message being written. With `source`,
+    /// code.* attributes are also noted as the record's source location.
     fn key_value(
         &mut self,
-        field: u32,
+        at: u32,
         data: &'a [u8],
         source: Option<&mut Source<'a>>,
     ) -> Result<(), WireError> {
@@ -415,10 +424,10 @@ impl<'a> Transcoder<'a> {
             }
         }
         let key = self.intern_bytes(key)?;
-        let mark = self.out.begin_len(field);
-        self.out.put_uint(1, u64::from(key));
+        let mark = self.out.begin_len(at);
+        self.out.put_uint(field::key_value::KEY, u64::from(key));
         if let Some(value) = value {
-            let scalar = self.any_value(2, value)?;
+            let scalar = self.any_value(field::key_value::VALUE, value)?;
             if let Some(source) = source {
                 note_source(source, self.source_keys[key as usize], scalar);
             }
@@ -429,8 +438,9 @@ impl<'a> Transcoder<'a> {
 
     /// An AnyValue: copied as it is when it only holds scalars (the block's AnyValue has
     /// the same wire form), rebuilt when it nests key-value lists or profile references.
-    /// Returns the value when it is a string or an integer (the last field set wins).
-    fn any_value(&mut self, field: u32, data: &'a [u8]) -> Result<Option<Scalar<'a>>, WireError> {
+    /// Written as field `at` of the message being written. Returns the value when it is
+    /// a string or an integer (the last field set wins).
+    fn any_value(&mut self, at: u32, data: &'a [u8]) -> Result<Option<Scalar<'a>>, WireError> {
         let mut verbatim = true;
         let mut scalar = None;
         let mut reader = Reader::new(data);
@@ -460,13 +470,14 @@ impl<'a> Transcoder<'a> {
             }
         }
         if verbatim {
-            self.out.put_tag(field, WireType::Len);
+            self.out.put_tag(at, WireType::Len);
             self.out.put_varint(data.len() as u64);
             self.out.extend_from_slice(data);
             return Ok(scalar);
         }
-        let mark = self.out.begin_len(field);
+        let mark = self.out.begin_len(at);
         let mut reader = Reader::new(data);
+        // Scalars keep their field numbers: OTLP's AnyValue and the block's agree.
         while let Some((number, wire)) = reader.field()? {
             match number {
                 1 | 7 => {
@@ -482,16 +493,19 @@ impl<'a> Transcoder<'a> {
                 }
                 4 => {
                     let value = reader.fixed64()?;
-                    self.out.put_tag(4, WireType::Fixed64);
+                    self.out.put_tag(number, WireType::Fixed64);
                     self.out.extend_from_slice(&value.to_le_bytes());
                 }
                 5 => {
                     let array = reader.bytes()?;
-                    let inner = self.out.begin_len(5);
+                    let inner = self.out.begin_len(field::any_value::ARRAY_VALUE);
                     let mut values = Reader::new(array);
                     while let Some((number, wire)) = values.field()? {
                         match (number, wire) {
-                            (1, WireType::Len) => drop(self.any_value(1, values.bytes()?)?),
+                            (1, WireType::Len) => {
+                                let value = values.bytes()?;
+                                self.any_value(field::array_value::VALUES, value)?;
+                            }
                             (1, _) => return Err(wrong_type()),
                             _ => values.skip(wire)?,
                         }
@@ -500,11 +514,14 @@ impl<'a> Transcoder<'a> {
                 }
                 6 => {
                     let list = reader.bytes()?;
-                    let inner = self.out.begin_len(6);
+                    let inner = self.out.begin_len(field::any_value::KVLIST_VALUE);
                     let mut values = Reader::new(list);
                     while let Some((number, wire)) = values.field()? {
                         match (number, wire) {
-                            (1, WireType::Len) => self.key_value(1, values.bytes()?, None)?,
+                            (1, WireType::Len) => {
+                                let value = values.bytes()?;
+                                self.key_value(field::key_value_list::VALUES, value, None)?;
+                            }
                             (1, _) => return Err(wrong_type()),
                             _ => values.skip(wire)?,
                         }
@@ -520,8 +537,9 @@ impl<'a> Transcoder<'a> {
         Ok(None)
     }
 
-    /// Writes the source location noted from a record's attributes, if any.
-    fn put_source(&mut self, field: u32, source: &Source<'a>) {
+    /// Writes the source location noted from a record's attributes, if any, as field
+    /// `at` of the record.
+    fn put_source(&mut self, at: u32, source: &Source<'a>) {
         if source.file.is_none() && source.function.is_none() && source.namespace.is_none() {
             return;
         }
@@ -534,10 +552,13 @@ impl<'a> Transcoder<'a> {
             (None, None) => 0,
         };
         let file = source.file.map_or(0, |file| self.intern_checked(file));
-        let mark = self.out.begin_len(field);
-        self.out.put_uint(1, u64::from(file));
-        self.out.put_uint(2, u64::from(source.line));
-        self.out.put_uint(3, u64::from(function));
+        let mark = self.out.begin_len(at);
+        self.out
+            .put_uint(field::source_location::FILE_PATH, u64::from(file));
+        self.out
+            .put_uint(field::source_location::LINE, u64::from(source.line));
+        self.out
+            .put_uint(field::source_location::FUNCTION, u64::from(function));
         self.out.end_len(mark);
     }
 
@@ -556,8 +577,8 @@ impl<'a> Transcoder<'a> {
         let mut dropped_links = 0;
         let mut status: Option<&[u8]> = None;
         let mut reader = Reader::new(data);
-        while let Some((field, wire)) = reader.field()? {
-            match (field, wire) {
+        while let Some((number, wire)) = reader.field()? {
+            match (number, wire) {
                 (1, WireType::Len) => trace_id = reader.bytes()?,
                 (2, WireType::Len) => span_id = reader.bytes()?,
                 (3, WireType::Len) => trace_state = reader.string()?,
@@ -582,8 +603,8 @@ impl<'a> Transcoder<'a> {
         let (mut status_message, mut status_code) = ("", 0i32);
         if let Some(status) = status {
             let mut reader = Reader::new(status);
-            while let Some((field, wire)) = reader.field()? {
-                match (field, wire) {
+            while let Some((number, wire)) = reader.field()? {
+                match (number, wire) {
                     (2, WireType::Len) => status_message = reader.string()?,
                     (3, WireType::Varint) => status_code = reader.varint()? as i32,
                     (2 | 3, _) => return Err(wrong_type().into()),
@@ -597,35 +618,44 @@ impl<'a> Transcoder<'a> {
         let name = self.intern_bytes(name)?;
 
         let earlier = self.traces.get(&(trace_high, trace_low)).copied();
-        let mark = self.out.begin_len_sized(block::SPANS, data.len());
-        self.out.put_uint(1, u64::from(scope));
+        let mark = self.out.begin_len_sized(field::block::SPANS, data.len());
+        self.out.put_uint(field::span::SCOPE, u64::from(scope));
         match earlier {
-            Some(first) => self.out.put_uint(21, u64::from(first)),
+            Some(first) => self.out.put_uint(field::span::TRACE_REF, u64::from(first)),
             None => {
-                self.out.put_fixed64(2, trace_high);
-                self.out.put_fixed64(3, trace_low);
+                self.out.put_fixed64(field::span::TRACE_ID_HIGH, trace_high);
+                self.out.put_fixed64(field::span::TRACE_ID_LOW, trace_low);
             }
         }
-        self.out.put_bytes(6, trace_state.as_bytes());
-        self.out.put_fixed32(7, flags);
-        self.out.put_uint(8, u64::from(name));
-        self.out.put_int32(9, kind);
+        self.out
+            .put_bytes(field::span::TRACE_STATE, trace_state.as_bytes());
+        self.out.put_fixed32(field::span::FLAGS, flags);
+        self.out.put_uint(field::span::NAME, u64::from(name));
+        self.out.put_int32(field::span::KIND, kind);
         let mut source = Source::default();
         let mut reader = Reader::new(data);
-        while let Some((field, wire)) = reader.field()? {
-            match (field, wire) {
-                (9, WireType::Len) => self.key_value(12, reader.bytes()?, Some(&mut source))?,
+        while let Some((number, wire)) = reader.field()? {
+            match (number, wire) {
+                (9, WireType::Len) => {
+                    self.key_value(field::span::ATTRIBUTES, reader.bytes()?, Some(&mut source))?
+                }
                 (11, WireType::Len) => self.event(reader.bytes()?, start)?,
                 (13, WireType::Len) => self.link(reader.bytes()?)?,
                 _ => reader.skip(wire)?,
             }
         }
-        self.out.put_uint(13, u64::from(dropped_attributes));
-        self.out.put_uint(15, u64::from(dropped_events));
-        self.out.put_uint(17, u64::from(dropped_links));
-        self.out.put_int32(18, status_code);
-        self.out.put_bytes(19, status_message.as_bytes());
-        self.put_source(20, &source);
+        self.out.put_uint(
+            field::span::DROPPED_ATTRIBUTES_COUNT,
+            u64::from(dropped_attributes),
+        );
+        self.out
+            .put_uint(field::span::DROPPED_EVENTS_COUNT, u64::from(dropped_events));
+        self.out
+            .put_uint(field::span::DROPPED_LINKS_COUNT, u64::from(dropped_links));
+        self.out.put_int32(field::span::STATUS_CODE, status_code);
+        self.out
+            .put_bytes(field::span::STATUS_MESSAGE, status_message.as_bytes());
+        self.put_source(field::span::SOURCE, &source);
         self.out.end_len(mark);
         self.see_time(start);
         self.see_time(start.wrapping_add(duration as u64));
@@ -634,8 +664,10 @@ impl<'a> Transcoder<'a> {
         columns
             .parent_span_ids
             .extend_from_slice(&parent.to_le_bytes());
-        columns.start_offsets.put_varint(zigzag(start_offset));
-        columns.durations.put_varint(zigzag(duration));
+        columns
+            .start_offsets
+            .put_varint(zigzag_encode(start_offset));
+        columns.durations.put_varint(zigzag_encode(duration));
         self.spans += 1;
         if earlier.is_none() {
             self.traces.insert((trace_high, trace_low), self.spans);
@@ -648,8 +680,8 @@ impl<'a> Transcoder<'a> {
         let mut name: &[u8] = b"";
         let mut dropped = 0;
         let mut reader = Reader::new(data);
-        while let Some((field, wire)) = reader.field()? {
-            match (field, wire) {
+        while let Some((number, wire)) = reader.field()? {
+            match (number, wire) {
                 (1, WireType::Fixed64) => time = reader.fixed64()?,
                 (2, WireType::Len) => name = reader.bytes()?,
                 (3, WireType::Len) => reader.skip(wire)?,
@@ -660,17 +692,20 @@ impl<'a> Transcoder<'a> {
         }
         let offset = event_time_offset(span_start, time);
         let name = self.intern_bytes(name)?;
-        let mark = self.out.begin_len(14);
-        self.out.put_sint64(1, offset);
-        self.out.put_uint(2, u64::from(name));
+        let mark = self.out.begin_len(field::span::EVENTS);
+        self.out.put_sint64(field::event::TIME_OFFSET_NANO, offset);
+        self.out.put_uint(field::event::NAME, u64::from(name));
         let mut reader = Reader::new(data);
-        while let Some((field, wire)) = reader.field()? {
-            match (field, wire) {
-                (3, WireType::Len) => self.key_value(3, reader.bytes()?, None)?,
+        while let Some((number, wire)) = reader.field()? {
+            match (number, wire) {
+                (3, WireType::Len) => {
+                    self.key_value(field::event::ATTRIBUTES, reader.bytes()?, None)?
+                }
                 _ => reader.skip(wire)?,
             }
         }
-        self.out.put_uint(4, u64::from(dropped));
+        self.out
+            .put_uint(field::event::DROPPED_ATTRIBUTES_COUNT, u64::from(dropped));
         self.out.end_len(mark);
         Ok(())
     }
@@ -682,8 +717,8 @@ impl<'a> Transcoder<'a> {
         let mut dropped = 0;
         let mut flags = 0;
         let mut reader = Reader::new(data);
-        while let Some((field, wire)) = reader.field()? {
-            match (field, wire) {
+        while let Some((number, wire)) = reader.field()? {
+            match (number, wire) {
                 (1, WireType::Len) => trace_id = reader.bytes()?,
                 (2, WireType::Len) => span_id = reader.bytes()?,
                 (3, WireType::Len) => trace_state = reader.string()?,
@@ -696,20 +731,24 @@ impl<'a> Transcoder<'a> {
         }
         let (trace_high, trace_low) = required_trace_id(trace_id, "link").map_err(Reject)?;
         let span_id = required_span_id(span_id, "link").map_err(Reject)?;
-        let mark = self.out.begin_len(16);
-        self.out.put_fixed64(1, trace_high);
-        self.out.put_fixed64(2, trace_low);
-        self.out.put_fixed64(3, span_id);
-        self.out.put_bytes(4, trace_state.as_bytes());
+        let mark = self.out.begin_len(field::span::LINKS);
+        self.out.put_fixed64(field::link::TRACE_ID_HIGH, trace_high);
+        self.out.put_fixed64(field::link::TRACE_ID_LOW, trace_low);
+        self.out.put_fixed64(field::link::SPAN_ID, span_id);
+        self.out
+            .put_bytes(field::link::TRACE_STATE, trace_state.as_bytes());
         let mut reader = Reader::new(data);
-        while let Some((field, wire)) = reader.field()? {
-            match (field, wire) {
-                (4, WireType::Len) => self.key_value(5, reader.bytes()?, None)?,
+        while let Some((number, wire)) = reader.field()? {
+            match (number, wire) {
+                (4, WireType::Len) => {
+                    self.key_value(field::link::ATTRIBUTES, reader.bytes()?, None)?
+                }
                 _ => reader.skip(wire)?,
             }
         }
-        self.out.put_uint(6, u64::from(dropped));
-        self.out.put_fixed32(7, flags);
+        self.out
+            .put_uint(field::link::DROPPED_ATTRIBUTES_COUNT, u64::from(dropped));
+        self.out.put_fixed32(field::link::FLAGS, flags);
         self.out.end_len(mark);
         Ok(())
     }
@@ -728,15 +767,21 @@ impl<'a> Transcoder<'a> {
         let mut span_id: &[u8] = &[];
         let mut event_name: &[u8] = b"";
         let mut source = Source::default();
-        let mark = self.out.begin_len_sized(block::LOGS, data.len());
+        let mark = self.out.begin_len_sized(field::block::LOGS, data.len());
         let mut reader = Reader::new(data);
-        while let Some((field, wire)) = reader.field()? {
-            match (field, wire) {
+        while let Some((number, wire)) = reader.field()? {
+            match (number, wire) {
                 (1, WireType::Fixed64) => time = reader.fixed64()?,
                 (2, WireType::Varint) => severity_number = reader.varint()? as i32,
                 (3, WireType::Len) => severity_text = reader.bytes()?,
-                (5, WireType::Len) => drop(self.any_value(6, reader.bytes()?)?),
-                (6, WireType::Len) => self.key_value(7, reader.bytes()?, Some(&mut source))?,
+                (5, WireType::Len) => {
+                    self.any_value(field::log_record::BODY, reader.bytes()?)?;
+                }
+                (6, WireType::Len) => self.key_value(
+                    field::log_record::ATTRIBUTES,
+                    reader.bytes()?,
+                    Some(&mut source),
+                )?,
                 (7, WireType::Varint) => dropped = reader.varint()? as u32,
                 (8, WireType::Fixed32) => flags = reader.fixed32()?,
                 (9, WireType::Len) => trace_id = reader.bytes()?,
@@ -757,21 +802,33 @@ impl<'a> Transcoder<'a> {
         let (time_offset, observed_offset, absent_times) =
             log_time_entries(self.chain.log_time_offsets(time, observed));
 
-        self.out.put_uint(1, u64::from(scope));
-        self.out.put_int32(4, severity_number);
-        self.out.put_uint(5, u64::from(severity_text));
-        self.out.put_uint(8, u64::from(dropped));
-        self.out.put_fixed32(9, flags);
-        self.out.put_fixed64(10, trace_high);
-        self.out.put_fixed64(11, trace_low);
-        self.out.put_fixed64(12, span_id);
-        self.out.put_uint(13, u64::from(event_name));
-        self.put_source(14, &source);
-        self.out.put_uint(15, u64::from(absent_times));
+        self.out
+            .put_uint(field::log_record::SCOPE, u64::from(scope));
+        self.out
+            .put_int32(field::log_record::SEVERITY_NUMBER, severity_number);
+        self.out
+            .put_uint(field::log_record::SEVERITY_TEXT, u64::from(severity_text));
+        self.out.put_uint(
+            field::log_record::DROPPED_ATTRIBUTES_COUNT,
+            u64::from(dropped),
+        );
+        self.out.put_fixed32(field::log_record::FLAGS, flags);
+        self.out
+            .put_fixed64(field::log_record::TRACE_ID_HIGH, trace_high);
+        self.out
+            .put_fixed64(field::log_record::TRACE_ID_LOW, trace_low);
+        self.out.put_fixed64(field::log_record::SPAN_ID, span_id);
+        self.out
+            .put_uint(field::log_record::EVENT_NAME, u64::from(event_name));
+        self.put_source(field::log_record::SOURCE, &source);
+        self.out
+            .put_uint(field::log_record::ABSENT_TIMES, u64::from(absent_times));
         self.out.end_len(mark);
         let columns = &mut self.log_columns;
-        columns.time_offsets.put_varint(zigzag(time_offset));
-        columns.observed_offsets.put_varint(zigzag(observed_offset));
+        columns.time_offsets.put_varint(zigzag_encode(time_offset));
+        columns
+            .observed_offsets
+            .put_varint(zigzag_encode(observed_offset));
         self.see_time(if time != 0 { time } else { observed });
         self.logs += 1;
         Ok(())
@@ -788,23 +845,27 @@ impl<'a> Transcoder<'a> {
 
     fn finish(mut self) -> Transcoded {
         let base_time = self.base_time.unwrap_or(0);
-        self.out.put_fixed64(block::BASE_TIME, base_time);
+        self.out
+            .put_fixed64(field::block::BASE_TIME_UNIX_NANO, base_time);
         let columns = std::mem::take(&mut self.columns);
-        self.out.put_bytes(block::SPAN_IDS, &columns.span_ids);
         self.out
-            .put_bytes(block::PARENT_SPAN_IDS, &columns.parent_span_ids);
+            .put_bytes(field::block::SPAN_IDS, &columns.span_ids);
         self.out
-            .put_bytes(block::SPAN_START_OFFSETS, &columns.start_offsets);
+            .put_bytes(field::block::PARENT_SPAN_IDS, &columns.parent_span_ids);
         self.out
-            .put_bytes(block::SPAN_DURATIONS, &columns.durations);
+            .put_bytes(field::block::SPAN_START_OFFSETS, &columns.start_offsets);
+        self.out
+            .put_bytes(field::block::SPAN_DURATIONS, &columns.durations);
         let log_columns = std::mem::take(&mut self.log_columns);
         self.out
-            .put_bytes(block::LOG_TIME_OFFSETS, &log_columns.time_offsets);
-        self.out
-            .put_bytes(block::LOG_OBSERVED_OFFSETS, &log_columns.observed_offsets);
+            .put_bytes(field::block::LOG_TIME_OFFSETS, &log_columns.time_offsets);
+        self.out.put_bytes(
+            field::block::LOG_OBSERVED_OFFSETS,
+            &log_columns.observed_offsets,
+        );
         for text in &self.strings {
             // Every entry is written, empty ones too: positions are the references.
-            self.out.put_tag(block::STRINGS, WireType::Len);
+            self.out.put_tag(field::block::STRINGS, WireType::Len);
             self.out.put_varint(text.len() as u64);
             self.out.extend_from_slice(text);
         }
@@ -841,8 +902,8 @@ fn group_header(data: &[u8]) -> Result<(Option<&[u8]>, &[u8]), WireError> {
     let mut header = None;
     let mut schema_url: &[u8] = b"";
     let mut reader = Reader::new(data);
-    while let Some((field, wire)) = reader.field()? {
-        match (field, wire) {
+    while let Some((number, wire)) = reader.field()? {
+        match (number, wire) {
             (1, WireType::Len) => header = Some(reader.bytes()?),
             (2, WireType::Len) => reader.skip(wire)?,
             (3, WireType::Len) => schema_url = reader.bytes()?,
@@ -856,8 +917,8 @@ fn group_header(data: &[u8]) -> Result<(Option<&[u8]>, &[u8]), WireError> {
 /// An EntityRef is kept as bytes, but must be valid: its four fields are strings.
 fn check_entity_ref(data: &[u8]) -> Result<(), WireError> {
     let mut reader = Reader::new(data);
-    while let Some((field, wire)) = reader.field()? {
-        match (field, wire) {
+    while let Some((number, wire)) = reader.field()? {
+        match (number, wire) {
             (1..=4, WireType::Len) => drop(reader.string()?),
             (1..=4, _) => return Err(wrong_type()),
             _ => reader.skip(wire)?,

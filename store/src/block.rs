@@ -140,26 +140,6 @@ pub struct SpanColumns {
     pub end_unix_nano: u64,
 }
 
-/// Field numbers of `Block` (proto/oculus/segment/v1/segment.proto), for the code that
-/// writes or scans blocks as protobuf bytes rather than through the generated types.
-pub mod field {
-    pub const STRINGS: u32 = 1;
-    pub const RESOURCES: u32 = 2;
-    pub const SCOPES: u32 = 3;
-    pub const SPANS: u32 = 4;
-    pub const LOGS: u32 = 5;
-    pub const METRICS: u32 = 6;
-    pub const BASE_TIME: u32 = 7;
-    // Packed columns, one entry per span.
-    pub const SPAN_IDS: u32 = 8;
-    pub const PARENT_SPAN_IDS: u32 = 9;
-    pub const SPAN_START_OFFSETS: u32 = 10;
-    pub const SPAN_DURATIONS: u32 = 11;
-    // Packed columns, one entry per log record.
-    pub const LOG_TIME_OFFSETS: u32 = 12;
-    pub const LOG_OBSERVED_OFFSETS: u32 = 13;
-}
-
 /// An event's stored time: relative to the start of its span.
 pub fn event_time_offset(span_start: u64, time: u64) -> i64 {
     time.wrapping_sub(span_start) as i64
@@ -403,58 +383,5 @@ pub fn join_span_id(id: u64) -> Vec<u8> {
         Vec::new()
     } else {
         id.to_be_bytes().to_vec()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use prost::Message;
-
-    use super::field;
-    use crate::proto::{Block, Resource, Scope};
-    use crate::wire::Reader;
-
-    #[test]
-    fn field_numbers_match_the_schema() {
-        let block = Block {
-            strings: vec!["a".into()],
-            resources: vec![Resource::default()],
-            scopes: vec![Scope::default()],
-            spans: vec![Default::default()],
-            logs: vec![Default::default()],
-            metrics: vec![Default::default()],
-            base_time_unix_nano: 1,
-            span_ids: vec![1],
-            parent_span_ids: vec![1],
-            span_start_offsets: vec![1],
-            span_durations: vec![1],
-            log_time_offsets: vec![1],
-            log_observed_offsets: vec![1],
-        };
-        let raw = block.encode_to_vec();
-        let mut reader = Reader::new(&raw);
-        let mut numbers = Vec::new();
-        while let Some((number, wire)) = reader.field().expect("a valid block") {
-            numbers.push(number);
-            reader.skip(wire).expect("a valid block");
-        }
-        assert_eq!(
-            numbers,
-            [
-                field::STRINGS,
-                field::RESOURCES,
-                field::SCOPES,
-                field::SPANS,
-                field::LOGS,
-                field::METRICS,
-                field::BASE_TIME,
-                field::SPAN_IDS,
-                field::PARENT_SPAN_IDS,
-                field::SPAN_START_OFFSETS,
-                field::SPAN_DURATIONS,
-                field::LOG_TIME_OFFSETS,
-                field::LOG_OBSERVED_OFFSETS,
-            ]
-        );
     }
 }

@@ -6,13 +6,15 @@
 //! never link a server.
 //!
 //! The records themselves are the project's own protobuf schema,
-//! `proto/oculus/segment/v1/segment.proto`, generated into [`proto`].
+//! `proto/oculus/segment/v1/segment.proto`, generated into [`proto`], with the field
+//! numbers of its messages in [`field`].
 
 pub mod block;
 pub mod check;
 pub mod datadir;
 pub mod dictionary;
 pub mod error;
+pub mod field;
 pub mod segment;
 pub mod tail;
 pub mod wire;

@@ -207,7 +207,7 @@ pub trait Writer {
 
     #[inline]
     fn put_sint64(&mut self, field: u32, value: i64) {
-        self.put_uint(field, ((value << 1) ^ (value >> 63)) as u64);
+        self.put_uint(field, zigzag_encode(value));
     }
 
     /// An `optional sint64`: written when present, even as 0.
@@ -215,13 +215,25 @@ pub trait Writer {
     fn put_optional_sint64(&mut self, field: u32, value: Option<i64>) {
         if let Some(value) = value {
             self.put_tag(field, WireType::Varint);
-            self.put_varint(((value << 1) ^ (value >> 63)) as u64);
+            self.put_varint(zigzag_encode(value));
         }
     }
 
     fn put_fixed64(&mut self, field: u32, value: u64);
     fn put_fixed32(&mut self, field: u32, value: u32);
     fn put_bytes(&mut self, field: u32, bytes: &[u8]);
+}
+
+/// An `sint64` as its varint: small magnitudes of either sign stay short.
+#[inline]
+pub fn zigzag_encode(value: i64) -> u64 {
+    ((value << 1) ^ (value >> 63)) as u64
+}
+
+/// The `sint64` a varint read from the wire stands for.
+#[inline]
+pub fn zigzag_decode(value: u64) -> i64 {
+    ((value >> 1) as i64) ^ -((value & 1) as i64)
 }
 
 #[inline]
@@ -366,6 +378,7 @@ mod tests {
                 prost::encoding::sint64::encode(1, &value, &mut theirs);
             }
             assert_eq!(ours, theirs, "{value}");
+            assert_eq!(zigzag_decode(zigzag_encode(value)), value);
         }
         for value in [0i32, 5, -1, i32::MIN] {
             let mut ours = Vec::new();

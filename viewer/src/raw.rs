@@ -3,8 +3,9 @@
 //! building the `Block` message (its thousands of small strings and vectors cost more
 //! than everything else a load does). A test holds the two paths to the same result.
 
-use oculus_store::block::{LogTimeColumns, TimeChain, field};
-use oculus_store::wire::{Reader, WireError, WireType};
+use oculus_store::block::{LogTimeColumns, TimeChain};
+use oculus_store::field;
+use oculus_store::wire::{Reader, WireError, WireType, zigzag_decode};
 
 use crate::model::{Level, PreparedBlock, PreparedRecord, TextWriter, join_trace_id, write_text};
 
@@ -33,10 +34,6 @@ impl<'a> Parts<'a> {
     }
 }
 
-fn zigzag(value: u64) -> i64 {
-    ((value >> 1) as i64) ^ -((value & 1) as i64)
-}
-
 /// Reads a repeated fixed64 field, packed or not.
 fn fixed64s(reader: &mut Reader<'_>, wire: WireType, out: &mut Vec<u64>) -> Result<(), WireError> {
     match wire {
@@ -63,10 +60,10 @@ fn sint64s(reader: &mut Reader<'_>, wire: WireType, out: &mut Vec<i64>) -> Resul
         WireType::Len => {
             let mut packed = Reader::new(reader.bytes()?);
             while !packed.is_empty() {
-                out.push(zigzag(packed.varint()?));
+                out.push(zigzag_decode(packed.varint()?));
             }
         }
-        WireType::Varint => out.push(zigzag(reader.varint()?)),
+        WireType::Varint => out.push(zigzag_decode(reader.varint()?)),
         _ => return Err(WireError("wrong wire type for sint64")),
     }
     Ok(())
@@ -77,35 +74,39 @@ fn parts(raw: &[u8]) -> Result<Parts<'_>, WireError> {
     let mut reader = Reader::new(raw);
     while let Some((number, wire)) = reader.field()? {
         match (number, wire) {
-            (field::STRINGS, WireType::Len) => parts.strings.push(reader.string()?),
-            (field::RESOURCES, WireType::Len) => parts.resources.push(reader.bytes()?),
-            (field::SCOPES, WireType::Len) => parts.scopes.push(reader.bytes()?),
-            (field::SPANS, WireType::Len) => parts.spans.push(reader.bytes()?),
-            (field::LOGS, WireType::Len) => parts.logs.push(reader.bytes()?),
-            (field::METRICS, WireType::Len) => {
+            (field::block::STRINGS, WireType::Len) => parts.strings.push(reader.string()?),
+            (field::block::RESOURCES, WireType::Len) => parts.resources.push(reader.bytes()?),
+            (field::block::SCOPES, WireType::Len) => parts.scopes.push(reader.bytes()?),
+            (field::block::SPANS, WireType::Len) => parts.spans.push(reader.bytes()?),
+            (field::block::LOGS, WireType::Len) => parts.logs.push(reader.bytes()?),
+            (field::block::METRICS, WireType::Len) => {
                 let mut metric = Reader::new(reader.bytes()?);
                 while let Some((number, wire)) = metric.field()? {
                     match (number, wire) {
-                        (4, WireType::Varint) => parts.metric_points += metric.varint()?,
+                        (field::metric::DATA_POINTS, WireType::Varint) => {
+                            parts.metric_points += metric.varint()?
+                        }
                         _ => metric.skip(wire)?,
                     }
                 }
             }
-            (field::BASE_TIME, WireType::Fixed64) => parts.base_time = reader.fixed64()?,
-            (field::SPAN_IDS, _) => fixed64s(&mut reader, wire, &mut parts.span_ids)?,
-            (field::PARENT_SPAN_IDS, _) => {
+            (field::block::BASE_TIME_UNIX_NANO, WireType::Fixed64) => {
+                parts.base_time = reader.fixed64()?
+            }
+            (field::block::SPAN_IDS, _) => fixed64s(&mut reader, wire, &mut parts.span_ids)?,
+            (field::block::PARENT_SPAN_IDS, _) => {
                 fixed64s(&mut reader, wire, &mut parts.parent_span_ids)?;
             }
-            (field::SPAN_START_OFFSETS, _) => {
+            (field::block::SPAN_START_OFFSETS, _) => {
                 sint64s(&mut reader, wire, &mut parts.span_start_offsets)?;
             }
-            (field::SPAN_DURATIONS, _) => {
+            (field::block::SPAN_DURATIONS, _) => {
                 sint64s(&mut reader, wire, &mut parts.span_durations)?;
             }
-            (field::LOG_TIME_OFFSETS, _) => {
+            (field::block::LOG_TIME_OFFSETS, _) => {
                 sint64s(&mut reader, wire, &mut parts.log_time_offsets)?;
             }
-            (field::LOG_OBSERVED_OFFSETS, _) => {
+            (field::block::LOG_OBSERVED_OFFSETS, _) => {
                 sint64s(&mut reader, wire, &mut parts.log_observed_offsets)?;
             }
             _ => reader.skip(wire)?,
@@ -122,7 +123,7 @@ fn render_value(bytes: &[u8], out: &mut TextWriter<'_>) -> Result<(), WireError>
     let mut value = None;
     while let Some((number, wire)) = reader.field()? {
         match (number, wire) {
-            (1..=7, _) => {
+            (field::any_value::STRING_VALUE..=field::any_value::BYTES_VALUE, _) => {
                 let start = reader.position();
                 reader.skip(wire)?;
                 value = Some((number, wire, start));
@@ -135,20 +136,20 @@ fn render_value(bytes: &[u8], out: &mut TextWriter<'_>) -> Result<(), WireError>
     };
     let mut reader = Reader::new(&bytes[start..]);
     match (number, wire) {
-        (1, WireType::Len) => out.text_bytes(reader.bytes()?),
-        (2, WireType::Varint) => {
+        (field::any_value::STRING_VALUE, WireType::Len) => out.text_bytes(reader.bytes()?),
+        (field::any_value::BOOL_VALUE, WireType::Varint) => {
             let _ = write!(out, "{}", reader.varint()? != 0);
         }
-        (3, WireType::Varint) => out.integer(reader.varint()? as i64),
-        (4, WireType::Fixed64) => {
+        (field::any_value::INT_VALUE, WireType::Varint) => out.integer(reader.varint()? as i64),
+        (field::any_value::DOUBLE_VALUE, WireType::Fixed64) => {
             let _ = write!(out, "{}", f64::from_bits(reader.fixed64()?));
         }
-        (5, WireType::Len) => {
+        (field::any_value::ARRAY_VALUE, WireType::Len) => {
             let mut array = Reader::new(reader.bytes()?);
             let _ = out.write_char('[');
             let mut first = true;
             while let Some((number, wire)) = array.field()? {
-                if (number, wire) != (1, WireType::Len) {
+                if (number, wire) != (field::array_value::VALUES, WireType::Len) {
                     array.skip(wire)?;
                     continue;
                 }
@@ -160,12 +161,12 @@ fn render_value(bytes: &[u8], out: &mut TextWriter<'_>) -> Result<(), WireError>
             }
             let _ = out.write_char(']');
         }
-        (6, WireType::Len) => {
+        (field::any_value::KVLIST_VALUE, WireType::Len) => {
             let mut list = Reader::new(reader.bytes()?);
             let _ = out.write_char('{');
             let mut first = true;
             while let Some((number, wire)) = list.field()? {
-                if (number, wire) != (1, WireType::Len) {
+                if (number, wire) != (field::key_value_list::VALUES, WireType::Len) {
                     list.skip(wire)?;
                     continue;
                 }
@@ -181,7 +182,7 @@ fn render_value(bytes: &[u8], out: &mut TextWriter<'_>) -> Result<(), WireError>
             }
             let _ = out.write_char('}');
         }
-        (7, WireType::Len) => {
+        (field::any_value::BYTES_VALUE, WireType::Len) => {
             for b in reader.bytes()? {
                 let _ = write!(out, "{b:02x}");
             }
@@ -197,8 +198,8 @@ fn key_value(bytes: &[u8]) -> Result<(u64, Option<&[u8]>), WireError> {
     let (mut key, mut value) = (0, None);
     while let Some((number, wire)) = reader.field()? {
         match (number, wire) {
-            (1, WireType::Varint) => key = reader.varint()?,
-            (2, WireType::Len) => value = Some(reader.bytes()?),
+            (field::key_value::KEY, WireType::Varint) => key = reader.varint()?,
+            (field::key_value::VALUE, WireType::Len) => value = Some(reader.bytes()?),
             _ => reader.skip(wire)?,
         }
     }
@@ -221,8 +222,8 @@ fn source(bytes: &[u8]) -> Result<(u32, u32), WireError> {
     let (mut file, mut line) = (0, 0);
     while let Some((number, wire)) = reader.field()? {
         match (number, wire) {
-            (1, WireType::Varint) => file = reader.varint()? as u32,
-            (2, WireType::Varint) => line = reader.varint()? as u32,
+            (field::source_location::FILE_PATH, WireType::Varint) => file = reader.varint()? as u32,
+            (field::source_location::LINE, WireType::Varint) => line = reader.varint()? as u32,
             _ => reader.skip(wire)?,
         }
     }
@@ -236,7 +237,7 @@ fn services<'a>(parts: &Parts<'a>) -> Result<Vec<Option<&'a str>>, WireError> {
         let mut reader = Reader::new(resource);
         let mut service = None;
         while let Some((number, wire)) = reader.field()? {
-            if (number, wire) != (1, WireType::Len) {
+            if (number, wire) != (field::resource::ATTRIBUTES, WireType::Len) {
                 reader.skip(wire)?;
                 continue;
             }
@@ -247,7 +248,9 @@ fn services<'a>(parts: &Parts<'a>) -> Result<Vec<Option<&'a str>>, WireError> {
             let mut value = Reader::new(value.unwrap_or_default());
             while let Some((number, wire)) = value.field()? {
                 match (number, wire) {
-                    (1, WireType::Len) => service = Some(value.string()?),
+                    (field::any_value::STRING_VALUE, WireType::Len) => {
+                        service = Some(value.string()?)
+                    }
                     _ => value.skip(wire)?,
                 }
             }
@@ -275,8 +278,8 @@ pub fn prepare_raw_into(raw: &[u8], prepared: &mut PreparedBlock) -> Result<(), 
         let (mut resource, mut name) = (0, 0);
         while let Some((number, wire)) = reader.field()? {
             match (number, wire) {
-                (1, WireType::Varint) => resource = reader.varint()?,
-                (2, WireType::Varint) => name = reader.varint()? as u32,
+                (field::scope::RESOURCE, WireType::Varint) => resource = reader.varint()?,
+                (field::scope::NAME, WireType::Varint) => name = reader.varint()? as u32,
                 _ => reader.skip(wire)?,
             }
         }
@@ -307,21 +310,37 @@ pub fn prepare_raw_into(raw: &[u8], prepared: &mut PreparedBlock) -> Result<(), 
         attributes.clear();
         while let Some((number, wire)) = reader.field()? {
             match (number, wire) {
-                (1, WireType::Varint) => record.scope = reader.varint()? as u32,
-                (2, WireType::Varint) => time_offset = Some(zigzag(reader.varint()?)),
-                (3, WireType::Varint) => observed_offset = Some(zigzag(reader.varint()?)),
-                (4, WireType::Varint) => severity_number = reader.varint()? as i32,
-                (5, WireType::Varint) => severity_text = reader.varint()?,
-                (6, WireType::Len) => body = Some(reader.bytes()?),
-                (7, WireType::Len) => attributes.push(reader.bytes()?),
-                (10, WireType::Fixed64) => high = reader.fixed64()?,
-                (11, WireType::Fixed64) => low = reader.fixed64()?,
-                (12, WireType::Fixed64) => record.span_id = reader.fixed64()?,
-                (13, WireType::Varint) => event_name = reader.varint()?,
-                (14, WireType::Len) => {
+                (field::log_record::SCOPE, WireType::Varint) => {
+                    record.scope = reader.varint()? as u32
+                }
+                (field::log_record::TIME_OFFSET_NANO, WireType::Varint) => {
+                    time_offset = Some(zigzag_decode(reader.varint()?))
+                }
+                (field::log_record::OBSERVED_TIME_OFFSET_NANO, WireType::Varint) => {
+                    observed_offset = Some(zigzag_decode(reader.varint()?))
+                }
+                (field::log_record::SEVERITY_NUMBER, WireType::Varint) => {
+                    severity_number = reader.varint()? as i32
+                }
+                (field::log_record::SEVERITY_TEXT, WireType::Varint) => {
+                    severity_text = reader.varint()?
+                }
+                (field::log_record::BODY, WireType::Len) => body = Some(reader.bytes()?),
+                (field::log_record::ATTRIBUTES, WireType::Len) => attributes.push(reader.bytes()?),
+                (field::log_record::TRACE_ID_HIGH, WireType::Fixed64) => high = reader.fixed64()?,
+                (field::log_record::TRACE_ID_LOW, WireType::Fixed64) => low = reader.fixed64()?,
+                (field::log_record::SPAN_ID, WireType::Fixed64) => {
+                    record.span_id = reader.fixed64()?
+                }
+                (field::log_record::EVENT_NAME, WireType::Varint) => {
+                    event_name = reader.varint()?
+                }
+                (field::log_record::SOURCE, WireType::Len) => {
                     (record.source_file, record.source_line) = source(reader.bytes()?)?;
                 }
-                (15, WireType::Varint) => absent_times = reader.varint()? as u32,
+                (field::log_record::ABSENT_TIMES, WireType::Varint) => {
+                    absent_times = reader.varint()? as u32
+                }
                 _ => reader.skip(wire)?,
             }
         }
@@ -366,17 +385,17 @@ pub fn prepare_raw_into(raw: &[u8], prepared: &mut PreparedBlock) -> Result<(), 
         events.clear();
         while let Some((number, wire)) = reader.field()? {
             match (number, wire) {
-                (1, WireType::Varint) => record.scope = reader.varint()? as u32,
-                (2, WireType::Fixed64) => high = reader.fixed64()?,
-                (3, WireType::Fixed64) => low = reader.fixed64()?,
-                (8, WireType::Varint) => name = reader.varint()?,
-                (12, WireType::Len) => attributes.push(reader.bytes()?),
-                (14, WireType::Len) => events.push(reader.bytes()?),
-                (18, WireType::Varint) => status = reader.varint()?,
-                (20, WireType::Len) => {
+                (field::span::SCOPE, WireType::Varint) => record.scope = reader.varint()? as u32,
+                (field::span::TRACE_ID_HIGH, WireType::Fixed64) => high = reader.fixed64()?,
+                (field::span::TRACE_ID_LOW, WireType::Fixed64) => low = reader.fixed64()?,
+                (field::span::NAME, WireType::Varint) => name = reader.varint()?,
+                (field::span::ATTRIBUTES, WireType::Len) => attributes.push(reader.bytes()?),
+                (field::span::EVENTS, WireType::Len) => events.push(reader.bytes()?),
+                (field::span::STATUS_CODE, WireType::Varint) => status = reader.varint()?,
+                (field::span::SOURCE, WireType::Len) => {
                     (record.source_file, record.source_line) = source(reader.bytes()?)?;
                 }
-                (21, WireType::Varint) => trace_ref = reader.varint()? as usize,
+                (field::span::TRACE_REF, WireType::Varint) => trace_ref = reader.varint()? as usize,
                 _ => reader.skip(wire)?,
             }
         }
@@ -401,9 +420,13 @@ pub fn prepare_raw_into(raw: &[u8], prepared: &mut PreparedBlock) -> Result<(), 
             let mut event_attributes = Vec::new();
             while let Some((number, wire)) = reader.field()? {
                 match (number, wire) {
-                    (1, WireType::Varint) => offset = zigzag(reader.varint()?),
-                    (2, WireType::Varint) => event_name = reader.varint()?,
-                    (3, WireType::Len) => event_attributes.push(reader.bytes()?),
+                    (field::event::TIME_OFFSET_NANO, WireType::Varint) => {
+                        offset = zigzag_decode(reader.varint()?)
+                    }
+                    (field::event::NAME, WireType::Varint) => event_name = reader.varint()?,
+                    (field::event::ATTRIBUTES, WireType::Len) => {
+                        event_attributes.push(reader.bytes()?)
+                    }
                     _ => reader.skip(wire)?,
                 }
             }
@@ -447,7 +470,7 @@ pub fn prepare_raw_into(raw: &[u8], prepared: &mut PreparedBlock) -> Result<(), 
 fn has_value(bytes: &[u8]) -> bool {
     let mut reader = Reader::new(bytes);
     while let Ok(Some((number, wire))) = reader.field() {
-        if (1..=7).contains(&number) {
+        if (field::any_value::STRING_VALUE..=field::any_value::BYTES_VALUE).contains(&number) {
             return true;
         }
         if reader.skip(wire).is_err() {
