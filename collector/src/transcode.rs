@@ -128,21 +128,21 @@ struct SpanColumnBuffers {
 }
 
 pub fn traces(request: &[u8]) -> Result<Transcoded, Error> {
-    transcode(request, Signal::Traces)
+    transcode(request, Records::Spans)
 }
 
 pub fn logs(request: &[u8]) -> Result<Transcoded, Error> {
-    transcode(request, Signal::Logs)
+    transcode(request, Records::Logs)
 }
 
 /// An ExportTraceServiceRequest or ExportLogsServiceRequest: field 1 holds the
 /// resource groups either way.
-fn transcode(request: &[u8], signal: Signal) -> Result<Transcoded, Error> {
+fn transcode(request: &[u8], records: Records) -> Result<Transcoded, Error> {
     let mut transcoder = Transcoder::new(request.len());
     let mut reader = Reader::new(request);
     while let Some((number, wire)) = reader.field()? {
         match (number, wire) {
-            (1, WireType::Len) => transcoder.resource_group(reader.bytes()?, signal)?,
+            (1, WireType::Len) => transcoder.resource_group(reader.bytes()?, records)?,
             (1, _) => return Err(wrong_type()),
             _ => reader.skip(wire)?,
         }
@@ -150,9 +150,10 @@ fn transcode(request: &[u8], signal: Signal) -> Result<Transcoded, Error> {
     Ok(transcoder.finish())
 }
 
+/// What the scope groups of a request hold; metrics are never transcoded.
 #[derive(Clone, Copy)]
-enum Signal {
-    Traces,
+enum Records {
+    Spans,
     Logs,
 }
 
@@ -267,13 +268,13 @@ impl<'a> Transcoder<'a> {
     }
 
     /// A ResourceSpans or ResourceLogs: the resource, then each scope group.
-    fn resource_group(&mut self, data: &'a [u8], signal: Signal) -> Result<(), WireError> {
+    fn resource_group(&mut self, data: &'a [u8], records: Records) -> Result<(), WireError> {
         let (resource, schema_url) = group_header(data)?;
         let resource_index = self.resource(resource, schema_url)?;
         let mut reader = Reader::new(data);
         while let Some((number, wire)) = reader.field()? {
             match (number, wire) {
-                (2, WireType::Len) => self.scope_group(reader.bytes()?, resource_index, signal)?,
+                (2, WireType::Len) => self.scope_group(reader.bytes()?, resource_index, records)?,
                 _ => reader.skip(wire)?,
             }
         }
@@ -322,7 +323,7 @@ impl<'a> Transcoder<'a> {
         &mut self,
         data: &'a [u8],
         resource: u32,
-        signal: Signal,
+        records: Records,
     ) -> Result<(), WireError> {
         let (scope, schema_url) = group_header(data)?;
         let scope_index = self.scope(resource, scope, schema_url)?;
@@ -335,9 +336,9 @@ impl<'a> Transcoder<'a> {
             let record = reader.bytes()?;
             let mark = self.out.len();
             let (base_time, chain) = (self.base_time, self.chain);
-            let result = match signal {
-                Signal::Traces => self.span(record, scope_index),
-                Signal::Logs => self.log(record, scope_index),
+            let result = match records {
+                Records::Spans => self.span(record, scope_index),
+                Records::Logs => self.log(record, scope_index),
             };
             match result {
                 Ok(()) => {}
