@@ -166,36 +166,39 @@ async fn send(args: SendArgs) -> Result<()> {
     // Generator threads keep a small queue full; data stays unique throughout.
     let (tx, rx) = mpsc::channel::<Job>(args.concurrency.max(1) * 4);
     let made = Arc::new(AtomicU64::new(0));
-    let producers: Vec<_> = (0..args.generators.max(1))
+    let producers = (0..args.generators.max(1))
         .map(|i| {
             let signals = signals.to_vec();
             let (tx, made) = (tx.clone(), made.clone());
             let (batch, seed, limit) =
                 (args.batch.max(1), args.seed.wrapping_add(i), args.requests);
-            std::thread::spawn(move || {
-                let mut generator = Generator::new(seed);
-                loop {
-                    let n = made.fetch_add(1, Ordering::Relaxed);
-                    if limit.is_some_and(|l| n >= l) {
-                        break;
+            std::thread::Builder::new()
+                .name(format!("generator-{i}"))
+                .spawn(move || {
+                    let mut generator = Generator::new(seed);
+                    loop {
+                        let n = made.fetch_add(1, Ordering::Relaxed);
+                        if limit.is_some_and(|l| n >= l) {
+                            break;
+                        }
+                        let signal = signals[(n % signals.len() as u64) as usize];
+                        let body = match signal {
+                            Signal::Traces => generator.traces_request(batch).encode_to_vec(),
+                            Signal::Logs => generator.logs_request(batch).encode_to_vec(),
+                        };
+                        let job = Job {
+                            signal,
+                            body: Bytes::from(body),
+                            records: batch as u64,
+                        };
+                        if tx.blocking_send(job).is_err() {
+                            break;
+                        }
                     }
-                    let signal = signals[(n % signals.len() as u64) as usize];
-                    let body = match signal {
-                        Signal::Traces => generator.traces_request(batch).encode_to_vec(),
-                        Signal::Logs => generator.logs_request(batch).encode_to_vec(),
-                    };
-                    let job = Job {
-                        signal,
-                        body: Bytes::from(body),
-                        records: batch as u64,
-                    };
-                    if tx.blocking_send(job).is_err() {
-                        break;
-                    }
-                }
-            })
+                })
         })
-        .collect();
+        .collect::<std::io::Result<Vec<_>>>()
+        .context("cannot start the generator threads")?;
     drop(tx);
 
     let target = Target {

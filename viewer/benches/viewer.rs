@@ -653,9 +653,10 @@ fn frame_times(dir: &Path, records: u64, runtime: &tokio::runtime::Runtime) {
     }
     let stop = Arc::new(AtomicBool::new(false));
     let writer_stop = Arc::clone(&stop);
-    let writer = std::thread::spawn(move || {
-        write_records(&live, RATE * SECONDS, Some(RATE), &writer_stop, 11)
-    });
+    let writer = std::thread::Builder::new()
+        .name("live-writer".into())
+        .spawn(move || write_records(&live, RATE * SECONDS, Some(RATE), &writer_stop, 11))
+        .expect("writer thread");
     let before = harness.state().snapshot().status.logs + harness.state().snapshot().status.spans;
     let mut frames = Vec::new();
     let started = Instant::now();

@@ -112,11 +112,14 @@ impl Viewer {
             start_log.push_str(&line);
         };
         // Keep reading stderr so the viewer never blocks on a full pipe.
-        let rest = std::thread::spawn(move || {
-            let mut rest = String::new();
-            let _ = stderr.read_to_string(&mut rest);
-            rest
-        });
+        let rest = std::thread::Builder::new()
+            .name("viewer-stderr".into())
+            .spawn(move || {
+                let mut rest = String::new();
+                let _ = stderr.read_to_string(&mut rest);
+                rest
+            })
+            .unwrap();
         Self {
             process: Killed(child),
             status_line,
