@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::time::Duration;
 
-use oculus_store::dictionary::FrameDecoder;
+use oculus_store::compression::FrameDecoder;
+use oculus_store::frame::{FrameKind, FrameRead, HEADER_LEN, read_frame};
 use oculus_store::proto::Block;
-use oculus_store::segment::{FrameKind, FrameRead, HEADER_LEN, read_frame};
 use oculus_store::{
     Corruption, CorruptionKind, SegmentBytes, SegmentItem, SegmentTail, StoreError, read_segment,
 };

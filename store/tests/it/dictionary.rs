@@ -3,10 +3,9 @@
 use std::path::Path;
 
 use oculus_store::block::summarize;
+use oculus_store::frame::{FrameKind, FrameRead, HEADER_LEN, SegmentHeader, read_frame};
 use oculus_store::proto::Block;
-use oculus_store::segment::{
-    FrameKind, FrameRead, FsyncPolicy, HEADER_LEN, SegmentHeader, SegmentWriter, read_frame,
-};
+use oculus_store::segment::{FsyncPolicy, SegmentWriter};
 use oculus_store::{
     CorruptionKind, EncodedBlock, SegmentTail, SessionWriter, SharedDictionary, WriterOptions,
     check, encode_raw_block, resolve,
