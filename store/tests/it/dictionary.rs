@@ -238,3 +238,30 @@ fn blocks_of_mixed_levels_and_dictionaries_read_back() {
         .collect();
     assert_eq!(dictionaries, [1, 2]);
 }
+
+#[test]
+fn a_block_reader_learns_the_dictionary_when_a_block_first_needs_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("segment-00000001.oseg");
+    let (blocks, writer) = write(&path, &dictionary());
+    writer.seal().unwrap();
+    let index = scan_file(&path).scan.sealed_index.unwrap();
+    let data = oculus_store::read_segment(&path).unwrap();
+    let file = std::fs::File::open(&path).unwrap();
+    // Last block first, so the first read needs the dictionary it has not met.
+    let mut in_memory = oculus_store::BlockReader::new(&path);
+    let mut on_disk = oculus_store::BlockReader::new(&path);
+    for (summary, block) in index.blocks.iter().zip(&blocks).rev() {
+        let raw = in_memory
+            .raw_block(&*data, summary.offset, summary.frame_bytes)
+            .unwrap();
+        assert_eq!(raw.raw, block.encode_to_vec().as_slice());
+        assert_eq!(raw.frame_bytes, summary.frame_bytes);
+        assert_eq!(
+            &on_disk
+                .block(&file, summary.offset, summary.frame_bytes)
+                .unwrap(),
+            block
+        );
+    }
+}
