@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::datadir::resolve;
-use crate::error::{Corruption, StoreError};
+use crate::error::{Corruption, CorruptionKind, StoreError};
 use crate::segment::{SegmentBytes, read_segment};
 
 /// What a check found.
@@ -73,15 +73,15 @@ pub fn check(path: &Path, mut progress: impl FnMut(u64, u64)) -> Result<CheckRep
                 let found: Vec<u64> = scan.blocks.iter().map(|b| b.offset).collect();
                 // With damage the scan already lost blocks the index lists.
                 if indexed != found && scan.damage.is_empty() {
-                    report.damage.push(Corruption {
-                        path: segment.clone(),
-                        offset: scan.footer.map_or(0, |f| f.index_offset),
-                        kind: crate::error::CorruptionKind::Decode(format!(
+                    report.damage.push(Corruption::new(
+                        segment,
+                        scan.footer.map_or(0, |f| f.index_offset),
+                        CorruptionKind::Decode(format!(
                             "index lists {} blocks, the segment holds {}",
                             indexed.len(),
                             found.len()
                         )),
-                    });
+                    ));
                 }
             }
         } else if scan.torn_tail {

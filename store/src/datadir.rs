@@ -19,10 +19,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::compression::EncodedBlock;
 use crate::error::{Corruption, StoreError};
+use crate::frame::SegmentHeader;
 use crate::segment::{
-    EncodedBlock, FsyncPolicy, SEGMENT_EXTENSION, SealedSegment, SegmentBytes, SegmentHeader,
-    SegmentWriter, is_sealed, read_segment, sync_dir,
+    FsyncPolicy, SEGMENT_EXTENSION, SealedSegment, SegmentBytes, SegmentWriter, is_sealed,
+    read_segment, sync_dir,
 };
 
 pub const LOCK_FILE: &str = "collector.lock";
@@ -419,7 +421,7 @@ fn create_session(root: &Path, fsync: FsyncPolicy) -> Result<Session, StoreError
         "started_unix_nano": unix_nanos(now),
         "collector_pid": std::process::id(),
         "collector_version": env!("CARGO_PKG_VERSION"),
-        "format_version": crate::segment::FORMAT_VERSION,
+        "format_version": crate::frame::FORMAT_VERSION,
     });
     let info_path = path.join(SESSION_FILE);
     fs::write(&info_path, format!("{info:#}\n")).map_err(|e| StoreError::io(&info_path, e))?;

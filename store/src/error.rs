@@ -49,6 +49,16 @@ pub struct Corruption {
     pub kind: CorruptionKind,
 }
 
+impl Corruption {
+    pub fn new(path: &Path, offset: u64, kind: CorruptionKind) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            offset,
+            kind,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum CorruptionKind {
     #[error("not an Oculus segment (bad magic)")]

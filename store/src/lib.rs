@@ -1,22 +1,26 @@
 //! The Oculus store: the data model and the segment format, both writing and reading.
 //!
 //! The collector writes with [`SessionWriter`]; the viewer and the command-line tools
-//! read with [`read_segment`] / [`SegmentBytes`] (sealed and finished segments) and
-//! [`SegmentTail`] (the active segment). This crate has no network code, so readers
-//! never link a server.
+//! read with [`read_segment`] / [`SegmentBytes`] (sealed and finished segments),
+//! [`SegmentTail`] (the active segment) and [`BlockReader`] (one block by its offset).
+//! This crate has no network code, so readers never link a server.
 //!
 //! The records themselves are the project's own protobuf schema,
 //! `proto/oculus/segment/v1/segment.proto`, generated into [`proto`], with the field
 //! numbers of its messages in [`field`].
 
 pub mod block;
+pub mod block_reader;
 pub mod check;
+pub mod compression;
 pub mod datadir;
 pub mod dictionary;
 pub mod error;
 pub mod field;
+pub mod frame;
 pub mod segment;
 pub mod tail;
+pub mod walk;
 pub mod wire;
 
 /// Types generated from `proto/oculus/segment/v1/segment.proto`.
@@ -26,15 +30,14 @@ pub mod proto {
 }
 
 pub use block::BlockBuilder;
+pub use block_reader::{BlockReader, SegmentSource};
 pub use check::{CheckReport, check};
+pub use compression::{EncodedBlock, RawBlock, encode_block, encode_raw_block};
 pub use datadir::{
     DataDirLock, RecoveryReport, Resolved, Session, SessionWriter, WriterOptions, default_data_dir,
     resolve, sessions,
 };
 pub use dictionary::{DictionarySampler, SharedDictionary};
 pub use error::{Corruption, CorruptionKind, StoreError};
-pub use segment::{
-    EncodedBlock, FsyncPolicy, SegmentBytes, SegmentData, SegmentItem, encode_block,
-    encode_raw_block, read_segment,
-};
+pub use segment::{FsyncPolicy, RawItem, SegmentBytes, SegmentData, SegmentItem, read_segment};
 pub use tail::{SegmentTail, TailPoll};

@@ -4,12 +4,12 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use crate::dictionary::FrameDecoder;
+use crate::block_reader::BlockReader;
+use crate::compression::RawBlock;
 use crate::error::{Corruption, CorruptionKind, StoreError};
+use crate::frame::{HEADER_LEN, SegmentHeader};
 use crate::proto::{Block, BlockSummary};
-use crate::segment::{
-    FRAME_HEADER_LEN, FrameKind, FrameRead, HEADER_LEN, SegmentHeader, read_frame, resync,
-};
+use crate::walk::{FrameWalker, Step};
 
 /// Reads a segment as it grows, returning each block once it is complete.
 ///
@@ -26,12 +26,15 @@ pub struct SegmentTail {
     header: Option<SegmentHeader>,
     sealed: bool,
     reported_damage_at: Option<u64>,
-    decoder: FrameDecoder,
+    walker: FrameWalker,
+    /// For blocks read again; it learns the dictionaries it needs by itself.
+    reader: BlockReader,
 }
 
 /// What one poll found.
 #[derive(Debug, Default)]
 pub struct TailPoll {
+    /// Empty after [`SegmentTail::poll_raw`], which hands blocks to its caller.
     pub blocks: Vec<(BlockSummary, Block)>,
     pub damage: Vec<Corruption>,
     /// The segment is sealed: nothing more will be appended.
@@ -49,7 +52,8 @@ impl SegmentTail {
             header: None,
             sealed: false,
             reported_damage_at: None,
-            decoder: FrameDecoder::default(),
+            walker: FrameWalker::default(),
+            reader: BlockReader::new(path),
         })
     }
 
@@ -67,6 +71,32 @@ impl SegmentTail {
 
     /// Reads what was appended since the last poll.
     pub fn poll(&mut self) -> Result<TailPoll, StoreError> {
+        let mut blocks = Vec::new();
+        let mut poll = self.poll_with(|raw| {
+            blocks.push(raw.decode()?);
+            Ok(())
+        })?;
+        poll.blocks = blocks;
+        Ok(poll)
+    }
+
+    /// [`Self::poll`] for a reader of the blocks' protobuf bytes: each new block is
+    /// handed to `on_block` decompressed, not decoded.
+    pub fn poll_raw(
+        &mut self,
+        mut on_block: impl FnMut(RawBlock<'_>),
+    ) -> Result<TailPoll, StoreError> {
+        self.poll_with(|raw| {
+            on_block(raw);
+            Ok(())
+        })
+    }
+
+    /// The poll both share; `on_block` says why a block cannot be read, if it cannot.
+    fn poll_with(
+        &mut self,
+        mut on_block: impl FnMut(RawBlock<'_>) -> Result<(), CorruptionKind>,
+    ) -> Result<TailPoll, StoreError> {
         let mut out = TailPoll {
             sealed: self.sealed,
             ..TailPoll::default()
@@ -83,67 +113,46 @@ impl SegmentTail {
                     cursor = HEADER_LEN;
                 }
                 Ok(None) => return Ok(out),
-                Err(kind) => return Err(self.corruption(0, kind).into()),
+                Err(kind) => return Err(Corruption::new(&self.path, 0, kind).into()),
             }
         }
         loop {
-            match read_frame(&self.pending, cursor) {
-                FrameRead::Complete(frame) => {
-                    let offset = self.pos + frame.offset as u64;
-                    cursor = frame.end();
-                    match frame.kind {
-                        FrameKind::Index => {
-                            self.sealed = true;
-                            out.sealed = true;
-                            break;
-                        }
-                        FrameKind::Dictionary => {
-                            if let Err(kind) = self.decoder.learn(&frame) {
-                                out.damage.push(self.corruption(offset, kind));
-                            }
-                            continue;
-                        }
-                        FrameKind::Block => {}
+            let offset = self.pos + cursor as u64;
+            match self.walker.step(&self.pending, cursor) {
+                Step::Block { next, raw } => {
+                    let raw = RawBlock {
+                        offset,
+                        frame_bytes: (next - cursor) as u32,
+                        raw,
+                    };
+                    if let Err(kind) = on_block(raw) {
+                        out.damage.push(Corruption::new(&self.path, offset, kind));
                     }
-                    match self.decoder.block(&frame) {
-                        Ok(block) => {
-                            let mut summary = crate::block::summarize(&block);
-                            summary.offset = offset;
-                            summary.frame_bytes = (frame.end() - frame.offset) as u32;
-                            out.blocks.push((summary, block));
-                        }
-                        Err(kind) => out.damage.push(self.corruption(offset, kind)),
-                    }
+                    cursor = next;
                 }
-                // A writer only ever leaves its last frame incomplete: one with a
-                // valid frame after it has a damaged length and would stall the tail.
-                FrameRead::Incomplete => match resync(&self.pending, cursor) {
-                    Some(Ok(frame)) => {
-                        let offset = self.pos + cursor as u64;
-                        if self.reported_damage_at != Some(offset) {
-                            self.reported_damage_at = Some(offset);
-                            out.damage
-                                .push(self.corruption(offset, CorruptionKind::TruncatedFrame));
-                        }
-                        cursor = frame.offset;
+                Step::Dictionary { next } => cursor = next,
+                Step::Index { next } => {
+                    cursor = next;
+                    self.sealed = true;
+                    out.sealed = true;
+                    break;
+                }
+                Step::Damage { kind, next } => {
+                    self.report_once(&mut out, offset, kind);
+                    cursor = next;
+                }
+                // An incomplete last frame is "not yet": the next poll reads it again.
+                Step::End | Step::Incomplete => break,
+                Step::DamagedEnd {
+                    kind,
+                    incomplete_next,
+                } => {
+                    self.report_once(&mut out, offset, kind);
+                    // Otherwise wait for more bytes; the damage is reported once.
+                    if let Some(next) = incomplete_next {
+                        cursor = next;
                     }
-                    Some(Err(_)) | None => break,
-                },
-                FrameRead::Corrupt(kind) => {
-                    let offset = self.pos + cursor as u64;
-                    if self.reported_damage_at != Some(offset) {
-                        self.reported_damage_at = Some(offset);
-                        out.damage.push(self.corruption(offset, kind));
-                    }
-                    match resync(&self.pending, cursor) {
-                        Some(Ok(frame)) => cursor = frame.offset,
-                        Some(Err(at)) => {
-                            cursor = at;
-                            break;
-                        }
-                        // Wait for more bytes; the damage is reported once.
-                        None => break,
-                    }
+                    break;
                 }
             }
         }
@@ -152,55 +161,19 @@ impl SegmentTail {
         Ok(out)
     }
 
-    /// Reads again the block whose frame starts at `offset`, which an earlier poll
-    /// returned: the viewer keeps only what it lists and fetches the rest on demand.
-    pub fn read_block(&mut self, offset: u64, frame_bytes: u32) -> Result<Block, StoreError> {
-        let mut bytes = vec![0; frame_bytes as usize];
-        self.file
-            .read_exact_at(&mut bytes, offset)
-            .map_err(|e| StoreError::io(&self.path, e))?;
-        match read_frame(&bytes, 0) {
-            FrameRead::Complete(frame) => match self.decoder.block(&frame) {
-                // A tail opened only to read back blocks has not met the dictionaries.
-                Err(CorruptionKind::MissingDictionary(_)) => {
-                    self.learn_dictionaries_before(offset)?;
-                    self.decoder
-                        .block(&frame)
-                        .map_err(|kind| self.corruption(offset, kind).into())
-                }
-                result => result.map_err(|kind| self.corruption(offset, kind).into()),
-            },
-            FrameRead::Incomplete => Err(self
-                .corruption(offset, CorruptionKind::TruncatedFrame)
-                .into()),
-            FrameRead::Corrupt(kind) => Err(self.corruption(offset, kind).into()),
+    /// Damage at `offset`, unless the last poll reported it already: a poll that
+    /// stops at damage starts there again.
+    fn report_once(&mut self, poll: &mut TailPoll, offset: u64, kind: CorruptionKind) {
+        if self.reported_damage_at != Some(offset) {
+            self.reported_damage_at = Some(offset);
+            poll.damage.push(Corruption::new(&self.path, offset, kind));
         }
     }
 
-    /// Walks the frame headers before `end`, loading every dictionary frame.
-    fn learn_dictionaries_before(&mut self, end: u64) -> Result<(), StoreError> {
-        let mut offset = HEADER_LEN as u64;
-        let mut header = [0u8; FRAME_HEADER_LEN];
-        while offset < end {
-            self.file
-                .read_exact_at(&mut header, offset)
-                .map_err(|e| StoreError::io(&self.path, e))?;
-            let payload_len = u32::from_le_bytes([header[8], header[9], header[10], header[11]]);
-            let frame_len = FRAME_HEADER_LEN as u64 + u64::from(payload_len);
-            if header[4] == FrameKind::Dictionary as u8 {
-                let mut bytes = vec![0; frame_len as usize];
-                self.file
-                    .read_exact_at(&mut bytes, offset)
-                    .map_err(|e| StoreError::io(&self.path, e))?;
-                if let FrameRead::Complete(frame) = read_frame(&bytes, 0) {
-                    self.decoder
-                        .learn(&frame)
-                        .map_err(|kind| self.corruption(offset, kind))?;
-                }
-            }
-            offset += frame_len;
-        }
-        Ok(())
+    /// Reads again the block whose frame starts at `offset`, which an earlier poll
+    /// returned: the viewer keeps only what it lists and fetches the rest on demand.
+    pub fn read_block(&mut self, offset: u64, frame_bytes: u32) -> Result<Block, StoreError> {
+        self.reader.block(&self.file, offset, frame_bytes)
     }
 
     fn read_new_bytes(&mut self) -> Result<(), StoreError> {
@@ -222,13 +195,5 @@ impl SegmentTail {
         }
         self.pending.truncate(filled);
         Ok(())
-    }
-
-    fn corruption(&self, offset: u64, kind: CorruptionKind) -> Corruption {
-        Corruption {
-            path: self.path.clone(),
-            offset,
-            kind,
-        }
     }
 }

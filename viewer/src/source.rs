@@ -7,11 +7,10 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::time::Duration;
 
-use oculus_store::dictionary::FrameDecoder;
 use oculus_store::proto::Block;
-use oculus_store::segment::{FrameKind, FrameRead, HEADER_LEN, read_frame};
 use oculus_store::{
-    Corruption, CorruptionKind, SegmentBytes, SegmentItem, SegmentTail, StoreError, read_segment,
+    BlockReader, Corruption, CorruptionKind, SegmentBytes, SegmentItem, SegmentTail, StoreError,
+    read_segment,
 };
 use rustc_hash::FxHashSet;
 
@@ -488,7 +487,6 @@ fn decode(
     recycled: &Receiver<PreparedBlock>,
 ) {
     let send = |item| sender.send(item).is_ok();
-    let mut raw = Vec::new();
     for job in jobs {
         if job.blocks.is_none() && parity != 0 {
             continue;
@@ -541,67 +539,33 @@ fn decode(
             }
             continue;
         };
-        let mut decoder = FrameDecoder::default();
+        let mut reader = BlockReader::new(&job.path);
         for i in (parity..blocks.len()).step_by(DECODERS) {
             let (offset, frame_bytes) = blocks[i];
             let mut block = recycled.try_recv().unwrap_or_default();
-            let item =
-                match decode_block(&data, &mut decoder, offset as usize, &mut raw, &mut block) {
-                    Ok(()) => {
-                        let records = block.records();
-                        let loc = BlockLoc {
-                            segment: job.number,
-                            offset,
-                            frame_bytes,
-                        };
-                        Decoded::Block(job.number, job.session, loc, records, block)
-                    }
-                    Err(kind) => Decoded::Damage(
-                        Corruption {
-                            path: job.path.clone(),
-                            offset,
-                            kind,
-                        }
-                        .to_string(),
-                    ),
-                };
+            let prepared = reader
+                .raw_block(&*data, offset, frame_bytes)
+                .and_then(|raw| {
+                    prepare_raw_into(raw.raw, &mut block).map_err(|e| {
+                        Corruption::new(&job.path, offset, CorruptionKind::Decode(e.to_string()))
+                            .into()
+                    })
+                });
+            let item = match prepared {
+                Ok(()) => {
+                    let records = block.records();
+                    let loc = BlockLoc {
+                        segment: job.number,
+                        offset,
+                        frame_bytes,
+                    };
+                    Decoded::Block(job.number, job.session, loc, records, block)
+                }
+                Err(error) => Decoded::Damage(error.to_string()),
+            };
             if !send(item) {
                 return;
             }
         }
     }
-}
-
-/// Decompresses the block whose frame starts at `offset` and prepares it, loading the
-/// segment's dictionaries (written before the first block that needs them) on first
-/// need.
-fn decode_block(
-    data: &[u8],
-    decoder: &mut FrameDecoder,
-    offset: usize,
-    raw: &mut Vec<u8>,
-    prepared: &mut PreparedBlock,
-) -> Result<(), CorruptionKind> {
-    let frame = match read_frame(data, offset) {
-        FrameRead::Complete(frame) => frame,
-        FrameRead::Incomplete => return Err(CorruptionKind::TruncatedFrame),
-        FrameRead::Corrupt(kind) => return Err(kind),
-    };
-    match decoder.raw_block_into(&frame, raw) {
-        Err(CorruptionKind::MissingDictionary(_)) => {
-            let mut at = HEADER_LEN;
-            while at < offset {
-                let FrameRead::Complete(earlier) = read_frame(data, at) else {
-                    break;
-                };
-                if earlier.kind == FrameKind::Dictionary {
-                    decoder.learn(&earlier)?;
-                }
-                at = earlier.end();
-            }
-            decoder.raw_block_into(&frame, raw)?;
-        }
-        result => result?,
-    }
-    prepare_raw_into(raw, prepared).map_err(|e| CorruptionKind::Decode(e.to_string()))
 }

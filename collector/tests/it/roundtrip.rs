@@ -292,7 +292,7 @@ async fn stored_records_export_back_exactly() {
 /// sampled from them; what is stored still exports exactly as it came.
 #[tokio::test]
 async fn dictionary_compressed_blocks_export_exactly() {
-    use oculus_store::segment::{FrameKind, FrameRead, HEADER_LEN, read_frame};
+    use oculus_store::frame::{FrameKind, FrameRead, HEADER_LEN, read_frame};
 
     let running = start().await;
     let mut client = TraceServiceClient::connect(running.grpc_url())

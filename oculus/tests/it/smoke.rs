@@ -210,8 +210,7 @@ fn the_binary_reports_what_recovering_a_crashed_run_cut() {
     let (mut writer, _) =
         oculus_store::SessionWriter::open(data.path(), oculus_store::WriterOptions::default())
             .unwrap();
-    let block =
-        oculus_store::segment::encode_block(&oculus_store::proto::Block::default(), 3).unwrap();
+    let block = oculus_store::encode_block(&oculus_store::proto::Block::default(), 3).unwrap();
     writer.append(&[block]).unwrap();
     let session = writer.session().path.clone();
     // The crash: no seal, and a frame cut short after its magic and 36 more bytes.

@@ -3,11 +3,12 @@
 use std::path::{Path, PathBuf};
 
 use oculus_store::block::SpanColumns;
+use oculus_store::frame::SegmentHeader;
 use oculus_store::proto::{
     AnyValue, Block, BlockSummary, KeyValue, LogRecord, Resource, Scope, SourceLocation, Span,
     SpanKind, StatusCode, any_value::Value,
 };
-use oculus_store::segment::{FsyncPolicy, SegmentHeader, SegmentWriter};
+use oculus_store::segment::{FsyncPolicy, SegmentWriter};
 use oculus_store::{
     BlockBuilder, EncodedBlock, SegmentBytes, SegmentItem, encode_block, read_segment,
 };

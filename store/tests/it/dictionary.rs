@@ -1,12 +1,11 @@
 //! Segments whose blocks are compressed with a session dictionary.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use oculus_store::block::summarize;
+use oculus_store::frame::{FrameKind, FrameRead, HEADER_LEN, SegmentHeader, read_frame};
 use oculus_store::proto::Block;
-use oculus_store::segment::{
-    FrameKind, FrameRead, FsyncPolicy, HEADER_LEN, SegmentHeader, SegmentWriter, read_frame,
-};
+use oculus_store::segment::{FsyncPolicy, SegmentWriter};
 use oculus_store::{
     CorruptionKind, EncodedBlock, SegmentTail, SessionWriter, SharedDictionary, WriterOptions,
     check, encode_raw_block, resolve,
@@ -67,6 +66,14 @@ fn write(path: &Path, dictionary: &SharedDictionary) -> (Vec<Block>, SegmentWrit
     (blocks, writer)
 }
 
+/// [`write`] into a sealed segment in `dir`.
+fn write_sealed(dir: &Path) -> (PathBuf, Vec<Block>) {
+    let path = dir.join("segment-00000001.oseg");
+    let (blocks, writer) = write(&path, &dictionary());
+    writer.seal().unwrap();
+    (path, blocks)
+}
+
 #[test]
 fn dictionary_blocks_read_back_and_the_dictionary_is_written_once() {
     let dir = tempfile::tempdir().unwrap();
@@ -105,9 +112,7 @@ fn dictionary_blocks_read_back_and_the_dictionary_is_written_once() {
 #[test]
 fn a_damaged_dictionary_loses_only_the_blocks_that_need_it() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("segment-00000001.oseg");
-    let (blocks, writer) = write(&path, &dictionary());
-    writer.seal().unwrap();
+    let (path, blocks) = write_sealed(dir.path());
     let data = std::fs::read(&path).unwrap();
     let mut offset = HEADER_LEN;
     let mut dictionary_at = None;
@@ -238,4 +243,29 @@ fn blocks_of_mixed_levels_and_dictionaries_read_back() {
         .map(|(_, id)| *id)
         .collect();
     assert_eq!(dictionaries, [1, 2]);
+}
+
+#[test]
+fn a_block_reader_learns_the_dictionary_when_a_block_first_needs_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, blocks) = write_sealed(dir.path());
+    let index = scan_file(&path).scan.sealed_index.unwrap();
+    let data = oculus_store::read_segment(&path).unwrap();
+    let file = std::fs::File::open(&path).unwrap();
+    // Last block first, so the first read needs the dictionary it has not met.
+    let mut in_memory = oculus_store::BlockReader::new(&path);
+    let mut on_disk = oculus_store::BlockReader::new(&path);
+    for (summary, block) in index.blocks.iter().zip(&blocks).rev() {
+        let raw = in_memory
+            .raw_block(&*data, summary.offset, summary.frame_bytes)
+            .unwrap();
+        assert_eq!(raw.raw, block.encode_to_vec().as_slice());
+        assert_eq!(raw.frame_bytes, summary.frame_bytes);
+        assert_eq!(
+            &on_disk
+                .block(&file, summary.offset, summary.frame_bytes)
+                .unwrap(),
+            block
+        );
+    }
 }

@@ -9,11 +9,12 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use oculus_store::block::{SpanColumns, TimeChain, event_time_offset, join_trace_id};
+use oculus_store::frame::{HEADER_LEN, SegmentHeader};
 use oculus_store::proto::{
     AnyValue, Block, Event, KeyValue, KeyValueList, LogRecord, Metric, Resource, Scope,
     SourceLocation, Span, SpanKind, StatusCode, any_value::Value,
 };
-use oculus_store::segment::{FsyncPolicy, HEADER_LEN, SegmentHeader, SegmentWriter};
+use oculus_store::segment::{FsyncPolicy, SegmentWriter};
 use oculus_store::{BlockBuilder, SessionWriter, WriterOptions, check};
 use prost::Message;
 

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use oculus_store::segment::{FOOTER_LEN, FRAME_HEADER_LEN, HEADER_LEN, SegmentHeader};
+use oculus_store::frame::{FOOTER_LEN, FRAME_HEADER_LEN, HEADER_LEN, SegmentHeader};
 use oculus_store::{
     Corruption, CorruptionKind, SegmentData, SegmentTail, SessionWriter, StoreError, WriterOptions,
     check, read_segment,

@@ -10,5 +10,6 @@ mod dictionary;
 mod fixtures;
 mod format;
 mod model;
+mod raw;
 mod recovery;
 mod tail;

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
 
+use oculus_store::frame::{Footer, HEADER_LEN, SegmentHeader};
 use oculus_store::proto::Block;
-use oculus_store::segment::{Footer, HEADER_LEN, SegmentHeader};
 use oculus_store::{SessionWriter, WriterOptions, check, resolve};
 
 use crate::common::{RecordSpec, append_raw, build_block, encode, scan_file};

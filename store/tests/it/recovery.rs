@@ -3,8 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use oculus_store::frame::{Footer, HEADER_LEN, SegmentHeader};
 use oculus_store::proto::Block;
-use oculus_store::segment::{Footer, HEADER_LEN, SegmentHeader};
 use oculus_store::{
     SessionWriter, StoreError, WriterOptions, check, datadir::is_locked, resolve, sessions,
 };

@@ -2,10 +2,9 @@
 
 use std::path::Path;
 
+use oculus_store::frame::{FRAME_HEADER_LEN, HEADER_LEN, SegmentHeader};
 use oculus_store::proto::Block;
-use oculus_store::segment::{
-    FRAME_HEADER_LEN, FsyncPolicy, HEADER_LEN, SegmentHeader, SegmentWriter,
-};
+use oculus_store::segment::{FsyncPolicy, SegmentWriter};
 use oculus_store::{
     Corruption, CorruptionKind, SegmentTail, SessionWriter, TailPoll, WriterOptions,
 };

@@ -1,0 +1,136 @@
+//! Reading one block by where its frame starts, as an index or an earlier read said,
+//! learning the segment's dictionaries the first time a block needs one.
+
+use std::borrow::Cow;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use crate::compression::{FrameDecoder, RawBlock};
+use crate::error::{Corruption, CorruptionKind, StoreError};
+use crate::frame::{FRAME_HEADER_LEN, FrameHeader, FrameKind, HEADER_LEN, read_frame};
+use crate::proto::Block;
+
+/// The bytes of a segment, as a block reader asks for them.
+pub trait SegmentSource {
+    /// `len` bytes from `offset`, or fewer where the source ends.
+    fn bytes_at(&self, offset: u64, len: usize) -> std::io::Result<Cow<'_, [u8]>>;
+}
+
+/// A segment in memory (mapped or read).
+impl SegmentSource for [u8] {
+    fn bytes_at(&self, offset: u64, len: usize) -> std::io::Result<Cow<'_, [u8]>> {
+        let rest = usize::try_from(offset)
+            .ok()
+            .and_then(|offset| self.get(offset..))
+            .unwrap_or_default();
+        Ok(Cow::Borrowed(&rest[..len.min(rest.len())]))
+    }
+}
+
+/// A segment that may still grow, read with `pread` so that a tail cut by recovery
+/// is an error rather than a fault.
+impl SegmentSource for File {
+    fn bytes_at(&self, offset: u64, len: usize) -> std::io::Result<Cow<'_, [u8]>> {
+        let mut bytes = vec![0; len];
+        self.read_exact_at(&mut bytes, offset)?;
+        Ok(Cow::Owned(bytes))
+    }
+}
+
+/// Reads blocks of one segment in any order.
+#[derive(Debug)]
+pub struct BlockReader {
+    path: PathBuf,
+    decoder: FrameDecoder,
+    raw: Vec<u8>,
+}
+
+impl BlockReader {
+    /// A reader of the segment at `path`, which errors name.
+    pub fn new(path: &Path) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            decoder: FrameDecoder::default(),
+            raw: Vec::new(),
+        }
+    }
+
+    /// The block whose frame of `frame_bytes` starts at `offset`, decompressed.
+    /// An offset where no block starts is damage, never another block.
+    pub fn raw_block<S: SegmentSource + ?Sized>(
+        &mut self,
+        source: &S,
+        offset: u64,
+        frame_bytes: u32,
+    ) -> Result<RawBlock<'_>, StoreError> {
+        let bytes = source
+            .bytes_at(offset, frame_bytes as usize)
+            .map_err(|e| StoreError::io(&self.path, e))?;
+        let corruption = |kind| Corruption::new(&self.path, offset, kind);
+        let frame = read_frame(&bytes, 0)
+            .verified(CorruptionKind::TruncatedFrame)
+            .map_err(corruption)?;
+        match self.decoder.raw_block_into(&frame, &mut self.raw) {
+            // Dictionaries come before the first block that needs them: a reader that
+            // has not met them yet finds them there.
+            Err(CorruptionKind::MissingDictionary(_)) => {
+                learn_dictionaries_before(&mut self.decoder, &self.path, source, offset)?;
+                self.decoder
+                    .raw_block_into(&frame, &mut self.raw)
+                    .map_err(corruption)?;
+            }
+            result => result.map_err(corruption)?,
+        }
+        Ok(RawBlock {
+            offset,
+            frame_bytes: (frame.end() - frame.offset) as u32,
+            raw: &self.raw,
+        })
+    }
+
+    /// [`Self::raw_block`], decoded.
+    pub fn block<S: SegmentSource + ?Sized>(
+        &mut self,
+        source: &S,
+        offset: u64,
+        frame_bytes: u32,
+    ) -> Result<Block, StoreError> {
+        let decoded = self.raw_block(source, offset, frame_bytes)?.decode();
+        let (_, block) = decoded.map_err(|kind| Corruption::new(&self.path, offset, kind))?;
+        Ok(block)
+    }
+}
+
+/// Hops from frame header to frame header up to `end`, loading every dictionary
+/// frame; it stops where no frame header is.
+fn learn_dictionaries_before<S: SegmentSource + ?Sized>(
+    decoder: &mut FrameDecoder,
+    path: &Path,
+    source: &S,
+    end: u64,
+) -> Result<(), StoreError> {
+    let io = |e| StoreError::io(path, e);
+    let mut offset = HEADER_LEN as u64;
+    while offset < end {
+        let bytes = source.bytes_at(offset, FRAME_HEADER_LEN).map_err(io)?;
+        let Some(header) = <&[u8; FRAME_HEADER_LEN]>::try_from(bytes.as_ref())
+            .ok()
+            .and_then(|header| FrameHeader::decode(header).ok())
+        else {
+            break;
+        };
+        let frame_len = header.frame_len();
+        if header.kind == FrameKind::Dictionary {
+            let bytes = source.bytes_at(offset, frame_len as usize).map_err(io)?;
+            // A damaged dictionary is skipped: the blocks that need it say so.
+            if let Ok(frame) = read_frame(&bytes, 0).verified(CorruptionKind::TruncatedFrame) {
+                decoder
+                    .learn(&frame)
+                    .map_err(|kind| Corruption::new(path, offset, kind))?;
+            }
+        }
+        offset += frame_len;
+    }
+    Ok(())
+}
