@@ -10,7 +10,7 @@ grpc=127.0.0.1:24317
 http=127.0.0.1:24318
 out=docs/screenshots
 data=$(mktemp -d)
-cargo build --release -p oculus-viewer -p demo-service
+cargo build --release -p oculus -p demo-service
 
 Xvfb "$display" -screen 0 1600x1000x24 -nolisten tcp &
 xvfb=$!
