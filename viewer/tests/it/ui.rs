@@ -246,12 +246,15 @@ fn another_run_opens_in_its_own_tab() {
             && app.snapshot().logs.progress.is_none()
             && app.snapshot().logs.total > 0
     });
-    // Same demo, same number of logs, but none of the first run's.
-    assert_eq!(f.app().snapshot().logs.total, first_run_logs);
-    assert_eq!(f.app().snapshot().status.logs, 2 * first_run_logs);
+    // Exactly the opened run's logs, none of the first run's. (The demo's count varies
+    // with the machine's load: it warns about queries that happened to be slow.)
+    let other_logs =
+        usize::try_from(oculus_store::check(other.path(), |_, _| {}).unwrap().logs).unwrap();
+    assert_eq!(f.app().snapshot().logs.total, other_logs);
+    assert_eq!(f.app().snapshot().status.logs, first_run_logs + other_logs);
     f.keys("1");
     f.wait("both runs in the All tab", |app| {
-        app.snapshot_is_current() && app.snapshot().logs.total == 2 * first_run_logs
+        app.snapshot_is_current() && app.snapshot().logs.total == first_run_logs + other_logs
     });
 }
 
