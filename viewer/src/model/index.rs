@@ -217,7 +217,7 @@ fn record_texts<'a>(
 }
 
 impl Index {
-    /// Adds a block read from `loc`, made ready by [`prepare_raw`](crate::raw::prepare_raw).
+    /// Adds a block read from `loc`, made ready from its bytes by the `raw` module.
     pub fn add_prepared(&mut self, block: &PreparedBlock, loc: BlockLoc, session: u16) {
         let block_id = self.blocks.len() as u32;
         self.blocks.push(loc);
