@@ -1,20 +1,31 @@
 //! The detail pane's content, built from a record's block read back from its segment.
 
-use oculus_store::proto::{Block, KeyValue, Resource, Scope, SpanKind, StatusCode};
+use oculus_store::proto::{AnyValue, Block, KeyValue, Resource, Scope, SpanKind, StatusCode};
+use prost::Message as _;
 
-use crate::model::{TraceId, render_value, span_hex, trace_hex};
+use crate::model::{TraceId, span_hex, trace_hex};
 use crate::snapshot::{Detail, DetailRow, DetailSection, RecordRef, SourceRef};
 use crate::time::format_time;
+use crate::value::render_value;
 
 fn attributes(block: &Block, attrs: &[KeyValue]) -> Vec<DetailRow> {
     attrs
         .iter()
-        .map(|kv| {
-            let mut value = String::new();
-            render_value(kv.value.as_ref(), &mut value);
-            pair(block.str(kv.key), value)
-        })
+        .map(|kv| pair(block.str(kv.key), value_text(kv.value.as_ref())))
         .collect()
+}
+
+/// A value as the record's text in the index shows it: rendered from its encoding by
+/// the one value renderer.
+fn value_text(value: Option<&AnyValue>) -> String {
+    let mut text = String::new();
+    if let Some(value) = value
+        && let Err(error) = render_value(&value.encode_to_vec(), &mut text)
+    {
+        // A value decoded from its block encodes again; this only says what went wrong.
+        text = format!("({error})");
+    }
+    text
 }
 
 fn section(title: &str, rows: Vec<DetailRow>) -> DetailSection {
@@ -87,8 +98,7 @@ pub fn build(block: &Block, record: RecordRef, position: usize) -> Option<Detail
             let log = block.logs.get(position)?;
             let (time, observed) = block.log_times().get(position).copied()?;
             let trace_id = (u128::from(log.trace_id_high) << 64) | u128::from(log.trace_id_low);
-            let mut body = String::new();
-            render_value(log.body.as_ref(), &mut body);
+            let body = value_text(log.body.as_ref());
             let mut rows = vec![
                 pair("time", format_time(time)),
                 pair("observed time", format_time(observed)),

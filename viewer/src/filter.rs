@@ -207,10 +207,10 @@ fn parse_attribute_terms(text: &str) -> Vec<AttributeTerm> {
 }
 
 impl AttributeTerm {
-    /// A regex that finds the term in record texts (see [`TextWriter::attribute`]), for
+    /// A regex that finds the term in record texts (see [`TextWriter::attribute_start`]), for
     /// a scan of whole chunks; records it finds are still checked with `matches`.
     ///
-    /// [`TextWriter::attribute`]: crate::model::TextWriter::attribute
+    /// [`TextWriter::attribute_start`]: crate::model::TextWriter::attribute_start
     fn regex(&self) -> Option<Regex> {
         let text = |bytes: &[u8]| regex::escape(&String::from_utf8_lossy(bytes));
         let pattern = match self {

@@ -26,6 +26,7 @@ mod status;
 mod tab;
 pub mod tab_ui;
 pub mod time;
+pub mod value;
 pub mod view_model;
 pub mod views;
 pub mod window;

@@ -1,13 +1,14 @@
-//! Preparing a block straight from its protobuf bytes, for loading stored segments:
-//! the same [`PreparedBlock`] as [`prepare`](crate::model::prepare) gives, without
-//! building the `Block` message (its thousands of small strings and vectors cost more
-//! than everything else a load does). A test holds the two paths to the same result.
+//! Preparing a block for the index straight from its protobuf bytes, the one way
+//! records enter it: building the `Block` message instead (its thousands of small
+//! strings and vectors) would cost more than everything else a load does. A test holds
+//! it to an oracle that prepares decoded blocks.
 
 use oculus_store::block::{LogTimeColumns, TimeChain};
 use oculus_store::field;
 use oculus_store::wire::{Reader, WireError, WireType, zigzag_decode};
 
 use crate::model::{Level, PreparedBlock, PreparedRecord, TextWriter, join_trace_id, write_text};
+use crate::value::{RenderError, has_value, key_value, render_value};
 
 /// The parts of a block, as slices of its bytes, gathered in one pass: times need the
 /// base time and the span columns, which come after the records.
@@ -115,98 +116,7 @@ fn parts(raw: &[u8]) -> Result<Parts<'_>, WireError> {
     Ok(parts)
 }
 
-/// Renders an encoded AnyValue as [`render_value`](crate::model::render_value) does.
-fn render_value(bytes: &[u8], out: &mut TextWriter<'_>) -> Result<(), WireError> {
-    use std::fmt::Write as _;
-    let mut reader = Reader::new(bytes);
-    // A oneof: the last value present wins, as in prost.
-    let mut value = None;
-    while let Some((number, wire)) = reader.field()? {
-        match (number, wire) {
-            (field::any_value::STRING_VALUE..=field::any_value::BYTES_VALUE, _) => {
-                let start = reader.position();
-                reader.skip(wire)?;
-                value = Some((number, wire, start));
-            }
-            _ => reader.skip(wire)?,
-        }
-    }
-    let Some((number, wire, start)) = value else {
-        return Ok(());
-    };
-    let mut reader = Reader::new(&bytes[start..]);
-    match (number, wire) {
-        (field::any_value::STRING_VALUE, WireType::Len) => out.text_bytes(reader.bytes()?),
-        (field::any_value::BOOL_VALUE, WireType::Varint) => {
-            let _ = write!(out, "{}", reader.varint()? != 0);
-        }
-        (field::any_value::INT_VALUE, WireType::Varint) => out.integer(reader.varint()? as i64),
-        (field::any_value::DOUBLE_VALUE, WireType::Fixed64) => {
-            let _ = write!(out, "{}", f64::from_bits(reader.fixed64()?));
-        }
-        (field::any_value::ARRAY_VALUE, WireType::Len) => {
-            let mut array = Reader::new(reader.bytes()?);
-            let _ = out.write_char('[');
-            let mut first = true;
-            while let Some((number, wire)) = array.field()? {
-                if (number, wire) != (field::array_value::VALUES, WireType::Len) {
-                    array.skip(wire)?;
-                    continue;
-                }
-                if !first {
-                    let _ = out.write_str(", ");
-                }
-                first = false;
-                render_value(array.bytes()?, out)?;
-            }
-            let _ = out.write_char(']');
-        }
-        (field::any_value::KVLIST_VALUE, WireType::Len) => {
-            let mut list = Reader::new(reader.bytes()?);
-            let _ = out.write_char('{');
-            let mut first = true;
-            while let Some((number, wire)) = list.field()? {
-                if (number, wire) != (field::key_value_list::VALUES, WireType::Len) {
-                    list.skip(wire)?;
-                    continue;
-                }
-                if !first {
-                    let _ = out.write_str(", ");
-                }
-                first = false;
-                let (key, value) = key_value(list.bytes()?)?;
-                let _ = write!(out, "#{key}: ");
-                if let Some(value) = value {
-                    render_value(value, out)?;
-                }
-            }
-            let _ = out.write_char('}');
-        }
-        (field::any_value::BYTES_VALUE, WireType::Len) => {
-            for b in reader.bytes()? {
-                let _ = write!(out, "{b:02x}");
-            }
-        }
-        _ => return Err(WireError("AnyValue field of the wrong wire type")),
-    }
-    Ok(())
-}
-
-/// A KeyValue's key reference and encoded value.
-fn key_value(bytes: &[u8]) -> Result<(u64, Option<&[u8]>), WireError> {
-    let mut reader = Reader::new(bytes);
-    let (mut key, mut value) = (0, None);
-    while let Some((number, wire)) = reader.field()? {
-        match (number, wire) {
-            (field::key_value::KEY, WireType::Varint) => key = reader.varint()?,
-            (field::key_value::VALUE, WireType::Len) => value = Some(reader.bytes()?),
-            _ => reader.skip(wire)?,
-        }
-    }
-    Ok((key, value))
-}
-
-fn attribute(parts: &Parts<'_>, bytes: &[u8], w: &mut TextWriter<'_>) -> Result<(), WireError> {
+fn attribute(parts: &Parts<'_>, bytes: &[u8], w: &mut TextWriter<'_>) -> Result<(), RenderError> {
     let (key, value) = key_value(bytes)?;
     if w.attribute_start(parts.str(key))
         && let Some(value) = value
@@ -261,7 +171,7 @@ fn services<'a>(parts: &Parts<'a>) -> Result<Vec<Option<&'a str>>, WireError> {
 }
 
 /// Prepares a block from its protobuf encoding.
-pub fn prepare_raw(raw: &[u8]) -> Result<PreparedBlock, WireError> {
+pub fn prepare_raw(raw: &[u8]) -> Result<PreparedBlock, RenderError> {
     let mut prepared = PreparedBlock::default();
     prepare_raw_into(raw, &mut prepared)?;
     Ok(prepared)
@@ -269,7 +179,7 @@ pub fn prepare_raw(raw: &[u8]) -> Result<PreparedBlock, WireError> {
 
 /// [`prepare_raw`] into a block whose buffers are reused: a load then allocates
 /// (and the kernel zeroes) no new memory per block.
-pub fn prepare_raw_into(raw: &[u8], prepared: &mut PreparedBlock) -> Result<(), WireError> {
+pub fn prepare_raw_into(raw: &[u8], prepared: &mut PreparedBlock) -> Result<(), RenderError> {
     prepared.clear();
     let parts = parts(raw)?;
     let services = services(&parts)?;
@@ -464,213 +374,4 @@ pub fn prepare_raw_into(raw: &[u8], prepared: &mut PreparedBlock) -> Result<(), 
         .strings
         .extend(parts.strings.iter().map(|s| (*s).to_owned()));
     Ok(())
-}
-
-/// Whether an encoded AnyValue holds a value (an empty one is "not set").
-fn has_value(bytes: &[u8]) -> bool {
-    let mut reader = Reader::new(bytes);
-    while let Ok(Some((number, wire))) = reader.field() {
-        if (field::any_value::STRING_VALUE..=field::any_value::BYTES_VALUE).contains(&number) {
-            return true;
-        }
-        if reader.skip(wire).is_err() {
-            return false;
-        }
-    }
-    false
-}
-
-#[cfg(test)]
-mod tests {
-    use oculus_store::BlockBuilder;
-    use oculus_store::block::SpanColumns;
-    use oculus_store::proto::{
-        AnyValue, ArrayValue, Block, Event, KeyValue, KeyValueList, LogRecord, Resource, Scope,
-        SourceLocation, Span, any_value::Value,
-    };
-    use prost::Message;
-
-    use super::prepare_raw;
-    use crate::model::prepare;
-
-    fn value(value: Value) -> Option<AnyValue> {
-        Some(AnyValue { value: Some(value) })
-    }
-
-    /// A block with every kind of value, an empty body, events, trace references
-    /// and a missing resource.
-    fn block() -> Block {
-        let mut b = BlockBuilder::new();
-        let service = b.intern("service.name");
-        let resource = b.add_resource(Resource {
-            attributes: vec![KeyValue {
-                key: service,
-                value: value(Value::StringValue("checkout".into())),
-            }],
-            ..Resource::default()
-        });
-        let name = b.intern("orders");
-        let scope = b.add_scope(Scope {
-            resource,
-            name,
-            ..Scope::default()
-        });
-        let orphan = b.add_scope(Scope {
-            resource: 7,
-            ..Scope::default()
-        });
-        b.set_base_time(1_700_000_000_000_000_000);
-        let key = b.intern("k");
-        let file = b.intern("src/main.rs");
-        let event_name = b.intern("order.placed");
-        let all_values = vec![
-            value(Value::StringValue("text\nwith a newline".into())),
-            value(Value::BoolValue(true)),
-            value(Value::IntValue(-42)),
-            value(Value::IntValue(i64::MIN)),
-            value(Value::IntValue(0)),
-            value(Value::DoubleValue(2.5)),
-            value(Value::BytesValue(vec![0xde, 0xad])),
-            value(Value::ArrayValue(ArrayValue {
-                values: vec![AnyValue {
-                    value: Some(Value::IntValue(1)),
-                }],
-            })),
-            value(Value::KvlistValue(KeyValueList {
-                values: vec![KeyValue {
-                    key,
-                    value: value(Value::BoolValue(false)),
-                }],
-            })),
-            Some(AnyValue { value: None }),
-            None,
-        ];
-        for (i, body) in all_values.iter().enumerate() {
-            let log = LogRecord {
-                scope: if i % 2 == 0 { scope } else { orphan },
-                severity_number: i as i32 * 3,
-                body: body.clone(),
-                event_name: if i >= 9 { event_name } else { 0 },
-                attributes: all_values
-                    .iter()
-                    .map(|v| KeyValue {
-                        key,
-                        value: v.clone(),
-                    })
-                    .collect(),
-                trace_id_high: i as u64,
-                trace_id_low: 3,
-                span_id: 9,
-                source: Some(SourceLocation {
-                    file_path: file,
-                    line: 10 + i as u32,
-                    function: 0,
-                }),
-                ..LogRecord::default()
-            };
-            // The last record has only an observed time, as some log bridges send.
-            let (time, observed) = if i + 1 == all_values.len() {
-                (0, 1_700_000_000_000_000_099)
-            } else {
-                (1_700_000_000_000_000_000 + i as u64 * 7, 0)
-            };
-            b.push_log(log, time, observed);
-        }
-        for i in 0..4u64 {
-            b.push_span(
-                Span {
-                    scope,
-                    trace_id_high: 1,
-                    trace_id_low: i % 2,
-                    name,
-                    kind: 2,
-                    status_code: (i % 3) as i32,
-                    events: vec![Event {
-                        time_offset_nano: 5,
-                        name: event_name,
-                        attributes: vec![KeyValue {
-                            key,
-                            value: value(Value::IntValue(i as i64)),
-                        }],
-                        ..Event::default()
-                    }],
-                    attributes: all_values[..3]
-                        .iter()
-                        .map(|v| KeyValue {
-                            key,
-                            value: v.clone(),
-                        })
-                        .collect(),
-                    ..Span::default()
-                },
-                SpanColumns {
-                    span_id: 100 + i,
-                    parent_span_id: if i == 0 { 0 } else { 100 },
-                    start_unix_nano: 1_700_000_000_000_000_000 + i * 1000,
-                    end_unix_nano: 1_700_000_000_000_000_000 + i * 2000 + 500,
-                },
-            );
-        }
-        b.finish()
-    }
-
-    #[test]
-    fn both_paths_prepare_the_same() {
-        let block = block();
-        let raw = block.encode_to_vec();
-        assert_eq!(prepare_raw(&raw).expect("a valid block"), prepare(block));
-    }
-
-    /// The same block as blocks were written before the log time columns: each
-    /// record holding its own offsets.
-    fn with_times_in_records(mut block: Block) -> Block {
-        let columns = block.log_time_columns().expect("times in columns");
-        let offsets: Vec<_> = block
-            .logs
-            .iter()
-            .enumerate()
-            .map(|(i, log)| columns.offsets(i, log.absent_times))
-            .collect();
-        for (log, offsets) in block.logs.iter_mut().zip(offsets) {
-            (log.time_offset_nano, log.observed_time_offset_nano) = offsets;
-            log.absent_times = 0;
-        }
-        block.log_time_offsets.clear();
-        block.log_observed_offsets.clear();
-        block
-    }
-
-    #[test]
-    fn blocks_with_times_in_records_prepare_the_same() {
-        let columns = block();
-        assert!(columns.log_time_columns().is_some());
-        let records = with_times_in_records(columns.clone());
-        assert!(records.log_time_columns().is_none());
-        assert_eq!(records.log_times(), columns.log_times());
-        let from_columns = prepare_raw(&columns.encode_to_vec()).expect("a valid block");
-        let from_records = prepare_raw(&records.encode_to_vec()).expect("a valid block");
-        assert_eq!(from_records, from_columns);
-        assert_eq!(prepare(records), from_columns);
-        let times: Vec<u64> = from_columns.logs.iter().map(|l| l.time).collect();
-        assert_eq!(
-            times[..2],
-            [1_700_000_000_000_000_000, 1_700_000_000_000_000_007]
-        );
-        // No event time: the observed time stands in.
-        assert_eq!(times.last(), Some(&1_700_000_000_000_000_099));
-    }
-
-    #[test]
-    fn damaged_bytes_are_an_error_not_a_panic() {
-        let raw = block().encode_to_vec();
-        for cut in [1, raw.len() / 3, raw.len() / 2, raw.len() - 1] {
-            // A cut may land between fields and still parse; it must never panic.
-            let _ = prepare_raw(&raw[..cut]);
-        }
-        let mut flipped = raw.clone();
-        for i in (0..flipped.len()).step_by(7) {
-            flipped[i] ^= 0x5a;
-            let _ = prepare_raw(&flipped);
-        }
-    }
 }

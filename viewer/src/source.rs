@@ -9,13 +9,14 @@ use std::time::Duration;
 
 use oculus_store::proto::Block;
 use oculus_store::{
-    BlockReader, Corruption, CorruptionKind, SegmentBytes, SegmentItem, SegmentTail, StoreError,
-    read_segment,
+    BlockReader, Corruption, CorruptionKind, RawBlock, RawItem, SegmentBytes, SegmentTail,
+    StoreError, read_segment,
 };
 use rustc_hash::FxHashSet;
 
-use crate::model::{BlockLoc, Index, PreparedBlock, prepare};
+use crate::model::{BlockLoc, Index, PreparedBlock};
 use crate::raw::prepare_raw_into;
+use crate::value::RenderError;
 
 /// A session (one collector run) the viewer knows.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,6 +65,8 @@ pub struct Library {
     /// The session directories of each data directory, as last listed.
     session_dirs: rustc_hash::FxHashMap<PathBuf, Vec<PathBuf>>,
     loader: Option<Loader>,
+    /// The active segments' blocks are prepared here, one after another.
+    prepared: PreparedBlock,
 }
 
 /// Directories already listed, by modification time, so that a poll only lists the
@@ -222,7 +225,14 @@ impl Library {
             if segment.done {
                 continue;
             }
-            if let Err(error) = read_new(segment, number as u32, index, &mut report) {
+            let read = read_new(
+                segment,
+                number as u32,
+                index,
+                &mut self.prepared,
+                &mut report,
+            );
+            if let Err(error) = read {
                 report.damage.push(error.to_string());
                 // A file that cannot be read is reported once, not on every poll.
                 segment.done = true;
@@ -282,30 +292,48 @@ fn read_new(
     segment: &mut Segment,
     number: u32,
     index: &mut Index,
+    prepared: &mut PreparedBlock,
     report: &mut PollReport,
 ) -> Result<(), StoreError> {
-    let mut add = |summary: oculus_store::proto::BlockSummary, block: Block| {
-        report.blocks += 1;
-        report.records += block.record_count();
-        let loc = BlockLoc {
-            segment: number,
-            offset: summary.offset,
-            frame_bytes: summary.frame_bytes,
-        };
-        index.add_block(block, loc, segment.session);
-    };
-    let mut damage = |corruption: Corruption| report.damage.push(corruption.to_string());
     let tail = match &mut segment.tail {
         Some(tail) => tail,
         None => segment.tail.insert(SegmentTail::open(&segment.path)?),
     };
-    let poll = tail.poll()?;
-    for (summary, block) in poll.blocks {
-        add(summary, block);
-    }
-    poll.damage.into_iter().for_each(&mut damage);
+    let mut unreadable = Vec::new();
+    let mut poll = tail.poll_raw(|raw| match prepare_raw_into(raw.raw, prepared) {
+        Ok(()) => {
+            report.blocks += 1;
+            report.records += prepared.records() + prepared.metric_points;
+            let loc = BlockLoc {
+                segment: number,
+                offset: raw.offset,
+                frame_bytes: raw.frame_bytes,
+            };
+            index.add_prepared(prepared, loc, segment.session);
+        }
+        Err(error) => unreadable.push(unreadable_block(&segment.path, &raw, &error)),
+    })?;
+    in_file_order(&mut poll.damage, unreadable);
+    report
+        .damage
+        .extend(poll.damage.iter().map(ToString::to_string));
     segment.done = poll.sealed;
     Ok(())
+}
+
+/// Damage at a block whose bytes do not prepare.
+fn unreadable_block(path: &Path, raw: &RawBlock<'_>, error: &RenderError) -> Corruption {
+    Corruption::new(path, raw.offset, CorruptionKind::Decode(error.to_string()))
+}
+
+/// Adds the damage found preparing blocks to the damage found reading frames, each
+/// in the place of its offset.
+fn in_file_order(damage: &mut Vec<Corruption>, unreadable: Vec<Corruption>) {
+    if !unreadable.is_empty() {
+        damage.extend(unreadable);
+        // Stable: damage found at one offset keeps its order.
+        damage.sort_by_key(|corruption| corruption.offset);
+    }
 }
 
 /// A sealed segment to decode.
@@ -321,7 +349,13 @@ struct Job {
 
 /// What a decoder hands to the indexing thread.
 enum Decoded {
-    Block(u32, u16, BlockLoc, u64, PreparedBlock),
+    Block {
+        session: u16,
+        loc: BlockLoc,
+        /// Log records and spans.
+        records: u64,
+        block: PreparedBlock,
+    },
     Damage(String),
     /// A block lost to damage already reported.
     Missing,
@@ -440,11 +474,16 @@ impl Loader {
                 return false;
             }
             match channel.recv_timeout(deadline - now) {
-                Ok(Decoded::Block(segment, session, loc, records, block)) => {
+                Ok(Decoded::Block {
+                    session,
+                    loc,
+                    records,
+                    block,
+                }) => {
                     report.blocks += 1;
                     report.records += records;
                     self.loaded += records;
-                    index.add_prepared(&block, BlockLoc { segment, ..loc }, session);
+                    index.add_prepared(&block, loc, session);
                     // A full queue means the decoder has spares: this one is dropped.
                     let _ = self.recycle[parity].try_send(block);
                     self.block += 1;
@@ -514,23 +553,19 @@ fn decode(
             }
         };
         let Some(blocks) = &job.blocks else {
-            let scan = SegmentBytes::new(&job.path, &data).scan(|item| {
-                if let SegmentItem::Block { summary, block } = item {
-                    let records = u64::from(summary.spans) + u64::from(summary.logs);
-                    let loc = BlockLoc {
-                        segment: job.number,
-                        offset: summary.offset,
-                        frame_bytes: summary.frame_bytes,
-                    };
-                    send(Decoded::Block(
-                        job.number,
-                        job.session,
-                        loc,
-                        records,
-                        prepare(block),
-                    ));
+            let mut unreadable = Vec::new();
+            let mut scan = SegmentBytes::new(&job.path, &data).scan_raw(|item| {
+                if let RawItem::Block(raw) = item {
+                    let block = recycled.try_recv().unwrap_or_default();
+                    match prepare(job, &raw, block) {
+                        Ok(decoded) => {
+                            send(decoded);
+                        }
+                        Err(error) => unreadable.push(error),
+                    }
                 }
             });
+            in_file_order(&mut scan.damage, unreadable);
             for damage in scan.damage {
                 send(Decoded::Damage(damage.to_string()));
             }
@@ -542,30 +577,32 @@ fn decode(
         let mut reader = BlockReader::new(&job.path);
         for i in (parity..blocks.len()).step_by(DECODERS) {
             let (offset, frame_bytes) = blocks[i];
-            let mut block = recycled.try_recv().unwrap_or_default();
-            let prepared = reader
-                .raw_block(&*data, offset, frame_bytes)
-                .and_then(|raw| {
-                    prepare_raw_into(raw.raw, &mut block).map_err(|e| {
-                        Corruption::new(&job.path, offset, CorruptionKind::Decode(e.to_string()))
-                            .into()
-                    })
-                });
-            let item = match prepared {
-                Ok(()) => {
-                    let records = block.records();
-                    let loc = BlockLoc {
-                        segment: job.number,
-                        offset,
-                        frame_bytes,
-                    };
-                    Decoded::Block(job.number, job.session, loc, records, block)
-                }
+            let block = recycled.try_recv().unwrap_or_default();
+            let item = match reader.raw_block(&*data, offset, frame_bytes) {
+                Ok(raw) => prepare(job, &raw, block)
+                    .unwrap_or_else(|error| Decoded::Damage(error.to_string())),
                 Err(error) => Decoded::Damage(error.to_string()),
             };
             if !send(item) {
                 return;
             }
         }
+    }
+}
+
+/// One block of `job` prepared into `block`, a spare from earlier blocks.
+fn prepare(job: &Job, raw: &RawBlock<'_>, mut block: PreparedBlock) -> Result<Decoded, Corruption> {
+    match prepare_raw_into(raw.raw, &mut block) {
+        Ok(()) => Ok(Decoded::Block {
+            session: job.session,
+            loc: BlockLoc {
+                segment: job.number,
+                offset: raw.offset,
+                frame_bytes: raw.frame_bytes,
+            },
+            records: block.records(),
+            block,
+        }),
+        Err(error) => Err(unreadable_block(&job.path, raw, &error)),
     }
 }

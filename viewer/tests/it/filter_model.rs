@@ -6,7 +6,9 @@ use oculus_store::BlockBuilder;
 use oculus_store::proto::{AnyValue, KeyValue, LogRecord, Resource, Scope, any_value::Value};
 use oculus_viewer::filter::{CompiledFilter, Filter, LogMatches, attributes, step_logs};
 use oculus_viewer::model::{BlockLoc, Index, Level};
+use oculus_viewer::raw::prepare_raw;
 use proptest::prelude::*;
+use prost::Message as _;
 
 const WORDS: [&str; 6] = ["alpha", "beta", "Gamma", "delta", "ALPHA beta", "x"];
 const KEYS: [&str; 3] = ["k", "key", "kk"];
@@ -86,7 +88,8 @@ fn index(blocks: &[Vec<Record>]) -> Index {
             offset: number as u64,
             frame_bytes: 0,
         };
-        index.add_block(b.finish(), loc, 0);
+        let prepared = prepare_raw(&b.finish().encode_to_vec()).unwrap();
+        index.add_prepared(&prepared, loc, 0);
     }
     index
 }

@@ -10,4 +10,6 @@ mod common;
 mod editor;
 mod engine;
 mod filter_model;
+mod oracle;
+mod prepare;
 mod ui;
