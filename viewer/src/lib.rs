@@ -2,8 +2,8 @@
 //!
 //! ```text
 //! segments ─▶ source.rs ─▶ raw.rs ─▶ model (Index) ─▶ filter.rs ─▶ backend.rs ─▶ triple buffer ─▶ app.rs ─▶ views/
-//!                                                                         ▲                              │
-//!                                                                         └──── UiEvent (bounded) ◀──────┘
+//!                                                                     ▲                             │
+//!                                                                     └───── UiEvent (bounded) ─────┘
 //! ```
 //! The backend thread owns every record; the UI thread only draws the snapshot it is
 //! handed and sends events, so a frame never waits on data. Within the UI, `views` draws
