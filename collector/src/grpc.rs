@@ -173,15 +173,14 @@ async fn read_message(
 fn to_status(error: &IngestError) -> tonic::Status {
     let message = error.to_string();
     match error {
-        IngestError::Invalid(_) => tonic::Status::invalid_argument(message),
-        // Without RetryInfo: OTLP clients must not retry a message that will never fit.
-        IngestError::TooLarge { .. } => tonic::Status::resource_exhausted(message),
+        // Only here does OTLP want RetryInfo: a client must not retry a message that
+        // will never fit, or one that was invalid.
         IngestError::Unavailable(_) => tonic::Status::with_error_details(
-            Code::Unavailable,
+            error.code(),
             message,
             ErrorDetails::with_retry_info(Some(Duration::from_secs(RETRY_AFTER_SECS))),
         ),
-        IngestError::Encode(_) | IngestError::Write(_) => tonic::Status::internal(message),
+        _ => tonic::Status::new(error.code(), message),
     }
 }
 
@@ -197,7 +196,7 @@ fn success_response(signal: Signal, accepted: &Accepted) -> Response {
     framed.extend_from_slice(&(encoded.len() as u32).to_be_bytes());
     framed.extend_from_slice(&encoded);
     let mut trailers = HeaderMap::new();
-    trailers.insert("grpc-status", HeaderValue::from_static("0"));
+    trailers.insert("grpc-status", HeaderValue::from(Code::Ok as i32));
     let mut response = Response::new(Body::new(UnaryReply {
         message: Some(Bytes::from(framed)),
         trailers: Some(trailers),

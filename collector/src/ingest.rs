@@ -207,6 +207,7 @@ impl Dictionaries {
         if slot.get().is_none()
             && let Some(dictionary) = samplers[sampler].offer(raw)
         {
+            // Under the lock and checked empty, so this set cannot lose a race.
             let _ = slot.set(dictionary);
         }
         None

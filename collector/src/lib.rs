@@ -153,6 +153,7 @@ impl Collector {
             servers.spawn(async move {
                 axum::serve(listener, router)
                     .with_graceful_shutdown(async move {
+                        // An error means the sender is gone, which is a stop as well.
                         let _ = stopped.wait_for(|stop| *stop).await;
                     })
                     .await
@@ -215,6 +216,7 @@ impl Collector {
 
     /// Stops accepting, finishes in-flight requests, writes and seals what was accepted.
     pub async fn shutdown(mut self) -> Result<(), StoreError> {
+        // Fails only when every server has already ended, which is what is asked.
         let _ = self.stop.send(true);
         while let Some(result) = self.servers.join_next().await {
             match result {

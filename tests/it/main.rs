@@ -1,4 +1,5 @@
 //! End-to-end tests across crates, in one binary so it links once.
 
 mod e2e;
+mod imports;
 mod layout;
