@@ -390,3 +390,32 @@ proptest! {
         }
     }
 }
+
+/// The transcoder copies a scalar AnyValue's bytes, and a nested one's scalars under
+/// their OTLP field numbers, into the block: the store's AnyValue must number its
+/// fields as OTLP's does, or every copied value would read back as something else.
+#[test]
+fn otlp_and_block_any_values_share_their_wire_form() {
+    use oculus_store::proto::any_value::Value as Stored;
+    let cases = [
+        (
+            any_value::Value::StringValue("text".into()),
+            Stored::StringValue("text".into()),
+        ),
+        (any_value::Value::BoolValue(true), Stored::BoolValue(true)),
+        (any_value::Value::IntValue(-7), Stored::IntValue(-7)),
+        (any_value::Value::DoubleValue(2.5), Stored::DoubleValue(2.5)),
+        (
+            any_value::Value::BytesValue(vec![0, 1, 255]),
+            Stored::BytesValue(vec![0, 1, 255]),
+        ),
+    ];
+    for (otlp, stored) in cases {
+        let otlp = AnyValue { value: Some(otlp) }.encode_to_vec();
+        let stored = oculus_store::proto::AnyValue {
+            value: Some(stored),
+        }
+        .encode_to_vec();
+        assert_eq!(otlp, stored);
+    }
+}
