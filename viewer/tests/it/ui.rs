@@ -284,6 +284,8 @@ fn follow_pauses_when_scrolling_up_and_comes_back() {
     f.wait("following again", |app| {
         app.tab().logs.follow && app.tab().logs.top == last_top
     });
+    // As G does, it selects the newest row.
+    assert_eq!(f.app().tab().logs.selected, Some(total - 1));
 }
 
 #[test]
