@@ -128,7 +128,7 @@ impl App {
             .map(|trace| self.waterfall_rows.over(trace))
     }
 
-    pub fn send(&mut self, event: UiEvent) {
+    fn send(&mut self, event: UiEvent) {
         self.connection.send(event);
     }
 
