@@ -2,6 +2,8 @@
 //! the actions that `keys` and the drawing through `views` return, and sends the backend
 //! what changed. It never waits, locks or reads a file.
 
+use std::sync::Arc;
+
 use crate::action::Action;
 use crate::connection::Connection;
 use crate::filter::{Filter, Since};
@@ -185,8 +187,18 @@ impl App {
     /// Takes in what the backend published since the last frame.
     fn receive(&mut self) {
         if self.connection.snapshots.update() {
-            self.snapshot = std::mem::take(self.connection.snapshots.output_buffer_mut());
-            self.derive_waterfall();
+            let snapshot = std::mem::take(self.connection.snapshots.output_buffer_mut());
+            // The backend shares one trace across snapshots until it changes; its rows
+            // depend on nothing else that a new snapshot brings.
+            let same_trace = match (&self.snapshot.trace, &snapshot.trace) {
+                (Some(shown), Some(new)) => Arc::ptr_eq(shown, new),
+                (None, None) => true,
+                _ => false,
+            };
+            self.snapshot = snapshot;
+            if !same_trace {
+                self.derive_waterfall();
+            }
         }
         // New services get their own tab.
         let services: Vec<String> = self.snapshot.services
@@ -604,9 +616,7 @@ impl App {
         // The search field took the focus, if it was asked to.
         self.focus_search = false;
         let tab = &mut self.tabs[self.active];
-        if tab.filter != filter {
-            tab.filter = filter;
-        }
+        tab.filter = filter;
         *tab.list_mut() = list;
         actions
     }
