@@ -1,5 +1,5 @@
-//! What the drawing asks of the app: the views return these and the app applies them
-//! after the frame, so drawing never changes the app's state itself.
+//! What the user asks of the app: the views return these for clicks and `keys` for key
+//! presses, and the app applies both the same way, so neither changes its state itself.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::model::{Level, TraceId};
 use crate::snapshot::{RecordRef, SourceRef, ViewKind};
 
-/// One thing the user asked for with the mouse.
+/// One thing the user asked for, with the mouse or a key.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
     /// Show the tab at this position.
@@ -19,8 +19,16 @@ pub enum Action {
     OpenSessionTab(u16),
     /// Open a data directory, a run or a segment file in a tab of its own.
     OpenPath(PathBuf),
+    /// Show the next tab, or the first after the last.
+    NextTab,
+    /// Show the previous tab, or the last before the first.
+    PreviousTab,
     ToggleHelp,
     CloseHelp,
+    /// Close what is on top: the help, else the detail, else the open trace.
+    Back,
+    /// Switch the shown tab between its logs and its traces.
+    ToggleView,
     /// Show the logs or the traces of the shown tab.
     ShowView(ViewKind),
     SetMinLevel(Level),
@@ -34,6 +42,25 @@ pub enum Action {
     SetSince(Option<Duration>),
     /// Back to what defines the tab.
     ClearFilters,
+    /// Move the selection of the shown list.
+    MoveSelection(Step),
+    /// Select the first row of the shown list.
+    SelectFirst,
+    /// Select the newest row of the shown list and keep following it.
+    FollowNewest,
+    /// Stop or start following the newest row of the shown list.
+    ToggleFollow,
+    /// Give the search field the focus.
+    FocusSearch,
+    /// Select the next or previous match (or error) from the selection.
+    Find {
+        forward: bool,
+        errors_only: bool,
+    },
+    /// Open the selected row: a log's or a span's detail, or a listed trace.
+    OpenSelected,
+    /// Open the selected row's source location in the editor.
+    JumpSelected,
     /// Select a row of the log table and open its detail.
     SelectLog(usize),
     /// Select a row of the trace list and open its trace.
@@ -57,6 +84,7 @@ pub enum Action {
     /// Open a source location in the editor.
     Jump(SourceRef),
     SetInlineLogs(bool),
+    ToggleInlineLogs,
     /// Zoom the waterfall by this factor (below 1 zooms in).
     Zoom(f64),
     ResetZoom,
@@ -66,4 +94,24 @@ pub enum Action {
     CopyTraceMarkdown,
     /// Put the whole detail pane, as text, on the clipboard.
     CopyDetail,
+}
+
+/// How far to move a selection; pages are as tall as the log table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    Rows(isize),
+    HalfPages(isize),
+    Pages(isize),
+}
+
+impl Step {
+    /// The rows this step moves, with `page` rows to a page.
+    pub fn rows(self, page: usize) -> isize {
+        let page = page as isize;
+        match self {
+            Step::Rows(rows) => rows,
+            Step::HalfPages(halves) => halves * (page / 2).max(1),
+            Step::Pages(pages) => pages * page,
+        }
+    }
 }

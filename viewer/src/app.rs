@@ -1,12 +1,13 @@
-//! The UI thread's state and what changes it: it takes in the latest snapshot, handles
-//! the keys, draws through `views`, applies the actions the drawing returns and sends
-//! the backend what changed. It never waits, locks or reads a file.
+//! The UI thread's state and what changes it: it takes in the latest snapshot, applies
+//! the actions that `keys` and the drawing through `views` return, and sends the backend
+//! what changed. It never waits, locks or reads a file.
 
-use egui::{Key, Modifiers};
+use std::sync::Arc;
 
 use crate::action::Action;
 use crate::connection::Connection;
 use crate::filter::{Filter, Since};
+use crate::keys::Keys;
 use crate::model::{Level, TraceId};
 use crate::snapshot::{RecordRef, Snapshot, SourceRef, TabId, UiEvent, ViewKind};
 use crate::tab_ui::{ListState, TabUi};
@@ -55,8 +56,7 @@ pub struct App {
     detail_open: bool,
     help_open: bool,
     inline_logs: bool,
-    /// First key of a two-key binding (`gg`, `gt`, `gT`).
-    pending_g: bool,
+    keys: Keys,
     find_request: u64,
     focus_search: bool,
     /// What the user typed in "Open a path".
@@ -81,7 +81,7 @@ impl App {
             detail_open: false,
             help_open: false,
             inline_logs: true,
-            pending_g: false,
+            keys: Keys::default(),
             find_request: 0,
             focus_search: false,
             path_to_open: String::new(),
@@ -130,7 +130,7 @@ impl App {
             .map(|trace| self.waterfall_rows.over(trace))
     }
 
-    pub fn send(&mut self, event: UiEvent) {
+    fn send(&mut self, event: UiEvent) {
         self.connection.send(event);
     }
 
@@ -187,8 +187,18 @@ impl App {
     /// Takes in what the backend published since the last frame.
     fn receive(&mut self) {
         if self.connection.snapshots.update() {
-            self.snapshot = std::mem::take(self.connection.snapshots.output_buffer_mut());
-            self.derive_waterfall();
+            let snapshot = std::mem::take(self.connection.snapshots.output_buffer_mut());
+            // The backend shares one trace across snapshots until it changes; its rows
+            // depend on nothing else that a new snapshot brings.
+            let same_trace = match (&self.snapshot.trace, &snapshot.trace) {
+                (Some(shown), Some(new)) => Arc::ptr_eq(shown, new),
+                (None, None) => true,
+                _ => false,
+            };
+            self.snapshot = snapshot;
+            if !same_trace {
+                self.derive_waterfall();
+            }
         }
         // New services get their own tab.
         let services: Vec<String> = self.snapshot.services
@@ -469,33 +479,6 @@ impl App {
         }
     }
 
-    /// Vim-style keys; ignored while a text field has the focus.
-    fn keys(&mut self, ctx: &egui::Context) {
-        if ctx.memory(|m| m.focused().is_some()) {
-            if ctx.input(|i| i.key_pressed(Key::Escape)) {
-                ctx.memory_mut(|m| m.stop_text_input());
-            }
-            return;
-        }
-        let events = ctx.input(|i| i.events.clone());
-        for event in events {
-            match event {
-                egui::Event::Text(text) => {
-                    for c in text.chars() {
-                        self.key_char(c);
-                    }
-                }
-                egui::Event::Key {
-                    key,
-                    pressed: true,
-                    modifiers,
-                    ..
-                } => self.key(key, modifiers),
-                _ => {}
-            }
-        }
-    }
-
     fn total(&self) -> usize {
         let tab = self.tab();
         match (tab.view, tab.open_trace) {
@@ -505,92 +488,28 @@ impl App {
         }
     }
 
-    fn key(&mut self, key: Key, modifiers: Modifiers) {
-        let total = self.total();
-        if modifiers.ctrl || modifiers.command {
-            let half = (self.tab().logs.visible / 2).max(1) as isize;
-            match key {
-                Key::D => self.tab_mut().list_mut().move_selection(half, total),
-                Key::U => self.tab_mut().list_mut().move_selection(-half, total),
-                _ => {}
-            }
-            return;
-        }
-        match key {
-            Key::Enter => self.open_selected(),
-            Key::Escape => {
-                if self.help_open {
-                    self.help_open = false;
-                } else if self.detail_open {
-                    self.detail_open = false;
-                    self.send(UiEvent::Select(None));
-                } else if self.tab().open_trace.is_some() {
-                    self.tab_mut().open_trace = None;
-                }
-            }
-            Key::ArrowDown => self.tab_mut().list_mut().move_selection(1, total),
-            Key::ArrowUp => self.tab_mut().list_mut().move_selection(-1, total),
-            Key::PageDown => {
-                let page = self.tab().logs.visible as isize;
-                self.tab_mut().list_mut().move_selection(page, total);
-            }
-            Key::PageUp => {
-                let page = self.tab().logs.visible as isize;
-                self.tab_mut().list_mut().move_selection(-page, total);
-            }
-            _ => {}
+    /// Esc: closes the help, else the detail, else the open trace.
+    fn back(&mut self) {
+        if self.help_open {
+            self.help_open = false;
+        } else if self.detail_open {
+            self.close_detail();
+        } else if self.tab().open_trace.is_some() {
+            self.tab_mut().open_trace = None;
         }
     }
 
-    fn key_char(&mut self, c: char) {
+    fn close_detail(&mut self) {
+        self.detail_open = false;
+        self.send(UiEvent::Select(None));
+    }
+
+    /// G and "Follow newest": selects the newest row and keeps following it.
+    fn follow_newest(&mut self) {
         let total = self.total();
-        if std::mem::take(&mut self.pending_g) {
-            match c {
-                'g' => self.tab_mut().list_mut().select(0, total),
-                't' => self.active = (self.active + 1) % self.tabs.len(),
-                'T' => self.active = (self.active + self.tabs.len() - 1) % self.tabs.len(),
-                _ => {}
-            }
-            return;
-        }
-        match c {
-            'j' => self.tab_mut().list_mut().move_selection(1, total),
-            'k' => self.tab_mut().list_mut().move_selection(-1, total),
-            'g' => self.pending_g = true,
-            'G' => {
-                let list = self.tab_mut().list_mut();
-                list.follow = true;
-                list.select(total.saturating_sub(1), total);
-            }
-            '/' => self.focus_search = true,
-            'n' => self.find(true, false),
-            'N' => self.find(false, false),
-            'e' => self.find(true, true),
-            'E' => self.find(false, true),
-            'o' => self.jump_selected(),
-            't' => {
-                let tab = self.tab_mut();
-                tab.view = match tab.view {
-                    ViewKind::Logs => ViewKind::Traces,
-                    ViewKind::Traces => ViewKind::Logs,
-                };
-            }
-            'i' => self.set_inline_logs(!self.inline_logs),
-            'f' => {
-                let list = self.tab_mut().list_mut();
-                list.follow = !list.follow;
-            }
-            '?' => self.help_open = !self.help_open,
-            '+' => self.zoom = self.zoom.scaled(0.5),
-            '-' => self.zoom = self.zoom.scaled(2.0),
-            '1'..='9' => {
-                let index = c as usize - '1' as usize;
-                if index < self.tabs.len() {
-                    self.active = index;
-                }
-            }
-            _ => {}
-        }
+        let list = self.tab_mut().list_mut();
+        list.follow = true;
+        list.select(total.saturating_sub(1), total);
     }
 
     /// Enter: details of the selected row, or the selected trace.
@@ -697,14 +616,12 @@ impl App {
         // The search field took the focus, if it was asked to.
         self.focus_search = false;
         let tab = &mut self.tabs[self.active];
-        if tab.filter != filter {
-            tab.filter = filter;
-        }
+        tab.filter = filter;
         *tab.list_mut() = list;
         actions
     }
 
-    /// Carries out what the user asked for with the mouse.
+    /// Carries out what the user asked for, with the mouse or a key.
     fn apply(&mut self, action: Action, ctx: &egui::Context) {
         match action {
             Action::ShowTab(index) => {
@@ -714,10 +631,22 @@ impl App {
             }
             Action::CloseTab(index) => self.close_tab(index),
             Action::OpenSessionTab(session) => self.open_session_tab(session),
+            Action::NextTab => self.active = (self.active + 1) % self.tabs.len(),
+            Action::PreviousTab => {
+                self.active = (self.active + self.tabs.len() - 1) % self.tabs.len();
+            }
             Action::OpenPath(path) => self.send(UiEvent::OpenPath(path)),
             Action::ToggleHelp => self.help_open = !self.help_open,
             Action::CloseHelp => self.help_open = false,
+            Action::Back => self.back(),
             Action::ShowView(view) => self.tab_mut().view = view,
+            Action::ToggleView => {
+                let tab = self.tab_mut();
+                tab.view = match tab.view {
+                    ViewKind::Logs => ViewKind::Traces,
+                    ViewKind::Traces => ViewKind::Logs,
+                };
+            }
             Action::SetMinLevel(level) => self.set_min_level(level),
             Action::ShowService { service, shown } => {
                 let services = &mut self.tab_mut().filter.services;
@@ -733,6 +662,27 @@ impl App {
                 let tab = self.tab_mut();
                 tab.filter = tab.base.clone();
             }
+            Action::MoveSelection(step) => {
+                let total = self.total();
+                let rows = step.rows(self.tab().logs.visible);
+                self.tab_mut().list_mut().move_selection(rows, total);
+            }
+            Action::SelectFirst => {
+                let total = self.total();
+                self.tab_mut().list_mut().select(0, total);
+            }
+            Action::FollowNewest => self.follow_newest(),
+            Action::ToggleFollow => {
+                let list = self.tab_mut().list_mut();
+                list.follow = !list.follow;
+            }
+            Action::FocusSearch => self.focus_search = true,
+            Action::Find {
+                forward,
+                errors_only,
+            } => self.find(forward, errors_only),
+            Action::OpenSelected => self.open_selected(),
+            Action::JumpSelected => self.jump_selected(),
             Action::SelectLog(row) => {
                 let total = self.snapshot.logs.total;
                 self.tab_mut().logs.select(row, total);
@@ -751,12 +701,10 @@ impl App {
             }
             Action::OpenTrace { trace, focus } => self.open_trace(trace, focus),
             Action::CloseTrace => self.tab_mut().open_trace = None,
-            Action::CloseDetail => {
-                self.detail_open = false;
-                self.send(UiEvent::Select(None));
-            }
+            Action::CloseDetail => self.close_detail(),
             Action::Jump(source) => self.jump_to_source(source),
             Action::SetInlineLogs(inline_logs) => self.set_inline_logs(inline_logs),
+            Action::ToggleInlineLogs => self.set_inline_logs(!self.inline_logs),
             Action::Zoom(factor) => self.zoom = self.zoom.scaled(factor),
             Action::ResetZoom => self.zoom = Zoom::default(),
             Action::Copy(text) => ctx.copy_text(text),
@@ -777,7 +725,9 @@ impl App {
     pub fn show(&mut self, ui: &mut egui::Ui) {
         self.receive();
         self.resolve_pending();
-        self.keys(ui.ctx());
+        for action in self.keys.actions(ui.ctx()) {
+            self.apply(action, ui.ctx());
+        }
         self.focus_waterfall();
         let actions = self.draw(ui);
         if !actions.is_empty() {

@@ -8,7 +8,7 @@
 //! The backend thread owns every record; the UI thread only draws the snapshot it is
 //! handed and sends events, so a frame never waits on data. Within the UI, `views` draws
 //! from what `app` lends it (with `view_model`'s rows derived once per snapshot) and
-//! returns `Action`s that `app` applies.
+//! returns `Action`s that `app` applies, as `keys` does for key presses.
 
 pub mod action;
 pub mod app;
@@ -17,6 +17,7 @@ pub mod connection;
 pub mod detail;
 pub mod editor;
 pub mod filter;
+mod keys;
 pub mod model;
 mod projection;
 pub mod raw;

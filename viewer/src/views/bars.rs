@@ -44,13 +44,15 @@ pub fn tab_bar(
                 }
             }
             ui.separator();
-            ui.label("Open a data directory, a run or a segment file:");
+            let prompt = ui.label("Open a data directory, a run or a segment file:");
             ui.horizontal(|ui| {
-                let field = ui.add(
-                    egui::TextEdit::singleline(path_to_open)
-                        .hint_text("path")
-                        .desired_width(280.0),
-                );
+                let field = ui
+                    .add(
+                        egui::TextEdit::singleline(path_to_open)
+                            .hint_text("path")
+                            .desired_width(280.0),
+                    )
+                    .labelled_by(prompt.id);
                 let entered = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
                 if (ui.button("Open").clicked() || entered) && !path_to_open.trim().is_empty() {
                     let path = std::path::PathBuf::from(path_to_open.trim());

@@ -56,7 +56,7 @@ pub fn log_table(
     let logs = &screen.snapshot.logs;
     let total = logs.total;
     let current = screen.snapshot_is_current();
-    follow_button(ui, list, total);
+    follow_button(ui, list, total, actions);
     let area = scrolled_list(ui, list, total);
     let list = *list;
     let visible = list.visible;

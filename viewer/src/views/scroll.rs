@@ -4,6 +4,7 @@
 use egui::{Sense, Ui, Vec2};
 
 use super::style::{ROW_HEIGHT, SCROLLBAR_WIDTH};
+use crate::action::Action;
 use crate::tab_ui::ListState;
 
 /// Sizes `list` to the rows that fit in what is left of `ui` and applies the wheel and
@@ -73,13 +74,12 @@ pub fn scroll_input(ui: &mut Ui, list: &mut ListState, total: usize, area: egui:
     }
 }
 
-pub fn follow_button(ui: &mut Ui, list: &mut ListState, total: usize) {
+/// While the list is paused, offers the way back to following its newest row.
+pub fn follow_button(ui: &mut Ui, list: &ListState, total: usize, actions: &mut Vec<Action>) {
     if !list.follow {
         ui.horizontal(|ui| {
             if ui.button("Follow newest (G)").clicked() {
-                list.follow = true;
-                list.selected = None;
-                list.clamp(total);
+                actions.push(Action::FollowNewest);
             }
             ui.label(format!("paused at row {} of {total}", list.top + 1));
         });

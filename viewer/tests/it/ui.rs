@@ -234,11 +234,17 @@ fn another_run_opens_in_its_own_tab() {
     let mut f = app();
     let first_run_logs = f.app().snapshot().logs.total;
     let other = recorded_run();
+    // As a user does: the Runs menu's path field, then Open.
+    f.harness.get_by_label("Runs").click();
+    // The click opens the menu, which is drawn from the next frame on.
+    f.harness.step();
+    f.harness.step();
     f.harness
-        .state_mut()
-        .send(oculus_viewer::snapshot::UiEvent::OpenPath(
-            other.path().to_path_buf(),
-        ));
+        .get_by_label("Open a data directory, a run or a segment file:")
+        .focus();
+    f.harness.step();
+    f.type_text(&other.path().display().to_string());
+    f.harness.get_by_label("Open").click();
     f.wait("a tab for the opened run", |app| app.tabs().len() == 3);
     assert_eq!(f.app().active(), 2, "the opened run is shown");
     f.wait("the opened run alone", |app| {
@@ -284,6 +290,8 @@ fn follow_pauses_when_scrolling_up_and_comes_back() {
     f.wait("following again", |app| {
         app.tab().logs.follow && app.tab().logs.top == last_top
     });
+    // As G does, it selects the newest row.
+    assert_eq!(f.app().tab().logs.selected, Some(total - 1));
 }
 
 #[test]

@@ -1,0 +1,149 @@
+//! Vim-style keys: turns the key presses of a frame into the `Action`s they ask for, as
+//! the views turn clicks into them.
+
+use egui::{Key, Modifiers};
+
+use crate::action::{Action, Step};
+
+/// What is kept between key presses: the first key of a two-key binding.
+#[derive(Debug, Default)]
+pub struct Keys {
+    /// A `g` was pressed, waiting for the second key of `gg`, `gt` or `gT`.
+    pending_g: bool,
+}
+
+impl Keys {
+    /// The actions the keys pressed in this frame ask for, in order; none while a text
+    /// field has the focus, which Esc takes away.
+    pub fn actions(&mut self, ctx: &egui::Context) -> Vec<Action> {
+        if ctx.memory(|m| m.focused().is_some()) {
+            if ctx.input(|i| i.key_pressed(Key::Escape)) {
+                ctx.memory_mut(|m| m.stop_text_input());
+            }
+            return Vec::new();
+        }
+        let events = ctx.input(|i| i.events.clone());
+        let mut actions = Vec::new();
+        for event in events {
+            match event {
+                egui::Event::Text(text) => {
+                    actions.extend(text.chars().filter_map(|c| self.char_action(c)));
+                }
+                egui::Event::Key {
+                    key,
+                    pressed: true,
+                    modifiers,
+                    ..
+                } => actions.extend(key_action(key, modifiers)),
+                _ => {}
+            }
+        }
+        actions
+    }
+
+    /// A typed character's action; the first `g` of a pair waits for the second key.
+    fn char_action(&mut self, c: char) -> Option<Action> {
+        if std::mem::take(&mut self.pending_g) {
+            return match c {
+                'g' => Some(Action::SelectFirst),
+                't' => Some(Action::NextTab),
+                'T' => Some(Action::PreviousTab),
+                _ => None,
+            };
+        }
+        let action = match c {
+            'j' => Action::MoveSelection(Step::Rows(1)),
+            'k' => Action::MoveSelection(Step::Rows(-1)),
+            'g' => {
+                self.pending_g = true;
+                return None;
+            }
+            'G' => Action::FollowNewest,
+            '/' => Action::FocusSearch,
+            'n' => Action::Find {
+                forward: true,
+                errors_only: false,
+            },
+            'N' => Action::Find {
+                forward: false,
+                errors_only: false,
+            },
+            'e' => Action::Find {
+                forward: true,
+                errors_only: true,
+            },
+            'E' => Action::Find {
+                forward: false,
+                errors_only: true,
+            },
+            'o' => Action::JumpSelected,
+            't' => Action::ToggleView,
+            'i' => Action::ToggleInlineLogs,
+            'f' => Action::ToggleFollow,
+            '?' => Action::ToggleHelp,
+            '+' => Action::Zoom(0.5),
+            '-' => Action::Zoom(2.0),
+            '1'..='9' => Action::ShowTab(c as usize - '1' as usize),
+            _ => return None,
+        };
+        Some(action)
+    }
+}
+
+/// A pressed key's action; letters come as text, so only the named keys are here.
+fn key_action(key: Key, modifiers: Modifiers) -> Option<Action> {
+    if modifiers.ctrl || modifiers.command {
+        return match key {
+            Key::D => Some(Action::MoveSelection(Step::HalfPages(1))),
+            Key::U => Some(Action::MoveSelection(Step::HalfPages(-1))),
+            _ => None,
+        };
+    }
+    match key {
+        Key::Enter => Some(Action::OpenSelected),
+        Key::Escape => Some(Action::Back),
+        Key::ArrowDown => Some(Action::MoveSelection(Step::Rows(1))),
+        Key::ArrowUp => Some(Action::MoveSelection(Step::Rows(-1))),
+        Key::PageDown => Some(Action::MoveSelection(Step::Pages(1))),
+        Key::PageUp => Some(Action::MoveSelection(Step::Pages(-1))),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Action, Keys, Step, key_action};
+    use egui::{Key, Modifiers};
+
+    #[track_caller]
+    fn check(typed: &str, expected: &[Action]) {
+        let mut keys = Keys::default();
+        let actions: Vec<Action> = typed.chars().filter_map(|c| keys.char_action(c)).collect();
+        assert_eq!(actions, expected, "{typed:?}");
+    }
+
+    #[test]
+    fn two_key_bindings_wait_for_their_second_key() {
+        check("gg", &[Action::SelectFirst]);
+        check("gt", &[Action::NextTab]);
+        check("gT", &[Action::PreviousTab]);
+        // Any other second key cancels the pair and does nothing itself.
+        check("gjj", &[Action::MoveSelection(Step::Rows(1))]);
+        check("ggG", &[Action::SelectFirst, Action::FollowNewest]);
+        check("3", &[Action::ShowTab(2)]);
+    }
+
+    #[test]
+    fn ctrl_d_and_u_move_by_half_a_page() {
+        assert_eq!(
+            key_action(Key::D, Modifiers::CTRL),
+            Some(Action::MoveSelection(Step::HalfPages(1)))
+        );
+        assert_eq!(
+            key_action(Key::U, Modifiers::COMMAND),
+            Some(Action::MoveSelection(Step::HalfPages(-1)))
+        );
+        assert_eq!(key_action(Key::Enter, Modifiers::CTRL), None);
+        assert_eq!(key_action(Key::D, Modifiers::NONE), None);
+    }
+}
