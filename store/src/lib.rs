@@ -20,7 +20,7 @@ pub mod field;
 pub mod frame;
 pub mod segment;
 pub mod tail;
-pub mod walk;
+mod walk;
 pub mod wire;
 
 /// Types generated from `proto/oculus/segment/v1/segment.proto`.
