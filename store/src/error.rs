@@ -85,6 +85,8 @@ pub enum CorruptionKind {
     Decode(String),
     #[error("segment index is cut short")]
     TruncatedIndex,
+    #[error("cannot decode frame: index lists {indexed} blocks, the segment holds {found}")]
+    IndexMismatch { indexed: usize, found: usize },
     #[error("block needs compression dictionary {0}, which the segment lacks or has damaged")]
     MissingDictionary(u16),
 }
