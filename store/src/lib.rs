@@ -40,4 +40,4 @@ pub use datadir::{
 pub use dictionary::{DictionarySampler, SharedDictionary};
 pub use error::{Corruption, CorruptionKind, StoreError};
 pub use segment::{FsyncPolicy, RawItem, SegmentBytes, SegmentData, SegmentItem, read_segment};
-pub use tail::{SegmentTail, TailPoll};
+pub use tail::{RawTailPoll, SegmentTail, TailPoll};

@@ -282,8 +282,7 @@ pub enum RawItem<'a> {
 #[derive(Debug, Default)]
 pub struct Scan {
     pub header: Option<SegmentHeader>,
-    /// Summaries of the valid blocks, in file order (empty after
-    /// [`SegmentBytes::scan_raw`], which decodes no block to summarise).
+    /// Summaries of the valid blocks, in file order.
     pub blocks: Vec<BlockSummary>,
     /// End of the last valid frame: where a torn tail starts.
     pub valid_len: u64,
@@ -293,6 +292,43 @@ pub struct Scan {
     pub damage: Vec<Corruption>,
     pub footer: Option<Footer>,
     pub sealed_index: Option<SegmentIndex>,
+}
+
+/// What [`SegmentBytes::scan_raw`] found: a [`Scan`] without block summaries, as it
+/// decodes no block to summarise.
+#[derive(Debug, Default)]
+pub struct RawScan {
+    pub header: Option<SegmentHeader>,
+    /// End of the last valid frame: where a torn tail starts.
+    pub valid_len: u64,
+    /// The segment ends in an incomplete or damaged tail with no valid frame after it.
+    pub torn_tail: bool,
+    /// Damage with valid frames after it.
+    pub damage: Vec<Corruption>,
+    pub footer: Option<Footer>,
+    pub sealed_index: Option<SegmentIndex>,
+}
+
+impl Scan {
+    fn new(raw: RawScan, blocks: Vec<BlockSummary>) -> Self {
+        let RawScan {
+            header,
+            valid_len,
+            torn_tail,
+            damage,
+            footer,
+            sealed_index,
+        } = raw;
+        Self {
+            header,
+            blocks,
+            valid_len,
+            torn_tail,
+            damage,
+            footer,
+            sealed_index,
+        }
+    }
 }
 
 /// Reads a whole segment from bytes (a memory map or a buffer).
@@ -314,36 +350,35 @@ impl<'a> SegmentBytes<'a> {
     /// Walks every frame from the header on, verifying and decoding each, and
     /// resynchronising after damage.
     pub fn scan(&self, mut on_item: impl FnMut(SegmentItem)) -> Scan {
-        self.walk(|item| match item {
-            RawItem::Block(raw) => {
-                let (summary, block) = raw.decode()?;
-                on_item(SegmentItem::Block { summary, block });
-                Ok(Some(summary))
+        let mut blocks = Vec::new();
+        let raw = self.walk(|item| {
+            match item {
+                RawItem::Block(raw) => {
+                    let (summary, block) = raw.decode()?;
+                    blocks.push(summary);
+                    on_item(SegmentItem::Block { summary, block });
+                }
+                RawItem::Corrupt(corruption) => on_item(SegmentItem::Corrupt(corruption)),
             }
-            RawItem::Corrupt(corruption) => {
-                on_item(SegmentItem::Corrupt(corruption));
-                Ok(None)
-            }
-        })
+            Ok(())
+        });
+        Scan::new(raw, blocks)
     }
 
     /// [`Self::scan`] for a reader of the blocks' protobuf bytes: blocks are
     /// decompressed, not decoded.
-    pub fn scan_raw(&self, mut on_item: impl FnMut(RawItem<'_>)) -> Scan {
+    pub fn scan_raw(&self, mut on_item: impl FnMut(RawItem<'_>)) -> RawScan {
         self.walk(|item| {
             on_item(item);
-            Ok(None)
+            Ok(())
         })
     }
 
-    /// The walk both scans share. `on_item` returns a block's summary, if it made
-    /// one, or why the block cannot be read (damage at its frame, reported back to
-    /// `on_item`); its result for damage is not used.
-    fn walk(
-        &self,
-        mut on_item: impl FnMut(RawItem<'_>) -> Result<Option<BlockSummary>, CorruptionKind>,
-    ) -> Scan {
-        let mut scan = Scan::default();
+    /// The walk both scans share. `on_item` says why a block cannot be read, if it
+    /// cannot (damage at its frame, reported back to `on_item`); its result for
+    /// damage is not used.
+    fn walk(&self, mut on_item: impl FnMut(RawItem<'_>) -> Result<(), CorruptionKind>) -> RawScan {
+        let mut scan = RawScan::default();
         match SegmentHeader::decode(self.data) {
             Ok(Some(header)) => scan.header = Some(header),
             Ok(None) => {
@@ -376,9 +411,8 @@ impl<'a> SegmentBytes<'a> {
                         frame_bytes: (next - offset) as u32,
                         raw,
                     };
-                    match on_item(RawItem::Block(raw)) {
-                        Ok(summary) => scan.blocks.extend(summary),
-                        Err(kind) => self.report(&mut scan, &mut on_item, offset, kind),
+                    if let Err(kind) = on_item(RawItem::Block(raw)) {
+                        self.report(&mut scan, &mut on_item, offset, kind);
                     }
                     offset = next;
                 }
@@ -420,14 +454,14 @@ impl<'a> SegmentBytes<'a> {
     /// Damage with valid frames after it, for the scan's list and its caller.
     fn report(
         &self,
-        scan: &mut Scan,
-        on_item: &mut impl FnMut(RawItem<'_>) -> Result<Option<BlockSummary>, CorruptionKind>,
+        scan: &mut RawScan,
+        on_item: &mut impl FnMut(RawItem<'_>) -> Result<(), CorruptionKind>,
         offset: usize,
         kind: CorruptionKind,
     ) {
         let corruption = self.corruption(offset, kind);
         scan.damage.push(corruption.clone());
-        // A damage item has no summary and no error of its own.
+        // A damage item has no error of its own.
         let _ = on_item(RawItem::Corrupt(corruption));
     }
 
