@@ -6,10 +6,11 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use crate::compression::{FrameDecoder, RawBlock};
+use crate::compression::RawBlock;
 use crate::error::{Corruption, CorruptionKind, StoreError};
-use crate::frame::{FRAME_HEADER_LEN, FrameHeader, FrameKind, HEADER_LEN, read_frame};
+use crate::frame::{HEADER_LEN, read_frame};
 use crate::proto::Block;
+use crate::walk::FrameWalker;
 
 /// The bytes of a segment, as a block reader asks for them.
 pub trait SegmentSource {
@@ -42,8 +43,9 @@ impl SegmentSource for File {
 #[derive(Debug)]
 pub struct BlockReader {
     path: PathBuf,
-    decoder: FrameDecoder,
-    raw: Vec<u8>,
+    walker: FrameWalker,
+    /// The frame boundary up to which the segment's dictionaries are learned.
+    learned_to: u64,
 }
 
 impl BlockReader {
@@ -51,8 +53,8 @@ impl BlockReader {
     pub fn new(path: &Path) -> Self {
         Self {
             path: path.to_path_buf(),
-            decoder: FrameDecoder::default(),
-            raw: Vec::new(),
+            walker: FrameWalker::default(),
+            learned_to: HEADER_LEN as u64,
         }
     }
 
@@ -71,21 +73,23 @@ impl BlockReader {
         let frame = read_frame(&bytes, 0)
             .verified(CorruptionKind::TruncatedFrame)
             .map_err(corruption)?;
-        match self.decoder.raw_block_into(&frame, &mut self.raw) {
+        match self.walker.decompress_block(&frame) {
             // Dictionaries come before the first block that needs them: a reader that
-            // has not met them yet finds them there.
-            Err(CorruptionKind::MissingDictionary(_)) => {
-                learn_dictionaries_before(&mut self.decoder, &self.path, source, offset)?;
-                self.decoder
-                    .raw_block_into(&frame, &mut self.raw)
-                    .map_err(corruption)?;
+            // has not met them yet finds them there, walking as the scan does, so a
+            // dictionary after damage is learned too.
+            Err(CorruptionKind::MissingDictionary(_)) if self.learned_to < offset => {
+                let before = source
+                    .bytes_at(self.learned_to, (offset - self.learned_to) as usize)
+                    .map_err(|e| StoreError::io(&self.path, e))?;
+                self.learned_to += self.walker.learn_dictionaries(&before) as u64;
+                self.walker.decompress_block(&frame).map_err(corruption)?;
             }
             result => result.map_err(corruption)?,
         }
         Ok(RawBlock {
             offset,
             frame_bytes: (frame.end() - frame.offset) as u32,
-            raw: &self.raw,
+            raw: self.walker.block(),
         })
     }
 
@@ -100,37 +104,4 @@ impl BlockReader {
         let (_, block) = decoded.map_err(|kind| Corruption::new(&self.path, offset, kind))?;
         Ok(block)
     }
-}
-
-/// Hops from frame header to frame header up to `end`, loading every dictionary
-/// frame; it stops where no frame header is.
-fn learn_dictionaries_before<S: SegmentSource + ?Sized>(
-    decoder: &mut FrameDecoder,
-    path: &Path,
-    source: &S,
-    end: u64,
-) -> Result<(), StoreError> {
-    let io = |e| StoreError::io(path, e);
-    let mut offset = HEADER_LEN as u64;
-    while offset < end {
-        let bytes = source.bytes_at(offset, FRAME_HEADER_LEN).map_err(io)?;
-        let Some(header) = <&[u8; FRAME_HEADER_LEN]>::try_from(bytes.as_ref())
-            .ok()
-            .and_then(|header| FrameHeader::decode(header).ok())
-        else {
-            break;
-        };
-        let frame_len = header.frame_len();
-        if header.kind == FrameKind::Dictionary {
-            let bytes = source.bytes_at(offset, frame_len as usize).map_err(io)?;
-            // A damaged dictionary is skipped: the blocks that need it say so.
-            if let Ok(frame) = read_frame(&bytes, 0).verified(CorruptionKind::TruncatedFrame) {
-                decoder
-                    .learn(&frame)
-                    .map_err(|kind| Corruption::new(path, offset, kind))?;
-            }
-        }
-        offset += frame_len;
-    }
-    Ok(())
 }

@@ -76,11 +76,10 @@ pub fn check(path: &Path, mut progress: impl FnMut(u64, u64)) -> Result<CheckRep
                     report.damage.push(Corruption::new(
                         segment,
                         scan.footer.map_or(0, |f| f.index_offset),
-                        CorruptionKind::Decode(format!(
-                            "index lists {} blocks, the segment holds {}",
-                            indexed.len(),
-                            found.len()
-                        )),
+                        CorruptionKind::IndexMismatch {
+                            indexed: indexed.len(),
+                            found: found.len(),
+                        },
                     ));
                 }
             }

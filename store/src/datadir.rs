@@ -303,6 +303,7 @@ impl SessionWriter {
         if blocks.is_empty() {
             return Ok(());
         }
+        self.abandon_poisoned();
         let incoming: u64 = blocks.iter().map(|b| b.frame.len() as u64).sum();
         let full = self.active.as_ref().is_some_and(|active| {
             active.block_count() > 0
@@ -350,7 +351,19 @@ impl SessionWriter {
         SegmentWriter::create(&path, header, self.options.fsync)
     }
 
+    /// Lets go of an active segment that takes no more appends, so that writing goes
+    /// on in a new one. It stays unsealed, and the next start recovers it.
+    fn abandon_poisoned(&mut self) {
+        if let Some(active) = self.active.take_if(|active| active.is_poisoned()) {
+            tracing::warn!(
+                path = %active.path().display(),
+                "left unsealed after a failed write that could not be cut back; the next start recovers it"
+            );
+        }
+    }
+
     fn seal_active(&mut self) -> Result<Option<SealedSegment>, StoreError> {
+        self.abandon_poisoned();
         let Some(active) = self.active.take() else {
             return Ok(None);
         };

@@ -19,6 +19,20 @@ pub enum StoreError {
         path: PathBuf,
         holder: Option<String>,
     },
+    #[error(
+        "{}: {write}; cutting back the partial frame failed too ({cut}), so the segment takes no more appends",
+        path.display()
+    )]
+    CutFailed {
+        path: PathBuf,
+        write: std::io::Error,
+        cut: std::io::Error,
+    },
+    #[error(
+        "{}: takes no more appends, as an earlier failed write could not be cut back; the next start recovers it",
+        path.display()
+    )]
+    Poisoned { path: PathBuf },
     #[error(transparent)]
     Corrupt(#[from] Corruption),
     #[error("{} is not a data directory, session or segment", path.display())]
@@ -35,8 +49,14 @@ impl StoreError {
 
     /// The disk is full: the caller may retry once space is freed.
     pub fn is_storage_full(&self) -> bool {
-        matches!(self, Self::Io { cause, .. }
-            if matches!(cause.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded))
+        let cause = match self {
+            Self::Io { cause, .. } | Self::CutFailed { write: cause, .. } => cause,
+            _ => return false,
+        };
+        matches!(
+            cause.kind(),
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+        )
     }
 }
 
@@ -85,6 +105,8 @@ pub enum CorruptionKind {
     Decode(String),
     #[error("segment index is cut short")]
     TruncatedIndex,
+    #[error("cannot decode frame: index lists {indexed} blocks, the segment holds {found}")]
+    IndexMismatch { indexed: usize, found: usize },
     #[error("block needs compression dictionary {0}, which the segment lacks or has damaged")]
     MissingDictionary(u16),
 }

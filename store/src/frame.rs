@@ -159,11 +159,6 @@ impl FrameHeader {
             crc: read_u32(header, 16),
         })
     }
-
-    /// Header and payload bytes.
-    pub(crate) fn frame_len(&self) -> u64 {
-        FRAME_HEADER_LEN as u64 + u64::from(self.payload_len)
-    }
 }
 
 /// A verified frame borrowed from the segment bytes.

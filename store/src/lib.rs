@@ -20,7 +20,7 @@ pub mod field;
 pub mod frame;
 pub mod segment;
 pub mod tail;
-pub mod walk;
+mod walk;
 pub mod wire;
 
 /// Types generated from `proto/oculus/segment/v1/segment.proto`.
@@ -40,4 +40,4 @@ pub use datadir::{
 pub use dictionary::{DictionarySampler, SharedDictionary};
 pub use error::{Corruption, CorruptionKind, StoreError};
 pub use segment::{FsyncPolicy, RawItem, SegmentBytes, SegmentData, SegmentItem, read_segment};
-pub use tail::{SegmentTail, TailPoll};
+pub use tail::{RawTailPoll, SegmentTail, TailPoll};

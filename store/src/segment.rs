@@ -84,6 +84,11 @@ pub enum FsyncPolicy {
 }
 
 /// Appends frames to one segment file.
+///
+/// A failed append is cut back to where the segment ended. If that cut fails too,
+/// the writer is poisoned: it refuses every later append and the seal, as they would
+/// follow a partial frame, until the segment is reopened (recovery at the next start
+/// cuts the partial frame and seals it).
 #[derive(Debug)]
 pub struct SegmentWriter {
     path: PathBuf,
@@ -94,6 +99,8 @@ pub struct SegmentWriter {
     fsync: FsyncPolicy,
     /// Dictionaries already written to this segment.
     dictionaries: Vec<u16>,
+    /// A failed append left bytes that could not be cut.
+    poisoned: bool,
 }
 
 impl SegmentWriter {
@@ -125,6 +132,7 @@ impl SegmentWriter {
             index: Vec::new(),
             fsync,
             dictionaries: Vec::new(),
+            poisoned: false,
         })
     }
 
@@ -148,6 +156,7 @@ impl SegmentWriter {
             index,
             fsync,
             dictionaries: Vec::new(),
+            poisoned: false,
         };
         use std::io::Seek;
         writer
@@ -173,9 +182,25 @@ impl SegmentWriter {
         self.index.len()
     }
 
+    /// A failed append could not be cut back: the writer takes no more appends.
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned
+    }
+
+    fn refuse_if_poisoned(&self) -> Result<(), StoreError> {
+        if self.poisoned {
+            return Err(StoreError::Poisoned {
+                path: self.path.clone(),
+            });
+        }
+        Ok(())
+    }
+
     /// Appends blocks and hands them to the OS (and disk, per the fsync policy).
-    /// On failure nothing partial is left behind: the file is cut back to where it was.
+    /// On failure nothing partial is left behind: the file is cut back to where it was,
+    /// or, if that fails too, the writer is poisoned (see [`SegmentWriter`]).
     pub fn append(&mut self, blocks: &[EncodedBlock]) -> Result<(), StoreError> {
+        self.refuse_if_poisoned()?;
         let mut buffer = Vec::with_capacity(blocks.iter().map(|b| b.frame.len()).sum());
         let mut offset = self.len;
         let mut summaries = Vec::with_capacity(blocks.len());
@@ -204,13 +229,23 @@ impl SegmentWriter {
                 Ok(())
             }
         });
-        if let Err(source) = written {
+        if let Err(write) = written {
             // A failed write (a full disk) may leave part of a frame; cut it so the
             // next append starts on a frame boundary again.
-            let _ = self.file.set_len(self.len);
             use std::io::Seek;
-            let _ = self.file.seek(std::io::SeekFrom::Start(self.len));
-            return Err(StoreError::io(&self.path, source));
+            let cut = self
+                .file
+                .set_len(self.len)
+                .and_then(|()| self.file.seek(std::io::SeekFrom::Start(self.len)));
+            if let Err(cut) = cut {
+                self.poisoned = true;
+                return Err(StoreError::CutFailed {
+                    path: self.path.clone(),
+                    write,
+                    cut,
+                });
+            }
+            return Err(StoreError::io(&self.path, write));
         }
         self.len = offset;
         self.index.extend(summaries);
@@ -220,6 +255,7 @@ impl SegmentWriter {
 
     /// Appends the index and the footer. The segment is immutable afterwards.
     pub fn seal(mut self) -> Result<SealedSegment, StoreError> {
+        self.refuse_if_poisoned()?;
         let io = |source| StoreError::io(&self.path, source);
         let index = SegmentIndex {
             blocks: std::mem::take(&mut self.index),
@@ -282,8 +318,7 @@ pub enum RawItem<'a> {
 #[derive(Debug, Default)]
 pub struct Scan {
     pub header: Option<SegmentHeader>,
-    /// Summaries of the valid blocks, in file order (empty after
-    /// [`SegmentBytes::scan_raw`], which decodes no block to summarise).
+    /// Summaries of the valid blocks, in file order.
     pub blocks: Vec<BlockSummary>,
     /// End of the last valid frame: where a torn tail starts.
     pub valid_len: u64,
@@ -293,6 +328,43 @@ pub struct Scan {
     pub damage: Vec<Corruption>,
     pub footer: Option<Footer>,
     pub sealed_index: Option<SegmentIndex>,
+}
+
+/// What [`SegmentBytes::scan_raw`] found: a [`Scan`] without block summaries, as it
+/// decodes no block to summarise.
+#[derive(Debug, Default)]
+pub struct RawScan {
+    pub header: Option<SegmentHeader>,
+    /// End of the last valid frame: where a torn tail starts.
+    pub valid_len: u64,
+    /// The segment ends in an incomplete or damaged tail with no valid frame after it.
+    pub torn_tail: bool,
+    /// Damage with valid frames after it.
+    pub damage: Vec<Corruption>,
+    pub footer: Option<Footer>,
+    pub sealed_index: Option<SegmentIndex>,
+}
+
+impl Scan {
+    fn new(raw: RawScan, blocks: Vec<BlockSummary>) -> Self {
+        let RawScan {
+            header,
+            valid_len,
+            torn_tail,
+            damage,
+            footer,
+            sealed_index,
+        } = raw;
+        Self {
+            header,
+            blocks,
+            valid_len,
+            torn_tail,
+            damage,
+            footer,
+            sealed_index,
+        }
+    }
 }
 
 /// Reads a whole segment from bytes (a memory map or a buffer).
@@ -314,36 +386,35 @@ impl<'a> SegmentBytes<'a> {
     /// Walks every frame from the header on, verifying and decoding each, and
     /// resynchronising after damage.
     pub fn scan(&self, mut on_item: impl FnMut(SegmentItem)) -> Scan {
-        self.walk(|item| match item {
-            RawItem::Block(raw) => {
-                let (summary, block) = raw.decode()?;
-                on_item(SegmentItem::Block { summary, block });
-                Ok(Some(summary))
+        let mut blocks = Vec::new();
+        let raw = self.walk(|item| {
+            match item {
+                RawItem::Block(raw) => {
+                    let (summary, block) = raw.decode()?;
+                    blocks.push(summary);
+                    on_item(SegmentItem::Block { summary, block });
+                }
+                RawItem::Corrupt(corruption) => on_item(SegmentItem::Corrupt(corruption)),
             }
-            RawItem::Corrupt(corruption) => {
-                on_item(SegmentItem::Corrupt(corruption));
-                Ok(None)
-            }
-        })
+            Ok(())
+        });
+        Scan::new(raw, blocks)
     }
 
     /// [`Self::scan`] for a reader of the blocks' protobuf bytes: blocks are
     /// decompressed, not decoded.
-    pub fn scan_raw(&self, mut on_item: impl FnMut(RawItem<'_>)) -> Scan {
+    pub fn scan_raw(&self, mut on_item: impl FnMut(RawItem<'_>)) -> RawScan {
         self.walk(|item| {
             on_item(item);
-            Ok(None)
+            Ok(())
         })
     }
 
-    /// The walk both scans share. `on_item` returns a block's summary, if it made
-    /// one, or why the block cannot be read (damage at its frame, reported back to
-    /// `on_item`); its result for damage is not used.
-    fn walk(
-        &self,
-        mut on_item: impl FnMut(RawItem<'_>) -> Result<Option<BlockSummary>, CorruptionKind>,
-    ) -> Scan {
-        let mut scan = Scan::default();
+    /// The walk both scans share. `on_item` says why a block cannot be read, if it
+    /// cannot (damage at its frame, reported back to `on_item`); its result for
+    /// damage is not used.
+    fn walk(&self, mut on_item: impl FnMut(RawItem<'_>) -> Result<(), CorruptionKind>) -> RawScan {
+        let mut scan = RawScan::default();
         match SegmentHeader::decode(self.data) {
             Ok(Some(header)) => scan.header = Some(header),
             Ok(None) => {
@@ -376,9 +447,8 @@ impl<'a> SegmentBytes<'a> {
                         frame_bytes: (next - offset) as u32,
                         raw,
                     };
-                    match on_item(RawItem::Block(raw)) {
-                        Ok(summary) => scan.blocks.extend(summary),
-                        Err(kind) => self.report(&mut scan, &mut on_item, offset, kind),
+                    if let Err(kind) = on_item(RawItem::Block(raw)) {
+                        self.report(&mut scan, &mut on_item, offset, kind);
                     }
                     offset = next;
                 }
@@ -420,14 +490,14 @@ impl<'a> SegmentBytes<'a> {
     /// Damage with valid frames after it, for the scan's list and its caller.
     fn report(
         &self,
-        scan: &mut Scan,
-        on_item: &mut impl FnMut(RawItem<'_>) -> Result<Option<BlockSummary>, CorruptionKind>,
+        scan: &mut RawScan,
+        on_item: &mut impl FnMut(RawItem<'_>) -> Result<(), CorruptionKind>,
         offset: usize,
         kind: CorruptionKind,
     ) {
         let corruption = self.corruption(offset, kind);
         scan.damage.push(corruption.clone());
-        // A damage item has no summary and no error of its own.
+        // A damage item has no error of its own.
         let _ = on_item(RawItem::Corrupt(corruption));
     }
 
@@ -534,5 +604,60 @@ impl std::ops::Deref for SegmentData {
             Self::Mapped(map) => map,
             Self::Read(data) => data,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compression::encode_block;
+
+    /// A writer whose every write fails with a full disk and whose cut fails too:
+    /// `/dev/full` takes no `write` and cannot be truncated.
+    fn writer_on_dev_full() -> SegmentWriter {
+        let path = Path::new("/dev/full");
+        SegmentWriter {
+            path: path.to_path_buf(),
+            file: File::options()
+                .write(true)
+                .open(path)
+                .expect("open /dev/full"),
+            header: SegmentHeader {
+                sequence: 1,
+                created_unix_nano: 0,
+            },
+            len: HEADER_LEN as u64,
+            index: Vec::new(),
+            fsync: FsyncPolicy::Never,
+            dictionaries: Vec::new(),
+            poisoned: false,
+        }
+    }
+
+    #[test]
+    fn a_failed_append_that_cannot_be_cut_poisons_the_writer() {
+        let block = encode_block(&Block::default(), 1).expect("encode");
+        let mut writer = writer_on_dev_full();
+        let error = writer
+            .append(std::slice::from_ref(&block))
+            .expect_err("/dev/full takes no write");
+        assert!(
+            matches!(&error, StoreError::CutFailed { write, .. }
+                if write.kind() == std::io::ErrorKind::StorageFull),
+            "{error}"
+        );
+        assert!(error.is_storage_full());
+        assert!(
+            error
+                .to_string()
+                .contains("cutting back the partial frame failed too")
+        );
+        assert!(writer.is_poisoned());
+        assert_eq!(writer.block_count(), 0);
+
+        let error = writer.append(&[block]).expect_err("poisoned");
+        assert!(matches!(error, StoreError::Poisoned { .. }), "{error}");
+        let error = writer.seal().expect_err("poisoned");
+        assert!(matches!(error, StoreError::Poisoned { .. }), "{error}");
     }
 }

@@ -34,8 +34,15 @@ pub struct SegmentTail {
 /// What one poll found.
 #[derive(Debug, Default)]
 pub struct TailPoll {
-    /// Empty after [`SegmentTail::poll_raw`], which hands blocks to its caller.
     pub blocks: Vec<(BlockSummary, Block)>,
+    pub damage: Vec<Corruption>,
+    /// The segment is sealed: nothing more will be appended.
+    pub sealed: bool,
+}
+
+/// What [`SegmentTail::poll_raw`] found besides the blocks it handed to its caller.
+#[derive(Debug, Default)]
+pub struct RawTailPoll {
     pub damage: Vec<Corruption>,
     /// The segment is sealed: nothing more will be appended.
     pub sealed: bool,
@@ -72,12 +79,15 @@ impl SegmentTail {
     /// Reads what was appended since the last poll.
     pub fn poll(&mut self) -> Result<TailPoll, StoreError> {
         let mut blocks = Vec::new();
-        let mut poll = self.poll_with(|raw| {
+        let RawTailPoll { damage, sealed } = self.poll_with(|raw| {
             blocks.push(raw.decode()?);
             Ok(())
         })?;
-        poll.blocks = blocks;
-        Ok(poll)
+        Ok(TailPoll {
+            blocks,
+            damage,
+            sealed,
+        })
     }
 
     /// [`Self::poll`] for a reader of the blocks' protobuf bytes: each new block is
@@ -85,7 +95,7 @@ impl SegmentTail {
     pub fn poll_raw(
         &mut self,
         mut on_block: impl FnMut(RawBlock<'_>),
-    ) -> Result<TailPoll, StoreError> {
+    ) -> Result<RawTailPoll, StoreError> {
         self.poll_with(|raw| {
             on_block(raw);
             Ok(())
@@ -96,10 +106,10 @@ impl SegmentTail {
     fn poll_with(
         &mut self,
         mut on_block: impl FnMut(RawBlock<'_>) -> Result<(), CorruptionKind>,
-    ) -> Result<TailPoll, StoreError> {
-        let mut out = TailPoll {
+    ) -> Result<RawTailPoll, StoreError> {
+        let mut out = RawTailPoll {
             sealed: self.sealed,
-            ..TailPoll::default()
+            ..RawTailPoll::default()
         };
         if self.sealed {
             return Ok(out);
@@ -163,7 +173,7 @@ impl SegmentTail {
 
     /// Damage at `offset`, unless the last poll reported it already: a poll that
     /// stops at damage starts there again.
-    fn report_once(&mut self, poll: &mut TailPoll, offset: u64, kind: CorruptionKind) {
+    fn report_once(&mut self, poll: &mut RawTailPoll, offset: u64, kind: CorruptionKind) {
         if self.reported_damage_at != Some(offset) {
             self.reported_damage_at = Some(offset);
             poll.damage.push(Corruption::new(&self.path, offset, kind));

@@ -269,3 +269,36 @@ fn a_block_reader_learns_the_dictionary_when_a_block_first_needs_it() {
         );
     }
 }
+
+#[test]
+fn a_block_reader_learns_a_dictionary_that_follows_damage_as_the_scan_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, blocks) = write_sealed(dir.path());
+    let index = scan_file(&path).scan.sealed_index.unwrap();
+    // Block 1's frame magic, before the dictionary: no frame header starts there.
+    let mut damaged = std::fs::read(&path).unwrap();
+    damaged[index.blocks[1].offset as usize] ^= 0xff;
+    std::fs::write(&path, &damaged).unwrap();
+
+    let read = scan_file(&path);
+    let mut expected = blocks.clone();
+    expected.remove(1);
+    assert_eq!(read.blocks, expected, "the scan resyncs past the damage");
+    let data = oculus_store::read_segment(&path).unwrap();
+    let file = std::fs::File::open(&path).unwrap();
+    for (i, summary) in index.blocks.iter().enumerate().skip(2).rev() {
+        // A new reader per block, so each read learns the dictionary after the damage.
+        let mut in_memory = oculus_store::BlockReader::new(&path);
+        let mut on_disk = oculus_store::BlockReader::new(&path);
+        let from_memory = in_memory.block(&*data, summary.offset, summary.frame_bytes);
+        let from_file = on_disk.block(&file, summary.offset, summary.frame_bytes);
+        assert_eq!(from_memory.unwrap(), blocks[i], "block {i} in memory");
+        assert_eq!(from_file.unwrap(), blocks[i], "block {i} on disk");
+    }
+    let mut tail = SegmentTail::open(&path).unwrap();
+    let last = index.blocks[8];
+    assert_eq!(
+        tail.read_block(last.offset, last.frame_bytes).unwrap(),
+        blocks[8]
+    );
+}

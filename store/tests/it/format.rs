@@ -559,3 +559,40 @@ fn the_index_is_read_through_the_footer_alone() {
     let error = oculus_store::segment::read_index(&sealed.path).unwrap_err();
     assert!(error.to_string().contains(&index_at.to_string()), "{error}");
 }
+
+#[test]
+fn check_names_an_index_that_lists_other_blocks_than_the_segment_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let written = segment(dir.path(), true);
+    let data = std::fs::read(&written.path).unwrap();
+    let footer = oculus_store::frame::Footer::decode(&data[data.len() - FOOTER_LEN..]).unwrap();
+    let index_at = footer.index_offset as usize;
+    // A copy of the first block after the last: a valid frame the index does not list.
+    let (start, end) = written.frames[0];
+    let mut changed = data[..index_at].to_vec();
+    changed.extend_from_slice(&data[start as usize..end as usize]);
+    let moved = oculus_store::frame::Footer {
+        index_offset: changed.len() as u64,
+        index_frame_len: footer.index_frame_len,
+    };
+    changed.extend_from_slice(&data[index_at..data.len() - FOOTER_LEN]);
+    changed.extend_from_slice(&moved.encode());
+    std::fs::write(&written.path, &changed).unwrap();
+
+    let report = check(&written.path, |_, _| {}).unwrap();
+    let expected = corruption(
+        &written.path,
+        moved.index_offset,
+        CorruptionKind::IndexMismatch {
+            indexed: BLOCKS as usize,
+            found: BLOCKS as usize + 1,
+        },
+    );
+    assert_eq!(report.damage, vec![expected.clone()]);
+    assert!(
+        expected
+            .to_string()
+            .ends_with("cannot decode frame: index lists 5 blocks, the segment holds 6"),
+        "{expected}"
+    );
+}
