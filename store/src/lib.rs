@@ -18,7 +18,9 @@ pub mod dictionary;
 pub mod error;
 pub mod field;
 pub mod frame;
+pub mod recovery;
 pub mod segment;
+pub mod session_writer;
 pub mod tail;
 mod walk;
 pub mod wire;
@@ -33,11 +35,10 @@ pub use block::BlockBuilder;
 pub use block_reader::{BlockReader, SegmentSource};
 pub use check::{CheckReport, check};
 pub use compression::{EncodedBlock, RawBlock, encode_block, encode_raw_block};
-pub use datadir::{
-    DataDirLock, RecoveryReport, Resolved, Session, SessionWriter, WriterOptions, default_data_dir,
-    resolve, sessions,
-};
+pub use datadir::{DataDirLock, Resolved, Session, default_data_dir, resolve, sessions};
 pub use dictionary::{DictionarySampler, SharedDictionary};
 pub use error::{Corruption, CorruptionKind, StoreError};
+pub use recovery::RecoveryReport;
 pub use segment::{FsyncPolicy, RawItem, SegmentBytes, SegmentData, SegmentItem, read_segment};
+pub use session_writer::{SessionWriter, WriterOptions};
 pub use tail::{RawTailPoll, SegmentTail, TailPoll};
