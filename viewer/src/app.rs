@@ -186,8 +186,8 @@ impl App {
 
     /// Takes in what the backend published since the last frame.
     fn receive(&mut self) {
-        if self.connection.snapshots.update() {
-            self.snapshot = std::mem::take(self.connection.snapshots.output_buffer_mut());
+        if let Some(snapshot) = self.connection.take_snapshot() {
+            self.snapshot = snapshot;
             self.derive_waterfall();
         }
         // New services get their own tab.
