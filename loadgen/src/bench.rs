@@ -436,24 +436,30 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         fmt_count(args.logs),
         args.seed
     );
-    let (spans, logs) = std::thread::scope(|s| {
-        let spans = s.spawn(|| prepare(Signal::Traces, args.spans, args.batch, args.seed));
-        let logs = s.spawn(|| {
-            prepare(
-                Signal::Logs,
-                args.logs,
-                args.batch,
-                args.seed.wrapping_add(1),
-            )
-        });
+    let (spans, logs) = std::thread::scope(|s| -> Result<_> {
+        let spans = std::thread::Builder::new()
+            .name("loadgen-spans".into())
+            .spawn_scoped(s, || {
+                prepare(Signal::Traces, args.spans, args.batch, args.seed)
+            })?;
+        let logs = std::thread::Builder::new()
+            .name("loadgen-logs".into())
+            .spawn_scoped(s, || {
+                prepare(
+                    Signal::Logs,
+                    args.logs,
+                    args.batch,
+                    args.seed.wrapping_add(1),
+                )
+            })?;
         let spans = spans
             .join()
             .map_err(|_| anyhow::anyhow!("span generator panicked"));
         let logs = logs
             .join()
             .map_err(|_| anyhow::anyhow!("log generator panicked"));
-        (spans, logs)
-    });
+        Ok((spans, logs))
+    })?;
     let prepared: Vec<Prepared> = [spans??, logs??]
         .into_iter()
         .filter(|p| p.records > 0)

@@ -400,10 +400,10 @@ fn main() {
     let mut engine = Engine::new(options(&dir), runtime.handle().clone());
     engine.poll();
     let opened = started.elapsed();
-    let held = engine.index.logs.len() + engine.index.spans.len();
+    let held = engine.index().logs.len() + engine.index().spans.len();
     assert_eq!(held as u64, records, "every record was read");
-    let text = engine.index.log_text.text_bytes() + engine.index.span_text.text_bytes();
-    let overhead = engine.index.overhead_bytes();
+    let text = engine.index().log_text.text_bytes() + engine.index().span_text.text_bytes();
+    let overhead = engine.index().overhead_bytes();
     println!(
         "open again in this process, memory already mapped {}",
         ms(opened)
@@ -523,8 +523,7 @@ fn open_in_backend(dir: &Path, records: u64, runtime: &tokio::runtime::Runtime) 
     });
     let mut first_rows = None;
     loop {
-        if connection.snapshots.update() {
-            let snapshot = connection.snapshots.read();
+        if let Some(snapshot) = connection.take_snapshot() {
             if first_rows.is_none() && !snapshot.logs.rows.is_empty() {
                 first_rows = Some(started.elapsed());
             }
@@ -589,8 +588,8 @@ fn live_latency(dir: &Path, runtime: &tokio::runtime::Runtime) {
         writer.append(&[encoded]).expect("append");
         let appended = Instant::now();
         loop {
-            if connection.snapshots.update() {
-                let status = &connection.snapshots.read().status;
+            if let Some(snapshot) = connection.take_snapshot() {
+                let status = &snapshot.status;
                 if status.logs + status.spans >= expected {
                     latencies.push(appended.elapsed());
                     shown = expected;

@@ -186,8 +186,7 @@ impl App {
 
     /// Takes in what the backend published since the last frame.
     fn receive(&mut self) {
-        if self.connection.snapshots.update() {
-            let snapshot = std::mem::take(self.connection.snapshots.output_buffer_mut());
+        if let Some(snapshot) = self.connection.take_snapshot() {
             // The backend shares one trace across snapshots until it changes; its rows
             // depend on nothing else that a new snapshot brings.
             let same_trace = match (&self.snapshot.trace, &snapshot.trace) {

@@ -24,7 +24,7 @@ use crate::filter::{step_logs, step_spans};
 use crate::model::{Index, Level};
 use crate::projection::{self, Projection};
 use crate::snapshot::{Detail, Found, RecordRef, Snapshot, SourceRef, TabId, UiEvent, ViewKind};
-use crate::source::Library;
+use crate::source::{Library, PollReport};
 use crate::status::{RateMeter, StatusLine};
 use crate::tab::{Tab, Viewport};
 
@@ -69,7 +69,7 @@ pub fn spawn(
 
 /// The backend's whole state; lives on its own thread.
 pub struct Engine {
-    pub index: Index,
+    index: Index,
     library: Library,
     tabs: FxHashMap<TabId, Tab>,
     shown: TabId,
@@ -216,6 +216,11 @@ impl Engine {
         }
     }
 
+    /// Every record read so far.
+    pub fn index(&self) -> &Index {
+        &self.index
+    }
+
     /// Looks for new sessions and segments, then reads what is new; returns whether
     /// anything was.
     pub fn poll(&mut self) -> bool {
@@ -226,7 +231,7 @@ impl Engine {
 
     fn discover(&mut self) {
         if let Err(error) = self.library.discover() {
-            self.status.report_damage(error.to_string());
+            self.status.report_damage(error.into());
         }
     }
 
@@ -235,7 +240,7 @@ impl Engine {
         self.take_report(report)
     }
 
-    fn take_report(&mut self, report: crate::source::PollReport) -> bool {
+    fn take_report(&mut self, report: PollReport) -> bool {
         for damage in report.damage {
             self.status.report_damage(damage);
         }
@@ -416,7 +421,8 @@ impl Engine {
             ..Snapshot::default()
         };
         if let Some(tab) = self.tabs.get(&self.shown) {
-            self.projection.tab(&self.index, tab, &mut snapshot);
+            self.projection
+                .fill_snapshot(&self.index, tab, &mut snapshot);
         }
         snapshot
     }

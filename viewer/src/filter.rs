@@ -293,13 +293,18 @@ fn search_records<E: HasText + Sync>(
     if range.len() >= PARALLEL_MIN_RECORDS {
         let middle = range.start + range.len() / 2;
         let (mut first, second) = std::thread::scope(|scope| {
-            let other = scope.spawn(|| search_serial(arena, entries, regex, middle..range.end));
+            let other = std::thread::Builder::new()
+                .name("oculus-search".into())
+                .spawn_scoped(scope, || {
+                    search_serial(arena, entries, regex, middle..range.end)
+                });
             let first = search_serial(arena, entries, regex, range.start..middle);
-            (first, other.join())
+            (first, other.ok().and_then(|other| other.join().ok()))
         });
         match second {
-            Ok(second) => first.extend(second),
-            Err(_) => first.extend(search_serial(arena, entries, regex, middle..range.end)),
+            Some(second) => first.extend(second),
+            // The thread could not start or did not finish: this one does its half.
+            None => first.extend(search_serial(arena, entries, regex, middle..range.end)),
         }
         return first;
     }

@@ -1,9 +1,9 @@
 //! The Oculus viewer: live spans and logs from Oculus segments, in an egui window.
 //!
 //! ```text
-//! segments ─▶ source.rs ─▶ raw.rs ─▶ model (Index) ─▶ filter.rs ─▶ backend.rs ─▶ triple buffer ─▶ app.rs ─▶ views/
-//!                                                                     ▲                             │
-//!                                                                     └───── UiEvent (bounded) ─────┘
+//! segments ─▶ source.rs (loader.rs) ─▶ raw.rs ─▶ model (Index) ─▶ filter.rs ─▶ backend.rs ─▶ triple buffer ─▶ app.rs ─▶ views/
+//!                                                                                 ▲                             │
+//!                                                                                 └───── UiEvent (bounded) ─────┘
 //! ```
 //! The backend thread owns every record; the UI thread only draws the snapshot it is
 //! handed and sends events, so a frame never waits on data. Within the UI, `views` draws
@@ -18,6 +18,7 @@ pub mod detail;
 pub mod editor;
 pub mod filter;
 mod keys;
+mod loader;
 pub mod model;
 mod projection;
 pub mod raw;

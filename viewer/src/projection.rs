@@ -35,7 +35,7 @@ struct WaterfallKey {
 
 impl Projection {
     /// Fills in what the tab shows: its filter's state, windows of rows and open trace.
-    pub fn tab(&mut self, index: &Index, tab: &Tab, snapshot: &mut Snapshot) {
+    pub fn fill_snapshot(&mut self, index: &Index, tab: &Tab, snapshot: &mut Snapshot) {
         let regex = tab.compiled.search();
         snapshot.filter_error = tab.compiled.error.clone();
         snapshot.level_counts = tab.logs.level_counts;

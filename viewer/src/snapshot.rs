@@ -5,6 +5,8 @@ use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use oculus_store::{Corruption, StoreError};
+
 use crate::filter::Filter;
 use crate::model::{Level, TraceId};
 
@@ -205,9 +207,31 @@ pub struct Status {
     /// Records read and expected while stored segments are being loaded.
     pub loading: Option<(u64, u64)>,
     /// Damage found while reading, newest last.
-    pub damage: Vec<String>,
+    pub damage: Vec<Damage>,
     /// A short message for the user (an editor jump that failed, say).
     pub notice: Option<String>,
+}
+
+/// Damage found while reading segments, kept typed until the status line draws it.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum Damage {
+    #[error(transparent)]
+    Corrupt(#[from] Corruption),
+    /// A segment or directory that cannot be read; shared, since an I/O error cannot be
+    /// cloned into every snapshot.
+    #[error(transparent)]
+    Unreadable(Arc<StoreError>),
+    #[error("a segment decoder stopped; the load is incomplete")]
+    DecoderStopped,
+}
+
+impl From<StoreError> for Damage {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Corrupt(corruption) => Self::Corrupt(corruption),
+            other => Self::Unreadable(Arc::new(other)),
+        }
+    }
 }
 
 /// The answer to a `UiEvent::Find`.
@@ -239,4 +263,33 @@ pub struct Snapshot {
     pub filter_error: Option<String>,
     pub found: Option<Found>,
     pub status: Status,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use oculus_store::CorruptionKind;
+
+    use super::*;
+
+    #[test]
+    fn damage_keeps_a_corruption_typed_and_reads_as_the_store_error_did() {
+        let corruption =
+            Corruption::new(Path::new("s.seg"), 42, CorruptionKind::Decode("bad".into()));
+        let error = StoreError::from(corruption.clone());
+        let text = error.to_string();
+        let damage = Damage::from(error);
+        assert!(
+            matches!(&damage, Damage::Corrupt(c) if *c == corruption),
+            "{damage:?}"
+        );
+        assert_eq!(damage.to_string(), text);
+
+        let io = StoreError::io(Path::new("s.seg"), std::io::Error::other("gone"));
+        let text = io.to_string();
+        let damage = Damage::from(io);
+        assert!(matches!(damage, Damage::Unreadable(_)), "{damage:?}");
+        assert_eq!(damage.to_string(), text);
+    }
 }

@@ -1,22 +1,19 @@
 //! Finding and reading segments: the sessions of the opened paths, each segment read
-//! once (memory-mapped when sealed, tailed while active), new ones picked up as the
+//! once (sealed ones by the loader, active ones tailed), new ones picked up as the
 //! collector creates them.
 
+use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::time::Duration;
 
 use oculus_store::proto::Block;
-use oculus_store::{
-    BlockReader, Corruption, CorruptionKind, RawBlock, RawItem, SegmentBytes, SegmentTail,
-    StoreError, read_segment,
-};
+use oculus_store::{BlockReader, SegmentTail, StoreError};
 use rustc_hash::FxHashSet;
 
+pub use crate::loader::PollReport;
+use crate::loader::{Job, Loader, in_file_order, unreadable_block};
 use crate::model::{BlockLoc, Index, PreparedBlock};
 use crate::raw::prepare_raw_into;
-use crate::value::RenderError;
 
 /// A session (one collector run) the viewer knows.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,9 +27,37 @@ pub struct SessionInfo {
 struct Segment {
     path: PathBuf,
     session: u16,
-    /// Follows an active segment; for a sealed one, opened on demand to read back.
+    /// Follows an active segment.
     tail: Option<SegmentTail>,
+    /// Reads a sealed segment's blocks back, opened on first demand.
+    sealed: Option<SealedReader>,
     done: bool,
+}
+
+/// A sealed segment open to read blocks back.
+#[derive(Debug)]
+struct SealedReader {
+    file: File,
+    blocks: BlockReader,
+}
+
+impl SealedReader {
+    fn open(path: &Path) -> Result<Self, StoreError> {
+        let file = File::open(path).map_err(|cause| StoreError::io(path, cause))?;
+        Ok(Self {
+            file,
+            blocks: BlockReader::new(path),
+        })
+    }
+}
+
+/// Why a block cannot be read back.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadBlockError {
+    #[error("segment {0} is not open")]
+    NoSuchSegment(u32),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// What a path given to the viewer is.
@@ -44,14 +69,6 @@ enum Root {
     Session(PathBuf),
     /// One segment file.
     File(PathBuf),
-}
-
-/// What one poll brought in.
-#[derive(Debug, Default)]
-pub struct PollReport {
-    pub blocks: usize,
-    pub records: u64,
-    pub damage: Vec<String>,
 }
 
 /// Every segment under the opened paths.
@@ -167,6 +184,7 @@ impl Library {
                 path: file,
                 session,
                 tail: None,
+                sealed: None,
                 done: false,
             });
         }
@@ -233,7 +251,7 @@ impl Library {
                 &mut report,
             );
             if let Err(error) = read {
-                report.damage.push(error.to_string());
+                report.damage.push(error.into());
                 // A file that cannot be read is reported once, not on every poll.
                 segment.done = true;
             }
@@ -243,7 +261,7 @@ impl Library {
 
     /// Records read and expected while sealed segments are being loaded.
     pub fn loading(&self) -> Option<(u64, u64)> {
-        self.loader.as_ref().map(|l| (l.loaded, l.expected))
+        self.loader.as_ref().map(Loader::progress)
     }
 
     /// Starts decoding the sealed segments not read yet, if any.
@@ -254,12 +272,11 @@ impl Library {
                 continue;
             }
             match oculus_store::segment::is_sealed(&segment.path) {
-                Ok(true) => jobs.push(Job {
-                    number: number as u32,
-                    path: segment.path.clone(),
-                    session: segment.session,
-                    blocks: None,
-                }),
+                Ok(true) => jobs.push(Job::new(
+                    number as u32,
+                    segment.path.clone(),
+                    segment.session,
+                )),
                 Ok(false) => {}
                 // Left to the tail, which reports it once.
                 Err(_) => {}
@@ -270,21 +287,23 @@ impl Library {
         }
     }
 
-    /// Reads one block back, for the detail pane.
-    pub fn read_block(&mut self, loc: BlockLoc) -> Result<Block, StoreError> {
-        let segment = self.segments.get_mut(loc.segment as usize).ok_or_else(|| {
-            StoreError::io(Path::new("?"), std::io::Error::other("no such segment"))
-        })?;
-        let tail = match &mut segment.tail {
-            Some(tail) => tail,
-            None => segment.tail.insert(SegmentTail::open(&segment.path)?),
+    /// Reads one block back, for the detail pane: through the tail of an active
+    /// segment, else straight from the sealed file.
+    pub fn read_block(&mut self, loc: BlockLoc) -> Result<Block, ReadBlockError> {
+        let segment = self
+            .segments
+            .get_mut(loc.segment as usize)
+            .ok_or(ReadBlockError::NoSuchSegment(loc.segment))?;
+        if let Some(tail) = &mut segment.tail {
+            return Ok(tail.read_block(loc.offset, loc.frame_bytes)?);
+        }
+        let reader = match &mut segment.sealed {
+            Some(reader) => reader,
+            None => segment.sealed.insert(SealedReader::open(&segment.path)?),
         };
-        tail.read_block(loc.offset, loc.frame_bytes)
-    }
-
-    /// Segments still being written.
-    pub fn active_segments(&self) -> usize {
-        self.segments.iter().filter(|s| !s.done).count()
+        Ok(reader
+            .blocks
+            .block(&reader.file, loc.offset, loc.frame_bytes)?)
     }
 }
 
@@ -316,293 +335,26 @@ fn read_new(
     in_file_order(&mut poll.damage, unreadable);
     report
         .damage
-        .extend(poll.damage.iter().map(ToString::to_string));
+        .extend(poll.damage.into_iter().map(Into::into));
     segment.done = poll.sealed;
     Ok(())
 }
 
-/// Damage at a block whose bytes do not prepare.
-fn unreadable_block(path: &Path, raw: &RawBlock<'_>, error: &RenderError) -> Corruption {
-    Corruption::new(path, raw.offset, CorruptionKind::Decode(error.to_string()))
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Adds the damage found preparing blocks to the damage found reading frames, each
-/// in the place of its offset.
-fn in_file_order(damage: &mut Vec<Corruption>, unreadable: Vec<Corruption>) {
-    if !unreadable.is_empty() {
-        damage.extend(unreadable);
-        // Stable: damage found at one offset keeps its order.
-        damage.sort_by_key(|corruption| corruption.offset);
-    }
-}
-
-/// A sealed segment to decode.
-#[derive(Debug)]
-struct Job {
-    number: u32,
-    path: PathBuf,
-    session: u16,
-    /// Where each block's frame is, from the segment's index; without one (damaged),
-    /// one decoder scans the whole segment instead.
-    blocks: Option<Vec<(u64, u32)>>,
-}
-
-/// What a decoder hands to the indexing thread.
-enum Decoded {
-    Block {
-        session: u16,
-        loc: BlockLoc,
-        /// Log records and spans.
-        records: u64,
-        block: PreparedBlock,
-    },
-    Damage(String),
-    /// A block lost to damage already reported.
-    Missing,
-    /// The end of a segment read by a scan.
-    End,
-}
-
-/// Sealed segments being loaded. Two decoder threads take alternate blocks of each
-/// segment (found through its index), so both cores decode and neither runs far
-/// ahead; the backend adds the blocks in file order a slice of time at a time,
-/// publishing in between.
-struct Loader {
-    jobs: Arc<Vec<Job>>,
-    channels: [Receiver<Decoded>; DECODERS],
-    /// Blocks go back to the decoder that made them, to be filled again.
-    recycle: [SyncSender<PreparedBlock>; DECODERS],
-    /// Position: the job, and the block within it.
-    job: usize,
-    block: usize,
-    loaded: u64,
-    expected: u64,
-}
-
-const DECODERS: usize = 2;
-
-impl std::fmt::Debug for Loader {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Loader")
-            .field("job", &self.job)
-            .field("block", &self.block)
-            .field("loaded", &self.loaded)
-            .field("expected", &self.expected)
-            .finish()
-    }
-}
-
-impl Loader {
-    /// Decoded blocks each decoder may hold before the indexer takes them.
-    const BLOCKS_AHEAD: usize = 128;
-
-    fn start(mut jobs: Vec<Job>, index: &mut Index) -> Self {
-        // The sealed indexes say where the blocks are and how much is coming:
-        // reserving it up front saves copying entries as they grow.
-        let (mut logs, mut spans, mut blocks) = (0, 0, 0);
-        for job in &mut jobs {
-            if let Ok(Some(segment_index)) = oculus_store::segment::read_index(&job.path) {
-                blocks += segment_index.blocks.len();
-                for block in &segment_index.blocks {
-                    logs += block.logs as usize;
-                    spans += block.spans as usize;
-                }
-                job.blocks = Some(
-                    segment_index
-                        .blocks
-                        .iter()
-                        .map(|b| (b.offset, b.frame_bytes))
-                        .collect(),
-                );
-            }
-        }
-        index.reserve(logs, spans, blocks);
-        let jobs = Arc::new(jobs);
-        let mut recycled = Vec::with_capacity(DECODERS);
-        let channels = std::array::from_fn(|parity| {
-            let (sender, receiver) = std::sync::mpsc::sync_channel(Self::BLOCKS_AHEAD);
-            let (recycle, recycled_blocks) = std::sync::mpsc::sync_channel(Self::BLOCKS_AHEAD);
-            recycled.push(recycle);
-            let jobs = Arc::clone(&jobs);
-            let spawned = std::thread::Builder::new()
-                .name("oculus-decoder".into())
-                .spawn(move || decode(&jobs, parity, &sender, &recycled_blocks));
-            if let Err(error) = spawned {
-                // Its channel disconnects at once, which ends the load.
-                tracing::error!(%error, "cannot start a segment decoder");
-            }
-            receiver
-        });
-        let mut recycled = recycled.into_iter();
-        let recycle = std::array::from_fn(|_| match recycled.next() {
-            Some(sender) => sender,
-            // from_fn above made one per decoder.
-            None => std::sync::mpsc::sync_channel(0).0,
-        });
-        Self {
-            jobs,
-            channels,
-            recycle,
-            job: 0,
-            block: 0,
-            loaded: 0,
-            expected: (logs + spans) as u64,
-        }
-    }
-
-    /// The segments this load covers, by number.
-    fn segments(&self) -> impl Iterator<Item = usize> + '_ {
-        self.jobs.iter().map(|j| j.number as usize)
-    }
-
-    /// Adds decoded blocks for about `budget`; returns whether every segment is in.
-    fn drain(&mut self, index: &mut Index, budget: Duration, report: &mut PollReport) -> bool {
-        let deadline = std::time::Instant::now() + budget;
-        while let Some(job) = self.jobs.get(self.job) {
-            let parity = match &job.blocks {
-                Some(blocks) if self.block >= blocks.len() => {
-                    self.job += 1;
-                    self.block = 0;
-                    continue;
-                }
-                Some(_) => self.block % DECODERS,
-                None => 0,
-            };
-            let channel = &self.channels[parity];
-            let now = std::time::Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            match channel.recv_timeout(deadline - now) {
-                Ok(Decoded::Block {
-                    session,
-                    loc,
-                    records,
-                    block,
-                }) => {
-                    report.blocks += 1;
-                    report.records += records;
-                    self.loaded += records;
-                    index.add_prepared(&block, loc, session);
-                    // A full queue means the decoder has spares: this one is dropped.
-                    let _ = self.recycle[parity].try_send(block);
-                    self.block += 1;
-                }
-                Ok(Decoded::Damage(damage)) => {
-                    report.damage.push(damage);
-                    // In an indexed segment, damage takes the place of its block.
-                    if job.blocks.is_some() {
-                        self.block += 1;
-                    }
-                }
-                Ok(Decoded::Missing) => {
-                    if job.blocks.is_some() {
-                        self.block += 1;
-                    }
-                }
-                Ok(Decoded::End) => {
-                    self.job += 1;
-                    self.block = 0;
-                }
-                Err(RecvTimeoutError::Timeout) => return false,
-                Err(RecvTimeoutError::Disconnected) => {
-                    report
-                        .damage
-                        .push("a segment decoder stopped; the load is incomplete".into());
-                    self.job = self.jobs.len();
-                }
-            }
-        }
-        true
-    }
-}
-
-/// A decoder thread: of every indexed segment, the blocks of its `parity`; of every
-/// segment without an index, all of it if its parity is 0.
-fn decode(
-    jobs: &[Job],
-    parity: usize,
-    sender: &SyncSender<Decoded>,
-    recycled: &Receiver<PreparedBlock>,
-) {
-    let send = |item| sender.send(item).is_ok();
-    for job in jobs {
-        if job.blocks.is_none() && parity != 0 {
-            continue;
-        }
-        let data = match read_segment(&job.path) {
-            Ok(data) => data,
-            Err(error) => {
-                let mut first = Some(Decoded::Damage(error.to_string()));
-                match &job.blocks {
-                    // The damage takes the place of our first block; the rest are gone.
-                    Some(blocks) => {
-                        for _ in (parity..blocks.len()).step_by(DECODERS) {
-                            if !send(first.take().unwrap_or(Decoded::Missing)) {
-                                return;
-                            }
-                        }
-                    }
-                    None => {
-                        if !send(first.take().unwrap_or(Decoded::Missing)) || !send(Decoded::End) {
-                            return;
-                        }
-                    }
-                }
-                continue;
-            }
+    #[test]
+    fn a_block_of_an_unknown_segment_is_reported_by_the_segments_number() {
+        let loc = BlockLoc {
+            segment: 3,
+            offset: 0,
+            frame_bytes: 0,
         };
-        let Some(blocks) = &job.blocks else {
-            let mut unreadable = Vec::new();
-            let mut scan = SegmentBytes::new(&job.path, &data).scan_raw(|item| {
-                if let RawItem::Block(raw) = item {
-                    let block = recycled.try_recv().unwrap_or_default();
-                    match prepare(job, &raw, block) {
-                        Ok(decoded) => {
-                            send(decoded);
-                        }
-                        Err(error) => unreadable.push(error),
-                    }
-                }
-            });
-            in_file_order(&mut scan.damage, unreadable);
-            for damage in scan.damage {
-                send(Decoded::Damage(damage.to_string()));
-            }
-            if !send(Decoded::End) {
-                return;
-            }
-            continue;
-        };
-        let mut reader = BlockReader::new(&job.path);
-        for i in (parity..blocks.len()).step_by(DECODERS) {
-            let (offset, frame_bytes) = blocks[i];
-            let block = recycled.try_recv().unwrap_or_default();
-            let item = match reader.raw_block(&*data, offset, frame_bytes) {
-                Ok(raw) => prepare(job, &raw, block)
-                    .unwrap_or_else(|error| Decoded::Damage(error.to_string())),
-                Err(error) => Decoded::Damage(error.to_string()),
-            };
-            if !send(item) {
-                return;
-            }
-        }
-    }
-}
-
-/// One block of `job` prepared into `block`, a spare from earlier blocks.
-fn prepare(job: &Job, raw: &RawBlock<'_>, mut block: PreparedBlock) -> Result<Decoded, Corruption> {
-    match prepare_raw_into(raw.raw, &mut block) {
-        Ok(()) => Ok(Decoded::Block {
-            session: job.session,
-            loc: BlockLoc {
-                segment: job.number,
-                offset: raw.offset,
-                frame_bytes: raw.frame_bytes,
-            },
-            records: block.records(),
-            block,
-        }),
-        Err(error) => Err(unreadable_block(&job.path, raw, &error)),
+        let error = Library::default().read_block(loc).map(|_| ());
+        assert!(
+            matches!(error, Err(ReadBlockError::NoSuchSegment(3))),
+            "{error:?}"
+        );
     }
 }

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use crate::model::Index;
-use crate::snapshot::Status;
+use crate::snapshot::{Damage, Status};
 
 /// Damage reports kept for the status line, newest last.
 const MAX_DAMAGE: usize = 20;
@@ -14,7 +14,7 @@ const MAX_DAMAGE: usize = 20;
 pub(crate) struct StatusLine {
     /// Who collects into the viewed directory.
     collector: String,
-    damage: Vec<String>,
+    damage: Vec<Damage>,
     pub notice: Option<String>,
     pub rate: RateMeter,
 }
@@ -30,7 +30,7 @@ impl StatusLine {
     }
 
     /// Logs damage found while reading and keeps the newest reports for the UI.
-    pub fn report_damage(&mut self, damage: String) {
+    pub fn report_damage(&mut self, damage: Damage) {
         tracing::warn!(%damage, "damaged data");
         self.damage.push(damage);
         if self.damage.len() > MAX_DAMAGE {

@@ -377,16 +377,6 @@ impl Index {
         self.trace_ids.get(&id).copied()
     }
 
-    /// The span with this id in this trace.
-    pub fn span_in_trace(&self, trace: TraceId, span_id: u64) -> Option<u32> {
-        let trace = &self.traces[self.trace_by_id(trace)? as usize];
-        trace
-            .spans
-            .iter()
-            .copied()
-            .find(|&s| self.spans[s as usize].span_id == span_id)
-    }
-
     /// The name shown for a trace: its root span's, else its first span's.
     pub fn trace_root(&self, trace: &TraceEntry) -> Option<&SpanEntry> {
         trace

@@ -257,7 +257,14 @@ pub fn status_line(ui: &mut Ui, screen: &Screen<'_>) {
                 Color32::from_rgb(240, 90, 80),
                 format!("damaged data: {damage}"),
             )
-            .on_hover_text(status.damage.join("\n"));
+            .on_hover_text(
+                status
+                    .damage
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            );
         }
     });
 }

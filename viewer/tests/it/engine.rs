@@ -33,7 +33,7 @@ fn records_arrive_while_the_collector_writes() {
     let collector = runtime.block_on(start_collector(dir.path()));
     let mut engine = oculus_viewer::Engine::new(options(dir.path()), runtime.handle().clone());
     engine.poll();
-    assert_eq!(engine.index.logs.len(), 0);
+    assert_eq!(engine.index().logs.len(), 0);
     // Long enough for the directories' times to settle, so that new files must be
     // noticed by a listing that looks at changed directories only.
     std::thread::sleep(Duration::from_millis(1500));
@@ -44,30 +44,30 @@ fn records_arrive_while_the_collector_writes() {
     // Everything the collector accepted shows up from the active segment.
     eventually("the records of the active segment", || {
         engine.poll();
-        engine.index.logs.len() + engine.index.spans.len() > 0
-            && accepted.spans.load(Ordering::Relaxed) == engine.index.spans.len() as u64
-            && accepted.logs.load(Ordering::Relaxed) == engine.index.logs.len() as u64
+        engine.index().logs.len() + engine.index().spans.len() > 0
+            && accepted.spans.load(Ordering::Relaxed) == engine.index().spans.len() as u64
+            && accepted.logs.load(Ordering::Relaxed) == engine.index().logs.len() as u64
     });
     let snapshot = show(&mut engine, Filter::default());
     assert_eq!(snapshot.services.len(), 1);
     assert_eq!(&*snapshot.services[0], "live-service");
-    assert_eq!(snapshot.logs.total, engine.index.logs.len());
+    assert_eq!(snapshot.logs.total, engine.index().logs.len());
 
     // A second run of the service appears without reopening anything.
-    let before = engine.index.spans.len();
+    let before = engine.index().spans.len();
     runtime.block_on(export_demo(&collector, "second-service", 1));
     eventually("the second service", || {
         engine.poll();
-        engine.index.spans.len() > before
+        engine.index().spans.len() > before
     });
     let snapshot = show(&mut engine, Filter::default());
     assert_eq!(snapshot.services.len(), 2);
     runtime.block_on(collector.shutdown()).unwrap();
     // The seal is read too, and nothing is read twice.
-    let total = engine.index.logs.len();
+    let total = engine.index().logs.len();
     std::thread::sleep(Duration::from_millis(50));
     engine.poll();
-    assert_eq!(engine.index.logs.len(), total);
+    assert_eq!(engine.index().logs.len(), total);
 }
 
 #[test]
@@ -77,7 +77,7 @@ fn filters_narrow_and_count_levels() {
     let mut engine = loaded_engine(dir.path(), &runtime);
     let all = show(&mut engine, Filter::default());
     assert!(all.logs.total > 0);
-    assert_eq!(all.logs.total, engine.index.logs.len());
+    assert_eq!(all.logs.total, engine.index().logs.len());
     assert_eq!(
         all.level_counts.iter().sum::<u64>() as usize,
         all.logs.total
@@ -167,7 +167,7 @@ fn traces_hold_their_spans_and_logs() {
     let dir = recorded_run();
     let runtime = runtime();
     let mut engine = loaded_engine(dir.path(), &runtime);
-    assert_eq!(engine.index.traces.len() as u64, REQUESTS);
+    assert_eq!(engine.index().traces.len() as u64, REQUESTS);
     engine.handle(UiEvent::ShowTab {
         tab: 1,
         filter: Filter::default(),
@@ -195,12 +195,12 @@ fn traces_hold_their_spans_and_logs() {
 
     // From a log to its span: the waterfall focuses the span that emitted it.
     let log = engine
-        .index
+        .index()
         .logs
         .iter()
         .position(|l| l.trace_id.get() != 0 && l.span_id != 0)
         .unwrap();
-    let log_entry = engine.index.logs[log];
+    let log_entry = engine.index().logs[log];
     engine.handle(UiEvent::OpenTrace {
         tab: 1,
         trace: log_entry.trace_id.get(),
@@ -232,10 +232,13 @@ fn traces_hold_their_spans_and_logs() {
     // Each span's logs carry its span id; every log of the trace is placed.
     let placed: usize =
         trace.spans.iter().map(|s| s.logs.len()).sum::<usize>() + trace.orphan_logs.len();
-    let entry = engine.index.trace_by_id(log_entry.trace_id.get()).unwrap();
-    assert_eq!(placed, engine.index.traces[entry as usize].logs.len());
+    let entry = engine
+        .index()
+        .trace_by_id(log_entry.trace_id.get())
+        .unwrap();
+    assert_eq!(placed, engine.index().traces[entry as usize].logs.len());
     for span in &trace.spans {
-        let span_id = engine.index.spans[span.index as usize].span_id;
+        let span_id = engine.index().spans[span.index as usize].span_id;
         assert!(span.logs.iter().all(|l| l.span_id == span_id));
     }
 
@@ -283,7 +286,7 @@ fn traces_hold_their_spans_and_logs() {
     engine.handle(UiEvent::Find {
         tab: 1,
         view: ViewKind::Logs,
-        from: Some(engine.index.logs.len() - 1),
+        from: Some(engine.index().logs.len() - 1),
         forward: true,
         errors_only: true,
         request: 7,
