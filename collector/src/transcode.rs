@@ -15,6 +15,7 @@ use oculus_store::wire::{Reader, WireError, WireType, Writer, check_utf8, zigzag
 use rustc_hash::FxHashMap;
 
 use crate::ids::{log_ids, parent_span_id, required_span_id, required_trace_id};
+use crate::otlp_field as otlp;
 
 /// An encoded `oculus.segment.v1.Block` and what it holds.
 #[derive(Debug)]
@@ -135,15 +136,17 @@ pub fn logs(request: &[u8]) -> Result<Transcoded, Error> {
     transcode(request, Records::Logs)
 }
 
-/// An ExportTraceServiceRequest or ExportLogsServiceRequest: field 1 holds the
-/// resource groups either way.
+/// An ExportTraceServiceRequest or ExportLogsServiceRequest: both hold their resource
+/// groups at the same number.
 fn transcode(request: &[u8], records: Records) -> Result<Transcoded, Error> {
     let mut transcoder = Transcoder::new(request.len());
     let mut reader = Reader::new(request);
     while let Some((number, wire)) = reader.field()? {
         match (number, wire) {
-            (1, WireType::Len) => transcoder.resource_group(reader.bytes()?, records)?,
-            (1, _) => return Err(wrong_type()),
+            (otlp::request::RESOURCE_GROUPS, WireType::Len) => {
+                transcoder.resource_group(reader.bytes()?, records)?
+            }
+            (otlp::request::RESOURCE_GROUPS, _) => return Err(wrong_type()),
             _ => reader.skip(wire)?,
         }
     }
@@ -156,6 +159,16 @@ enum Records {
     Spans,
     Logs,
 }
+
+// An AnyValue of scalars is copied as it is, and rebuilt ones keep their scalars'
+// numbers: OTLP's AnyValue and the block's must agree on them.
+const _: () = assert!(
+    otlp::any_value::STRING_VALUE == field::any_value::STRING_VALUE
+        && otlp::any_value::BOOL_VALUE == field::any_value::BOOL_VALUE
+        && otlp::any_value::INT_VALUE == field::any_value::INT_VALUE
+        && otlp::any_value::DOUBLE_VALUE == field::any_value::DOUBLE_VALUE
+        && otlp::any_value::BYTES_VALUE == field::any_value::BYTES_VALUE
+);
 
 fn wrong_type() -> WireError {
     WireError("field has the wrong wire type")
@@ -274,7 +287,9 @@ impl<'a> Transcoder<'a> {
         let mut reader = Reader::new(data);
         while let Some((number, wire)) = reader.field()? {
             match (number, wire) {
-                (2, WireType::Len) => self.scope_group(reader.bytes()?, resource_index, records)?,
+                (otlp::group::CHILDREN, WireType::Len) => {
+                    self.scope_group(reader.bytes()?, resource_index, records)?
+                }
                 _ => reader.skip(wire)?,
             }
         }
@@ -288,11 +303,13 @@ impl<'a> Transcoder<'a> {
             let mut reader = Reader::new(data);
             while let Some((number, wire)) = reader.field()? {
                 match (number, wire) {
-                    (1, WireType::Len) => {
+                    (otlp::resource::ATTRIBUTES, WireType::Len) => {
                         self.key_value(field::resource::ATTRIBUTES, reader.bytes()?, None)?;
                     }
-                    (2, WireType::Varint) => dropped = reader.varint()? as u32,
-                    (3, WireType::Len) => {
+                    (otlp::resource::DROPPED_ATTRIBUTES_COUNT, WireType::Varint) => {
+                        dropped = reader.varint()? as u32
+                    }
+                    (otlp::resource::ENTITY_REFS, WireType::Len) => {
                         let entity = reader.bytes()?;
                         check_entity_ref(entity)?;
                         // Written even when empty: an empty entity reference is one too.
@@ -301,7 +318,9 @@ impl<'a> Transcoder<'a> {
                         self.out.put_varint(entity.len() as u64);
                         self.out.extend_from_slice(entity);
                     }
-                    (1..=3, _) => return Err(wrong_type()),
+                    (otlp::resource::ATTRIBUTES..=otlp::resource::ENTITY_REFS, _) => {
+                        return Err(wrong_type());
+                    }
                     _ => reader.skip(wire)?,
                 }
             }
@@ -329,7 +348,7 @@ impl<'a> Transcoder<'a> {
         let scope_index = self.scope(resource, scope, schema_url)?;
         let mut reader = Reader::new(data);
         while let Some((number, wire)) = reader.field()? {
-            if (number, wire) != (2, WireType::Len) {
+            if (number, wire) != (otlp::group::CHILDREN, WireType::Len) {
                 reader.skip(wire)?;
                 continue;
             }
@@ -367,11 +386,21 @@ impl<'a> Transcoder<'a> {
             let mut reader = Reader::new(data);
             while let Some((number, wire)) = reader.field()? {
                 match (number, wire) {
-                    (1, WireType::Len) => name = reader.bytes()?,
-                    (2, WireType::Len) => version = reader.bytes()?,
-                    (3, WireType::Len) => reader.skip(wire)?,
-                    (4, WireType::Varint) => dropped = reader.varint()? as u32,
-                    (1..=4, _) => return Err(wrong_type()),
+                    (otlp::instrumentation_scope::NAME, WireType::Len) => name = reader.bytes()?,
+                    (otlp::instrumentation_scope::VERSION, WireType::Len) => {
+                        version = reader.bytes()?
+                    }
+                    (otlp::instrumentation_scope::ATTRIBUTES, WireType::Len) => {
+                        reader.skip(wire)?
+                    }
+                    (otlp::instrumentation_scope::DROPPED_ATTRIBUTES_COUNT, WireType::Varint) => {
+                        dropped = reader.varint()? as u32
+                    }
+                    (
+                        otlp::instrumentation_scope::NAME
+                            ..=otlp::instrumentation_scope::DROPPED_ATTRIBUTES_COUNT,
+                        _,
+                    ) => return Err(wrong_type()),
                     _ => reader.skip(wire)?,
                 }
             }
@@ -388,7 +417,7 @@ impl<'a> Transcoder<'a> {
             let mut reader = Reader::new(data);
             while let Some((number, wire)) = reader.field()? {
                 match (number, wire) {
-                    (3, WireType::Len) => {
+                    (otlp::instrumentation_scope::ATTRIBUTES, WireType::Len) => {
                         self.key_value(field::scope::ATTRIBUTES, reader.bytes()?, None)?;
                     }
                     _ => reader.skip(wire)?,
@@ -417,10 +446,12 @@ impl<'a> Transcoder<'a> {
         let mut reader = Reader::new(data);
         while let Some((number, wire)) = reader.field()? {
             match (number, wire) {
-                (1, WireType::Len) => key = reader.bytes()?,
-                (2, WireType::Len) => value = Some(reader.bytes()?),
-                (3, WireType::Varint) => reader.skip(wire)?,
-                (1..=3, _) => return Err(wrong_type()),
+                (otlp::key_value::KEY, WireType::Len) => key = reader.bytes()?,
+                (otlp::key_value::VALUE, WireType::Len) => value = Some(reader.bytes()?),
+                (otlp::key_value::KEY_STRINDEX, WireType::Varint) => reader.skip(wire)?,
+                (otlp::key_value::KEY..=otlp::key_value::KEY_STRINDEX, _) => {
+                    return Err(wrong_type());
+                }
                 _ => reader.skip(wire)?,
             }
         }
@@ -448,22 +479,29 @@ impl<'a> Transcoder<'a> {
         while let Some((number, wire)) = reader.field()? {
             scalar = None;
             match (number, wire) {
-                (1, WireType::Len) => scalar = Some(Scalar::Str(reader.utf8()?)),
-                (3, WireType::Varint) => scalar = Some(Scalar::Int(reader.varint()? as i64)),
-                (7, WireType::Len) | (2, WireType::Varint) | (4, WireType::Fixed64) => {
-                    reader.skip(wire)?
+                (otlp::any_value::STRING_VALUE, WireType::Len) => {
+                    scalar = Some(Scalar::Str(reader.utf8()?))
                 }
-                (5, WireType::Len) => {
+                (otlp::any_value::INT_VALUE, WireType::Varint) => {
+                    scalar = Some(Scalar::Int(reader.varint()? as i64))
+                }
+                (otlp::any_value::BYTES_VALUE, WireType::Len)
+                | (otlp::any_value::BOOL_VALUE, WireType::Varint)
+                | (otlp::any_value::DOUBLE_VALUE, WireType::Fixed64) => reader.skip(wire)?,
+                (otlp::any_value::ARRAY_VALUE, WireType::Len) => {
                     // An array of scalars is wire-compatible too, but checking costs as
                     // much as rebuilding it.
                     verbatim = false;
                     reader.skip(wire)?;
                 }
-                (6, WireType::Len) | (8, WireType::Varint) => {
+                (otlp::any_value::KVLIST_VALUE, WireType::Len)
+                | (otlp::any_value::STRING_VALUE_STRINDEX, WireType::Varint) => {
                     verbatim = false;
                     reader.skip(wire)?;
                 }
-                (1..=8, _) => return Err(wrong_type()),
+                (otlp::any_value::STRING_VALUE..=otlp::any_value::STRING_VALUE_STRINDEX, _) => {
+                    return Err(wrong_type());
+                }
                 _ => {
                     verbatim = false;
                     reader.skip(wire)?;
@@ -481,49 +519,49 @@ impl<'a> Transcoder<'a> {
         // Scalars keep their field numbers: OTLP's AnyValue and the block's agree.
         while let Some((number, wire)) = reader.field()? {
             match number {
-                1 | 7 => {
+                otlp::any_value::STRING_VALUE | otlp::any_value::BYTES_VALUE => {
                     let bytes = reader.bytes()?;
                     self.out.put_tag(number, WireType::Len);
                     self.out.put_varint(bytes.len() as u64);
                     self.out.extend_from_slice(bytes);
                 }
-                2 | 3 => {
+                otlp::any_value::BOOL_VALUE | otlp::any_value::INT_VALUE => {
                     let value = reader.varint()?;
                     self.out.put_tag(number, WireType::Varint);
                     self.out.put_varint(value);
                 }
-                4 => {
+                otlp::any_value::DOUBLE_VALUE => {
                     let value = reader.fixed64()?;
                     self.out.put_tag(number, WireType::Fixed64);
                     self.out.extend_from_slice(&value.to_le_bytes());
                 }
-                5 => {
+                otlp::any_value::ARRAY_VALUE => {
                     let array = reader.bytes()?;
                     let inner = self.out.begin_len(field::any_value::ARRAY_VALUE);
                     let mut values = Reader::new(array);
                     while let Some((number, wire)) = values.field()? {
                         match (number, wire) {
-                            (1, WireType::Len) => {
+                            (otlp::array_value::VALUES, WireType::Len) => {
                                 let value = values.bytes()?;
                                 self.any_value(field::array_value::VALUES, value)?;
                             }
-                            (1, _) => return Err(wrong_type()),
+                            (otlp::array_value::VALUES, _) => return Err(wrong_type()),
                             _ => values.skip(wire)?,
                         }
                     }
                     self.out.end_len(inner);
                 }
-                6 => {
+                otlp::any_value::KVLIST_VALUE => {
                     let list = reader.bytes()?;
                     let inner = self.out.begin_len(field::any_value::KVLIST_VALUE);
                     let mut values = Reader::new(list);
                     while let Some((number, wire)) = values.field()? {
                         match (number, wire) {
-                            (1, WireType::Len) => {
+                            (otlp::key_value_list::VALUES, WireType::Len) => {
                                 let value = values.bytes()?;
                                 self.key_value(field::key_value_list::VALUES, value, None)?;
                             }
-                            (1, _) => return Err(wrong_type()),
+                            (otlp::key_value_list::VALUES, _) => return Err(wrong_type()),
                             _ => values.skip(wire)?,
                         }
                     }
@@ -580,21 +618,32 @@ impl<'a> Transcoder<'a> {
         let mut reader = Reader::new(data);
         while let Some((number, wire)) = reader.field()? {
             match (number, wire) {
-                (1, WireType::Len) => trace_id = reader.bytes()?,
-                (2, WireType::Len) => span_id = reader.bytes()?,
-                (3, WireType::Len) => trace_state = reader.string()?,
-                (4, WireType::Len) => parent = reader.bytes()?,
-                (5, WireType::Len) => name = reader.bytes()?,
-                (6, WireType::Varint) => kind = reader.varint()? as i32,
-                (7, WireType::Fixed64) => start = reader.fixed64()?,
-                (8, WireType::Fixed64) => end = reader.fixed64()?,
-                (9 | 11 | 13, WireType::Len) => reader.skip(wire)?,
-                (10, WireType::Varint) => dropped_attributes = reader.varint()? as u32,
-                (12, WireType::Varint) => dropped_events = reader.varint()? as u32,
-                (14, WireType::Varint) => dropped_links = reader.varint()? as u32,
-                (15, WireType::Len) => status = Some(reader.bytes()?),
-                (16, WireType::Fixed32) => flags = reader.fixed32()?,
-                (1..=16, _) => return Err(wrong_type().into()),
+                (otlp::span::TRACE_ID, WireType::Len) => trace_id = reader.bytes()?,
+                (otlp::span::SPAN_ID, WireType::Len) => span_id = reader.bytes()?,
+                (otlp::span::TRACE_STATE, WireType::Len) => trace_state = reader.string()?,
+                (otlp::span::PARENT_SPAN_ID, WireType::Len) => parent = reader.bytes()?,
+                (otlp::span::NAME, WireType::Len) => name = reader.bytes()?,
+                (otlp::span::KIND, WireType::Varint) => kind = reader.varint()? as i32,
+                (otlp::span::START_TIME_UNIX_NANO, WireType::Fixed64) => {
+                    start = reader.fixed64()?
+                }
+                (otlp::span::END_TIME_UNIX_NANO, WireType::Fixed64) => end = reader.fixed64()?,
+                (
+                    otlp::span::ATTRIBUTES | otlp::span::EVENTS | otlp::span::LINKS,
+                    WireType::Len,
+                ) => reader.skip(wire)?,
+                (otlp::span::DROPPED_ATTRIBUTES_COUNT, WireType::Varint) => {
+                    dropped_attributes = reader.varint()? as u32
+                }
+                (otlp::span::DROPPED_EVENTS_COUNT, WireType::Varint) => {
+                    dropped_events = reader.varint()? as u32
+                }
+                (otlp::span::DROPPED_LINKS_COUNT, WireType::Varint) => {
+                    dropped_links = reader.varint()? as u32
+                }
+                (otlp::span::STATUS, WireType::Len) => status = Some(reader.bytes()?),
+                (otlp::span::FLAGS, WireType::Fixed32) => flags = reader.fixed32()?,
+                (otlp::span::TRACE_ID..=otlp::span::FLAGS, _) => return Err(wrong_type().into()),
                 _ => reader.skip(wire)?,
             }
         }
@@ -606,9 +655,11 @@ impl<'a> Transcoder<'a> {
             let mut reader = Reader::new(status);
             while let Some((number, wire)) = reader.field()? {
                 match (number, wire) {
-                    (2, WireType::Len) => status_message = reader.string()?,
-                    (3, WireType::Varint) => status_code = reader.varint()? as i32,
-                    (2 | 3, _) => return Err(wrong_type().into()),
+                    (otlp::status::MESSAGE, WireType::Len) => status_message = reader.string()?,
+                    (otlp::status::CODE, WireType::Varint) => status_code = reader.varint()? as i32,
+                    (otlp::status::MESSAGE | otlp::status::CODE, _) => {
+                        return Err(wrong_type().into());
+                    }
                     _ => reader.skip(wire)?,
                 }
             }
@@ -637,11 +688,11 @@ impl<'a> Transcoder<'a> {
         let mut reader = Reader::new(data);
         while let Some((number, wire)) = reader.field()? {
             match (number, wire) {
-                (9, WireType::Len) => {
+                (otlp::span::ATTRIBUTES, WireType::Len) => {
                     self.key_value(field::span::ATTRIBUTES, reader.bytes()?, Some(&mut source))?
                 }
-                (11, WireType::Len) => self.event(reader.bytes()?, start)?,
-                (13, WireType::Len) => self.link(reader.bytes()?)?,
+                (otlp::span::EVENTS, WireType::Len) => self.event(reader.bytes()?, start)?,
+                (otlp::span::LINKS, WireType::Len) => self.link(reader.bytes()?)?,
                 _ => reader.skip(wire)?,
             }
         }
@@ -683,11 +734,20 @@ impl<'a> Transcoder<'a> {
         let mut reader = Reader::new(data);
         while let Some((number, wire)) = reader.field()? {
             match (number, wire) {
-                (1, WireType::Fixed64) => time = reader.fixed64()?,
-                (2, WireType::Len) => name = reader.bytes()?,
-                (3, WireType::Len) => reader.skip(wire)?,
-                (4, WireType::Varint) => dropped = reader.varint()? as u32,
-                (1..=4, _) => return Err(wrong_type()),
+                (otlp::span::event::TIME_UNIX_NANO, WireType::Fixed64) => {
+                    time = reader.fixed64()?
+                }
+                (otlp::span::event::NAME, WireType::Len) => name = reader.bytes()?,
+                (otlp::span::event::ATTRIBUTES, WireType::Len) => reader.skip(wire)?,
+                (otlp::span::event::DROPPED_ATTRIBUTES_COUNT, WireType::Varint) => {
+                    dropped = reader.varint()? as u32
+                }
+                (
+                    otlp::span::event::TIME_UNIX_NANO..=otlp::span::event::DROPPED_ATTRIBUTES_COUNT,
+                    _,
+                ) => {
+                    return Err(wrong_type());
+                }
                 _ => reader.skip(wire)?,
             }
         }
@@ -699,7 +759,7 @@ impl<'a> Transcoder<'a> {
         let mut reader = Reader::new(data);
         while let Some((number, wire)) = reader.field()? {
             match (number, wire) {
-                (3, WireType::Len) => {
+                (otlp::span::event::ATTRIBUTES, WireType::Len) => {
                     self.key_value(field::event::ATTRIBUTES, reader.bytes()?, None)?
                 }
                 _ => reader.skip(wire)?,
@@ -720,13 +780,17 @@ impl<'a> Transcoder<'a> {
         let mut reader = Reader::new(data);
         while let Some((number, wire)) = reader.field()? {
             match (number, wire) {
-                (1, WireType::Len) => trace_id = reader.bytes()?,
-                (2, WireType::Len) => span_id = reader.bytes()?,
-                (3, WireType::Len) => trace_state = reader.string()?,
-                (4, WireType::Len) => reader.skip(wire)?,
-                (5, WireType::Varint) => dropped = reader.varint()? as u32,
-                (6, WireType::Fixed32) => flags = reader.fixed32()?,
-                (1..=6, _) => return Err(wrong_type().into()),
+                (otlp::span::link::TRACE_ID, WireType::Len) => trace_id = reader.bytes()?,
+                (otlp::span::link::SPAN_ID, WireType::Len) => span_id = reader.bytes()?,
+                (otlp::span::link::TRACE_STATE, WireType::Len) => trace_state = reader.string()?,
+                (otlp::span::link::ATTRIBUTES, WireType::Len) => reader.skip(wire)?,
+                (otlp::span::link::DROPPED_ATTRIBUTES_COUNT, WireType::Varint) => {
+                    dropped = reader.varint()? as u32
+                }
+                (otlp::span::link::FLAGS, WireType::Fixed32) => flags = reader.fixed32()?,
+                (otlp::span::link::TRACE_ID..=otlp::span::link::FLAGS, _) => {
+                    return Err(wrong_type().into());
+                }
                 _ => reader.skip(wire)?,
             }
         }
@@ -741,7 +805,7 @@ impl<'a> Transcoder<'a> {
         let mut reader = Reader::new(data);
         while let Some((number, wire)) = reader.field()? {
             match (number, wire) {
-                (4, WireType::Len) => {
+                (otlp::span::link::ATTRIBUTES, WireType::Len) => {
                     self.key_value(field::link::ATTRIBUTES, reader.bytes()?, None)?
                 }
                 _ => reader.skip(wire)?,
@@ -772,24 +836,37 @@ impl<'a> Transcoder<'a> {
         let mut reader = Reader::new(data);
         while let Some((number, wire)) = reader.field()? {
             match (number, wire) {
-                (1, WireType::Fixed64) => time = reader.fixed64()?,
-                (2, WireType::Varint) => severity_number = reader.varint()? as i32,
-                (3, WireType::Len) => severity_text = reader.bytes()?,
-                (5, WireType::Len) => {
+                (otlp::log_record::TIME_UNIX_NANO, WireType::Fixed64) => time = reader.fixed64()?,
+                (otlp::log_record::SEVERITY_NUMBER, WireType::Varint) => {
+                    severity_number = reader.varint()? as i32
+                }
+                (otlp::log_record::SEVERITY_TEXT, WireType::Len) => {
+                    severity_text = reader.bytes()?
+                }
+                (otlp::log_record::BODY, WireType::Len) => {
                     self.any_value(field::log_record::BODY, reader.bytes()?)?;
                 }
-                (6, WireType::Len) => self.key_value(
+                (otlp::log_record::ATTRIBUTES, WireType::Len) => self.key_value(
                     field::log_record::ATTRIBUTES,
                     reader.bytes()?,
                     Some(&mut source),
                 )?,
-                (7, WireType::Varint) => dropped = reader.varint()? as u32,
-                (8, WireType::Fixed32) => flags = reader.fixed32()?,
-                (9, WireType::Len) => trace_id = reader.bytes()?,
-                (10, WireType::Len) => span_id = reader.bytes()?,
-                (11, WireType::Fixed64) => observed = reader.fixed64()?,
-                (12, WireType::Len) => event_name = reader.bytes()?,
-                (1..=3 | 5..=12, _) => return Err(wrong_type().into()),
+                (otlp::log_record::DROPPED_ATTRIBUTES_COUNT, WireType::Varint) => {
+                    dropped = reader.varint()? as u32
+                }
+                (otlp::log_record::FLAGS, WireType::Fixed32) => flags = reader.fixed32()?,
+                (otlp::log_record::TRACE_ID, WireType::Len) => trace_id = reader.bytes()?,
+                (otlp::log_record::SPAN_ID, WireType::Len) => span_id = reader.bytes()?,
+                (otlp::log_record::OBSERVED_TIME_UNIX_NANO, WireType::Fixed64) => {
+                    observed = reader.fixed64()?
+                }
+                (otlp::log_record::EVENT_NAME, WireType::Len) => event_name = reader.bytes()?,
+                // Field 4 is reserved in OTLP: skipped like an unknown field.
+                (
+                    otlp::log_record::TIME_UNIX_NANO..=otlp::log_record::SEVERITY_TEXT
+                    | otlp::log_record::BODY..=otlp::log_record::EVENT_NAME,
+                    _,
+                ) => return Err(wrong_type().into()),
                 _ => reader.skip(wire)?,
             }
         }
@@ -897,31 +974,36 @@ impl From<Reject> for Failure {
     }
 }
 
-/// Resource and scope groups share a layout: field 1 is the resource or scope, field 2
-/// the repeated children, field 3 the schema URL. Returns fields 1 and 3.
+/// Resource and scope groups share a layout (`otlp::group`): the resource or scope, the
+/// repeated children, the schema URL. Returns the first and the last.
 fn group_header(data: &[u8]) -> Result<(Option<&[u8]>, &[u8]), WireError> {
     let mut header = None;
     let mut schema_url: &[u8] = b"";
     let mut reader = Reader::new(data);
     while let Some((number, wire)) = reader.field()? {
         match (number, wire) {
-            (1, WireType::Len) => header = Some(reader.bytes()?),
-            (2, WireType::Len) => reader.skip(wire)?,
-            (3, WireType::Len) => schema_url = reader.bytes()?,
-            (1..=3, _) => return Err(wrong_type()),
+            (otlp::group::HEADER, WireType::Len) => header = Some(reader.bytes()?),
+            (otlp::group::CHILDREN, WireType::Len) => reader.skip(wire)?,
+            (otlp::group::SCHEMA_URL, WireType::Len) => schema_url = reader.bytes()?,
+            (otlp::group::HEADER..=otlp::group::SCHEMA_URL, _) => return Err(wrong_type()),
             _ => reader.skip(wire)?,
         }
     }
     Ok((header, schema_url))
 }
 
-/// An EntityRef is kept as bytes, but must be valid: its four fields are strings.
+/// An EntityRef is kept as bytes, but must be valid: its fields are all strings.
 fn check_entity_ref(data: &[u8]) -> Result<(), WireError> {
     let mut reader = Reader::new(data);
     while let Some((number, wire)) = reader.field()? {
         match (number, wire) {
-            (1..=4, WireType::Len) => drop(reader.string()?),
-            (1..=4, _) => return Err(wrong_type()),
+            (otlp::entity_ref::SCHEMA_URL..=otlp::entity_ref::DESCRIPTION_KEYS, WireType::Len) => {
+                // Read only to check its UTF-8.
+                reader.string()?;
+            }
+            (otlp::entity_ref::SCHEMA_URL..=otlp::entity_ref::DESCRIPTION_KEYS, _) => {
+                return Err(wrong_type());
+            }
             _ => reader.skip(wire)?,
         }
     }
