@@ -225,24 +225,24 @@ fn export_command(args: &ExportArgs) -> anyhow::Result<ExitCode> {
     for segment in &resolved.segments {
         let data = read_segment(segment)?;
         let mut failure = None;
-        SegmentBytes::new(segment, &data).scan(|item| {
+        // The scan's damage list holds every range it could not read: damaged blocks,
+        // and also a damaged header, index or sealed tail, which yield no item.
+        let scan = SegmentBytes::new(segment, &data).scan(|item| {
             if failure.is_some() {
                 return;
             }
-            match item {
-                SegmentItem::Block { block, .. } => {
-                    if let Err(error) = write_block(&mut out, args.signal.into(), &block) {
-                        failure = Some(error);
-                    }
-                }
-                SegmentItem::Corrupt(damage) => {
-                    damaged += 1;
-                    progress.suspend(|| eprintln!("warning: skipped damaged block: {damage}"));
-                }
+            if let SegmentItem::Block { block, .. } = item
+                && let Err(error) = write_block(&mut out, args.signal.into(), &block)
+            {
+                failure = Some(error);
             }
         });
         if let Some(error) = failure {
             return quiet_on_closed_pipe(error);
+        }
+        for damage in &scan.damage {
+            damaged += 1;
+            progress.suspend(|| eprintln!("error: damaged: {damage}"));
         }
         progress.inc(data.len() as u64);
     }
@@ -252,7 +252,8 @@ fn export_command(args: &ExportArgs) -> anyhow::Result<ExitCode> {
     progress.finish_and_clear();
     if damaged > 0 {
         eprintln!(
-            "{damaged} damaged blocks were skipped; run `oculus-collector check` for details"
+            "{damaged} damaged ranges in the input; what could be read was exported \
+             (`oculus-collector check` lists every frame)"
         );
         return Ok(ExitCode::FAILURE);
     }

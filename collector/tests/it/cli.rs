@@ -88,3 +88,65 @@ fn a_budget_smaller_than_the_largest_request_is_refused_at_start() {
         .arg(dir.path());
     assert_fails_saying(&mut command, "smaller than the largest request");
 }
+
+/// A sealed segment of three blocks, written by the store as the collector writes.
+fn sealed_segment(dir: &std::path::Path) -> std::path::PathBuf {
+    let (mut writer, _) =
+        oculus_store::SessionWriter::open(dir, oculus_store::WriterOptions::default())
+            .expect("a data directory");
+    for _ in 0..3 {
+        let block =
+            oculus_store::encode_block(&oculus_store::proto::Block::default(), 3).expect("encodes");
+        writer.append(&[block]).expect("appends");
+    }
+    writer.close().expect("seals").expect("a segment").path
+}
+
+/// Where in a segment to flip a bit, given the segment.
+type DamagedByte = fn(&std::path::Path) -> u64;
+
+/// Damage that yields no block to the scan (a header, an index, the last block of a
+/// sealed segment) is still damage: `export` names the file and offset and fails.
+#[test]
+fn export_fails_naming_every_damaged_range() {
+    let cases: [(&str, DamagedByte); 3] = [
+        ("the header's creation time", |_| 20),
+        ("the last block", |segment| {
+            let index = oculus_store::segment::read_index(segment)
+                .expect("readable")
+                .expect("sealed");
+            index.blocks.last().expect("blocks").offset + 21
+        }),
+        ("the index", |segment| {
+            let index = oculus_store::segment::read_index(segment)
+                .expect("readable")
+                .expect("sealed");
+            let last = index.blocks.last().expect("blocks");
+            last.offset + u64::from(last.frame_bytes) + 21
+        }),
+    ];
+    for (what, byte) in cases {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let segment = sealed_segment(dir.path());
+        let mut bytes = std::fs::read(&segment).expect("readable");
+        let at = usize::try_from(byte(&segment)).expect("in memory");
+        bytes[at] ^= 0x10;
+        std::fs::write(&segment, bytes).expect("writable");
+
+        let output = collector()
+            .args(["export", "--signal", "logs"])
+            .arg(dir.path())
+            .output()
+            .expect("runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{what}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{} at byte", segment.display())),
+            "{what}: {stderr}"
+        );
+        assert!(
+            stderr.contains("damaged ranges in the input"),
+            "{what}: {stderr}"
+        );
+    }
+}
