@@ -172,7 +172,7 @@ pub mod log_record {
 
 #[cfg(test)]
 mod tests {
-    use oculus_store::wire::Reader;
+    use oculus_store::field::testing::{Set, only_tag};
     use std::collections::BTreeSet;
 
     use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -185,7 +185,6 @@ mod tests {
     use opentelemetry_proto::tonic::resource::v1::Resource;
     use opentelemetry_proto::tonic::trace::v1::span::{Event, Link};
     use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
-    use prost::Message;
 
     use crate::otlp_field::{
         any_value, array_value, entity_ref, export_logs_service_request,
@@ -193,60 +192,6 @@ mod tests {
         log_record, request, resource, resource_logs, resource_spans, scope_logs, scope_spans,
         span, status,
     };
-
-    /// A value prost encodes even alone: not the field type's default.
-    trait Set {
-        fn set() -> Self;
-    }
-
-    impl Set for u32 {
-        fn set() -> Self {
-            1
-        }
-    }
-
-    impl Set for u64 {
-        fn set() -> Self {
-            1
-        }
-    }
-
-    impl Set for i32 {
-        fn set() -> Self {
-            1
-        }
-    }
-
-    impl Set for String {
-        fn set() -> Self {
-            "x".to_owned()
-        }
-    }
-
-    // A repeated field with one entry, or `bytes` with one byte.
-    impl<T: Default> Set for Vec<T> {
-        fn set() -> Self {
-            vec![T::default()]
-        }
-    }
-
-    // A message field, present.
-    impl<T: Default> Set for Option<T> {
-        fn set() -> Self {
-            Some(T::default())
-        }
-    }
-
-    /// The field number of the only field in `message`'s encoding.
-    #[track_caller]
-    fn only_tag(message: &impl Message) -> u32 {
-        let raw = message.encode_to_vec();
-        let mut reader = Reader::new(&raw);
-        let (number, wire) = reader.field().expect("valid").expect("one field");
-        reader.skip(wire).expect("valid");
-        assert_eq!(reader.field(), Ok(None), "one field only");
-        number
-    }
 
     /// `Message.field => module::CONSTANT`: the message with only that field set, the
     /// number prost put it at, the constant and its path. A oneof's field is given its

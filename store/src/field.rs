@@ -7,71 +7,17 @@
 
 include!(concat!(env!("OUT_DIR"), "/oculus.segment.v1.fields.rs"));
 
-#[cfg(test)]
-mod tests {
+/// What tests of field numbers share: a value prost encodes even when it is the only one
+/// set, and the number of the only field of an encoding. The store's tests use it, and
+/// the collector's through the `test-support` feature.
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing {
     use prost::Message;
-    use prost_types::{DescriptorProto, FileDescriptorSet};
 
-    use super::MESSAGES;
-    use crate::field;
-    use crate::proto::any_value::Value;
-    use crate::proto::{
-        AnyValue, ArrayValue, Block, BlockSummary, Event, KeyValue, KeyValueList, Link, LogRecord,
-        Metric, Resource, Scope, SegmentIndex, SourceLocation, Span,
-    };
     use crate::wire::Reader;
 
-    /// The schema as `build.rs` compiled it.
-    const DESCRIPTORS: &[u8] =
-        include_bytes!(concat!(env!("OUT_DIR"), "/oculus.segment.v1.descriptors"));
-
-    /// Each message's full name with its fields' names and numbers, nested ones too.
-    fn schema_fields(
-        message: &DescriptorProto,
-        scope: &str,
-        out: &mut Vec<(String, Vec<(String, u32)>)>,
-    ) {
-        let name = format!("{scope}.{}", message.name());
-        let fields = message
-            .field
-            .iter()
-            .map(|f| {
-                (
-                    f.name().to_owned(),
-                    u32::try_from(f.number()).expect("positive"),
-                )
-            })
-            .collect();
-        out.push((name.clone(), fields));
-        for nested in &message.nested_type {
-            if !nested.options.as_ref().is_some_and(|o| o.map_entry()) {
-                schema_fields(nested, &name, out);
-            }
-        }
-    }
-
-    #[test]
-    fn every_field_of_the_schema_has_its_number() {
-        let descriptors = FileDescriptorSet::decode(DESCRIPTORS).expect("the compiled schema");
-        let mut schema = Vec::new();
-        for file in &descriptors.file {
-            for message in &file.message_type {
-                schema_fields(message, file.package(), &mut schema);
-            }
-        }
-        let generated: Vec<(String, Vec<(String, u32)>)> = MESSAGES
-            .iter()
-            .map(|(message, fields)| {
-                let fields = fields.iter().map(|(f, n)| ((*f).to_owned(), *n)).collect();
-                ((*message).to_owned(), fields)
-            })
-            .collect();
-        assert!(schema.iter().any(|(m, _)| m == "oculus.segment.v1.Block"));
-        assert_eq!(generated, schema);
-    }
-
     /// A value prost encodes even alone: not the field type's default.
-    trait Set {
+    pub trait Set {
         fn set() -> Self;
     }
 
@@ -121,13 +67,77 @@ mod tests {
 
     /// The field number of the only field in `message`'s encoding.
     #[track_caller]
-    fn only_tag(message: &impl Message) -> u32 {
+    pub fn only_tag(message: &impl Message) -> u32 {
         let raw = message.encode_to_vec();
         let mut reader = Reader::new(&raw);
         let (number, wire) = reader.field().expect("valid").expect("one field");
         reader.skip(wire).expect("valid");
         assert_eq!(reader.field(), Ok(None), "one field only");
         number
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use prost::Message;
+    use prost_types::{DescriptorProto, FileDescriptorSet};
+
+    use super::MESSAGES;
+    use super::testing::{Set, only_tag};
+    use crate::field;
+    use crate::proto::any_value::Value;
+    use crate::proto::{
+        AnyValue, ArrayValue, Block, BlockSummary, Event, KeyValue, KeyValueList, Link, LogRecord,
+        Metric, Resource, Scope, SegmentIndex, SourceLocation, Span,
+    };
+
+    /// The schema as `build.rs` compiled it.
+    const DESCRIPTORS: &[u8] =
+        include_bytes!(concat!(env!("OUT_DIR"), "/oculus.segment.v1.descriptors"));
+
+    /// Each message's full name with its fields' names and numbers, nested ones too.
+    fn schema_fields(
+        message: &DescriptorProto,
+        scope: &str,
+        out: &mut Vec<(String, Vec<(String, u32)>)>,
+    ) {
+        let name = format!("{scope}.{}", message.name());
+        let fields = message
+            .field
+            .iter()
+            .map(|f| {
+                (
+                    f.name().to_owned(),
+                    u32::try_from(f.number()).expect("positive"),
+                )
+            })
+            .collect();
+        out.push((name.clone(), fields));
+        for nested in &message.nested_type {
+            if !nested.options.as_ref().is_some_and(|o| o.map_entry()) {
+                schema_fields(nested, &name, out);
+            }
+        }
+    }
+
+    #[test]
+    fn every_field_of_the_schema_has_its_number() {
+        let descriptors = FileDescriptorSet::decode(DESCRIPTORS).expect("the compiled schema");
+        let mut schema = Vec::new();
+        for file in &descriptors.file {
+            for message in &file.message_type {
+                schema_fields(message, file.package(), &mut schema);
+            }
+        }
+        let generated: Vec<(String, Vec<(String, u32)>)> = MESSAGES
+            .iter()
+            .map(|(message, fields)| {
+                let fields = fields.iter().map(|(f, n)| ((*f).to_owned(), *n)).collect();
+                ((*message).to_owned(), fields)
+            })
+            .collect();
+        assert!(schema.iter().any(|(m, _)| m == "oculus.segment.v1.Block"));
+        assert_eq!(generated, schema);
     }
 
     /// `Message.field => CONSTANT`: the message with only that field set, the number
