@@ -194,21 +194,36 @@ impl Collector {
     pub fn recovery_summary(&self) -> Option<String> {
         let sealed = self.recovery.sealed.len();
         let damaged = self.recovery.damage.len();
-        if sealed == 0 && damaged == 0 {
-            return None;
+        let unrecoverable = self.recovery.unrecoverable.len();
+        let mut parts = Vec::new();
+        if sealed > 0 {
+            let torn: u64 = self.recovery.sealed.iter().map(|(_, torn)| torn).sum();
+            parts.push(format!(
+                "recovered {sealed} segment{} of a crashed run ({torn} bytes of torn tail cut)",
+                plural(sealed)
+            ));
         }
-        let torn: u64 = self.recovery.sealed.iter().map(|(_, torn)| torn).sum();
-        let mut summary = format!(
-            "recovered {sealed} segment{} of a crashed run ({torn} bytes of torn tail cut)",
-            plural(sealed)
-        );
         if damaged > 0 {
-            summary.push_str(&format!(
-                ", {damaged} damaged block{} skipped (see the log)",
+            parts.push(format!(
+                "{damaged} damaged block{} skipped",
                 plural(damaged)
             ));
         }
-        Some(summary)
+        if unrecoverable > 0 {
+            parts.push(format!(
+                "{unrecoverable} damaged range{} of earlier runs could not be recovered",
+                plural(unrecoverable)
+            ));
+        }
+        if parts.is_empty() {
+            return None;
+        }
+        let details = if damaged + unrecoverable > 0 {
+            " (see the log and `oculus-collector check`)"
+        } else {
+            ""
+        };
+        Some(format!("{}{details}", parts.join(", ")))
     }
 
     pub fn counters(&self) -> &Arc<Counters> {
@@ -245,6 +260,12 @@ fn log_recovery(recovery: &RecoveryReport) {
     }
     for damage in &recovery.damage {
         tracing::error!(%damage, "damaged block skipped during recovery");
+    }
+    for damage in &recovery.unrecoverable {
+        tracing::error!(
+            %damage,
+            "records lost: a segment of an earlier run was damaged after it was sealed; left as it is"
+        );
     }
 }
 

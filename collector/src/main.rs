@@ -220,23 +220,27 @@ fn export_command(args: &ExportArgs) -> anyhow::Result<ExitCode> {
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
-    let progress = progress_bar(&resolved.segments)?;
+    let progress = progress_bar(resolved.segment_paths())?;
     let mut damaged = 0usize;
-    for segment in &resolved.segments {
+    for file in &resolved.segments {
+        let segment = &file.path;
         let data = read_segment(segment)?;
         let mut failure = None;
         // The scan's damage list holds every range it could not read: damaged blocks,
-        // and also a damaged header, index or sealed tail, which yield no item.
-        let scan = SegmentBytes::new(segment, &data).scan(|item| {
-            if failure.is_some() {
-                return;
-            }
-            if let SegmentItem::Block { block, .. } = item
-                && let Err(error) = write_block(&mut out, args.signal.into(), &block)
-            {
-                failure = Some(error);
-            }
-        });
+        // and also a damaged header, index, footer or finished segment's end, which
+        // yield no item.
+        let scan = SegmentBytes::new(segment, &data)
+            .finished(file.finished)
+            .scan(|item| {
+                if failure.is_some() {
+                    return;
+                }
+                if let SegmentItem::Block { block, .. } = item
+                    && let Err(error) = write_block(&mut out, args.signal.into(), &block)
+                {
+                    failure = Some(error);
+                }
+            });
         if let Some(error) = failure {
             return quiet_on_closed_pipe(error);
         }
@@ -290,9 +294,10 @@ fn write_block(
     writeln!(out, "{line}").context("cannot write the output")
 }
 
-fn progress_bar(segments: &[PathBuf]) -> anyhow::Result<indicatif::ProgressBar> {
+fn progress_bar<'a>(
+    segments: impl Iterator<Item = &'a Path>,
+) -> anyhow::Result<indicatif::ProgressBar> {
     let total: u64 = segments
-        .iter()
         .filter_map(|p| std::fs::metadata(p).ok())
         .map(|m| m.len())
         .sum();
@@ -305,8 +310,7 @@ fn progress_bar(segments: &[PathBuf]) -> anyhow::Result<indicatif::ProgressBar> 
 }
 
 fn check(path: &Path) -> anyhow::Result<ExitCode> {
-    let segments = resolve(path)?.segments;
-    let progress = progress_bar(&segments)?;
+    let progress = progress_bar(resolve(path)?.segment_paths())?;
     let report = oculus_store::check(path, |done, _| progress.set_position(done))?;
     progress.finish_and_clear();
     let mut out = std::io::stdout().lock();

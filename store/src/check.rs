@@ -21,8 +21,9 @@ pub struct CheckReport {
     pub uncompressed_bytes: u64,
     /// Damage: a non-empty list means data that was written cannot be read.
     pub damage: Vec<Corruption>,
-    /// Unsealed segments ending in an incomplete frame, with its size. Not damage:
-    /// either a collector is still writing it, or the next start recovers it.
+    /// Unsealed last segments of sessions that did not end, ending in an incomplete
+    /// frame, with its size. Not damage: either a collector is still writing it, or
+    /// the next start recovers it.
     pub open_tails: Vec<(PathBuf, u64)>,
 }
 
@@ -49,15 +50,17 @@ pub fn check(path: &Path, mut progress: impl FnMut(u64, u64)) -> Result<CheckRep
         ..CheckReport::default()
     };
     let total: u64 = resolved
-        .segments
-        .iter()
+        .segment_paths()
         .filter_map(|p| std::fs::metadata(p).ok())
         .map(|m| m.len())
         .sum();
     let mut done = 0;
-    for segment in &resolved.segments {
+    for file in &resolved.segments {
+        let segment = &file.path;
         let data = read_segment(segment)?;
-        let scan = SegmentBytes::new(segment, &data).scan(|_| {});
+        let scan = SegmentBytes::new(segment, &data)
+            .finished(file.finished)
+            .scan(|_| {});
         report.bytes_on_disk += data.len() as u64;
         report.blocks += scan.blocks.len() as u64;
         for block in &scan.blocks {

@@ -5,14 +5,18 @@
 //!     collector.lock                  held (flock) by the running collector; holds its pid
 //!     sessions/
 //!         2026-11-25T17-30-05.123Z-4242/  one per collector run: start time, then pid
-//!             session.json            when and by what the session was started
+//!             session.json            when and by what the session was started, and
+//!                                     once it ended, when and how (stop or recovery)
 //!             segment-00000001.oseg   sealed
 //!             segment-00000002.oseg   active (no footer yet)
 //! ```
 //!
 //! Sessions sort by name in start order. Within a session only the highest-numbered
-//! segment can be active; on the next start, recovery (`recovery.rs`) seals any segment
-//! left unsealed by a crash, cutting only an incomplete or damaged tail. This module
+//! segment can be active: every segment before it was sealed before the next was
+//! created, so one of them without its footer was cut short afterwards. A session whose
+//! record says it ended has no active segment at all. On the next start, recovery
+//! (`recovery.rs`) seals the active segment of a run that crashed, cutting only an
+//! incomplete or damaged tail, and records that the session ended. This module
 //! finds, locks and creates; `session_writer.rs` writes.
 
 use std::fs::{self, File};
@@ -111,6 +115,63 @@ impl Session {
             .unwrap_or_default()
     }
 
+    /// The session's segments in write order, each with whether the session went on
+    /// past it.
+    pub fn segment_files(&self) -> Result<Vec<SegmentFile>, StoreError> {
+        let paths = self.segments()?;
+        // Only a collector's session (it writes the record before any segment) says
+        // anything about order; segment files copied into a folder say nothing.
+        let written_by_collector = self.path.join(SESSION_FILE).is_file();
+        let closed = self.is_closed();
+        let last = paths.len().saturating_sub(1);
+        Ok(paths
+            .into_iter()
+            .enumerate()
+            .map(|(i, path)| SegmentFile {
+                path,
+                finished: written_by_collector && (closed || i < last),
+            })
+            .collect())
+    }
+
+    /// Whether the session's record says it ended: its collector stopped, or the next
+    /// start recovered it. No segment of a closed session is written again.
+    pub fn is_closed(&self) -> bool {
+        let Ok(text) = fs::read_to_string(self.path.join(SESSION_FILE)) else {
+            return false;
+        };
+        serde_json::from_str::<serde_json::Value>(&text)
+            .is_ok_and(|info| info.get(ENDED_FIELD).is_some())
+    }
+
+    /// Records in `session.json` that the session ended, and how, so that readers know
+    /// every segment of it must be sealed. Written aside and renamed into place, so the
+    /// record is never half written.
+    pub(crate) fn mark_closed(&self, how: &str, fsync: FsyncPolicy) -> Result<(), StoreError> {
+        let path = self.path.join(SESSION_FILE);
+        // A missing or unreadable record is replaced: the end is what matters now.
+        let mut info = fs::read_to_string(&path)
+            .ok()
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+            .filter(serde_json::Value::is_object)
+            .unwrap_or_else(|| serde_json::json!({}));
+        info[ENDED_FIELD] = unix_nanos(SystemTime::now()).into();
+        info["ended_by"] = how.into();
+        let aside = self.path.join(format!("{SESSION_FILE}.new"));
+        let io = |at: &Path, e| StoreError::io(at, e);
+        let mut file = File::create(&aside).map_err(|e| io(&aside, e))?;
+        file.write_all(format!("{info:#}\n").as_bytes())
+            .map_err(|e| io(&aside, e))?;
+        if fsync != FsyncPolicy::Never {
+            file.sync_data().map_err(|e| io(&aside, e))?;
+        }
+        fs::rename(&aside, &path).map_err(|e| io(&path, e))?;
+        if fsync != FsyncPolicy::Never {
+            sync_dir(&self.path).map_err(|e| io(&self.path, e))?;
+        }
+        Ok(())
+    }
+
     /// The session's segments in write order.
     pub fn segments(&self) -> Result<Vec<PathBuf>, StoreError> {
         let entries = fs::read_dir(&self.path).map_err(|e| StoreError::io(&self.path, e))?;
@@ -124,6 +185,18 @@ impl Session {
         segments.sort();
         Ok(segments)
     }
+}
+
+/// The field of `session.json` that says the session ended.
+const ENDED_FIELD: &str = "ended_unix_nano";
+
+/// A segment file and what its session says about it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SegmentFile {
+    pub path: PathBuf,
+    /// The session went on past this segment (a later one exists) or was closed: it
+    /// was sealed, so an end without its footer is damage, not an open tail.
+    pub finished: bool,
 }
 
 /// The sessions of a data directory, oldest first.
@@ -154,7 +227,13 @@ pub fn sessions(root: &Path) -> Result<Vec<Session>, StoreError> {
 pub struct Resolved {
     pub sessions: Vec<Session>,
     /// Every segment, in session and write order.
-    pub segments: Vec<PathBuf>,
+    pub segments: Vec<SegmentFile>,
+}
+
+impl Resolved {
+    pub fn segment_paths(&self) -> impl Iterator<Item = &Path> {
+        self.segments.iter().map(|segment| segment.path.as_path())
+    }
 }
 
 /// Resolves a data directory, a session directory or a single segment file.
@@ -163,7 +242,7 @@ pub fn resolve(path: &Path) -> Result<Resolved, StoreError> {
     if meta.is_file() {
         return Ok(Resolved {
             sessions: Vec::new(),
-            segments: vec![path.to_path_buf()],
+            segments: vec![segment_in_its_session(path)?],
         });
     }
     let sessions = if path.join(SESSIONS_DIR).is_dir() {
@@ -181,9 +260,33 @@ pub fn resolve(path: &Path) -> Result<Resolved, StoreError> {
     };
     let mut segments = Vec::new();
     for session in &sessions {
-        segments.extend(session.segments()?);
+        segments.extend(session.segment_files()?);
     }
     Ok(Resolved { sessions, segments })
+}
+
+/// A segment file given on its own, judged by the session directory it sits in.
+fn segment_in_its_session(path: &Path) -> Result<SegmentFile, StoreError> {
+    let session = path.parent().map(|dir| Session {
+        path: if dir.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            dir.to_path_buf()
+        },
+    });
+    let name = path.file_name();
+    let listed = match &session {
+        Some(session) => session.segment_files()?,
+        None => Vec::new(),
+    };
+    let finished = listed
+        .iter()
+        .find(|segment| segment.path.file_name() == name)
+        .is_some_and(|segment| segment.finished);
+    Ok(SegmentFile {
+        path: path.to_path_buf(),
+        finished,
+    })
 }
 
 pub(crate) fn create_session(root: &Path, fsync: FsyncPolicy) -> Result<Session, StoreError> {

@@ -105,6 +105,12 @@ pub enum CorruptionKind {
     Decode(String),
     #[error("segment index is cut short")]
     TruncatedIndex,
+    #[error("segment footer is damaged (the index before it is intact)")]
+    DamagedFooter,
+    #[error(
+        "segment ends here without its index and footer, though its session went on past it: it was cut short"
+    )]
+    MissingFooter,
     #[error("cannot decode frame: index lists {indexed} blocks, the segment holds {found}")]
     IndexMismatch { indexed: usize, found: usize },
     #[error("block needs compression dictionary {0}, which the segment lacks or has damaged")]

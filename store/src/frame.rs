@@ -52,9 +52,16 @@ impl SegmentHeader {
     }
 
     /// Parses a header; `None` means the file is too short to hold one yet.
+    ///
+    /// The checksum is verified first, so that a flipped bit in the magic or the
+    /// version reads as damage (after which readers go on to the frames), and only a
+    /// header that verifies can say the file is of another format or version.
     pub fn decode(data: &[u8]) -> Result<Option<Self>, CorruptionKind> {
         if data.len() < HEADER_LEN {
             return Ok(None);
+        }
+        if crc32c::crc32c(&data[0..28]) != read_u32(data, 28) {
+            return Err(CorruptionKind::HeaderChecksum);
         }
         if data[0..8] != SEGMENT_MAGIC {
             return Err(CorruptionKind::NotASegment);
@@ -62,9 +69,6 @@ impl SegmentHeader {
         let version = u16::from_le_bytes([data[8], data[9]]);
         if version != FORMAT_VERSION {
             return Err(CorruptionKind::UnsupportedVersion(version));
-        }
-        if crc32c::crc32c(&data[0..28]) != read_u32(data, 28) {
-            return Err(CorruptionKind::HeaderChecksum);
         }
         Ok(Some(Self {
             sequence: read_u32(data, 12),

@@ -35,7 +35,9 @@ pub use block::BlockBuilder;
 pub use block_reader::{BlockReader, SegmentSource};
 pub use check::{CheckReport, check};
 pub use compression::{EncodedBlock, RawBlock, encode_block, encode_raw_block};
-pub use datadir::{DataDirLock, Resolved, Session, default_data_dir, resolve, sessions};
+pub use datadir::{
+    DataDirLock, Resolved, SegmentFile, Session, default_data_dir, resolve, sessions,
+};
 pub use dictionary::{DictionarySampler, SharedDictionary};
 pub use error::{Corruption, CorruptionKind, StoreError};
 pub use recovery::RecoveryReport;

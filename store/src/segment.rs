@@ -372,11 +372,25 @@ impl Scan {
 pub struct SegmentBytes<'a> {
     path: &'a Path,
     data: &'a [u8],
+    finished: bool,
 }
 
 impl<'a> SegmentBytes<'a> {
     pub fn new(path: &'a Path, data: &'a [u8]) -> Self {
-        Self { path, data }
+        Self {
+            path,
+            data,
+            finished: false,
+        }
+    }
+
+    /// Says whether the segment's session went on past it (see
+    /// [`SegmentFile::finished`](crate::datadir::SegmentFile::finished)): a finished
+    /// segment without its footer was cut short, which is damage, not an open tail.
+    #[must_use]
+    pub fn finished(mut self, finished: bool) -> Self {
+        self.finished = finished;
+        self
     }
 
     fn corruption(&self, offset: usize, kind: CorruptionKind) -> Corruption {
@@ -419,12 +433,16 @@ impl<'a> SegmentBytes<'a> {
             Ok(Some(header)) => scan.header = Some(header),
             Ok(None) => {
                 scan.torn_tail = !self.data.is_empty();
+                self.classify_end(&mut scan, None, CorruptionKind::TruncatedFrame);
                 return scan;
             }
-            Err(kind) => {
+            // A verified header of another version: its frames may mean other things.
+            Err(kind @ CorruptionKind::UnsupportedVersion(_)) => {
                 scan.damage.push(self.corruption(0, kind));
                 return scan;
             }
+            // Every frame carries its own checksum: a damaged header costs the header.
+            Err(kind) => self.report(&mut scan, &mut on_item, 0, kind),
         }
         scan.footer = Footer::find(self.data);
         let data_end = match scan.footer {
@@ -435,8 +453,10 @@ impl<'a> SegmentBytes<'a> {
         let mut walker = FrameWalker::default();
         let mut offset = HEADER_LEN;
         scan.valid_len = offset as u64;
-        // What ended the scan early, for a sealed segment that must not end so.
+        // What ended the scan early, for a segment that must not end so.
         let mut tail_kind = CorruptionKind::TruncatedFrame;
+        // Where the last INDEX frame ended: its footer follows, or sealing was cut short.
+        let mut index_end = None;
         loop {
             // After damage `next` is where a verified frame starts, and the step at it
             // moves `valid_len` to its end: setting it to `next` loses nothing.
@@ -452,8 +472,11 @@ impl<'a> SegmentBytes<'a> {
                     }
                     offset = next;
                 }
-                // An index without a footer: sealing was cut short.
-                Step::Dictionary { next } | Step::Index { next } => offset = next,
+                Step::Dictionary { next } => offset = next,
+                Step::Index { next } => {
+                    index_end = Some(next);
+                    offset = next;
+                }
                 Step::Damage { kind, next } => {
                     self.report(&mut scan, &mut on_item, offset, kind);
                     offset = next;
@@ -478,13 +501,40 @@ impl<'a> SegmentBytes<'a> {
                 Err(kind) => scan.damage.push(self.corruption(offset, kind)),
             }
         }
-        // A torn tail in a sealed segment is damage: the footer says it is complete.
-        if scan.footer.is_some() && scan.torn_tail {
+        self.classify_end(&mut scan, index_end, tail_kind);
+        scan
+    }
+
+    /// Decides what an end without a valid footer is: an open tail only while the
+    /// segment may still be written (the last of a session that was not closed).
+    fn classify_end(
+        &self,
+        scan: &mut RawScan,
+        index_end: Option<usize>,
+        tail_kind: CorruptionKind,
+    ) {
+        let end = scan.valid_len as usize;
+        if scan.footer.is_some() {
+            // A torn tail in a sealed segment is damage: the footer says it is complete.
+            if scan.torn_tail {
+                scan.torn_tail = false;
+                scan.damage.push(self.corruption(end, tail_kind));
+            }
+            return;
+        }
+        // The index and its footer are written in one go: a whole index followed by
+        // footer-sized bytes that do not verify is a damaged footer, not a torn seal.
+        if index_end == Some(end) && self.data.len() - end == FOOTER_LEN {
             scan.torn_tail = false;
             scan.damage
-                .push(self.corruption(scan.valid_len as usize, tail_kind));
+                .push(self.corruption(end, CorruptionKind::DamagedFooter));
+            return;
         }
-        scan
+        if self.finished {
+            scan.torn_tail = false;
+            scan.damage
+                .push(self.corruption(end, CorruptionKind::MissingFooter));
+        }
     }
 
     /// Damage with valid frames after it, for the scan's list and its caller.

@@ -178,8 +178,11 @@ impl SessionWriter {
         Ok(())
     }
 
-    /// Seals the active segment; the session is complete on disk afterwards.
+    /// Seals the active segment and records that the session ended; the session is
+    /// complete on disk afterwards.
     pub fn close(mut self) -> Result<Option<SealedSegment>, StoreError> {
-        self.seal_active()
+        let sealed = self.seal_active()?;
+        self.session.mark_closed("stop", self.options.fsync)?;
+        Ok(sealed)
     }
 }

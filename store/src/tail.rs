@@ -116,15 +116,18 @@ impl SegmentTail {
         }
         self.read_new_bytes()?;
         let mut cursor = 0;
-        if self.header.is_none() {
+        if self.pos == 0 {
             match SegmentHeader::decode(&self.pending) {
-                Ok(Some(header)) => {
-                    self.header = Some(header);
-                    cursor = HEADER_LEN;
-                }
+                Ok(Some(header)) => self.header = Some(header),
                 Ok(None) => return Ok(out),
-                Err(kind) => return Err(Corruption::new(&self.path, 0, kind).into()),
+                // A verified header of another version: its frames may mean other things.
+                Err(kind @ CorruptionKind::UnsupportedVersion(_)) => {
+                    return Err(Corruption::new(&self.path, 0, kind).into());
+                }
+                // Every frame carries its own checksum: a damaged header costs the header.
+                Err(kind) => self.report_once(&mut out, 0, kind),
             }
+            cursor = HEADER_LEN;
         }
         loop {
             let offset = self.pos + cursor as u64;

@@ -110,8 +110,8 @@ async fn export_and_check(protocol: Protocol, service: &str) {
 
     let mut blocks = Vec::new();
     for segment in resolve(dir.path()).expect("resolve").segments {
-        let data = read_segment(&segment).expect("read");
-        SegmentBytes::new(&segment, &data).scan(|item| match item {
+        let data = read_segment(&segment.path).expect("read");
+        SegmentBytes::new(&segment.path, &data).scan(|item| match item {
             SegmentItem::Block { block, .. } => blocks.push(block),
             SegmentItem::Corrupt(damage) => panic!("{damage}"),
         });

@@ -66,8 +66,9 @@ pub async fn start_with(configure: impl FnOnce(&mut Config)) -> Running {
 pub fn read_blocks(root: &Path) -> Vec<Block> {
     let mut blocks = Vec::new();
     for segment in resolve(root).expect("resolve").segments {
-        let data = read_segment(&segment).expect("read segment");
-        let scan = SegmentBytes::new(&segment, &data).scan(|item| match item {
+        let data = read_segment(&segment.path).expect("read segment");
+        let bytes = SegmentBytes::new(&segment.path, &data).finished(segment.finished);
+        let scan = bytes.scan(|item| match item {
             SegmentItem::Block { block, .. } => blocks.push(block),
             SegmentItem::Corrupt(damage) => panic!("damage: {damage}"),
         });

@@ -193,9 +193,9 @@ fn the_binary_shows_live_data_in_a_window_and_seals_on_sigterm() {
     let resolved = oculus_store::resolve(data.path()).unwrap();
     assert_eq!(resolved.sessions.len(), 1);
     assert!(!resolved.segments.is_empty());
-    for segment in resolved.segments {
+    for segment in resolved.segment_paths() {
         assert!(
-            oculus_store::segment::is_sealed(&segment).unwrap(),
+            oculus_store::segment::is_sealed(segment).unwrap(),
             "{}",
             segment.display()
         );
@@ -215,7 +215,9 @@ fn the_binary_reports_what_recovering_a_crashed_run_cut() {
     let session = writer.session().path.clone();
     // The crash: no seal, and a frame cut short after its magic and 36 more bytes.
     drop(writer);
-    let segment = oculus_store::resolve(&session).unwrap().segments[0].clone();
+    let segment = oculus_store::resolve(&session).unwrap().segments[0]
+        .path
+        .clone();
     let mut file = std::fs::OpenOptions::new()
         .append(true)
         .open(&segment)

@@ -259,6 +259,12 @@ pub fn data_dir_with(files: &[(&Path, &str)]) -> (tempfile::TempDir, Vec<PathBuf
         .join(oculus_store::datadir::SESSIONS_DIR)
         .join("2025-11-25T16-00-00Z-1");
     std::fs::create_dir_all(&session).unwrap();
+    // As a collector writes it when the session starts.
+    std::fs::write(
+        session.join(oculus_store::datadir::SESSION_FILE),
+        "{\"started_unix_nano\": 1}\n",
+    )
+    .unwrap();
     let mut paths = Vec::new();
     for (from, name) in files {
         let to = session.join(name);

@@ -183,7 +183,11 @@ fn every_segment_of_a_session_carries_the_dictionary_it_needs() {
         writer.append(&[encode_with(block, &dictionary)]).unwrap();
     }
     writer.close().unwrap();
-    let segments = resolve(root.path()).unwrap().segments;
+    let segments = resolve(root.path())
+        .unwrap()
+        .segment_paths()
+        .map(Path::to_path_buf)
+        .collect::<Vec<_>>();
     assert!(segments.len() >= 2, "rotation happened: {}", segments.len());
     let mut read_back = Vec::new();
     for segment in &segments {

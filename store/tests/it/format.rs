@@ -462,9 +462,10 @@ fn truncated_index_keeps_every_block() {
     }
 }
 
-/// Rewrites the segment header and returns what scan, tail and check make of it.
+/// Rewrites the segment header and checks what scan, tail and check make of it: the
+/// header is reported as damaged and every block is still read.
 #[track_caller]
-fn check_bad_header(edit: impl Fn(&mut [u8]), expected: CorruptionKind) {
+fn check_damaged_header(edit: impl Fn(&mut [u8]), expected: CorruptionKind) {
     let dir = tempfile::tempdir().unwrap();
     let written = segment(dir.path(), true);
     let mut data = std::fs::read(&written.path).unwrap();
@@ -474,62 +475,94 @@ fn check_bad_header(edit: impl Fn(&mut [u8]), expected: CorruptionKind) {
 
     let read = scan_file(&written.path);
     assert_eq!(read.scan.damage, vec![damage.clone()]);
-    assert!(read.blocks.is_empty());
+    assert_eq!(read.blocks, written.blocks);
     assert!(read.scan.header.is_none());
+    assert!(read.scan.sealed_index.is_some());
 
     let report = check(&written.path, |_, _| {}).unwrap();
     assert_eq!(report.damage, vec![damage.clone()]);
+    assert_eq!(report.blocks, BLOCKS);
 
+    let mut tail = SegmentTail::open(&written.path).unwrap();
+    let poll = tail.poll().unwrap();
+    assert_eq!(poll.damage, vec![damage]);
+    assert_eq!(
+        poll.blocks.into_iter().map(|(_, b)| b).collect::<Vec<_>>(),
+        written.blocks
+    );
+    assert!(poll.sealed);
+}
+
+#[test]
+fn a_damaged_header_costs_only_the_header() {
+    for byte in 0..HEADER_LEN {
+        for bit in 0..8 {
+            check_damaged_header(|h| h[byte] ^= 1 << bit, CorruptionKind::HeaderChecksum);
+        }
+    }
+    check_damaged_header(|h| h.fill(0), CorruptionKind::HeaderChecksum);
+}
+
+/// A header that verifies but names another version: its frames are not read.
+#[test]
+fn a_newer_format_version_is_refused_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let written = segment(dir.path(), true);
+    let mut data = std::fs::read(&written.path).unwrap();
+    data[8..10].copy_from_slice(&2u16.to_le_bytes());
+    let crc = crc32c::crc32c(&data[0..28]);
+    data[28..32].copy_from_slice(&crc.to_le_bytes());
+    std::fs::write(&written.path, &data).unwrap();
+    let damage = corruption(&written.path, 0, CorruptionKind::UnsupportedVersion(2));
+
+    let read = scan_file(&written.path);
+    assert_eq!(read.scan.damage, vec![damage.clone()]);
+    assert!(read.blocks.is_empty());
+    let report = check(&written.path, |_, _| {}).unwrap();
+    assert_eq!(report.damage, vec![damage.clone()]);
     let mut tail = SegmentTail::open(&written.path).unwrap();
     match tail.poll() {
         Err(StoreError::Corrupt(found)) => assert_eq!(found, damage),
-        other => panic!("tail of a bad header gave {other:?}"),
+        other => panic!("tail of a newer version gave {other:?}"),
     }
+
+    // Recovery keeps it for a newer reader, even as the newest segment of a crash.
+    let (root, paths) = data_dir_with(&[(&written.path, "segment-00000001.oseg")]);
+    let unsealed = &data[..data.len() - FOOTER_LEN];
+    std::fs::write(&paths[0], unsealed).unwrap();
+    let (writer, report) = SessionWriter::open(root.path(), WriterOptions::default()).unwrap();
+    drop(writer);
+    assert_eq!(std::fs::read(&paths[0]).unwrap(), unsealed);
+    assert!(report.sealed.is_empty(), "{:?}", report.sealed);
+    assert_eq!(
+        report.unrecoverable,
+        vec![corruption(
+            &paths[0],
+            0,
+            CorruptionKind::UnsupportedVersion(2)
+        )]
+    );
 }
 
 #[test]
-fn bad_segment_headers_give_typed_corruption() {
-    check_bad_header(|h| h[0] = b'X', CorruptionKind::NotASegment);
-    check_bad_header(
-        |h| h[8..10].copy_from_slice(&2u16.to_le_bytes()),
-        CorruptionKind::UnsupportedVersion(2),
-    );
-    check_bad_header(
-        |h| h[8..10].copy_from_slice(&0u16.to_le_bytes()),
-        CorruptionKind::UnsupportedVersion(0),
-    );
-    check_bad_header(|h| h[12] ^= 0x01, CorruptionKind::HeaderChecksum);
-    check_bad_header(|h| h[31] ^= 0x01, CorruptionKind::HeaderChecksum);
-}
-
-#[test]
-fn recovery_never_deletes_a_segment_with_a_bad_header() {
-    // A future format version or a flipped header bit is not "nothing was written":
-    // the blocks behind it must survive a restart. Recovery only reads the footer of a
-    // sealed segment; finding the damage is `check`'s job.
-    for (edit, kind) in [
-        (0usize, CorruptionKind::NotASegment),
-        (8, CorruptionKind::UnsupportedVersion(1 ^ 0x02)),
-        (20, CorruptionKind::HeaderChecksum),
-    ] {
-        let dir = tempfile::tempdir().unwrap();
-        let written = segment(dir.path(), true);
-        let mut data = std::fs::read(&written.path).unwrap();
-        data[edit] ^= 0x02;
-        std::fs::write(&written.path, &data).unwrap();
-        let (root, paths) = data_dir_with(&[(&written.path, "segment-00000001.oseg")]);
-        let (writer, report) = SessionWriter::open(root.path(), WriterOptions::default()).unwrap();
-        drop(writer);
-        assert_eq!(
-            std::fs::read(&paths[0]).unwrap(),
-            data,
-            "{kind:?}: segment changed"
-        );
-        assert!(report.damage.is_empty(), "{kind:?}: {:?}", report.damage);
-        assert!(report.sealed.is_empty(), "{kind:?}: {:?}", report.sealed);
-        let checked = check(root.path(), |_, _| {}).unwrap();
-        assert_eq!(checked.damage, vec![corruption(&paths[0], 0, kind.clone())]);
-    }
+fn recovery_seals_a_crashed_segment_with_a_damaged_header_and_keeps_its_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let written = segment(dir.path(), false);
+    let mut data = std::fs::read(&written.path).unwrap();
+    data[20] ^= 0x02;
+    std::fs::write(&written.path, &data).unwrap();
+    let (root, paths) = data_dir_with(&[(&written.path, "segment-00000001.oseg")]);
+    let (writer, report) = SessionWriter::open(root.path(), WriterOptions::default()).unwrap();
+    drop(writer);
+    let damage = corruption(&paths[0], 0, CorruptionKind::HeaderChecksum);
+    assert_eq!(report.damage, vec![damage.clone()]);
+    assert_eq!(report.sealed, vec![(paths[0].clone(), 0)]);
+    let read = scan_file(&paths[0]);
+    assert_eq!(read.blocks, written.blocks);
+    assert!(read.scan.footer.is_some());
+    let checked = check(root.path(), |_, _| {}).unwrap();
+    assert_eq!(checked.damage, vec![damage]);
+    assert_eq!(checked.blocks, BLOCKS);
 }
 
 #[test]

@@ -152,7 +152,11 @@ fn run(ops: Vec<Op>, max_segment_bytes: u64) -> Result<(), TestCaseError> {
     writer.close().unwrap();
 
     let mut found = Vec::new();
-    let segments = resolve(root.path()).unwrap().segments;
+    let segments = resolve(root.path())
+        .unwrap()
+        .segment_paths()
+        .map(Path::to_path_buf)
+        .collect::<Vec<_>>();
     for path in &segments {
         let read = scan_file(path);
         prop_assert!(

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use oculus_store::frame::{Footer, HEADER_LEN, SegmentHeader};
+use oculus_store::frame::{Footer, HEADER_LEN};
 use oculus_store::proto::Block;
 use oculus_store::{
     SessionWriter, StoreError, WriterOptions, check, datadir::is_locked, resolve, sessions,
@@ -22,8 +22,8 @@ fn is_sealed(path: &Path) -> bool {
 /// Every block of a data directory, in session and write order.
 fn read_all(root: &Path) -> Vec<Block> {
     let mut blocks = Vec::new();
-    for path in resolve(root).unwrap().segments {
-        let read = scan_file(&path);
+    for path in resolve(root).unwrap().segment_paths() {
+        let read = scan_file(path);
         assert!(
             read.scan.damage.is_empty(),
             "{}: {:?}",
@@ -131,26 +131,25 @@ fn crash_that_loses_part_of_an_acknowledged_frame_keeps_the_earlier_blocks() {
 #[test]
 fn recovery_removes_a_segment_whose_header_never_made_it() {
     let root = tempfile::tempdir().unwrap();
-    let (mut writer, _) = SessionWriter::open(root.path(), WriterOptions::default()).unwrap();
+    let options = WriterOptions {
+        max_segment_bytes: 1,
+        ..WriterOptions::default()
+    };
+    let (mut writer, _) = SessionWriter::open(root.path(), options).unwrap();
     let session = writer.session().clone();
+    // The second append seals segment 1 and starts segment 2.
     writer.append(&[encode(&sample_block(0))]).unwrap();
+    writer.append(&[encode(&sample_block(1))]).unwrap();
     drop(writer);
     // A crash between creating segment 2 and writing its whole header.
-    let header = SegmentHeader {
-        sequence: 2,
-        created_unix_nano: 1,
-    }
-    .encode();
     let partial = segment_path(&session.path, 2);
+    let header = std::fs::read(&partial).unwrap();
     std::fs::write(&partial, &header[..HEADER_LEN - 5]).unwrap();
     let (writer, report) = SessionWriter::open(root.path(), WriterOptions::default()).unwrap();
     drop(writer);
     assert_eq!(
         report.sealed,
-        vec![
-            (segment_path(&session.path, 1), 0),
-            (partial.clone(), (HEADER_LEN - 5) as u64)
-        ]
+        vec![(partial.clone(), (HEADER_LEN - 5) as u64)]
     );
     assert!(!partial.exists());
     assert_eq!(read_all(root.path()), vec![sample_block(0)]);
@@ -266,7 +265,8 @@ fn all_segments(root: &Path) -> Vec<(PathBuf, u64)> {
         .unwrap()
         .segments
         .into_iter()
-        .map(|path| {
+        .map(|segment| {
+            let path = segment.path;
             let len = std::fs::metadata(&path).unwrap().len();
             (path, len)
         })

@@ -319,8 +319,8 @@ fn stored_blocks_prepare_the_same_from_bytes_and_from_messages() {
     let dir = recorded_run();
     let mut blocks = 0;
     for segment in oculus_store::resolve(dir.path()).unwrap().segments {
-        let data = oculus_store::read_segment(&segment).unwrap();
-        oculus_store::SegmentBytes::new(&segment, &data).scan(|item| {
+        let data = oculus_store::read_segment(&segment.path).unwrap();
+        oculus_store::SegmentBytes::new(&segment.path, &data).scan(|item| {
             if let oculus_store::SegmentItem::Block { block, .. } = item {
                 let raw = block.encode_to_vec();
                 let from_bytes = oculus_viewer::raw::prepare_raw(&raw).unwrap();
