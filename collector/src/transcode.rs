@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 
-use oculus_store::block::{TimeChain, event_time_offset, log_time_entries};
+use oculus_store::block::{LogTimeChain, SpanTimeChain, event_time_offset, log_time_entries};
 use oculus_store::field;
 use oculus_store::proto::BlockSummary;
 use oculus_store::wire::{Reader, WireError, WireType, Writer, check_utf8, zigzag_encode};
@@ -99,7 +99,9 @@ struct Transcoder<'a> {
     resources: u32,
     scopes: u32,
     base_time: Option<u64>,
-    chain: TimeChain,
+    /// A transcoder's block holds one kind, but each kind has its chain, as readers expect.
+    span_chain: SpanTimeChain,
+    log_chain: LogTimeChain,
     /// The first span of each trace in this block, 1-based.
     traces: FxHashMap<(u64, u64), u32>,
     min_time: u64,
@@ -206,7 +208,8 @@ impl<'a> Transcoder<'a> {
             resources: 0,
             scopes: 0,
             base_time: None,
-            chain: TimeChain::default(),
+            span_chain: SpanTimeChain::default(),
+            log_chain: LogTimeChain::default(),
             traces: FxHashMap::default(),
             min_time: u64::MAX,
             max_time: 0,
@@ -258,11 +261,12 @@ impl<'a> Transcoder<'a> {
         }
     }
 
-    /// Starts the block's time chain at the first record's time.
+    /// Starts the block's time chains at the first record's time.
     fn start_chain(&mut self, time: u64) {
         if self.base_time.is_none() {
             self.base_time = Some(time);
-            self.chain = TimeChain::new(time);
+            self.span_chain = SpanTimeChain::new(time);
+            self.log_chain = LogTimeChain::new(time);
         }
     }
 
@@ -354,7 +358,7 @@ impl<'a> Transcoder<'a> {
             }
             let record = reader.bytes()?;
             let mark = self.out.len();
-            let (base_time, chain) = (self.base_time, self.chain);
+            let times = (self.base_time, self.span_chain, self.log_chain);
             let result = match records {
                 Records::Spans => self.span(record, scope_index),
                 Records::Logs => self.log(record, scope_index),
@@ -364,7 +368,7 @@ impl<'a> Transcoder<'a> {
                 Err(Failure::Rejected(Reject(reason))) => {
                     // A rejected record leaves no trace in the block, nor in its times.
                     self.out.truncate(mark);
-                    (self.base_time, self.chain) = (base_time, chain);
+                    (self.base_time, self.span_chain, self.log_chain) = times;
                     self.reject(reason);
                 }
                 Err(Failure::Malformed(error)) => return Err(error),
@@ -665,7 +669,7 @@ impl<'a> Transcoder<'a> {
             }
         }
         self.start_chain(start);
-        let start_offset = self.chain.span_start_offset(start);
+        let start_offset = self.span_chain.span_start_offset(start);
         let duration = end.wrapping_sub(start) as i64;
         let name = self.intern_bytes(name)?;
 
@@ -878,7 +882,7 @@ impl<'a> Transcoder<'a> {
         let event_name = self.intern_bytes(event_name)?;
         // Nothing below can fail, so the chain and the columns only see records kept.
         let (time_offset, observed_offset, absent_times) =
-            log_time_entries(self.chain.log_time_offsets(time, observed));
+            log_time_entries(self.log_chain.log_time_offsets(time, observed));
 
         self.out
             .put_uint(field::log_record::SCOPE, u64::from(scope));
@@ -950,11 +954,8 @@ impl<'a> Transcoder<'a> {
         let summary = BlockSummary {
             spans: self.spans,
             logs: self.logs,
-            min_time_unix_nano: if self.min_time == u64::MAX {
-                0
-            } else {
-                self.min_time
-            },
+            // As `summarize`: only a block with no time (max 0) has no range.
+            min_time_unix_nano: if self.max_time == 0 { 0 } else { self.min_time },
             max_time_unix_nano: self.max_time,
             ..BlockSummary::default()
         };

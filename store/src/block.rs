@@ -1,4 +1,15 @@
 //! Building blocks from normalized records, and reading strings back out of them.
+//!
+//! # How record times are stored
+//!
+//! Each time is stored relative to one before it, so the stored numbers are short
+//! (records of a batch are close in time). Each kind of record has a chain of its own,
+//! and every chain starts at the block's base time: spans chain through spans only, log
+//! records through log records only (metric points keep their verbatim OTLP times). A
+//! block that holds both kinds thus reads back exactly whatever order they were added
+//! in, and a block of one kind, all the collector writes, is stored as it always was.
+//! The chains are two types, [`SpanTimeChain`] and [`LogTimeChain`], so that no writer
+//! or reader can walk one chain across both kinds.
 
 use std::collections::hash_map::Entry;
 
@@ -13,25 +24,23 @@ pub struct BlockBuilder {
     interned: FxHashMap<String, u32>,
     /// The first span of each trace in this block, 1-based.
     traces: FxHashMap<(u64, u64), u32>,
-    chain: TimeChain,
+    /// One chain per kind, as the readers walk them, so a block may mix spans and logs.
+    span_chain: SpanTimeChain,
+    log_chain: LogTimeChain,
     base_time_set: bool,
 }
 
-/// How record times are stored: each relative to the one before it in the block, so
-/// the stored numbers are short (records of a batch are close in time).
+/// The chain of a block's span start times (see the module doc). Writers and readers
+/// walk the same chain.
 ///
-/// The chain starts at the block's base time. A span's start is stored as the
-/// difference from the previous span's start; its events relative to its own start.
-/// A log record's event time, when it has one, is stored relative to the previous
-/// record's time; its observed time relative to its own event time if present, else
-/// to the previous record's time. A record's time (its event time, else its observed
-/// time) is the next record's reference. Writers and readers walk the same chain.
+/// It starts at the block's base time. A span's start is stored as the difference from
+/// the previous span's start; its events relative to its own start.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct TimeChain {
+pub struct SpanTimeChain {
     previous: u64,
 }
 
-impl TimeChain {
+impl SpanTimeChain {
     pub fn new(base_time_unix_nano: u64) -> Self {
         Self {
             previous: base_time_unix_nano,
@@ -47,6 +56,27 @@ impl TimeChain {
     pub fn span_start(&mut self, offset: i64) -> u64 {
         self.previous = self.previous.wrapping_add(offset as u64);
         self.previous
+    }
+}
+
+/// The chain of a block's log record times (see the module doc). Writers and readers
+/// walk the same chain.
+///
+/// It starts at the block's base time. A log record's event time, when it has one, is
+/// stored relative to the previous log record's time; its observed time relative to
+/// its own event time if present, else to the previous log record's time. A record's
+/// time (its event time, else its observed time) is the next record's reference; a
+/// record with neither leaves the reference as it was.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LogTimeChain {
+    previous: u64,
+}
+
+impl LogTimeChain {
+    pub fn new(base_time_unix_nano: u64) -> Self {
+        Self {
+            previous: base_time_unix_nano,
+        }
     }
 
     pub fn log_time_offsets(&mut self, time: u64, observed: u64) -> (Option<i64>, Option<i64>) {
@@ -88,7 +118,7 @@ pub const LOG_NO_EVENT_TIME: u32 = 1;
 /// `LogRecord.absent_times` bit: the record has no observed time.
 pub const LOG_NO_OBSERVED_TIME: u32 = 2;
 
-/// A log record's stored offsets (from [`TimeChain::log_time_offsets`]) as its entries
+/// A log record's stored offsets (from [`LogTimeChain::log_time_offsets`]) as its entries
 /// in the block's time columns and its `absent_times` bits.
 pub fn log_time_entries((time, observed): (Option<i64>, Option<i64>)) -> (i64, i64, u32) {
     let mut absent = 0;
@@ -174,12 +204,13 @@ impl BlockBuilder {
         self.block.scopes.len() as u32 - 1
     }
 
-    /// Sets the base time that the first record's times are taken from, unless
-    /// times were already stored. A base near the block's timestamps keeps them short.
+    /// Sets the base time that the first span's and the first log record's times are
+    /// taken from, unless times were already stored. A base near the block's timestamps keeps them short.
     pub fn set_base_time(&mut self, time_unix_nano: u64) {
         if !self.base_time_set {
             self.block.base_time_unix_nano = time_unix_nano;
-            self.chain = TimeChain::new(time_unix_nano);
+            self.span_chain = SpanTimeChain::new(time_unix_nano);
+            self.log_chain = LogTimeChain::new(time_unix_nano);
             self.base_time_set = true;
         }
     }
@@ -194,7 +225,7 @@ impl BlockBuilder {
             span.trace_id_low = 0;
         }
         self.base_time_set = true;
-        let start_offset = self.chain.span_start_offset(columns.start_unix_nano);
+        let start_offset = self.span_chain.span_start_offset(columns.start_unix_nano);
         let block = &mut self.block;
         block.span_ids.push(columns.span_id);
         block.parent_span_ids.push(columns.parent_span_id);
@@ -210,7 +241,7 @@ impl BlockBuilder {
     pub fn push_log(&mut self, mut log: LogRecord, time: u64, observed: u64) {
         self.base_time_set = true;
         let (time_offset, observed_offset, absent) =
-            log_time_entries(self.chain.log_time_offsets(time, observed));
+            log_time_entries(self.log_chain.log_time_offsets(time, observed));
         log.time_offset_nano = None;
         log.observed_time_offset_nano = None;
         log.absent_times = absent;
@@ -252,7 +283,7 @@ impl Block {
     /// The ids and times of every span, in order, from the block's columns. A column
     /// shorter than `spans` (damaged data) reads as zeros.
     pub fn span_columns(&self) -> Vec<SpanColumns> {
-        let mut chain = TimeChain::new(self.base_time_unix_nano);
+        let mut chain = SpanTimeChain::new(self.base_time_unix_nano);
         (0..self.spans.len())
             .map(|i| {
                 let start = chain.span_start(self.span_start_offsets.get(i).copied().unwrap_or(0));
@@ -270,7 +301,7 @@ impl Block {
     /// The event time and observed time of every log record, in order (0 when absent,
     /// as in OTLP).
     pub fn log_times(&self) -> Vec<(u64, u64)> {
-        let mut chain = TimeChain::new(self.base_time_unix_nano);
+        let mut chain = LogTimeChain::new(self.base_time_unix_nano);
         let columns = self.log_time_columns();
         self.logs
             .iter()
@@ -344,7 +375,8 @@ pub fn summarize(block: &Block) -> BlockSummary {
         spans: block.spans.len() as u32,
         logs: block.logs.len() as u32,
         metric_points: block.metrics.iter().map(|m| m.data_points).sum(),
-        min_time_unix_nano: if min == u64::MAX { 0 } else { min },
+        // A time of u64::MAX is a time too: only a block with none (max 0) has no range.
+        min_time_unix_nano: if max == 0 { 0 } else { min },
         max_time_unix_nano: max,
         ..BlockSummary::default()
     }

@@ -37,6 +37,13 @@
 //! in the block's log time columns (fields 12 and 13); a block uses the columns when
 //! they hold one entry per record. `store/fixtures/v1` holds both forms.
 //!
+//! Record times are chains of offsets from the block's base time, one chain per kind
+//! of record (spans, log records), so a block that mixes them reads back exactly (see
+//! `block.rs`). The collector has only ever written one kind per block, whose bytes
+//! are the same either way. Before this was settled, `BlockBuilder` chained both kinds
+//! together: mixed blocks it built then (in tests and benchmark data sets, never by
+//! the collector) read back shifted.
+//!
 //! # Design constraints
 //! - Every frame is checksummed; a reader never trusts bytes it has not verified.
 //! - Blocks are self-contained (see the schema), so a damaged frame loses one block.

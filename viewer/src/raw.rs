@@ -3,7 +3,7 @@
 //! strings and vectors) would cost more than everything else a load does. A test holds
 //! it to an oracle that prepares decoded blocks.
 
-use oculus_store::block::{LogTimeColumns, TimeChain};
+use oculus_store::block::{LogTimeChain, LogTimeColumns, SpanTimeChain};
 use oculus_store::field;
 use oculus_store::wire::{Reader, WireError, WireType, zigzag_decode};
 
@@ -201,7 +201,7 @@ pub fn prepare_raw_into(raw: &[u8], prepared: &mut PreparedBlock) -> Result<(), 
         prepared.scopes.push((service.to_owned(), name));
     }
 
-    let mut chain = TimeChain::new(parts.base_time);
+    let mut chain = LogTimeChain::new(parts.base_time);
     prepared.logs.reserve(parts.logs.len());
     let mut attributes: Vec<&[u8]> = Vec::new();
     let time_columns = LogTimeColumns::of(
@@ -281,7 +281,7 @@ pub fn prepare_raw_into(raw: &[u8], prepared: &mut PreparedBlock) -> Result<(), 
         prepared.logs.push(record);
     }
 
-    let mut chain = TimeChain::new(parts.base_time);
+    let mut chain = SpanTimeChain::new(parts.base_time);
     prepared.spans.reserve(parts.spans.len());
     let mut trace_ids = Vec::with_capacity(parts.spans.len());
     let mut events: Vec<&[u8]> = Vec::new();

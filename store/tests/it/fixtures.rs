@@ -1,5 +1,6 @@
 //! Checked-in segments of format version 1 (store/fixtures/v1) must keep loading: the
-//! first two as version 1 was first written, the third with log times in columns.
+//! first two as version 1 was first written, the third with log times in columns, the
+//! fourth a block that mixes spans, log records and a metric.
 //!
 //! The reading tests name exact values by hand rather than asking the generator, so a
 //! format change that breaks version 1 fails here. Regenerate the files with
@@ -8,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use oculus_store::block::{SpanColumns, TimeChain, event_time_offset, join_trace_id};
+use oculus_store::block::{LogTimeChain, SpanColumns, event_time_offset, join_trace_id};
 use oculus_store::frame::{HEADER_LEN, SegmentHeader};
 use oculus_store::proto::{
     AnyValue, Block, Event, KeyValue, KeyValueList, LogRecord, Metric, Resource, Scope,
@@ -24,6 +25,8 @@ const SEALED: &str = "sealed.oseg";
 const TORN: &str = "torn-tail.oseg";
 /// Log records as written since their times moved into the block's columns.
 const LOG_TIME_COLUMNS: &str = "log-time-columns.oseg";
+/// One block holding every kind of record, interleaved: each kind chains its own times.
+const MIXED: &str = "mixed-block.oseg";
 /// 2025-11-25T16:00:00Z.
 const CREATED_UNIX_NANO: u64 = 1_764_086_400_000_000_000;
 const T0: u64 = CREATED_UNIX_NANO + 1_000_000_000;
@@ -192,7 +195,7 @@ fn logs_block() -> Block {
     let order = b.intern("order.id");
     // Version 1 blocks as first written: each log record holds its own time offsets
     // (newer blocks keep them in the block's log time columns).
-    let mut chain = TimeChain::new(T0 + 5_000_000);
+    let mut chain = LogTimeChain::new(T0 + 5_000_000);
     let shipped_times = chain.log_time_offsets(T0 + 5_000_000, T0 + 5_100_000);
     // The observed time is stored relative to the event time.
     assert_eq!(shipped_times, (Some(0), Some(100_000)));
@@ -280,23 +283,20 @@ fn log_columns_block() -> Block {
     b.finish()
 }
 
-fn metric_block() -> Block {
-    let (mut b, scope) = checkout_builder(T0 + 10_000_000);
+/// A gauge of two integer points, as the verbatim OTLP a block keeps.
+fn push_gauge(b: &mut BlockBuilder, scope: u32, name: &str, points: [(u64, i64); 2]) {
     let otlp = OtlpMetric {
-        name: "checkout.in_flight".into(),
+        name: name.into(),
         description: "Requests being served".into(),
         unit: "{request}".into(),
         gauge: Some(OtlpGauge {
-            data_points: vec![
-                OtlpNumberDataPoint {
-                    time_unix_nano: T0 + 10_000_000,
-                    as_int: 3,
-                },
-                OtlpNumberDataPoint {
-                    time_unix_nano: T0 + 20_000_000,
-                    as_int: 5,
-                },
-            ],
+            data_points: points
+                .iter()
+                .map(|&(time_unix_nano, as_int)| OtlpNumberDataPoint {
+                    time_unix_nano,
+                    as_int,
+                })
+                .collect(),
         }),
     };
     let name = b.intern(&otlp.name);
@@ -306,6 +306,81 @@ fn metric_block() -> Block {
         otlp_metric: otlp.encode_to_vec(),
         data_points: 2,
     });
+}
+
+fn metric_block() -> Block {
+    let (mut b, scope) = checkout_builder(T0 + 10_000_000);
+    push_gauge(
+        &mut b,
+        scope,
+        "checkout.in_flight",
+        [(T0 + 10_000_000, 3), (T0 + 20_000_000, 5)],
+    );
+    b.finish()
+}
+
+/// Log records (with both times, only an event time, only an observed time) and spans
+/// pushed in turn, a log first, then a metric: a block only other writers than the
+/// collector make, whose times each kind chains apart.
+fn mixed_block() -> Block {
+    let (mut b, scope) = checkout_builder(T0 + 30_000_000);
+    let (trace_id_high, trace_id_low) = oculus_store::block::split_trace_id(&TRACE_ID).unwrap();
+    let info = b.intern("INFO");
+    let log = |b: &mut BlockBuilder, body: &str, time: u64, observed: u64| {
+        let log = LogRecord {
+            scope,
+            severity_number: 9,
+            severity_text: info,
+            body: text(body),
+            ..LogRecord::default()
+        };
+        b.push_log(log, time, observed);
+    };
+    let span = |b: &mut BlockBuilder, name: &str, ids: (u64, u64), times: (u64, u64)| {
+        let span = Span {
+            scope,
+            trace_id_high,
+            trace_id_low,
+            name: b.intern(name),
+            kind: SpanKind::Server as i32,
+            ..Span::default()
+        };
+        let columns = SpanColumns {
+            span_id: ids.0,
+            parent_span_id: ids.1,
+            start_unix_nano: times.0,
+            end_unix_nano: times.1,
+        };
+        (span, columns)
+    };
+    log(&mut b, "both times", T0 + 30_000_000, T0 + 30_000_400);
+    let (mut cart, columns) = span(
+        &mut b,
+        "GET /cart",
+        (ROOT_SPAN_ID, 0),
+        (T0 + 31_000_000, T0 + 39_000_000),
+    );
+    cart.events.push(Event {
+        time_offset_nano: event_time_offset(T0 + 31_000_000, T0 + 32_000_000),
+        name: b.intern("cache.miss"),
+        ..Event::default()
+    });
+    b.push_span(cart, columns);
+    log(&mut b, "event time only", T0 + 33_000_000, 0);
+    let (load, columns) = span(
+        &mut b,
+        "SELECT carts",
+        (CHILD_SPAN_ID, ROOT_SPAN_ID),
+        (T0 + 34_000_000, T0 + 36_000_000),
+    );
+    b.push_span(load, columns);
+    log(&mut b, "observed time only", 0, T0 + 37_000_000);
+    push_gauge(
+        &mut b,
+        scope,
+        "checkout.in_flight",
+        [(T0 + 35_000_000, 4), (T0 + 38_000_000, 6)],
+    );
     b.finish()
 }
 
@@ -339,6 +414,97 @@ fn write_v1(dir: &Path) {
     let mut writer = SegmentWriter::create(&columns, header(3), FsyncPolicy::Never).unwrap();
     writer.append(&[encode(&log_columns_block())]).unwrap();
     writer.seal().unwrap();
+
+    let mixed = dir.join(MIXED);
+    let _ = std::fs::remove_file(&mixed);
+    let mut writer = SegmentWriter::create(&mixed, header(4), FsyncPolicy::Never).unwrap();
+    writer.append(&[encode(&mixed_block())]).unwrap();
+    writer.seal().unwrap();
+}
+
+#[test]
+fn v1_mixed_block_loads_with_exact_times() {
+    let path = fixture_dir().join(MIXED);
+    let read = scan_file(&path);
+    assert!(read.scan.damage.is_empty(), "{:?}", read.scan.damage);
+    let [block] = read.blocks.as_slice() else {
+        panic!("one block expected, got {}", read.blocks.len());
+    };
+    let [summary] = read.scan.blocks.as_slice() else {
+        panic!("one summary expected, got {}", read.scan.blocks.len());
+    };
+    assert_eq!(
+        (summary.spans, summary.logs, summary.metric_points),
+        (2, 3, 2)
+    );
+    assert_eq!(
+        (summary.min_time_unix_nano, summary.max_time_unix_nano),
+        (1_764_086_401_030_000_000, 1_764_086_401_039_000_000)
+    );
+    assert_eq!(block.base_time_unix_nano, 1_764_086_401_030_000_000);
+
+    let bodies: Vec<_> = block.logs.iter().map(|l| l.body.clone()).collect();
+    assert_eq!(
+        bodies,
+        [
+            text("both times"),
+            text("event time only"),
+            text("observed time only")
+        ]
+    );
+    assert_eq!(
+        block.log_times(),
+        [
+            (1_764_086_401_030_000_000, 1_764_086_401_030_000_400),
+            (1_764_086_401_033_000_000, 0),
+            (0, 1_764_086_401_037_000_000),
+        ]
+    );
+
+    let names: Vec<_> = block.spans.iter().map(|s| block.str(s.name)).collect();
+    assert_eq!(names, ["GET /cart", "SELECT carts"]);
+    assert_eq!(
+        block.span_columns(),
+        [
+            SpanColumns {
+                span_id: 0x00f0_67aa_0ba9_02b7,
+                parent_span_id: 0,
+                start_unix_nano: 1_764_086_401_031_000_000,
+                end_unix_nano: 1_764_086_401_039_000_000,
+            },
+            SpanColumns {
+                span_id: 0x5399_5c3f_42cd_8ad8,
+                parent_span_id: 0x00f0_67aa_0ba9_02b7,
+                start_unix_nano: 1_764_086_401_034_000_000,
+                end_unix_nano: 1_764_086_401_036_000_000,
+            },
+        ]
+    );
+    let event = &block.spans[0].events[0];
+    assert_eq!(block.str(event.name), "cache.miss");
+    assert_eq!(
+        1_764_086_401_031_000_000 + event.time_offset_nano as u64,
+        1_764_086_401_032_000_000
+    );
+
+    // The metric's points keep their own times, in its verbatim OTLP bytes.
+    let metric = &block.metrics[0];
+    assert_eq!(block.str(metric.name), "checkout.in_flight");
+    let otlp = OtlpMetric::decode(metric.otlp_metric.as_slice()).unwrap();
+    let points: Vec<_> = otlp
+        .gauge
+        .unwrap()
+        .data_points
+        .iter()
+        .map(|p| (p.time_unix_nano, p.as_int))
+        .collect();
+    assert_eq!(
+        points,
+        [
+            (1_764_086_401_035_000_000, 4),
+            (1_764_086_401_038_000_000, 6)
+        ]
+    );
 }
 
 #[test]
@@ -538,7 +704,7 @@ fn v1_fixtures_match_their_generator() {
     // Keeps the generator (the fixtures' documentation) honest about what they hold.
     let generated = tempfile::tempdir().unwrap();
     write_v1(generated.path());
-    for name in [SEALED, TORN, LOG_TIME_COLUMNS] {
+    for name in [SEALED, TORN, LOG_TIME_COLUMNS, MIXED] {
         let checked_in = scan_file(&fixture_dir().join(name));
         let fresh = scan_file(&generated.path().join(name));
         assert_eq!(checked_in.blocks, fresh.blocks, "{name}");
@@ -555,6 +721,10 @@ fn v1_fixtures_match_their_generator() {
     }
     let expected = [spans_block(), logs_block(), metric_block()];
     assert_eq!(scan_file(&fixture_dir().join(SEALED)).blocks, expected);
+    assert_eq!(
+        scan_file(&fixture_dir().join(MIXED)).blocks,
+        [mixed_block()]
+    );
 }
 
 fn hex(text: &str) -> Vec<u8> {

@@ -9,6 +9,7 @@ mod common;
 mod dictionary;
 mod fixtures;
 mod format;
+mod mixed;
 mod model;
 mod raw;
 mod recovery;

@@ -1,11 +1,12 @@
 //! Preparing blocks from their bytes, the one way into the index, against the oracle
-//! that prepares decoded blocks.
+//! that prepares decoded blocks, and the times of mixed blocks against their input.
 use oculus_store::BlockBuilder;
-use oculus_store::block::SpanColumns;
+use oculus_store::block::{SpanColumns, event_time_offset};
 use oculus_store::proto::{
     AnyValue, ArrayValue, Block, Event, KeyValue, KeyValueList, LogRecord, Resource, Scope,
     SourceLocation, Span, any_value::Value,
 };
+use proptest::prelude::*;
 use prost::Message;
 
 use oculus_viewer::raw::prepare_raw;
@@ -183,6 +184,51 @@ fn blocks_with_times_in_records_prepare_the_same() {
 }
 
 #[test]
+fn the_stores_mixed_block_fixture_is_indexed_with_exact_times() {
+    // The store's checked-in block of spans, logs and a metric in turn, read as a load does.
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../store/fixtures/v1/mixed-block.oseg");
+    let data = oculus_store::read_segment(&path).unwrap();
+    let mut shown = Vec::new();
+    oculus_store::SegmentBytes::new(&path, &data).scan_raw(|item| match item {
+        oculus_store::RawItem::Block(raw) => {
+            shown.push(indexed(&prepare_raw(raw.raw).expect("a valid block")));
+        }
+        oculus_store::RawItem::Corrupt(corruption) => panic!("{corruption}"),
+    });
+    let [shown] = shown.as_slice() else {
+        panic!("one block expected, got {}", shown.len());
+    };
+    let logs: Vec<_> = shown.logs.iter().map(|l| l.time).collect();
+    // The last record has no event time: its observed time stands in.
+    assert_eq!(
+        logs,
+        [
+            1_764_086_401_030_000_000,
+            1_764_086_401_033_000_000,
+            1_764_086_401_037_000_000
+        ]
+    );
+    let spans: Vec<_> = shown
+        .spans
+        .iter()
+        .map(|s| (s.time, s.end, s.events.clone()))
+        .collect();
+    assert_eq!(
+        spans,
+        [
+            (
+                1_764_086_401_031_000_000,
+                1_764_086_401_039_000_000,
+                vec![1_764_086_401_032_000_000]
+            ),
+            (1_764_086_401_034_000_000, 1_764_086_401_036_000_000, vec![]),
+        ]
+    );
+    assert_eq!(shown.metric_points, 2);
+}
+
+#[test]
 fn damaged_bytes_are_an_error_not_a_panic() {
     let raw = block().encode_to_vec();
     for cut in [1, raw.len() / 3, raw.len() / 2, raw.len() - 1] {
@@ -193,5 +239,93 @@ fn damaged_bytes_are_an_error_not_a_panic() {
     for i in (0..flipped.len()).step_by(7) {
         flipped[i] ^= 0x5a;
         let _ = prepare_raw(&flipped);
+    }
+}
+
+/// A record of a block that mixes spans and logs, with the times it must show.
+#[derive(Clone, Debug)]
+enum Timed {
+    Span {
+        start: u64,
+        end: u64,
+        event: u64,
+    },
+    /// 0 is an absent time, as in OTLP.
+    Log {
+        time: u64,
+        observed: u64,
+    },
+}
+
+/// Times near a base on either side, absent, anywhere, and at the top of the range.
+fn time() -> impl Strategy<Value = u64> {
+    const BASE: u64 = 1_700_000_000_000_000_000;
+    prop_oneof![
+        6 => (-5_000_000_000i64..5_000_000_000).prop_map(|delta| BASE.wrapping_add_signed(delta)),
+        2 => Just(0),
+        1 => any::<u64>(),
+        1 => Just(u64::MAX),
+    ]
+}
+
+fn timed() -> impl Strategy<Value = Timed> {
+    prop_oneof![
+        (time(), time(), time()).prop_map(|(start, end, event)| Timed::Span { start, end, event }),
+        (time(), time()).prop_map(|(time, observed)| Timed::Log { time, observed }),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn mixed_blocks_show_the_times_they_were_built_with(
+        base_time in prop::option::of(time()),
+        records in prop::collection::vec(timed(), 0..24),
+    ) {
+        let mut b = BlockBuilder::new();
+        if let Some(base_time) = base_time {
+            b.set_base_time(base_time);
+        }
+        let name = b.intern("mixed");
+        let (mut spans, mut logs) = (Vec::new(), Vec::new());
+        for (i, record) in records.iter().enumerate() {
+            match *record {
+                Timed::Span { start, end, event } => {
+                    let span = Span {
+                        name,
+                        trace_id_low: i as u64 % 3 + 1,
+                        events: vec![Event {
+                            time_offset_nano: event_time_offset(start, event),
+                            name,
+                            ..Event::default()
+                        }],
+                        ..Span::default()
+                    };
+                    let columns = SpanColumns {
+                        span_id: i as u64 + 1,
+                        parent_span_id: 0,
+                        start_unix_nano: start,
+                        end_unix_nano: end,
+                    };
+                    b.push_span(span, columns);
+                    spans.push((start, end, vec![event]));
+                }
+                Timed::Log { time, observed } => {
+                    b.push_log(LogRecord::default(), time, observed);
+                    // The index shows the observed time of a record without an event time.
+                    logs.push(if time != 0 { time } else { observed });
+                }
+            }
+        }
+        let block = b.finish();
+        let shown = indexed(&prepare_raw(&block.encode_to_vec()).expect("a valid block"));
+        let shown_spans: Vec<_> = shown
+            .spans
+            .iter()
+            .map(|s| (s.time, s.end, s.events.clone()))
+            .collect();
+        prop_assert_eq!(shown_spans, spans);
+        let shown_logs: Vec<_> = shown.logs.iter().map(|l| l.time).collect();
+        prop_assert_eq!(shown_logs, logs);
+        prop_assert_eq!(shown, expected(&block));
     }
 }
