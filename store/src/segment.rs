@@ -54,7 +54,12 @@
 //!   footer; nothing written before is ever rewritten. Only sealed segments may be
 //!   memory-mapped; the active one is read with `pread`, so a torn tail cut during
 //!   recovery can never fault a reader.
-//! - A reader of an active segment treats an incomplete last frame as "not yet".
+//! - A reader of an active segment treats an incomplete last frame as "not yet". Only
+//!   the last segment of a session that has not recorded its end can be active: one
+//!   with a successor was sealed before it was created, so without its footer it was
+//!   cut short (see `datadir.rs`).
+//! - The header and footer carry their own checksums: damage to either is reported, and
+//!   readers still walk the frames.
 //!
 //! # Where the code is
 //! This module is the segment file: its writer and its whole-file readers. The header,
@@ -391,9 +396,9 @@ impl<'a> SegmentBytes<'a> {
         }
     }
 
-    /// Says whether the segment's session went on past it (see
-    /// [`SegmentFile::finished`](crate::datadir::SegmentFile::finished)): a finished
-    /// segment without its footer was cut short, which is damage, not an open tail.
+    /// Says whether the segment's session went on past it (a `SegmentFile` knows): a
+    /// finished segment without its footer was cut short, which is damage, not an open
+    /// tail.
     #[must_use]
     pub fn finished(mut self, finished: bool) -> Self {
         self.finished = finished;
@@ -626,6 +631,19 @@ pub fn read_index(path: &Path) -> Result<Option<SegmentIndex>, StoreError> {
     index_at(&frame, 0)
         .map(Some)
         .map_err(|kind| corruption(kind).into())
+}
+
+/// Damage in the header of the segment at `path`, reading only the header: for readers
+/// that reach a sealed segment's blocks through its index and never walk the header.
+pub fn header_damage(path: &Path) -> Result<Option<Corruption>, StoreError> {
+    use std::os::unix::fs::FileExt;
+    let io = |source| StoreError::io(path, source);
+    let file = File::open(path).map_err(io)?;
+    let mut header = [0u8; HEADER_LEN];
+    let read = file.read_at(&mut header, 0).map_err(io)?;
+    Ok(SegmentHeader::decode(&header[..read])
+        .err()
+        .map(|kind| Corruption::new(path, 0, kind)))
 }
 
 /// Whether the segment at `path` ends in a valid footer, reading only the footer.

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::block_reader::BlockReader;
 use crate::compression::RawBlock;
 use crate::error::{Corruption, CorruptionKind, StoreError};
-use crate::frame::{HEADER_LEN, SegmentHeader};
+use crate::frame::{FOOTER_LEN, Footer, HEADER_LEN, SegmentHeader};
 use crate::proto::{Block, BlockSummary};
 use crate::walk::{FrameWalker, Step};
 
@@ -74,6 +74,11 @@ impl SegmentTail {
 
     pub fn is_sealed(&self) -> bool {
         self.sealed
+    }
+
+    /// Where the last whole frame read so far ends: where the next one must start.
+    pub fn position(&self) -> u64 {
+        self.pos
     }
 
     /// Reads what was appended since the last poll.
@@ -145,7 +150,16 @@ impl SegmentTail {
                 }
                 Step::Dictionary { next } => cursor = next,
                 Step::Index { next } => {
-                    cursor = next;
+                    // The footer is written with the index; until all of it can be
+                    // read, sealing is "not yet".
+                    let Some(footer) = self.pending.get(next..next + FOOTER_LEN) else {
+                        break;
+                    };
+                    if Footer::decode(footer).is_none() {
+                        let at = self.pos + next as u64;
+                        self.report_once(&mut out, at, CorruptionKind::DamagedFooter);
+                    }
+                    cursor = next + FOOTER_LEN;
                     self.sealed = true;
                     out.sealed = true;
                     break;

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use oculus_store::proto::Block;
 use oculus_store::{BlockReader, SegmentTail, StoreError};
-use rustc_hash::FxHashSet;
+use oculus_store::{Corruption, CorruptionKind, SegmentFile};
+use rustc_hash::FxHashMap;
 
 pub use crate::loader::PollReport;
 use crate::loader::{Job, Loader, in_file_order, unreadable_block};
@@ -31,6 +32,9 @@ struct Segment {
     tail: Option<SegmentTail>,
     /// Reads a sealed segment's blocks back, opened on first demand.
     sealed: Option<SealedReader>,
+    /// Its session went on past it: it was sealed, so an end without a footer is
+    /// damage rather than "not yet".
+    finished: bool,
     done: bool,
 }
 
@@ -77,7 +81,8 @@ pub struct Library {
     roots: Vec<Root>,
     pub sessions: Vec<SessionInfo>,
     segments: Vec<Segment>,
-    known: FxHashSet<PathBuf>,
+    /// The number of each segment in `segments`, by path.
+    known: FxHashMap<PathBuf, usize>,
     unchanged: ListedDirs,
     /// The session directories of each data directory, as last listed.
     session_dirs: rustc_hash::FxHashMap<PathBuf, Vec<PathBuf>>,
@@ -162,7 +167,10 @@ impl Library {
                     session_dirs.extend(self.session_dirs.get(dir).into_iter().flatten().cloned());
                 }
                 Root::Session(dir) => session_dirs.push(dir.clone()),
-                Root::File(file) => files.push((file.clone(), file.clone())),
+                Root::File(file) => {
+                    let resolved = oculus_store::resolve(file)?;
+                    files.extend(resolved.segments.into_iter().map(|s| (file.clone(), s)));
+                }
             }
         }
         for dir in session_dirs {
@@ -170,21 +178,24 @@ impl Library {
                 continue;
             }
             let session = oculus_store::Session { path: dir.clone() };
-            for segment in session.segments()? {
+            for segment in session.segment_files()? {
                 files.push((dir.clone(), segment));
             }
         }
         for (session_path, file) in files {
-            if self.known.contains(&file) {
+            let SegmentFile { path, finished } = file;
+            if let Some(&number) = self.known.get(&path) {
+                self.segments[number].finished |= finished;
                 continue;
             }
             let session = self.session_number(&session_path);
-            self.known.insert(file.clone());
+            self.known.insert(path.clone(), self.segments.len());
             self.segments.push(Segment {
-                path: file,
+                path,
                 session,
                 tail: None,
                 sealed: None,
+                finished,
                 done: false,
             });
         }
@@ -225,7 +236,7 @@ impl Library {
     pub fn poll_for(&mut self, index: &mut Index, budget: Duration) -> PollReport {
         let mut report = PollReport::default();
         if self.loader.is_none() {
-            self.start_loader(index);
+            self.start_loader(index, &mut report);
         }
         if let Some(loader) = &mut self.loader {
             let done = loader.drain(index, budget, &mut report);
@@ -265,18 +276,26 @@ impl Library {
     }
 
     /// Starts decoding the sealed segments not read yet, if any.
-    fn start_loader(&mut self, index: &mut Index) {
+    fn start_loader(&mut self, index: &mut Index, report: &mut PollReport) {
         let mut jobs = Vec::new();
         for (number, segment) in self.segments.iter().enumerate() {
             if segment.done || segment.tail.is_some() {
                 continue;
             }
             match oculus_store::segment::is_sealed(&segment.path) {
-                Ok(true) => jobs.push(Job::new(
-                    number as u32,
-                    segment.path.clone(),
-                    segment.session,
-                )),
+                Ok(true) => {
+                    // The loader goes through the index and never reads the header.
+                    match oculus_store::segment::header_damage(&segment.path) {
+                        Ok(None) => {}
+                        Ok(Some(damage)) => report.damage.push(damage.into()),
+                        Err(error) => report.damage.push(error.into()),
+                    }
+                    jobs.push(Job::new(
+                        number as u32,
+                        segment.path.clone(),
+                        segment.session,
+                    ));
+                }
                 Ok(false) => {}
                 // Left to the tail, which reports it once.
                 Err(_) => {}
@@ -333,10 +352,22 @@ fn read_new(
         Err(error) => unreadable.push(unreadable_block(&segment.path, &raw, &error)),
     })?;
     in_file_order(&mut poll.damage, unreadable);
+    if !poll.sealed && segment.finished {
+        // Everything the file holds was just read, and no footer came: it was cut
+        // short after it was sealed.
+        let end = Corruption::new(
+            &segment.path,
+            tail.position(),
+            CorruptionKind::MissingFooter,
+        );
+        poll.damage.push(end);
+        segment.done = true;
+    } else {
+        segment.done = poll.sealed;
+    }
     report
         .damage
         .extend(poll.damage.into_iter().map(Into::into));
-    segment.done = poll.sealed;
     Ok(())
 }
 

@@ -6,6 +6,7 @@
 mod cli;
 mod conformance;
 mod crash;
+mod damage;
 mod disk_full;
 mod grpc;
 mod live;

@@ -351,3 +351,115 @@ fn retention_smaller_than_one_segment_keeps_the_active_one() {
     }
     drop(writer);
 }
+
+/// A session of three segments of two blocks, as a collector leaves it: stopped
+/// (`close`), or crashed (dropped) with its third segment active.
+fn three_segments(root: &Path, stop: bool) -> Vec<PathBuf> {
+    let options = WriterOptions {
+        max_segment_bytes: 1,
+        ..WriterOptions::default()
+    };
+    let (mut writer, _) = SessionWriter::open(root, options).unwrap();
+    let session = writer.session().clone();
+    for seed in 0..3 {
+        let blocks = [
+            encode(&sample_block(2 * seed)),
+            encode(&sample_block(2 * seed + 1)),
+        ];
+        writer.append(&blocks).unwrap();
+    }
+    if stop {
+        writer.close().unwrap();
+    } else {
+        drop(writer);
+    }
+    (1..=3).map(|n| segment_path(&session.path, n)).collect()
+}
+
+fn cut(path: &Path, len: u64) {
+    let file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    file.set_len(len).unwrap();
+}
+
+#[test]
+fn a_stopped_session_records_its_end() {
+    let root = tempfile::tempdir().unwrap();
+    three_segments(root.path(), true);
+    let session = &sessions(root.path()).unwrap()[0];
+    assert!(session.is_closed());
+    let finished: Vec<bool> = session
+        .segment_files()
+        .unwrap()
+        .iter()
+        .map(|s| s.finished)
+        .collect();
+    assert_eq!(finished, [true, true, true]);
+}
+
+#[test]
+fn recovery_never_reseals_a_sealed_segment_that_was_cut_short() {
+    let root = tempfile::tempdir().unwrap();
+    let segments = three_segments(root.path(), false);
+    // Segment 2 was sealed before 3 was created; cut inside its second block.
+    let len = std::fs::metadata(&segments[1]).unwrap().len();
+    cut(&segments[1], len / 2);
+    let before = std::fs::read(&segments[1]).unwrap();
+
+    let (writer, report) = SessionWriter::open(root.path(), WriterOptions::default()).unwrap();
+    drop(writer);
+    // Only the newest segment of the crashed run is sealed; the cut one is reported
+    // and left exactly as it was, so the loss stays visible.
+    assert_eq!(report.sealed, vec![(segments[2].clone(), 0)]);
+    assert_eq!(std::fs::read(&segments[1]).unwrap(), before);
+    assert_eq!(report.unrecoverable.len(), 1, "{:?}", report.unrecoverable);
+    let lost = &report.unrecoverable[0];
+    assert_eq!(lost.path, segments[1]);
+    assert_eq!(lost.kind, oculus_store::CorruptionKind::MissingFooter);
+
+    let checked = check(root.path(), |_, _| {}).unwrap();
+    assert_eq!(checked.damage, report.unrecoverable);
+    assert!(checked.open_tails.is_empty(), "{:?}", checked.open_tails);
+    assert_eq!(checked.blocks, 5);
+}
+
+#[test]
+fn recovery_leaves_a_session_that_ended_alone() {
+    let root = tempfile::tempdir().unwrap();
+    let segments = three_segments(root.path(), true);
+    let len = std::fs::metadata(&segments[2]).unwrap().len();
+    cut(&segments[2], len - 1);
+    let before = std::fs::read(&segments[2]).unwrap();
+
+    let (writer, report) = SessionWriter::open(root.path(), WriterOptions::default()).unwrap();
+    drop(writer);
+    assert!(report.sealed.is_empty(), "{:?}", report.sealed);
+    assert_eq!(std::fs::read(&segments[2]).unwrap(), before);
+    let checked = check(root.path(), |_, _| {}).unwrap();
+    assert_eq!(checked.damage.len(), 1, "{:?}", checked.damage);
+    assert_eq!(checked.damage[0].path, segments[2]);
+    assert!(checked.open_tails.is_empty(), "{:?}", checked.open_tails);
+}
+
+#[test]
+fn a_damaged_footer_is_damage_even_where_an_open_tail_could_be() {
+    let root = tempfile::tempdir().unwrap();
+    let segments = three_segments(root.path(), true);
+    // Alone in a folder nothing is known of its session: it could still be written.
+    let alone = tempfile::tempdir().unwrap();
+    let copy = alone.path().join("segment-00000003.oseg");
+    let mut data = std::fs::read(&segments[2]).unwrap();
+    let footer_at = data.len() - oculus_store::frame::FOOTER_LEN;
+    data[footer_at + 3] ^= 0x40;
+    std::fs::write(&copy, &data).unwrap();
+    let checked = check(&copy, |_, _| {}).unwrap();
+    assert_eq!(
+        checked.damage,
+        vec![oculus_store::Corruption::new(
+            &copy,
+            footer_at as u64,
+            oculus_store::CorruptionKind::DamagedFooter
+        )]
+    );
+    assert!(checked.open_tails.is_empty(), "{:?}", checked.open_tails);
+    assert_eq!(checked.blocks, 2);
+}

@@ -334,3 +334,70 @@ fn stored_blocks_prepare_the_same_from_bytes_and_from_messages() {
     }
     assert!(blocks > 0);
 }
+
+/// Damage in a stored run reaches the status line with file and offset: a sealed
+/// segment cut short (it has a successor, so its missing footer is damage, not a tail
+/// still being written) and a damaged header, which costs no record.
+#[test]
+fn damage_in_a_stored_run_is_reported_and_costs_only_the_damaged_frames() {
+    use oculus_store::{Corruption, CorruptionKind};
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = runtime();
+    let session = runtime.block_on(async {
+        let loopback = "127.0.0.1:0".parse().unwrap();
+        let mut config = oculus_collector::Config::new(loopback, loopback, dir.path().into());
+        config.writer.max_segment_bytes = 4_000;
+        let collector = oculus_collector::Collector::start(config).await.unwrap();
+        export_demo(&collector, "checkout", REQUESTS).await;
+        let session = collector.session().to_path_buf();
+        collector.shutdown().await.unwrap();
+        session
+    });
+    let segments = oculus_store::Session { path: session }.segments().unwrap();
+    assert!(segments.len() >= 3, "{segments:?}");
+    let intact = loaded_engine(dir.path(), &runtime);
+    let records =
+        |engine: &oculus_viewer::Engine| engine.index().logs.len() + engine.index().spans.len();
+    let all = records(&intact);
+
+    // The first segment cut inside its last block; a header bit flipped in the second.
+    let first = oculus_store::segment::read_index(&segments[0])
+        .unwrap()
+        .unwrap();
+    let last_block = first.blocks.last().unwrap();
+    let cut_at = last_block.offset + u64::from(last_block.frame_bytes) / 2;
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&segments[0])
+        .unwrap();
+    file.set_len(cut_at).unwrap();
+    let mut second = std::fs::read(&segments[1]).unwrap();
+    second[20] ^= 0x01;
+    std::fs::write(&segments[1], &second).unwrap();
+
+    let mut damaged = loaded_engine(dir.path(), &runtime);
+    damaged.finish();
+    let reported: Vec<String> = damaged
+        .snapshot()
+        .status
+        .damage
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let expected = [
+        Corruption::new(
+            &segments[0],
+            last_block.offset,
+            CorruptionKind::MissingFooter,
+        ),
+        Corruption::new(&segments[1], 0, CorruptionKind::HeaderChecksum),
+    ];
+    for damage in expected {
+        assert!(
+            reported.contains(&damage.to_string()),
+            "{damage} not in {reported:#?}"
+        );
+    }
+    let lost = (last_block.logs + last_block.spans) as usize;
+    assert_eq!(records(&damaged), all - lost);
+}
