@@ -37,3 +37,18 @@ pub fn init_logging() {
         .with_writer(std::io::stderr)
         .init();
 }
+
+/// Watches SIGINT and SIGTERM from now on (call it inside the runtime); the future
+/// completes at the first of either. Both binaries watch before starting a collector,
+/// so that a stop during recovery ends the start-up cleanly instead of killing it.
+pub fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+    })
+}

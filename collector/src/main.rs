@@ -177,14 +177,24 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
-        let collector = Collector::start(config).await?;
+        // Watched before anything starts: a stop during recovery or binding ends the
+        // start-up cleanly instead of killing the process mid-way.
+        let stop = oculus_collector::cli::stop_signal().context("cannot watch for signals")?;
+        tokio::pin!(stop);
+        let collector = tokio::select! {
+            started = Collector::start(config) => started?,
+            () = &mut stop => {
+                tracing::info!("stopped during start-up; nothing was received");
+                return Ok(ExitCode::SUCCESS);
+            }
+        };
         tracing::info!(
             grpc = %collector.grpc_addr(),
             http = %collector.http_addr(),
             session = %collector.session().display(),
             "receiving OTLP"
         );
-        wait_for_stop_signal().await?;
+        stop.await;
         tracing::info!("stopping: finishing in-flight requests");
         let counters = std::sync::Arc::clone(collector.counters());
         collector.shutdown().await?;
@@ -198,16 +208,6 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         );
         Ok(ExitCode::SUCCESS)
     })
-}
-
-async fn wait_for_stop_signal() -> anyhow::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
-    tokio::select! {
-        result = tokio::signal::ctrl_c() => result.context("cannot watch Ctrl-C")?,
-        _ = terminate.recv() => {}
-    }
-    Ok(())
 }
 
 fn export_command(args: &ExportArgs) -> anyhow::Result<ExitCode> {

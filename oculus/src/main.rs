@@ -72,7 +72,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         )
     } else {
         let config = Config::new(cli.endpoint.grpc, cli.endpoint.http, data_dir.clone());
-        match runtime.block_on(Collector::start(config)) {
+        // A stop during recovery or binding ends the start-up cleanly; the window
+        // watches for signals itself once it runs.
+        let started = runtime.block_on(async {
+            let stop = oculus_collector::cli::stop_signal()?;
+            tokio::select! {
+                started = Collector::start(config) => Ok(Some(started)),
+                () = stop => Ok::<_, std::io::Error>(None),
+            }
+        });
+        let Some(started) = started.context("cannot watch for signals")? else {
+            eprintln!("oculus: stopped during start-up");
+            return Ok(());
+        };
+        match started {
             Ok(collector) => {
                 let mut status = format!(
                     "collecting on {} (gRPC) and {} (HTTP)",

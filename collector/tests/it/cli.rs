@@ -150,3 +150,76 @@ fn export_fails_naming_every_damaged_range() {
         );
     }
 }
+
+/// A data directory whose run crashed with a large active segment: recovering it takes
+/// a while, long enough to send a signal in the middle.
+fn crashed_run_with_a_long_recovery(dir: &std::path::Path) -> std::path::PathBuf {
+    let (mut writer, _) =
+        oculus_store::SessionWriter::open(dir, oculus_store::WriterOptions::default())
+            .expect("a data directory");
+    let block =
+        oculus_store::encode_block(&oculus_store::proto::Block::default(), 3).expect("encodes");
+    writer.append(&[block]).expect("appends");
+    let segment = writer.session().path.join("segment-00000001.oseg");
+    drop(writer);
+    // Frames hold no offsets: the one block's frame, repeated, is a valid segment.
+    let bytes = std::fs::read(&segment).expect("readable");
+    let frame = &bytes[oculus_store::frame::HEADER_LEN..];
+    let mut grown = bytes.clone();
+    while grown.len() < 48 << 20 {
+        grown.extend_from_slice(frame);
+    }
+    std::fs::write(&segment, grown).expect("writable");
+    segment
+}
+
+#[test]
+fn a_stop_during_start_up_recovery_ends_cleanly() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let segment = crashed_run_with_a_long_recovery(dir.path());
+    let mut serve = collector()
+        .args(["serve", "--grpc", "127.0.0.1:0", "--http", "127.0.0.1:0"])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("starts");
+    // The lock names the collector once it is taken; recovery runs right after.
+    let lock = dir.path().join(oculus_store::datadir::LOCK_FILE);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !std::fs::read_to_string(&lock).is_ok_and(|text| text.contains("pid")) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the lock was never taken"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    assert!(
+        !oculus_store::segment::is_sealed(&segment).expect("readable"),
+        "recovery finished before the signal could be sent; grow the segment"
+    );
+    let status = Command::new("kill")
+        .args(["-TERM", &serve.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let output = serve.wait_with_output().expect("exits");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("stopped during start-up"), "{stderr}");
+    // The recovery it was in finished before the process ended: nothing half done.
+    assert!(
+        oculus_store::segment::is_sealed(&segment).expect("readable"),
+        "{stderr}"
+    );
+    let check = collector()
+        .arg("check")
+        .arg(dir.path())
+        .output()
+        .expect("runs");
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+}
