@@ -177,7 +177,7 @@ fn crashed_run_with_a_long_recovery(dir: &std::path::Path) -> std::path::PathBuf
 fn a_stop_during_start_up_recovery_ends_cleanly() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let segment = crashed_run_with_a_long_recovery(dir.path());
-    let mut serve = collector()
+    let serve = collector()
         .args(["serve", "--grpc", "127.0.0.1:0", "--http", "127.0.0.1:0"])
         .arg("--data-dir")
         .arg(dir.path())
