@@ -105,6 +105,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     format!("not collecting ({error}); viewing {}", data_dir.display()),
                 )
             }
+            // What cannot be written can still be looked at.
+            Err(StartError::Store(error)) if error.is_not_writable() => {
+                tracing::warn!(%error, "not collecting");
+                (
+                    None,
+                    format!(
+                        "not collecting; viewing {} read-only ({error})",
+                        data_dir.display()
+                    ),
+                )
+            }
             Err(error) => return Err(error).context("cannot start the collector"),
         }
     };

@@ -21,10 +21,15 @@
 
 use std::fs::{self, File};
 use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::error::StoreError;
+use crate::permissions::{
+    PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, create_private_dir, create_private_file,
+    refuse_if_not_ours,
+};
 use crate::segment::{FsyncPolicy, SEGMENT_EXTENSION, sync_dir};
 
 pub const LOCK_FILE: &str = "collector.lock";
@@ -50,16 +55,24 @@ pub struct DataDirLock {
 }
 
 impl DataDirLock {
-    /// Takes the directory's lock without waiting.
+    /// Takes the directory's lock without waiting, creating the directory (readable by
+    /// its owner only) if needed. Refuses a directory another user owns.
     pub fn acquire(root: &Path) -> Result<Self, StoreError> {
-        fs::create_dir_all(root.join(SESSIONS_DIR)).map_err(|e| StoreError::io(root, e))?;
+        if root.exists() {
+            refuse_if_not_ours(root)?;
+        }
+        create_private_dir(&root.join(SESSIONS_DIR))?;
         let path = root.join(LOCK_FILE);
         let io = |source| StoreError::io(&path, source);
+        // Never through a link: a link planted here would point the pid write at
+        // another file of this user.
         let mut file = File::options()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
+            .mode(PRIVATE_FILE_MODE)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(&path)
             .map_err(io)?;
         match file.try_lock() {
@@ -159,7 +172,7 @@ impl Session {
         info["ended_by"] = how.into();
         let aside = self.path.join(format!("{SESSION_FILE}.new"));
         let io = |at: &Path, e| StoreError::io(at, e);
-        let mut file = File::create(&aside).map_err(|e| io(&aside, e))?;
+        let mut file = create_private_file(&aside).map_err(|e| io(&aside, e))?;
         file.write_all(format!("{info:#}\n").as_bytes())
             .map_err(|e| io(&aside, e))?;
         if fsync != FsyncPolicy::Never {
@@ -300,7 +313,7 @@ pub(crate) fn create_session(root: &Path, fsync: FsyncPolicy) -> Result<Session,
     let mut attempt = 1;
     let path = loop {
         let path = sessions_dir.join(&name);
-        match fs::create_dir(&path) {
+        match fs::DirBuilder::new().mode(PRIVATE_DIR_MODE).create(&path) {
             Ok(()) => break path,
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 attempt += 1;
@@ -317,7 +330,9 @@ pub(crate) fn create_session(root: &Path, fsync: FsyncPolicy) -> Result<Session,
         "format_version": crate::frame::FORMAT_VERSION,
     });
     let info_path = path.join(SESSION_FILE);
-    fs::write(&info_path, format!("{info:#}\n")).map_err(|e| StoreError::io(&info_path, e))?;
+    create_private_file(&info_path)
+        .and_then(|mut file| file.write_all(format!("{info:#}\n").as_bytes()))
+        .map_err(|e| StoreError::io(&info_path, e))?;
     if fsync != FsyncPolicy::Never {
         // Under a flushing policy the new session must be findable after a power loss.
         sync_dir(&sessions_dir).map_err(|e| StoreError::io(&sessions_dir, e))?;

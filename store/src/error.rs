@@ -37,6 +37,11 @@ pub enum StoreError {
     Corrupt(#[from] Corruption),
     #[error("{} is not a data directory, session or segment", path.display())]
     NotOculusData { path: PathBuf },
+    #[error(
+        "{} belongs to another user (uid {owner}); a collector writes only a data directory of its own",
+        path.display()
+    )]
+    NotOurs { path: PathBuf, owner: u32 },
 }
 
 impl StoreError {
@@ -44,6 +49,18 @@ impl StoreError {
         Self::Io {
             path: path.to_path_buf(),
             cause,
+        }
+    }
+
+    /// The data directory cannot be written by this user: it can still be read.
+    pub fn is_not_writable(&self) -> bool {
+        match self {
+            Self::NotOurs { .. } => true,
+            Self::Io { cause, .. } => matches!(
+                cause.kind(),
+                std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+            ),
+            _ => false,
         }
     }
 

@@ -18,6 +18,7 @@ pub mod dictionary;
 pub mod error;
 pub mod field;
 pub mod frame;
+pub mod permissions;
 pub mod recovery;
 pub mod segment;
 pub mod session_writer;

@@ -69,6 +69,7 @@
 
 use std::fs::File;
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use prost::Message;
@@ -126,6 +127,7 @@ impl SegmentWriter {
         let mut file = File::options()
             .write(true)
             .create_new(true)
+            .mode(crate::permissions::PRIVATE_FILE_MODE)
             .open(path)
             .map_err(io)?;
         file.write_all(&header.encode()).map_err(io)?;

@@ -242,3 +242,42 @@ fn the_binary_reports_what_recovering_a_crashed_run_cut() {
     );
     assert!(oculus_store::segment::is_sealed(&segment).unwrap());
 }
+
+/// A data directory this user cannot write (another user's, or read-only) is opened for
+/// viewing instead of ending the program, and nothing is written into it.
+#[test]
+fn the_binary_views_a_data_directory_it_cannot_write() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let data = tempfile::tempdir().unwrap();
+    let (mut writer, _) =
+        oculus_store::SessionWriter::open(data.path(), oculus_store::WriterOptions::default())
+            .unwrap();
+    let block = oculus_store::encode_block(&oculus_store::proto::Block::default(), 3).unwrap();
+    writer.append(&[block]).unwrap();
+    writer.close().unwrap();
+    let sessions = data.path().join("sessions");
+    if std::fs::metadata(data.path()).unwrap().uid() == 0 {
+        // Root writes anywhere: make the directory another user's instead.
+        std::os::unix::fs::chown(data.path(), Some(65534), Some(65534)).unwrap();
+    } else {
+        for dir in [data.path(), sessions.as_path()] {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o500)).unwrap();
+        }
+    }
+    let listed = || std::fs::read_dir(&sessions).unwrap().count();
+    let before = listed();
+
+    let (_xvfb, display) = start_xvfb();
+    let viewer = Viewer::start(data.path(), &display);
+    assert!(
+        viewer.status_line.contains("read-only"),
+        "{:?}",
+        viewer.status_line
+    );
+    let (status, log) = viewer.terminate();
+    assert!(status.success(), "{status}: {log}");
+    assert_eq!(listed(), before, "a session was created: {log}");
+    for dir in [data.path(), sessions.as_path()] {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+}

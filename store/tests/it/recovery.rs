@@ -463,3 +463,70 @@ fn a_damaged_footer_is_damage_even_where_an_open_tail_could_be() {
     assert!(checked.open_tails.is_empty(), "{:?}", checked.open_tails);
     assert_eq!(checked.blocks, 2);
 }
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn only_the_owner_can_read_what_the_collector_writes() {
+    let parent = tempfile::tempdir().unwrap();
+    let root = parent.path().join("new/data");
+    let (mut writer, _) = SessionWriter::open(&root, WriterOptions::default()).unwrap();
+    writer.append(&[encode(&sample_block(0))]).unwrap();
+    let session = writer.session().clone();
+    writer.close().unwrap();
+    for dir in [
+        parent.path().join("new"),
+        root.clone(),
+        root.join("sessions"),
+        session.path.clone(),
+    ] {
+        assert_eq!(mode(&dir), 0o700, "{}", dir.display());
+    }
+    for file in [
+        root.join("collector.lock"),
+        session.path.join("session.json"),
+        segment_path(&session.path, 1),
+    ] {
+        assert_eq!(mode(&file), 0o600, "{}", file.display());
+    }
+}
+
+#[test]
+fn a_lock_file_planted_as_a_link_is_refused_and_its_target_untouched() {
+    let root = tempfile::tempdir().unwrap();
+    let victim = root.path().join("someone-elses-file");
+    std::fs::write(&victim, "precious").unwrap();
+    std::fs::create_dir(root.path().join("sessions")).unwrap();
+    std::os::unix::fs::symlink(&victim, root.path().join("collector.lock")).unwrap();
+    let error = SessionWriter::open(root.path(), WriterOptions::default()).unwrap_err();
+    assert!(
+        matches!(&error, StoreError::Io { cause, .. } if cause.raw_os_error() == Some(libc::ELOOP)),
+        "{error}"
+    );
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+}
+
+#[test]
+fn a_data_directory_of_another_user_is_refused() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let root_user = std::fs::metadata(dir.path()).unwrap().uid() == 0;
+    let theirs = if root_user {
+        // As root, hand a directory to `nobody`.
+        std::os::unix::fs::chown(dir.path(), Some(65534), Some(65534)).unwrap();
+        dir.path().to_path_buf()
+    } else {
+        // As anyone else, the file system's root belongs to another user.
+        PathBuf::from("/")
+    };
+    let error = SessionWriter::open(&theirs, WriterOptions::default()).unwrap_err();
+    assert!(matches!(error, StoreError::NotOurs { .. }), "{error}");
+    assert!(
+        error.to_string().contains("belongs to another user"),
+        "{error}"
+    );
+    assert!(!theirs.join("collector.lock").exists());
+}
