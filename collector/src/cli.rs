@@ -27,9 +27,12 @@ impl EndpointArgs {
     }
 }
 
-/// Logs to stderr, at INFO unless `RUST_LOG` says otherwise.
+/// Logs to stderr, at INFO unless `RUST_LOG` says otherwise; in colour only on a
+/// terminal, so that a log sent to a file or a pipe reads as plain text.
 pub fn init_logging() {
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),

@@ -223,3 +223,144 @@ fn a_stop_during_start_up_recovery_ends_cleanly() {
         String::from_utf8_lossy(&check.stdout)
     );
 }
+
+/// A running `oculus-collector serve` and what it logged up to "receiving OTLP".
+struct Serving {
+    child: std::process::Child,
+    start_log: String,
+    stderr: std::io::BufReader<std::process::ChildStderr>,
+}
+
+impl Serving {
+    /// Starts `command` (a `serve`) and waits for it to say where it listens.
+    fn start(mut command: Command) -> Self {
+        use std::io::BufRead;
+        let mut child = command
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("starts");
+        let mut stderr = std::io::BufReader::new(child.stderr.take().expect("piped"));
+        let mut start_log = String::new();
+        while !start_log.contains("receiving OTLP") {
+            let read = stderr.read_line(&mut start_log).expect("readable");
+            assert!(read > 0, "exited before serving: {start_log}");
+        }
+        Self {
+            child,
+            start_log,
+            stderr,
+        }
+    }
+
+    /// The address logged as `name=ADDR`.
+    fn addr(&self, name: &str) -> std::net::SocketAddr {
+        let key = format!("{name}=");
+        self.start_log
+            .split_whitespace()
+            .find_map(|word| word.strip_prefix(&key))
+            .and_then(|addr| addr.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} address in {}", self.start_log))
+    }
+
+    /// SIGTERM; returns the exit code and the whole log.
+    fn terminate(mut self) -> (Option<i32>, String) {
+        use std::io::Read;
+        let pid = self.child.id().to_string();
+        let kill = Command::new("kill").args(["-TERM", &pid]).status();
+        assert!(kill.expect("kill runs").success());
+        let mut rest = String::new();
+        self.stderr.read_to_string(&mut rest).expect("readable");
+        let status = self.child.wait().expect("exits");
+        (status.code(), std::mem::take(&mut self.start_log) + &rest)
+    }
+}
+
+impl Drop for Serving {
+    /// A test that fails early leaves no collector behind.
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// `command` run in a network namespace of its own: the default ports are free there,
+/// and nothing it listens on is reachable from anywhere else.
+fn in_own_network(command: &Command) -> Command {
+    use std::os::unix::fs::MetadataExt;
+    let root = std::fs::metadata("/proc/self").is_ok_and(|meta| meta.uid() == 0);
+    let mut isolated = Command::new("unshare");
+    isolated.arg(if root { "-n" } else { "-rn" });
+    isolated.arg(command.get_program()).args(command.get_args());
+    isolated
+}
+
+#[test]
+fn serve_listens_on_loopback_unless_told_and_warns_when_it_is() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let mut default = collector();
+    default.arg("serve").arg("--data-dir").arg(dir.path());
+    let serving = Serving::start(in_own_network(&default));
+    assert_eq!(serving.addr("grpc").to_string(), "127.0.0.1:4317");
+    assert_eq!(serving.addr("http").to_string(), "127.0.0.1:4318");
+    assert!(!serving.start_log.contains("WARN"), "{}", serving.start_log);
+    let (code, log) = serving.terminate();
+    assert_eq!(code, Some(0), "{log}");
+
+    let mut all = collector();
+    all.args(["serve", "--listen-all", "--data-dir"])
+        .arg(dir.path());
+    let serving = Serving::start(in_own_network(&all));
+    assert_eq!(serving.addr("grpc").to_string(), "0.0.0.0:4317");
+    assert!(
+        serving.start_log.contains(
+            "listening on all interfaces: anyone who can reach this machine can send data"
+        ),
+        "{}",
+        serving.start_log
+    );
+    let (code, log) = serving.terminate();
+    assert_eq!(code, Some(0), "{log}");
+}
+
+#[tokio::test]
+async fn sigterm_stops_serve_after_sealing_everything_it_acknowledged() {
+    use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let mut command = collector();
+    command
+        .args([
+            "serve",
+            "--grpc",
+            "127.0.0.1:0",
+            "--http",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(dir.path());
+    let serving = Serving::start(command);
+    let mut client = LogsServiceClient::connect(format!("http://{}", serving.addr("grpc")))
+        .await
+        .expect("connect");
+    let records = (0..5).map(crate::log).collect();
+    client
+        .export(crate::logs_request(records))
+        .await
+        .expect("accepted");
+    let (code, log) = tokio::task::spawn_blocking(move || serving.terminate())
+        .await
+        .expect("joined");
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("stopped; session sealed"), "{log}");
+    let session = &oculus_store::sessions(dir.path()).expect("listed")[0];
+    assert!(session.is_closed(), "the session did not record its end");
+    let logs: usize = crate::read_blocks(dir.path())
+        .iter()
+        .map(|b| b.logs.len())
+        .sum();
+    assert_eq!(logs, 5);
+    for segment in session.segments().expect("listed") {
+        assert!(oculus_store::segment::is_sealed(&segment).expect("readable"));
+    }
+}
