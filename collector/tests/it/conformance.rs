@@ -427,3 +427,104 @@ async fn overload_is_503_with_retry_after() {
     assert!(accepted, "the budget was not returned");
     running.finish().await;
 }
+
+/// Log records and metrics as OTLP JSON, written by hand as an SDK sends them: what is
+/// stored is what the JSON says, and a record with an id of the wrong length is
+/// rejected alone, as partial success.
+#[tokio::test]
+async fn json_logs_and_metrics_are_stored_as_sent() {
+    let running = start().await;
+    let logs = r#"{"resourceLogs": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "json-logs"}}]},
+        "scopeLogs": [{"scope": {"name": "lib"}, "logRecords": [
+          {"timeUnixNano": "1700000000000000000", "observedTimeUnixNano": 1700000000000000001,
+           "severityNumber": 17, "severityText": "ERROR", "body": {"stringValue": "disk is full"},
+           "attributes": [{"key": "attempt", "value": {"intValue": "3"}}],
+           "traceId": "5B8EFFF798038103D269B633813FC60C", "spanId": "eee19b7ec3c1b174"},
+          {"timeUnixNano": "1700000000000000002", "body": {"stringValue": "short trace id"},
+           "traceId": "5b8efff798038103"}
+        ]}]
+    }]}"#;
+    let metrics = r#"{"resourceMetrics": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "json-metrics"}}]},
+        "scopeMetrics": [{"scope": {"name": "lib"}, "metrics": [
+          {"name": "queue.depth", "unit": "{item}", "gauge": {"dataPoints": [
+            {"timeUnixNano": "1700000000000000000", "asDouble": 4.5},
+            {"timeUnixNano": 1700000001000000000, "asInt": "7"}]}},
+          {"name": "requests", "sum": {"aggregationTemporality": 2, "isMonotonic": true,
+            "dataPoints": [{"timeUnixNano": "1700000000000000000", "asInt": 12}]}}
+        ]}]
+    }]}"#;
+    let post = |path: &'static str, body: &'static str| {
+        reqwest::Client::new()
+            .post(running.http_url(path))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let response = post("/v1/logs", logs).await.expect("answered");
+    assert_eq!(response.status().as_u16(), 200);
+    let reply = response.json_value().await;
+    assert_eq!(
+        reply["partialSuccess"]["rejectedLogRecords"],
+        serde_json::json!(1)
+    );
+    assert!(
+        reply["partialSuccess"]["errorMessage"]
+            .as_str()
+            .is_some_and(|m| m.contains("trace_id")),
+        "{reply}"
+    );
+    let response = post("/v1/metrics", metrics).await.expect("answered");
+    assert_eq!(response.status().as_u16(), 200);
+    // Nothing rejected: no partial success at all.
+    let reply = response.json_value().await;
+    assert!(
+        reply
+            .get("partialSuccess")
+            .is_none_or(serde_json::Value::is_null),
+        "{reply}"
+    );
+
+    let blocks = running.finish().await;
+    let logs: Vec<_> = blocks.iter().filter(|b| !b.logs.is_empty()).collect();
+    assert_eq!(logs.len(), 1);
+    let block = logs[0];
+    assert_eq!(block.logs.len(), 1);
+    let record = &block.logs[0];
+    assert_eq!(
+        block.log_times()[0],
+        (1_700_000_000_000_000_000, 1_700_000_000_000_000_001)
+    );
+    assert_eq!(record.severity_number, 17);
+    assert_eq!(
+        record.body.clone().and_then(|b| b.value),
+        Some(Value::StringValue("disk is full".into()))
+    );
+    let attempt = &record.attributes[0];
+    assert_eq!(block.str(attempt.key), "attempt");
+    assert_eq!(
+        attempt.value.clone().and_then(|v| v.value),
+        Some(Value::IntValue(3))
+    );
+    let exported = serde_json::to_value(export::logs(block)).expect("json");
+    let out = &exported["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0];
+    assert_eq!(out["traceId"], "5b8efff798038103d269b633813fc60c");
+    assert_eq!(out["spanId"], "eee19b7ec3c1b174");
+    assert_eq!(out["severityText"], "ERROR");
+
+    let metrics: Vec<_> = blocks.iter().filter(|b| !b.metrics.is_empty()).collect();
+    assert_eq!(metrics.len(), 1);
+    let exported =
+        serde_json::to_value(export::metrics(metrics[0]).expect("decodes")).expect("json");
+    let stored = &exported["resourceMetrics"][0]["scopeMetrics"][0]["metrics"];
+    assert_eq!(stored[0]["name"], "queue.depth");
+    assert_eq!(stored[0]["unit"], "{item}");
+    let points = &stored[0]["gauge"]["dataPoints"];
+    assert_eq!(points[0]["asDouble"], serde_json::json!(4.5));
+    assert_eq!(points[1]["asInt"], "7");
+    assert_eq!(points[1]["timeUnixNano"], "1700000001000000000");
+    assert_eq!(stored[1]["name"], "requests");
+    assert_eq!(stored[1]["sum"]["isMonotonic"], serde_json::json!(true));
+    assert_eq!(stored[1]["sum"]["dataPoints"][0]["asInt"], "12");
+}

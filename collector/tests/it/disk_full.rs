@@ -137,3 +137,59 @@ async fn a_full_disk_asks_clients_to_retry_and_loses_nothing() {
     let report = oculus_store::check(&data_dir, |_, _| {}).expect("check");
     assert!(report.is_healthy(), "{:?}", report.damage);
 }
+
+/// The same over OTLP/HTTP: 503 with `Retry-After`, and the refused body is accepted
+/// once there is room.
+#[tokio::test]
+async fn a_full_disk_is_503_with_retry_after_over_http() {
+    use prost::Message;
+    let disk = Tmpfs::mount(3 << 20);
+    let ballast = disk.path.join("ballast");
+    std::fs::write(&ballast, vec![1u8; 1 << 20]).expect("ballast");
+    let data_dir = disk.path.join("data");
+    let running = start_with(|config| config.data_dir = data_dir.clone()).await;
+    let client = reqwest::Client::new();
+    let post = |body: Vec<u8>| {
+        client
+            .post(running.http_url("/v1/logs"))
+            .header("content-type", "application/x-protobuf")
+            .body(body)
+            .send()
+    };
+    let mut acked = Vec::new();
+    let mut refused = None;
+    for request in 0..200u64 {
+        let first = request * 100;
+        let response = post(noisy_request(first, 100).encode_to_vec())
+            .await
+            .expect("answered");
+        match response.status().as_u16() {
+            200 => acked.extend(first..first + 100),
+            status => {
+                let retry_after = response
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                refused = Some((first, status, retry_after));
+                break;
+            }
+        }
+    }
+    let (next, status, retry_after) = refused.expect("the disk filled up");
+    assert_eq!(status, 503);
+    assert!(retry_after.is_some(), "clients are told when to retry");
+    assert!(
+        !acked.is_empty(),
+        "some requests fit before the disk filled"
+    );
+
+    std::fs::remove_file(&ballast).expect("free space");
+    let response = post(noisy_request(next, 100).encode_to_vec())
+        .await
+        .expect("answered");
+    assert_eq!(response.status().as_u16(), 200);
+    acked.extend(next..next + 100);
+    running.collector.shutdown().await.expect("shutdown seals");
+    assert_eq!(stored_ids(&data_dir), acked);
+}
