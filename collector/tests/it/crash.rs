@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,6 +17,9 @@ use crate::{log, logs_request, read_blocks};
 const ROUNDS: u64 = 8;
 const CLIENTS: u64 = 4;
 const RECORDS_PER_REQUEST: u64 = 200;
+/// After which reply of its round each kill lands: early, around the first rotations
+/// (about 25 replies fill a segment), and later.
+const KILL_AFTER_REPLIES: [u64; 8] = [1, 2, 5, 13, 29, 31, 47, 90];
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -51,10 +55,17 @@ async fn acknowledged_records_survive_kill_9() {
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
         let client = connected.expect("collector accepts connections");
+        // The kill lands right after the Nth reply of the round, N swept across rounds,
+        // while the other clients' requests are in flight.
+        let kill_after = KILL_AFTER_REPLIES[round as usize % KILL_AFTER_REPLIES.len()];
+        let replies = Arc::new(AtomicU64::new(0));
+        let nth_reply = Arc::new(tokio::sync::Notify::new());
         let mut clients = Vec::new();
         for c in 0..CLIENTS {
             let mut client = client.clone();
             let acked = Arc::clone(&acked);
+            let replies = Arc::clone(&replies);
+            let nth_reply = Arc::clone(&nth_reply);
             clients.push(tokio::spawn(async move {
                 let mut next = (round * CLIENTS + c) << 32;
                 loop {
@@ -71,13 +82,20 @@ async fn acknowledged_records_survive_kill_9() {
                         })
                         .collect();
                     match client.export(logs_request(records)).await {
-                        Ok(_) => acked.lock().expect("lock").extend(ids),
+                        Ok(_) => {
+                            acked.lock().expect("lock").extend(ids);
+                            if replies.fetch_add(1, Ordering::SeqCst) + 1 == kill_after {
+                                nth_reply.notify_one();
+                            }
+                        }
                         Err(_) => return,
                     }
                 }
             }));
         }
-        tokio::time::sleep(Duration::from_millis(150 + 40 * round)).await;
+        tokio::time::timeout(Duration::from_secs(60), nth_reply.notified())
+            .await
+            .expect("the collector replied often enough");
         child.start_kill().expect("kill -9");
         child.wait().await.expect("reaped");
         for client in clients {
