@@ -172,16 +172,16 @@ async fn read_message(
 
 fn to_status(error: &IngestError) -> tonic::Status {
     let message = error.to_string();
-    match error {
-        // Only here does OTLP want RetryInfo: a client must not retry a message that
-        // will never fit, or one that was invalid.
-        IngestError::Unavailable(_) => tonic::Status::with_error_details(
+    // Only here does OTLP want RetryInfo: a client must not retry a message that will
+    // never fit, or one that was invalid.
+    if error.is_retryable() {
+        return tonic::Status::with_error_details(
             error.code(),
             message,
             ErrorDetails::with_retry_info(Some(Duration::from_secs(RETRY_AFTER_SECS))),
-        ),
-        _ => tonic::Status::new(error.code(), message),
+        );
     }
+    tonic::Status::new(error.code(), message)
 }
 
 fn status_response(status: tonic::Status) -> Response {

@@ -140,11 +140,11 @@ fn ingest_error_response(encoding: Encoding, error: &IngestError) -> Response {
     let status = match error {
         IngestError::Invalid(_) => StatusCode::BAD_REQUEST,
         IngestError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-        IngestError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-        IngestError::Encode(_) | IngestError::Write(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        IngestError::Unavailable(_) | IngestError::Write(_) => StatusCode::SERVICE_UNAVAILABLE,
+        IngestError::Encode(_) => StatusCode::INTERNAL_SERVER_ERROR,
     };
     let mut response = error_response(encoding, status, error.code(), &error.to_string());
-    if matches!(error, IngestError::Unavailable(_)) {
+    if error.is_retryable() {
         response
             .headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));

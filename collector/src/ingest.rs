@@ -46,8 +46,9 @@ pub enum IngestError {
     /// The block could not be compressed (INTERNAL / 500).
     #[error("cannot encode the block: {0}")]
     Encode(std::io::Error),
-    /// The write failed for a reason retrying will not fix soon (INTERNAL / 500).
-    #[error("cannot write: {0}")]
+    /// The write failed and nothing of it was kept: the store cut it back, so a retry
+    /// stores it once (UNAVAILABLE with RetryInfo / 503 with Retry-After).
+    #[error("cannot write: {0}; retry later")]
     Write(WriteFailure),
 }
 
@@ -57,9 +58,14 @@ impl IngestError {
         match self {
             Self::Invalid(_) => tonic::Code::InvalidArgument,
             Self::TooLarge { .. } => tonic::Code::ResourceExhausted,
-            Self::Unavailable(_) => tonic::Code::Unavailable,
-            Self::Encode(_) | Self::Write(_) => tonic::Code::Internal,
+            Self::Unavailable(_) | Self::Write(_) => tonic::Code::Unavailable,
+            Self::Encode(_) => tonic::Code::Internal,
         }
+    }
+
+    /// The client should send the same request again later, and is told when.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Unavailable(_) | Self::Write(_))
     }
 }
 

@@ -178,7 +178,9 @@ impl Session {
         if fsync != FsyncPolicy::Never {
             file.sync_data().map_err(|e| io(&aside, e))?;
         }
-        fs::rename(&aside, &path).map_err(|e| io(&path, e))?;
+        crate::failpoint::check("session::mark_closed")
+            .and_then(|()| fs::rename(&aside, &path))
+            .map_err(|e| io(&path, e))?;
         if fsync != FsyncPolicy::Never {
             sync_dir(&self.path).map_err(|e| io(&self.path, e))?;
         }
@@ -313,7 +315,9 @@ pub(crate) fn create_session(root: &Path, fsync: FsyncPolicy) -> Result<Session,
     let mut attempt = 1;
     let path = loop {
         let path = sessions_dir.join(&name);
-        match fs::DirBuilder::new().mode(PRIVATE_DIR_MODE).create(&path) {
+        let created = crate::failpoint::check("session::create")
+            .and_then(|()| fs::DirBuilder::new().mode(PRIVATE_DIR_MODE).create(&path));
+        match created {
             Ok(()) => break path,
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 attempt += 1;

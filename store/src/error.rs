@@ -33,6 +33,8 @@ pub enum StoreError {
         path.display()
     )]
     Poisoned { path: PathBuf },
+    #[error("{}: takes no more appends, as it is sealed", path.display())]
+    Sealed { path: PathBuf },
     #[error(transparent)]
     Corrupt(#[from] Corruption),
     #[error("{} is not a data directory, session or segment", path.display())]

@@ -16,6 +16,7 @@ pub mod compression;
 pub mod datadir;
 pub mod dictionary;
 pub mod error;
+mod failpoint;
 pub mod field;
 pub mod frame;
 pub mod permissions;

@@ -99,7 +99,7 @@ fn recover_active(
         sequence: 0,
         created_unix_nano: 0,
     });
-    let writer = SegmentWriter::resume(path, header, scan.valid_len, scan.blocks, fsync)?;
+    let mut writer = SegmentWriter::resume(path, header, scan.valid_len, scan.blocks, fsync)?;
     writer.seal()?;
     report.sealed.push((path.clone(), torn));
     Ok(())

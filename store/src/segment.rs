@@ -76,6 +76,7 @@ use prost::Message;
 
 use crate::compression::{EncodedBlock, RawBlock, decompress, dictionary_frame, segment_frame};
 use crate::error::{Corruption, CorruptionKind, StoreError};
+use crate::failpoint;
 use crate::frame::{FOOTER_LEN, Footer, FrameKind, HEADER_LEN, SegmentHeader, len_u32, read_frame};
 use crate::proto::{Block, BlockSummary, SegmentIndex};
 use crate::walk::{FrameWalker, Step};
@@ -114,6 +115,8 @@ pub struct SegmentWriter {
     dictionaries: Vec<u16>,
     /// A failed append left bytes that could not be cut.
     poisoned: bool,
+    /// The index and footer are written.
+    sealed: bool,
 }
 
 impl SegmentWriter {
@@ -124,19 +127,33 @@ impl SegmentWriter {
         fsync: FsyncPolicy,
     ) -> Result<Self, StoreError> {
         let io = |source| StoreError::io(path, source);
-        let mut file = File::options()
-            .write(true)
-            .create_new(true)
-            .mode(crate::permissions::PRIVATE_FILE_MODE)
-            .open(path)
+        let mut file = failpoint::check("segment::create")
+            .and_then(|()| {
+                File::options()
+                    .write(true)
+                    .create_new(true)
+                    .mode(crate::permissions::PRIVATE_FILE_MODE)
+                    .open(path)
+            })
             .map_err(io)?;
-        file.write_all(&header.encode()).map_err(io)?;
-        if fsync == FsyncPolicy::Always {
-            file.sync_data().map_err(io)?;
-            // The file's name must survive a power loss too, not only its bytes.
-            if let Some(dir) = path.parent() {
-                sync_dir(dir).map_err(|e| StoreError::io(dir, e))?;
+        let started = file.write_all(&header.encode()).map_err(io).and_then(|()| {
+            if fsync == FsyncPolicy::Always {
+                failpoint::check("segment::sync")
+                    .and_then(|()| file.sync_data())
+                    .map_err(io)?;
+                // The file's name must survive a power loss too, not only its bytes.
+                if let Some(dir) = path.parent() {
+                    sync_dir(dir).map_err(|e| StoreError::io(dir, e))?;
+                }
             }
+            Ok(())
+        });
+        if let Err(error) = started {
+            // Nothing was accepted into it: a half-made segment would later sit before
+            // its successor without a footer, as if cut short. If even the removal
+            // fails, readers report exactly that.
+            let _ = std::fs::remove_file(path);
+            return Err(error);
         }
         Ok(Self {
             path: path.to_path_buf(),
@@ -147,6 +164,7 @@ impl SegmentWriter {
             fsync,
             dictionaries: Vec::new(),
             poisoned: false,
+            sealed: false,
         })
     }
 
@@ -161,7 +179,9 @@ impl SegmentWriter {
     ) -> Result<Self, StoreError> {
         let io = |source| StoreError::io(path, source);
         let file = File::options().write(true).open(path).map_err(io)?;
-        file.set_len(valid_len).map_err(io)?;
+        failpoint::check("recovery::resume")
+            .and_then(|()| file.set_len(valid_len))
+            .map_err(io)?;
         let mut writer = Self {
             path: path.to_path_buf(),
             file,
@@ -171,6 +191,7 @@ impl SegmentWriter {
             fsync,
             dictionaries: Vec::new(),
             poisoned: false,
+            sealed: false,
         };
         use std::io::Seek;
         writer
@@ -210,11 +231,44 @@ impl SegmentWriter {
         Ok(())
     }
 
+    /// After a failed write: cuts the file back to where the last whole frame ended, so
+    /// that the next write starts on a frame boundary, or poisons the writer if that
+    /// fails too. Returns the error to report.
+    fn cut_back(&mut self, write: std::io::Error) -> StoreError {
+        use std::io::Seek;
+        let cut = failpoint::check("segment::cut")
+            .and_then(|()| self.file.set_len(self.len))
+            .and_then(|()| self.file.seek(std::io::SeekFrom::Start(self.len)));
+        match cut {
+            Ok(_) => StoreError::io(&self.path, write),
+            Err(cut) => {
+                self.poisoned = true;
+                StoreError::CutFailed {
+                    path: self.path.clone(),
+                    write,
+                    cut,
+                }
+            }
+        }
+    }
+
+    /// A poisoned writer's last chance: cuts and seals the segment through a handle of
+    /// its own, as recovery would at the next start.
+    pub fn salvage(self) -> Result<SealedSegment, StoreError> {
+        let mut fresh = Self::resume(&self.path, self.header, self.len, self.index, self.fsync)?;
+        fresh.seal()
+    }
+
     /// Appends blocks and hands them to the OS (and disk, per the fsync policy).
     /// On failure nothing partial is left behind: the file is cut back to where it was,
     /// or, if that fails too, the writer is poisoned (see [`SegmentWriter`]).
     pub fn append(&mut self, blocks: &[EncodedBlock]) -> Result<(), StoreError> {
         self.refuse_if_poisoned()?;
+        if self.sealed {
+            return Err(StoreError::Sealed {
+                path: self.path.clone(),
+            });
+        }
         let mut buffer = Vec::with_capacity(blocks.iter().map(|b| b.frame.len()).sum());
         let mut offset = self.len;
         let mut summaries = Vec::with_capacity(blocks.len());
@@ -236,30 +290,18 @@ impl SegmentWriter {
             buffer.extend_from_slice(&block.frame);
             summaries.push(summary);
         }
-        let written = self.file.write_all(&buffer).and_then(|()| {
-            if self.fsync == FsyncPolicy::Always {
-                self.file.sync_data()
-            } else {
-                Ok(())
-            }
-        });
+        let written = failpoint::check("segment::append")
+            .and_then(|()| self.file.write_all(&buffer))
+            .and_then(|()| {
+                if self.fsync == FsyncPolicy::Always {
+                    failpoint::check("segment::sync").and_then(|()| self.file.sync_data())
+                } else {
+                    Ok(())
+                }
+            });
         if let Err(write) = written {
-            // A failed write (a full disk) may leave part of a frame; cut it so the
-            // next append starts on a frame boundary again.
-            use std::io::Seek;
-            let cut = self
-                .file
-                .set_len(self.len)
-                .and_then(|()| self.file.seek(std::io::SeekFrom::Start(self.len)));
-            if let Err(cut) = cut {
-                self.poisoned = true;
-                return Err(StoreError::CutFailed {
-                    path: self.path.clone(),
-                    write,
-                    cut,
-                });
-            }
-            return Err(StoreError::io(&self.path, write));
+            // A failed write (a full disk) may leave part of a frame.
+            return Err(self.cut_back(write));
         }
         self.len = offset;
         self.index.extend(summaries);
@@ -267,38 +309,56 @@ impl SegmentWriter {
         Ok(())
     }
 
-    /// Appends the index and the footer. The segment is immutable afterwards.
-    pub fn seal(mut self) -> Result<SealedSegment, StoreError> {
+    /// Appends the index and the footer; the segment takes no more appends afterwards.
+    /// On failure nothing partial is left behind, as for [`Self::append`], and sealing
+    /// can be tried again.
+    pub fn seal(&mut self) -> Result<SealedSegment, StoreError> {
         self.refuse_if_poisoned()?;
-        let io = |source| StoreError::io(&self.path, source);
-        let index = SegmentIndex {
-            blocks: std::mem::take(&mut self.index),
-        };
-        let frame = segment_frame(FrameKind::Index, 0, &index.encode_to_vec()).map_err(io)?;
-        let footer = Footer {
-            index_offset: self.len,
-            index_frame_len: len_u32(frame.len()).map_err(io)?,
-        };
-        let mut tail = frame;
-        tail.extend_from_slice(&footer.encode());
-        self.file.write_all(&tail).map_err(io)?;
-        if self.fsync != FsyncPolicy::Never {
-            self.file.sync_data().map_err(io)?;
-            if let Some(dir) = self.path.parent() {
-                sync_dir(dir).map_err(|e| StoreError::io(dir, e))?;
+        if !self.sealed {
+            let io = |source| StoreError::io(&self.path, source);
+            let index = SegmentIndex {
+                blocks: self.index.clone(),
+            };
+            let frame = segment_frame(FrameKind::Index, 0, &index.encode_to_vec()).map_err(io)?;
+            let footer = Footer {
+                index_offset: self.len,
+                index_frame_len: len_u32(frame.len()).map_err(io)?,
+            };
+            let mut tail = frame;
+            tail.extend_from_slice(&footer.encode());
+            let written = failpoint::check("segment::seal")
+                .and_then(|()| self.file.write_all(&tail))
+                .and_then(|()| {
+                    if self.fsync == FsyncPolicy::Never {
+                        Ok(())
+                    } else {
+                        failpoint::check("segment::sync").and_then(|()| self.file.sync_data())
+                    }
+                });
+            if let Err(write) = written {
+                return Err(self.cut_back(write));
             }
+            self.len += tail.len() as u64;
+            self.sealed = true;
         }
-        self.len += tail.len() as u64;
+        // Tried again on a second call: the file is sealed, but its name may not be
+        // on disk yet.
+        if self.fsync != FsyncPolicy::Never
+            && let Some(dir) = self.path.parent()
+        {
+            sync_dir(dir).map_err(|e| StoreError::io(dir, e))?;
+        }
         Ok(SealedSegment {
-            path: self.path,
+            path: self.path.clone(),
             len_bytes: self.len,
-            blocks: index.blocks.len(),
+            blocks: self.index.len(),
         })
     }
 }
 
 /// Flushes a directory's entries (new files, removed files) to disk.
 pub(crate) fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    failpoint::check("dir::sync")?;
     File::open(dir)?.sync_all()
 }
 
@@ -708,6 +768,7 @@ mod tests {
             fsync: FsyncPolicy::Never,
             dictionaries: Vec::new(),
             poisoned: false,
+            sealed: false,
         }
     }
 

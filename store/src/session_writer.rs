@@ -113,7 +113,6 @@ impl SessionWriter {
 
     fn new_segment(&mut self) -> Result<SegmentWriter, StoreError> {
         let sequence = self.next_sequence;
-        self.next_sequence += 1;
         let path = self
             .session
             .path
@@ -122,27 +121,42 @@ impl SessionWriter {
             sequence,
             created_unix_nano: unix_nanos(SystemTime::now()),
         };
+        let segment = SegmentWriter::create(&path, header, self.options.fsync)?;
+        // Only now: a failed creation leaves no file, and the next try reuses the number.
+        self.next_sequence += 1;
         self.active_since = Instant::now();
-        SegmentWriter::create(&path, header, self.options.fsync)
+        Ok(segment)
     }
 
     /// Lets go of an active segment that takes no more appends, so that writing goes
-    /// on in a new one. It stays unsealed, and the next start recovers it.
+    /// on in a new one, after one more try at cutting and sealing it.
     fn abandon_poisoned(&mut self) {
-        if let Some(active) = self.active.take_if(|active| active.is_poisoned()) {
-            tracing::warn!(
-                path = %active.path().display(),
-                "left unsealed after a failed write that could not be cut back; the next start recovers it"
-            );
+        let Some(active) = self.active.take_if(|active| active.is_poisoned()) else {
+            return;
+        };
+        let path = active.path().to_path_buf();
+        match active.salvage() {
+            Ok(_) => tracing::warn!(
+                path = %path.display(),
+                "sealed after a failed write that could not be cut back at first"
+            ),
+            // It has a successor from now on: readers report its end as damage.
+            Err(error) => tracing::error!(
+                path = %path.display(),
+                %error,
+                "left unsealed after a failed write that could not be cut back"
+            ),
         }
     }
 
     fn seal_active(&mut self) -> Result<Option<SealedSegment>, StoreError> {
         self.abandon_poisoned();
-        let Some(active) = self.active.take() else {
+        let Some(active) = &mut self.active else {
             return Ok(None);
         };
+        // On failure the segment stays active and whole; the next rotation tries again.
         let sealed = active.seal()?;
+        self.active = None;
         self.enforce_retention()?;
         Ok(Some(sealed))
     }
@@ -171,7 +185,9 @@ impl SessionWriter {
             if Some(path.as_path()) == active {
                 continue;
             }
-            fs::remove_file(&path).map_err(|e| StoreError::io(&path, e))?;
+            crate::failpoint::check("retention::remove")
+                .and_then(|()| fs::remove_file(&path))
+                .map_err(|e| StoreError::io(&path, e))?;
             total -= len;
             tracing::info!(path = %path.display(), "deleted to stay under --max-total-bytes");
         }

@@ -186,8 +186,9 @@ fn a_stop_during_start_up_recovery_ends_cleanly() {
         .expect("starts");
     // The lock names the collector once it is taken; recovery runs right after.
     let lock = dir.path().join(oculus_store::datadir::LOCK_FILE);
+    let holder = format!("pid {}", serve.id());
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !std::fs::read_to_string(&lock).is_ok_and(|text| text.contains("pid")) {
+    while !std::fs::read_to_string(&lock).is_ok_and(|text| text.trim() == holder) {
         assert!(
             std::time::Instant::now() < deadline,
             "the lock was never taken"

@@ -69,7 +69,7 @@ fn write(path: &Path, dictionary: &SharedDictionary) -> (Vec<Block>, SegmentWrit
 /// [`write`] into a sealed segment in `dir`.
 fn write_sealed(dir: &Path) -> (PathBuf, Vec<Block>) {
     let path = dir.join("segment-00000001.oseg");
-    let (blocks, writer) = write(&path, &dictionary());
+    let (blocks, mut writer) = write(&path, &dictionary());
     writer.seal().unwrap();
     (path, blocks)
 }
@@ -79,7 +79,7 @@ fn dictionary_blocks_read_back_and_the_dictionary_is_written_once() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("segment-00000001.oseg");
     let dictionary = dictionary();
-    let (blocks, writer) = write(&path, &dictionary);
+    let (blocks, mut writer) = write(&path, &dictionary);
     writer.seal().unwrap();
     let read = scan_file(&path);
     assert!(read.scan.damage.is_empty(), "{:?}", read.scan.damage);
