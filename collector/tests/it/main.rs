@@ -10,6 +10,7 @@ mod damage;
 mod disk_full;
 mod grpc;
 mod live;
+mod oracle;
 mod roundtrip;
 mod transcode;
 

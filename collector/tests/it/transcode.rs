@@ -223,7 +223,7 @@ fn scope() -> impl Strategy<Value = Option<InstrumentationScope>> {
     )
 }
 
-fn traces_request() -> impl Strategy<Value = ExportTraceServiceRequest> {
+pub fn traces_request() -> impl Strategy<Value = ExportTraceServiceRequest> {
     let scope_spans =
         (scope(), vec(span(), 0..5), "[a-z:/.]{0,8}").prop_map(|(scope, spans, schema_url)| {
             ScopeSpans {
@@ -274,7 +274,7 @@ fn log() -> impl Strategy<Value = LogRecord> {
     })
 }
 
-fn logs_request() -> impl Strategy<Value = ExportLogsServiceRequest> {
+pub fn logs_request() -> impl Strategy<Value = ExportLogsServiceRequest> {
     let scope_logs = (scope(), vec(log(), 0..5), "[a-z:/.]{0,8}").prop_map(
         |(scope, log_records, schema_url)| ScopeLogs {
             scope,
