@@ -37,6 +37,9 @@ struct Origin {
     scope: (String, String, Attributes, u32, String),
 }
 
+/// A link: trace id, span id, trace state, attributes, dropped attributes, flags.
+type PlainLink = (Vec<u8>, Vec<u8>, String, Attributes, u32, u32);
+
 /// Where the record says it was emitted: file, line, function (with its namespace).
 type Source = Option<(String, u32, String)>;
 
@@ -52,7 +55,7 @@ struct PlainSpan {
     attributes: Attributes,
     dropped: (u32, u32, u32),
     events: Vec<(u64, String, Attributes, u32)>,
-    links: Vec<(Vec<u8>, Vec<u8>, String, Attributes, u32, u32)>,
+    links: Vec<PlainLink>,
     status: (i32, String),
     source: Source,
 }
