@@ -15,6 +15,7 @@ pub mod http;
 pub mod ids;
 pub mod ingest;
 pub mod normalize;
+pub mod origin;
 pub mod otlp_field;
 pub mod transcode;
 pub mod writer;
