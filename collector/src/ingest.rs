@@ -126,6 +126,8 @@ pub struct Counters {
     pub metric_points: AtomicU64,
     pub rejected: AtomicU64,
     pub refused_requests: AtomicU64,
+    /// Connections closed on arrival because a receiver had as many as it may hold.
+    pub refused_connections: AtomicU64,
 }
 
 /// The ingest pipeline; shared by every request handler.

@@ -131,7 +131,9 @@ async fn oversized_messages_are_resource_exhausted_without_retry_info() {
 
 /// A raw HTTP/2 gRPC call, to send what no generated client would.
 /// An HTTP/2 connection to `addr`, driven in the background.
-async fn h2_sender<B>(addr: std::net::SocketAddr) -> hyper::client::conn::http2::SendRequest<B>
+pub(crate) async fn h2_sender<B>(
+    addr: std::net::SocketAddr,
+) -> hyper::client::conn::http2::SendRequest<B>
 where
     B: http_body::Body + Send + Unpin + 'static,
     B::Data: Send,
@@ -176,7 +178,7 @@ async fn raw_call(
     (status, headers)
 }
 
-fn grpc_frame(compressed: bool, message: &[u8]) -> Vec<u8> {
+pub(crate) fn grpc_frame(compressed: bool, message: &[u8]) -> Vec<u8> {
     let mut frame = vec![u8::from(compressed)];
     frame.extend_from_slice(&(message.len() as u32).to_be_bytes());
     frame.extend_from_slice(message);
@@ -313,7 +315,7 @@ async fn overload_is_unavailable_with_retry_info() {
 }
 
 /// A stream over an mpsc receiver, without pulling in a stream crate.
-fn tokio_stream_from<T>(
+pub(crate) fn tokio_stream_from<T>(
     mut receiver: tokio::sync::mpsc::Receiver<T>,
 ) -> impl futures_util::Stream<Item = T> {
     futures_util::stream::poll_fn(move |cx| receiver.poll_recv(cx))

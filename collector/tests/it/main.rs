@@ -7,6 +7,7 @@ mod cli;
 mod conformance;
 mod crash;
 mod disk_full;
+mod dos;
 mod grpc;
 mod live;
 mod roundtrip;

@@ -1,0 +1,273 @@
+//! One client cannot stop the others (issue 9): timeouts on every stage of a
+//! connection, a cap on connections, admission by the bytes that arrived, and refusals
+//! that keep the client's connection.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body::Frame;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, StreamBody};
+use hyper::client::conn::http2::SendRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+use prost::Message;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tonic::Code;
+
+use crate::grpc::{grpc_frame, tokio_stream_from};
+use crate::{span, start_with, traces_request};
+
+type CallBody = BoxBody<Bytes, Infallible>;
+type Chunks = tokio::sync::mpsc::Sender<Result<Frame<Bytes>, Infallible>>;
+type Reply = tokio::task::JoinHandle<hyper::Result<http::Response<hyper::body::Incoming>>>;
+
+/// Long enough that nothing but the timeout under test fires.
+const LONG: Duration = Duration::from_secs(60);
+/// How long a test waits for the collector to do what it must.
+const PATIENCE: Duration = Duration::from_secs(5);
+
+/// An HTTP/2 connection and the task driving it, which ends when the server closes it.
+async fn h2_connect(addr: SocketAddr) -> (SendRequest<CallBody>, tokio::task::JoinHandle<()>) {
+    let stream = TcpStream::connect(addr).await.expect("connect");
+    let (sender, connection) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .expect("h2 handshake");
+    let driver = tokio::spawn(async move {
+        // How the connection ended is not the question; that it ended is.
+        let _ = connection.await;
+    });
+    (sender, driver)
+}
+
+fn grpc_request(addr: SocketAddr, body: CallBody) -> http::Request<CallBody> {
+    http::Request::post(format!(
+        "http://{addr}{}",
+        oculus_collector::grpc::TRACES_PATH
+    ))
+    .header("content-type", "application/grpc")
+    .header("te", "trailers")
+    .body(body)
+    .expect("request")
+}
+
+/// A gRPC traces call whose body is fed by hand through the returned queue.
+fn streaming_call(sender: &SendRequest<CallBody>, addr: SocketAddr) -> (Chunks, Reply) {
+    let (chunks, receiver) = tokio::sync::mpsc::channel(4);
+    let body = BodyExt::boxed(StreamBody::new(tokio_stream_from(receiver)));
+    let mut sender = sender.clone();
+    let request = grpc_request(addr, body);
+    (
+        chunks,
+        tokio::spawn(async move { sender.send_request(request).await }),
+    )
+}
+
+/// The gRPC status of a reply, from its headers or its trailers.
+async fn grpc_status(response: http::Response<hyper::body::Incoming>) -> tonic::Status {
+    let mut headers = response.headers().clone();
+    let collected = response.into_body().collect().await.expect("reply body");
+    if let Some(trailers) = collected.trailers() {
+        headers.extend(trailers.clone());
+    }
+    tonic::Status::from_header_map(&headers).expect("a grpc-status")
+}
+
+/// Reads until the server closes the connection (end of stream or reset), for at
+/// most `patience`; how long that took, or `None` if it stayed open.
+async fn closed_within(
+    stream: &mut (impl AsyncRead + Unpin),
+    patience: Duration,
+) -> Option<Duration> {
+    let started = Instant::now();
+    let mut buffer = [0u8; 4096];
+    let read_to_end = async {
+        loop {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    };
+    tokio::time::timeout(patience, read_to_end)
+        .await
+        .ok()
+        .map(|()| started.elapsed())
+}
+
+/// Reads an HTTP/1 response head from `stream`, returning its status line.
+async fn read_status_line(stream: &mut (impl AsyncRead + Unpin)) -> String {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        let read = tokio::time::timeout(PATIENCE, stream.read(&mut byte))
+            .await
+            .expect("a response in time")
+            .expect("readable");
+        assert_eq!(
+            read,
+            1,
+            "closed before a response: {:?}",
+            String::from_utf8_lossy(&head)
+        );
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    head.lines().next().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn idle_connections_are_closed_after_the_idle_timeout() {
+    let idle = Duration::from_millis(300);
+    let running = start_with(|config| {
+        config.idle_timeout = idle;
+        config.header_read_timeout = LONG;
+    })
+    .await;
+    let http = running.collector.http_addr();
+    let grpc = running.collector.grpc_addr();
+
+    // A connection that never sends a byte.
+    let mut silent = TcpStream::connect(http).await.expect("connect");
+    // An HTTP/1 connection kept alive after a request.
+    let mut kept = TcpStream::connect(http).await.expect("connect");
+    kept.write_all(b"GET /v1/traces HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .expect("write");
+    assert!(read_status_line(&mut kept).await.contains("405"));
+    // An HTTP/2 connection after its handshake.
+    let (sender, driver) = h2_connect(grpc).await;
+
+    let silent = closed_within(&mut silent, PATIENCE).await;
+    let kept = closed_within(&mut kept, PATIENCE).await;
+    assert!(silent.is_some(), "a silent connection stayed open");
+    assert!(kept.is_some(), "an idle HTTP/1 connection stayed open");
+    tokio::time::timeout(PATIENCE, driver)
+        .await
+        .expect("an idle HTTP/2 connection is closed")
+        .expect("driver");
+    drop(sender);
+
+    // A request in flight for longer than the idle timeout is not cut off.
+    let (sender, _driver) = h2_connect(grpc).await;
+    let message = traces_request(vec![span(1)]).encode_to_vec();
+    let framed = grpc_frame(false, &message);
+    let (chunks, reply) = streaming_call(&sender, grpc);
+    chunks
+        .send(Ok(Frame::data(Bytes::copy_from_slice(&framed[..10]))))
+        .await
+        .expect("send");
+    tokio::time::sleep(idle * 3).await;
+    chunks
+        .send(Ok(Frame::data(Bytes::copy_from_slice(&framed[10..]))))
+        .await
+        .expect("send");
+    drop(chunks);
+    let response = tokio::time::timeout(PATIENCE, reply)
+        .await
+        .expect("answered")
+        .expect("task")
+        .expect("the connection stayed open while the request was in flight");
+    assert_eq!(grpc_status(response).await.code(), Code::Ok);
+    running.finish().await;
+}
+
+#[tokio::test]
+async fn headers_sent_byte_by_byte_are_cut_off_at_the_header_read_timeout() {
+    let header_read = Duration::from_millis(500);
+    let running = start_with(|config| {
+        config.header_read_timeout = header_read;
+        config.idle_timeout = LONG;
+    })
+    .await;
+    let stream = TcpStream::connect(running.collector.http_addr())
+        .await
+        .expect("connect");
+    let (mut read, mut write) = stream.into_split();
+    let started = Instant::now();
+    // Headers that never end, one byte every 50 ms.
+    let dribble = tokio::spawn(async move {
+        let head = b"POST /v1/traces HTTP/1.1\r\nhost: x\r\n";
+        let endless = head
+            .iter()
+            .chain(b"x-slow: yes\r\n".iter().cycle())
+            .copied();
+        for byte in endless {
+            if write.write_all(&[byte]).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    let closed = closed_within(&mut read, PATIENCE).await;
+    dribble.abort();
+    assert!(
+        closed.is_some(),
+        "headers were read for as long as they came"
+    );
+    assert!(started.elapsed() >= header_read, "{:?}", started.elapsed());
+    running.finish().await;
+}
+
+#[tokio::test]
+async fn connections_past_the_cap_are_refused_while_others_keep_working() {
+    let running = start_with(|config| {
+        config.max_connections = 3;
+        config.idle_timeout = LONG;
+        config.header_read_timeout = LONG;
+    })
+    .await;
+    let grpc = running.collector.grpc_addr();
+    let mut client = TraceServiceClient::connect(running.grpc_url())
+        .await
+        .expect("connect");
+    client
+        .export(traces_request(vec![span(0)]))
+        .await
+        .expect("accepted");
+    let first_idle = TcpStream::connect(grpc).await.expect("connect");
+    let _second_idle = TcpStream::connect(grpc).await.expect("connect");
+    let mut extra = TcpStream::connect(grpc).await.expect("connect");
+    assert!(
+        closed_within(&mut extra, PATIENCE).await.is_some(),
+        "a connection past the cap was kept"
+    );
+    assert_eq!(
+        running
+            .collector
+            .counters()
+            .refused_connections
+            .load(Ordering::Relaxed),
+        1
+    );
+    client
+        .export(traces_request(vec![span(1)]))
+        .await
+        .expect("a connected client keeps working at the cap");
+
+    // Once a connection closes there is room again.
+    drop(first_idle);
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let exported = async {
+            let mut client = TraceServiceClient::connect(running.grpc_url()).await.ok()?;
+            client.export(traces_request(vec![span(2)])).await.ok()
+        };
+        if exported.await.is_some() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no room after a connection closed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let blocks = running.finish().await;
+    assert_eq!(blocks.iter().map(|b| b.spans.len()).sum::<usize>(), 3);
+}
