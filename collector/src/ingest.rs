@@ -4,8 +4,11 @@
 use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
+use axum::body::Body;
 use bytes::Bytes;
+use http_body_util::BodyExt;
 use oculus_store::{DictionarySampler, SharedDictionary};
 use opentelemetry_proto::tonic::collector::logs::v1::{
     ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
@@ -43,6 +46,9 @@ pub enum IngestError {
     /// Retry later (UNAVAILABLE with RetryInfo / 503 with Retry-After).
     #[error("{0}")]
     Unavailable(&'static str),
+    /// The body stopped arriving (DEADLINE_EXCEEDED / 408).
+    #[error("the request body stalled: nothing arrived for {after:?}")]
+    Stalled { after: Duration },
     /// The block could not be compressed (INTERNAL / 500).
     #[error("cannot encode the block: {0}")]
     Encode(std::io::Error),
@@ -58,6 +64,7 @@ impl IngestError {
             Self::Invalid(_) => tonic::Code::InvalidArgument,
             Self::TooLarge { .. } => tonic::Code::ResourceExhausted,
             Self::Unavailable(_) => tonic::Code::Unavailable,
+            Self::Stalled { .. } => tonic::Code::DeadlineExceeded,
             Self::Encode(_) | Self::Write(_) => tonic::Code::Internal,
         }
     }
@@ -136,6 +143,7 @@ pub struct Ingest {
     writer: WriterHandle,
     budget: Budget,
     max_message_bytes: usize,
+    body_timeout: Duration,
     zstd_levels: ZstdLevels,
     counters: Arc<Counters>,
     dictionaries: Option<Arc<Dictionaries>>,
@@ -219,11 +227,18 @@ impl Dictionaries {
 /// Seconds a client is told to wait when the collector is overloaded.
 pub const RETRY_AFTER_SECS: u64 = 1;
 
+/// The smallest allocation for a request's bytes; it doubles from there as they arrive.
+const MIN_BUFFER_BYTES: usize = 16 << 10;
+
+/// How much a gzip body is inflated at a time, between checks of the budget.
+const INFLATE_CHUNK_BYTES: usize = 64 << 10;
+
 impl Ingest {
     pub fn new(
         writer: WriterHandle,
         max_message_bytes: usize,
         max_inflight_bytes: usize,
+        body_timeout: Duration,
         zstd_levels: ZstdLevels,
         dictionaries: bool,
     ) -> Self {
@@ -231,6 +246,7 @@ impl Ingest {
             writer,
             budget: Budget::new(max_inflight_bytes),
             max_message_bytes,
+            body_timeout,
             zstd_levels,
             counters: Arc::default(),
             dictionaries: dictionaries.then(|| Arc::new(Dictionaries::new())),
@@ -245,6 +261,11 @@ impl Ingest {
         &self.counters
     }
 
+    /// The budget all requests take from; shared by clones.
+    pub fn budget(&self) -> &Budget {
+        &self.budget
+    }
+
     /// Takes `bytes` of the in-flight budget for a request, before it is read further.
     pub fn admit(&self, held: &mut Held, bytes: usize) -> Result<(), IngestError> {
         self.budget.take(held, bytes).map_err(|_| {
@@ -257,20 +278,80 @@ impl Ingest {
         })
     }
 
-    /// Inflates a gzip body, stopping at the size limit rather than at the end of a bomb.
+    /// The next bytes of a request body, or `None` at its end. A body that sends
+    /// nothing for the body timeout fails, so a stalled client frees what it holds.
+    pub async fn next_data(&self, body: &mut Body) -> Result<Option<Bytes>, IngestError> {
+        loop {
+            let frame = match tokio::time::timeout(self.body_timeout, body.frame()).await {
+                Err(_) => {
+                    return Err(IngestError::Stalled {
+                        after: self.body_timeout,
+                    });
+                }
+                Ok(None) => return Ok(None),
+                Ok(Some(frame)) => frame
+                    .map_err(|e| IngestError::Invalid(format!("cannot read the request: {e}")))?,
+            };
+            if let Ok(data) = frame.into_data()
+                && !data.is_empty()
+            {
+                return Ok(Some(data));
+            }
+        }
+    }
+
+    /// Appends `data` to a request's `buffer`, taking what the buffer grows by from
+    /// the in-flight budget before allocating it: memory is admitted as bytes arrive,
+    /// never for what a client only announced. The buffer doubles, up to
+    /// `expected_bytes`, so that a large body is copied few times; when the budget
+    /// cannot spare that, it grows by what arrived, and the request is refused only
+    /// if even that does not fit.
+    pub fn append(
+        &self,
+        held: &mut Held,
+        buffer: &mut Vec<u8>,
+        data: &[u8],
+        expected_bytes: usize,
+    ) -> Result<(), IngestError> {
+        let needed = buffer.len() + data.len();
+        let capacity = buffer.capacity();
+        if needed > capacity {
+            let doubled = capacity
+                .saturating_mul(2)
+                .max(MIN_BUFFER_BYTES)
+                .min(expected_bytes)
+                .max(needed);
+            let target = if self.budget.take(held, doubled - capacity).is_ok() {
+                doubled
+            } else {
+                self.admit(held, needed - capacity)?;
+                needed
+            };
+            buffer.reserve_exact(target - buffer.len());
+        }
+        buffer.extend_from_slice(data);
+        Ok(())
+    }
+
+    /// Inflates a gzip body a chunk at a time, taking each from the in-flight budget
+    /// as it grows, and stopping at the size limit rather than at the end of a bomb.
     pub fn gunzip(&self, held: &mut Held, compressed: &[u8]) -> Result<Vec<u8>, IngestError> {
         let limit = self.max_message_bytes;
-        let mut inflated = Vec::with_capacity(compressed.len().saturating_mul(4).min(limit));
-        let decoder = flate2::read::MultiGzDecoder::new(compressed);
-        decoder
-            .take(limit as u64 + 1)
-            .read_to_end(&mut inflated)
-            .map_err(|e| IngestError::Invalid(format!("gzip body does not decompress: {e}")))?;
-        if inflated.len() > limit {
-            return Err(IngestError::TooLarge { limit });
+        let mut decoder = flate2::read::MultiGzDecoder::new(compressed);
+        let mut chunk = vec![0u8; INFLATE_CHUNK_BYTES];
+        let mut inflated = Vec::new();
+        loop {
+            let read = decoder
+                .read(&mut chunk)
+                .map_err(|e| IngestError::Invalid(format!("gzip body does not decompress: {e}")))?;
+            if read == 0 {
+                return Ok(inflated);
+            }
+            if inflated.len() + read > limit {
+                return Err(IngestError::TooLarge { limit });
+            }
+            self.append(held, &mut inflated, &chunk[..read], limit)?;
         }
-        self.admit(held, inflated.len())?;
-        Ok(inflated)
     }
 
     /// Decodes, normalizes and writes one request; resolves once it is written.

@@ -60,6 +60,9 @@ pub struct Config {
     /// Longest wait for a request's headers on HTTP/1, counted from the connection's
     /// first bytes or the end of its previous request.
     pub header_read_timeout: Duration,
+    /// Longest wait for the next bytes of a request body; a body that stalls longer
+    /// fails and its budget is freed.
+    pub body_timeout: Duration,
     /// A connection with no request in flight for this long is closed.
     pub idle_timeout: Duration,
     /// Open connections per receiver; a connection past it is closed at once.
@@ -81,6 +84,7 @@ impl Config {
             writer: WriterOptions::default(),
             // A minute each, as the OpenTelemetry Collector's HTTP servers default to.
             header_read_timeout: Duration::from_secs(60),
+            body_timeout: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(60),
             max_connections: 4096,
         }
@@ -113,6 +117,7 @@ pub struct Collector {
     session: PathBuf,
     recovery: RecoveryReport,
     counters: Arc<Counters>,
+    budget: budget::Budget,
     stop: watch::Sender<bool>,
     servers: JoinSet<()>,
     writer: JoinHandle<Result<(), StoreError>>,
@@ -147,10 +152,12 @@ impl Collector {
             writer_handle,
             config.max_message_bytes,
             config.max_inflight_bytes,
+            config.body_timeout,
             config.zstd_levels,
             config.dictionaries,
         );
         let counters = Arc::clone(ingest.counters());
+        let budget = ingest.budget().clone();
         let max_connections = serve::connection_cap(config.max_connections);
         if max_connections < config.max_connections {
             tracing::info!(
@@ -184,6 +191,7 @@ impl Collector {
             session,
             recovery,
             counters,
+            budget,
             stop,
             servers,
             writer,
@@ -231,6 +239,11 @@ impl Collector {
 
     pub fn counters(&self) -> &Arc<Counters> {
         &self.counters
+    }
+
+    /// Request bytes held in memory now, of `max_inflight_bytes`.
+    pub fn inflight_bytes(&self) -> usize {
+        self.budget.held_bytes()
     }
 
     /// Stops accepting, finishes in-flight requests, writes and seals what was accepted.

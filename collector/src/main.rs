@@ -81,6 +81,10 @@ struct ServeArgs {
     /// Close an HTTP/1 connection whose request headers take longer than this.
     #[arg(long, default_value_t = 60, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
     header_read_timeout_secs: u64,
+    /// Fail a request whose body sends nothing for this long (408 or
+    /// DEADLINE_EXCEEDED), freeing what it held of the in-flight budget.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    body_timeout_secs: u64,
     /// Close a connection that has had no request in flight for this long.
     #[arg(long, default_value_t = 60, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
     idle_timeout_secs: u64,
@@ -173,6 +177,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     config.dictionaries = !args.no_dictionary;
     config.header_read_timeout = Duration::from_secs(args.header_read_timeout_secs);
+    config.body_timeout = Duration::from_secs(args.body_timeout_secs);
     config.idle_timeout = Duration::from_secs(args.idle_timeout_secs);
     config.max_connections = usize::try_from(args.max_connections).unwrap_or(usize::MAX);
     config.writer = WriterOptions {

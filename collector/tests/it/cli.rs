@@ -59,6 +59,7 @@ fn help_documents_every_command() {
         "--fsync",
         "--max-total-bytes",
         "--header-read-timeout-secs",
+        "--body-timeout-secs",
         "--idle-timeout-secs",
         "--max-connections",
     ] {

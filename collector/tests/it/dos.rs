@@ -19,7 +19,7 @@ use tokio::net::TcpStream;
 use tonic::Code;
 
 use crate::grpc::{grpc_frame, tokio_stream_from};
-use crate::{span, start_with, traces_request};
+use crate::{Running, span, start_with, traces_request, wait_for_inflight};
 
 type CallBody = BoxBody<Bytes, Infallible>;
 type Chunks = tokio::sync::mpsc::Sender<Result<Frame<Bytes>, Infallible>>;
@@ -79,6 +79,14 @@ async fn grpc_status(response: http::Response<hyper::body::Incoming>) -> tonic::
     tonic::Status::from_header_map(&headers).expect("a grpc-status")
 }
 
+/// A gRPC message prefix announcing `len` bytes, followed by `sent` of them.
+fn announce(len: u32, sent: usize) -> Frame<Bytes> {
+    let mut bytes = vec![0u8];
+    bytes.extend_from_slice(&len.to_be_bytes());
+    bytes.resize(5 + sent, 0);
+    Frame::data(Bytes::from(bytes))
+}
+
 /// Reads until the server closes the connection (end of stream or reset), for at
 /// most `patience`; how long that took, or `None` if it stayed open.
 async fn closed_within(
@@ -122,12 +130,23 @@ async fn read_status_line(stream: &mut (impl AsyncRead + Unpin)) -> String {
     head.lines().next().unwrap_or_default().to_owned()
 }
 
+async fn http_export(running: &Running, n: u64) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(running.http_url("/v1/traces"))
+        .header("content-type", "application/x-protobuf")
+        .body(traces_request(vec![span(n)]).encode_to_vec())
+        .send()
+        .await
+        .expect("answered")
+}
+
 #[tokio::test]
 async fn idle_connections_are_closed_after_the_idle_timeout() {
     let idle = Duration::from_millis(300);
     let running = start_with(|config| {
         config.idle_timeout = idle;
         config.header_read_timeout = LONG;
+        config.body_timeout = LONG;
     })
     .await;
     let http = running.collector.http_addr();
@@ -184,6 +203,7 @@ async fn headers_sent_byte_by_byte_are_cut_off_at_the_header_read_timeout() {
     let running = start_with(|config| {
         config.header_read_timeout = header_read;
         config.idle_timeout = LONG;
+        config.body_timeout = LONG;
     })
     .await;
     let stream = TcpStream::connect(running.collector.http_addr())
@@ -212,6 +232,99 @@ async fn headers_sent_byte_by_byte_are_cut_off_at_the_header_read_timeout() {
         "headers were read for as long as they came"
     );
     assert!(started.elapsed() >= header_read, "{:?}", started.elapsed());
+    running.finish().await;
+}
+
+#[tokio::test]
+async fn a_stalled_body_times_out_and_frees_its_budget() {
+    let running = start_with(|config| {
+        config.max_message_bytes = 64 << 10;
+        config.max_inflight_bytes = 64 << 10;
+        config.body_timeout = Duration::from_millis(500);
+        config.idle_timeout = LONG;
+    })
+    .await;
+    let grpc = running.collector.grpc_addr();
+    let mut client = TraceServiceClient::connect(running.grpc_url())
+        .await
+        .expect("connect");
+
+    // gRPC: 60 KiB of a 64 KiB message, then nothing.
+    let (sender, _driver) = h2_connect(grpc).await;
+    let (chunks, reply) = streaming_call(&sender, grpc);
+    chunks
+        .send(Ok(announce(64 << 10, 60 << 10)))
+        .await
+        .expect("send");
+    wait_for_inflight(&running.collector, 60 << 10).await;
+    let status = client
+        .export(traces_request(vec![span(0)]))
+        .await
+        .expect_err("refused while the stalled call holds the budget");
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    let response = tokio::time::timeout(PATIENCE, reply)
+        .await
+        .expect("the stalled call is answered")
+        .expect("task")
+        .expect("response");
+    let status = grpc_status(response).await;
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    client
+        .export(traces_request(vec![span(100)]))
+        .await
+        .expect("accepted once the stalled call's budget is back");
+
+    // HTTP/1: the same, with a Content-Length.
+    let mut slow = TcpStream::connect(running.collector.http_addr())
+        .await
+        .expect("connect");
+    let head = format!(
+        "POST /v1/traces HTTP/1.1\r\nhost: x\r\ncontent-type: application/x-protobuf\r\ncontent-length: {}\r\n\r\n",
+        64 << 10
+    );
+    slow.write_all(head.as_bytes()).await.expect("write");
+    slow.write_all(&vec![0u8; 60 << 10]).await.expect("write");
+    wait_for_inflight(&running.collector, 60 << 10).await;
+    assert_eq!(http_export(&running, 1).await.status().as_u16(), 503);
+    let status_line = read_status_line(&mut slow).await;
+    assert!(status_line.contains("408"), "{status_line}");
+    assert_eq!(http_export(&running, 101).await.status().as_u16(), 200);
+    drop(chunks);
+    running.finish().await;
+}
+
+#[tokio::test]
+async fn streams_announcing_large_messages_do_not_hold_the_budget() {
+    // The defaults: 64 MiB messages, 256 MiB in flight; four announcements would take it all.
+    let running = start_with(|config| {
+        config.body_timeout = LONG;
+        config.idle_timeout = LONG;
+    })
+    .await;
+    let grpc = running.collector.grpc_addr();
+    let (sender, _driver) = h2_connect(grpc).await;
+    let mut stalled = Vec::new();
+    for _ in 0..4 {
+        let (chunks, reply) = streaming_call(&sender, grpc);
+        chunks.send(Ok(announce(64 << 20, 0))).await.expect("send");
+        stalled.push((chunks, reply));
+    }
+    let mut client = TraceServiceClient::connect(running.grpc_url())
+        .await
+        .expect("connect");
+    for n in 0..10 {
+        client
+            .export(traces_request(vec![span(n)]))
+            .await
+            .expect("gRPC exports are accepted while four calls stall");
+        assert_eq!(
+            http_export(&running, 100 + n).await.status().as_u16(),
+            200,
+            "HTTP exports are accepted while four calls stall"
+        );
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    drop(stalled);
     running.finish().await;
 }
 
