@@ -99,6 +99,10 @@ async fn export(ingest: &Ingest, signal: Signal, request: Request) -> Response {
         ingest.export(signal, Encoding::Protobuf, message).await
     }
     .await;
+    // A stalled body would only stall again; the rest of any other is read to its end.
+    if !matches!(result, Err(IngestError::Stalled { .. })) {
+        ingest.discard_rest(body);
+    }
     match result {
         Ok(accepted) => success_response(signal, &accepted),
         Err(error) => status_response(to_status(&error)),

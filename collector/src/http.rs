@@ -98,6 +98,11 @@ async fn export(ingest: &Ingest, signal: Signal, headers: &HeaderMap, body: Body
         ingest.export(signal, encoding, body).await
     }
     .await;
+    // A stalled body would only stall again; the rest of any other is read to its end,
+    // so the connection stays usable for the client's next request.
+    if !matches!(result, Err(IngestError::Stalled { .. })) {
+        ingest.discard_rest(body);
+    }
     match result {
         Ok(accepted) => success_response(signal, encoding, &accepted),
         Err(error) => ingest_error_response(encoding, &error),

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use bytes::Bytes;
+use http_body::Body as _;
 use http_body_util::BodyExt;
 use oculus_store::{DictionarySampler, SharedDictionary};
 use opentelemetry_proto::tonic::collector::logs::v1::{
@@ -331,6 +332,31 @@ impl Ingest {
         }
         buffer.extend_from_slice(data);
         Ok(())
+    }
+
+    /// Reads the rest of a body that was answered early and throws it away, on a task
+    /// of its own. Dropping a body that is still arriving resets its HTTP/2 stream,
+    /// and h2 closes a connection that needed too many resets: a client refused under
+    /// load would lose every call on it. Reading stops at the size limit or a stall.
+    pub fn discard_rest(&self, mut body: Body) {
+        if body.is_end_stream() {
+            return;
+        }
+        // The message limit, with room for gRPC's prefix and what was read already.
+        let max_bytes = self.max_message_bytes.saturating_add(MIN_BUFFER_BYTES);
+        let stall = self.body_timeout;
+        tokio::spawn(async move {
+            let mut discarded = 0usize;
+            while discarded <= max_bytes {
+                match tokio::time::timeout(stall, body.frame()).await {
+                    Ok(Some(Ok(frame))) => {
+                        discarded += frame.data_ref().map_or(0, Bytes::len);
+                    }
+                    // The end, a stall or a broken stream: nothing more to read.
+                    Ok(None | Some(Err(_))) | Err(_) => return,
+                }
+            }
+        });
     }
 
     /// Inflates a gzip body a chunk at a time, taking each from the in-flight budget

@@ -8,15 +8,17 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use futures_util::StreamExt;
 use http_body::Frame;
 use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, StreamBody};
+use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::client::conn::http2::SendRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use prost::Message;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tonic::Code;
+use tonic_types::StatusExt;
 
 use crate::grpc::{grpc_frame, tokio_stream_from};
 use crate::{Running, span, start_with, traces_request, wait_for_inflight};
@@ -67,6 +69,22 @@ fn streaming_call(sender: &SendRequest<CallBody>, addr: SocketAddr) -> (Chunks, 
         chunks,
         tokio::spawn(async move { sender.send_request(request).await }),
     )
+}
+
+/// A gRPC traces call with its whole message at once.
+async fn whole_call(
+    sender: &SendRequest<CallBody>,
+    addr: SocketAddr,
+    message: &[u8],
+) -> hyper::Result<tonic::Status> {
+    let body = Full::new(Bytes::from(grpc_frame(false, message)))
+        .map_err(|never| match never {})
+        .boxed();
+    let response = sender
+        .clone()
+        .send_request(grpc_request(addr, body))
+        .await?;
+    Ok(grpc_status(response).await)
 }
 
 /// The gRPC status of a reply, from its headers or its trailers.
@@ -383,4 +401,213 @@ async fn connections_past_the_cap_are_refused_while_others_keep_working() {
     }
     let blocks = running.finish().await;
     assert_eq!(blocks.iter().map(|b| b.spans.len()).sum::<usize>(), 3);
+}
+
+/// A hand-written HTTP/2 client, to send what real clients send when their data is
+/// still in flight as the server answers: DATA on a stream the server has finished.
+mod raw_h2 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    pub const DATA: u8 = 0;
+    const HEADERS: u8 = 1;
+    pub const RST_STREAM: u8 = 3;
+    const SETTINGS: u8 = 4;
+    pub const PING: u8 = 6;
+    pub const GOAWAY: u8 = 7;
+    pub const END_STREAM: u8 = 0x1;
+    const END_HEADERS: u8 = 0x4;
+    const ACK: u8 = 0x1;
+
+    pub struct Frame {
+        pub kind: u8,
+        pub flags: u8,
+        pub stream: u32,
+        pub payload: Vec<u8>,
+    }
+
+    pub struct Connection {
+        stream: TcpStream,
+    }
+
+    pub fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+        let len = u32::try_from(payload.len()).expect("small frame");
+        let mut bytes = len.to_be_bytes()[1..].to_vec();
+        bytes.extend_from_slice(&[kind, flags]);
+        bytes.extend_from_slice(&stream.to_be_bytes());
+        bytes.extend_from_slice(payload);
+        bytes
+    }
+
+    /// A POST to `path` as HPACK literals, neither indexed nor Huffman-coded.
+    pub fn post_headers(stream: u32, path: &str) -> Vec<u8> {
+        let mut block = Vec::new();
+        for (name, value) in [
+            (":method", "POST"),
+            (":scheme", "http"),
+            (":path", path),
+            (":authority", "localhost"),
+            ("content-type", "application/grpc"),
+            ("te", "trailers"),
+        ] {
+            block.push(0);
+            block.push(u8::try_from(name.len()).expect("short"));
+            block.extend_from_slice(name.as_bytes());
+            block.push(u8::try_from(value.len()).expect("short"));
+            block.extend_from_slice(value.as_bytes());
+        }
+        frame(HEADERS, END_HEADERS, stream, &block)
+    }
+
+    impl Connection {
+        pub async fn open(addr: std::net::SocketAddr) -> Self {
+            let mut stream = TcpStream::connect(addr).await.expect("connect");
+            let mut hello = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+            hello.extend_from_slice(&frame(SETTINGS, 0, 0, &[]));
+            stream.write_all(&hello).await.expect("write");
+            Self { stream }
+        }
+
+        pub async fn send(&mut self, bytes: &[u8]) {
+            self.stream.write_all(bytes).await.expect("write");
+        }
+
+        /// The next frame other than SETTINGS, which it acknowledges.
+        pub async fn next(&mut self) -> Frame {
+            loop {
+                let mut head = [0u8; 9];
+                self.stream.read_exact(&mut head).await.expect("a frame");
+                let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
+                let mut payload = vec![0u8; len];
+                self.stream.read_exact(&mut payload).await.expect("a frame");
+                let frame = Frame {
+                    kind: head[3],
+                    flags: head[4],
+                    stream: u32::from_be_bytes([head[5], head[6], head[7], head[8]]) & 0x7fff_ffff,
+                    payload,
+                };
+                if frame.kind == SETTINGS {
+                    if frame.flags & ACK == 0 {
+                        self.send(&self::frame(SETTINGS, ACK, 0, &[])).await;
+                    }
+                    continue;
+                }
+                return frame;
+            }
+        }
+    }
+}
+
+/// h2 closes a connection that made it reset more than 1,024 streams. Refusals must
+/// not count toward that, or a client under sustained refusals loses its connection
+/// and every call in flight on it.
+#[tokio::test]
+async fn sustained_refusals_keep_the_http2_connection_open() {
+    const CALLS_PER_ROUND: u32 = 150;
+    const ROUNDS: u32 = 12;
+    let running = start_with(|config| {
+        config.max_message_bytes = 64 << 10;
+        config.max_inflight_bytes = 64 << 10;
+        config.body_timeout = LONG;
+        config.idle_timeout = LONG;
+    })
+    .await;
+    let grpc = running.collector.grpc_addr();
+    // One call holds the whole budget, so every other call is refused.
+    let (holder_sender, _holder_driver) = h2_connect(grpc).await;
+    let (holder, _holder_reply) = streaming_call(&holder_sender, grpc);
+    holder
+        .send(Ok(announce(64 << 10, 60 << 10)))
+        .await
+        .expect("send");
+
+    // A real client's refused calls carry RetryInfo and leave its connection open.
+    wait_for_inflight(&running.collector, 60 << 10).await;
+    let (sender, driver) = h2_connect(grpc).await;
+    let message = traces_request((0..300).map(span).collect()).encode_to_vec();
+    let statuses: Vec<_> = futures_util::stream::iter(0..200)
+        .map(|_| whole_call(&sender, grpc, &message))
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    for status in statuses {
+        let status = status.expect("answered on the same connection");
+        assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+        assert!(status.get_details_retry_info().is_some(), "{status:?}");
+    }
+    assert!(!driver.is_finished(), "the connection was closed");
+
+    // Calls whose last bytes arrive after their refusal, as data in flight does.
+    let mut raw = raw_h2::Connection::open(grpc).await;
+    let path = oculus_collector::grpc::TRACES_PATH;
+    let first_part = announce(40, 10).into_data().expect("data");
+    let mut next_stream = 1u32;
+    let mut resets = Vec::new();
+    for round in 0..ROUNDS {
+        let streams: Vec<u32> = (0..CALLS_PER_ROUND).map(|i| next_stream + 2 * i).collect();
+        next_stream += 2 * CALLS_PER_ROUND;
+        let mut opening = Vec::new();
+        for &stream in &streams {
+            opening.extend_from_slice(&raw_h2::post_headers(stream, path));
+            opening.extend_from_slice(&raw_h2::frame(raw_h2::DATA, 0, stream, &first_part));
+        }
+        raw.send(&opening).await;
+        let mut answered = 0;
+        while answered < CALLS_PER_ROUND {
+            let frame = tokio::time::timeout(PATIENCE, raw.next())
+                .await
+                .expect("calls are answered in time");
+            match frame.kind {
+                raw_h2::GOAWAY => panic!(
+                    "round {round}: the collector closed the connection: {}",
+                    String::from_utf8_lossy(&frame.payload[8..])
+                ),
+                raw_h2::RST_STREAM => resets.push(frame.stream),
+                raw_h2::PING => {}
+                _ if frame.flags & raw_h2::END_STREAM != 0 => answered += 1,
+                _ => {}
+            }
+        }
+        let mut rest = Vec::new();
+        for &stream in &streams {
+            rest.extend_from_slice(&raw_h2::frame(
+                raw_h2::DATA,
+                raw_h2::END_STREAM,
+                stream,
+                &[0u8; 30],
+            ));
+        }
+        raw.send(&rest).await;
+    }
+    // The connection still answers.
+    raw.send(&raw_h2::frame(raw_h2::PING, 0, 0, &[7; 8])).await;
+    loop {
+        let frame = tokio::time::timeout(PATIENCE, raw.next())
+            .await
+            .expect("a ping is answered");
+        assert_ne!(frame.kind, raw_h2::GOAWAY, "the connection was closed");
+        if frame.kind == raw_h2::RST_STREAM {
+            resets.push(frame.stream);
+        }
+        if frame.kind == raw_h2::PING {
+            break;
+        }
+    }
+    assert!(
+        resets.is_empty(),
+        "refused streams were reset rather than read to their end: {resets:?}"
+    );
+
+    // Released, the budget serves the first connection again.
+    drop(holder);
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let status = whole_call(&sender, grpc, &message).await.expect("answered");
+        if status.code() == Code::Ok {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still refused: {status:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    running.finish().await;
 }
