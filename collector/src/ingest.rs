@@ -21,6 +21,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use prost::Message;
+use tokio::sync::watch;
 
 use crate::Signal;
 use crate::budget::{Budget, Held};
@@ -145,6 +146,8 @@ pub struct Ingest {
     budget: Budget,
     max_message_bytes: usize,
     body_timeout: Duration,
+    /// True once the collector stops; bodies still arriving are then refused.
+    stopping: watch::Receiver<bool>,
     zstd_levels: ZstdLevels,
     counters: Arc<Counters>,
     dictionaries: Option<Arc<Dictionaries>>,
@@ -240,6 +243,7 @@ impl Ingest {
         max_message_bytes: usize,
         max_inflight_bytes: usize,
         body_timeout: Duration,
+        stopping: watch::Receiver<bool>,
         zstd_levels: ZstdLevels,
         dictionaries: bool,
     ) -> Self {
@@ -248,6 +252,7 @@ impl Ingest {
             budget: Budget::new(max_inflight_bytes),
             max_message_bytes,
             body_timeout,
+            stopping,
             zstd_levels,
             counters: Arc::default(),
             dictionaries: dictionaries.then(|| Arc::new(Dictionaries::new())),
@@ -280,10 +285,20 @@ impl Ingest {
     }
 
     /// The next bytes of a request body, or `None` at its end. A body that sends
-    /// nothing for the body timeout fails, so a stalled client frees what it holds.
+    /// nothing for the body timeout fails, so a stalled client frees what it holds;
+    /// one still arriving when the collector stops is refused, so that it does not
+    /// hold the stop.
     pub async fn next_data(&self, body: &mut Body) -> Result<Option<Bytes>, IngestError> {
+        let mut stopping = self.stopping.clone();
         loop {
-            let frame = match tokio::time::timeout(self.body_timeout, body.frame()).await {
+            let frame = tokio::select! {
+                frame = tokio::time::timeout(self.body_timeout, body.frame()) => frame,
+                // An error means the collector is gone, which is a stop as well.
+                _ = stopping.wait_for(|stopping| *stopping) => {
+                    return Err(IngestError::Unavailable("the collector is shutting down"));
+                }
+            };
+            let frame = match frame {
                 Err(_) => {
                     return Err(IngestError::Stalled {
                         after: self.body_timeout,

@@ -153,6 +153,7 @@ impl Collector {
             config.max_message_bytes,
             config.max_inflight_bytes,
             config.body_timeout,
+            stopped.clone(),
             config.zstd_levels,
             config.dictionaries,
         );

@@ -611,3 +611,51 @@ async fn sustained_refusals_keep_the_http2_connection_open() {
     }
     running.finish().await;
 }
+
+/// A client that stops sending halfway does not hold the collector's stop: its call is
+/// refused for a retry, and what was acknowledged is sealed.
+#[tokio::test]
+async fn a_stalled_client_does_not_hold_the_stop() {
+    let running = start_with(|config| {
+        config.body_timeout = LONG;
+        config.idle_timeout = LONG;
+        config.header_read_timeout = LONG;
+    })
+    .await;
+    let grpc = running.collector.grpc_addr();
+    let mut client = TraceServiceClient::connect(running.grpc_url())
+        .await
+        .expect("connect");
+    client
+        .export(traces_request(vec![span(0)]))
+        .await
+        .expect("accepted");
+    let (sender, _driver) = h2_connect(grpc).await;
+    let (chunks, reply) = streaming_call(&sender, grpc);
+    chunks.send(Ok(announce(1 << 10, 100))).await.expect("send");
+    let mut slow = TcpStream::connect(running.collector.http_addr())
+        .await
+        .expect("connect");
+    slow.write_all(
+        b"POST /v1/traces HTTP/1.1\r\nhost: x\r\ncontent-type: application/x-protobuf\r\ncontent-length: 1000\r\n\r\nabc",
+    )
+    .await
+    .expect("write");
+    wait_for_inflight(&running.collector, 103).await;
+
+    let Running { collector, dir } = running;
+    tokio::time::timeout(PATIENCE, collector.shutdown())
+        .await
+        .expect("stopped in time")
+        .expect("clean shutdown");
+    let response = reply
+        .await
+        .expect("task")
+        .expect("the stalled call is answered");
+    // A trailers-only answer; its stream ended with the connection, so read no further.
+    let status = tonic::Status::from_header_map(response.headers()).expect("a grpc-status");
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    let blocks = crate::read_blocks(dir.path());
+    assert_eq!(blocks.iter().map(|b| b.spans.len()).sum::<usize>(), 1);
+    drop(chunks);
+}
