@@ -10,7 +10,7 @@ use axum::body::Body;
 use bytes::Bytes;
 use http_body::Body as _;
 use http_body_util::BodyExt;
-use oculus_store::{DictionarySampler, SharedDictionary};
+use oculus_store::{DictionarySampler, EncodedBlock, SharedDictionary};
 use opentelemetry_proto::tonic::collector::logs::v1::{
     ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
 };
@@ -237,6 +237,10 @@ const MIN_BUFFER_BYTES: usize = 16 << 10;
 /// How much a gzip body is inflated at a time, between checks of the budget.
 const INFLATE_CHUNK_BYTES: usize = 64 << 10;
 
+/// Requests at least this large are decoded and compressed on the blocking pool: the
+/// work takes milliseconds per MiB, which an I/O thread should not stop for.
+const OFF_TASK_BYTES: usize = 1 << 20;
+
 impl Ingest {
     pub fn new(
         writer: WriterHandle,
@@ -403,41 +407,19 @@ impl Ingest {
         body: Bytes,
     ) -> Result<Accepted, IngestError> {
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
-        let prepared = prepare(signal, encoding, &body)?;
-        drop(body);
-        let records = u64::from(prepared.summary.spans)
-            + u64::from(prepared.summary.logs)
-            + u64::from(prepared.summary.metric_points);
-        let message = match prepared.reject_reason {
-            Some(reason) => format!(
-                "{} of the {} records were rejected: {reason}",
-                prepared.rejected,
-                prepared.rejected + records
-            ),
-            None => String::new(),
+        let (accepted, encoded) = if body.len() >= OFF_TASK_BYTES {
+            // Seconds of work for the largest requests: on the blocking pool, so that the
+            // task's I/O thread keeps serving its other connections meanwhile.
+            let ingest = self.clone();
+            tokio::task::spawn_blocking(move || ingest.encode(signal, encoding, body))
+                .await
+                .map_err(|e| IngestError::Encode(std::io::Error::other(e)))??
+        } else {
+            self.encode(signal, encoding, body)?
         };
-        let accepted = Accepted {
-            rejected: prepared.rejected,
-            message,
-        };
-        self.counters
-            .rejected
-            .fetch_add(prepared.rejected, Ordering::Relaxed);
-        if prepared.is_empty {
+        let Some(encoded) = encoded else {
             return Ok(accepted);
-        }
-        let dictionary = self
-            .dictionaries
-            .as_ref()
-            .and_then(|d| d.for_block(signal, &prepared.raw));
-        let encoded = oculus_store::encode_raw_block(
-            &prepared.raw,
-            prepared.summary,
-            self.zstd_levels.of(signal),
-            dictionary.as_ref(),
-        );
-        transcode::recycle(prepared.raw);
-        let encoded = encoded.map_err(IngestError::Encode)?;
+        };
         let summary = encoded.summary;
         let ack = self.writer.submit(encoded).map_err(|error| match error {
             SubmitError::Overloaded => {
@@ -468,6 +450,51 @@ impl Ingest {
             .metric_points
             .fetch_add(u64::from(summary.metric_points), Ordering::Relaxed);
         Ok(accepted)
+    }
+
+    /// Decodes and normalizes a request and compresses its block: what is accepted,
+    /// and the block, unless the request held no records.
+    fn encode(
+        &self,
+        signal: Signal,
+        encoding: Encoding,
+        body: Bytes,
+    ) -> Result<(Accepted, Option<EncodedBlock>), IngestError> {
+        let prepared = prepare(signal, encoding, &body)?;
+        drop(body);
+        let records = u64::from(prepared.summary.spans)
+            + u64::from(prepared.summary.logs)
+            + u64::from(prepared.summary.metric_points);
+        let message = match prepared.reject_reason {
+            Some(reason) => format!(
+                "{} of the {} records were rejected: {reason}",
+                prepared.rejected,
+                prepared.rejected + records
+            ),
+            None => String::new(),
+        };
+        let accepted = Accepted {
+            rejected: prepared.rejected,
+            message,
+        };
+        self.counters
+            .rejected
+            .fetch_add(prepared.rejected, Ordering::Relaxed);
+        if prepared.is_empty {
+            return Ok((accepted, None));
+        }
+        let dictionary = self
+            .dictionaries
+            .as_ref()
+            .and_then(|d| d.for_block(signal, &prepared.raw));
+        let encoded = oculus_store::encode_raw_block(
+            &prepared.raw,
+            prepared.summary,
+            self.zstd_levels.of(signal),
+            dictionary.as_ref(),
+        );
+        transcode::recycle(prepared.raw);
+        Ok((accepted, Some(encoded.map_err(IngestError::Encode)?)))
     }
 }
 

@@ -77,13 +77,22 @@ async fn whole_call(
     addr: SocketAddr,
     message: &[u8],
 ) -> hyper::Result<tonic::Status> {
+    whole_call_to(sender, addr, oculus_collector::grpc::TRACES_PATH, message).await
+}
+
+/// A gRPC call to `path` with its whole message at once.
+async fn whole_call_to(
+    sender: &SendRequest<CallBody>,
+    addr: SocketAddr,
+    path: &str,
+    message: &[u8],
+) -> hyper::Result<tonic::Status> {
     let body = Full::new(Bytes::from(grpc_frame(false, message)))
         .map_err(|never| match never {})
         .boxed();
-    let response = sender
-        .clone()
-        .send_request(grpc_request(addr, body))
-        .await?;
+    let mut request = grpc_request(addr, body);
+    *request.uri_mut() = format!("http://{addr}{path}").parse().expect("uri");
+    let response = sender.clone().send_request(request).await?;
     Ok(grpc_status(response).await)
 }
 
@@ -658,4 +667,53 @@ async fn a_stalled_client_does_not_hold_the_stop() {
     let blocks = crate::read_blocks(dir.path());
     assert_eq!(blocks.iter().map(|b| b.spans.len()).sum::<usize>(), 1);
     drop(chunks);
+}
+
+/// Decoding the largest requests takes a while; it runs off the tasks that serve
+/// connections, so other clients are answered meanwhile. (The tests' runtime has one
+/// thread: decoding on it would stop every connection.)
+#[tokio::test]
+async fn a_large_request_does_not_stall_other_connections() {
+    let running = start_with(|config| {
+        config.body_timeout = LONG;
+        config.idle_timeout = LONG;
+    })
+    .await;
+    let grpc = running.collector.grpc_addr();
+    let large = crate::metrics_request(2_000_000).encode_to_vec();
+    assert!(large.len() > 32 << 20, "{}", large.len());
+    let (sender, _driver) = h2_connect(grpc).await;
+    let started = Instant::now();
+    let large_call = tokio::spawn(async move {
+        let status = whole_call_to(&sender, grpc, oculus_collector::grpc::METRICS_PATH, &large)
+            .await
+            .expect("answered");
+        assert_eq!(status.code(), Code::Ok, "{status:?}");
+        started.elapsed()
+    });
+    let mut client = TraceServiceClient::connect(running.grpc_url())
+        .await
+        .expect("connect");
+    let mut slowest = Duration::ZERO;
+    let mut during = 0;
+    while !large_call.is_finished() {
+        let sent = Instant::now();
+        client
+            .export(traces_request(vec![span(during)]))
+            .await
+            .expect("accepted");
+        slowest = slowest.max(sent.elapsed());
+        during += 1;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let large_took = large_call.await.expect("the large call");
+    assert!(
+        during >= 3,
+        "only {during} exports while the large one took {large_took:?}"
+    );
+    assert!(
+        slowest < Duration::from_millis(250),
+        "an export took {slowest:?} while a large one took {large_took:?}"
+    );
+    running.finish().await;
 }
