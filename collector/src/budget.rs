@@ -8,6 +8,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 #[derive(Clone, Debug)]
 pub struct Budget {
     bytes: Arc<Semaphore>,
+    max_bytes: usize,
 }
 
 /// Bytes taken from the budget by one request; returned when dropped.
@@ -22,9 +23,16 @@ pub struct Exhausted;
 
 impl Budget {
     pub fn new(max_bytes: usize) -> Self {
+        let max_bytes = max_bytes.min(Semaphore::MAX_PERMITS);
         Self {
-            bytes: Arc::new(Semaphore::new(max_bytes.min(Semaphore::MAX_PERMITS))),
+            bytes: Arc::new(Semaphore::new(max_bytes)),
+            max_bytes,
         }
+    }
+
+    /// Bytes taken now, by all requests.
+    pub fn held_bytes(&self) -> usize {
+        self.max_bytes - self.bytes.available_permits()
     }
 
     /// Takes `bytes` more for `held` without waiting.

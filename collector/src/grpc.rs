@@ -2,8 +2,9 @@
 //!
 //! The gRPC framing is handled here rather than by tonic's generated server, because
 //! OTLP's rules need control that tonic's server does not give: the announced message
-//! length is checked against the limit and the in-flight budget before the body is
-//! read (tonic reserves the whole announced length first), an oversized message is
+//! length is checked against the limit before the body is read, and memory is taken
+//! from the in-flight budget as bytes arrive (tonic reserves the whole announced
+//! length first, which a client can announce and never send), an oversized message is
 //! RESOURCE_EXHAUSTED (tonic says OUT_OF_RANGE, which OTLP clients retry forever), and
 //! overload is UNAVAILABLE with RetryInfo. Statuses and their details are tonic's.
 
@@ -17,9 +18,8 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, Bytes};
 use http_body::Frame;
-use http_body_util::BodyExt;
 use tonic::Code;
 use tonic_types::{ErrorDetails, StatusExt};
 
@@ -83,8 +83,9 @@ async fn export(ingest: &Ingest, signal: Signal, request: Request) -> Response {
         Err(status) => return status_response(status),
     };
     let mut held = Held::default();
+    let mut body = body;
     let result = async {
-        let (compressed, message) = read_message(ingest, &mut held, body).await?;
+        let (compressed, message) = read_message(ingest, &mut held, &mut body).await?;
         let message = if compressed {
             if !gzip {
                 return Err(IngestError::Invalid(
@@ -98,6 +99,10 @@ async fn export(ingest: &Ingest, signal: Signal, request: Request) -> Response {
         ingest.export(signal, Encoding::Protobuf, message).await
     }
     .await;
+    // A stalled body would only stall again; the rest of any other is read to its end.
+    if !matches!(result, Err(IngestError::Stalled { .. })) {
+        ingest.discard_rest(body);
+    }
     match result {
         Ok(accepted) => success_response(signal, &accepted),
         Err(error) => status_response(to_status(&error)),
@@ -115,58 +120,63 @@ fn grpc_encoding(headers: &HeaderMap) -> Result<bool, tonic::Status> {
     }
 }
 
-/// Reads exactly one length-prefixed message, checking its announced length against
-/// the limit and the in-flight budget before reading it.
+/// Reads exactly one length-prefixed message. Its announced length is checked against
+/// the limit before anything else is read; its bytes are taken from the in-flight
+/// budget as they arrive, so a call that announces much and sends little holds little.
 async fn read_message(
     ingest: &Ingest,
     held: &mut Held,
-    mut body: Body,
+    body: &mut Body,
 ) -> Result<(bool, Bytes), IngestError> {
     let limit = ingest.max_message_bytes();
-    let mut buffer = BytesMut::new();
+    let mut prefix = [0u8; PREFIX_LEN];
+    let mut prefix_read = 0;
     let mut announced: Option<(bool, usize)> = None;
+    let mut message = Vec::new();
     loop {
-        if announced.is_none() && buffer.len() >= PREFIX_LEN {
-            let compressed = match buffer[0] {
-                0 => false,
-                1 => true,
-                flag => {
-                    return Err(IngestError::Invalid(format!(
-                        "invalid compressed flag {flag}"
-                    )));
-                }
-            };
-            let len = u32::from_be_bytes([buffer[1], buffer[2], buffer[3], buffer[4]]) as usize;
-            if len > limit {
-                return Err(IngestError::TooLarge { limit });
-            }
-            ingest.admit(held, len)?;
-            buffer.reserve(len.saturating_sub(buffer.len() - PREFIX_LEN));
-            announced = Some((compressed, len));
-        }
         if let Some((compressed, len)) = announced
-            && buffer.len() >= PREFIX_LEN + len
+            && message.len() == len
         {
-            if buffer.len() > PREFIX_LEN + len {
-                return Err(IngestError::Invalid(
-                    "more than one message in a unary call".into(),
-                ));
-            }
-            buffer.advance(PREFIX_LEN);
-            return Ok((compressed, buffer.freeze()));
+            return Ok((compressed, Bytes::from(message)));
         }
-        let Some(frame) = body.frame().await else {
+        let Some(mut data) = ingest.next_data(body).await? else {
             return Err(IngestError::Invalid(
                 "the request ended before a whole message arrived".into(),
             ));
         };
-        let frame = frame.map_err(|e| IngestError::Invalid(format!("cannot read request: {e}")))?;
-        if let Ok(data) = frame.into_data() {
-            if announced.is_none() && buffer.len() + data.len() > PREFIX_LEN + limit {
-                return Err(IngestError::TooLarge { limit });
+        let len = match announced {
+            Some((_, len)) => len,
+            None => {
+                let take = (PREFIX_LEN - prefix_read).min(data.len());
+                prefix[prefix_read..prefix_read + take].copy_from_slice(&data[..take]);
+                prefix_read += take;
+                data.advance(take);
+                if prefix_read < PREFIX_LEN {
+                    continue;
+                }
+                let compressed = match prefix[0] {
+                    0 => false,
+                    1 => true,
+                    flag => {
+                        return Err(IngestError::Invalid(format!(
+                            "invalid compressed flag {flag}"
+                        )));
+                    }
+                };
+                let len = u32::from_be_bytes([prefix[1], prefix[2], prefix[3], prefix[4]]) as usize;
+                if len > limit {
+                    return Err(IngestError::TooLarge { limit });
+                }
+                announced = Some((compressed, len));
+                len
             }
-            buffer.extend_from_slice(&data);
+        };
+        if message.len() + data.len() > len {
+            return Err(IngestError::Invalid(
+                "more than one message in a unary call".into(),
+            ));
         }
+        ingest.append(held, &mut message, &data, len)?;
     }
 }
 

@@ -3,7 +3,8 @@
 //! Status codes follow the OTLP specification: 200 (with partial success when some
 //! records were rejected), 400 for bad data, 405 for a wrong method, 413 past the size
 //! limit, 415 for an unsupported content type or encoding, 503 with `Retry-After` when
-//! overloaded. Error bodies are a `google.rpc.Status` in the request's content type.
+//! overloaded, 408 when the body stalls for the body timeout. Error bodies are a
+//! `google.rpc.Status` in the request's content type.
 
 use axum::Router;
 use axum::body::Body;
@@ -11,8 +12,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use bytes::{Bytes, BytesMut};
-use http_body_util::BodyExt;
+use bytes::Bytes;
+use http_body::Body as _;
 use prost::Message;
 
 use crate::Signal;
@@ -86,8 +87,9 @@ async fn export(ingest: &Ingest, signal: Signal, headers: &HeaderMap, body: Body
         }
     };
     let mut held = Held::default();
+    let mut body = body;
     let result = async {
-        let body = read_body(ingest, &mut held, body).await?;
+        let body = read_body(ingest, &mut held, &mut body).await?;
         let body = if gzip {
             Bytes::from(ingest.gunzip(&mut held, &body)?)
         } else {
@@ -96,6 +98,11 @@ async fn export(ingest: &Ingest, signal: Signal, headers: &HeaderMap, body: Body
         ingest.export(signal, encoding, body).await
     }
     .await;
+    // A stalled body would only stall again; the rest of any other is read to its end,
+    // so the connection stays usable for the client's next request.
+    if !matches!(result, Err(IngestError::Stalled { .. })) {
+        ingest.discard_rest(body);
+    }
     match result {
         Ok(accepted) => success_response(signal, encoding, &accepted),
         Err(error) => ingest_error_response(encoding, &error),
@@ -103,21 +110,26 @@ async fn export(ingest: &Ingest, signal: Signal, headers: &HeaderMap, body: Body
 }
 
 /// Reads the body, taking each chunk from the in-flight budget as it arrives.
-async fn read_body(ingest: &Ingest, held: &mut Held, mut body: Body) -> Result<Bytes, IngestError> {
+async fn read_body(
+    ingest: &Ingest,
+    held: &mut Held,
+    body: &mut Body,
+) -> Result<Bytes, IngestError> {
     let limit = ingest.max_message_bytes();
-    let mut buffer = BytesMut::new();
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| IngestError::Invalid(format!("cannot read body: {e}")))?;
-        let Ok(data) = frame.into_data() else {
-            continue;
-        };
+    // A Content-Length only guides how the buffer grows; bytes are admitted as they come.
+    let expected = body
+        .size_hint()
+        .exact()
+        .and_then(|bytes| usize::try_from(bytes).ok())
+        .map_or(limit, |bytes| bytes.min(limit));
+    let mut buffer = Vec::new();
+    while let Some(data) = ingest.next_data(body).await? {
         if buffer.len() + data.len() > limit {
             return Err(IngestError::TooLarge { limit });
         }
-        ingest.admit(held, data.len())?;
-        buffer.extend_from_slice(&data);
+        ingest.append(held, &mut buffer, &data, expected)?;
     }
-    Ok(buffer.freeze())
+    Ok(Bytes::from(buffer))
 }
 
 fn success_response(signal: Signal, encoding: Encoding, accepted: &Accepted) -> Response {
@@ -141,6 +153,7 @@ fn ingest_error_response(encoding: Encoding, error: &IngestError) -> Response {
         IngestError::Invalid(_) => StatusCode::BAD_REQUEST,
         IngestError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         IngestError::Unavailable(_) | IngestError::Write(_) => StatusCode::SERVICE_UNAVAILABLE,
+        IngestError::Stalled { .. } => StatusCode::REQUEST_TIMEOUT,
         IngestError::Encode(_) => StatusCode::INTERNAL_SERVER_ERROR,
     };
     let mut response = error_response(encoding, status, error.code(), &error.to_string());

@@ -4,9 +4,13 @@
 use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
+use axum::body::Body;
 use bytes::Bytes;
-use oculus_store::{DictionarySampler, SharedDictionary};
+use http_body::Body as _;
+use http_body_util::BodyExt;
+use oculus_store::{DictionarySampler, EncodedBlock, SharedDictionary};
 use opentelemetry_proto::tonic::collector::logs::v1::{
     ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
 };
@@ -17,6 +21,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use prost::Message;
+use tokio::sync::watch;
 
 use crate::Signal;
 use crate::budget::{Budget, Held};
@@ -43,6 +48,9 @@ pub enum IngestError {
     /// Retry later (UNAVAILABLE with RetryInfo / 503 with Retry-After).
     #[error("{0}")]
     Unavailable(&'static str),
+    /// The body stopped arriving (DEADLINE_EXCEEDED / 408).
+    #[error("the request body stalled: nothing arrived for {after:?}")]
+    Stalled { after: Duration },
     /// The block could not be compressed (INTERNAL / 500).
     #[error("cannot encode the block: {0}")]
     Encode(std::io::Error),
@@ -59,6 +67,7 @@ impl IngestError {
             Self::Invalid(_) => tonic::Code::InvalidArgument,
             Self::TooLarge { .. } => tonic::Code::ResourceExhausted,
             Self::Unavailable(_) | Self::Write(_) => tonic::Code::Unavailable,
+            Self::Stalled { .. } => tonic::Code::DeadlineExceeded,
             Self::Encode(_) => tonic::Code::Internal,
         }
     }
@@ -132,6 +141,8 @@ pub struct Counters {
     pub metric_points: AtomicU64,
     pub rejected: AtomicU64,
     pub refused_requests: AtomicU64,
+    /// Connections closed on arrival because a receiver had as many as it may hold.
+    pub refused_connections: AtomicU64,
 }
 
 /// The ingest pipeline; shared by every request handler.
@@ -140,6 +151,9 @@ pub struct Ingest {
     writer: WriterHandle,
     budget: Budget,
     max_message_bytes: usize,
+    body_timeout: Duration,
+    /// True once the collector stops; bodies still arriving are then refused.
+    stopping: watch::Receiver<bool>,
     zstd_levels: ZstdLevels,
     counters: Arc<Counters>,
     dictionaries: Option<Arc<Dictionaries>>,
@@ -223,11 +237,23 @@ impl Dictionaries {
 /// Seconds a client is told to wait when the collector is overloaded.
 pub const RETRY_AFTER_SECS: u64 = 1;
 
+/// The smallest allocation for a request's bytes; it doubles from there as they arrive.
+const MIN_BUFFER_BYTES: usize = 16 << 10;
+
+/// How much a gzip body is inflated at a time, between checks of the budget.
+const INFLATE_CHUNK_BYTES: usize = 64 << 10;
+
+/// Requests at least this large are decoded and compressed on the blocking pool: the
+/// work takes milliseconds per MiB, which an I/O thread should not stop for.
+const OFF_TASK_BYTES: usize = 1 << 20;
+
 impl Ingest {
     pub fn new(
         writer: WriterHandle,
         max_message_bytes: usize,
         max_inflight_bytes: usize,
+        body_timeout: Duration,
+        stopping: watch::Receiver<bool>,
         zstd_levels: ZstdLevels,
         dictionaries: bool,
     ) -> Self {
@@ -235,6 +261,8 @@ impl Ingest {
             writer,
             budget: Budget::new(max_inflight_bytes),
             max_message_bytes,
+            body_timeout,
+            stopping,
             zstd_levels,
             counters: Arc::default(),
             dictionaries: dictionaries.then(|| Arc::new(Dictionaries::new())),
@@ -249,6 +277,11 @@ impl Ingest {
         &self.counters
     }
 
+    /// The budget all requests take from; shared by clones.
+    pub fn budget(&self) -> &Budget {
+        &self.budget
+    }
+
     /// Takes `bytes` of the in-flight budget for a request, before it is read further.
     pub fn admit(&self, held: &mut Held, bytes: usize) -> Result<(), IngestError> {
         self.budget.take(held, bytes).map_err(|_| {
@@ -261,20 +294,115 @@ impl Ingest {
         })
     }
 
-    /// Inflates a gzip body, stopping at the size limit rather than at the end of a bomb.
+    /// The next bytes of a request body, or `None` at its end. A body that sends
+    /// nothing for the body timeout fails, so a stalled client frees what it holds;
+    /// one still arriving when the collector stops is refused, so that it does not
+    /// hold the stop.
+    pub async fn next_data(&self, body: &mut Body) -> Result<Option<Bytes>, IngestError> {
+        let mut stopping = self.stopping.clone();
+        loop {
+            let frame = tokio::select! {
+                frame = tokio::time::timeout(self.body_timeout, body.frame()) => frame,
+                // An error means the collector is gone, which is a stop as well.
+                _ = stopping.wait_for(|stopping| *stopping) => {
+                    return Err(IngestError::Unavailable("the collector is shutting down"));
+                }
+            };
+            let frame = match frame {
+                Err(_) => {
+                    return Err(IngestError::Stalled {
+                        after: self.body_timeout,
+                    });
+                }
+                Ok(None) => return Ok(None),
+                Ok(Some(frame)) => frame
+                    .map_err(|e| IngestError::Invalid(format!("cannot read the request: {e}")))?,
+            };
+            if let Ok(data) = frame.into_data()
+                && !data.is_empty()
+            {
+                return Ok(Some(data));
+            }
+        }
+    }
+
+    /// Appends `data` to a request's `buffer`, taking what the buffer grows by from
+    /// the in-flight budget before allocating it: memory is admitted as bytes arrive,
+    /// never for what a client only announced. The buffer doubles, up to
+    /// `expected_bytes`, so that a large body is copied few times; when the budget
+    /// cannot spare that, it grows by what arrived, and the request is refused only
+    /// if even that does not fit.
+    pub fn append(
+        &self,
+        held: &mut Held,
+        buffer: &mut Vec<u8>,
+        data: &[u8],
+        expected_bytes: usize,
+    ) -> Result<(), IngestError> {
+        let needed = buffer.len() + data.len();
+        let capacity = buffer.capacity();
+        if needed > capacity {
+            let doubled = capacity
+                .saturating_mul(2)
+                .max(MIN_BUFFER_BYTES)
+                .min(expected_bytes)
+                .max(needed);
+            let target = if self.budget.take(held, doubled - capacity).is_ok() {
+                doubled
+            } else {
+                self.admit(held, needed - capacity)?;
+                needed
+            };
+            buffer.reserve_exact(target - buffer.len());
+        }
+        buffer.extend_from_slice(data);
+        Ok(())
+    }
+
+    /// Reads the rest of a body that was answered early and throws it away, on a task
+    /// of its own. Dropping a body that is still arriving resets its HTTP/2 stream,
+    /// and h2 closes a connection that needed too many resets: a client refused under
+    /// load would lose every call on it. Reading stops at the size limit or a stall.
+    pub fn discard_rest(&self, mut body: Body) {
+        if body.is_end_stream() {
+            return;
+        }
+        // The message limit, with room for gRPC's prefix and what was read already.
+        let max_bytes = self.max_message_bytes.saturating_add(MIN_BUFFER_BYTES);
+        let stall = self.body_timeout;
+        tokio::spawn(async move {
+            let mut discarded = 0usize;
+            while discarded <= max_bytes {
+                match tokio::time::timeout(stall, body.frame()).await {
+                    Ok(Some(Ok(frame))) => {
+                        discarded += frame.data_ref().map_or(0, Bytes::len);
+                    }
+                    // The end, a stall or a broken stream: nothing more to read.
+                    Ok(None | Some(Err(_))) | Err(_) => return,
+                }
+            }
+        });
+    }
+
+    /// Inflates a gzip body a chunk at a time, taking each from the in-flight budget
+    /// as it grows, and stopping at the size limit rather than at the end of a bomb.
     pub fn gunzip(&self, held: &mut Held, compressed: &[u8]) -> Result<Vec<u8>, IngestError> {
         let limit = self.max_message_bytes;
-        let mut inflated = Vec::with_capacity(compressed.len().saturating_mul(4).min(limit));
-        let decoder = flate2::read::MultiGzDecoder::new(compressed);
-        decoder
-            .take(limit as u64 + 1)
-            .read_to_end(&mut inflated)
-            .map_err(|e| IngestError::Invalid(format!("gzip body does not decompress: {e}")))?;
-        if inflated.len() > limit {
-            return Err(IngestError::TooLarge { limit });
+        let mut decoder = flate2::read::MultiGzDecoder::new(compressed);
+        let mut chunk = vec![0u8; INFLATE_CHUNK_BYTES];
+        let mut inflated = Vec::new();
+        loop {
+            let read = decoder
+                .read(&mut chunk)
+                .map_err(|e| IngestError::Invalid(format!("gzip body does not decompress: {e}")))?;
+            if read == 0 {
+                return Ok(inflated);
+            }
+            if inflated.len() + read > limit {
+                return Err(IngestError::TooLarge { limit });
+            }
+            self.append(held, &mut inflated, &chunk[..read], limit)?;
         }
-        self.admit(held, inflated.len())?;
-        Ok(inflated)
     }
 
     /// Decodes, normalizes and writes one request; resolves once it is written.
@@ -285,41 +413,19 @@ impl Ingest {
         body: Bytes,
     ) -> Result<Accepted, IngestError> {
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
-        let prepared = prepare(signal, encoding, &body)?;
-        drop(body);
-        let records = u64::from(prepared.summary.spans)
-            + u64::from(prepared.summary.logs)
-            + u64::from(prepared.summary.metric_points);
-        let message = match prepared.reject_reason {
-            Some(reason) => format!(
-                "{} of the {} records were rejected: {reason}",
-                prepared.rejected,
-                prepared.rejected + records
-            ),
-            None => String::new(),
+        let (accepted, encoded) = if body.len() >= OFF_TASK_BYTES {
+            // Seconds of work for the largest requests: on the blocking pool, so that the
+            // task's I/O thread keeps serving its other connections meanwhile.
+            let ingest = self.clone();
+            tokio::task::spawn_blocking(move || ingest.encode(signal, encoding, body))
+                .await
+                .map_err(|e| IngestError::Encode(std::io::Error::other(e)))??
+        } else {
+            self.encode(signal, encoding, body)?
         };
-        let accepted = Accepted {
-            rejected: prepared.rejected,
-            message,
-        };
-        self.counters
-            .rejected
-            .fetch_add(prepared.rejected, Ordering::Relaxed);
-        if prepared.is_empty {
+        let Some(encoded) = encoded else {
             return Ok(accepted);
-        }
-        let dictionary = self
-            .dictionaries
-            .as_ref()
-            .and_then(|d| d.for_block(signal, &prepared.raw));
-        let encoded = oculus_store::encode_raw_block(
-            &prepared.raw,
-            prepared.summary,
-            self.zstd_levels.of(signal),
-            dictionary.as_ref(),
-        );
-        transcode::recycle(prepared.raw);
-        let encoded = encoded.map_err(IngestError::Encode)?;
+        };
         let summary = encoded.summary;
         let ack = self.writer.submit(encoded).map_err(|error| match error {
             SubmitError::Overloaded => {
@@ -350,6 +456,51 @@ impl Ingest {
             .metric_points
             .fetch_add(u64::from(summary.metric_points), Ordering::Relaxed);
         Ok(accepted)
+    }
+
+    /// Decodes and normalizes a request and compresses its block: what is accepted,
+    /// and the block, unless the request held no records.
+    fn encode(
+        &self,
+        signal: Signal,
+        encoding: Encoding,
+        body: Bytes,
+    ) -> Result<(Accepted, Option<EncodedBlock>), IngestError> {
+        let prepared = prepare(signal, encoding, &body)?;
+        drop(body);
+        let records = u64::from(prepared.summary.spans)
+            + u64::from(prepared.summary.logs)
+            + u64::from(prepared.summary.metric_points);
+        let message = match prepared.reject_reason {
+            Some(reason) => format!(
+                "{} of the {} records were rejected: {reason}",
+                prepared.rejected,
+                prepared.rejected + records
+            ),
+            None => String::new(),
+        };
+        let accepted = Accepted {
+            rejected: prepared.rejected,
+            message,
+        };
+        self.counters
+            .rejected
+            .fetch_add(prepared.rejected, Ordering::Relaxed);
+        if prepared.is_empty {
+            return Ok((accepted, None));
+        }
+        let dictionary = self
+            .dictionaries
+            .as_ref()
+            .and_then(|d| d.for_block(signal, &prepared.raw));
+        let encoded = oculus_store::encode_raw_block(
+            &prepared.raw,
+            prepared.summary,
+            self.zstd_levels.of(signal),
+            dictionary.as_ref(),
+        );
+        transcode::recycle(prepared.raw);
+        Ok((accepted, Some(encoded.map_err(IngestError::Encode)?)))
     }
 }
 

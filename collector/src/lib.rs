@@ -17,6 +17,7 @@ pub mod ingest;
 pub mod normalize;
 pub mod origin;
 pub mod otlp_field;
+pub mod serve;
 pub mod transcode;
 pub mod writer;
 
@@ -24,8 +25,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
-use axum::serve::ListenerExt;
 use oculus_store::{RecoveryReport, SessionWriter, StoreError, WriterOptions};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -57,6 +58,16 @@ pub struct Config {
     /// Compress each block with a dictionary sampled from the session's first blocks.
     pub dictionaries: bool,
     pub writer: WriterOptions,
+    /// Longest wait for a request's headers on HTTP/1, counted from the connection's
+    /// first bytes or the end of its previous request.
+    pub header_read_timeout: Duration,
+    /// Longest wait for the next bytes of a request body; a body that stalls longer
+    /// fails and its budget is freed.
+    pub body_timeout: Duration,
+    /// A connection with no request in flight for this long is closed.
+    pub idle_timeout: Duration,
+    /// Open connections per receiver; a connection past it is closed at once.
+    pub max_connections: usize,
 }
 
 impl Config {
@@ -72,6 +83,11 @@ impl Config {
             zstd_levels: ZstdLevels::DEFAULT,
             dictionaries: true,
             writer: WriterOptions::default(),
+            // A minute each, as the OpenTelemetry Collector's HTTP servers default to.
+            header_read_timeout: Duration::from_secs(60),
+            body_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 4096,
         }
     }
 }
@@ -102,8 +118,9 @@ pub struct Collector {
     session: PathBuf,
     recovery: RecoveryReport,
     counters: Arc<Counters>,
+    budget: budget::Budget,
     stop: watch::Sender<bool>,
-    servers: JoinSet<std::io::Result<()>>,
+    servers: JoinSet<()>,
     writer: JoinHandle<Result<(), StoreError>>,
 }
 
@@ -131,35 +148,44 @@ impl Collector {
         let session = session_writer.session().path.clone();
         let (writer_handle, writer) =
             writer::spawn(session_writer, config.max_queued_bytes).map_err(StartError::Thread)?;
+        let (stop, stopped) = watch::channel(false);
         let ingest = ingest::Ingest::new(
             writer_handle,
             config.max_message_bytes,
             config.max_inflight_bytes,
+            config.body_timeout,
+            stopped.clone(),
             config.zstd_levels,
             config.dictionaries,
         );
         let counters = Arc::clone(ingest.counters());
-        let (stop, stopped) = watch::channel(false);
+        let budget = ingest.budget().clone();
+        let max_connections = serve::connection_cap(config.max_connections);
+        if max_connections < config.max_connections {
+            tracing::info!(
+                max_connections,
+                asked = config.max_connections,
+                "connections per receiver lowered to fit the open-files limit"
+            );
+        }
+        let limits = serve::ConnectionLimits {
+            header_read_timeout: config.header_read_timeout,
+            idle_timeout: config.idle_timeout,
+            max_connections,
+        };
         let mut servers = JoinSet::new();
-        for (listener, router) in [
-            (grpc_listener, grpc::router(ingest.clone())),
-            (http_listener, http::router(ingest)),
+        for (receiver, listener, router) in [
+            ("grpc", grpc_listener, grpc::router(ingest.clone())),
+            ("http", http_listener, http::router(ingest)),
         ] {
-            let mut stopped = stopped.clone();
-            let listener = listener.tap_io(|tcp| {
-                // Without it, small OTLP responses wait on Nagle's algorithm (~40 ms).
-                if let Err(error) = tcp.set_nodelay(true) {
-                    tracing::warn!(%error, "cannot set TCP_NODELAY");
-                }
-            });
-            servers.spawn(async move {
-                axum::serve(listener, router)
-                    .with_graceful_shutdown(async move {
-                        // An error means the sender is gone, which is a stop as well.
-                        let _ = stopped.wait_for(|stop| *stop).await;
-                    })
-                    .await
-            });
+            servers.spawn(serve::serve(
+                receiver,
+                listener,
+                router,
+                limits,
+                Arc::clone(&counters),
+                stopped.clone(),
+            ));
         }
         Ok(Self {
             grpc_addr,
@@ -167,6 +193,7 @@ impl Collector {
             session,
             recovery,
             counters,
+            budget,
             stop,
             servers,
             writer,
@@ -231,15 +258,18 @@ impl Collector {
         &self.counters
     }
 
+    /// Request bytes held in memory now, of `max_inflight_bytes`.
+    pub fn inflight_bytes(&self) -> usize {
+        self.budget.held_bytes()
+    }
+
     /// Stops accepting, finishes in-flight requests, writes and seals what was accepted.
     pub async fn shutdown(mut self) -> Result<(), StoreError> {
         // Fails only when every server has already ended, which is what is asked.
         let _ = self.stop.send(true);
         while let Some(result) = self.servers.join_next().await {
-            match result {
-                Ok(Ok(())) => {}
-                Ok(Err(error)) => tracing::warn!(%error, "server ended with an error"),
-                Err(error) => tracing::warn!(%error, "server task failed"),
+            if let Err(error) = result {
+                tracing::warn!(%error, "server task failed");
             }
         }
         // The servers held the last writer handles; the writer now drains and seals.

@@ -78,6 +78,20 @@ struct ServeArgs {
     /// first blocks (larger on disk; a damaged segment dictionary then costs nothing).
     #[arg(long)]
     no_dictionary: bool,
+    /// Close an HTTP/1 connection whose request headers take longer than this.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    header_read_timeout_secs: u64,
+    /// Fail a request whose body sends nothing for this long (408 or
+    /// DEADLINE_EXCEEDED), freeing what it held of the in-flight budget.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    body_timeout_secs: u64,
+    /// Close a connection that has had no request in flight for this long.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    idle_timeout_secs: u64,
+    /// Open connections per receiver; past it a new connection is closed at once.
+    /// Lowered if need be to fit the open-files limit.
+    #[arg(long, default_value_t = 4096, value_name = "COUNT", value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections: u64,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -162,6 +176,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         config.zstd_levels = ZstdLevels::all(level);
     }
     config.dictionaries = !args.no_dictionary;
+    config.header_read_timeout = Duration::from_secs(args.header_read_timeout_secs);
+    config.body_timeout = Duration::from_secs(args.body_timeout_secs);
+    config.idle_timeout = Duration::from_secs(args.idle_timeout_secs);
+    config.max_connections = usize::try_from(args.max_connections).unwrap_or(usize::MAX);
     config.writer = WriterOptions {
         max_segment_bytes: args.max_segment_bytes,
         max_segment_age: Duration::from_secs(args.max_segment_age_secs),
@@ -172,6 +190,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             Fsync::OnSeal => FsyncPolicy::OnSeal,
         },
     };
+    oculus_collector::serve::raise_open_files_limit();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -28,7 +28,9 @@ impl AllowedOrigins {
 
     fn allows(&self, origin: &str) -> bool {
         let origin = origin.to_ascii_lowercase();
-        self.origins.iter().any(|allowed| allowed == "*" || *allowed == origin)
+        self.origins
+            .iter()
+            .any(|allowed| allowed == "*" || *allowed == origin)
     }
 }
 
@@ -115,7 +117,11 @@ mod tests {
     #[track_caller]
     fn check(host: &str, loopback: bool) {
         let listener: SocketAddr = "127.0.0.1:4318".parse().expect("address");
-        let result = admit(&headers(&[(HOST, host)]), listener, &AllowedOrigins::default());
+        let result = admit(
+            &headers(&[(HOST, host)]),
+            listener,
+            &AllowedOrigins::default(),
+        );
         assert_eq!(result.is_ok(), loopback, "{host}: {result:?}");
     }
 

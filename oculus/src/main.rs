@@ -71,6 +71,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             ),
         )
     } else {
+        oculus_collector::serve::raise_open_files_limit();
         let config = Config::new(cli.endpoint.grpc, cli.endpoint.http, data_dir.clone());
         // A stop during recovery or binding ends the start-up cleanly; the window
         // watches for signals itself once it runs.

@@ -58,6 +58,10 @@ fn help_documents_every_command() {
         "--listen-all",
         "--fsync",
         "--max-total-bytes",
+        "--header-read-timeout-secs",
+        "--body-timeout-secs",
+        "--idle-timeout-secs",
+        "--max-connections",
     ] {
         assert!(help.contains(flag), "{help}");
     }
@@ -364,4 +368,51 @@ async fn sigterm_stops_serve_after_sealing_everything_it_acknowledged() {
     for segment in session.segments().expect("listed") {
         assert!(oculus_store::segment::is_sealed(&segment).expect("readable"));
     }
+}
+
+/// The soft and hard open-files limits of a process, from `/proc/<pid>/limits`.
+fn open_files_limits(pid: u32) -> (String, String) {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).expect("limits");
+    let line = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))
+        .expect("an open-files line");
+    let mut fields = line["Max open files".len()..].split_whitespace();
+    let soft = fields.next().expect("soft").to_owned();
+    let hard = fields.next().expect("hard").to_owned();
+    (soft, hard)
+}
+
+/// Idle clients past the usual soft limit of 1,024 open files must not stop new ones
+/// from connecting: serving raises the soft limit to the hard one, as Go servers do.
+#[test]
+fn serve_raises_the_open_files_limit_to_the_hard_limit() {
+    use std::io::BufRead;
+    let (_, hard) = open_files_limits(std::process::id());
+    assert!(
+        hard == "unlimited" || hard.parse::<u64>().is_ok_and(|hard| hard > 256),
+        "the hard limit ({hard}) leaves nothing to raise"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(r#"ulimit -Sn 256 && exec "$0" serve --grpc 127.0.0.1:0 --http 127.0.0.1:0 --data-dir "$1""#)
+        .arg(env!("CARGO_BIN_EXE_oculus-collector"))
+        .arg(dir.path())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut serving = false;
+    for line in std::io::BufReader::new(stderr).lines() {
+        if line.expect("log line").contains("receiving OTLP") {
+            serving = true;
+            break;
+        }
+    }
+    let limits = open_files_limits(child.id());
+    child.kill().expect("kill");
+    child.wait().expect("wait");
+    assert!(serving, "the collector did not start");
+    assert_eq!(limits.0, limits.1, "soft limit not raised: {limits:?}");
 }

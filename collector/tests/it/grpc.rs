@@ -131,7 +131,9 @@ async fn oversized_messages_are_resource_exhausted_without_retry_info() {
 
 /// A raw HTTP/2 gRPC call, to send what no generated client would.
 /// An HTTP/2 connection to `addr`, driven in the background.
-async fn h2_sender<B>(addr: std::net::SocketAddr) -> hyper::client::conn::http2::SendRequest<B>
+pub(crate) async fn h2_sender<B>(
+    addr: std::net::SocketAddr,
+) -> hyper::client::conn::http2::SendRequest<B>
 where
     B: http_body::Body + Send + Unpin + 'static,
     B::Data: Send,
@@ -176,7 +178,7 @@ async fn raw_call(
     (status, headers)
 }
 
-fn grpc_frame(compressed: bool, message: &[u8]) -> Vec<u8> {
+pub(crate) fn grpc_frame(compressed: bool, message: &[u8]) -> Vec<u8> {
     let mut frame = vec![u8::from(compressed)];
     frame.extend_from_slice(&(message.len() as u32).to_be_bytes());
     frame.extend_from_slice(message);
@@ -267,7 +269,8 @@ async fn overload_is_unavailable_with_retry_info() {
     })
     .await;
     let addr = running.collector.grpc_addr();
-    // A stalled call announces 60 KiB and never sends it, holding that much budget.
+    // A stalled call sends 60 KiB of a 64 KiB message and stops, holding what it sent
+    // (an announced length alone holds nothing).
     let mut sender = h2_sender(addr).await;
     let (body_tx, body_rx) = tokio::sync::mpsc::channel::<
         Result<http_body::Frame<bytes::Bytes>, std::convert::Infallible>,
@@ -280,30 +283,22 @@ async fn overload_is_unavailable_with_retry_info() {
     .body(http_body_util::StreamBody::new(tokio_stream_from(body_rx)))
     .expect("request");
     let mut prefix = vec![0u8];
-    prefix.extend_from_slice(&(60u32 << 10).to_be_bytes());
+    prefix.extend_from_slice(&(64u32 << 10).to_be_bytes());
+    prefix.resize(5 + (60 << 10), 0);
     body_tx
         .send(Ok(http_body::Frame::data(bytes::Bytes::from(prefix))))
         .await
         .expect("send prefix");
     let stalled = tokio::spawn(async move { sender.send_request(request).await });
+    crate::wait_for_inflight(&running.collector, 60 << 10).await;
 
     let mut client = TraceServiceClient::connect(running.grpc_url())
         .await
         .expect("connect");
-    let mut refused = None;
-    for _ in 0..50 {
-        match client
-            .export(traces_request((0..100).map(span).collect()))
-            .await
-        {
-            Err(status) => {
-                refused = Some(status);
-                break;
-            }
-            Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
-        }
-    }
-    let status = refused.expect("refused while the budget is held");
+    let status = client
+        .export(traces_request((0..100).map(span).collect()))
+        .await
+        .expect_err("refused while the budget is held");
     assert_eq!(status.code(), Code::Unavailable, "{status:?}");
     let retry = status.get_details_retry_info().expect("RetryInfo");
     assert_eq!(retry.retry_delay, Some(std::time::Duration::from_secs(1)));
@@ -313,7 +308,7 @@ async fn overload_is_unavailable_with_retry_info() {
 }
 
 /// A stream over an mpsc receiver, without pulling in a stream crate.
-fn tokio_stream_from<T>(
+pub(crate) fn tokio_stream_from<T>(
     mut receiver: tokio::sync::mpsc::Receiver<T>,
 ) -> impl futures_util::Stream<Item = T> {
     futures_util::stream::poll_fn(move |cx| receiver.poll_recv(cx))

@@ -8,6 +8,7 @@ mod conformance;
 mod crash;
 mod damage;
 mod disk_full;
+mod dos;
 mod grpc;
 mod live;
 mod oracle;
@@ -62,6 +63,20 @@ pub async fn start_with(configure: impl FnOnce(&mut Config)) -> Running {
     configure(&mut config);
     let collector = Collector::start(config).await.expect("collector starts");
     Running { collector, dir }
+}
+
+/// Waits until the collector holds at least `bytes` of requests in memory, so that a
+/// test knows a slow client's bytes arrived before it goes on.
+pub async fn wait_for_inflight(collector: &Collector, bytes: usize) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while collector.inflight_bytes() < bytes {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} bytes held, waiting for {bytes}",
+            collector.inflight_bytes()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
 }
 
 /// Every block under a data directory, asserting the store reports no damage.
