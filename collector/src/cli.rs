@@ -16,6 +16,11 @@ pub struct EndpointArgs {
     /// Where sessions are kept [default: $XDG_DATA_HOME/oculus or ~/.local/share/oculus].
     #[arg(long, value_name = "DIR", env = "OCULUS_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Let web pages of this origin (such as `http://localhost:3000`, or `*` for any)
+    /// post to the HTTP receiver from a browser; repeatable. Without it, requests that
+    /// carry a browser's Origin are refused.
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    pub cors_origins: Vec<String>,
 }
 
 impl EndpointArgs {

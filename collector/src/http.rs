@@ -6,6 +6,10 @@
 //! overloaded, 408 when the body stalls for the body timeout. Error bodies are a
 //! `google.rpc.Status` in the request's content type.
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
@@ -19,16 +23,88 @@ use prost::Message;
 use crate::Signal;
 use crate::budget::Held;
 use crate::ingest::{Accepted, Encoding, Ingest, IngestError, RETRY_AFTER_SECS};
+use crate::origin::{self, Admission, AllowedOrigins};
 
 const PROTOBUF: &str = "application/x-protobuf";
 const JSON: &str = "application/json";
 
-pub fn router(ingest: Ingest) -> Router {
+/// Who may post: the Host and Origin rules of `origin.rs` for this listener.
+#[derive(Debug)]
+pub struct Gate {
+    listener: SocketAddr,
+    allowed: AllowedOrigins,
+    /// Refusals are logged once; a page could send many.
+    refusal_logged: AtomicBool,
+}
+
+impl Gate {
+    pub fn new(listener: SocketAddr, allowed: AllowedOrigins) -> Self {
+        Self {
+            listener,
+            allowed,
+            refusal_logged: AtomicBool::new(false),
+        }
+    }
+}
+
+pub fn router(ingest: Ingest, gate: Gate) -> Router {
     Router::new()
         .route("/v1/traces", post(traces))
         .route("/v1/logs", post(logs))
         .route("/v1/metrics", post(metrics))
+        .layer(axum::middleware::from_fn_with_state(Arc::new(gate), guard))
         .with_state(ingest)
+}
+
+/// Refuses web pages that were not allowed (403, PERMISSION_DENIED), answers the
+/// preflight of those that were, and names their origin in the reply.
+async fn guard(
+    State(gate): State<Arc<Gate>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let origin = match origin::admit(request.headers(), gate.listener, &gate.allowed) {
+        Ok(Admission::Client) => return next.run(request).await,
+        Ok(Admission::AllowedOrigin(origin)) => origin,
+        Err(refusal) => {
+            if !gate.refusal_logged.swap(true, Ordering::Relaxed) {
+                tracing::warn!(%refusal, "refused a request from a web page (logged once)");
+            }
+            let message = refusal.to_string();
+            return error_response(
+                Encoding::Json,
+                StatusCode::FORBIDDEN,
+                tonic::Code::PermissionDenied,
+                &message,
+            );
+        }
+    };
+    let Ok(allow) = HeaderValue::from_str(&origin) else {
+        return StatusCode::FORBIDDEN.into_response();
+    };
+    let mut response = if request.method() == axum::http::Method::OPTIONS {
+        let mut preflight = StatusCode::NO_CONTENT.into_response();
+        let headers = preflight.headers_mut();
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("POST"),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("content-type, content-encoding"),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("7200"),
+        );
+        preflight
+    } else {
+        next.run(request).await
+    };
+    let headers = response.headers_mut();
+    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, allow);
+    headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+    response
 }
 
 async fn traces(State(ingest): State<Ingest>, headers: HeaderMap, body: Body) -> Response {

@@ -68,6 +68,8 @@ pub struct Config {
     pub idle_timeout: Duration,
     /// Open connections per receiver; a connection past it is closed at once.
     pub max_connections: usize,
+    /// Browser origins allowed to post to the HTTP receiver (`*` for any).
+    pub cors_origins: Vec<String>,
 }
 
 impl Config {
@@ -88,6 +90,7 @@ impl Config {
             body_timeout: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(60),
             max_connections: 4096,
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -176,7 +179,14 @@ impl Collector {
         let mut servers = JoinSet::new();
         for (receiver, listener, router) in [
             ("grpc", grpc_listener, grpc::router(ingest.clone())),
-            ("http", http_listener, http::router(ingest)),
+            (
+                "http",
+                http_listener,
+                http::router(
+                    ingest,
+                    http::Gate::new(http_addr, origin::AllowedOrigins::new(config.cors_origins)),
+                ),
+            ),
         ] {
             servers.spawn(serve::serve(
                 receiver,

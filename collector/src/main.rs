@@ -180,6 +180,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     config.body_timeout = Duration::from_secs(args.body_timeout_secs);
     config.idle_timeout = Duration::from_secs(args.idle_timeout_secs);
     config.max_connections = usize::try_from(args.max_connections).unwrap_or(usize::MAX);
+    config.cors_origins = args.endpoint.cors_origins.clone();
     config.writer = WriterOptions {
         max_segment_bytes: args.max_segment_bytes,
         max_segment_age: Duration::from_secs(args.max_segment_age_secs),

@@ -72,7 +72,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         )
     } else {
         oculus_collector::serve::raise_open_files_limit();
-        let config = Config::new(cli.endpoint.grpc, cli.endpoint.http, data_dir.clone());
+        let mut config = Config::new(cli.endpoint.grpc, cli.endpoint.http, data_dir.clone());
+        config.cors_origins = cli.endpoint.cors_origins.clone();
         // A stop during recovery or binding ends the start-up cleanly; the window
         // watches for signals itself once it runs.
         let started = runtime.block_on(async {

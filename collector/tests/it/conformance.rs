@@ -528,3 +528,81 @@ async fn json_logs_and_metrics_are_stored_as_sent() {
     assert_eq!(stored[1]["sum"]["isMonotonic"], serde_json::json!(true));
     assert_eq!(stored[1]["sum"]["dataPoints"][0]["asInt"], "12");
 }
+
+/// A web page cannot post to a loopback collector: a browser's Origin is refused unless
+/// allowed, and a Host that is not a loopback name (DNS rebinding) is refused too.
+/// An allowed origin gets its preflight answered and its origin named in the reply.
+#[tokio::test]
+async fn web_pages_are_kept_out_unless_their_origin_is_allowed() {
+    let running =
+        start_with(|config| config.cors_origins = vec!["http://localhost:3000".into()]).await;
+    let body = logs_request(vec![crate::log(1)]).encode_to_vec();
+    let client = reqwest::Client::new();
+    let post = |headers: &[(&'static str, &'static str)]| {
+        let mut request = client
+            .post(running.http_url("/v1/logs"))
+            .header("content-type", "application/x-protobuf")
+            .body(body.clone());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send()
+    };
+    for (what, headers) in [
+        (
+            "a page of another origin",
+            vec![("origin", "https://evil.example")],
+        ),
+        (
+            "a name rebound to loopback",
+            vec![("host", "evil.example:4318")],
+        ),
+    ] {
+        let response = post(&headers).await.expect("answered");
+        assert_eq!(response.status().as_u16(), 403, "{what}");
+        let status = response.json_value().await;
+        assert_eq!(status["code"], serde_json::json!(7), "{what}: {status}");
+        assert!(
+            status["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("refused") || m.contains("not this collector")),
+            "{what}: {status}"
+        );
+    }
+
+    let preflight = client
+        .request(reqwest::Method::OPTIONS, running.http_url("/v1/logs"))
+        .header("origin", "http://localhost:3000")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type")
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(preflight.status().as_u16(), 204);
+    let allowed = |response: &reqwest::Response| {
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    assert_eq!(
+        allowed(&preflight).as_deref(),
+        Some("http://localhost:3000")
+    );
+    let response = post(&[("origin", "http://localhost:3000")])
+        .await
+        .expect("answered");
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(allowed(&response).as_deref(), Some("http://localhost:3000"));
+    // An SDK: no Origin, and a loopback Host.
+    let response = post(&[("host", "localhost:4318")]).await.expect("answered");
+    assert_eq!(response.status().as_u16(), 200);
+
+    let blocks = running.finish().await;
+    assert_eq!(
+        blocks.iter().map(|b| b.logs.len()).sum::<usize>(),
+        2,
+        "only the allowed posts are stored"
+    );
+}
