@@ -17,6 +17,15 @@ pub struct Held {
     permit: Option<OwnedSemaphorePermit>,
 }
 
+impl Held {
+    /// Bytes taken for this request.
+    pub fn bytes(&self) -> usize {
+        self.permit
+            .as_ref()
+            .map_or(0, OwnedSemaphorePermit::num_permits)
+    }
+}
+
 /// The budget is exhausted: the client should retry later.
 #[derive(Debug)]
 pub struct Exhausted;
@@ -33,6 +42,11 @@ impl Budget {
     /// Bytes taken now, by all requests.
     pub fn held_bytes(&self) -> usize {
         self.max_bytes - self.bytes.available_permits()
+    }
+
+    /// The most that can be taken at once.
+    pub fn max_bytes(&self) -> usize {
+        self.max_bytes
     }
 
     /// Takes `bytes` more for `held` without waiting.

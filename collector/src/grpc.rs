@@ -86,17 +86,14 @@ async fn export(ingest: &Ingest, signal: Signal, request: Request) -> Response {
     let mut body = body;
     let result = async {
         let (compressed, message) = read_message(ingest, &mut held, &mut body).await?;
-        let message = if compressed {
-            if !gzip {
-                return Err(IngestError::Invalid(
-                    "compressed message without a grpc-encoding header".into(),
-                ));
-            }
-            Bytes::from(ingest.gunzip(&mut held, &message)?)
-        } else {
-            message
-        };
-        ingest.export(signal, Encoding::Protobuf, message).await
+        if compressed && !gzip {
+            return Err(IngestError::Invalid(
+                "compressed message without a grpc-encoding header".into(),
+            ));
+        }
+        ingest
+            .export(signal, Encoding::Protobuf, message, compressed, &mut held)
+            .await
     }
     .await;
     // A stalled body would only stall again; the rest of any other is read to its end.

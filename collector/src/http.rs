@@ -166,12 +166,7 @@ async fn export(ingest: &Ingest, signal: Signal, headers: &HeaderMap, body: Body
     let mut body = body;
     let result = async {
         let body = read_body(ingest, &mut held, &mut body).await?;
-        let body = if gzip {
-            Bytes::from(ingest.gunzip(&mut held, &body)?)
-        } else {
-            body
-        };
-        ingest.export(signal, encoding, body).await
+        ingest.export(signal, encoding, body, gzip, &mut held).await
     }
     .await;
     // A stalled body would only stall again; the rest of any other is read to its end,

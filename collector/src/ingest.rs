@@ -21,7 +21,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use prost::Message;
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 
 use crate::Signal;
 use crate::budget::{Budget, Held};
@@ -154,6 +154,9 @@ pub struct Ingest {
     body_timeout: Duration,
     /// True once the collector stops; bodies still arriving are then refused.
     stopping: watch::Receiver<bool>,
+    /// One permit per core for the work of large requests, which then never holds
+    /// more threads, or more of their transient memory, than there are cores.
+    large_jobs: Arc<Semaphore>,
     zstd_levels: ZstdLevels,
     counters: Arc<Counters>,
     dictionaries: Option<Arc<Dictionaries>>,
@@ -243,9 +246,26 @@ const MIN_BUFFER_BYTES: usize = 16 << 10;
 /// How much a gzip body is inflated at a time, between checks of the budget.
 const INFLATE_CHUNK_BYTES: usize = 64 << 10;
 
-/// Requests at least this large are decoded and compressed on the blocking pool: the
-/// work takes milliseconds per MiB, which an I/O thread should not stop for.
+/// Requests that may decode from this many bytes or more are inflated, decoded and
+/// compressed on the blocking pool: the work takes milliseconds per MiB, which an I/O
+/// thread should not stop for.
 const OFF_TASK_BYTES: usize = 1 << 20;
+
+/// The most deflate can expand its input, so a gzip body's largest inflated size is
+/// known before inflating it.
+const MAX_INFLATE_RATIO: usize = 1032;
+
+/// What decoding a request holds besides its bytes, per byte of them. Measured as the
+/// growth of resident memory while a decoded request is alive: protobuf metrics
+/// become OTLP structs of 4.4 times their size, JSON of 0.4 times; protobuf traces and
+/// logs are transcoded into a block of about their own size.
+fn decoding_bytes(signal: Signal, encoding: Encoding, body_bytes: usize) -> usize {
+    let per_byte = match (signal, encoding) {
+        (Signal::Metrics, Encoding::Protobuf) => 5,
+        _ => 1,
+    };
+    body_bytes.saturating_mul(per_byte)
+}
 
 impl Ingest {
     pub fn new(
@@ -263,6 +283,9 @@ impl Ingest {
             max_message_bytes,
             body_timeout,
             stopping,
+            large_jobs: Arc::new(Semaphore::new(
+                std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+            )),
             zstd_levels,
             counters: Arc::default(),
             dictionaries: dictionaries.then(|| Arc::new(Dictionaries::new())),
@@ -386,7 +409,7 @@ impl Ingest {
 
     /// Inflates a gzip body a chunk at a time, taking each from the in-flight budget
     /// as it grows, and stopping at the size limit rather than at the end of a bomb.
-    pub fn gunzip(&self, held: &mut Held, compressed: &[u8]) -> Result<Vec<u8>, IngestError> {
+    fn gunzip(&self, held: &mut Held, compressed: &[u8]) -> Result<Vec<u8>, IngestError> {
         let limit = self.max_message_bytes;
         let mut decoder = flate2::read::MultiGzDecoder::new(compressed);
         let mut chunk = vec![0u8; INFLATE_CHUNK_BYTES];
@@ -405,23 +428,44 @@ impl Ingest {
         }
     }
 
-    /// Decodes, normalizes and writes one request; resolves once it is written.
+    /// Inflates (if `gzip`), decodes, normalizes and writes one request, taking what
+    /// inflating and decoding hold from the in-flight budget into `held`; resolves once
+    /// the request is written.
     pub async fn export(
         &self,
         signal: Signal,
         encoding: Encoding,
         body: Bytes,
+        gzip: bool,
+        held: &mut Held,
     ) -> Result<Accepted, IngestError> {
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
-        let (accepted, encoded) = if body.len() >= OFF_TASK_BYTES {
-            // Seconds of work for the largest requests: on the blocking pool, so that the
-            // task's I/O thread keeps serving its other connections meanwhile.
-            let ingest = self.clone();
-            tokio::task::spawn_blocking(move || ingest.encode(signal, encoding, body))
-                .await
-                .map_err(|e| IngestError::Encode(std::io::Error::other(e)))??
+        let largest_input_bytes = if gzip {
+            body.len().saturating_mul(MAX_INFLATE_RATIO)
         } else {
-            self.encode(signal, encoding, body)?
+            body.len()
+        };
+        let (accepted, encoded) = if largest_input_bytes >= OFF_TASK_BYTES {
+            // Up to seconds of work for the largest requests: on the blocking pool, so
+            // that the task's I/O thread keeps serving its other connections meanwhile.
+            let permit = Arc::clone(&self.large_jobs)
+                .acquire_owned()
+                .await
+                // Never closed: an error could only mean the collector is going away.
+                .map_err(|_| IngestError::Unavailable("the collector is shutting down"))?;
+            let ingest = self.clone();
+            let mut moved = std::mem::take(held);
+            let (result, moved) = tokio::task::spawn_blocking(move || {
+                let result = ingest.encode(signal, encoding, body, gzip, &mut moved);
+                drop(permit);
+                (result, moved)
+            })
+            .await
+            .map_err(|e| IngestError::Encode(std::io::Error::other(e)))?;
+            *held = moved;
+            result?
+        } else {
+            self.encode(signal, encoding, body, gzip, held)?
         };
         let Some(encoded) = encoded else {
             return Ok(accepted);
@@ -458,14 +502,25 @@ impl Ingest {
         Ok(accepted)
     }
 
-    /// Decodes and normalizes a request and compresses its block: what is accepted,
-    /// and the block, unless the request held no records.
+    /// Inflates, decodes and normalizes a request and compresses its block: what is
+    /// accepted, and the block, unless the request held no records.
     fn encode(
         &self,
         signal: Signal,
         encoding: Encoding,
         body: Bytes,
+        gzip: bool,
+        held: &mut Held,
     ) -> Result<(Accepted, Option<EncodedBlock>), IngestError> {
+        let body = if gzip {
+            Bytes::from(self.gunzip(held, &body)?)
+        } else {
+            body
+        };
+        // A request alone must always fit, or its client would retry forever.
+        let decoding = decoding_bytes(signal, encoding, body.len())
+            .min(self.budget.max_bytes().saturating_sub(held.bytes()));
+        self.admit(held, decoding)?;
         let prepared = prepare(signal, encoding, &body)?;
         drop(body);
         let records = u64::from(prepared.summary.spans)

@@ -50,7 +50,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Largest accepted request, after decompression.
     pub max_message_bytes: usize,
-    /// Request bytes held in memory at once, across all requests.
+    /// Memory held by requests at once (their bytes, inflated and decoded), across
+    /// all requests.
     pub max_inflight_bytes: usize,
     /// Encoded bytes waiting for the writer before clients are asked to retry.
     pub max_queued_bytes: u64,
@@ -268,7 +269,7 @@ impl Collector {
         &self.counters
     }
 
-    /// Request bytes held in memory now, of `max_inflight_bytes`.
+    /// Memory held by requests now, of `max_inflight_bytes`.
     pub fn inflight_bytes(&self) -> usize {
         self.budget.held_bytes()
     }

@@ -53,7 +53,8 @@ struct ServeArgs {
     /// Largest accepted request in bytes, after decompression.
     #[arg(long, default_value_t = 64 << 20, value_name = "BYTES")]
     max_message_bytes: usize,
-    /// Request bytes held in memory at once before clients are asked to retry.
+    /// Memory held by requests at once (their bytes, inflated and decoded) before
+    /// clients are asked to retry.
     #[arg(long, default_value_t = 256 << 20, value_name = "BYTES")]
     max_inflight_bytes: usize,
     /// Seal a segment and start the next one past this size.

@@ -717,3 +717,39 @@ async fn a_large_request_does_not_stall_other_connections() {
     );
     running.finish().await;
 }
+
+/// What decoding holds is taken from the budget too: protobuf metrics become OTLP
+/// structs of several times their size, which a budget of request bytes alone let
+/// four 60 MiB requests take to 1.2 GiB against 256 MiB.
+#[tokio::test]
+async fn decoding_is_counted_in_the_budget() {
+    // 64 MiB messages; 128 MiB in flight holds one 19 MiB metrics request being
+    // decoded (six times its size), but not two.
+    let running = start_with(|config| {
+        config.max_inflight_bytes = 128 << 20;
+        config.body_timeout = LONG;
+        config.idle_timeout = LONG;
+    })
+    .await;
+    let grpc = running.collector.grpc_addr();
+    let large = crate::metrics_request(1_000_000).encode_to_vec();
+    let large_bytes = large.len();
+    assert!(large_bytes > 16 << 20, "{large_bytes}");
+    let (sender, _driver) = h2_connect(grpc).await;
+    let first = {
+        let (sender, large) = (sender.clone(), large.clone());
+        tokio::spawn(async move {
+            whole_call_to(&sender, grpc, oculus_collector::grpc::METRICS_PATH, &large).await
+        })
+    };
+    // The first request's bytes and what decoding them holds.
+    wait_for_inflight(&running.collector, 5 * large_bytes).await;
+    let second = whole_call_to(&sender, grpc, oculus_collector::grpc::METRICS_PATH, &large)
+        .await
+        .expect("answered");
+    assert_eq!(second.code(), Code::Unavailable, "{second:?}");
+    assert!(second.get_details_retry_info().is_some(), "{second:?}");
+    let first = first.await.expect("task").expect("answered");
+    assert_eq!(first.code(), Code::Ok, "{first:?}");
+    running.finish().await;
+}
