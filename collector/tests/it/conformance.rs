@@ -375,7 +375,7 @@ async fn overload_is_503_with_retry_after() {
         .await
         .expect("connect");
     let head = format!(
-        "POST /v1/traces HTTP/1.1\r\nhost: x\r\ncontent-type: application/x-protobuf\r\ncontent-length: {}\r\n\r\n",
+        "POST /v1/traces HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/x-protobuf\r\ncontent-length: {}\r\n\r\n",
         64 << 10
     );
     slow.write_all(head.as_bytes()).await.expect("write");

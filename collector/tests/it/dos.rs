@@ -183,7 +183,7 @@ async fn idle_connections_are_closed_after_the_idle_timeout() {
     let mut silent = TcpStream::connect(http).await.expect("connect");
     // An HTTP/1 connection kept alive after a request.
     let mut kept = TcpStream::connect(http).await.expect("connect");
-    kept.write_all(b"GET /v1/traces HTTP/1.1\r\nhost: x\r\n\r\n")
+    kept.write_all(b"GET /v1/traces HTTP/1.1\r\nhost: localhost\r\n\r\n")
         .await
         .expect("write");
     assert!(read_status_line(&mut kept).await.contains("405"));
@@ -240,7 +240,7 @@ async fn headers_sent_byte_by_byte_are_cut_off_at_the_header_read_timeout() {
     let started = Instant::now();
     // Headers that never end, one byte every 50 ms.
     let dribble = tokio::spawn(async move {
-        let head = b"POST /v1/traces HTTP/1.1\r\nhost: x\r\n";
+        let head = b"POST /v1/traces HTTP/1.1\r\nhost: localhost\r\n";
         let endless = head
             .iter()
             .chain(b"x-slow: yes\r\n".iter().cycle())
@@ -306,7 +306,7 @@ async fn a_stalled_body_times_out_and_frees_its_budget() {
         .await
         .expect("connect");
     let head = format!(
-        "POST /v1/traces HTTP/1.1\r\nhost: x\r\ncontent-type: application/x-protobuf\r\ncontent-length: {}\r\n\r\n",
+        "POST /v1/traces HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/x-protobuf\r\ncontent-length: {}\r\n\r\n",
         64 << 10
     );
     slow.write_all(head.as_bytes()).await.expect("write");
@@ -646,7 +646,7 @@ async fn a_stalled_client_does_not_hold_the_stop() {
         .await
         .expect("connect");
     slow.write_all(
-        b"POST /v1/traces HTTP/1.1\r\nhost: x\r\ncontent-type: application/x-protobuf\r\ncontent-length: 1000\r\n\r\nabc",
+        b"POST /v1/traces HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/x-protobuf\r\ncontent-length: 1000\r\n\r\nabc",
     )
     .await
     .expect("write");
