@@ -312,6 +312,60 @@ fn frame_claiming_more_bytes_than_follow_is_damage_not_a_torn_tail() {
     check_header_flip(10, 0x01, CorruptionKind::TruncatedFrame);
 }
 
+/// Two damaged frames in a row, the second claiming more bytes than follow (found by
+/// fuzzing, FUZZING.md): only they are lost. Looking for the next frame after the
+/// first, a reader stopped at the second as if it were an incomplete last frame, so
+/// the scan and the tail lost every later block, and recovery cut them.
+#[test]
+fn two_damaged_frames_in_a_row_lose_only_themselves() {
+    // The first frame's payload (its checksum fails) or its length (it reaches past
+    // the end), then the second frame's length.
+    for (first_byte, expected) in [
+        (FRAME_HEADER_LEN as u64, CorruptionKind::FrameChecksum),
+        (10, CorruptionKind::TruncatedFrame),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let written = segment(dir.path(), false);
+        let mut data = std::fs::read(&written.path).unwrap();
+        let (first, _) = written.frames[1];
+        let (second, _) = written.frames[2];
+        data[(first + first_byte) as usize] ^= 0x01;
+        data[(second + 10) as usize] ^= 0x01;
+        std::fs::write(&written.path, &data).unwrap();
+        let context = format!("first frame's byte {first_byte}");
+        let kept: Vec<u64> = [0, 3, 4].map(|i| written.frames[i].0).to_vec();
+
+        let read = scan_file(&written.path);
+        assert_eq!(offsets(&read.scan.blocks), kept, "{context}");
+        assert_eq!(
+            read.scan.damage,
+            vec![corruption(&written.path, first, expected.clone())],
+            "{context}"
+        );
+        assert!(!read.scan.torn_tail, "{context}");
+
+        let mut tail = SegmentTail::open(&written.path).unwrap();
+        let polled: Vec<u64> = tail
+            .poll()
+            .unwrap()
+            .blocks
+            .iter()
+            .map(|(s, _)| s.offset)
+            .collect();
+        assert_eq!(polled, kept, "{context}");
+
+        let (root, paths) = data_dir_with(&[(&written.path, "segment-00000001.oseg")]);
+        let (writer, report) = SessionWriter::open(root.path(), WriterOptions::default()).unwrap();
+        drop(writer);
+        assert_eq!(report.sealed, vec![(paths[0].clone(), 0)], "{context}");
+        assert_eq!(
+            offsets(&scan_file(&paths[0]).scan.blocks),
+            kept,
+            "{context}"
+        );
+    }
+}
+
 #[test]
 fn recovery_keeps_blocks_after_a_frame_with_a_damaged_length() {
     let dir = tempfile::tempdir().unwrap();
