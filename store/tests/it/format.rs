@@ -647,6 +647,37 @@ fn the_index_is_read_through_the_footer_alone() {
     assert!(error.to_string().contains(&index_at.to_string()), "{error}");
 }
 
+/// A footer whose index would end past the largest offset (found by fuzzing,
+/// FUZZING.md) is damage. Its sum overflowed: a panic in a debug build, and in a
+/// release build a 4 GiB buffer and a read at an offset past any file.
+#[test]
+fn an_index_offset_past_any_file_is_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let sealed = segment(dir.path(), true);
+    let mut bytes = std::fs::read(&sealed.path).unwrap();
+    let footer_at = bytes.len() - FOOTER_LEN;
+    let index_frame_len = u32::MAX;
+    // Wraps around to the footer's offset.
+    let index_offset = (footer_at as u64).wrapping_sub(u64::from(index_frame_len));
+    let footer = oculus_store::frame::Footer {
+        index_offset,
+        index_frame_len,
+    };
+    bytes[footer_at..].copy_from_slice(&footer.encode());
+    std::fs::write(&sealed.path, &bytes).unwrap();
+    let error = oculus_store::segment::read_index(&sealed.path).unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            StoreError::Corrupt(Corruption {
+                kind: CorruptionKind::TruncatedIndex,
+                ..
+            })
+        ),
+        "{error}"
+    );
+}
+
 #[test]
 fn check_names_an_index_that_lists_other_blocks_than_the_segment_holds() {
     let dir = tempfile::tempdir().unwrap();
