@@ -116,7 +116,7 @@ fn grpc_encoding(headers: &HeaderMap) -> Result<bool, tonic::Status> {
 }
 
 /// Reads exactly one length-prefixed message, checking its announced length against
-/// the limit and the in-flight budget before reading it.
+/// the limit and the in-flight budget before reading it, and the body to its end.
 async fn read_message(
     ingest: &Ingest,
     held: &mut Held,
@@ -147,7 +147,15 @@ async fn read_message(
         if let Some((compressed, len)) = announced
             && buffer.len() >= PREFIX_LEN + len
         {
-            if buffer.len() > PREFIX_LEN + len {
+            // The message is whole; a unary call sends nothing after it, whether in
+            // the same DATA frame or a later one.
+            let mut more = buffer.len() > PREFIX_LEN + len;
+            while !more && let Some(frame) = body.frame().await {
+                let frame =
+                    frame.map_err(|e| IngestError::Invalid(format!("cannot read request: {e}")))?;
+                more = frame.data_ref().is_some_and(|data| !data.is_empty());
+            }
+            if more {
                 return Err(IngestError::Invalid(
                     "more than one message in a unary call".into(),
                 ));
