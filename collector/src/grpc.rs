@@ -120,6 +120,7 @@ fn grpc_encoding(headers: &HeaderMap) -> Result<bool, tonic::Status> {
 /// Reads exactly one length-prefixed message. Its announced length is checked against
 /// the limit before anything else is read; its bytes are taken from the in-flight
 /// budget as they arrive, so a call that announces much and sends little holds little.
+/// Nothing may follow it: the body is read to its end.
 async fn read_message(
     ingest: &Ingest,
     held: &mut Held,
@@ -134,6 +135,13 @@ async fn read_message(
         if let Some((compressed, len)) = announced
             && message.len() == len
         {
+            // The message is whole; a unary call sends nothing after it, whether in the
+            // same DATA frame or a later one.
+            if ingest.next_data(body).await?.is_some() {
+                return Err(IngestError::Invalid(
+                    "more than one message in a unary call".into(),
+                ));
+            }
             return Ok((compressed, Bytes::from(message)));
         }
         let Some(mut data) = ingest.next_data(body).await? else {

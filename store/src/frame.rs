@@ -260,9 +260,12 @@ pub fn read_frame(data: &[u8], offset: usize) -> FrameRead<'_> {
 }
 
 /// Finds the next verifiable frame after damage at `after`, if any.
-/// Returns `Err(offset)` of a plausible frame that is still incomplete.
+/// Returns `Err(offset)` of the first plausible frame that is still incomplete when
+/// no verifiable frame follows. A frame that reaches past the end with a verifiable
+/// one after it has a damaged length: stopping there would lose every later frame.
 pub fn resync(data: &[u8], after: usize) -> Option<Result<Frame<'_>, usize>> {
     let mut from = after + 1;
+    let mut incomplete = None;
     while let Some(found) = data
         .get(from..)
         .and_then(|rest| memchr::memmem::find(rest, &FRAME_MAGIC))
@@ -270,11 +273,14 @@ pub fn resync(data: &[u8], after: usize) -> Option<Result<Frame<'_>, usize>> {
         let at = from + found;
         match read_frame(data, at) {
             FrameRead::Complete(frame) => return Some(Ok(frame)),
-            FrameRead::Incomplete => return Some(Err(at)),
-            FrameRead::Corrupt(_) => from = at + 1,
+            FrameRead::Incomplete => {
+                incomplete.get_or_insert(at);
+            }
+            FrameRead::Corrupt(_) => {}
         }
+        from = at + 1;
     }
-    None
+    incomplete.map(Err)
 }
 
 /// The decoded footer of a sealed segment.

@@ -684,7 +684,10 @@ pub fn read_index(path: &Path) -> Result<Option<SegmentIndex>, StoreError> {
         return Ok(None);
     };
     let corruption = |kind| Corruption::new(path, footer.index_offset, kind);
-    if footer.index_offset + u64::from(footer.index_frame_len) + FOOTER_LEN as u64 != len {
+    let index_end = footer
+        .index_offset
+        .checked_add(u64::from(footer.index_frame_len));
+    if index_end != Some(len - FOOTER_LEN as u64) {
         return Err(corruption(CorruptionKind::TruncatedIndex).into());
     }
     let mut frame = vec![0; footer.index_frame_len as usize];

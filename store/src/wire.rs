@@ -11,7 +11,14 @@ pub enum WireType {
     Fixed64,
     Len,
     Fixed32,
+    /// The start of a group (proto2's deprecated nesting, never written here): only
+    /// ever skipped, to its end, as prost skips it.
+    StartGroup,
 }
+
+/// How deep groups may nest in a field that is skipped; prost allows less, counting
+/// messages and groups together.
+const MAX_GROUP_DEPTH: u32 = 100;
 
 /// Malformed protobuf input.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -23,12 +30,18 @@ pub struct WireError(pub &'static str);
 pub struct Reader<'a> {
     data: &'a [u8],
     pos: usize,
+    /// The number of the last field read, for skipping it when it is a group.
+    number: u32,
 }
 
 impl<'a> Reader<'a> {
     #[inline]
     pub fn new(data: &'a [u8]) -> Self {
-        Self { data, pos: 0 }
+        Self {
+            data,
+            pos: 0,
+            number: 0,
+        }
     }
 
     /// The next field's number and wire type, or `None` at the end of the message.
@@ -38,12 +51,15 @@ impl<'a> Reader<'a> {
             return Ok(None);
         };
         // Fields 1 to 15 have one-byte keys: nearly every field of OTLP and of blocks.
-        if byte < 0x80 {
+        let key = if byte < 0x80 {
             self.pos += 1;
-            return field_key(u64::from(byte)).map(Some);
-        }
-        let key = self.varint()?;
-        field_key(key).map(Some)
+            u64::from(byte)
+        } else {
+            self.varint()?
+        };
+        let (number, wire) = field_key(key)?;
+        self.number = number;
+        Ok(Some((number, wire)))
     }
 
     /// Whether every byte was read.
@@ -129,7 +145,7 @@ impl<'a> Reader<'a> {
         Ok(bytes)
     }
 
-    /// Skips a field's value.
+    /// Skips the value of the field just read.
     #[inline]
     pub fn skip(&mut self, wire: WireType) -> Result<(), WireError> {
         match wire {
@@ -137,9 +153,34 @@ impl<'a> Reader<'a> {
             WireType::Fixed64 => self.take(8).map(drop),
             WireType::Len => self.bytes().map(drop),
             WireType::Fixed32 => self.take(4).map(drop),
+            WireType::StartGroup => self.skip_group(self.number, 1),
+        }
+    }
+
+    /// Skips the fields of group `number` and its end, `depth` groups deep.
+    fn skip_group(&mut self, number: u32, depth: u32) -> Result<(), WireError> {
+        if depth > MAX_GROUP_DEPTH {
+            return Err(WireError("groups nested too deep"));
+        }
+        loop {
+            let key = self.varint()?;
+            if key & 7 == END_GROUP {
+                return if key >> 3 == u64::from(number) {
+                    Ok(())
+                } else {
+                    Err(WireError("a group ends with another's number"))
+                };
+            }
+            match field_key(key)? {
+                (inner, WireType::StartGroup) => self.skip_group(inner, depth + 1)?,
+                (_, wire) => self.skip(wire)?,
+            }
         }
     }
 }
+
+/// The wire type of a group's end.
+const END_GROUP: u64 = 4;
 
 #[inline]
 fn field_key(key: u64) -> Result<(u32, WireType), WireError> {
@@ -148,6 +189,8 @@ fn field_key(key: u64) -> Result<(u32, WireType), WireError> {
         1 => WireType::Fixed64,
         2 => WireType::Len,
         5 => WireType::Fixed32,
+        3 => WireType::StartGroup,
+        END_GROUP => return Err(WireError("a group ends that was not started")),
         _ => return Err(WireError("unsupported wire type")),
     };
     let number = u32::try_from(key >> 3).map_err(|_| WireError("field number out of range"))?;
@@ -243,6 +286,7 @@ fn wire_code(wire: WireType) -> u64 {
         WireType::Fixed64 => 1,
         WireType::Len => 2,
         WireType::Fixed32 => 5,
+        WireType::StartGroup => 3,
     }
 }
 
@@ -366,6 +410,52 @@ mod tests {
             expected.push(1);
             assert_eq!(out, expected, "guess {guess}, length {len}");
         }
+    }
+
+    /// Groups in fields a reader skips are skipped as prost skips them (found by
+    /// fuzzing the transcoder, FUZZING.md: it refused requests prost decodes).
+    #[test]
+    fn groups_are_skipped_as_prost_skips_them() {
+        fn skips_all(bytes: &[u8]) -> bool {
+            let mut reader = Reader::new(bytes);
+            loop {
+                match reader.field() {
+                    Ok(None) => return true,
+                    Ok(Some((_, wire))) => {
+                        if reader.skip(wire).is_err() {
+                            return false;
+                        }
+                    }
+                    Err(_) => return false,
+                }
+            }
+        }
+        let start = |number: u8| number << 3 | 3;
+        let end = |number: u8| number << 3 | 4;
+        let cases: [(&str, Vec<u8>, bool); 7] = [
+            ("empty", vec![start(9), end(9)], true),
+            (
+                "fields inside",
+                vec![start(9), 1 << 3, 7, 2 << 3 | 2, 1, 0xff, end(9), 1 << 3, 1],
+                true,
+            ),
+            ("nested", vec![start(9), start(3), end(3), end(9)], true),
+            ("ends with another number", vec![start(9), end(8)], false),
+            ("ends without a start", vec![end(9)], false),
+            ("never ends", vec![start(9), 1 << 3, 7], false),
+            ("field number 0 inside", vec![start(9), 0, 0, end(9)], false),
+        ];
+        for (name, bytes, valid) in cases {
+            assert_eq!(skips_all(&bytes), valid, "{name}");
+            assert_eq!(
+                <() as prost::Message>::decode(bytes.as_slice()).is_ok(),
+                valid,
+                "{name}"
+            );
+        }
+        let mut deep = vec![start(9); MAX_GROUP_DEPTH as usize + 1];
+        deep.extend(vec![end(9); MAX_GROUP_DEPTH as usize + 1]);
+        assert!(!skips_all(&deep), "nested deeper than the limit");
     }
 
     #[test]

@@ -261,6 +261,42 @@ async fn bad_grpc_requests_get_precise_statuses() {
     assert_eq!(blocks.iter().map(|b| b.spans.len()).sum::<usize>(), 1);
 }
 
+/// A second message in a unary call is refused however the messages are split into
+/// DATA frames (found by fuzzing, FUZZING.md): one that came in its own frame was
+/// ignored, and the first message stored.
+#[tokio::test]
+async fn a_second_message_in_its_own_data_frame_is_invalid() {
+    let running = start().await;
+    let addr = running.collector.grpc_addr();
+    let message = prost::Message::encode_to_vec(&traces_request(vec![span(1)]));
+    let frames = [grpc_frame(false, &message), grpc_frame(false, &message)].map(|bytes| {
+        Ok::<_, std::convert::Infallible>(http_body::Frame::data(bytes::Bytes::from(bytes)))
+    });
+    let body = http_body_util::StreamBody::new(futures_util::stream::iter(frames));
+    let mut sender = h2_sender(addr).await;
+    let request = http::Request::post(format!(
+        "http://{addr}{}",
+        oculus_collector::grpc::TRACES_PATH
+    ))
+    .header("te", "trailers")
+    .header("content-type", "application/grpc")
+    .body(body)
+    .expect("request");
+    let response = sender.send_request(request).await.expect("response");
+    let mut headers = response.headers().clone();
+    let collected = response.into_body().collect().await.expect("body");
+    if let Some(trailers) = collected.trailers() {
+        headers.extend(trailers.clone());
+    }
+    assert_eq!(
+        headers.get("grpc-status").and_then(|v| v.to_str().ok()),
+        Some((Code::InvalidArgument as i32).to_string().as_str()),
+        "{headers:?}"
+    );
+    let blocks = running.finish().await;
+    assert_eq!(blocks.iter().map(|b| b.spans.len()).sum::<usize>(), 0);
+}
+
 #[tokio::test]
 async fn overload_is_unavailable_with_retry_info() {
     let running = start_with(|config| {

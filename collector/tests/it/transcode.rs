@@ -391,6 +391,44 @@ proptest! {
     }
 }
 
+/// An unknown field sent as a group (proto2's deprecated nesting) is skipped, as prost
+/// skips it, anywhere in a request (found by fuzzing, FUZZING.md: the transcoder
+/// refused such requests, which prost decodes).
+#[test]
+fn unknown_groups_are_skipped_as_prost_skips_them() {
+    let request = ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            scope_spans: vec![ScopeSpans {
+                spans: vec![Span {
+                    trace_id: vec![1; 16],
+                    span_id: vec![2; 8],
+                    name: "grouped".into(),
+                    ..Span::default()
+                }],
+                ..ScopeSpans::default()
+            }],
+            ..ResourceSpans::default()
+        }],
+    };
+    let plain = request.encode_to_vec();
+    // Field 99, a group holding a varint and a nested group of field 5.
+    let group = [0x9b, 0x06, 0x08, 0x01, 0x2b, 0x2c, 0x9c, 0x06];
+    let mut grouped = group.to_vec();
+    grouped.extend_from_slice(&plain);
+    grouped.extend_from_slice(&group);
+    let decoded =
+        ExportTraceServiceRequest::decode(grouped.as_slice()).expect("prost skips groups");
+    assert_eq!(decoded, request);
+    let transcoded = transcode::traces(&grouped).expect("the transcoder skips groups too");
+    assert_eq!(
+        transcoded.raw,
+        transcode::traces(&plain).expect("plain").raw
+    );
+    let unended = [plain.as_slice(), &group[..6]].concat();
+    assert!(ExportTraceServiceRequest::decode(unended.as_slice()).is_err());
+    assert!(transcode::traces(&unended).is_err());
+}
+
 /// The transcoder copies a scalar AnyValue's bytes, and a nested one's scalars under
 /// their OTLP field numbers, into the block: the store's AnyValue must number its
 /// fields as OTLP's does, or every copied value would read back as something else.

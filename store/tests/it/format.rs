@@ -312,6 +312,60 @@ fn frame_claiming_more_bytes_than_follow_is_damage_not_a_torn_tail() {
     check_header_flip(10, 0x01, CorruptionKind::TruncatedFrame);
 }
 
+/// Two damaged frames in a row, the second claiming more bytes than follow (found by
+/// fuzzing, FUZZING.md): only they are lost. Looking for the next frame after the
+/// first, a reader stopped at the second as if it were an incomplete last frame, so
+/// the scan and the tail lost every later block, and recovery cut them.
+#[test]
+fn two_damaged_frames_in_a_row_lose_only_themselves() {
+    // The first frame's payload (its checksum fails) or its length (it reaches past
+    // the end), then the second frame's length.
+    for (first_byte, expected) in [
+        (FRAME_HEADER_LEN as u64, CorruptionKind::FrameChecksum),
+        (10, CorruptionKind::TruncatedFrame),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let written = segment(dir.path(), false);
+        let mut data = std::fs::read(&written.path).unwrap();
+        let (first, _) = written.frames[1];
+        let (second, _) = written.frames[2];
+        data[(first + first_byte) as usize] ^= 0x01;
+        data[(second + 10) as usize] ^= 0x01;
+        std::fs::write(&written.path, &data).unwrap();
+        let context = format!("first frame's byte {first_byte}");
+        let kept: Vec<u64> = [0, 3, 4].map(|i| written.frames[i].0).to_vec();
+
+        let read = scan_file(&written.path);
+        assert_eq!(offsets(&read.scan.blocks), kept, "{context}");
+        assert_eq!(
+            read.scan.damage,
+            vec![corruption(&written.path, first, expected.clone())],
+            "{context}"
+        );
+        assert!(!read.scan.torn_tail, "{context}");
+
+        let mut tail = SegmentTail::open(&written.path).unwrap();
+        let polled: Vec<u64> = tail
+            .poll()
+            .unwrap()
+            .blocks
+            .iter()
+            .map(|(s, _)| s.offset)
+            .collect();
+        assert_eq!(polled, kept, "{context}");
+
+        let (root, paths) = data_dir_with(&[(&written.path, "segment-00000001.oseg")]);
+        let (writer, report) = SessionWriter::open(root.path(), WriterOptions::default()).unwrap();
+        drop(writer);
+        assert_eq!(report.sealed, vec![(paths[0].clone(), 0)], "{context}");
+        assert_eq!(
+            offsets(&scan_file(&paths[0]).scan.blocks),
+            kept,
+            "{context}"
+        );
+    }
+}
+
 #[test]
 fn recovery_keeps_blocks_after_a_frame_with_a_damaged_length() {
     let dir = tempfile::tempdir().unwrap();
@@ -591,6 +645,37 @@ fn the_index_is_read_through_the_footer_alone() {
     std::fs::write(&sealed.path, &bytes).unwrap();
     let error = oculus_store::segment::read_index(&sealed.path).unwrap_err();
     assert!(error.to_string().contains(&index_at.to_string()), "{error}");
+}
+
+/// A footer whose index would end past the largest offset (found by fuzzing,
+/// FUZZING.md) is damage. Its sum overflowed: a panic in a debug build, and in a
+/// release build a 4 GiB buffer and a read at an offset past any file.
+#[test]
+fn an_index_offset_past_any_file_is_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let sealed = segment(dir.path(), true);
+    let mut bytes = std::fs::read(&sealed.path).unwrap();
+    let footer_at = bytes.len() - FOOTER_LEN;
+    let index_frame_len = u32::MAX;
+    // Wraps around to the footer's offset.
+    let index_offset = (footer_at as u64).wrapping_sub(u64::from(index_frame_len));
+    let footer = oculus_store::frame::Footer {
+        index_offset,
+        index_frame_len,
+    };
+    bytes[footer_at..].copy_from_slice(&footer.encode());
+    std::fs::write(&sealed.path, &bytes).unwrap();
+    let error = oculus_store::segment::read_index(&sealed.path).unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            StoreError::Corrupt(Corruption {
+                kind: CorruptionKind::TruncatedIndex,
+                ..
+            })
+        ),
+        "{error}"
+    );
 }
 
 #[test]
