@@ -24,6 +24,8 @@ pub mod recovery;
 pub mod segment;
 pub mod session_writer;
 pub mod tail;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
 mod walk;
 pub mod wire;
 

@@ -155,32 +155,10 @@ fn export_fails_naming_every_damaged_range() {
     }
 }
 
-/// A data directory whose run crashed with a large active segment: recovering it takes
-/// a while, long enough to send a signal in the middle.
-fn crashed_run_with_a_long_recovery(dir: &std::path::Path) -> std::path::PathBuf {
-    let (mut writer, _) =
-        oculus_store::SessionWriter::open(dir, oculus_store::WriterOptions::default())
-            .expect("a data directory");
-    let block =
-        oculus_store::encode_block(&oculus_store::proto::Block::default(), 3).expect("encodes");
-    writer.append(&[block]).expect("appends");
-    let segment = writer.session().path.join("segment-00000001.oseg");
-    drop(writer);
-    // Frames hold no offsets: the one block's frame, repeated, is a valid segment.
-    let bytes = std::fs::read(&segment).expect("readable");
-    let frame = &bytes[oculus_store::frame::HEADER_LEN..];
-    let mut grown = bytes.clone();
-    while grown.len() < 48 << 20 {
-        grown.extend_from_slice(frame);
-    }
-    std::fs::write(&segment, grown).expect("writable");
-    segment
-}
-
 #[test]
 fn a_stop_during_start_up_recovery_ends_cleanly() {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let segment = crashed_run_with_a_long_recovery(dir.path());
+    let segment = oculus_store::testing::crashed_run(dir.path(), 48 << 20);
     let serve = collector()
         .args(["serve", "--grpc", "127.0.0.1:0", "--http", "127.0.0.1:0"])
         .arg("--data-dir")

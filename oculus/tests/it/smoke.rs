@@ -281,3 +281,57 @@ fn the_binary_views_a_data_directory_it_cannot_write() {
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
     }
 }
+
+/// A stop that comes while the hosted collector recovers a crashed run ends the program
+/// cleanly, before any window, after the recovery step in progress.
+#[test]
+fn a_stop_during_start_up_recovery_ends_cleanly() {
+    let data = tempfile::tempdir().unwrap();
+    let segment = oculus_store::testing::crashed_run(data.path(), 48 << 20);
+    let child = Command::new(env!("CARGO_BIN_EXE_oculus"))
+        .arg("--data-dir")
+        .arg(data.path())
+        .args(["--grpc", "127.0.0.1:0", "--http", "127.0.0.1:0"])
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let process = Killed(child);
+    // The lock names the collector once it is taken; recovery runs right after.
+    let lock = data.path().join(oculus_store::datadir::LOCK_FILE);
+    let holder = format!("pid {}", process.0.id());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !std::fs::read_to_string(&lock).is_ok_and(|text| text.trim() == holder) {
+        assert!(Instant::now() < deadline, "the lock was never taken");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert!(
+        !oculus_store::segment::is_sealed(&segment).unwrap(),
+        "recovery finished before the signal could be sent; grow the segment"
+    );
+    let pid = process.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut process = process;
+    let mut stderr = String::new();
+    process
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let status = process.0.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("stopped during start-up"), "{stderr}");
+    assert!(
+        oculus_store::segment::is_sealed(&segment).unwrap(),
+        "{stderr}"
+    );
+}
