@@ -478,6 +478,7 @@ impl Ingest {
             let ingest = self.clone();
             let mut moved = std::mem::take(held);
             let (result, moved) = tokio::task::spawn_blocking(move || {
+                yield_to_connections();
                 let result = ingest.encode(signal, encoding, body, gzip, &mut moved);
                 drop(permit);
                 (result, moved)
@@ -590,6 +591,28 @@ impl Ingest {
         );
         transcode::recycle(prepared.raw);
         Ok((accepted, Some(encoded.map_err(IngestError::Encode)?)))
+    }
+}
+
+/// The nice value of a thread doing the work of large requests: the kernel then
+/// gives the threads that serve connections the cores first, so a small export is
+/// answered in milliseconds while large ones are decoded (issue 9).
+const LARGE_JOB_NICE: i32 = 10;
+
+thread_local! {
+    static YIELDS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Lowers this blocking-pool thread's priority, once and for good (an unprivileged
+/// thread cannot raise it back): the pool's other work, opening the store and
+/// waiting for the writer at the stop, is brief.
+fn yield_to_connections() {
+    if YIELDS.replace(true) {
+        return;
+    }
+    // On Linux `None` is the calling thread. Failing only costs the latency gain.
+    if let Err(error) = rustix::process::setpriority_process(None, LARGE_JOB_NICE) {
+        tracing::debug!(%error, "cannot lower the priority of a large-request thread");
     }
 }
 
