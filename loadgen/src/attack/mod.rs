@@ -53,7 +53,7 @@ pub struct AttackArgs {
     #[arg(long, default_value_t = 5)]
     pub timeout_secs: u64,
     /// The collector's connection cap per receiver; the flood exceeds it.
-    #[arg(long, default_value_t = 1024)]
+    #[arg(long, default_value_t = 512)]
     pub max_connections: usize,
     /// Idle connections of the flood, on the gRPC port.
     #[arg(long, default_value_t = 1100)]
