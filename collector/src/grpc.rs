@@ -85,7 +85,7 @@ async fn export(ingest: &Ingest, signal: Signal, request: Request) -> Response {
     let mut held = Held::default();
     let mut body = body;
     let result = async {
-        let (compressed, message) = read_message(ingest, &mut held, &mut body).await?;
+        let (compressed, message) = read_message(ingest, signal, &mut held, &mut body).await?;
         if compressed && !gzip {
             return Err(IngestError::Invalid(
                 "compressed message without a grpc-encoding header".into(),
@@ -123,10 +123,10 @@ fn grpc_encoding(headers: &HeaderMap) -> Result<bool, tonic::Status> {
 /// Nothing may follow it: the body is read to its end.
 async fn read_message(
     ingest: &Ingest,
+    signal: Signal,
     held: &mut Held,
     body: &mut Body,
 ) -> Result<(bool, Bytes), IngestError> {
-    let limit = ingest.max_message_bytes();
     let mut prefix = [0u8; PREFIX_LEN];
     let mut prefix_read = 0;
     let mut announced: Option<(bool, usize)> = None;
@@ -169,6 +169,12 @@ async fn read_message(
                     }
                 };
                 let len = u32::from_be_bytes([prefix[1], prefix[2], prefix[3], prefix[4]]) as usize;
+                // A compressed message is held to the limit once inflated.
+                let limit = if compressed {
+                    ingest.max_message_bytes()
+                } else {
+                    ingest.max_decoded_bytes(signal, Encoding::Protobuf)
+                };
                 if len > limit {
                     return Err(IngestError::TooLarge { limit });
                 }

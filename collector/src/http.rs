@@ -165,7 +165,13 @@ async fn export(ingest: &Ingest, signal: Signal, headers: &HeaderMap, body: Body
     let mut held = Held::default();
     let mut body = body;
     let result = async {
-        let body = read_body(ingest, &mut held, &mut body).await?;
+        // A gzip body is held to the decoded limit once inflated.
+        let limit = if gzip {
+            ingest.max_message_bytes()
+        } else {
+            ingest.max_decoded_bytes(signal, encoding)
+        };
+        let body = read_body(ingest, limit, &mut held, &mut body).await?;
         ingest.export(signal, encoding, body, gzip, &mut held).await
     }
     .await;
@@ -183,16 +189,19 @@ async fn export(ingest: &Ingest, signal: Signal, headers: &HeaderMap, body: Body
 /// Reads the body, taking each chunk from the in-flight budget as it arrives.
 async fn read_body(
     ingest: &Ingest,
+    limit: usize,
     held: &mut Held,
     body: &mut Body,
 ) -> Result<Bytes, IngestError> {
-    let limit = ingest.max_message_bytes();
     // A Content-Length only guides how the buffer grows; bytes are admitted as they come.
     let expected = body
         .size_hint()
         .exact()
         .and_then(|bytes| usize::try_from(bytes).ok())
         .map_or(limit, |bytes| bytes.min(limit));
+    if body.size_hint().lower() > limit as u64 {
+        return Err(IngestError::TooLarge { limit });
+    }
     let mut buffer = Vec::new();
     while let Some(data) = ingest.next_data(body).await? {
         if buffer.len() + data.len() > limit {
@@ -222,7 +231,9 @@ fn content_type(encoding: Encoding) -> &'static str {
 fn ingest_error_response(encoding: Encoding, error: &IngestError) -> Response {
     let status = match error {
         IngestError::Invalid(_) => StatusCode::BAD_REQUEST,
-        IngestError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        IngestError::TooLarge { .. } | IngestError::TooLargeToDecode { .. } => {
+            StatusCode::PAYLOAD_TOO_LARGE
+        }
         IngestError::Unavailable(_) | IngestError::Write(_) => StatusCode::SERVICE_UNAVAILABLE,
         IngestError::Stalled { .. } => StatusCode::REQUEST_TIMEOUT,
         IngestError::Encode(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -45,6 +45,12 @@ pub enum IngestError {
     /// Larger than the limit after decompression (RESOURCE_EXHAUSTED / 413).
     #[error("request exceeds the limit of {limit} bytes")]
     TooLarge { limit: usize },
+    /// Decoding it would hold more than one request may (RESOURCE_EXHAUSTED / 413).
+    #[error(
+        "decoding this request would hold about {needed} bytes, more than one request \
+         may hold ({allowed} bytes, --max-inflight-bytes); send smaller requests"
+    )]
+    TooLargeToDecode { needed: usize, allowed: usize },
     /// Retry later (UNAVAILABLE with RetryInfo / 503 with Retry-After).
     #[error("{0}")]
     Unavailable(&'static str),
@@ -65,7 +71,7 @@ impl IngestError {
     pub fn code(&self) -> tonic::Code {
         match self {
             Self::Invalid(_) => tonic::Code::InvalidArgument,
-            Self::TooLarge { .. } => tonic::Code::ResourceExhausted,
+            Self::TooLarge { .. } | Self::TooLargeToDecode { .. } => tonic::Code::ResourceExhausted,
             Self::Unavailable(_) | Self::Write(_) => tonic::Code::Unavailable,
             Self::Stalled { .. } => tonic::Code::DeadlineExceeded,
             Self::Encode(_) => tonic::Code::Internal,
@@ -279,7 +285,7 @@ impl Ingest {
     ) -> Self {
         Self {
             writer,
-            budget: Budget::new(max_inflight_bytes),
+            budget: Budget::new(max_inflight_bytes, max_message_bytes),
             max_message_bytes,
             body_timeout,
             stopping,
@@ -294,6 +300,18 @@ impl Ingest {
 
     pub fn max_message_bytes(&self) -> usize {
         self.max_message_bytes
+    }
+
+    /// The largest request of this kind, decoded (after inflating): one whose
+    /// decoding holds several times its size (protobuf metrics) must fit what one
+    /// request may hold with it, so it is refused on arrival rather than read whole
+    /// and then refused, or decoded beyond the budget.
+    pub fn max_decoded_bytes(&self, signal: Signal, encoding: Encoding) -> usize {
+        let per_byte = decoding_bytes(signal, encoding, 1);
+        if per_byte <= 1 {
+            return self.max_message_bytes;
+        }
+        (self.budget.max_request_bytes() / (1 + per_byte)).min(self.max_message_bytes)
     }
 
     pub fn counters(&self) -> &Arc<Counters> {
@@ -409,8 +427,12 @@ impl Ingest {
 
     /// Inflates a gzip body a chunk at a time, taking each from the in-flight budget
     /// as it grows, and stopping at the size limit rather than at the end of a bomb.
-    fn gunzip(&self, held: &mut Held, compressed: &[u8]) -> Result<Vec<u8>, IngestError> {
-        let limit = self.max_message_bytes;
+    fn gunzip(
+        &self,
+        held: &mut Held,
+        compressed: &[u8],
+        limit: usize,
+    ) -> Result<Vec<u8>, IngestError> {
         let mut decoder = flate2::read::MultiGzDecoder::new(compressed);
         let mut chunk = vec![0u8; INFLATE_CHUNK_BYTES];
         let mut inflated = Vec::new();
@@ -456,6 +478,7 @@ impl Ingest {
             let ingest = self.clone();
             let mut moved = std::mem::take(held);
             let (result, moved) = tokio::task::spawn_blocking(move || {
+                yield_to_connections();
                 let result = ingest.encode(signal, encoding, body, gzip, &mut moved);
                 drop(permit);
                 (result, moved)
@@ -513,14 +536,26 @@ impl Ingest {
         held: &mut Held,
     ) -> Result<(Accepted, Option<EncodedBlock>), IngestError> {
         let body = if gzip {
-            Bytes::from(self.gunzip(held, &body)?)
+            let limit = self.max_decoded_bytes(signal, encoding);
+            Bytes::from(self.gunzip(held, &body, limit)?)
         } else {
             body
         };
-        // A request alone must always fit, or its client would retry forever.
-        let decoding = decoding_bytes(signal, encoding, body.len())
-            .min(self.budget.max_bytes().saturating_sub(held.bytes()));
-        self.admit(held, decoding)?;
+        let decoding = decoding_bytes(signal, encoding, body.len());
+        let room = self.budget.max_request_bytes().saturating_sub(held.bytes());
+        // Decoding into more than the request's own size (protobuf metrics) is
+        // real memory: if it could never fit, the request is too large, since
+        // letting it decode anyway would exceed the budget by the difference.
+        if decoding > room && decoding > body.len() {
+            return Err(IngestError::TooLargeToDecode {
+                needed: held.bytes().saturating_add(decoding),
+                allowed: self.budget.max_request_bytes(),
+            });
+        }
+        // A request within the size limit must always fit, or its client would
+        // retry forever; with the default budget (four times the limit) this
+        // never cuts what decoding holds.
+        self.admit(held, decoding.min(room))?;
         let prepared = prepare(signal, encoding, &body)?;
         drop(body);
         let records = u64::from(prepared.summary.spans)
@@ -556,6 +591,28 @@ impl Ingest {
         );
         transcode::recycle(prepared.raw);
         Ok((accepted, Some(encoded.map_err(IngestError::Encode)?)))
+    }
+}
+
+/// The nice value of a thread doing the work of large requests: the kernel then
+/// gives the threads that serve connections the cores first, so a small export is
+/// answered in milliseconds while large ones are decoded (issue 9).
+const LARGE_JOB_NICE: i32 = 10;
+
+thread_local! {
+    static YIELDS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Lowers this blocking-pool thread's priority, once and for good (an unprivileged
+/// thread cannot raise it back): the pool's other work, opening the store and
+/// waiting for the writer at the stop, is brief.
+fn yield_to_connections() {
+    if YIELDS.replace(true) {
+        return;
+    }
+    // On Linux `None` is the calling thread. Failing only costs the latency gain.
+    if let Err(error) = rustix::process::setpriority_process(None, LARGE_JOB_NICE) {
+        tracing::debug!(%error, "cannot lower the priority of a large-request thread");
     }
 }
 

@@ -140,10 +140,10 @@ fn prepare(signal: Signal, records: u64, batch: usize, seed: u64) -> Result<Prep
 }
 
 /// The collector child; killed on drop if the bench bails out early.
-struct Collector {
-    child: Child,
-    pid: u32,
-    log_path: PathBuf,
+pub(crate) struct Collector {
+    pub(crate) child: Child,
+    pub(crate) pid: u32,
+    pub(crate) log_path: PathBuf,
 }
 
 impl Drop for Collector {
@@ -162,7 +162,11 @@ impl Collector {
         lines[lines.len().saturating_sub(20)..].join("\n")
     }
 
-    async fn wait_ready(&mut self, addrs: &[SocketAddr], timeout: Duration) -> Result<()> {
+    pub(crate) async fn wait_ready(
+        &mut self,
+        addrs: &[SocketAddr],
+        timeout: Duration,
+    ) -> Result<()> {
         let started = Instant::now();
         for addr in addrs {
             loop {
@@ -189,7 +193,7 @@ impl Collector {
     }
 
     /// SIGTERM, then wait; tracks peak RSS while the collector shuts down.
-    async fn terminate(
+    pub(crate) async fn terminate(
         &mut self,
         timeout: Duration,
         peak_kib: &mut u64,
@@ -248,7 +252,7 @@ fn cpu_secs(pid: &str) -> Result<f64> {
 }
 
 /// A "Name:   123 kB" line of /proc/PID/status.
-fn status_kib(pid: u32, key: &str) -> Result<u64> {
+pub(crate) fn status_kib(pid: u32, key: &str) -> Result<u64> {
     let path = format!("/proc/{pid}/status");
     let status = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
     status
@@ -260,7 +264,7 @@ fn status_kib(pid: u32, key: &str) -> Result<u64> {
         .with_context(|| format!("bad {key} in {path}"))
 }
 
-fn vm_hwm_kib(pid: u32) -> Result<u64> {
+pub(crate) fn vm_hwm_kib(pid: u32) -> Result<u64> {
     status_kib(pid, "VmHWM")
 }
 

@@ -196,6 +196,7 @@ impl RunStats {
 pub struct LatencySummary {
     pub p50_ms: f64,
     pub p90_ms: f64,
+    pub p95_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
     pub mean_ms: f64,
@@ -217,6 +218,7 @@ pub fn summarize(latencies_ns: &[u64]) -> LatencySummary {
     LatencySummary {
         p50_ms: ms(rank(0.50)),
         p90_ms: ms(rank(0.90)),
+        p95_ms: ms(rank(0.95)),
         p99_ms: ms(rank(0.99)),
         max_ms: ms(sorted[sorted.len() - 1]),
         mean_ms: sum as f64 / sorted.len() as f64 / 1e6,

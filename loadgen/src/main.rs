@@ -1,5 +1,6 @@
 //! `oculus-loadgen`: realistic OTLP load for any collector, and a collector benchmark.
 
+mod attack;
 mod bench;
 mod client;
 mod sink;
@@ -36,6 +37,10 @@ enum Command {
     Send(SendArgs),
     /// Start a collector, load it, and report CPU, memory, disk and latency.
     Bench(bench::BenchArgs),
+    /// Start a collector and run every attack of issue 9 at once against it while a
+    /// well-behaved SDK client exports every 100 ms; report its latency and the
+    /// collector's peak memory.
+    Attack(attack::AttackArgs),
     /// Run a blackhole OTLP receiver (for testing the load generator itself).
     Sink(SinkArgs),
 }
@@ -118,6 +123,7 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Send(args) => runtime.block_on(send(args)),
         Command::Bench(args) => runtime.block_on(bench::run(args)),
+        Command::Attack(args) => runtime.block_on(attack::run(args)),
         Command::Sink(args) => runtime.block_on(sink::run(args.grpc, args.http, args.data_dir)),
     }
 }

@@ -753,3 +753,93 @@ async fn decoding_is_counted_in_the_budget() {
     assert_eq!(first.code(), Code::Ok, "{first:?}");
     running.finish().await;
 }
+
+/// Part of the budget is kept for small requests: while large requests hold all they
+/// may, a small export (an SDK's batch) is still accepted, and a larger one is not.
+#[tokio::test]
+async fn a_small_export_succeeds_while_large_requests_hold_the_budget() {
+    const HOLDER_BYTES: u32 = 64 << 10;
+    const HOLDERS: usize = 32;
+    // 2 MiB in flight, 1 MiB messages: thirty-two holders of 64 KiB would take it all.
+    let running = start_with(|config| {
+        config.max_message_bytes = 1 << 20;
+        config.max_inflight_bytes = 2 << 20;
+        config.body_timeout = LONG;
+        config.idle_timeout = LONG;
+    })
+    .await;
+    let grpc = running.collector.grpc_addr();
+    let (sender, _driver) = h2_connect(grpc).await;
+    let mut holders = Vec::new();
+    for n in 1..=HOLDERS {
+        let (chunks, reply) = streaming_call(&sender, grpc);
+        let sent = HOLDER_BYTES as usize - 1;
+        chunks
+            .send(Ok(announce(HOLDER_BYTES, sent)))
+            .await
+            .expect("send");
+        holders.push((chunks, reply));
+        // Each holder's bytes arrived, or the budget refused it.
+        let deadline = Instant::now() + PATIENCE;
+        let counters = running.collector.counters();
+        while running.collector.inflight_bytes() < n * HOLDER_BYTES as usize
+            && counters.refused_requests.load(Ordering::Relaxed) == 0
+        {
+            assert!(
+                Instant::now() < deadline,
+                "holder {n} neither held nor refused"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    let held = running.collector.inflight_bytes();
+    assert!(
+        held >= (2 << 20) - (64 << 10),
+        "large requests hold only {held} bytes"
+    );
+
+    let mut client = TraceServiceClient::connect(running.grpc_url())
+        .await
+        .expect("connect");
+    client
+        .export(traces_request(vec![span(0)]))
+        .await
+        .expect("a small export is accepted while large requests hold the budget");
+    assert_eq!(http_export(&running, 1).await.status().as_u16(), 200);
+    let larger = client
+        .export(traces_request((0..200).map(span).collect()))
+        .await
+        .expect_err("a larger export is refused");
+    assert_eq!(larger.code(), Code::Unavailable, "{larger:?}");
+    drop(holders);
+    running.finish().await;
+}
+
+/// A request whose decoding could never fit the budget is too large, not "retry
+/// later": protobuf metrics decode into several times their size, and a budget
+/// that lets one decode anyway is exceeded by what it does not count.
+#[tokio::test]
+async fn metrics_too_large_to_decode_within_the_budget_are_refused_as_too_large() {
+    let running = start_with(|config| {
+        config.max_inflight_bytes = 64 << 20;
+        config.body_timeout = LONG;
+        config.idle_timeout = LONG;
+    })
+    .await;
+    let grpc = running.collector.grpc_addr();
+    // About 20 MiB, which decodes into more than 64 MiB.
+    let large = crate::metrics_request(1_000_000).encode_to_vec();
+    let (sender, _driver) = h2_connect(grpc).await;
+    let status = whole_call_to(&sender, grpc, oculus_collector::grpc::METRICS_PATH, &large)
+        .await
+        .expect("answered");
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert!(status.get_details_retry_info().is_none(), "{status:?}");
+    // A small one still decodes.
+    let small = crate::metrics_request(1_000).encode_to_vec();
+    let status = whole_call_to(&sender, grpc, oculus_collector::grpc::METRICS_PATH, &small)
+        .await
+        .expect("answered");
+    assert_eq!(status.code(), Code::Ok, "{status:?}");
+    running.finish().await;
+}
