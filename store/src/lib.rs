@@ -18,6 +18,9 @@ pub mod dictionary;
 pub mod error;
 pub mod field;
 pub mod frame;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod recovery;
 pub mod segment;
 pub mod session_writer;
