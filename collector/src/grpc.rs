@@ -62,7 +62,7 @@ async fn unimplemented(request: Request) -> Response {
     )))
 }
 
-async fn export(ingest: &Ingest, signal: Signal, request: Request) -> Response {
+pub(crate) async fn export(ingest: &Ingest, signal: Signal, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let is_grpc = parts
         .headers

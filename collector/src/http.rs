@@ -119,7 +119,12 @@ async fn metrics(State(ingest): State<Ingest>, headers: HeaderMap, body: Body) -
     export(&ingest, Signal::Metrics, &headers, body).await
 }
 
-async fn export(ingest: &Ingest, signal: Signal, headers: &HeaderMap, body: Body) -> Response {
+pub(crate) async fn export(
+    ingest: &Ingest,
+    signal: Signal,
+    headers: &HeaderMap,
+    body: Body,
+) -> Response {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

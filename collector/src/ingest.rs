@@ -618,7 +618,11 @@ fn yield_to_connections() {
 
 /// Decodes and normalizes a request into an encoded block. Protobuf traces and logs
 /// take the transcoder; JSON and metrics are decoded into OTLP structs and normalized.
-fn prepare(signal: Signal, encoding: Encoding, body: &[u8]) -> Result<Transcoded, IngestError> {
+pub(crate) fn prepare(
+    signal: Signal,
+    encoding: Encoding,
+    body: &[u8],
+) -> Result<Transcoded, IngestError> {
     fn parse<T: Message + Default + serde::de::DeserializeOwned>(
         encoding: Encoding,
         body: &[u8],

@@ -10,6 +10,9 @@
 pub mod budget;
 pub mod cli;
 pub mod export;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod grpc;
 pub mod http;
 pub mod ids;

@@ -79,6 +79,20 @@ impl WriterHandle {
     }
 }
 
+#[cfg(feature = "fuzzing")]
+impl WriterHandle {
+    /// A handle whose writer has stopped: every submission is refused as `Closed`. For
+    /// the fuzz targets, which run the receivers without a session.
+    pub(crate) fn stopped() -> Self {
+        let (jobs, _) = sync_channel(1);
+        Self {
+            jobs,
+            queued_bytes: Arc::default(),
+            max_queued_bytes: u64::MAX,
+        }
+    }
+}
+
 /// Starts the writer thread. It runs until every handle is dropped, then seals the
 /// active segment and returns.
 pub fn spawn(

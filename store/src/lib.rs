@@ -19,6 +19,9 @@ pub mod error;
 mod failpoint;
 pub mod field;
 pub mod frame;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod permissions;
 pub mod recovery;
 pub mod segment;

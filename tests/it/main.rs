@@ -1,5 +1,6 @@
 //! End-to-end tests across crates, in one binary so it links once.
 
 mod e2e;
+mod fuzz_corpora;
 mod imports;
 mod layout;
