@@ -1,6 +1,8 @@
 //! The well-behaved client: the OpenTelemetry SDK's OTLP/gRPC span exporter (tonic),
 //! exporting a small batch every 100 ms, each export timed. The SDK's retries are
-//! off so that each export is one call and a refusal is seen as one.
+//! off so that each export is one call and a refusal is seen as one. It runs on a
+//! thread and runtime of its own, as the separate program it stands for would: on the
+//! attackers' runtime its timings would include their queueing, not the collector's.
 
 use std::borrow::Cow;
 use std::time::{Duration, Instant, SystemTime};
@@ -34,7 +36,7 @@ pub struct Exports {
 
 /// The exporter, connected: one export made and answered before it returns, so the
 /// client holds its connection before any attack starts.
-pub async fn connect(endpoint: &str) -> Result<opentelemetry_otlp::SpanExporter> {
+async fn connect(endpoint: &str) -> Result<opentelemetry_otlp::SpanExporter> {
     let mut exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_tonic()
         .with_protocol(opentelemetry_otlp::Protocol::Grpc)
@@ -55,8 +57,60 @@ pub async fn connect(endpoint: &str) -> Result<opentelemetry_otlp::SpanExporter>
     Ok(exporter)
 }
 
+/// Exports every 100 ms.
+const INTERVAL: Duration = Duration::from_millis(100);
+
+/// The client, connected and exporting on its own thread.
+pub struct Client {
+    thread: std::thread::JoinHandle<Result<Exports>>,
+}
+
+impl Client {
+    /// The exports made, once the client's time is up.
+    pub fn join(self) -> Result<Exports> {
+        self.thread
+            .join()
+            .map_err(|_| anyhow::anyhow!("the well-behaved client panicked"))?
+    }
+}
+
+/// Starts the client on its own thread; returns once it is connected (its first
+/// export answered), after which it exports for `duration`.
+pub fn start(endpoint: String, duration: Duration) -> Result<Client> {
+    let (connected, on_connect) = std::sync::mpsc::channel();
+    let thread = std::thread::Builder::new()
+        .name("well-behaved".into())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("starting the client's runtime")?;
+            runtime.block_on(async {
+                let exporter = match connect(&endpoint).await {
+                    Ok(exporter) => exporter,
+                    Err(error) => {
+                        let _ = connected.send(Err(format!("{error:#}")));
+                        return Err(error);
+                    }
+                };
+                let _ = connected.send(Ok(()));
+                Ok(run(&exporter, INTERVAL, Instant::now() + duration).await)
+            })
+        })
+        .context("starting the client's thread")?;
+    match on_connect.recv() {
+        Ok(Ok(())) => Ok(Client { thread }),
+        Ok(Err(error)) => Err(anyhow::anyhow!(error)),
+        // The thread ended before it said anything: its result says why.
+        Err(_) => Err(Client { thread }
+            .join()
+            .err()
+            .unwrap_or_else(|| anyhow::anyhow!("the well-behaved client stopped"))),
+    }
+}
+
 /// Exports every `interval` until `until`.
-pub async fn run(
+async fn run(
     exporter: &opentelemetry_otlp::SpanExporter,
     interval: Duration,
     until: Instant,

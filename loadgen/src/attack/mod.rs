@@ -21,7 +21,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use bytes::Bytes;
@@ -185,7 +185,7 @@ async fn attack(
         .await?;
     let baseline_kib = status_kib(collector.pid, "VmRSS")?;
 
-    let exporter = client::connect(&format!("http://{grpc}")).await?;
+    let client = client::start(format!("http://{grpc}"), Duration::from_secs(args.seconds))?;
     let tallies = [
         "6: streams announcing 64 MiB",
         "7: idle connections",
@@ -231,8 +231,9 @@ async fn attack(
     refusals::run(&mut attacks, grpc, 32, &payloads.refused, refused);
     connections::idle(&mut attacks, grpc, args.flood, flood);
 
-    let until = Instant::now() + Duration::from_secs(args.seconds);
-    let exports = client::run(&exporter, Duration::from_millis(100), until).await;
+    let exports = tokio::task::spawn_blocking(move || client.join())
+        .await
+        .context("waiting for the well-behaved client")??;
     let peak_rss_kib = vm_hwm_kib(collector.pid)?;
     attacks.shutdown().await;
     let mut ignored_peak = 0;
