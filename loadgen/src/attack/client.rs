@@ -77,7 +77,7 @@ impl Client {
 /// Starts the client on its own thread; returns once it is connected (its first
 /// export answered), after which it exports for `duration`.
 pub fn start(endpoint: String, duration: Duration) -> Result<Client> {
-    let (connected, on_connect) = std::sync::mpsc::channel();
+    let (connected, on_connect) = std::sync::mpsc::sync_channel(1);
     let thread = std::thread::Builder::new()
         .name("well-behaved".into())
         .spawn(move || {
