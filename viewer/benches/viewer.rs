@@ -352,13 +352,18 @@ fn time_filter(
     view: ViewKind,
 ) -> (Duration, Duration, usize) {
     let started = Instant::now();
-    engine.handle(UiEvent::ShowTab { tab, filter });
+    engine.handle(UiEvent::ShowTab {
+        tab,
+        filter,
+        version: 1,
+    });
     engine.handle(UiEvent::Viewport {
         tab,
         view,
         top: 0,
         rows: 50,
         follow: false,
+        selected: None,
     });
     engine.step();
     let first = engine.snapshot();
@@ -515,6 +520,7 @@ fn open_in_backend(dir: &Path, records: u64, runtime: &tokio::runtime::Runtime) 
     connection.send(UiEvent::ShowTab {
         tab: 0,
         filter: Filter::default(),
+        version: 1,
     });
     connection.send(UiEvent::Viewport {
         tab: 0,
@@ -522,6 +528,7 @@ fn open_in_backend(dir: &Path, records: u64, runtime: &tokio::runtime::Runtime) 
         top: 0,
         rows: 50,
         follow: true,
+        selected: None,
     });
     let mut first_rows = None;
     loop {
@@ -575,6 +582,7 @@ fn live_latency(dir: &Path, runtime: &tokio::runtime::Runtime) {
     connection.send(UiEvent::ShowTab {
         tab: 0,
         filter: Filter::default(),
+        version: 1,
     });
     let (mut writer, _) = SessionWriter::open(&live, WriterOptions::default()).expect("session");
     let mut rng = Rng(3);

@@ -61,8 +61,11 @@ pub enum Action {
     OpenSelected,
     /// Open the selected row's source location in the editor.
     JumpSelected,
-    /// Select a row of the log table and open its detail.
-    SelectLog(usize),
+    /// Select a row of the log table (the record it shows) and open its detail.
+    SelectLog {
+        row: usize,
+        log: u32,
+    },
     /// Select a row of the trace list and open its trace.
     SelectTrace {
         row: usize,

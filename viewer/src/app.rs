@@ -9,20 +9,14 @@ use crate::connection::Connection;
 use crate::filter::{Filter, Since};
 use crate::keys::Keys;
 use crate::model::{Level, TraceId};
-use crate::snapshot::{RecordRef, Snapshot, SourceRef, TabId, UiEvent, ViewKind};
+use crate::snapshot::{
+    Item, Located, RecordRef, Selection, Snapshot, SourceRef, TabId, UiEvent, ViewKind,
+};
 use crate::tab_ui::{ListState, TabUi};
 use crate::view_model::{
     Waterfall, WaterfallRow, WaterfallRows, Zoom, detail_text, trace_markdown,
 };
 use crate::views::{self, Screen, Widgets};
-
-/// An action on a row that the backend had not published yet.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Pending {
-    LogDetail(usize),
-    OpenTrace(usize),
-    Jump(usize),
-}
 
 /// The rows a tab shows, as last sent in `UiEvent::Viewport`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,6 +26,7 @@ struct Viewport {
     top: usize,
     rows: usize,
     follow: bool,
+    selected: Option<Selection>,
 }
 
 /// What the UI last told the backend, so each change is sent once.
@@ -61,8 +56,12 @@ pub struct App {
     focus_search: bool,
     /// What the user typed in "Open a path".
     path_to_open: String,
-    /// An action waiting for its row, in a tab.
-    pending: Option<(TabId, Pending)>,
+    /// The version of the last `ShowTab` sent: a snapshot with another describes rows
+    /// of another filter.
+    version: u64,
+    /// The UI's own notice (why an action did nothing, where the selection went),
+    /// shown until the backend has a newer one.
+    notice: Option<String>,
     sent: Sent,
     zoom: Zoom,
 }
@@ -85,7 +84,8 @@ impl App {
             find_request: 0,
             focus_search: false,
             path_to_open: String::new(),
-            pending: None,
+            version: 0,
+            notice: None,
             sent: Sent::default(),
             zoom: Zoom::default(),
         }
@@ -144,6 +144,22 @@ impl App {
         self.snapshot.tab == self.tab().id
     }
 
+    /// Whether the snapshot's rows are those of the shown tab's filter as it is now.
+    fn rows_are_current(&self) -> bool {
+        self.snapshot_is_current() && self.snapshot.version == self.version
+    }
+
+    /// The notice the status line shows: the UI's, or else the backend's.
+    pub fn notice(&self) -> Option<&str> {
+        self.notice
+            .as_deref()
+            .or(self.snapshot.status.notice.as_deref())
+    }
+
+    fn tell(&mut self, notice: impl Into<String>) {
+        self.notice = Some(notice.into());
+    }
+
     fn add_tab(&mut self, name: String, filter: Filter) -> usize {
         let id = self.next_tab;
         self.next_tab += 1;
@@ -194,10 +210,15 @@ impl App {
                 (None, None) => true,
                 _ => false,
             };
+            if snapshot.status.notice != self.snapshot.status.notice {
+                // The backend's notice is the newer one.
+                self.notice = None;
+            }
             self.snapshot = snapshot;
             if !same_trace {
                 self.derive_waterfall();
             }
+            self.locate_selections();
         }
         // New services get their own tab.
         let services: Vec<String> = self.snapshot.services
@@ -243,18 +264,86 @@ impl App {
             && found.request == self.find_request
         {
             self.find_request += 1;
-            if let Some(row) = found.row {
+            if let Some((row, item)) = found.found {
                 let view = self.tab().view;
                 let total = if view == ViewKind::Logs {
                     self.snapshot.logs.total
                 } else {
                     self.snapshot.traces.total
                 };
-                self.tab_mut().list_mut().select(row, total);
-                if view == ViewKind::Logs {
-                    self.select_log_row(row);
+                self.tab_mut().list_mut().select_item(row, item, total);
+                if let Item::Record(record) = item {
+                    self.open_detail(record);
                 }
             }
+        }
+    }
+
+    /// Moves each list's selection to where the backend found its item now.
+    fn locate_selections(&mut self) {
+        if !self.rows_are_current() {
+            return;
+        }
+        let logs = (self.snapshot.logs.selected, self.snapshot.logs.total);
+        let traces = (self.snapshot.traces.selected, self.snapshot.traces.total);
+        let mut left = None;
+        let tab = &mut self.tabs[self.active];
+        for (list, (located, total), kind) in [
+            (&mut tab.logs, logs, "log record"),
+            (&mut tab.traces, traces, "trace"),
+        ] {
+            let Some(Located {
+                asked,
+                found,
+                left: gone,
+            }) = located
+            else {
+                continue;
+            };
+            // An answer to a selection the user has moved on from says nothing.
+            if list.selected != Some(asked) {
+                continue;
+            }
+            match found {
+                Some((row, item)) => list.track(row, item, total),
+                None => list.selected = None,
+            }
+            if gone {
+                left = Some(kind);
+            }
+        }
+        if let Some(kind) = left {
+            self.tell(format!(
+                "the selected {kind} is not in this list any more: the nearest is selected"
+            ));
+        }
+    }
+
+    /// Names the item of a selection known only by its row, once its row is published
+    /// (the waterfall's rows always are).
+    fn identify_selection(&mut self) {
+        let current = self.rows_are_current();
+        let tab = &self.tabs[self.active];
+        let list = tab.list();
+        let Some(Selection { row, item: None }) = list.selected else {
+            return;
+        };
+        let item = match (tab.view, tab.open_trace) {
+            (ViewKind::Logs, _) => current
+                .then(|| self.snapshot.logs.row(row))
+                .flatten()
+                .map(|log| Item::Record(RecordRef::Log(log.index))),
+            (ViewKind::Traces, None) => current
+                .then(|| self.snapshot.traces.row(row))
+                .flatten()
+                .map(|trace| Item::Trace(trace.trace_id)),
+            (ViewKind::Traces, Some(_)) => self
+                .waterfall()
+                .and_then(|rows| rows.get(row))
+                .map(|r| Item::Record(r.record())),
+        };
+        if let Some(item) = item {
+            self.tab_mut().list_mut().selected = Some(Selection::of(row, item));
         }
     }
 
@@ -264,6 +353,41 @@ impl App {
             Some(trace) => WaterfallRows::new(trace, self.inline_logs),
             None => WaterfallRows::default(),
         };
+        self.locate_in_waterfall();
+    }
+
+    /// Keeps the waterfall's selection on its record when the trace's rows change
+    /// (spans arriving, inline logs shown or hidden).
+    fn locate_in_waterfall(&mut self) {
+        let Some(Selection {
+            row,
+            item: Some(Item::Record(record)),
+        }) = self.tab().waterfall.selected
+        else {
+            return;
+        };
+        let Some(rows) = self.waterfall() else {
+            return;
+        };
+        let total = rows.len();
+        let found = (0..total).find(|&r| rows.get(r).is_some_and(|w| w.record() == record));
+        let nearest = row.min(total.saturating_sub(1));
+        let nearest = rows
+            .get(nearest)
+            .map(|w| (nearest, Item::Record(w.record())));
+        match found {
+            Some(at) => self
+                .tab_mut()
+                .waterfall
+                .track(at, Item::Record(record), total),
+            None => {
+                // Inline logs hidden: the log's span is the nearest.
+                match nearest {
+                    Some((at, item)) => self.tab_mut().waterfall.track(at, item, total),
+                    None => self.tab_mut().waterfall.selected = None,
+                }
+            }
+        }
     }
 
     fn set_inline_logs(&mut self, inline_logs: bool) {
@@ -285,6 +409,7 @@ impl App {
             && let Some(row) = focus
         {
             tab.waterfall.select(row, total);
+            self.identify_selection();
         }
     }
 
@@ -295,9 +420,11 @@ impl App {
         let shown = self.sent.tab.as_ref().map(|(id, filter)| (*id, filter));
         if shown != Some((tab.id, &tab.filter)) {
             self.sent.tab = Some((tab.id, tab.filter.clone()));
+            self.version += 1;
             self.connection.send(UiEvent::ShowTab {
                 tab: tab.id,
                 filter: tab.filter.clone(),
+                version: self.version,
             });
         }
         let (view, list) = match tab.view {
@@ -310,6 +437,7 @@ impl App {
             top: list.top,
             rows: list.visible,
             follow: list.follow,
+            selected: list.selected,
         };
         if self.sent.viewport != Some(viewport) {
             self.sent.viewport = Some(viewport);
@@ -319,6 +447,7 @@ impl App {
                 top: viewport.top,
                 rows: viewport.rows,
                 follow: viewport.follow,
+                selected: viewport.selected,
             });
         }
         let trace = Some((tab.id, tab.open_trace));
@@ -337,59 +466,28 @@ impl App {
         self.connection.flush();
     }
 
-    /// Opens the detail of a log row; a row the backend has not published yet (just
-    /// jumped to) opens as soon as it is.
-    fn select_log_row(&mut self, row: usize) {
-        self.pending = None;
-        if self.snapshot_is_current()
-            && let Some(log) = self.snapshot.logs.row(row)
-        {
-            let record = RecordRef::Log(log.index);
-            self.send(UiEvent::Select(Some(record)));
-            self.detail_open = true;
-        } else {
-            self.pending = Some((self.tab().id, Pending::LogDetail(row)));
-        }
+    /// Opens the detail pane on a record.
+    fn open_detail(&mut self, record: RecordRef) {
+        self.send(UiEvent::Select(Some(record)));
+        self.detail_open = true;
     }
 
-    /// Opens the trace of a row of the trace list, as soon as the row is published.
-    fn open_trace_row(&mut self, row: usize) {
-        self.pending = None;
-        match self
-            .snapshot_is_current()
-            .then(|| self.snapshot.traces.row(row))
-            .flatten()
-        {
-            Some(trace) => {
-                let trace = trace.trace_id;
-                self.open_trace(trace, None);
+    /// The shown list's selected item, or a notice saying why there is none: an
+    /// action acts on it at once or not at all, never later.
+    fn selected_item(&mut self) -> Option<Item> {
+        self.identify_selection();
+        let selected = self.tab().list().selected;
+        match selected {
+            Some(Selection {
+                item: Some(item), ..
+            }) => Some(item),
+            Some(Selection { row, item: None }) => {
+                self.tell(format!("row {} is still being read; try again", row + 1));
+                None
             }
-            None => self.pending = Some((self.tab().id, Pending::OpenTrace(row))),
-        }
-    }
-
-    /// Carries out what waited for rows the backend has now published.
-    fn resolve_pending(&mut self) {
-        let Some((tab, pending)) = self.pending else {
-            return;
-        };
-        if tab != self.tab().id {
-            self.pending = None;
-            return;
-        }
-        let published = self.snapshot_is_current()
-            && match pending {
-                Pending::LogDetail(row) | Pending::Jump(row) => {
-                    self.snapshot.logs.row(row).is_some()
-                }
-                Pending::OpenTrace(row) => self.snapshot.traces.row(row).is_some(),
-            };
-        if published {
-            self.pending = None;
-            match pending {
-                Pending::LogDetail(row) => self.select_log_row(row),
-                Pending::OpenTrace(row) => self.open_trace_row(row),
-                Pending::Jump(_) => self.jump_selected(),
+            None => {
+                self.tell("nothing is selected: j/k or a click selects a row");
+                None
             }
         }
     }
@@ -435,7 +533,7 @@ impl App {
         self.send(UiEvent::Find {
             tab: tab.id,
             view,
-            from: list.selected,
+            from: list.selected_row(),
             forward,
             errors_only,
             request: self.find_request,
@@ -465,7 +563,7 @@ impl App {
                 }
             }
         };
-        let selected = self.tab().waterfall.selected;
+        let selected = self.tab().waterfall.selected_row();
         let found = if forward {
             let start = selected.map_or(0, |row| row + 1);
             (start..total).find(|&r| is_hit(r))
@@ -475,6 +573,7 @@ impl App {
         };
         if let Some(row) = found {
             self.tab_mut().waterfall.select(row, total);
+            self.identify_selection();
         }
     }
 
@@ -509,65 +608,23 @@ impl App {
         let list = self.tab_mut().list_mut();
         list.follow = true;
         list.select(total.saturating_sub(1), total);
+        self.identify_selection();
     }
 
-    /// Enter: details of the selected row, or the selected trace.
+    /// Enter: details of the selected record, or the selected trace.
     fn open_selected(&mut self) {
-        let tab = self.tab();
-        match (tab.view, tab.open_trace) {
-            (ViewKind::Logs, _) => {
-                if let Some(row) = tab.logs.selected {
-                    self.select_log_row(row);
-                }
-            }
-            (ViewKind::Traces, None) => {
-                if let Some(row) = tab.traces.selected {
-                    self.open_trace_row(row);
-                }
-            }
-            (ViewKind::Traces, Some(_)) => {
-                if let Some(record) = tab
-                    .waterfall
-                    .selected
-                    .zip(self.waterfall())
-                    .and_then(|(row, rows)| rows.get(row))
-                    .map(|row| row.record())
-                {
-                    self.send(UiEvent::Select(Some(record)));
-                    self.detail_open = true;
-                }
-            }
+        match self.selected_item() {
+            Some(Item::Record(record)) => self.open_detail(record),
+            Some(Item::Trace(trace)) => self.open_trace(trace, None),
+            None => {}
         }
     }
 
-    /// The source location of the selected row, opened in Neovim.
+    /// o: the selected record's source location (a trace's: its root span's), opened
+    /// in Neovim by the backend, which has every record's location.
     fn jump_selected(&mut self) {
-        let tab = self.tab();
-        // A log row just moved to may not be published yet: jump once it is.
-        if tab.view == ViewKind::Logs
-            && let Some(row) = tab.logs.selected
-            && !(self.snapshot_is_current() && self.snapshot.logs.row(row).is_some())
-        {
-            self.pending = Some((tab.id, Pending::Jump(row)));
-            return;
-        }
-        let source = match (tab.view, tab.open_trace) {
-            (ViewKind::Logs, _) => tab
-                .logs
-                .selected
-                .and_then(|row| self.snapshot.logs.row(row))
-                .and_then(|log| log.source.clone()),
-            (ViewKind::Traces, Some(_)) => tab
-                .waterfall
-                .selected
-                .zip(self.waterfall())
-                .and_then(|(row, rows)| rows.get(row))
-                .and_then(|row| row.source().cloned()),
-            (ViewKind::Traces, None) => None,
-        };
-        match source.or_else(|| self.snapshot.detail.as_ref().and_then(|d| d.source.clone())) {
-            Some(source) => self.jump_to_source(source),
-            None => self.snapshot.status.notice = Some("no source location on this row".to_owned()),
+        if let Some(item) = self.selected_item() {
+            self.send(UiEvent::JumpToItem(item));
         }
     }
 
@@ -605,6 +662,11 @@ impl App {
             help_open: self.help_open,
             focus_search: self.focus_search,
             backend_gone,
+            // Field by field too: the UI's notice, or else the backend's.
+            notice: self
+                .notice
+                .as_deref()
+                .or(self.snapshot.status.notice.as_deref()),
         };
         let widgets = Widgets {
             filter: &mut filter,
@@ -665,10 +727,12 @@ impl App {
                 let total = self.total();
                 let rows = step.rows(self.tab().logs.visible);
                 self.tab_mut().list_mut().move_selection(rows, total);
+                self.identify_selection();
             }
             Action::SelectFirst => {
                 let total = self.total();
                 self.tab_mut().list_mut().select(0, total);
+                self.identify_selection();
             }
             Action::FollowNewest => self.follow_newest(),
             Action::ToggleFollow => {
@@ -682,21 +746,27 @@ impl App {
             } => self.find(forward, errors_only),
             Action::OpenSelected => self.open_selected(),
             Action::JumpSelected => self.jump_selected(),
-            Action::SelectLog(row) => {
+            Action::SelectLog { row, log } => {
                 let total = self.snapshot.logs.total;
-                self.tab_mut().logs.select(row, total);
-                self.select_log_row(row);
+                let record = RecordRef::Log(log);
+                self.tab_mut()
+                    .logs
+                    .select_item(row, Item::Record(record), total);
+                self.open_detail(record);
             }
             Action::SelectTrace { row, trace } => {
                 let total = self.snapshot.traces.total;
-                self.tab_mut().traces.select(row, total);
+                self.tab_mut()
+                    .traces
+                    .select_item(row, Item::Trace(trace), total);
                 self.open_trace(trace, None);
             }
             Action::SelectWaterfallRow { row, record } => {
                 let total = self.waterfall_rows.len();
-                self.tab_mut().waterfall.select(row, total);
-                self.send(UiEvent::Select(Some(record)));
-                self.detail_open = true;
+                self.tab_mut()
+                    .waterfall
+                    .select_item(row, Item::Record(record), total);
+                self.open_detail(record);
             }
             Action::OpenTrace { trace, focus } => self.open_trace(trace, focus),
             Action::CloseTrace => self.tab_mut().open_trace = None,
@@ -723,7 +793,6 @@ impl App {
     /// Draws one frame; the body of `eframe::App::ui`, also driven by the tests.
     pub fn show(&mut self, ui: &mut egui::Ui) {
         self.receive();
-        self.resolve_pending();
         for action in self.keys.actions(ui.ctx()) {
             self.apply(action, ui.ctx());
         }

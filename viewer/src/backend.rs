@@ -23,7 +23,9 @@ use crate::editor::EditorOptions;
 use crate::filter::{step_logs, step_spans};
 use crate::model::{Index, Level};
 use crate::projection::{self, Projection};
-use crate::snapshot::{Detail, Found, RecordRef, Snapshot, SourceRef, TabId, UiEvent, ViewKind};
+use crate::snapshot::{
+    Detail, Found, Item, RecordRef, Snapshot, SourceRef, TabId, UiEvent, ViewKind,
+};
 use crate::source::{Library, PollReport};
 use crate::status::{RateMeter, StatusLine};
 use crate::tab::{Tab, Viewport};
@@ -279,14 +281,16 @@ impl Engine {
 
     pub fn handle(&mut self, event: UiEvent) {
         match event {
-            UiEvent::ShowTab { tab, filter } => {
+            UiEvent::ShowTab {
+                tab,
+                filter,
+                version,
+            } => {
                 self.shown = tab;
-                match self.tabs.get_mut(&tab) {
-                    Some(state) => state.set_filter(filter),
-                    None => {
-                        self.tabs.insert(tab, Tab::new(filter));
-                    }
-                }
+                self.tabs
+                    .entry(tab)
+                    .or_insert_with(|| Tab::new(filter.clone()))
+                    .set_filter(filter, version);
             }
             UiEvent::CloseTab(tab) => {
                 self.tabs.remove(&tab);
@@ -297,9 +301,15 @@ impl Engine {
                 top,
                 rows,
                 follow,
+                selected,
             } => {
                 if let Some(state) = self.tabs.get_mut(&tab) {
-                    state.viewports[view as usize] = Viewport { top, rows, follow };
+                    state.viewports[view as usize] = Viewport {
+                        top,
+                        rows,
+                        follow,
+                        selected,
+                    };
                     state.view = view;
                 }
             }
@@ -322,10 +332,11 @@ impl Engine {
                 errors_only,
                 request,
             } => {
-                let row = self.find(tab, view, from, forward, errors_only);
-                self.found = Some(Found { request, row });
+                let found = self.find(tab, view, from, forward, errors_only);
+                self.found = Some(Found { request, found });
             }
             UiEvent::JumpToSource(source) => self.jump(source),
+            UiEvent::JumpToItem(item) => self.jump_to_item(item),
             UiEvent::OpenPath(path) => self.open(path),
         }
     }
@@ -359,7 +370,7 @@ impl Engine {
         from: Option<usize>,
         forward: bool,
         errors_only: bool,
-    ) -> Option<usize> {
+    ) -> Option<(usize, Item)> {
         let tab = self.tabs.get(&tab)?;
         let is_hit = |row: usize| -> bool {
             match view {
@@ -380,12 +391,35 @@ impl Engine {
             ViewKind::Logs => tab.logs.rows.len(),
             ViewKind::Traces => tab.spans.traces.len(),
         };
-        if forward {
+        let row = if forward {
             let start = from.map_or(0, |row| row.saturating_add(1));
             (start..total).find(|&r| is_hit(r))
         } else {
             let end = from.map_or(total, |row| row.min(total));
             (0..end).rev().find(|&r| is_hit(r))
+        }?;
+        Some((row, tab.item_at(&self.index, view, row)?))
+    }
+
+    /// Jumps to where a record was made; a trace's is its root span's.
+    fn jump_to_item(&mut self, item: Item) {
+        let index = &self.index;
+        let source = match item {
+            Item::Record(RecordRef::Log(log)) => index.logs.get(log as usize).map(|l| l.source),
+            Item::Record(RecordRef::Span(span)) => index.spans.get(span as usize).map(|s| s.source),
+            Item::Trace(trace) => index
+                .trace_by_id(trace)
+                .and_then(|t| index.trace_root(&index.traces[t as usize]))
+                .map(|root| root.source),
+        };
+        match source.and_then(|source| projection::source(index, source)) {
+            Some(source) => self.jump(source),
+            None => {
+                self.status.notice = Some(match item {
+                    Item::Trace(_) => "no source location on this trace's root span".to_owned(),
+                    Item::Record(_) => "no source location on this record".to_owned(),
+                });
+            }
         }
     }
 

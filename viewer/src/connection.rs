@@ -128,6 +128,7 @@ mod tests {
             top,
             rows: 10,
             follow: false,
+            selected: None,
         }
     }
 

@@ -396,6 +396,21 @@ impl Rows {
         }
     }
 
+    /// The row of a record, or `Err` with the row it would have: rows are in record
+    /// order.
+    pub fn find(&self, record: u32) -> Result<usize, usize> {
+        match self {
+            Rows::All(count) => {
+                if (record as usize) < *count {
+                    Ok(record as usize)
+                } else {
+                    Err(*count)
+                }
+            }
+            Rows::Listed(rows) => rows.binary_search(&record),
+        }
+    }
+
     fn push(&mut self, record: u32) {
         match self {
             Rows::All(count) => *count += 1,
@@ -421,7 +436,21 @@ pub struct SpanMatches {
     pub scanned: usize,
     /// Traces with at least one passing span, in order of their first passing span.
     pub traces: Vec<u32>,
-    trace_seen: Vec<bool>,
+    /// Per trace of the index, its place in `traces` (`NOT_LISTED` if none).
+    positions: Vec<u32>,
+}
+
+/// A trace none of whose spans passed (yet).
+const NOT_LISTED: u32 = u32::MAX;
+
+impl SpanMatches {
+    /// The place of a trace (by its number in the index) in `traces`.
+    pub fn position(&self, trace: u32) -> Option<usize> {
+        self.positions
+            .get(trace as usize)
+            .filter(|&&p| p != NOT_LISTED)
+            .map(|&p| p as usize)
+    }
 }
 
 /// Walks the next `max_records` log records.
@@ -472,7 +501,7 @@ pub fn step_spans(index: &Index, filter: &mut CompiledFilter, out: &mut SpanMatc
     if filter.matches_nothing() {
         return;
     }
-    out.trace_seen.resize(index.traces.len(), false);
+    out.positions.resize(index.traces.len(), NOT_LISTED);
     let hits = filter
         .prefilter
         .as_ref()
@@ -491,9 +520,9 @@ pub fn step_spans(index: &Index, filter: &mut CompiledFilter, out: &mut SpanMatc
         {
             return;
         }
-        let seen = &mut out.trace_seen[span.trace as usize];
-        if !*seen {
-            *seen = true;
+        let position = &mut out.positions[span.trace as usize];
+        if *position == NOT_LISTED {
+            *position = out.traces.len() as u32;
             out.traces.push(span.trace);
         }
     };

@@ -44,6 +44,10 @@ impl Projection {
             logs.get(row).map(|log| log_row(index, log, regex))
         });
         snapshot.logs.progress = progress(tab.logs.scanned, index.logs.len());
+        snapshot.logs.selected = tab.viewports[ViewKind::Logs as usize]
+            .selected
+            .and_then(|selected| tab.locate(index, ViewKind::Logs, selected));
+        snapshot.version = tab.version;
         let traces = &tab.spans.traces;
         // Newest first.
         let newest = |row: usize| traces[traces.len() - 1 - row];
@@ -53,6 +57,9 @@ impl Projection {
             |row| Some(trace_row(index, newest(row), regex)),
         );
         snapshot.traces.progress = progress(tab.spans.scanned, index.spans.len());
+        snapshot.traces.selected = tab.viewports[ViewKind::Traces as usize]
+            .selected
+            .and_then(|selected| tab.locate(index, ViewKind::Traces, selected));
         if let Some((trace, focus)) = tab.trace {
             snapshot.trace = self.waterfall(index, tab, trace, focus);
         }
@@ -138,7 +145,7 @@ fn trace_row(index: &Index, trace: u32, regex: Option<&Regex>) -> TraceRow {
     }
 }
 
-fn source(index: &Index, source: u32) -> Option<SourceRef> {
+pub(crate) fn source(index: &Index, source: u32) -> Option<SourceRef> {
     let (file, line) = index.sources.get(source);
     (file != 0).then(|| SourceRef {
         file: index.strings.get(file).clone(),
@@ -250,6 +257,7 @@ fn window<T>(viewport: Viewport, total: usize, row: impl FnMut(usize) -> Option<
         top,
         rows: (top..end).filter_map(row).collect(),
         progress: None,
+        selected: None,
     }
 }
 

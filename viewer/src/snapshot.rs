@@ -28,6 +28,50 @@ pub enum RecordRef {
     Span(u32),
 }
 
+/// What a list's selection is: the record or the trace itself, which stays the same
+/// while rows move under it (new data, another filter).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Item {
+    /// A log record in the log table, or a span or log in a waterfall.
+    Record(RecordRef),
+    /// A trace in the trace list.
+    Trace(TraceId),
+}
+
+/// A list's selection: its item once known, and the row it was last seen at. Rows
+/// selected by number (`G`, a page down) are known by their row until the backend
+/// names their item.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Selection {
+    pub row: usize,
+    pub item: Option<Item>,
+}
+
+impl Selection {
+    pub fn row(row: usize) -> Self {
+        Self { row, item: None }
+    }
+
+    pub fn of(row: usize, item: Item) -> Self {
+        Self {
+            row,
+            item: Some(item),
+        }
+    }
+}
+
+/// Where the backend found a list's selection in the rows it publishes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Located {
+    /// The selection the UI sent, which this answers.
+    pub asked: Selection,
+    /// The selection's row now, or the nearest row when its item left the list;
+    /// `None` when the list is empty.
+    pub found: Option<(usize, Item)>,
+    /// The item asked for is not in the list any more.
+    pub left: bool,
+}
+
 /// A file and line to open in the editor.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SourceRef {
@@ -38,19 +82,22 @@ pub struct SourceRef {
 /// The UI's requests.
 #[derive(Clone, Debug)]
 pub enum UiEvent {
-    /// The tab shown, with its filter.
+    /// The tab shown, with its filter; snapshots made after it carry its `version`.
     ShowTab {
         tab: TabId,
         filter: Filter,
+        version: u64,
     },
     CloseTab(TabId),
-    /// The rows the UI shows; `follow` keeps the newest in view.
+    /// The rows the UI shows; `follow` keeps the newest in view. The backend says
+    /// where `selected` is in each snapshot (`Window::selected`).
     Viewport {
         tab: TabId,
         view: ViewKind,
         top: usize,
         rows: usize,
         follow: bool,
+        selected: Option<Selection>,
     },
     OpenTrace {
         tab: TabId,
@@ -73,6 +120,8 @@ pub enum UiEvent {
         request: u64,
     },
     JumpToSource(SourceRef),
+    /// Open the source location of a record (a trace: of its root span) in the editor.
+    JumpToItem(Item),
     OpenPath(PathBuf),
 }
 
@@ -114,6 +163,8 @@ pub struct Window<T> {
     pub rows: Vec<T>,
     /// Share of the records examined, while a filter is still being applied.
     pub progress: Option<f32>,
+    /// Where the list's selection is, once the backend knows.
+    pub selected: Option<Located>,
 }
 
 impl<T> Default for Window<T> {
@@ -123,6 +174,7 @@ impl<T> Default for Window<T> {
             top: 0,
             rows: Vec::new(),
             progress: None,
+            selected: None,
         }
     }
 }
@@ -234,11 +286,11 @@ impl From<StoreError> for Damage {
     }
 }
 
-/// The answer to a `UiEvent::Find`.
+/// The answer to a `UiEvent::Find`: the row found and what it shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Found {
     pub request: u64,
-    pub row: Option<usize>,
+    pub found: Option<(usize, Item)>,
 }
 
 /// What the UI draws for the shown tab.
@@ -246,6 +298,8 @@ pub struct Found {
 pub struct Snapshot {
     /// The tab this snapshot describes.
     pub tab: TabId,
+    /// The `version` of the last `ShowTab`: the rows are those of its filter.
+    pub version: u64,
     pub logs: Window<LogRow>,
     pub traces: Window<TraceRow>,
     /// Per level: records that pass everything but the level threshold.

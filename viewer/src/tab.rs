@@ -3,7 +3,7 @@
 
 use crate::filter::{CompiledFilter, Filter, LogMatches, SpanMatches};
 use crate::model::{Index, TraceId};
-use crate::snapshot::{RecordRef, ViewKind};
+use crate::snapshot::{Item, Located, RecordRef, Selection, ViewKind};
 
 /// The filter state of one tab.
 pub(crate) struct Tab {
@@ -16,6 +16,8 @@ pub(crate) struct Tab {
     /// The view shown: only its records are filtered, the other's when it is shown.
     pub view: ViewKind,
     pub trace: Option<(TraceId, Option<RecordRef>)>,
+    /// The UI's `ShowTab` version of `filter`.
+    pub version: u64,
 }
 
 /// The rows a view shows.
@@ -25,6 +27,8 @@ pub(crate) struct Viewport {
     pub rows: usize,
     /// The newest rows stay in view.
     pub follow: bool,
+    /// The view's selection, which each snapshot locates.
+    pub selected: Option<Selection>,
 }
 
 impl Tab {
@@ -41,11 +45,13 @@ impl Tab {
             }; 2],
             view: ViewKind::Logs,
             trace: None,
+            version: 0,
         }
     }
 
     /// Starts the filter over when it changed; the viewports and the open trace stay.
-    pub fn set_filter(&mut self, filter: Filter) {
+    pub fn set_filter(&mut self, filter: Filter, version: u64) {
+        self.version = version;
         if filter != self.filter {
             let viewports = self.viewports;
             let view = self.view;
@@ -54,6 +60,7 @@ impl Tab {
             self.viewports = viewports;
             self.view = view;
             self.trace = trace;
+            self.version = version;
         }
     }
 
@@ -62,6 +69,108 @@ impl Tab {
         match self.view {
             ViewKind::Logs => self.logs.scanned == index.logs.len(),
             ViewKind::Traces => self.spans.scanned == index.spans.len(),
+        }
+    }
+
+    /// Rows in a view's list: log records, or traces (newest first).
+    pub fn rows(&self, view: ViewKind) -> usize {
+        match view {
+            ViewKind::Logs => self.logs.rows.len(),
+            ViewKind::Traces => self.spans.traces.len(),
+        }
+    }
+
+    /// What a row of a view's list shows.
+    pub fn item_at(&self, index: &Index, view: ViewKind, row: usize) -> Option<Item> {
+        match view {
+            ViewKind::Logs => self
+                .logs
+                .rows
+                .get(row)
+                .map(|log| Item::Record(RecordRef::Log(log))),
+            ViewKind::Traces => {
+                let traces = &self.spans.traces;
+                let trace = *traces.get(traces.len().checked_sub(row + 1)?)?;
+                Some(Item::Trace(index.traces[trace as usize].id))
+            }
+        }
+    }
+
+    /// The row of an item in a view's list, or `Err` with the row nearest where it
+    /// would be.
+    fn row_of(&self, index: &Index, view: ViewKind, item: Item) -> Result<usize, usize> {
+        match (view, item) {
+            (ViewKind::Logs, Item::Record(RecordRef::Log(log))) => self.logs.rows.find(log),
+            (ViewKind::Traces, Item::Trace(trace)) => {
+                let listed = index
+                    .trace_by_id(trace)
+                    .and_then(|t| self.spans.position(t));
+                match listed {
+                    Some(position) => Ok(self.spans.traces.len() - 1 - position),
+                    // No order to place it by: the nearest is what its row shows now.
+                    None => Err(usize::MAX),
+                }
+            }
+            _ => Err(usize::MAX),
+        }
+    }
+
+    /// Whether the filter is past an item's records, so that it would be listed by
+    /// now if it passed: a log once its record was examined.
+    fn has_passed(&self, view: ViewKind, item: Item) -> bool {
+        match (view, item) {
+            (ViewKind::Logs, Item::Record(RecordRef::Log(log))) => {
+                (log as usize) < self.logs.scanned
+            }
+            // A trace's spans can be anywhere in the index.
+            _ => false,
+        }
+    }
+
+    /// Where a view's selection is now: at its item's row, or (once the filter has
+    /// seen every record, so that the item is surely not coming) the nearest row.
+    pub fn locate(&self, index: &Index, view: ViewKind, asked: Selection) -> Option<Located> {
+        let total = self.rows(view);
+        let complete = match view {
+            ViewKind::Logs => self.logs.scanned == index.logs.len(),
+            ViewKind::Traces => self.spans.scanned == index.spans.len(),
+        };
+        let at = |row: usize| self.item_at(index, view, row).map(|item| (row, item));
+        let Some(item) = asked.item else {
+            // Known by its row only: name what the row shows.
+            return match at(asked.row) {
+                Some(found) => Some(Located {
+                    asked,
+                    found: Some(found),
+                    left: false,
+                }),
+                None if complete => Some(Located {
+                    asked,
+                    found: total.checked_sub(1).and_then(at),
+                    left: false,
+                }),
+                None => None,
+            };
+        };
+        match self.row_of(index, view, item) {
+            Ok(row) => Some(Located {
+                asked,
+                found: at(row),
+                left: false,
+            }),
+            Err(_) if !(complete || self.has_passed(view, item)) => None,
+            Err(nearest) => {
+                let nearest = if nearest == usize::MAX {
+                    asked.row
+                } else {
+                    nearest
+                };
+                Some(Located {
+                    asked,
+                    found: at(nearest.min(total.saturating_sub(1))),
+                    left: true,
+                })
+            }
         }
     }
 }

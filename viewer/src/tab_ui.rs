@@ -1,9 +1,9 @@
 //! One tab's UI state: its filter, which view it shows, and each list's scroll and
-//! selection by row number.
+//! selection (an item, and the row it was last seen at).
 
 use crate::filter::Filter;
 use crate::model::TraceId;
-use crate::snapshot::{TabId, ViewKind};
+use crate::snapshot::{Item, Selection, TabId, ViewKind};
 
 /// Scroll state of one list.
 #[derive(Clone, Copy, Debug)]
@@ -12,7 +12,7 @@ pub struct ListState {
     pub top: usize,
     /// Stick to the newest row.
     pub follow: bool,
-    pub selected: Option<usize>,
+    pub selected: Option<Selection>,
     /// Rows that fit, as of the last frame.
     pub visible: usize,
     /// Wheel movement not yet a whole row.
@@ -37,7 +37,7 @@ impl ListState {
         if total == 0 {
             return;
         }
-        let current = self.selected.unwrap_or(if delta >= 0 {
+        let current = self.selected_row().unwrap_or(if delta >= 0 {
             self.top.saturating_sub(1)
         } else {
             self.top + self.visible
@@ -46,10 +46,53 @@ impl ListState {
         self.select(target, total);
     }
 
+    /// The row the selection was last seen at.
+    pub fn selected_row(&self) -> Option<usize> {
+        self.selected.map(|s| s.row)
+    }
+
+    /// The selected item, once known.
+    pub fn selected_item(&self) -> Option<Item> {
+        self.selected.and_then(|s| s.item)
+    }
+
+    /// Whether row `row`, showing `item`, is the selection: by its item once known.
+    pub fn is_selected(&self, row: usize, item: Item) -> bool {
+        match self.selected {
+            Some(Selection {
+                item: Some(selected),
+                ..
+            }) => selected == item,
+            Some(Selection { row: selected, .. }) => selected == row,
+            None => false,
+        }
+    }
+
+    /// Selects a row by its number; its item is named once the rows are published.
     pub fn select(&mut self, row: usize, total: usize) {
-        self.selected = Some(row);
+        self.selected = Some(Selection::row(row));
         self.follow = row + 1 >= total && self.follow;
         self.reveal(row, total);
+    }
+
+    /// Selects an item, shown at `row`.
+    pub fn select_item(&mut self, row: usize, item: Item, total: usize) {
+        self.select(row, total);
+        self.selected = Some(Selection::of(row, item));
+    }
+
+    /// The selection's item is at `row` now (rows moved under it: new traces above it,
+    /// another filter): a selection on screen stays where it is on screen.
+    pub fn track(&mut self, row: usize, item: Item, total: usize) {
+        if let Some(old) = self.selected_row()
+            && old != row
+            && (self.top..self.top + self.visible).contains(&old)
+        {
+            self.top = (self.top + row).saturating_sub(old);
+            self.follow = self.follow && row + 1 >= total;
+        }
+        self.selected = Some(Selection::of(row, item));
+        self.clamp(total);
     }
 
     /// Scrolls so that `row` is shown.
@@ -156,9 +199,9 @@ mod tests {
         };
         list.select(33_554_431, total);
         list.move_selection(1, total);
-        assert_eq!(list.selected, Some(33_554_432));
+        assert_eq!(list.selected_row(), Some(33_554_432));
         list.move_selection(1, total);
-        assert_eq!(list.selected, Some(33_554_433));
+        assert_eq!(list.selected_row(), Some(33_554_433));
         list.scroll(1, total);
         assert_eq!(list.top, 33_554_433 + 1 - 40 + 1);
         list.scroll(-1, total);

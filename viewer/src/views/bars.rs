@@ -242,12 +242,12 @@ pub fn status_line(ui: &mut Ui, screen: &Screen<'_>) {
             ViewKind::Logs => &tab.logs,
             ViewKind::Traces => &tab.traces,
         };
-        if let Some(row) = list.selected {
-            ui.label(format!("· row {} selected", row + 1));
+        if let Some(row) = list.selected_row().filter(|&row| row < shown) {
+            ui.label(format!("· row {} of {shown} selected", row + 1));
         }
         ui.separator();
         ui.label(&status.collector);
-        if let Some(notice) = &status.notice {
+        if let Some(notice) = screen.notice {
             ui.separator();
             ui.colored_label(Color32::from_rgb(235, 190, 60), notice);
         }

@@ -9,7 +9,7 @@ use super::scroll::{follow_button, scrolled_list};
 use super::style::{ROW_HEIGHT, SCROLLBAR_WIDTH, highlighted, level_color};
 use crate::action::Action;
 use crate::model::{Level, trace_hex};
-use crate::snapshot::RecordRef;
+use crate::snapshot::{Item, RecordRef};
 use crate::tab_ui::ListState;
 use crate::time::{format_clock, format_duration};
 
@@ -91,11 +91,12 @@ pub fn log_table(
             body.rows(ROW_HEIGHT, shown, |mut row| {
                 let number = list.top + row.index();
                 let log = if current { logs.row(number) } else { None };
-                row.set_selected(list.selected == Some(number));
                 let Some(log) = log else {
+                    row.set_selected(list.selected_row() == Some(number));
                     not_yet(row);
                     return;
                 };
+                row.set_selected(list.is_selected(number, Item::Record(RecordRef::Log(log.index))));
                 row.col(|ui| {
                     ui.monospace(format_clock(log.time_unix_nano));
                 });
@@ -146,7 +147,10 @@ pub fn log_table(
                     }
                 });
                 if row.response().clicked() {
-                    clicked = Some(Action::SelectLog(number));
+                    clicked = Some(Action::SelectLog {
+                        row: number,
+                        log: log.index,
+                    });
                 }
             });
         });
@@ -206,11 +210,12 @@ pub fn trace_list(
             let shown = visible.min(total.saturating_sub(list.top));
             body.rows(ROW_HEIGHT, shown, |mut row| {
                 let number = list.top + row.index();
-                row.set_selected(list.selected == Some(number));
                 let Some(trace) = current.then(|| traces.row(number)).flatten() else {
+                    row.set_selected(list.selected_row() == Some(number));
                     not_yet(row);
                     return;
                 };
+                row.set_selected(list.is_selected(number, Item::Trace(trace.trace_id)));
                 row.col(|ui| {
                     ui.monospace(format_clock(trace.start_unix_nano));
                 });

@@ -23,6 +23,8 @@ pub struct Screen<'a> {
     pub focus_search: bool,
     /// The backend thread stopped; what is shown is stale.
     pub backend_gone: bool,
+    /// The newest notice, the UI's or the backend's.
+    pub notice: Option<&'a str>,
 }
 
 impl Screen<'_> {

@@ -9,6 +9,7 @@ use super::scroll::scroll_input;
 use super::style::{ROW_HEIGHT, SCROLLBAR_WIDTH, append_highlighted, highlighted, level_color};
 use crate::action::Action;
 use crate::model::{Level, trace_hex};
+use crate::snapshot::Item;
 use crate::tab_ui::ListState;
 use crate::time::format_duration;
 use crate::view_model::{Waterfall, WaterfallRow};
@@ -118,7 +119,7 @@ fn draw_waterfall(
             ui.scope_id().with(("waterfall", number)),
             Sense::click(),
         );
-        if list.selected == Some(number) {
+        if list.is_selected(number, Item::Record(row.record())) {
             painter.rect_filled(
                 rect,
                 0.0,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use oculus_viewer::filter::Filter;
 use oculus_viewer::model::{Level, trace_hex};
-use oculus_viewer::snapshot::{RecordRef, UiEvent, ViewKind};
+use oculus_viewer::snapshot::{Item, RecordRef, UiEvent, ViewKind};
 
 use crate::common::{
     REQUESTS, eventually, export_demo, loaded_engine, options, recorded_run, runtime,
@@ -14,13 +14,18 @@ use crate::common::{
 };
 
 fn show(engine: &mut oculus_viewer::Engine, filter: Filter) -> oculus_viewer::snapshot::Snapshot {
-    engine.handle(UiEvent::ShowTab { tab: 1, filter });
+    engine.handle(UiEvent::ShowTab {
+        tab: 1,
+        filter,
+        version: 1,
+    });
     engine.handle(UiEvent::Viewport {
         tab: 1,
         view: ViewKind::Logs,
         top: 0,
         rows: 10_000,
         follow: false,
+        selected: None,
     });
     engine.finish();
     engine.snapshot()
@@ -171,6 +176,7 @@ fn traces_hold_their_spans_and_logs() {
     engine.handle(UiEvent::ShowTab {
         tab: 1,
         filter: Filter::default(),
+        version: 1,
     });
     engine.handle(UiEvent::Viewport {
         tab: 1,
@@ -178,6 +184,7 @@ fn traces_hold_their_spans_and_logs() {
         top: 0,
         rows: 100,
         follow: false,
+        selected: None,
     });
     engine.finish();
     let snapshot = engine.snapshot();
@@ -281,6 +288,7 @@ fn traces_hold_their_spans_and_logs() {
         top: 0,
         rows: 1,
         follow: false,
+        selected: None,
     });
     engine.finish();
     engine.handle(UiEvent::Find {
@@ -293,7 +301,7 @@ fn traces_hold_their_spans_and_logs() {
     });
     let found = engine.snapshot().found.unwrap();
     assert_eq!(found.request, 7);
-    assert_eq!(found.row, None, "nothing after the end");
+    assert_eq!(found.found, None, "nothing after the end");
     engine.handle(UiEvent::Find {
         tab: 1,
         view: ViewKind::Logs,
@@ -302,15 +310,18 @@ fn traces_hold_their_spans_and_logs() {
         errors_only: true,
         request: 8,
     });
-    let row = engine.snapshot().found.unwrap().row.unwrap();
+    let (row, item) = engine.snapshot().found.unwrap().found.unwrap();
     engine.handle(UiEvent::Viewport {
         tab: 1,
         view: ViewKind::Logs,
         top: row,
         rows: 1,
         follow: false,
+        selected: None,
     });
-    assert_eq!(engine.snapshot().logs.row(row).unwrap().level, Level::Error);
+    let log = engine.snapshot().logs.row(row).cloned().unwrap();
+    assert_eq!(log.level, Level::Error);
+    assert_eq!(item, Item::Record(RecordRef::Log(log.index)));
 }
 
 #[test]

@@ -6,10 +6,12 @@
     reason = "a test fails loudly on any unexpected error"
 )]
 
+mod app_fixture;
 mod common;
 mod editor;
 mod engine;
 mod filter_model;
 mod oracle;
 mod prepare;
+mod selection;
 mod ui;

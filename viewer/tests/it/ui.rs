@@ -3,73 +3,11 @@
 use egui::Event;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use oculus_viewer::App;
 use oculus_viewer::model::Level;
 use oculus_viewer::snapshot::{RecordRef, ViewKind};
 
-use crate::common::{eventually, options, recorded_run, runtime};
-
-struct Fixture {
-    harness: Harness<'static, App>,
-    _dir: tempfile::TempDir,
-    _runtime: tokio::runtime::Runtime,
-}
-
-fn app() -> Fixture {
-    app_with(|_| {})
-}
-
-/// The app over a recorded run, with its backend options adjusted by `adjust`.
-fn app_with(adjust: impl FnOnce(&mut oculus_viewer::BackendOptions)) -> Fixture {
-    let dir = recorded_run();
-    let runtime = runtime();
-    let mut options = options(dir.path());
-    adjust(&mut options);
-    let connection =
-        oculus_viewer::backend::spawn(options, runtime.handle().clone(), || {}).unwrap();
-    let app = App::new(connection, 1);
-    let harness = Harness::builder()
-        .with_size(egui::vec2(1400.0, 800.0))
-        .build_ui_state(|ui, app: &mut App| app.show(ui), app);
-    let mut fixture = Fixture {
-        harness,
-        _dir: dir,
-        _runtime: runtime,
-    };
-    fixture.wait("the recorded run", |app| {
-        app.snapshot_is_current()
-            && app.snapshot().logs.total > 0
-            && app.snapshot().logs.progress.is_none()
-    });
-    fixture
-}
-
-impl Fixture {
-    /// Steps frames until the app shows what `check` wants.
-    #[track_caller]
-    fn wait(&mut self, what: &str, check: impl Fn(&App) -> bool) {
-        let harness = &mut self.harness;
-        eventually(what, || {
-            harness.step();
-            check(harness.state())
-        });
-    }
-
-    fn app(&self) -> &App {
-        self.harness.state()
-    }
-
-    fn type_text(&mut self, text: &str) {
-        self.harness.event(Event::Text(text.into()));
-        self.harness.step();
-    }
-
-    fn keys(&mut self, keys: &str) {
-        for c in keys.chars() {
-            self.type_text(&c.to_string());
-        }
-    }
-}
+use crate::app_fixture::{app, app_with};
+use crate::common::{recorded_run, runtime};
 
 #[test]
 fn clicking_a_level_filter_changes_the_rows() {
@@ -121,13 +59,14 @@ fn keys_move_the_selection() {
     let mut f = app();
     let total = f.app().snapshot().logs.total;
     f.keys("gg");
-    assert_eq!(f.app().tab().logs.selected, Some(0));
+    assert_eq!(f.app().tab().logs.selected_row(), Some(0));
     assert!(!f.app().tab().logs.follow);
     f.keys("jjjk");
-    assert_eq!(f.app().tab().logs.selected, Some(2));
+    assert_eq!(f.app().tab().logs.selected_row(), Some(2));
     f.keys("G");
-    assert_eq!(f.app().tab().logs.selected, Some(total - 1));
+    assert_eq!(f.app().tab().logs.selected_row(), Some(total - 1));
     assert!(f.app().tab().logs.follow);
+    f.wait_selected();
     // Enter opens the detail of the selected row.
     f.harness.key_press(egui::Key::Enter);
     f.wait("the detail of the last log", |app| {
@@ -146,7 +85,7 @@ fn keys_move_the_selection() {
     f.wait("the next error", |app| {
         app.tab()
             .logs
-            .selected
+            .selected_row()
             .and_then(|row| app.snapshot().logs.row(row))
             .is_some_and(|r| r.level == Level::Error)
     });
@@ -291,7 +230,7 @@ fn follow_pauses_when_scrolling_up_and_comes_back() {
         app.tab().logs.follow && app.tab().logs.top == last_top
     });
     // As G does, it selects the newest row.
-    assert_eq!(f.app().tab().logs.selected, Some(total - 1));
+    assert_eq!(f.app().tab().logs.selected_row(), Some(total - 1));
 }
 
 #[test]
