@@ -97,6 +97,13 @@ pub enum Action {
     CopyTraceMarkdown,
     /// Put the whole detail pane, as text, on the clipboard.
     CopyDetail,
+    /// y: put the selected record's (or trace's) trace id on the clipboard.
+    YankTraceId,
+    /// Y: put the selected trace (or the selected record's) as Markdown on the clipboard.
+    YankTrace,
+    /// Text pasted while no text field has the focus: a trace id filters by it, any
+    /// other text is searched for.
+    Paste(String),
 }
 
 /// How far to move a selection; pages are as tall as the log table.

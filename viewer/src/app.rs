@@ -8,7 +8,7 @@ use crate::action::Action;
 use crate::connection::Connection;
 use crate::filter::{Filter, Since};
 use crate::keys::Keys;
-use crate::model::{Level, TraceId};
+use crate::model::{Level, TraceId, parse_trace_id, trace_hex};
 use crate::snapshot::{
     Item, Located, RecordRef, Selection, Snapshot, SourceRef, TabId, UiEvent, ViewKind,
 };
@@ -59,6 +59,9 @@ pub struct App {
     /// The version of the last `ShowTab` sent: a snapshot with another describes rows
     /// of another filter.
     version: u64,
+    /// The `TraceMarkdown` request whose answer goes on the clipboard.
+    trace_text_request: Option<u64>,
+    next_request: u64,
     /// The UI's own notice (why an action did nothing, where the selection went),
     /// shown until the backend has a newer one.
     notice: Option<String>,
@@ -85,6 +88,8 @@ impl App {
             focus_search: false,
             path_to_open: String::new(),
             version: 0,
+            trace_text_request: None,
+            next_request: 0,
             notice: None,
             sent: Sent::default(),
             zoom: Zoom::default(),
@@ -628,6 +633,86 @@ impl App {
         }
     }
 
+    /// The trace of what is selected: the open trace in its waterfall, the selected
+    /// trace in the trace list, the selected log record's trace.
+    fn selected_trace(&mut self) -> Option<TraceId> {
+        let tab = self.tab();
+        if let (ViewKind::Traces, Some(open)) = (tab.view, tab.open_trace) {
+            return Some(open);
+        }
+        let row = tab.list().selected_row();
+        match self.selected_item()? {
+            Item::Trace(trace) => Some(trace),
+            Item::Record(RecordRef::Span(_)) => None,
+            Item::Record(RecordRef::Log(log)) => {
+                let shown = row
+                    .and_then(|row| self.snapshot.logs.row(row))
+                    .filter(|shown| shown.index == log && self.rows_are_current());
+                match shown {
+                    Some(shown) if shown.trace_id != 0 => Some(shown.trace_id),
+                    Some(_) => {
+                        self.tell("the selected log record belongs to no trace");
+                        None
+                    }
+                    None => {
+                        self.tell("the selected row is still being read; try again");
+                        None
+                    }
+                }
+            }
+        }
+    }
+
+    /// Y: the selected trace as Markdown, on the clipboard: at once when it is open,
+    /// else as soon as the backend has written it out.
+    fn yank_trace(&mut self, ctx: &egui::Context) {
+        let Some(trace) = self.selected_trace() else {
+            return;
+        };
+        match &self.snapshot.trace {
+            Some(open) if open.trace_id == trace => {
+                ctx.copy_text(trace_markdown(open));
+                self.tell(format!("copied trace {} as Markdown", trace_hex(trace)));
+            }
+            _ => {
+                let request = self.next_request;
+                self.next_request += 1;
+                self.trace_text_request = Some(request);
+                self.send(UiEvent::TraceMarkdown { trace, request });
+            }
+        }
+    }
+
+    /// Puts the backend's Markdown of a trace on the clipboard, once it has come.
+    fn copy_trace_text(&mut self, ctx: &egui::Context) {
+        let Some(request) = self.trace_text_request else {
+            return;
+        };
+        if let Some(text) = &self.snapshot.trace_text
+            && text.request == request
+        {
+            ctx.copy_text(text.text.to_string());
+            self.trace_text_request = None;
+            self.tell("copied the trace as Markdown");
+        }
+    }
+
+    /// Text pasted outside a text field: a trace id becomes the trace-id filter, any
+    /// other text the search.
+    fn paste(&mut self, text: &str) {
+        let text = text.trim();
+        if text.is_empty() {
+            return;
+        }
+        // A whole OTLP trace id, as other tools print it; short hex is more likely text.
+        if text.len() == 32 && parse_trace_id(text).is_some() {
+            self.tab_mut().filter.trace_id = text.to_owned();
+            self.tell(format!("showing trace {text}"));
+        } else {
+            self.tab_mut().filter.search = text.to_owned();
+        }
+    }
+
     /// Sets the time window of the shown tab.
     fn set_since(&mut self, window: Option<std::time::Duration>) {
         self.tab_mut().filter.since = window.map(|window| Since {
@@ -787,12 +872,22 @@ impl App {
                     ctx.copy_text(detail_text(detail));
                 }
             }
+            Action::YankTraceId => {
+                if let Some(trace) = self.selected_trace() {
+                    let hex = trace_hex(trace);
+                    self.tell(format!("copied the trace id {hex}"));
+                    ctx.copy_text(hex);
+                }
+            }
+            Action::YankTrace => self.yank_trace(ctx),
+            Action::Paste(text) => self.paste(&text),
         }
     }
 
     /// Draws one frame; the body of `eframe::App::ui`, also driven by the tests.
     pub fn show(&mut self, ui: &mut egui::Ui) {
         self.receive();
+        self.copy_trace_text(ui.ctx());
         for action in self.keys.actions(ui.ctx()) {
             self.apply(action, ui.ctx());
         }

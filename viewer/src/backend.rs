@@ -24,11 +24,12 @@ use crate::filter::{step_logs, step_spans};
 use crate::model::{Index, Level};
 use crate::projection::{self, Projection};
 use crate::snapshot::{
-    Detail, Found, Item, RecordRef, Snapshot, SourceRef, TabId, UiEvent, ViewKind,
+    Detail, Found, Item, RecordRef, Snapshot, SourceRef, TabId, TraceText, UiEvent, ViewKind,
 };
 use crate::source::{Library, PollReport};
 use crate::status::{RateMeter, StatusLine};
 use crate::tab::{Tab, Viewport};
+use crate::view_model::trace_markdown;
 
 /// How often active segments are read.
 const POLL_INTERVAL: Duration = Duration::from_millis(20);
@@ -78,6 +79,8 @@ pub struct Engine {
     /// Built when a record is selected; each snapshot shares it.
     detail: Option<Arc<Detail>>,
     found: Option<Found>,
+    /// The last trace written out for the clipboard.
+    trace_text: Option<TraceText>,
     opened: Vec<(PathBuf, Vec<u16>)>,
     status: StatusLine,
     notices: Notices,
@@ -135,6 +138,7 @@ impl Engine {
             shown: 0,
             detail: None,
             found: None,
+            trace_text: None,
             opened: Vec::new(),
             status: StatusLine::new(options.collector),
             notices: Notices::new(),
@@ -337,6 +341,16 @@ impl Engine {
             }
             UiEvent::JumpToSource(source) => self.jump(source),
             UiEvent::JumpToItem(item) => self.jump_to_item(item),
+            UiEvent::TraceMarkdown { trace, request } => {
+                self.trace_text = self.index.trace_by_id(trace).map(|_| TraceText {
+                    request,
+                    text: trace_markdown(&projection::waterfall(&self.index, trace, None, None))
+                        .into(),
+                });
+                if self.trace_text.is_none() {
+                    self.status.notice = Some("the trace is not in this run".to_owned());
+                }
+            }
             UiEvent::OpenPath(path) => self.open(path),
         }
     }
@@ -449,6 +463,7 @@ impl Engine {
             opened: self.opened.clone(),
             detail: self.detail.clone(),
             found: self.found,
+            trace_text: self.trace_text.clone(),
             status: self
                 .status
                 .status(&self.index, self.library.loading(), Instant::now()),

@@ -35,6 +35,7 @@ impl Keys {
                     modifiers,
                     ..
                 } => actions.extend(key_action(key, modifiers)),
+                egui::Event::Paste(text) => actions.push(Action::Paste(text)),
                 _ => {}
             }
         }
@@ -77,6 +78,8 @@ impl Keys {
                 errors_only: true,
             },
             'o' => Action::JumpSelected,
+            'y' => Action::YankTraceId,
+            'Y' => Action::YankTrace,
             't' => Action::ToggleView,
             'i' => Action::ToggleInlineLogs,
             'f' => Action::ToggleFollow,

@@ -154,7 +154,7 @@ pub(crate) fn source(index: &Index, source: u32) -> Option<SourceRef> {
 }
 
 /// The spans of a trace in tree order, each with its logs.
-fn waterfall(
+pub(crate) fn waterfall(
     index: &Index,
     trace: TraceId,
     focus: Option<RecordRef>,

@@ -122,6 +122,11 @@ pub enum UiEvent {
     JumpToSource(SourceRef),
     /// Open the source location of a record (a trace: of its root span) in the editor.
     JumpToItem(Item),
+    /// Write a trace out as Markdown; the answer comes as `Snapshot::trace_text`.
+    TraceMarkdown {
+        trace: TraceId,
+        request: u64,
+    },
     OpenPath(PathBuf),
 }
 
@@ -293,6 +298,13 @@ pub struct Found {
     pub found: Option<(usize, Item)>,
 }
 
+/// The answer to a `UiEvent::TraceMarkdown`.
+#[derive(Clone, Debug)]
+pub struct TraceText {
+    pub request: u64,
+    pub text: Arc<str>,
+}
+
 /// What the UI draws for the shown tab.
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
@@ -316,6 +328,7 @@ pub struct Snapshot {
     /// Why the filter matches nothing, if it is broken.
     pub filter_error: Option<String>,
     pub found: Option<Found>,
+    pub trace_text: Option<TraceText>,
     pub status: Status,
 }
 

@@ -5,4 +5,6 @@
     reason = "a test fails loudly on any unexpected error"
 )]
 
+mod clipboard;
+mod desktop;
 mod smoke;

@@ -15,6 +15,11 @@ const BINDINGS: &[(&str, &str)] = &[
     ("Enter", "details of the row; open the trace"),
     ("Esc", "close help, details, the trace; leave a text field"),
     ("o", "open the row's source in Neovim"),
+    ("y / Y", "copy the trace id / the trace as Markdown"),
+    (
+        "Ctrl-v",
+        "paste a trace id to filter by it (other text: search)",
+    ),
     ("t", "switch between logs and traces"),
     ("i", "logs inline under their spans"),
     ("+ / -", "zoom the waterfall in / out"),

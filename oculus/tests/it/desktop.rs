@@ -1,0 +1,237 @@
+//! What the desktop tests stand on: a real X display (Xvfb), its screen and keyboard
+//! and clipboard, and the shipped `oculus` binary running on it.
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Killed(pub Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts Xvfb on a free display; returns it and the display name.
+pub fn start_xvfb() -> (Killed, String) {
+    let mut child = Command::new("Xvfb")
+        .args([
+            "-displayfd",
+            "1",
+            "-screen",
+            "0",
+            "1280x800x24",
+            "-nolisten",
+            "tcp",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("Xvfb is installed (apt-get install xvfb)");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let display = format!(":{}", line.trim());
+    (Killed(child), display)
+}
+
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Polls `check` every few milliseconds until it holds or 20 s have passed.
+#[track_caller]
+pub fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// egui's link colour (dark theme): only rows with a trace or a source link draw it.
+pub const LINK: [u8; 3] = [90, 170, 255];
+
+/// The distinct pixel values on the screen: one on a blank screen, many in a window.
+pub fn screen_colours(display: &str) -> HashSet<[u8; 3]> {
+    let output = Command::new("xwd")
+        .args(["-root", "-silent", "-display", display])
+        .output()
+        .expect("xwd is installed (apt-get install x11-apps)");
+    assert!(output.status.success());
+    let dump = output.stdout;
+    // The pixels are the dump's last width * height * 4 bytes.
+    let pixels = &dump[dump.len().saturating_sub(1280 * 800 * 4)..];
+    let mut seen = HashSet::new();
+    // xwd writes 32-bit pixels as B, G, R, unused on this server.
+    for pixel in pixels.chunks_exact(4) {
+        seen.insert([pixel[2], pixel[1], pixel[0]]);
+    }
+    seen
+}
+
+/// The `oculus` binary running on `display` over the data directory `data`.
+pub struct Viewer {
+    process: Killed,
+    /// The line that says who collects: "oculus: collecting on ...".
+    pub status_line: String,
+    /// What it logged before that line (the collector's start).
+    start_log: String,
+    /// Everything it prints after that, once it has exited.
+    rest: std::thread::JoinHandle<String>,
+}
+
+impl Viewer {
+    pub fn start(data: &std::path::Path, display: &str) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_oculus"))
+            .arg("--data-dir")
+            .arg(data)
+            .args(["--grpc", "127.0.0.1:0", "--http", "127.0.0.1:0"])
+            .env("DISPLAY", display)
+            .env_remove("WAYLAND_DISPLAY")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut start_log = String::new();
+        let status_line = loop {
+            let mut line = String::new();
+            assert!(stderr.read_line(&mut line).unwrap() > 0, "{start_log}");
+            if line.starts_with("oculus: ") {
+                break line;
+            }
+            start_log.push_str(&line);
+        };
+        // Keep reading stderr so the viewer never blocks on a full pipe.
+        let rest = std::thread::Builder::new()
+            .name("viewer-stderr".into())
+            .spawn(move || {
+                let mut rest = String::new();
+                let _ = stderr.read_to_string(&mut rest);
+                rest
+            })
+            .unwrap();
+        Self {
+            process: Killed(child),
+            status_line,
+            start_log,
+            rest,
+        }
+    }
+
+    /// "oculus: collecting on 127.0.0.1:PORT (gRPC) and 127.0.0.1:PORT (HTTP)..."
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.status_line
+            .split_whitespace()
+            .nth(3)
+            .and_then(|addr| addr.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected first line: {:?}", self.status_line))
+    }
+
+    /// SIGTERM closes the window; returns how it exited and everything it logged.
+    pub fn terminate(mut self) -> (std::process::ExitStatus, String) {
+        let pid = self.process.0.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = self.process.0.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the viewer did not exit on SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let rest = self.rest.join().unwrap();
+        (status, self.start_log + &self.status_line + &rest)
+    }
+}
+
+/// The X keyboard and clipboard of a display, through xdotool and xclip.
+pub struct Desktop {
+    pub display: String,
+}
+
+impl Desktop {
+    fn command(&self, program: &str) -> Command {
+        let mut command = Command::new(program);
+        command.env("DISPLAY", &self.display);
+        command
+    }
+
+    /// Gives the keyboard focus to the window titled `title` once it is mapped (there is
+    /// no window manager to do it).
+    pub fn focus(&self, title: &str) {
+        let output = self
+            .command("xdotool")
+            .args(["search", "--sync", "--onlyvisible", "--name", title])
+            .output()
+            .expect("xdotool is installed (apt-get install xdotool)");
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        let window = stdout
+            .lines()
+            .next()
+            .unwrap_or_else(|| panic!("no window {title}"));
+        let status = self
+            .command("xdotool")
+            .args(["windowfocus", "--sync", window])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Presses keys as a person would, one after the other (xdotool key names:
+    /// `j`, `Y`, `ctrl+v`).
+    pub fn keys(&self, keys: &[&str]) {
+        let status = self
+            .command("xdotool")
+            .args(["key", "--delay", "60"])
+            .args(keys)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// The text on the clipboard, as any other program reads it.
+    pub fn clipboard(&self) -> String {
+        let output = self
+            .command("xclip")
+            .args(["-o", "-selection", "clipboard"])
+            .output()
+            .expect("xclip is installed (apt-get install xclip)");
+        // Empty until someone owns the clipboard.
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    /// Puts text on the clipboard, as another program would.
+    pub fn set_clipboard(&self, text: &str) {
+        let mut child = self
+            .command("xclip")
+            .args(["-i", "-selection", "clipboard"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), text.as_bytes()).unwrap();
+        // xclip forks a process that serves the text until another owner takes over.
+        assert!(child.wait().unwrap().success());
+        eventually("the text on the clipboard", || self.clipboard() == text);
+    }
+}
