@@ -258,15 +258,18 @@ impl Engine {
             || self
                 .tabs
                 .get(&self.shown)
-                .is_some_and(|tab| !tab.is_complete(&self.index))
+                .is_some_and(|tab| tab.next_step(&self.index).is_some())
     }
 
-    /// Advances the shown tab's filter by one step.
+    /// Advances the shown tab's filter by one step, the shown view's first.
     pub fn step(&mut self) {
         let Some(tab) = self.tabs.get_mut(&self.shown) else {
             return;
         };
-        match tab.view {
+        let Some(view) = tab.next_step(&self.index) else {
+            return;
+        };
+        match view {
             ViewKind::Logs => {
                 step_logs(&self.index, &mut tab.compiled, &mut tab.logs, STEP_RECORDS);
             }
@@ -276,7 +279,7 @@ impl Engine {
         }
     }
 
-    /// Runs the shown tab's filter, for the view it shows, to the end.
+    /// Runs the shown tab's filter, for both views, to the end.
     pub fn finish(&mut self) {
         while self.has_work() {
             self.step();
@@ -464,9 +467,7 @@ impl Engine {
             detail: self.detail.clone(),
             found: self.found,
             trace_text: self.trace_text.clone(),
-            status: self
-                .status
-                .status(&self.index, self.library.loading(), Instant::now()),
+            status: self.status.status(&self.index, self.library.loading()),
             ..Snapshot::default()
         };
         if let Some(tab) = self.tabs.get(&self.shown) {

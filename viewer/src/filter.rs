@@ -10,7 +10,7 @@ use std::time::Duration;
 use regex::bytes::{Regex, RegexBuilder};
 
 use crate::model::{
-    FIELD_SEPARATOR, Index, Level, LogEntry, PackedTraceId, SpanEntry, TextArena, TextRef,
+    FIELD_SEPARATOR, Index, Level, LogEntry, PackedTraceId, SpanEntry, TextArena, TextRef, TraceId,
     VALUE_SEPARATOR, parse_trace_id,
 };
 
@@ -58,6 +58,45 @@ enum AttributeTerm {
     },
 }
 
+/// The trace-id filter: a whole trace id, or the first 8 or more of its hex digits
+/// (the short id every list shows).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct TraceIdPrefix {
+    value: TraceId,
+    mask: TraceId,
+}
+
+impl TraceIdPrefix {
+    /// Fewer digits than this would match many traces by chance.
+    const MIN_DIGITS: usize = 8;
+
+    fn parse(text: &str) -> Result<Self, String> {
+        let digits = text.trim();
+        let hex = digits.bytes().all(|b| b.is_ascii_hexdigit());
+        if !hex || digits.len() > 32 {
+            return Err(format!(
+                "not a trace id: {digits:?} (32 hex digits, or the first 8 or more)"
+            ));
+        }
+        if digits.len() < Self::MIN_DIGITS {
+            return Err(format!(
+                "a trace id needs at least {} hex digits: {digits:?}",
+                Self::MIN_DIGITS
+            ));
+        }
+        let missing = 4 * (32 - digits.len() as u32);
+        let value = parse_trace_id(digits).ok_or_else(|| format!("not a trace id: {digits:?}"))?;
+        Ok(Self {
+            value: value.checked_shl(missing).unwrap_or(0),
+            mask: TraceId::MAX.checked_shl(missing).unwrap_or(0),
+        })
+    }
+
+    fn matches(self, id: PackedTraceId) -> bool {
+        id.get() & self.mask == self.value
+    }
+}
+
 /// A filter ready to apply.
 #[derive(Debug)]
 pub struct CompiledFilter {
@@ -66,7 +105,7 @@ pub struct CompiledFilter {
     sessions: Vec<u16>,
     scope_lowercase: String,
     attributes: Vec<AttributeTerm>,
-    trace_id: Option<PackedTraceId>,
+    trace_id: Option<TraceIdPrefix>,
     since_unix_nano: u64,
     search: Option<Regex>,
     /// What narrows the records before the other checks, by a scan of whole text
@@ -107,11 +146,11 @@ impl CompiledFilter {
         let trace_id = if filter.trace_id.trim().is_empty() {
             None
         } else {
-            let parsed = parse_trace_id(&filter.trace_id);
-            if parsed.is_none() {
-                error = Some(format!("not a trace id: {:?}", filter.trace_id.trim()));
+            let parsed = TraceIdPrefix::parse(&filter.trace_id);
+            if let Err(why) = &parsed {
+                error = Some(why.clone());
             }
-            parsed.map(PackedTraceId::new)
+            parsed.ok()
         };
         let since_unix_nano = filter.since.map_or(0, |since| {
             since
@@ -157,7 +196,7 @@ impl CompiledFilter {
             .get(origin as usize)
             .copied()
             .unwrap_or(false)
-            && self.trace_id.is_none_or(|t| t == trace_id)
+            && self.trace_id.is_none_or(|t| t.matches(trace_id))
             && time >= self.since_unix_nano
             && self.attributes.iter().all(|term| term.matches(text))
     }
@@ -587,5 +626,28 @@ mod tests {
         check_terms(text, "user~ada http.route~ORD", true);
         check_terms(text, "missing~", false);
         check_terms(text, "message=", false);
+    }
+
+    #[test]
+    fn a_trace_id_filter_takes_the_whole_id_or_its_first_eight_digits_or_more() {
+        let id = PackedTraceId::new(0x9a90_0c20_bc5b_7a0f_c601_8fd7_6821_4df9);
+        let matches = |text: &str| TraceIdPrefix::parse(text).map(|p| p.matches(id));
+        assert_eq!(matches("9a900c20bc5b7a0fc6018fd768214df9"), Ok(true));
+        assert_eq!(matches(" 9A900C20 "), Ok(true), "the short id, any case");
+        assert_eq!(matches("9a900c20bc5b"), Ok(true));
+        assert_eq!(matches("9a900c21"), Ok(false));
+        assert_eq!(matches("00000000000000000000000000009a90"), Ok(false));
+        // Too short to mean one trace, or not hex: said, never silently nothing.
+        assert!(
+            matches("9a900c2")
+                .expect_err("seven digits")
+                .contains("at least 8")
+        );
+        assert!(
+            matches("trace-9a900c20")
+                .expect_err("not hex")
+                .contains("not a trace id")
+        );
+        assert!(matches(&"9".repeat(33)).is_err());
     }
 }

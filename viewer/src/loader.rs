@@ -12,7 +12,7 @@ use oculus_store::{
 
 use crate::model::{BlockLoc, Index, PreparedBlock};
 use crate::raw::prepare_raw_into;
-use crate::snapshot::Damage;
+use crate::snapshot::{Damage, Loading};
 use crate::value::RenderError;
 
 /// What one poll brought in.
@@ -90,7 +90,9 @@ pub(crate) struct Loader {
     job: usize,
     block: usize,
     loaded: u64,
-    expected: u64,
+    /// Bytes of the segments read so far, and in all.
+    read_bytes: u64,
+    total_bytes: u64,
 }
 
 const DECODERS: usize = 2;
@@ -101,7 +103,8 @@ impl std::fmt::Debug for Loader {
             .field("job", &self.job)
             .field("block", &self.block)
             .field("loaded", &self.loaded)
-            .field("expected", &self.expected)
+            .field("read_bytes", &self.read_bytes)
+            .field("total_bytes", &self.total_bytes)
             .finish()
     }
 }
@@ -114,7 +117,10 @@ impl Loader {
         // The sealed indexes say where the blocks are and how much is coming:
         // reserving it up front saves copying entries as they grow.
         let (mut logs, mut spans, mut blocks) = (0, 0, 0);
+        let mut total_bytes = 0;
         for job in &mut jobs {
+            // What cannot be sized is damage that the decoder reports; it adds nothing.
+            total_bytes += std::fs::metadata(&job.path).map_or(0, |m| m.len());
             if let Ok(Some(segment_index)) = oculus_store::segment::read_index(&job.path) {
                 blocks += segment_index.blocks.len();
                 for block in &segment_index.blocks {
@@ -160,13 +166,17 @@ impl Loader {
             job: 0,
             block: 0,
             loaded: 0,
-            expected: (logs + spans) as u64,
+            read_bytes: 0,
+            total_bytes,
         }
     }
 
-    /// Records added so far, and expected in all, as the segments' indexes count them.
-    pub(crate) fn progress(&self) -> (u64, u64) {
-        (self.loaded, self.expected)
+    /// Records added so far, and the share of the segments' bytes read.
+    pub(crate) fn progress(&self) -> Loading {
+        Loading {
+            records: self.loaded,
+            share: (self.read_bytes as f64 / self.total_bytes.max(1) as f64).min(1.0) as f32,
+        }
     }
 
     /// The segments this load covers, by number.
@@ -207,6 +217,7 @@ impl Loader {
                     report.blocks += 1;
                     report.records += records;
                     self.loaded += records;
+                    self.read_bytes += u64::from(loc.frame_bytes);
                     index.add_prepared(&block, loc, session);
                     // A full queue means the decoder has spares: this one is dropped.
                     let _ = self.recycle[parity].try_send(block);

@@ -257,16 +257,26 @@ pub struct Status {
     pub traces: usize,
     pub metric_points: u64,
     pub records_per_second: f64,
-    /// Records arrived in the last two seconds.
+    /// Records arrived within the rate's window (`records_per_second` is above zero).
     pub receiving: bool,
     /// The collector this viewer runs, or where another one is running.
     pub collector: String,
     /// Records read and expected while stored segments are being loaded.
-    pub loading: Option<(u64, u64)>,
+    pub loading: Option<Loading>,
     /// Damage found while reading, newest last.
     pub damage: Vec<Damage>,
     /// A short message for the user (an editor jump that failed, say).
     pub notice: Option<String>,
+}
+
+/// How far loading the stored segments has come.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Loading {
+    /// Records indexed so far.
+    pub records: u64,
+    /// Share of the segments' bytes read: their indexes do not count the records of
+    /// a segment without one, while every segment has a size.
+    pub share: f32,
 }
 
 /// Damage found while reading segments, kept typed until the status line draws it.

@@ -15,6 +15,7 @@ pub use crate::loader::PollReport;
 use crate::loader::{Job, Loader, in_file_order, unreadable_block};
 use crate::model::{BlockLoc, Index, PreparedBlock};
 use crate::raw::prepare_raw_into;
+use crate::snapshot::Loading;
 
 /// A session (one collector run) the viewer knows.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -271,7 +272,7 @@ impl Library {
     }
 
     /// Records read and expected while sealed segments are being loaded.
-    pub fn loading(&self) -> Option<(u64, u64)> {
+    pub fn loading(&self) -> Option<Loading> {
         self.loader.as_ref().map(Loader::progress)
     }
 

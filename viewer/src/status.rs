@@ -5,10 +5,12 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use crate::model::Index;
-use crate::snapshot::{Damage, Status};
+use crate::snapshot::{Damage, Loading, Status};
 
 /// Damage reports kept for the status line, newest last.
 const MAX_DAMAGE: usize = 20;
+/// How far back the rate of arriving records looks.
+const RATE_WINDOW: Duration = Duration::from_secs(3);
 
 /// What the status line reports besides the index's counts.
 pub(crate) struct StatusLine {
@@ -39,14 +41,14 @@ impl StatusLine {
     }
 
     /// The status line as of `now`.
-    pub fn status(&self, index: &Index, loading: Option<(u64, u64)>, now: Instant) -> Status {
+    pub fn status(&self, index: &Index, loading: Option<Loading>) -> Status {
         Status {
             logs: index.logs.len(),
             spans: index.spans.len(),
-            traces: index.traces.len(),
+            traces: index.traces_with_spans,
             metric_points: index.metric_points,
             records_per_second: self.rate.per_second(),
-            receiving: self.rate.receiving(now),
+            receiving: self.rate.receiving(),
             collector: self.collector.clone(),
             loading,
             damage: self.damage.clone(),
@@ -59,19 +61,15 @@ impl StatusLine {
 #[derive(Default)]
 pub(crate) struct RateMeter {
     samples: VecDeque<(Instant, usize)>,
-    last_growth: Option<Instant>,
 }
 
 impl RateMeter {
     pub fn record(&mut self, now: Instant, total: usize) {
-        if self.samples.back().is_some_and(|&(_, last)| total > last) {
-            self.last_growth = Some(now);
-        }
         self.samples.push_back((now, total));
         while self
             .samples
             .front()
-            .is_some_and(|&(t, _)| now.duration_since(t) > Duration::from_secs(3))
+            .is_some_and(|&(t, _)| now.duration_since(t) > RATE_WINDOW)
         {
             self.samples.pop_front();
         }
@@ -86,8 +84,39 @@ impl RateMeter {
         }
     }
 
-    fn receiving(&self, now: Instant) -> bool {
-        self.last_growth
-            .is_some_and(|t| now.duration_since(t) < Duration::from_secs(2))
+    /// Whether records arrived within the window the rate is measured over: by the
+    /// rate itself, so that the status line never says "idle" next to a rate above zero.
+    fn receiving(&self) -> bool {
+        self.per_second() > 0.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::RateMeter;
+
+    #[test]
+    fn idle_exactly_when_the_rate_is_zero() {
+        let start = Instant::now();
+        let mut meter = RateMeter::default();
+        // A burst for a second, sampled every 20 ms as the backend does, then nothing.
+        let mut total = 0;
+        for tick in 0..500u64 {
+            let now = start + Duration::from_millis(20 * tick);
+            if tick < 50 {
+                total += 4_000;
+            }
+            meter.record(now, total);
+            assert_eq!(
+                meter.receiving(),
+                meter.per_second() > 0.0,
+                "at {} ms: {:.0}/s",
+                20 * tick,
+                meter.per_second()
+            );
+        }
+        assert!(!meter.receiving());
     }
 }

@@ -13,7 +13,7 @@ pub(crate) struct Tab {
     pub spans: SpanMatches,
     /// Per view, by `ViewKind as usize`.
     pub viewports: [Viewport; 2],
-    /// The view shown: only its records are filtered, the other's when it is shown.
+    /// The view shown, whose filter steps first (`next_step`).
     pub view: ViewKind,
     pub trace: Option<(TraceId, Option<RecordRef>)>,
     /// The UI's `ShowTab` version of `filter`.
@@ -64,12 +64,25 @@ impl Tab {
         }
     }
 
-    /// Whether the shown view's filter has seen every record of the index.
-    pub fn is_complete(&self, index: &Index) -> bool {
-        match self.view {
+    /// Whether a view's filter has seen every record of the index.
+    pub fn is_complete(&self, index: &Index, view: ViewKind) -> bool {
+        match view {
             ViewKind::Logs => self.logs.scanned == index.logs.len(),
             ViewKind::Traces => self.spans.scanned == index.spans.len(),
         }
+    }
+
+    /// The view whose filter to step next: the shown one first, then the other, so
+    /// that what the other view counts (the level buttons count log records) stays
+    /// live whichever is shown.
+    pub fn next_step(&self, index: &Index) -> Option<ViewKind> {
+        let other = match self.view {
+            ViewKind::Logs => ViewKind::Traces,
+            ViewKind::Traces => ViewKind::Logs,
+        };
+        [self.view, other]
+            .into_iter()
+            .find(|&view| !self.is_complete(index, view))
     }
 
     /// Rows in a view's list: log records, or traces (newest first).
@@ -131,10 +144,7 @@ impl Tab {
     /// seen every record, so that the item is surely not coming) the nearest row.
     pub fn locate(&self, index: &Index, view: ViewKind, asked: Selection) -> Option<Located> {
         let total = self.rows(view);
-        let complete = match view {
-            ViewKind::Logs => self.logs.scanned == index.logs.len(),
-            ViewKind::Traces => self.spans.scanned == index.spans.len(),
-        };
+        let complete = self.is_complete(index, view);
         let at = |row: usize| self.item_at(index, view, row).map(|item| (row, item));
         let Some(item) = asked.item else {
             // Known by its row only: name what the row shows.

@@ -103,6 +103,9 @@ pub struct Index {
     /// Interned service names, in order of appearance.
     pub services: Vec<u32>,
     pub metric_points: u64,
+    /// Traces with at least one span: those the trace list can show (a trace id that
+    /// only log records carried is no trace to look at).
+    pub traces_with_spans: usize,
     /// Log records per level, over all of them.
     pub log_level_counts: [u64; 7],
 }
@@ -139,6 +142,7 @@ impl Default for Index {
             span_events: Vec::new(),
             services: Vec::new(),
             metric_points: 0,
+            traces_with_spans: 0,
             log_level_counts: [0; 7],
         }
     }
@@ -318,6 +322,7 @@ impl Index {
                 error: record.error,
             });
             let entry = &mut self.traces[trace as usize];
+            self.traces_with_spans += usize::from(entry.spans.is_empty());
             entry.spans.push(span_index);
             entry.errors += u32::from(record.error);
             if record.parent_span_id == 0 {

@@ -202,12 +202,16 @@ pub fn status_line(ui: &mut Ui, screen: &Screen<'_>) {
                 "the reader stopped: what is shown is no longer updated (see the log)",
             );
         }
-        if let Some((loaded, expected)) = status.loading {
-            let share = loaded as f32 / expected.max(1) as f32;
+        if let Some(loading) = status.loading {
+            // Wide enough for the longest label, so that it is never cut.
             ui.add(
-                egui::ProgressBar::new(share)
-                    .desired_width(160.0)
-                    .text(format!("loading {loaded} of {expected}")),
+                egui::ProgressBar::new(loading.share)
+                    .desired_width(220.0)
+                    .text(format!(
+                        "loading: {} records, {:.0}%",
+                        loading.records,
+                        loading.share * 100.0
+                    )),
             );
         }
         ui.label(format!(

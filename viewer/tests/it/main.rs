@@ -11,6 +11,7 @@ mod common;
 mod editor;
 mod engine;
 mod filter_model;
+mod live_ui;
 mod oracle;
 mod prepare;
 mod selection;

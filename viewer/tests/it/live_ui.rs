@@ -1,0 +1,78 @@
+//! What the window shows while data arrives and the user acts: counts that stay live
+//! in every view, and the ids the lists show usable as filters.
+
+use egui_kittest::kittest::{Queryable, by};
+use oculus_viewer::model::trace_hex;
+use oculus_viewer::snapshot::ViewKind;
+
+use crate::app_fixture::{app, live_app};
+
+fn logs_counted(app: &oculus_viewer::App) -> u64 {
+    app.snapshot().level_counts.iter().sum()
+}
+
+#[test]
+fn level_counts_follow_new_records_in_the_traces_view_and_inside_a_trace() {
+    let mut f = live_app();
+    f.wait("the first records", |app| logs_counted(app) > 0);
+    f.keys("t");
+    f.wait("the traces", |app| {
+        app.tab().view == ViewKind::Traces && app.snapshot().traces.total > 0
+    });
+    let before = logs_counted(f.app());
+    f.send("checkout", 4);
+    f.wait("counts of the new records in the traces view", |app| {
+        logs_counted(app) > before
+    });
+    // Inside a trace too.
+    f.keys("gg");
+    f.wait_selected();
+    f.harness.key_press(egui::Key::Enter);
+    f.wait("the open trace", |app| app.waterfall().is_some());
+    let before = logs_counted(f.app());
+    f.send("checkout", 4);
+    f.wait("counts of the new records inside a trace", |app| {
+        logs_counted(app) > before
+    });
+}
+
+#[test]
+fn the_short_trace_id_a_list_shows_filters_to_that_trace() {
+    let mut f = app();
+    let log = f
+        .app()
+        .snapshot()
+        .logs
+        .rows
+        .iter()
+        .find(|row| row.trace_id != 0)
+        .cloned()
+        .unwrap();
+    let short = &trace_hex(log.trace_id)[..8];
+    f.harness
+        .get(by().predicate(|node| node.placeholder() == Some("trace id")))
+        .click();
+    f.harness.step();
+    f.type_text(short);
+    assert_eq!(f.app().tab().filter.trace_id, short);
+    f.wait("that trace's records", |app| {
+        app.snapshot().logs.progress.is_none()
+            && app.snapshot().logs.total > 0
+            && app
+                .snapshot()
+                .logs
+                .rows
+                .iter()
+                .all(|r| r.trace_id == log.trace_id)
+    });
+    assert!(f.app().snapshot().filter_error.is_none());
+    // Fewer digits would match by chance: the filter says what it wants.
+    f.harness.key_press(egui::Key::Backspace);
+    f.harness.step();
+    f.wait("the reason", |app| {
+        app.snapshot()
+            .filter_error
+            .as_deref()
+            .is_some_and(|e| e.contains("at least 8 hex digits"))
+    });
+}
