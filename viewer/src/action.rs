@@ -13,6 +13,8 @@ use crate::snapshot::{RecordRef, SourceRef, ViewKind};
 pub enum Action {
     /// Show the tab at this position.
     ShowTab(usize),
+    /// Show the last tab (the keys name only the first nine).
+    ShowLastTab,
     /// Close the tab at this position (the "All" tab stays).
     CloseTab(usize),
     /// Open (or show) the tab of a run, by session number.

@@ -775,6 +775,7 @@ impl App {
                     self.active = index;
                 }
             }
+            Action::ShowLastTab => self.active = self.tabs.len() - 1,
             Action::CloseTab(index) => self.close_tab(index),
             Action::OpenSessionTab(session) => self.open_session_tab(session),
             Action::NextTab => self.active = (self.active + 1) % self.tabs.len(),

@@ -87,6 +87,7 @@ impl Keys {
             '+' => Action::Zoom(0.5),
             '-' => Action::Zoom(2.0),
             '1'..='9' => Action::ShowTab(c as usize - '1' as usize),
+            '0' => Action::ShowLastTab,
             _ => return None,
         };
         Some(action)

@@ -73,6 +73,39 @@ pub fn tab_bar(
     });
 }
 
+/// A count in at most five characters: exact below 10,000, then "12.3k", "413k",
+/// "2.17M".
+pub fn short_count(count: u64) -> String {
+    if count < 10_000 {
+        return count.to_string();
+    }
+    let (value, unit) = match count as f64 {
+        c if c < 1e6 => (c / 1e3, "k"),
+        c if c < 1e9 => (c / 1e6, "M"),
+        c => (c / 1e9, "G"),
+    };
+    // Compared as rounded, so that 9.996 is "10.0", not "10.00".
+    if value < 9.995 {
+        format!("{value:.2}{unit}")
+    } else if value < 99.95 {
+        format!("{value:.1}{unit}")
+    } else {
+        format!("{value:.0}{unit}")
+    }
+}
+
+/// The width of a level button with the widest label and count it can show.
+fn count_button_width(ui: &Ui) -> f32 {
+    let font = egui::TextStyle::Button.resolve(ui.style());
+    let widest = ui.fonts_mut(|fonts| {
+        fonts
+            .layout_no_wrap("FATAL 00.0M".to_owned(), font, Color32::WHITE)
+            .size()
+            .x
+    });
+    widest + 2.0 * ui.spacing().button_padding.x
+}
+
 /// The shown tab's filter: its text fields edit `filter`, the rest are actions.
 pub fn filter_bar(
     ui: &mut Ui,
@@ -96,19 +129,30 @@ pub fn filter_bar(
         } else {
             0
         };
+        // Counts are short and their buttons as wide as their longest, so the fields
+        // after them stay where the user aims while the counts grow.
+        let width = count_button_width(ui);
+        let all_button =
+            egui::Button::selectable(min == Level::Unset, format!("all {}", short_count(all)))
+                .min_size(Vec2::new(width, 0.0));
         if ui
-            .selectable_label(min == Level::Unset, format!("all {all}"))
+            .add(all_button)
+            .on_hover_text(format!("{all} log records"))
             .clicked()
         {
             actions.push(Action::SetMinLevel(Level::Unset));
         }
         for level in &Level::ALL[1..] {
             let count = if current { counts[*level as usize] } else { 0 };
-            let text =
-                RichText::new(format!("{} {count}", level.label())).color(level_color(*level));
+            let text = RichText::new(format!("{} {}", level.label(), short_count(count)))
+                .color(level_color(*level));
             let response = ui
-                .selectable_label(min == *level, text)
-                .on_hover_text(format!("show {} and above", level.label()));
+                .add(egui::Button::selectable(min == *level, text).min_size(Vec2::new(width, 0.0)))
+                .on_hover_text(format!(
+                    "{count} {} records; show {} and above",
+                    level.label(),
+                    level.label()
+                ));
             if response.clicked() {
                 let level = if min == *level { Level::Unset } else { *level };
                 actions.push(Action::SetMinLevel(level));
@@ -184,7 +228,7 @@ pub fn filter_bar(
     });
 }
 
-pub fn status_line(ui: &mut Ui, screen: &Screen<'_>) {
+pub fn status_line(ui: &mut Ui, screen: &Screen<'_>, actions: &mut Vec<Action>) {
     let snapshot = screen.snapshot;
     let status = &snapshot.status;
     ui.horizontal(|ui| {
@@ -251,24 +295,93 @@ pub fn status_line(ui: &mut Ui, screen: &Screen<'_>) {
         }
         ui.separator();
         ui.label(&status.collector);
+        // Damage first, as it matters more; each is cut at the window's edge (damage
+        // at half of what is left when a notice follows), whole on hover, copied by a
+        // click.
+        let damage = status.damage.last().map(|damage| {
+            let all: Vec<String> = status.damage.iter().map(ToString::to_string).collect();
+            (format!("damaged data: {damage}"), all.join("\n"))
+        });
+        let mut room = ui.available_width();
+        if let Some((text, all)) = damage {
+            ui.separator();
+            if screen.notice.is_some() {
+                room /= 2.0;
+            }
+            let copied = all.clone();
+            long_label(
+                ui,
+                &text,
+                &all,
+                Color32::from_rgb(240, 90, 80),
+                room,
+                || {
+                    actions.push(Action::Copy(copied));
+                },
+            );
+        }
         if let Some(notice) = screen.notice {
             ui.separator();
-            ui.colored_label(Color32::from_rgb(235, 190, 60), notice);
-        }
-        if let Some(damage) = status.damage.last() {
-            ui.separator();
-            ui.colored_label(
-                Color32::from_rgb(240, 90, 80),
-                format!("damaged data: {damage}"),
-            )
-            .on_hover_text(
-                status
-                    .damage
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("\n"),
+            long_label(
+                ui,
+                notice,
+                notice,
+                Color32::from_rgb(235, 190, 60),
+                f32::INFINITY,
+                || {
+                    actions.push(Action::Copy(notice.to_owned()));
+                },
             );
         }
     });
+}
+
+/// A message that may be longer than the room for it: cut to `max_width` (and the
+/// window's edge), shown whole on hover, and `copy` on a click.
+fn long_label(
+    ui: &mut Ui,
+    text: &str,
+    whole: &str,
+    color: Color32,
+    max_width: f32,
+    copy: impl FnOnce(),
+) {
+    let response = ui
+        .scope(|ui| {
+            ui.set_max_width(max_width);
+            ui.add(
+                egui::Label::new(RichText::new(text).color(color))
+                    .truncate()
+                    .sense(Sense::click()),
+            )
+        })
+        .inner
+        .on_hover_text(format!("{whole}\n(click to copy)"));
+    if response.clicked() {
+        copy();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_count;
+
+    #[test]
+    fn counts_fit_in_five_characters() {
+        for (count, text) in [
+            (0, "0"),
+            (9_999, "9999"),
+            (10_000, "10.0k"),
+            (413_250, "413k"),
+            (2_171_793, "2.17M"),
+            (40_230_000, "40.2M"),
+            (9_996_000, "10.0M"),
+            (99_960, "100k"),
+        ] {
+            assert_eq!(short_count(count), text);
+        }
+        for count in (0..1_000_000_000u64).step_by(7_777_777) {
+            assert!(short_count(count).len() <= 5, "{count}");
+        }
+    }
 }

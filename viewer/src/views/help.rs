@@ -1,4 +1,4 @@
-//! The help window: every key binding.
+//! The help window: every key binding and mouse action.
 
 use egui::Vec2;
 
@@ -24,8 +24,34 @@ const BINDINGS: &[(&str, &str)] = &[
     ("i", "logs inline under their spans"),
     ("+ / -", "zoom the waterfall in / out"),
     ("f", "follow the newest on / off"),
-    ("1-9, gt / gT", "tab by number, next / previous tab"),
+    (
+        "1-9, 0, gt / gT",
+        "tab by number, the last tab, next / previous tab",
+    ),
+    ("Ctrl-+ / Ctrl-- / Ctrl-0", "larger / smaller / normal text"),
     ("?", "this help"),
+];
+
+const MOUSE: &[(&str, &str)] = &[
+    (
+        "click a row",
+        "select it: a record's details, a trace's waterfall",
+    ),
+    ("double-click a span", "open its source in Neovim"),
+    (
+        "click a trace id or source link",
+        "open the trace, or the source in Neovim",
+    ),
+    (
+        "wheel, scrollbar",
+        "scroll (scrolling up stops following the newest)",
+    ),
+    (
+        "copy buttons",
+        "trace id, span id, a value, the whole record, the trace as Markdown",
+    ),
+    ("drag a column's edge", "resize the column"),
+    ("middle-click a tab", "close it"),
 ];
 
 pub fn help(ctx: &egui::Context, actions: &mut Vec<Action>) {
@@ -41,6 +67,17 @@ pub fn help(ctx: &egui::Context, actions: &mut Vec<Action>) {
                 .show(ui, |ui| {
                     for (keys, what) in BINDINGS {
                         ui.monospace(*keys);
+                        ui.label(*what);
+                        ui.end_row();
+                    }
+                });
+            ui.separator();
+            egui::Grid::new("mouse")
+                .num_columns(2)
+                .striped(true)
+                .show(ui, |ui| {
+                    for (gesture, what) in MOUSE {
+                        ui.strong(*gesture);
                         ui.label(*what);
                         ui.end_row();
                     }

@@ -33,7 +33,7 @@ pub fn show(ui: &mut Ui, screen: &Screen<'_>, widgets: Widgets<'_>) -> Vec<Actio
     egui::Panel::top("filters").show(ui, |ui| {
         bars::filter_bar(ui, screen, filter, &mut actions);
     });
-    egui::Panel::bottom("status").show(ui, |ui| bars::status_line(ui, screen));
+    egui::Panel::bottom("status").show(ui, |ui| bars::status_line(ui, screen, &mut actions));
     if screen.detail_open {
         egui::Panel::right("detail")
             .default_size(440.0)

@@ -1,5 +1,6 @@
 //! What the window shows while data arrives and the user acts: counts that stay live
-//! in every view, and the ids the lists show usable as filters.
+//! in every view, fields that stay where the user aims, and the ids the lists show
+//! usable as filters.
 
 use egui_kittest::kittest::{Queryable, by};
 use oculus_viewer::model::trace_hex;
@@ -75,4 +76,26 @@ fn the_short_trace_id_a_list_shows_filters_to_that_trace() {
             .as_deref()
             .is_some_and(|e| e.contains("at least 8 hex digits"))
     });
+}
+
+#[test]
+fn the_filter_fields_stay_put_while_the_counts_grow() {
+    let search_field = |f: &crate::app_fixture::Fixture| {
+        f.harness
+            .get(by().predicate(|node| node.placeholder() == Some("search (/)")))
+            .rect()
+    };
+    let mut f = live_app();
+    f.wait("the first records", |app| logs_counted(app) > 0);
+    f.harness.step();
+    let before = search_field(&f);
+    let counted = logs_counted(f.app());
+    assert!(
+        counted < 100,
+        "{counted} records: the counts gain digits below"
+    );
+    f.send("checkout", 20);
+    f.wait("three-digit counts", |app| logs_counted(app) >= 100);
+    f.harness.step();
+    assert_eq!(search_field(&f), before);
 }

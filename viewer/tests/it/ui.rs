@@ -166,6 +166,9 @@ fn tabs_keep_their_own_filters() {
         app.snapshot_is_current() && app.snapshot().logs.total == errors
     });
     assert_eq!(f.app().tab().filter.min_level, Level::Error);
+    // 0: the last tab, wherever it is (the keys 1-9 name only the first nine).
+    f.keys("0");
+    assert_eq!(f.app().active(), f.app().tabs().len() - 1);
 }
 
 #[test]
@@ -288,6 +291,12 @@ fn the_help_lists_the_keys_and_every_glyph_drawn_exists() {
     // Drawing fails the test when a glyph is missing from the fonts.
     f.harness.get_by_label("open the row's source in Neovim");
     f.harness.get_by_label("gg / G");
+    f.harness
+        .get_by_label("copy the trace id / the trace as Markdown");
+    f.harness.get_by_label("Ctrl-+ / Ctrl-- / Ctrl-0");
+    // The mouse too.
+    f.harness.get_by_label("double-click a span");
+    f.harness.get_by_label("middle-click a tab");
     f.harness.key_press(egui::Key::Escape);
     f.harness.step();
     assert!(!f.app().help_open());
