@@ -387,6 +387,17 @@ fn main() {
         );
         return;
     }
+    if std::env::var("OCULUS_BENCH_ONLY").is_ok_and(|only| only == "latency") {
+        let dir = std::env::temp_dir().join(format!("oculus-latency-{}", std::process::id()));
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        live_latency(&dir, &runtime);
+        let _ = std::fs::remove_dir_all(&dir);
+        return;
+    }
     let records: u64 = std::env::var("OCULUS_BENCH_RECORDS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -564,8 +575,10 @@ fn open_in_backend(dir: &Path, records: u64, runtime: &tokio::runtime::Runtime) 
 }
 
 /// Time from a block's append (when the collector acknowledges it) to the backend
-/// publishing it, while the viewer follows a live data directory.
+/// publishing it, while the viewer follows a live data directory. Appends come at
+/// random times, as requests do, so that no timer of the viewer's is in step with them.
 fn live_latency(dir: &Path, runtime: &tokio::runtime::Runtime) {
+    const APPENDS: usize = 300;
     let live = dir.join("latency");
     let _ = std::fs::remove_dir_all(&live);
     std::fs::create_dir_all(&live).expect("latency dir");
@@ -589,8 +602,8 @@ fn live_latency(dir: &Path, runtime: &tokio::runtime::Runtime) {
     let mut time = oculus_viewer::time::now_unix_nano();
     let mut shown = 0;
     let mut latencies = Vec::new();
-    for _ in 0..60 {
-        std::thread::sleep(Duration::from_millis(30));
+    for _ in 0..APPENDS {
+        std::thread::sleep(Duration::from_micros(rng.below(60_000)));
         let (block, next) = block(&mut rng, "latency", 1, time);
         time = next;
         let encoded = encode_block(&block, 3).expect("encode");
