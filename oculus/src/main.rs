@@ -135,6 +135,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             source_root: cli.source_root,
         },
         collector: collector_status,
+        arrivals: oculus_viewer::Arrivals::default(),
     };
     let result = oculus_viewer::window::run(options, initial_opened, runtime.handle());
     if let Some(collector) = collector {

@@ -21,7 +21,7 @@ use oculus_viewer::editor::EditorOptions;
 use oculus_viewer::filter::Filter;
 use oculus_viewer::model::Level;
 use oculus_viewer::snapshot::{UiEvent, ViewKind};
-use oculus_viewer::{App, BackendOptions, Engine};
+use oculus_viewer::{App, Arrivals, BackendOptions, Engine};
 
 // Indexing allocates and frees many small buffers while decoding blocks; mimalloc
 // does that faster than glibc's allocator, as in the collector.
@@ -336,6 +336,7 @@ fn options(dir: &Path) -> BackendOptions {
         paths: vec![dir.to_path_buf()],
         editor: EditorOptions::default(),
         collector: "bench".into(),
+        arrivals: Arrivals::default(),
     }
 }
 
@@ -587,6 +588,7 @@ fn live_latency(dir: &Path, runtime: &tokio::runtime::Runtime) {
             paths: vec![live.clone()],
             editor: EditorOptions::default(),
             collector: "bench".into(),
+            arrivals: Arrivals::default(),
         },
         runtime.handle().clone(),
         || {},

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use rustc_hash::FxHashMap;
 
+use crate::arrivals::{Arrivals, DirWatcher};
 use crate::connection::Connection;
 use crate::editor::EditorOptions;
 use crate::filter::{step_logs, step_spans};
@@ -31,9 +32,12 @@ use crate::status::{RateMeter, StatusLine};
 use crate::tab::{Tab, Viewport};
 use crate::view_model::trace_markdown;
 
-/// How often active segments are read.
+/// How often active segments are read when no watcher says that they changed.
 const POLL_INTERVAL: Duration = Duration::from_millis(20);
-/// How often the data directories are checked for new sessions and segments.
+/// How often they are read anyway with a watcher, in case a notification went missing.
+const FALLBACK_INTERVAL: Duration = Duration::from_millis(500);
+/// How often the data directories are checked for new sessions and segments when no
+/// watcher says that one was created.
 const DISCOVER_INTERVAL: Duration = Duration::from_millis(50);
 /// How long one turn of the loop spends adding loaded blocks before it publishes.
 const LOAD_SLICE: Duration = Duration::from_millis(40);
@@ -51,6 +55,8 @@ pub struct BackendOptions {
     pub editor: EditorOptions,
     /// For the status line: who collects into the viewed directory.
     pub collector: String,
+    /// What tells the backend that records were written; anyone may notify it.
+    pub arrivals: Arrivals,
 }
 
 /// Starts the backend thread; `repaint` wakes the UI after each publish.
@@ -60,6 +66,7 @@ pub fn spawn(
     repaint: impl Fn() + Send + 'static,
 ) -> std::io::Result<Connection> {
     let (events, receiver) = mpsc::sync_channel(EVENT_QUEUE);
+    options.arrivals.connect(events.clone());
     let (input, output) = triple_buffer::triple_buffer(&Snapshot::default());
     std::thread::Builder::new()
         .name("oculus-backend".into())
@@ -87,6 +94,9 @@ pub struct Engine {
     editor: EditorOptions,
     runtime: tokio::runtime::Handle,
     projection: Projection,
+    arrivals: Arrivals,
+    /// Notifies `arrivals` as segments are written; without it, the timer finds them.
+    watcher: Option<DirWatcher>,
 }
 
 /// Messages for the status line from tasks on the runtime (editor jumps).
@@ -145,6 +155,8 @@ impl Engine {
             editor: options.editor,
             runtime,
             projection: Projection::default(),
+            watcher: DirWatcher::start(options.arrivals.clone()),
+            arrivals: options.arrivals,
         };
         for path in options.paths {
             engine.open(path);
@@ -167,16 +179,25 @@ impl Engine {
         mut output: triple_buffer::Input<Snapshot>,
         repaint: impl Fn(),
     ) {
-        let mut last_poll = Instant::now() - POLL_INTERVAL;
-        let mut last_discover = Instant::now() - DISCOVER_INTERVAL;
+        // Told of each write, the backend looks on a timer only in case a notification
+        // went missing (or inotify is not there).
+        let interval = if self.watcher.is_some() {
+            FALLBACK_INTERVAL
+        } else {
+            POLL_INTERVAL
+        };
+        let discover_every = DISCOVER_INTERVAL.max(interval);
+        let mut last_look = Instant::now() - interval;
+        let mut last_discover = Instant::now() - discover_every;
         let mut dirty = true;
         loop {
-            let busy = self.has_work();
-            let wait = if busy {
+            let mut arrived = self.arrivals.take();
+            let wait = if arrived || self.has_work() {
                 Duration::ZERO
             } else {
-                POLL_INTERVAL.saturating_sub(last_poll.elapsed())
+                interval.saturating_sub(last_look.elapsed())
             };
+            // The user's events come first, then what arrived, then filtering.
             match events.recv_timeout(wait) {
                 Ok(event) => {
                     self.handle(event);
@@ -192,14 +213,18 @@ impl Engine {
                 self.status.notice = Some(notice);
                 dirty = true;
             }
+            arrived |= self.arrivals.take();
             let now = Instant::now();
-            if now.duration_since(last_discover) >= DISCOVER_INTERVAL {
+            let timer = now.duration_since(last_look) >= interval;
+            // A new segment or run is found as soon as it is created, else on the
+            // discovery timer.
+            if self.arrivals.take_created() || now.duration_since(last_discover) >= discover_every {
                 last_discover = now;
                 self.discover();
             }
             // While sealed segments load, every turn of the loop takes a slice.
-            if now.duration_since(last_poll) >= POLL_INTERVAL || self.library.loading().is_some() {
-                last_poll = now;
+            if arrived || timer || self.library.loading().is_some() {
+                last_look = now;
                 dirty |= self.read_new(LOAD_SLICE);
                 if self.library.loading().is_some() {
                     // Stored records are not arriving: the rate starts after the load.
@@ -238,6 +263,11 @@ impl Engine {
     fn discover(&mut self) {
         if let Err(error) = self.library.discover() {
             self.status.report_damage(error.into());
+        }
+        if let Some(watcher) = &mut self.watcher {
+            for dir in self.library.dirs_to_watch() {
+                watcher.watch(&dir);
+            }
         }
     }
 
@@ -355,6 +385,8 @@ impl Engine {
                 }
             }
             UiEvent::OpenPath(path) => self.open(path),
+            // What it asks for is `arrivals`' flag, which the loop takes.
+            UiEvent::Arrived => {}
         }
     }
 

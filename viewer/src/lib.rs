@@ -12,6 +12,7 @@
 
 pub mod action;
 pub mod app;
+pub mod arrivals;
 pub mod backend;
 pub mod connection;
 pub mod detail;
@@ -34,5 +35,6 @@ pub mod views;
 pub mod window;
 
 pub use app::App;
+pub use arrivals::Arrivals;
 pub use backend::{BackendOptions, Engine};
 pub use connection::Connection;

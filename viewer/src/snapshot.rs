@@ -120,6 +120,8 @@ pub enum UiEvent {
         request: u64,
     },
     JumpToSource(SourceRef),
+    /// Records were written (from `Arrivals`): read them now.
+    Arrived,
     /// Open the source location of a record (a trace: of its root span) in the editor.
     JumpToItem(Item),
     /// Write a trace out as Markdown; the answer comes as `Snapshot::trace_text`.

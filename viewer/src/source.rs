@@ -154,6 +154,25 @@ impl Library {
     }
 
     /// Looks for sessions and segments that appeared since the last look.
+    /// The directories where records may arrive: each data directory's sessions
+    /// directory, each session directory, the folder of a segment opened alone.
+    pub fn dirs_to_watch(&self) -> Vec<PathBuf> {
+        let mut dirs = Vec::new();
+        for root in &self.roots {
+            match root {
+                Root::DataDir(dir) => {
+                    // The data directory itself for its first run's `sessions` folder.
+                    dirs.push(dir.clone());
+                    dirs.push(dir.join(oculus_store::datadir::SESSIONS_DIR));
+                    dirs.extend(self.session_dirs.get(dir).into_iter().flatten().cloned());
+                }
+                Root::Session(dir) => dirs.push(dir.clone()),
+                Root::File(file) => dirs.extend(file.parent().map(Path::to_path_buf)),
+            }
+        }
+        dirs
+    }
+
     pub fn discover(&mut self) -> Result<(), StoreError> {
         let mut session_dirs = Vec::new();
         let mut files = Vec::new();

@@ -50,6 +50,7 @@ pub fn options(dir: &Path) -> BackendOptions {
         paths: vec![dir.to_path_buf()],
         editor: EditorOptions::default(),
         collector: "test".into(),
+        arrivals: oculus_viewer::Arrivals::default(),
     }
 }
 
