@@ -93,6 +93,11 @@ impl BlockReader {
         })
     }
 
+    /// The walker holding the dictionaries this reader knows, for a tail to walk with.
+    pub(crate) fn walker(&mut self) -> &mut FrameWalker {
+        &mut self.walker
+    }
+
     /// [`Self::raw_block`], decoded.
     pub fn block<S: SegmentSource + ?Sized>(
         &mut self,

@@ -9,7 +9,7 @@ use crate::compression::RawBlock;
 use crate::error::{Corruption, CorruptionKind, StoreError};
 use crate::frame::{FOOTER_LEN, Footer, HEADER_LEN, SegmentHeader};
 use crate::proto::{Block, BlockSummary};
-use crate::walk::{FrameWalker, Step};
+use crate::walk::Step;
 
 /// Reads a segment as it grows, returning each block once it is complete.
 ///
@@ -26,8 +26,10 @@ pub struct SegmentTail {
     header: Option<SegmentHeader>,
     sealed: bool,
     reported_damage_at: Option<u64>,
-    walker: FrameWalker,
-    /// For blocks read again; it learns the dictionaries it needs by itself.
+    /// For blocks read again. The polls walk with its walker, so that a block a poll
+    /// decoded reads again with the dictionaries the poll knew: a poll may learn one that
+    /// a walk of the whole file never reaches, inside a frame it took for damage while
+    /// that frame was incomplete. Those of blocks no poll read, it learns by itself.
     reader: BlockReader,
 }
 
@@ -59,7 +61,6 @@ impl SegmentTail {
             header: None,
             sealed: false,
             reported_damage_at: None,
-            walker: FrameWalker::default(),
             reader: BlockReader::new(path),
         })
     }
@@ -136,7 +137,7 @@ impl SegmentTail {
         }
         loop {
             let offset = self.pos + cursor as u64;
-            match self.walker.step(&self.pending, cursor) {
+            match self.reader.walker().step(&self.pending, cursor) {
                 Step::Block { next, raw } => {
                     let raw = RawBlock {
                         offset,

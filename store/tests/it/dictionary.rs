@@ -4,7 +4,8 @@ use std::path::{Path, PathBuf};
 
 use oculus_store::block::summarize;
 use oculus_store::frame::{FrameKind, FrameRead, HEADER_LEN, SegmentHeader, read_frame};
-use oculus_store::proto::Block;
+use oculus_store::proto::any_value::Value;
+use oculus_store::proto::{AnyValue, Block};
 use oculus_store::segment::{FsyncPolicy, SegmentWriter};
 use oculus_store::{
     CorruptionKind, EncodedBlock, SegmentTail, SessionWriter, SharedDictionary, WriterOptions,
@@ -12,7 +13,7 @@ use oculus_store::{
 };
 use prost::Message;
 
-use crate::common::{BASE_TIME_UNIX_NANO, Item, encode, sample_block, scan_file};
+use crate::common::{BASE_TIME_UNIX_NANO, Item, append_raw, encode, sample_block, scan_file};
 
 fn dictionary() -> SharedDictionary {
     let mut raw = Vec::new();
@@ -305,4 +306,64 @@ fn a_block_reader_learns_a_dictionary_that_follows_damage_as_the_scan_does() {
         tail.read_block(last.offset, last.frame_bytes).unwrap(),
         blocks[8]
     );
+}
+
+/// The DICTIONARY frame the writer puts in a segment for `dictionary`, as bytes.
+fn dictionary_frame_bytes(dir: &Path, dictionary: &SharedDictionary) -> Vec<u8> {
+    let path = dir.join("dictionary.oseg");
+    let mut writer = SegmentWriter::create(&path, header(), FsyncPolicy::Never).unwrap();
+    writer
+        .append(&[encode_with(&sample_block(0), dictionary)])
+        .unwrap();
+    let data = std::fs::read(&path).unwrap();
+    let FrameRead::Complete(frame) = read_frame(&data, HEADER_LEN) else {
+        panic!("the dictionary frame comes first");
+    };
+    assert_eq!(frame.kind, FrameKind::Dictionary);
+    data[HEADER_LEN..frame.end()].to_vec()
+}
+
+#[test]
+fn a_block_the_tail_read_with_a_dictionary_met_inside_a_frame_reads_back() {
+    // A record carrying a dictionary frame's bytes (a log of a segment file, say): its
+    // block frame holds a verified frame. While that block is half written, the tail
+    // takes it for a frame with a damaged length and goes on at the dictionary inside,
+    // which a walk of the whole file never reaches.
+    let dir = tempfile::tempdir().unwrap();
+    let dictionary = dictionary();
+    let inner = dictionary_frame_bytes(dir.path(), &dictionary);
+    let mut carrier = sample_block(1);
+    carrier.logs[0].body = Some(AnyValue {
+        value: Some(Value::BytesValue(inner.clone())),
+    });
+    let outer = encode(&carrier).frame;
+    let inner_at = memchr::memmem::find(&outer, &inner).expect("zstd kept the frame verbatim");
+    let needs_it = sample_block(2);
+    let needs_it_frame = encode_with(&needs_it, &dictionary).frame;
+    let mut data = header().encode().to_vec();
+    data.extend(&outer);
+    let needs_it_at = data.len() as u64;
+    data.extend(&needs_it_frame);
+
+    let path = dir.path().join("segment-00000001.oseg");
+    let inner_end = HEADER_LEN + inner_at + inner.len();
+    std::fs::write(&path, &data[..inner_end]).unwrap();
+    let mut tail = SegmentTail::open(&path).unwrap();
+    let mut polled = tail.poll().unwrap().blocks;
+    append_raw(&path, &data[inner_end..]);
+    polled.extend(tail.poll().unwrap().blocks);
+    assert!(
+        polled.iter().any(|(summary, block)| {
+            summary.offset == needs_it_at
+                && summary.frame_bytes as usize == needs_it_frame.len()
+                && *block == needs_it
+        }),
+        "the tail read the block that needs the dictionary"
+    );
+
+    // The viewer's detail pane reads a block again by where the poll found it.
+    for (summary, block) in &polled {
+        let again = tail.read_block(summary.offset, summary.frame_bytes);
+        assert_eq!(&again.unwrap(), block, "block at {}", summary.offset);
+    }
 }
