@@ -9,6 +9,7 @@ use oculus_collector::cli::EndpointArgs;
 use oculus_collector::{Collector, Config, StartError};
 use oculus_viewer::BackendOptions;
 use oculus_viewer::editor::EditorOptions;
+use oculus_viewer::snapshot::Receivers;
 
 // Indexing allocates and frees many small buffers while decoding blocks; mimalloc
 // does that faster than glibc's allocator, as in the collector.
@@ -59,6 +60,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    // Watched from here to the window's end, so that no Ctrl-C or SIGTERM is lost
+    // between the collector's start and the window's.
+    let mut stop = {
+        let _entered = runtime.enter();
+        Box::pin(oculus_collector::cli::stop_signal().context("cannot watch for signals")?)
+    };
     let data_dir = cli.endpoint.data_dir();
     let (collector, collector_status) = if cli.no_collector {
         (None, "viewing only".to_owned())
@@ -74,16 +81,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         oculus_collector::serve::raise_open_files_limit();
         let mut config = Config::new(cli.endpoint.grpc, cli.endpoint.http, data_dir.clone());
         config.cors_origins = cli.endpoint.cors_origins.clone();
-        // A stop during recovery or binding ends the start-up cleanly; the window
-        // watches for signals itself once it runs.
+        // A stop during recovery or binding ends the start-up cleanly; a later one
+        // closes the window.
         let started = runtime.block_on(async {
-            let stop = oculus_collector::cli::stop_signal()?;
             tokio::select! {
-                started = Collector::start(config) => Ok(Some(started)),
-                () = stop => Ok::<_, std::io::Error>(None),
+                started = Collector::start(config) => Some(started),
+                () = &mut stop => None,
             }
         });
-        let Some(started) = started.context("cannot watch for signals")? else {
+        let Some(started) = started else {
             eprintln!("oculus: stopped during start-up");
             return Ok(());
         };
@@ -136,8 +142,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         },
         collector: collector_status,
         arrivals: oculus_viewer::Arrivals::default(),
+        receivers: collector.as_ref().map(|collector| Receivers {
+            grpc: collector.grpc_addr(),
+            http: collector.http_addr(),
+        }),
     };
-    let result = oculus_viewer::window::run(options, initial_opened, runtime.handle());
+    let result = oculus_viewer::window::run(options, initial_opened, runtime.handle(), stop);
     if let Some(collector) = collector {
         runtime
             .block_on(collector.shutdown())

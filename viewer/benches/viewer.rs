@@ -337,6 +337,7 @@ fn options(dir: &Path) -> BackendOptions {
         editor: EditorOptions::default(),
         collector: "bench".into(),
         arrivals: Arrivals::default(),
+        receivers: None,
     }
 }
 
@@ -589,6 +590,7 @@ fn live_latency(dir: &Path, runtime: &tokio::runtime::Runtime) {
             editor: EditorOptions::default(),
             collector: "bench".into(),
             arrivals: Arrivals::default(),
+            receivers: None,
         },
         runtime.handle().clone(),
         || {},

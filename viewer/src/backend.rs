@@ -25,7 +25,8 @@ use crate::filter::{step_logs, step_spans};
 use crate::model::{Index, Level};
 use crate::projection::{self, Projection};
 use crate::snapshot::{
-    Detail, Found, Item, RecordRef, Snapshot, SourceRef, TabId, TraceText, UiEvent, ViewKind,
+    Detail, Found, Item, Receivers, RecordRef, Snapshot, SourceRef, TabId, TraceText, UiEvent,
+    ViewKind,
 };
 use crate::source::{Library, PollReport};
 use crate::status::{RateMeter, StatusLine};
@@ -55,6 +56,8 @@ pub struct BackendOptions {
     pub editor: EditorOptions,
     /// For the status line: who collects into the viewed directory.
     pub collector: String,
+    /// Where the collector this viewer runs takes OTLP, if it runs one.
+    pub receivers: Option<Receivers>,
     /// What tells the backend that records were written; anyone may notify it.
     pub arrivals: Arrivals,
 }
@@ -150,7 +153,7 @@ impl Engine {
             found: None,
             trace_text: None,
             opened: Vec::new(),
-            status: StatusLine::new(options.collector),
+            status: StatusLine::new(options.collector, options.receivers),
             notices: Notices::new(),
             editor: options.editor,
             runtime,

@@ -263,12 +263,22 @@ pub struct Status {
     pub receiving: bool,
     /// The collector this viewer runs, or where another one is running.
     pub collector: String,
+    /// Where the collector this viewer runs takes OTLP, to tell a user with no data
+    /// how to send some.
+    pub receivers: Option<Receivers>,
     /// Records read and expected while stored segments are being loaded.
     pub loading: Option<Loading>,
     /// Damage found while reading, newest last.
     pub damage: Vec<Damage>,
     /// A short message for the user (an editor jump that failed, say).
     pub notice: Option<String>,
+}
+
+/// The addresses of a collector's OTLP receivers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Receivers {
+    pub grpc: std::net::SocketAddr,
+    pub http: std::net::SocketAddr,
 }
 
 /// How far loading the stored segments has come.

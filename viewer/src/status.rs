@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use crate::model::Index;
-use crate::snapshot::{Damage, Loading, Status};
+use crate::snapshot::{Damage, Loading, Receivers, Status};
 
 /// Damage reports kept for the status line, newest last.
 const MAX_DAMAGE: usize = 20;
@@ -16,15 +16,17 @@ const RATE_WINDOW: Duration = Duration::from_secs(3);
 pub(crate) struct StatusLine {
     /// Who collects into the viewed directory.
     collector: String,
+    receivers: Option<Receivers>,
     damage: Vec<Damage>,
     pub notice: Option<String>,
     pub rate: RateMeter,
 }
 
 impl StatusLine {
-    pub fn new(collector: String) -> Self {
+    pub fn new(collector: String, receivers: Option<Receivers>) -> Self {
         Self {
             collector,
+            receivers,
             damage: Vec::new(),
             notice: None,
             rate: RateMeter::default(),
@@ -50,6 +52,7 @@ impl StatusLine {
             records_per_second: self.rate.per_second(),
             receiving: self.rate.receiving(),
             collector: self.collector.clone(),
+            receivers: self.receivers,
             loading,
             damage: self.damage.clone(),
             notice: self.notice.clone(),

@@ -33,11 +33,24 @@ pub struct WaterfallRows {
 impl WaterfallRows {
     pub fn new(view: &TraceView, inline_logs: bool) -> Self {
         let mut rows = Vec::with_capacity(view.spans.len());
-        for (span, spans) in view.spans.iter().enumerate() {
-            rows.push(RowRef::Span(span));
-            if inline_logs {
-                rows.extend((0..spans.logs.len()).map(|log| RowRef::SpanLog { span, log }));
+        // The spans come in tree order; each open span's logs, in time order, go
+        // between its children as their times fall, so a log after a child's start
+        // shows after that child.
+        let mut open: Vec<OpenSpan> = Vec::new();
+        for (index, span) in view.spans.iter().enumerate() {
+            while open.last().is_some_and(|top| top.depth >= span.depth) {
+                if let Some(mut done) = open.pop() {
+                    done.flush(view, u64::MAX, &mut rows);
+                }
             }
+            if let Some(parent) = open.last_mut() {
+                parent.flush(view, span.start_unix_nano, &mut rows);
+            }
+            rows.push(RowRef::Span(index));
+            open.push(OpenSpan::new(index, span, inline_logs));
+        }
+        while let Some(mut done) = open.pop() {
+            done.flush(view, u64::MAX, &mut rows);
         }
         if inline_logs {
             rows.extend((0..view.orphan_logs.len()).map(RowRef::OrphanLog));
@@ -67,6 +80,46 @@ impl WaterfallRows {
     /// These rows over the trace view they were derived from.
     pub fn over<'a>(&'a self, view: &'a TraceView) -> Waterfall<'a> {
         Waterfall { view, rows: self }
+    }
+}
+
+/// A span whose rows are being laid out: its logs in time order, and how many of
+/// them are placed.
+struct OpenSpan {
+    span: usize,
+    depth: u16,
+    logs: Vec<usize>,
+    next: usize,
+}
+
+impl OpenSpan {
+    /// A span laid out with its logs, or (logs not inline) without.
+    fn new(index: usize, span: &WaterfallSpan, with_logs: bool) -> Self {
+        let shown = if with_logs { span.logs.len() } else { 0 };
+        let mut logs: Vec<usize> = (0..shown).collect();
+        // Stable: logs of the same time keep their order of arrival.
+        logs.sort_by_key(|&log| span.logs[log].time_unix_nano);
+        Self {
+            span: index,
+            depth: span.depth,
+            logs,
+            next: 0,
+        }
+    }
+
+    /// Places the logs at or before `until`.
+    fn flush(&mut self, view: &TraceView, until: u64, rows: &mut Vec<RowRef>) {
+        let span = &view.spans[self.span];
+        while let Some(&log) = self.logs.get(self.next) {
+            if span.logs[log].time_unix_nano > until {
+                break;
+            }
+            rows.push(RowRef::SpanLog {
+                span: self.span,
+                log,
+            });
+            self.next += 1;
+        }
     }
 }
 
@@ -322,6 +375,46 @@ mod tests {
                 .get(6)
                 .map(|r| r.record()),
             None
+        );
+    }
+
+    #[test]
+    fn a_spans_logs_fall_between_its_children_by_time() {
+        let at = |index: u32, time: u64| LogRow {
+            time_unix_nano: time,
+            ..log(index)
+        };
+        let starting = |index: u32, depth: u16, start: u64, logs: Vec<LogRow>| WaterfallSpan {
+            start_unix_nano: start,
+            end_unix_nano: start + 10,
+            ..span(index, depth, logs)
+        };
+        // The root logs before, between and after its two children, out of order;
+        // the first child has a child and a log of its own.
+        let view = TraceView {
+            spans: vec![
+                starting(10, 0, 0, vec![at(3, 25), at(1, 0), at(2, 12), at(4, 40)]),
+                starting(11, 1, 5, vec![at(5, 7)]),
+                starting(12, 2, 6, Vec::new()),
+                starting(13, 1, 20, Vec::new()),
+            ],
+            orphan_logs: Vec::new(),
+            ..trace(None)
+        };
+        let records: Vec<RecordRef> = rows(&view, true).into_iter().map(|(r, _)| r).collect();
+        assert_eq!(
+            records,
+            [
+                RecordRef::Span(10),
+                RecordRef::Log(1),
+                RecordRef::Span(11),
+                RecordRef::Span(12),
+                RecordRef::Log(5),
+                RecordRef::Log(2),
+                RecordRef::Span(13),
+                RecordRef::Log(3),
+                RecordRef::Log(4),
+            ]
         );
     }
 

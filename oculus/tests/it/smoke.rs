@@ -179,3 +179,21 @@ fn a_stop_during_start_up_recovery_ends_cleanly() {
         "{stderr}"
     );
 }
+
+/// A stop that comes between the collector's start and the window's is not lost: the
+/// window closes as soon as it is open and the run is sealed.
+#[test]
+fn a_stop_while_the_window_opens_closes_it() {
+    let (_xvfb, display) = start_xvfb();
+    for _ in 0..3 {
+        let data = tempfile::tempdir().unwrap();
+        // The status line is printed after the collector started, before the window.
+        let viewer = Viewer::start(data.path(), &display);
+        let (status, log) = viewer.terminate();
+        assert!(status.success(), "{status}: {log}");
+        let resolved = oculus_store::resolve(data.path()).unwrap();
+        for segment in resolved.segment_paths() {
+            assert!(oculus_store::segment::is_sealed(segment).unwrap());
+        }
+    }
+}

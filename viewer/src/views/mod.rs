@@ -4,6 +4,7 @@
 
 mod bars;
 mod detail_pane;
+mod empty;
 mod help;
 mod lists;
 mod screen;
@@ -43,6 +44,15 @@ pub fn show(ui: &mut Ui, screen: &Screen<'_>, widgets: Widgets<'_>) -> Vec<Actio
     }
     egui::CentralPanel::default().show(ui, |ui| {
         let tab = screen.tab();
+        let status = &screen.snapshot.status;
+        if status.logs == 0
+            && status.spans == 0
+            && status.metric_points == 0
+            && status.loading.is_none()
+        {
+            empty::how_to_send(ui, status, &mut actions);
+            return;
+        }
         match (tab.view, tab.open_trace) {
             (ViewKind::Logs, _) => lists::log_table(ui, screen, list, &mut actions),
             (ViewKind::Traces, None) => lists::trace_list(ui, screen, list, &mut actions),

@@ -4,6 +4,7 @@ use egui::Event;
 use egui_kittest::Harness;
 use oculus_collector::Collector;
 use oculus_viewer::App;
+use oculus_viewer::snapshot::Receivers;
 
 use crate::common::{eventually, options, recorded_run, runtime, start_collector};
 
@@ -27,12 +28,23 @@ pub fn app_with(adjust: impl FnOnce(&mut oculus_viewer::BackendOptions)) -> Fixt
 /// The app over a data directory that a live collector writes: what `send` exports
 /// arrives while the test drives the window.
 pub fn live_app() -> Fixture {
+    let mut fixture = empty_live_app();
+    fixture.send("checkout", 6);
+    fixture
+}
+
+/// The app with a collector of its own, as `oculus` runs it, before any record.
+pub fn empty_live_app() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let runtime = runtime();
     let collector = runtime.block_on(start_collector(dir.path()));
-    let mut fixture = with_data(dir, runtime, Some(collector), |_| {});
-    fixture.send("checkout", 6);
-    fixture
+    let receivers = Receivers {
+        grpc: collector.grpc_addr(),
+        http: collector.http_addr(),
+    };
+    with_data(dir, runtime, Some(collector), |options| {
+        options.receivers = Some(receivers);
+    })
 }
 
 fn with_data(

@@ -51,6 +51,7 @@ pub fn options(dir: &Path) -> BackendOptions {
         editor: EditorOptions::default(),
         collector: "test".into(),
         arrivals: oculus_viewer::Arrivals::default(),
+        receivers: None,
     }
 }
 

@@ -6,7 +6,7 @@ use egui_kittest::kittest::{Queryable, by};
 use oculus_viewer::model::trace_hex;
 use oculus_viewer::snapshot::ViewKind;
 
-use crate::app_fixture::{app, live_app};
+use crate::app_fixture::{app, empty_live_app, live_app};
 
 fn logs_counted(app: &oculus_viewer::App) -> u64 {
     app.snapshot().level_counts.iter().sum()
@@ -98,4 +98,19 @@ fn the_filter_fields_stay_put_while_the_counts_grow() {
     f.wait("three-digit counts", |app| logs_counted(app) >= 100);
     f.harness.step();
     assert_eq!(search_field(&f), before);
+}
+
+#[test]
+fn an_empty_window_says_how_to_send_to_it_until_records_arrive() {
+    let mut f = empty_live_app();
+    f.harness.step();
+    let grpc = f.app().snapshot().status.receivers.unwrap().grpc;
+    let line = format!("OTEL_EXPORTER_OTLP_ENDPOINT=http://{grpc}");
+    f.harness.get_by_label(&line);
+    f.harness.get_by_label("Copy the gRPC line").click();
+    f.harness.step();
+    f.send("checkout", 2);
+    f.wait("the records", |app| app.snapshot().logs.total > 0);
+    f.harness.step();
+    assert!(f.harness.query_by_label(&line).is_none());
 }
