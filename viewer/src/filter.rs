@@ -93,7 +93,8 @@ impl TraceIdPrefix {
     }
 
     fn matches(self, id: PackedTraceId) -> bool {
-        id.get() & self.mask == self.value
+        // A record without a trace id (0) is in no trace, even one whose id starts with zeros.
+        id.get() != 0 && id.get() & self.mask == self.value
     }
 }
 
@@ -238,7 +239,8 @@ fn parse_attribute_terms(text: &str) -> Vec<AttributeTerm> {
             } else {
                 AttributeTerm::Contains {
                     key,
-                    lowercase_text: value.to_lowercase().into_bytes(),
+                    // Folded as the comparison folds (ASCII only), so `Ä` still finds `Ä`.
+                    lowercase_text: value.to_ascii_lowercase().into_bytes(),
                 }
             })
         })
@@ -380,19 +382,25 @@ fn search_serial<E: HasText>(
         let mut at = 0;
         while let Some(found) = regex.find_at(haystack, at) {
             let position = low + found.start();
-            // The first record that ends past the match.
-            let r = records.partition_point(|e| offset(e) + e.text().len() as usize <= position);
+            // The first record that ends at or past the match: an empty match at a
+            // record's end, or in an empty record, is that record's.
+            let r = records.partition_point(|e| offset(e) + (e.text().len() as usize) < position);
             let Some(record) = records.get(r) else { break };
+            let end = offset(record) + record.text().len() as usize;
             if offset(record) <= position {
-                hits.push((first + r) as u32);
-                at = offset(record) + record.text().len() as usize - low;
+                // A match past the record's end ran over the newline into the next
+                // record: the record's own text decides.
+                if low + found.end() <= end
+                    || regex.is_match(&haystack[offset(record) - low..end - low])
+                {
+                    hits.push((first + r) as u32);
+                }
+                // Past the record and its newline.
+                at = end + 1 - low;
             } else {
                 at = offset(record) - low;
             }
-            if found.is_empty() && at <= found.start() {
-                at = found.start() + 1;
-            }
-            if at >= haystack.len() {
+            if at > haystack.len() {
                 break;
             }
         }

@@ -1,41 +1,204 @@
 //! The filter pass against a plain model: whatever the records, the filter and the
-//! step sizes, the rows are those a record-by-record check would pick. Text chunks are
-//! made tiny so that matches land on every kind of boundary.
+//! step sizes, the rows, level counts and traces are those a record-by-record check
+//! of the generated records would pick. The model reads only the records the test
+//! made, never the index, so a mistake the index and the filter share still fails.
+//! Text chunks are made tiny so that matches land on every kind of boundary, and
+//! blocks arrive while a pass is under way.
+
+use std::time::Duration;
 
 use oculus_store::BlockBuilder;
-use oculus_store::proto::{AnyValue, KeyValue, LogRecord, Resource, Scope, any_value::Value};
-use oculus_viewer::filter::{CompiledFilter, Filter, LogMatches, attributes, step_logs};
+use oculus_store::block::SpanColumns;
+use oculus_store::proto::{
+    AnyValue, KeyValue, LogRecord, Resource, Scope, Span, StatusCode, any_value::Value,
+};
+use oculus_viewer::filter::{
+    CompiledFilter, Filter, LogMatches, Since, SpanMatches, step_logs, step_spans,
+};
 use oculus_viewer::model::{BlockLoc, Index, Level};
 use oculus_viewer::raw::prepare_raw;
 use proptest::prelude::*;
 use prost::Message as _;
 
-const WORDS: [&str; 6] = ["alpha", "beta", "Gamma", "delta", "ALPHA beta", "x"];
-const KEYS: [&str; 3] = ["k", "key", "kk"];
+/// `Ärger` and `ärger`: the search and attribute terms fold ASCII letters only.
+const WORDS: [&str; 9] = [
+    "alpha",
+    "beta",
+    "Gamma",
+    "delta",
+    "ALPHA beta",
+    "x",
+    "Ärger",
+    "ärger",
+    "",
+];
+/// `a.b` and `aXb` tell an escaped dot from a wildcard.
+const KEYS: [&str; 4] = ["k", "kk", "a.b", "aXb"];
+const INTEGERS: [i64; 3] = [-3, 42, 420];
+/// `None`: a resource without `service.name`, which OpenTelemetry calls `unknown_service`.
+const SERVICES: [Option<&str>; 3] = [Some("api"), Some("db"), None];
+const SCOPES: [&str; 4] = ["app::http", "App::DB", "Über::cache", ""];
+const SEVERITY_TEXTS: [&str; 5] = ["", "warn", "ERROR", "Critical", "nonsense"];
+const TRACE_IDS: [u128; 4] = [
+    0x9a90_0c20_bc5b_7a0f_c601_8fd7_6821_4df9,
+    // The same first 16 digits as the one before.
+    0x9a90_0c20_bc5b_7a0f_0000_0000_0000_0001,
+    0x9a90_0c21_0000_0000_0000_0000_0000_0000,
+    // Its short id is eight zeros, as a record without a trace id would print.
+    0x0000_0000_7777_abcd_0000_0000_0000_0002,
+];
 
-#[derive(Clone, Debug)]
-struct Record {
-    words: Vec<usize>,
-    severity: i32,
-    attributes: Vec<(usize, usize)>,
+#[derive(Clone, Copy, Debug)]
+enum AttributeValue {
+    Word(usize),
+    Integer(usize),
 }
 
-fn record() -> impl Strategy<Value = Record> {
+impl AttributeValue {
+    /// The value as OTLP sends it.
+    fn any_value(self) -> AnyValue {
+        AnyValue {
+            value: Some(match self {
+                AttributeValue::Word(w) => Value::StringValue(WORDS[w].to_owned()),
+                AttributeValue::Integer(i) => Value::IntValue(INTEGERS[i]),
+            }),
+        }
+    }
+
+    /// The value as a user reads it.
+    fn text(self) -> String {
+        match self {
+            AttributeValue::Word(w) => WORDS[w].to_owned(),
+            AttributeValue::Integer(i) => INTEGERS[i].to_string(),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Log {
+    service: usize,
+    scope: usize,
+    words: Vec<usize>,
+    severity_number: i32,
+    severity_text: usize,
+    attributes: Vec<(usize, AttributeValue)>,
+    trace: Option<usize>,
+    /// Event and observed time; 0 is absent, as in OTLP.
+    time: u64,
+    observed: u64,
+}
+
+#[derive(Clone, Debug)]
+struct SpanRecord {
+    service: usize,
+    scope: usize,
+    name: usize,
+    attributes: Vec<(usize, AttributeValue)>,
+    trace: usize,
+    status: StatusCode,
+    start: u64,
+    duration: u64,
+}
+
+#[derive(Clone, Debug)]
+struct Batch {
+    session: u16,
+    logs: Vec<Log>,
+    spans: Vec<SpanRecord>,
+}
+
+fn attributes() -> impl Strategy<Value = Vec<(usize, AttributeValue)>> {
+    let value = prop_oneof![
+        3 => (0..WORDS.len()).prop_map(AttributeValue::Word),
+        1 => (0..INTEGERS.len()).prop_map(AttributeValue::Integer),
+    ];
+    prop::collection::vec((0..KEYS.len(), value), 0..3)
+}
+
+fn log() -> impl Strategy<Value = Log> {
+    let times = prop_oneof![
+        (1_000u64..1_100).prop_map(|t| (t, 0)),
+        (1_000u64..1_100).prop_map(|t| (0, t)),
+        (1_000u64..1_100, 1_000u64..1_100),
+        Just((0, 0)),
+    ];
+    let severity = prop_oneof![
+        3 => (0..25i32, Just(0)),
+        1 => (Just(0), 0..SEVERITY_TEXTS.len()),
+    ];
     (
+        (0..SERVICES.len(), 0..SCOPES.len()),
         prop::collection::vec(0..WORDS.len(), 0..4),
-        0..25i32,
-        prop::collection::vec((0..KEYS.len(), 0..WORDS.len()), 0..3),
+        severity,
+        attributes(),
+        prop::option::weighted(0.6, 0..TRACE_IDS.len()),
+        times,
     )
-        .prop_map(|(words, severity, attributes)| Record {
-            words,
-            severity,
-            attributes,
+        .prop_map(
+            |(
+                (service, scope),
+                words,
+                (severity_number, severity_text),
+                attributes,
+                trace,
+                (time, observed),
+            )| Log {
+                service,
+                scope,
+                words,
+                severity_number,
+                severity_text,
+                attributes,
+                trace,
+                time,
+                observed,
+            },
+        )
+}
+
+fn span() -> impl Strategy<Value = SpanRecord> {
+    let status = prop::sample::select(vec![
+        StatusCode::Unspecified,
+        StatusCode::Ok,
+        StatusCode::Error,
+    ]);
+    (
+        (0..SERVICES.len(), 0..SCOPES.len()),
+        0..WORDS.len(),
+        attributes(),
+        0..TRACE_IDS.len(),
+        status,
+        (1_000u64..1_100, 0u64..50),
+    )
+        .prop_map(
+            |((service, scope), name, attributes, trace, status, (start, duration))| SpanRecord {
+                service,
+                scope,
+                name,
+                attributes,
+                trace,
+                status,
+                start,
+                duration,
+            },
+        )
+}
+
+fn batch() -> impl Strategy<Value = Batch> {
+    (
+        0..3u16,
+        prop::collection::vec(log(), 0..8),
+        prop::collection::vec(span(), 0..6),
+    )
+        .prop_map(|(session, logs, spans)| Batch {
+            session,
+            logs,
+            spans,
         })
 }
 
-fn message(record: &Record) -> String {
-    record
-        .words
+fn message(words: &[usize]) -> String {
+    words
         .iter()
         .map(|&w| WORDS[w])
         .collect::<Vec<_>>()
@@ -48,135 +211,436 @@ fn string(text: &str) -> Option<AnyValue> {
     })
 }
 
-fn index(blocks: &[Vec<Record>]) -> Index {
-    let mut index = Index::with_text_chunk_bytes(256);
-    for (number, records) in blocks.iter().enumerate() {
-        let mut b = BlockBuilder::new();
-        let key = b.intern("service.name");
-        let resource = b.add_resource(Resource {
-            attributes: vec![KeyValue {
-                key,
-                value: string("model"),
-            }],
-            ..Resource::default()
-        });
-        let scope = b.add_scope(Scope {
-            resource,
-            ..Scope::default()
-        });
-        b.set_base_time(1_000);
-        for record in records {
-            let attributes = record
-                .attributes
-                .iter()
-                .map(|&(k, v)| KeyValue {
-                    key: b.intern(KEYS[k]),
-                    value: string(WORDS[v]),
-                })
-                .collect();
-            let log = LogRecord {
-                scope,
-                severity_number: record.severity,
-                body: string(&message(record)),
-                attributes,
-                ..LogRecord::default()
-            };
-            b.push_log(log, 2_000, 0);
-        }
-        let loc = BlockLoc {
-            segment: 0,
-            offset: number as u64,
-            frame_bytes: 0,
-        };
-        let prepared = prepare_raw(&b.finish().encode_to_vec()).unwrap();
-        index.add_prepared(&prepared, loc, 0);
-    }
-    index
+fn split(id: u128) -> (u64, u64) {
+    ((id >> 64) as u64, id as u64)
 }
 
-/// The record-by-record answer.
-fn expected(index: &Index, filter: &Filter) -> Vec<u32> {
-    let needle = filter.search.to_ascii_lowercase();
-    index
-        .logs
-        .iter()
-        .enumerate()
-        .filter(|(_, log)| {
-            let text = index.log_text.bytes(log.text).to_ascii_lowercase();
-            let found = needle.is_empty()
-                || text
-                    .windows(needle.len())
-                    .any(|window| window == needle.as_bytes());
-            let attributes_match = filter.attributes.split_whitespace().all(|term| {
-                let raw = index.log_text.bytes(log.text);
-                match term.split_once('=') {
-                    Some((key, value)) => {
-                        attributes(raw).any(|(k, v)| k == key.as_bytes() && v == value.as_bytes())
-                    }
-                    None => match term.split_once('~') {
-                        Some((key, part)) => attributes(raw).any(|(k, v)| {
-                            k == key.as_bytes()
-                                && v.to_ascii_lowercase()
-                                    .windows(part.len())
-                                    .any(|w| w == part.to_ascii_lowercase().as_bytes())
-                        }),
-                        None => true,
-                    },
-                }
+/// The batch as the collector stores it.
+fn encode(batch: &Batch) -> Vec<u8> {
+    let mut b = BlockBuilder::new();
+    b.set_base_time(1_000);
+    let service_key = b.intern("service.name");
+    // One resource per service and one scope per (service, scope), as the collector writes them.
+    let mut scopes = std::collections::HashMap::new();
+    let mut scope_of = |b: &mut BlockBuilder, service: usize, scope: usize| {
+        *scopes.entry((service, scope)).or_insert_with(|| {
+            let attributes = SERVICES[service]
+                .map(|name| KeyValue {
+                    key: service_key,
+                    value: string(name),
+                })
+                .into_iter()
+                .collect();
+            let resource = b.add_resource(Resource {
+                attributes,
+                ..Resource::default()
             });
-            found && attributes_match && log.level.effective() >= filter.min_level
+            let name = b.intern(SCOPES[scope]);
+            b.add_scope(Scope {
+                resource,
+                name,
+                ..Scope::default()
+            })
         })
-        .map(|(i, _)| i as u32)
-        .collect()
+    };
+    let key_values = |b: &mut BlockBuilder, attributes: &[(usize, AttributeValue)]| {
+        attributes
+            .iter()
+            .map(|&(k, v)| KeyValue {
+                key: b.intern(KEYS[k]),
+                value: Some(v.any_value()),
+            })
+            .collect::<Vec<_>>()
+    };
+    for log in &batch.logs {
+        let (trace_id_high, trace_id_low) = log.trace.map_or((0, 0), |t| split(TRACE_IDS[t]));
+        let record = LogRecord {
+            scope: scope_of(&mut b, log.service, log.scope),
+            severity_number: log.severity_number,
+            severity_text: b.intern(SEVERITY_TEXTS[log.severity_text]),
+            body: string(&message(&log.words)),
+            attributes: key_values(&mut b, &log.attributes),
+            trace_id_high,
+            trace_id_low,
+            ..LogRecord::default()
+        };
+        b.push_log(record, log.time, log.observed);
+    }
+    for (i, span) in batch.spans.iter().enumerate() {
+        let (trace_id_high, trace_id_low) = split(TRACE_IDS[span.trace]);
+        let record = Span {
+            scope: scope_of(&mut b, span.service, span.scope),
+            trace_id_high,
+            trace_id_low,
+            name: b.intern(WORDS[span.name]),
+            attributes: key_values(&mut b, &span.attributes),
+            status_code: span.status as i32,
+            ..Span::default()
+        };
+        let columns = SpanColumns {
+            span_id: i as u64 + 1,
+            parent_span_id: 0,
+            start_unix_nano: span.start,
+            end_unix_nano: span.start + span.duration,
+        };
+        b.push_span(record, columns);
+    }
+    b.finish().encode_to_vec()
+}
+
+/// What the filter should pick, by the model.
+#[derive(Debug, Default, PartialEq)]
+struct Picked {
+    /// Log records, by their place among all generated log records.
+    rows: Vec<u32>,
+    level_counts: [u64; 7],
+    /// Trace ids, in order of their first passing span.
+    traces: Vec<u128>,
+}
+
+/// The level of OTLP's severity number, else of its severity text, as a place in
+/// `Level::ALL`: 0 none, 1 TRACE up to 6 FATAL.
+fn level(number: i32, text: &str) -> usize {
+    match number {
+        1..=24 => (number as usize - 1) / 4 + 1,
+        _ => match text.to_ascii_lowercase().as_str() {
+            "trace" => 1,
+            "debug" => 2,
+            "info" | "information" => 3,
+            "warn" | "warning" => 4,
+            "error" => 5,
+            "fatal" | "critical" => 6,
+            _ => 0,
+        },
+    }
+}
+
+/// The conditions of a filter, read from its fields by the model alone.
+struct Model {
+    min_level: usize,
+    services: Vec<String>,
+    sessions: Vec<u16>,
+    scope: String,
+    terms: Vec<(String, char, String)>,
+    trace_prefix: Option<String>,
+    since: u64,
+    search: Option<regex::Regex>,
+    substring: Option<String>,
+    /// A bad regex or trace id: nothing passes.
+    invalid: bool,
+}
+
+impl Model {
+    fn new(filter: &Filter) -> Self {
+        let mut invalid = false;
+        let trace = filter.trace_id.trim().to_ascii_lowercase();
+        let trace_prefix = if trace.is_empty() {
+            None
+        } else {
+            let hex = trace.chars().all(|c| c.is_ascii_hexdigit());
+            invalid |= !hex || !(8..=32).contains(&trace.len());
+            Some(trace)
+        };
+        let (mut search, mut substring) = (None, None);
+        if filter.regex && !filter.search.is_empty() {
+            match regex::RegexBuilder::new(&filter.search)
+                .case_insensitive(true)
+                .multi_line(true)
+                .build()
+            {
+                Ok(regex) => search = Some(regex),
+                Err(_) => invalid = true,
+            }
+        } else if !filter.search.is_empty() {
+            substring = Some(filter.search.to_ascii_lowercase());
+        }
+        let terms = filter
+            .attributes
+            .split_whitespace()
+            .filter_map(|term| {
+                let at = term.find(['=', '~'])?;
+                let operator = term[at..].chars().next()?;
+                Some((term[..at].to_owned(), operator, term[at + 1..].to_owned()))
+            })
+            .collect();
+        Self {
+            min_level: Level::ALL
+                .iter()
+                .position(|&l| l == filter.min_level)
+                .unwrap(),
+            services: filter.services.clone(),
+            sessions: filter.sessions.clone(),
+            scope: filter.scope.trim().to_lowercase(),
+            terms,
+            trace_prefix,
+            since: filter.since.map_or(0, |since| {
+                since
+                    .chosen_at_unix_nano
+                    .saturating_sub(since.window.as_nanos() as u64)
+            }),
+            search,
+            substring,
+            invalid,
+        }
+    }
+
+    /// Everything but the level (a log's) or the status (a span's).
+    fn passes(&self, record: &Fields<'_>) -> bool {
+        let service = SERVICES[record.service].unwrap_or("unknown_service");
+        let attributes: Vec<(&str, String)> = record
+            .attributes
+            .iter()
+            .map(|&(k, v)| (KEYS[k], v.text()))
+            .collect();
+        // The searchable text: the message or name, then each attribute as the
+        // index separates them, so that ^ and $ anchor at the record's ends.
+        let mut text = record.display.to_owned();
+        for (key, value) in &attributes {
+            text.push('\x1f');
+            text.push_str(key);
+            text.push('\x1e');
+            text.push_str(value);
+        }
+        let term_matches = |(key, operator, wanted): &(String, char, String)| {
+            attributes.iter().any(|(k, value)| {
+                k == key
+                    && match operator {
+                        '=' => value == wanted,
+                        _ => value
+                            .to_ascii_lowercase()
+                            .contains(&wanted.to_ascii_lowercase()),
+                    }
+            })
+        };
+        !self.invalid
+            && (self.sessions.is_empty() || self.sessions.contains(&record.session))
+            && (self.services.is_empty() || self.services.iter().any(|s| s == service))
+            && SCOPES[record.scope].to_lowercase().contains(&self.scope)
+            && self.trace_prefix.as_ref().is_none_or(|prefix| {
+                record
+                    .trace_id
+                    .is_some_and(|id| format!("{id:032x}").starts_with(prefix.as_str()))
+            })
+            && record.time >= self.since
+            && self.terms.iter().all(term_matches)
+            && self
+                .substring
+                .as_ref()
+                .is_none_or(|s| text.to_ascii_lowercase().contains(s.as_str()))
+            && self.search.as_ref().is_none_or(|r| r.is_match(&text))
+    }
+}
+
+/// What the filter looks at in a log record or a span.
+struct Fields<'a> {
+    session: u16,
+    service: usize,
+    scope: usize,
+    trace_id: Option<u128>,
+    /// A log's time; a span's start.
+    time: u64,
+    /// The message or span name.
+    display: &'a str,
+    attributes: &'a [(usize, AttributeValue)],
+}
+
+/// The record-by-record answer, from the generated records alone.
+fn expected(batches: &[Batch], filter: &Filter) -> Picked {
+    let model = Model::new(filter);
+    let mut picked = Picked::default();
+    let logs = batches
+        .iter()
+        .flat_map(|b| b.logs.iter().map(move |log| (b.session, log)));
+    for (row, (session, log)) in logs.enumerate() {
+        let time = if log.time != 0 {
+            log.time
+        } else {
+            log.observed
+        };
+        let trace_id = log.trace.map(|t| TRACE_IDS[t]);
+        let message = message(&log.words);
+        let fields = Fields {
+            session,
+            service: log.service,
+            scope: log.scope,
+            trace_id,
+            time,
+            display: &message,
+            attributes: &log.attributes,
+        };
+        if !model.passes(&fields) {
+            continue;
+        }
+        let level = level(log.severity_number, SEVERITY_TEXTS[log.severity_text]);
+        picked.level_counts[level] += 1;
+        // A record without a level counts as INFO against the threshold.
+        let effective = if level == 0 { 3 } else { level };
+        if effective >= model.min_level {
+            picked.rows.push(row as u32);
+        }
+    }
+    let errors_only = model.min_level >= 5;
+    let spans = batches
+        .iter()
+        .flat_map(|b| b.spans.iter().map(move |span| (b.session, span)));
+    for (session, span) in spans {
+        let trace_id = TRACE_IDS[span.trace];
+        let fields = Fields {
+            session,
+            service: span.service,
+            scope: span.scope,
+            trace_id: Some(trace_id),
+            time: span.start,
+            display: WORDS[span.name],
+            attributes: &span.attributes,
+        };
+        let passes = model.passes(&fields) && (!errors_only || span.status == StatusCode::Error);
+        if passes && !picked.traces.contains(&trace_id) {
+            picked.traces.push(trace_id);
+        }
+    }
+    picked
 }
 
 fn filter() -> impl Strategy<Value = Filter> {
-    let search = prop_oneof![
-        Just(String::new()),
-        (0..WORDS.len()).prop_map(|w| WORDS[w].to_owned()),
-        Just("ha b".to_owned()),
-        Just("A".to_owned()),
-        Just("eta".to_owned()),
+    let services = prop::sample::subsequence(vec!["api", "db", "unknown_service", "API"], 0..=2)
+        .prop_map(|s| s.into_iter().map(str::to_owned).collect::<Vec<_>>());
+    let sessions = prop_oneof![
+        2 => Just(Vec::new()),
+        1 => prop::sample::subsequence(vec![0u16, 1, 2], 1..=2),
+    ];
+    let scope = prop_oneof![
+        3 => Just(""),
+        1 => prop::sample::select(vec!["app", "HTTP", "::c", " db ", "ÜBER", "zzz"]),
+    ]
+    .prop_map(str::to_owned);
+    let term = prop_oneof![
+        (0..KEYS.len(), 0..WORDS.len()).prop_map(|(k, w)| format!("{}={}", KEYS[k], WORDS[w])),
+        (0..KEYS.len(), 0..INTEGERS.len())
+            .prop_map(|(k, i)| format!("{}={}", KEYS[k], INTEGERS[i])),
+        (
+            0..KEYS.len(),
+            prop::sample::select(vec!["", "ph", "gam", "A", "ärg", "Ärg", "2", "-"])
+        )
+            .prop_map(|(k, text)| format!("{}~{text}", KEYS[k])),
+        Just("no-operator".to_owned()),
     ];
     let attributes = prop_oneof![
-        Just(String::new()),
-        (0..KEYS.len(), 0..WORDS.len()).prop_map(|(k, w)| format!("{}={}", KEYS[k], WORDS[w])),
-        (0..KEYS.len()).prop_map(|k| format!("{}~ph", KEYS[k])),
+        2 => Just(String::new()),
+        1 => prop::collection::vec(term, 1..3).prop_map(|terms| terms.join(" ")),
     ];
-    let level = prop_oneof![
-        Just(Level::Unset),
-        Just(Level::Debug),
-        Just(Level::Warn),
-        Just(Level::Error),
+    let trace_id = prop_oneof![
+        3 => Just(String::new()),
+        2 => (0..TRACE_IDS.len()).prop_map(|t| format!("{:032x}", TRACE_IDS[t])),
+        1 => prop::sample::select(vec![
+            " 9A900C20BC5B7A0FC6018FD768214DF9 ",
+            "9a900c20",
+            "9a900c20bc5b7a0f",
+            "9a900c20bc5b7a0fc",
+            "9a900c21",
+            "00000000",
+            "0000000077",
+            "deadbeef",
+            // Too short, not hex, too long: each matches nothing.
+            "9a900c2",
+            "9a900c2g",
+            "9a900c20bc5b7a0fc6018fd768214df90",
+        ])
+        .prop_map(str::to_owned),
     ];
-    (search, attributes, level).prop_map(|(search, attributes, min_level)| Filter {
-        search,
+    let since = prop_oneof![
+        2 => Just(None),
+        1 => (0u64..150, 900u64..1_200).prop_map(|(window, chosen_at)| Some(Since {
+            window: Duration::from_nanos(window),
+            chosen_at_unix_nano: chosen_at,
+        })),
+    ];
+    let search = prop_oneof![
+        4 => Just((String::new(), false)),
+        2 => prop::sample::select(vec![
+            "alpha", "ALPHA", "ha b", "eta", "a", "k", "a.b", "42", "ärger", "(",
+        ])
+        .prop_map(|s| (s.to_owned(), false)),
+        2 => prop::sample::select(vec![
+            "^alpha", "beta$", "gam+a", "a.p", "ph|ELT", "^$", "x*", "^x$", r"a\sx", "(",
+        ])
+        .prop_map(|s| (s.to_owned(), true)),
+    ];
+    (
+        prop::sample::select(Level::ALL.to_vec()),
+        prop_oneof![2 => Just(Vec::new()), 1 => services],
+        sessions,
+        scope,
         attributes,
-        min_level,
-        ..Filter::default()
-    })
+        trace_id,
+        since,
+        search,
+    )
+        .prop_map(
+            |(
+                min_level,
+                services,
+                sessions,
+                scope,
+                attributes,
+                trace_id,
+                since,
+                (search, regex),
+            )| {
+                Filter {
+                    min_level,
+                    services,
+                    sessions,
+                    scope,
+                    attributes,
+                    trace_id,
+                    since,
+                    search,
+                    regex,
+                }
+            },
+        )
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(96))]
+    #![proptest_config(ProptestConfig::with_cases(2048))]
 
     #[test]
-    fn filter_steps_agree_with_a_record_by_record_check(
-        blocks in prop::collection::vec(prop::collection::vec(record(), 0..12), 1..24),
+    fn filter_steps_agree_with_a_model_of_the_records(
+        batches in prop::collection::vec(batch(), 1..12),
         filter in filter(),
-        step in 1usize..40,
+        steps in prop::collection::vec(1usize..24, 1..6),
     ) {
-        let index = index(&blocks);
+        let mut index = Index::with_text_chunk_bytes(256);
         let mut compiled = CompiledFilter::new(&filter);
-        let mut matches = LogMatches::default();
-        while matches.scanned < index.logs.len() {
-            step_logs(&index, &mut compiled, &mut matches, step);
+        let mut logs = LogMatches::default();
+        let mut spans = SpanMatches::default();
+        let mut step = steps.iter().copied().cycle();
+        for (number, batch) in batches.iter().enumerate() {
+            let loc = BlockLoc { segment: 0, offset: number as u64, frame_bytes: 0 };
+            index.add_prepared(&prepare_raw(&encode(batch)).unwrap(), loc, batch.session);
+            // Records arrive while a pass is part way through.
+            step_logs(&index, &mut compiled, &mut logs, step.next().unwrap());
+            step_spans(&index, &mut compiled, &mut spans, step.next().unwrap());
         }
-        let rows: Vec<u32> = (0..matches.rows.len()).filter_map(|r| matches.rows.get(r)).collect();
-        prop_assert_eq!(rows, expected(&index, &filter));
-        // Level counts cover everything but the level threshold.
-        let without_level = Filter { min_level: Level::Unset, ..filter.clone() };
-        let total: u64 = matches.level_counts.iter().sum();
-        prop_assert_eq!(total as usize, expected(&index, &without_level).len());
+        while logs.scanned < index.logs.len() {
+            step_logs(&index, &mut compiled, &mut logs, step.next().unwrap());
+        }
+        while spans.scanned < index.spans.len() {
+            step_spans(&index, &mut compiled, &mut spans, step.next().unwrap());
+        }
+
+        let want = expected(&batches, &filter);
+        prop_assert_eq!(compiled.error.is_some(), Model::new(&filter).invalid, "{:?}", compiled.error);
+        let rows: Vec<u32> = (0..logs.rows.len()).filter_map(|r| logs.rows.get(r)).collect();
+        prop_assert_eq!(rows, want.rows);
+        prop_assert_eq!(logs.level_counts, want.level_counts);
+        let traces: Vec<u128> = spans.traces.iter().map(|&t| index.traces[t as usize].id).collect();
+        prop_assert_eq!(traces, want.traces);
+        for (place, &trace) in spans.traces.iter().enumerate() {
+            prop_assert_eq!(spans.position(trace), Some(place));
+        }
+        let listed = (0..index.traces.len() as u32).filter(|&t| spans.position(t).is_some()).count();
+        prop_assert_eq!(listed, spans.traces.len());
     }
 }
