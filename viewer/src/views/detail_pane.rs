@@ -6,7 +6,7 @@ use super::screen::Screen;
 use super::style::ROW_HEIGHT;
 use crate::action::Action;
 use crate::model::{span_hex, trace_hex};
-use crate::snapshot::{Detail, RecordRef};
+use crate::snapshot::{Detail, DetailRow, RecordRef};
 
 pub fn detail_pane(ui: &mut Ui, screen: &Screen<'_>, actions: &mut Vec<Action>) {
     let Some(detail) = &screen.snapshot.detail else {
@@ -66,8 +66,10 @@ fn draw_detail(ui: &mut Ui, detail: &Detail, actions: &mut Vec<Action>) {
                         if section.rows.is_empty() {
                             ui.weak("none");
                         }
-                        // Key, copy button, then the value in all the width left.
-                        let key_width = 130.0;
+                        // Key, copy button, then the value in all the width left. The
+                        // keys get the width of the longest, up to 45% of the pane, so
+                        // widening the pane shows long keys whole.
+                        let key_width = key_column_width(ui, &section.rows);
                         for row in &section.rows {
                             ui.horizontal_top(|ui| {
                                 ui.allocate_ui_with_layout(
@@ -106,4 +108,22 @@ fn draw_detail(ui: &mut Ui, detail: &Detail, actions: &mut Vec<Action>) {
                     });
             }
         });
+}
+
+/// The width of a section's key column: its longest key, within 130 points and 45% of
+/// the pane (a key cut at that is whole on hover).
+fn key_column_width(ui: &Ui, rows: &[DetailRow]) -> f32 {
+    let font = egui::TextStyle::Monospace.resolve(ui.style());
+    let longest = ui.fonts_mut(|fonts| {
+        rows.iter()
+            .map(|row| {
+                fonts
+                    .layout_no_wrap(row.key.clone(), font.clone(), egui::Color32::WHITE)
+                    .size()
+                    .x
+            })
+            .fold(0.0, f32::max)
+    });
+    let most = (ui.available_width() * 0.45).max(130.0);
+    (longest + 4.0).clamp(130.0, most)
 }
