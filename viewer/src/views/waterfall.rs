@@ -40,7 +40,9 @@ fn draw_waterfall(
     actions: &mut Vec<Action>,
 ) {
     let view = waterfall.view;
-    ui.horizontal(|ui| {
+    // Wrapped: a row wider than the panel would widen the panel's ui, and the bars
+    // below would then run under the detail pane.
+    ui.horizontal_wrapped(|ui| {
         if ui.button("< Traces").on_hover_text("Esc").clicked() {
             actions.push(Action::CloseTrace);
         }
@@ -86,7 +88,8 @@ fn draw_waterfall(
         }
     });
     let total = waterfall.len();
-    let area = ui.available_rect_before_wrap();
+    // Never wider than what is shown, whatever widened the ui.
+    let area = ui.available_rect_before_wrap().intersect(ui.clip_rect());
     let visible = (area.height() / ROW_HEIGHT).floor().max(1.0) as usize;
     list.visible = visible;
     scroll_input(ui, list, total, area);
@@ -202,8 +205,11 @@ fn draw_waterfall(
                     TextFormat::simple(FontId::monospace(11.0), text_color),
                 );
                 append_highlighted(&mut job, ui, &log.message, &log.highlights, text_color);
-                job.wrap.max_width = area.width() - indent - 40.0 - SCROLLBAR_WIDTH;
+                // Within the label column, cut with an ellipsis, so that the text never
+                // runs under the dots of the time column (the detail pane has it whole).
+                job.wrap.max_width = (label_width - indent).max(20.0);
                 job.wrap.max_rows = 1;
+                job.wrap.overflow_character = Some('…');
                 let at = egui::pos2(area.left() + 4.0 + indent, y + 3.0);
                 paint_label(ui, &painter, job, at, text_color);
                 let x = x_of(log.time_unix_nano);

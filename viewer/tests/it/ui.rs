@@ -307,3 +307,28 @@ fn the_help_lists_the_keys_and_every_glyph_drawn_exists() {
     harness.run();
     harness.get_by_label("1.5 µs");
 }
+
+#[test]
+fn a_narrow_waterfall_stays_left_of_the_detail_pane() {
+    let mut f = app();
+    // Narrow enough that the waterfall's tool row does not fit beside the pane.
+    f.harness.set_size(egui::vec2(900.0, 700.0));
+    f.keys("t");
+    f.wait("the trace list", |app| app.snapshot().traces.total > 0);
+    f.keys("gg");
+    f.wait_selected();
+    f.harness.key_press(egui::Key::Enter);
+    f.wait("the waterfall", |app| app.waterfall().is_some());
+    f.keys("j");
+    f.harness.key_press(egui::Key::Enter);
+    f.wait("the span's detail", |app| app.snapshot().detail.is_some());
+    f.harness.step();
+    let pane_left = f.harness.get_by_label("Open trace").rect().left();
+    for control in ["zoom in (+)", "zoom out (-)", "copy as Markdown"] {
+        let right = f.harness.get_by_label(control).rect().right();
+        assert!(
+            right <= pane_left,
+            "{control} ends at {right}, under the pane at {pane_left}"
+        );
+    }
+}
