@@ -29,6 +29,10 @@ sleep 1
 DISPLAY=$display target/release/oculus --data-dir "$data" --grpc "$grpc" --http "$http" &
 viewer=$!
 sleep 2
+# Before any data: the window says where to send it.
+DISPLAY=$display xdotool mousemove 1399 859
+xwd -root -silent -display "$display" | convert xwd:- -crop 1400x860+0+0 "$out/empty.png"
+echo "wrote $out/empty.png"
 target/release/demo-service --endpoint "http://$grpc" --iterations 60 --interval-ms 25 >/dev/null 2>&1
 target/release/demo-service --endpoint "http://$grpc" --iterations 60 --interval-ms 25 >/dev/null 2>&1
 sleep 1
