@@ -16,6 +16,13 @@ impl Drop for Killed {
     }
 }
 
+/// Sends SIGTERM to a child process.
+pub fn sigterm(child: &Child) {
+    let pid = child.id().to_string();
+    let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(sent.success(), "kill -TERM {pid}: {sent}");
+}
+
 /// Starts Xvfb on a free display; returns it and the display name.
 pub fn start_xvfb() -> (Killed, String) {
     let mut child = Command::new("Xvfb")
@@ -139,14 +146,7 @@ impl Viewer {
 
     /// SIGTERM closes the window; returns how it exited and everything it logged.
     pub fn terminate(mut self) -> (std::process::ExitStatus, String) {
-        let pid = self.process.0.id().to_string();
-        assert!(
-            Command::new("kill")
-                .args(["-TERM", &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
+        sigterm(&self.process.0);
         let deadline = Instant::now() + Duration::from_secs(20);
         let status = loop {
             if let Some(status) = self.process.0.try_wait().unwrap() {

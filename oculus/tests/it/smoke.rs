@@ -5,7 +5,9 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::desktop::{Killed, LINK, Viewer, eventually, runtime, screen_colours, start_xvfb};
+use crate::desktop::{
+    Killed, LINK, Viewer, eventually, runtime, screen_colours, sigterm, start_xvfb,
+};
 
 #[test]
 fn the_binary_shows_live_data_in_a_window_and_seals_on_sigterm() {
@@ -154,14 +156,7 @@ fn a_stop_during_start_up_recovery_ends_cleanly() {
         !oculus_store::segment::is_sealed(&segment).unwrap(),
         "recovery finished before the signal could be sent; grow the segment"
     );
-    let pid = process.0.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    sigterm(&process.0);
     let mut process = process;
     let mut stderr = String::new();
     process

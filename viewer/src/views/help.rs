@@ -61,29 +61,29 @@ pub fn help(ctx: &egui::Context, actions: &mut Vec<Action>) {
         .collapsible(false)
         .anchor(egui::Align2::CENTER_CENTER, Vec2::ZERO)
         .show(ctx, |ui| {
-            egui::Grid::new("bindings")
-                .num_columns(2)
-                .striped(true)
-                .show(ui, |ui| {
-                    for (keys, what) in BINDINGS {
-                        ui.monospace(*keys);
-                        ui.label(*what);
-                        ui.end_row();
-                    }
-                });
+            table(ui, "bindings", BINDINGS, |ui, keys| {
+                ui.monospace(keys);
+            });
             ui.separator();
-            egui::Grid::new("mouse")
-                .num_columns(2)
-                .striped(true)
-                .show(ui, |ui| {
-                    for (gesture, what) in MOUSE {
-                        ui.strong(*gesture);
-                        ui.label(*what);
-                        ui.end_row();
-                    }
-                });
+            table(ui, "mouse", MOUSE, |ui, gesture| {
+                ui.strong(gesture);
+            });
         });
     if !open {
         actions.push(Action::CloseHelp);
     }
+}
+
+/// Two columns: what the user does, drawn by `first`, and what it does.
+fn table(ui: &mut egui::Ui, id: &str, rows: &[(&str, &str)], first: impl Fn(&mut egui::Ui, &str)) {
+    egui::Grid::new(id)
+        .num_columns(2)
+        .striped(true)
+        .show(ui, |ui| {
+            for (doing, what) in rows {
+                first(ui, doing);
+                ui.label(*what);
+                ui.end_row();
+            }
+        });
 }
