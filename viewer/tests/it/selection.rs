@@ -56,7 +56,10 @@ fn e_lands_on_a_failed_trace_while_traces_arrive() {
     // Every seventh request of the demo fails; new traces keep arriving meanwhile.
     let sending = f.send_in_background("checkout", 60);
     let mut found = 0;
-    while !sending.is_finished() {
+    // While they arrive, and once more after the last (a failed trace is there by then).
+    let mut last = false;
+    while !last {
+        last = sending.is_finished();
         // From the oldest trace up towards the newest: the nearest failed one.
         f.keys("G");
         f.wait_selected();
@@ -65,13 +68,16 @@ fn e_lands_on_a_failed_trace_while_traces_arrive() {
         for _ in 0..20 {
             f.harness.step();
         }
-        let Some(Item::Trace(chosen)) = f.app().tab().traces.selected_item() else {
-            panic!("the selection was lost");
-        };
-        if Some(Item::Trace(chosen)) == oldest {
+        if last {
+            f.wait("the failed trace found", |app| {
+                app.tab().traces.selected_item() != oldest
+            });
+        }
+        let chosen = f.app().tab().traces.selected_item();
+        let Some(Item::Trace(chosen)) = chosen.filter(|&chosen| Some(chosen) != oldest) else {
             // Nothing failed yet, or the answer is still coming.
             continue;
-        }
+        };
         f.wait("the chosen trace shown", |app| {
             trace_in_selected_row(app) == Some(Item::Trace(chosen))
         });
