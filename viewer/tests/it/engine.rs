@@ -412,3 +412,78 @@ fn damage_in_a_stored_run_is_reported_and_costs_only_the_damaged_frames() {
     let lost = (last_block.logs + last_block.spans) as usize;
     assert_eq!(records(&damaged), all - lost);
 }
+
+/// A trace id that only log records carried is no trace to look at: the trace list
+/// and the status line's count leave it out, and an unfiltered tab has nothing
+/// filtered out.
+#[test]
+fn trace_ids_only_logs_carried_are_not_counted_as_traces() {
+    use oculus_store::block::SpanColumns;
+    use oculus_store::proto::{LogRecord, Resource, Scope, Span};
+    use oculus_store::{BlockBuilder, SessionWriter, WriterOptions, encode_block};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut b = BlockBuilder::new();
+    let resource = b.add_resource(Resource::default());
+    let scope = b.add_scope(Scope {
+        resource,
+        ..Scope::default()
+    });
+    // Trace 1 has a span and a log; trace 2 only a log.
+    for (trace, with_span) in [(1u64, true), (2, false)] {
+        b.push_log(
+            LogRecord {
+                scope,
+                trace_id_low: trace,
+                ..LogRecord::default()
+            },
+            1_000,
+            1_000,
+        );
+        if with_span {
+            b.push_span(
+                Span {
+                    scope,
+                    trace_id_low: trace,
+                    ..Span::default()
+                },
+                SpanColumns {
+                    span_id: 1,
+                    parent_span_id: 0,
+                    start_unix_nano: 1_000,
+                    end_unix_nano: 2_000,
+                },
+            );
+        }
+    }
+    let (mut writer, _) = SessionWriter::open(dir.path(), WriterOptions::default()).unwrap();
+    writer
+        .append(&[encode_block(&b.finish(), 3).unwrap()])
+        .unwrap();
+    writer.close().unwrap();
+
+    let runtime = runtime();
+    let mut engine = loaded_engine(dir.path(), &runtime);
+    assert_eq!(engine.index().logs.len(), 2);
+    engine.handle(UiEvent::ShowTab {
+        tab: 1,
+        filter: Filter::default(),
+        version: 1,
+    });
+    engine.handle(UiEvent::Viewport {
+        tab: 1,
+        view: ViewKind::Traces,
+        top: 0,
+        rows: 10,
+        follow: false,
+        selected: None,
+    });
+    engine.finish();
+    let snapshot = engine.snapshot();
+    assert_eq!(snapshot.traces.total, 1);
+    assert_eq!(
+        snapshot.status.traces, 1,
+        "the status line counts traces with spans"
+    );
+    assert_eq!(snapshot.traces.rows[0].trace_id, 1);
+}
