@@ -35,39 +35,29 @@ use crate::{export, grpc, http};
 /// request encoded again by prost is stored as decoding and normalizing store it;
 /// whatever the transcoder reads, it writes a block that decodes.
 pub fn transcode_traces(input: &[u8]) {
-    let transcoded = transcode::traces(input);
-    match (transcoded, ExportTraceServiceRequest::decode(input)) {
-        (Ok(transcoded), Ok(request)) => {
-            let canonical = request.encode_to_vec();
-            let normalized = normalize::traces(request);
-            if canonical != input {
-                check_counts(&normalized, &transcoded);
-                let transcoded =
-                    transcode::traces(&canonical).expect("the transcoder reads what prost encodes");
-                check_same(normalized, &transcoded);
-            } else {
-                check_same(normalized, &transcoded);
-            }
-        }
-        (Ok(transcoded), Err(_)) => {
-            decode_block(&transcoded);
-        }
-        (Err(error), Ok(_)) => panic!("prost decodes a request the transcoder refused: {error}"),
-        (Err(_), Err(_)) => {}
-    }
+    transcode_as_prost_decodes(input, transcode::traces, normalize::traces);
 }
 
 /// [`transcode_traces`] for an ExportLogsServiceRequest.
 pub fn transcode_logs(input: &[u8]) {
-    let transcoded = transcode::logs(input);
-    match (transcoded, ExportLogsServiceRequest::decode(input)) {
+    transcode_as_prost_decodes(input, transcode::logs, normalize::logs);
+}
+
+/// The body of [`transcode_traces`] and [`transcode_logs`]: `transcode` against prost's
+/// decoding of `R` and `normalize`.
+fn transcode_as_prost_decodes<R: Message + Default>(
+    input: &[u8],
+    transcode: fn(&[u8]) -> Result<Transcoded, transcode::Error>,
+    normalize: fn(R) -> Normalized,
+) {
+    match (transcode(input), R::decode(input)) {
         (Ok(transcoded), Ok(request)) => {
             let canonical = request.encode_to_vec();
-            let normalized = normalize::logs(request);
+            let normalized = normalize(request);
             if canonical != input {
                 check_counts(&normalized, &transcoded);
                 let transcoded =
-                    transcode::logs(&canonical).expect("the transcoder reads what prost encodes");
+                    transcode(&canonical).expect("the transcoder reads what prost encodes");
                 check_same(normalized, &transcoded);
             } else {
                 check_same(normalized, &transcoded);

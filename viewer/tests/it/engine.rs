@@ -14,6 +14,15 @@ use crate::common::{
 };
 
 fn show(engine: &mut oculus_viewer::Engine, filter: Filter) -> oculus_viewer::snapshot::Snapshot {
+    show_view(engine, filter, ViewKind::Logs)
+}
+
+/// A tab with `filter` showing `view`, filtered to the end.
+fn show_view(
+    engine: &mut oculus_viewer::Engine,
+    filter: Filter,
+    view: ViewKind,
+) -> oculus_viewer::snapshot::Snapshot {
     engine.handle(UiEvent::ShowTab {
         tab: 1,
         filter,
@@ -21,7 +30,7 @@ fn show(engine: &mut oculus_viewer::Engine, filter: Filter) -> oculus_viewer::sn
     });
     engine.handle(UiEvent::Viewport {
         tab: 1,
-        view: ViewKind::Logs,
+        view,
         top: 0,
         rows: 10_000,
         follow: false,
@@ -173,21 +182,7 @@ fn traces_hold_their_spans_and_logs() {
     let runtime = runtime();
     let mut engine = loaded_engine(dir.path(), &runtime);
     assert_eq!(engine.index().traces.len() as u64, REQUESTS);
-    engine.handle(UiEvent::ShowTab {
-        tab: 1,
-        filter: Filter::default(),
-        version: 1,
-    });
-    engine.handle(UiEvent::Viewport {
-        tab: 1,
-        view: ViewKind::Traces,
-        top: 0,
-        rows: 100,
-        follow: false,
-        selected: None,
-    });
-    engine.finish();
-    let snapshot = engine.snapshot();
+    let snapshot = show_view(&mut engine, Filter::default(), ViewKind::Traces);
     assert_eq!(snapshot.traces.total as u64, REQUESTS);
     let failed = snapshot.traces.rows.iter().filter(|t| t.errors > 0).count();
     assert!(failed > 0 && failed < REQUESTS as usize);
@@ -465,21 +460,7 @@ fn trace_ids_only_logs_carried_are_not_counted_as_traces() {
     let runtime = runtime();
     let mut engine = loaded_engine(dir.path(), &runtime);
     assert_eq!(engine.index().logs.len(), 2);
-    engine.handle(UiEvent::ShowTab {
-        tab: 1,
-        filter: Filter::default(),
-        version: 1,
-    });
-    engine.handle(UiEvent::Viewport {
-        tab: 1,
-        view: ViewKind::Traces,
-        top: 0,
-        rows: 10,
-        follow: false,
-        selected: None,
-    });
-    engine.finish();
-    let snapshot = engine.snapshot();
+    let snapshot = show_view(&mut engine, Filter::default(), ViewKind::Traces);
     assert_eq!(snapshot.traces.total, 1);
     assert_eq!(
         snapshot.status.traces, 1,
