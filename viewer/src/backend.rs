@@ -40,6 +40,9 @@ const FALLBACK_INTERVAL: Duration = Duration::from_millis(500);
 /// How often the data directories are checked for new sessions and segments when no
 /// watcher says that one was created.
 const DISCOVER_INTERVAL: Duration = Duration::from_millis(50);
+/// How long the user's events may put off reading what arrived: while they come,
+/// each is answered before new records are read.
+const READ_DEFERRAL: Duration = Duration::from_millis(100);
 /// How long one turn of the loop spends adding loaded blocks before it publishes.
 const LOAD_SLICE: Duration = Duration::from_millis(40);
 /// Records filtered per step: small enough to stay responsive to the next event.
@@ -193,18 +196,22 @@ impl Engine {
         let mut last_look = Instant::now() - interval;
         let mut last_discover = Instant::now() - discover_every;
         let mut dirty = true;
+        let mut arrived = false;
         loop {
-            let mut arrived = self.arrivals.take();
+            arrived |= self.arrivals.take();
             let wait = if arrived || self.has_work() {
                 Duration::ZERO
             } else {
                 interval.saturating_sub(last_look.elapsed())
             };
             // The user's events come first, then what arrived, then filtering.
+            let mut user_acted = false;
             match events.recv_timeout(wait) {
                 Ok(event) => {
+                    user_acted = !matches!(event, UiEvent::Arrived);
                     self.handle(event);
                     while let Ok(event) = events.try_recv() {
+                        user_acted |= !matches!(event, UiEvent::Arrived);
                         self.handle(event);
                     }
                     dirty = true;
@@ -225,9 +232,13 @@ impl Engine {
                 last_discover = now;
                 self.discover();
             }
-            // While sealed segments load, every turn of the loop takes a slice.
-            if arrived || timer || self.library.loading().is_some() {
+            // While sealed segments load, every turn of the loop takes a slice. A turn
+            // that took the user's events answers them first (with a filter step), and
+            // reads on the next.
+            let deferred = user_acted && now.duration_since(last_look) < READ_DEFERRAL;
+            if !deferred && (arrived || timer || self.library.loading().is_some()) {
                 last_look = now;
+                arrived = false;
                 dirty |= self.read_new(LOAD_SLICE);
                 if self.library.loading().is_some() {
                     // Stored records are not arriving: the rate starts after the load.
@@ -426,7 +437,7 @@ impl Engine {
         let tab = self.tabs.get(&tab)?;
         let is_hit = |row: usize| -> bool {
             match view {
-                ViewKind::Logs => tab.logs.rows.get(row).is_some_and(|i| {
+                ViewKind::Logs => tab.logs.get(row).is_some_and(|i| {
                     !errors_only || self.index.logs[i as usize].level >= Level::Error
                 }),
                 ViewKind::Traces => {
@@ -440,7 +451,7 @@ impl Engine {
             }
         };
         let total = match view {
-            ViewKind::Logs => tab.logs.rows.len(),
+            ViewKind::Logs => tab.logs.len(),
             ViewKind::Traces => tab.spans.traces.len(),
         };
         let row = if forward {

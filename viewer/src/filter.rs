@@ -467,14 +467,96 @@ impl Rows {
 }
 
 /// The log records of one tab that pass its filter, built incrementally.
+///
+/// A list that follows the newest records is filled newest first: its pass looks at
+/// the newest records, back until a few screens of rows are found, before the
+/// oldest, so the rows in view come within a step however many records there are.
 #[derive(Debug, Default)]
 pub struct LogMatches {
-    /// Indexes into `Index::logs`, oldest first.
-    pub rows: Rows,
-    /// Records examined so far.
-    pub scanned: usize,
+    /// Indexes into `Index::logs`, oldest first: those before `newest`.
+    rows: Rows,
+    /// Records `0..scanned` were examined, and those of `newest`.
+    scanned: usize,
+    /// The newest records' matches, while the older ones are still being examined.
+    newest: Option<Newest>,
     /// Per level: records passing everything but the level threshold.
     pub level_counts: [u64; 7],
+}
+
+/// The matches among records `start..end`, the newest when the pass began.
+#[derive(Debug, Default)]
+struct Newest {
+    start: usize,
+    end: usize,
+    rows: Vec<u32>,
+    /// Rows to find before the pass turns to the oldest records.
+    wanted: usize,
+    /// Whether the pass went on to the oldest records: enough rows were found, or
+    /// `start` reached the first record.
+    found_enough: bool,
+}
+
+impl LogMatches {
+    /// A pass that begins with the newest records, back until `wanted` rows are found.
+    pub fn newest_first(wanted: usize) -> Self {
+        Self {
+            newest: Some(Newest {
+                wanted,
+                ..Newest::default()
+            }),
+            ..Self::default()
+        }
+    }
+
+    /// Rows found so far.
+    pub fn len(&self) -> usize {
+        self.rows.len() + self.newest.as_ref().map_or(0, |n| n.rows.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The record shown in row `row`.
+    pub fn get(&self, row: usize) -> Option<u32> {
+        match row.checked_sub(self.rows.len()) {
+            None => self.rows.get(row),
+            Some(row) => self.newest.as_ref()?.rows.get(row).copied(),
+        }
+    }
+
+    /// The row of a record, or `Err` with the row it would have: rows are in record
+    /// order.
+    pub fn find(&self, record: u32) -> Result<usize, usize> {
+        match &self.newest {
+            Some(newest) if record as usize >= newest.start => newest
+                .rows
+                .binary_search(&record)
+                .map(|row| row + self.rows.len())
+                .map_err(|row| row + self.rows.len()),
+            _ => self.rows.find(record),
+        }
+    }
+
+    /// Whether a record was examined, so that it would be listed if it passed.
+    pub fn has_examined(&self, record: u32) -> bool {
+        let record = record as usize;
+        record < self.scanned
+            || self
+                .newest
+                .as_ref()
+                .is_some_and(|n| (n.start..n.end).contains(&record))
+    }
+
+    /// Records examined so far.
+    pub fn examined(&self) -> usize {
+        self.scanned + self.newest.as_ref().map_or(0, |n| n.end - n.start)
+    }
+
+    /// Whether every record of the index was examined.
+    pub fn is_complete(&self, index: &Index) -> bool {
+        self.newest.is_none() && self.scanned == index.logs.len()
+    }
 }
 
 /// The spans and traces of one tab that pass its filter, built incrementally.
@@ -507,14 +589,66 @@ pub fn step_logs(index: &Index, filter: &mut CompiledFilter, out: &mut LogMatche
         // Nothing to examine: every record is a row, and the index keeps the counts.
         out.rows = Rows::All(index.logs.len());
         out.scanned = index.logs.len();
+        out.newest = None;
         out.level_counts = index.log_level_counts;
         return;
     }
-    let range = out.scanned..(out.scanned + max).min(index.logs.len());
-    out.scanned = range.end;
     if filter.matches_nothing() {
+        out.newest = None;
+        out.scanned = index.logs.len();
         return;
     }
+    let Some(newest) = &mut out.newest else {
+        let range = out.scanned..(out.scanned + max).min(index.logs.len());
+        out.scanned = range.end;
+        pass_logs(index, filter, range, &mut out.level_counts, |i| {
+            out.rows.push(i);
+        });
+        return;
+    };
+    if newest.end == 0 {
+        // The pass begins: the newest records are those there are now.
+        newest.start = index.logs.len();
+        newest.end = newest.start;
+    }
+    if !newest.found_enough {
+        // Back from the newest, a step at a time; the rows found go before those
+        // found already.
+        let range = newest.start.saturating_sub(max)..newest.start;
+        newest.start = range.start;
+        let mut found = Vec::new();
+        pass_logs(index, filter, range, &mut out.level_counts, |i| {
+            found.push(i);
+        });
+        found.append(&mut newest.rows);
+        newest.rows = found;
+        newest.found_enough = newest.rows.len() >= newest.wanted || newest.start == 0;
+    } else {
+        // Then on from the oldest, up to where the newest began.
+        let range = out.scanned..(out.scanned + max).min(newest.start);
+        out.scanned = range.end;
+        pass_logs(index, filter, range, &mut out.level_counts, |i| {
+            out.rows.push(i);
+        });
+    }
+    if out.scanned == newest.start && newest.found_enough {
+        // The two meet: one list again, which new records extend.
+        for &row in &newest.rows {
+            out.rows.push(row);
+        }
+        out.scanned = newest.end;
+        out.newest = None;
+    }
+}
+
+/// Checks the log records of `range`, counting levels and handing on those that pass.
+fn pass_logs(
+    index: &Index,
+    filter: &CompiledFilter,
+    range: Range<usize>,
+    level_counts: &mut [u64; 7],
+    mut listed: impl FnMut(u32),
+) {
     let hits = filter
         .prefilter
         .as_ref()
@@ -529,9 +663,9 @@ pub fn step_logs(index: &Index, filter: &mut CompiledFilter, out: &mut LogMatche
         if !filter.passes_common(log.origin, log.trace_id, log.time, text) {
             return;
         }
-        out.level_counts[log.level as usize] += 1;
+        level_counts[log.level as usize] += 1;
         if log.level.effective() >= filter.min_level {
-            out.rows.push(i as u32);
+            listed(i as u32);
         }
     };
     match hits {

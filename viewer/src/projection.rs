@@ -39,11 +39,11 @@ impl Projection {
         let regex = tab.compiled.search();
         snapshot.filter_error = tab.compiled.error.clone();
         snapshot.level_counts = tab.logs.level_counts;
-        let logs = &tab.logs.rows;
+        let logs = &tab.logs;
         snapshot.logs = window(tab.viewports[ViewKind::Logs as usize], logs.len(), |row| {
             logs.get(row).map(|log| log_row(index, log, regex))
         });
-        snapshot.logs.progress = progress(tab.logs.scanned, index.logs.len());
+        snapshot.logs.progress = progress(logs.examined(), index.logs.len());
         snapshot.logs.selected = tab.viewports[ViewKind::Logs as usize]
             .selected
             .and_then(|selected| tab.locate(index, ViewKind::Logs, selected));

@@ -5,6 +5,10 @@ use crate::filter::{CompiledFilter, Filter, LogMatches, SpanMatches};
 use crate::model::{Index, TraceId};
 use crate::snapshot::{Item, Located, RecordRef, Selection, ViewKind};
 
+/// Rows a list that follows the newest records looks for among them before it looks at
+/// the oldest: a few screens.
+const ROWS_WANTED_FIRST: usize = 1_000;
+
 /// The filter state of one tab.
 pub(crate) struct Tab {
     pub filter: Filter,
@@ -36,7 +40,8 @@ impl Tab {
         Self {
             compiled: CompiledFilter::new(&filter),
             filter,
-            logs: LogMatches::default(),
+            // Its list follows the newest records, which its pass then examines first.
+            logs: LogMatches::newest_first(ROWS_WANTED_FIRST),
             spans: SpanMatches::default(),
             viewports: [Viewport {
                 follow: true,
@@ -58,6 +63,10 @@ impl Tab {
             let trace = self.trace.take();
             *self = Self::new(filter);
             self.viewports = viewports;
+            // A list that follows the newest shows them first.
+            if !viewports[ViewKind::Logs as usize].follow {
+                self.logs = LogMatches::default();
+            }
             self.view = view;
             self.trace = trace;
             self.version = version;
@@ -67,7 +76,7 @@ impl Tab {
     /// Whether a view's filter has seen every record of the index.
     pub fn is_complete(&self, index: &Index, view: ViewKind) -> bool {
         match view {
-            ViewKind::Logs => self.logs.scanned == index.logs.len(),
+            ViewKind::Logs => self.logs.is_complete(index),
             ViewKind::Traces => self.spans.scanned == index.spans.len(),
         }
     }
@@ -88,7 +97,7 @@ impl Tab {
     /// Rows in a view's list: log records, or traces (newest first).
     pub fn rows(&self, view: ViewKind) -> usize {
         match view {
-            ViewKind::Logs => self.logs.rows.len(),
+            ViewKind::Logs => self.logs.len(),
             ViewKind::Traces => self.spans.traces.len(),
         }
     }
@@ -98,7 +107,6 @@ impl Tab {
         match view {
             ViewKind::Logs => self
                 .logs
-                .rows
                 .get(row)
                 .map(|log| Item::Record(RecordRef::Log(log))),
             ViewKind::Traces => {
@@ -113,7 +121,7 @@ impl Tab {
     /// would be.
     fn row_of(&self, index: &Index, view: ViewKind, item: Item) -> Result<usize, usize> {
         match (view, item) {
-            (ViewKind::Logs, Item::Record(RecordRef::Log(log))) => self.logs.rows.find(log),
+            (ViewKind::Logs, Item::Record(RecordRef::Log(log))) => self.logs.find(log),
             (ViewKind::Traces, Item::Trace(trace)) => {
                 let listed = index
                     .trace_by_id(trace)
@@ -132,9 +140,7 @@ impl Tab {
     /// now if it passed: a log once its record was examined.
     fn has_passed(&self, view: ViewKind, item: Item) -> bool {
         match (view, item) {
-            (ViewKind::Logs, Item::Record(RecordRef::Log(log))) => {
-                (log as usize) < self.logs.scanned
-            }
+            (ViewKind::Logs, Item::Record(RecordRef::Log(log))) => self.logs.has_examined(log),
             // A trace's spans can be anywhere in the index.
             _ => false,
         }

@@ -610,10 +610,11 @@ proptest! {
         batches in prop::collection::vec(batch(), 1..12),
         filter in filter(),
         steps in prop::collection::vec(1usize..24, 1..6),
+        newest_first in prop::option::of(0usize..8),
     ) {
         let mut index = Index::with_text_chunk_bytes(256);
         let mut compiled = CompiledFilter::new(&filter);
-        let mut logs = LogMatches::default();
+        let mut logs = newest_first.map_or_else(LogMatches::default, LogMatches::newest_first);
         let mut spans = SpanMatches::default();
         let mut step = steps.iter().copied().cycle();
         for (number, batch) in batches.iter().enumerate() {
@@ -623,7 +624,7 @@ proptest! {
             step_logs(&index, &mut compiled, &mut logs, step.next().unwrap());
             step_spans(&index, &mut compiled, &mut spans, step.next().unwrap());
         }
-        while logs.scanned < index.logs.len() {
+        while !logs.is_complete(&index) {
             step_logs(&index, &mut compiled, &mut logs, step.next().unwrap());
         }
         while spans.scanned < index.spans.len() {
@@ -632,7 +633,7 @@ proptest! {
 
         let want = expected(&batches, &filter);
         prop_assert_eq!(compiled.error.is_some(), Model::new(&filter).invalid, "{:?}", compiled.error);
-        let rows: Vec<u32> = (0..logs.rows.len()).filter_map(|r| logs.rows.get(r)).collect();
+        let rows: Vec<u32> = (0..logs.len()).filter_map(|r| logs.get(r)).collect();
         prop_assert_eq!(rows, want.rows);
         prop_assert_eq!(logs.level_counts, want.level_counts);
         let traces: Vec<u128> = spans.traces.iter().map(|&t| index.traces[t as usize].id).collect();
