@@ -246,7 +246,7 @@ mod tests {
         );
         assert!((ticks[0].at - 0.05).abs() < 1e-9);
         for tick in &ticks {
-            let seconds: f64 = tick.label.trim_end_matches(" s").parse().unwrap();
+            let seconds: f64 = tick.label.trim_end_matches(" s").parse().expect("seconds");
             let at = (seconds * 1e9 - 250e6) / 1e9;
             assert!((tick.at - at).abs() < 1e-9, "{tick:?}");
             assert!((0.0..=1.0).contains(&tick.at), "{tick:?}");

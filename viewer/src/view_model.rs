@@ -715,13 +715,13 @@ mod tests {
             .collect();
         assert_eq!(extents[0], None, "wholly before the window");
         assert_eq!(waterfall.side_of(&view.spans[0]), Side::Before);
-        let crossing = extents[1].unwrap();
+        let crossing = extents[1].expect("crossing the window");
         assert!(crossing.cut_before && !crossing.cut_after);
         assert!(crossing.start == 0.0 && (crossing.end - 0.4).abs() < 1e-12);
-        let inside = extents[2].unwrap();
+        let inside = extents[2].expect("inside the window");
         assert!(!inside.cut_before && !inside.cut_after);
         assert!((inside.start - 0.2).abs() < 1e-12 && (inside.end - 0.6).abs() < 1e-12);
-        let whole = extents[3].unwrap();
+        let whole = extents[3].expect("over the whole trace");
         assert!(whole.cut_before && !whole.cut_after && whole.start == 0.0 && whole.end == 1.0);
         // Moments outside the window are not shown at its edges.
         assert_eq!(waterfall.visible_point(10), None);
@@ -730,6 +730,10 @@ mod tests {
         let first_half = rows.over(&view, Zoom::region(0.0, 0.5));
         assert_eq!(first_half.visible_extent(&view.spans[2]), None);
         assert_eq!(first_half.side_of(&view.spans[2]), Side::After);
-        assert!(first_half.visible_extent(&view.spans[3]).unwrap().cut_after);
+        assert!(
+            first_half
+                .visible_extent(&view.spans[3])
+                .is_some_and(|extent| extent.cut_after)
+        );
     }
 }
