@@ -358,36 +358,89 @@ fn spans_outside_the_zoomed_window_draw_no_bar_at_its_edge() {
     );
 }
 
+/// The axis' labels drawn in the last frame, left to right, with their left and right
+/// x, and each label's time in nanoseconds.
+fn axis_labels(f: &Fixture, timeline: Rect) -> Vec<(f32, f32, f64)> {
+    let mut labels: Vec<(f32, f32, f64)> = f
+        .harness
+        .output()
+        .shapes
+        .iter()
+        .filter_map(|clipped| match &clipped.shape {
+            Shape::Text(text) if text.pos.y < timeline.top() + AXIS_HEIGHT => {
+                let label = text.galley.text();
+                let (value, unit) = label.split_once(' ')?;
+                let scale = match unit {
+                    "ns" => 1.0,
+                    "µs" => 1e3,
+                    "ms" => 1e6,
+                    "s" => 1e9,
+                    _ => return None,
+                };
+                let nanos = value.parse::<f64>().ok()? * scale;
+                Some((text.pos.x, text.pos.x + text.galley.size().x, nanos))
+            }
+            _ => None,
+        })
+        .collect();
+    labels.sort_by(|a, b| a.0.total_cmp(&b.0));
+    labels
+}
+
+/// Labels one step apart, the step 1, 2 or 5 times a power of ten, none overlapping
+/// the next; returns the step.
+#[track_caller]
+fn assert_nice_ticks(labels: &[(f32, f32, f64)]) -> f64 {
+    assert!(labels.len() >= 3, "{labels:?}");
+    let step = labels[1].2 - labels[0].2;
+    let power = 10f64.powf(step.log10().floor());
+    let mantissa = (step / power).round();
+    assert!(
+        [1.0, 2.0, 5.0].contains(&mantissa) && (step - mantissa * power).abs() < step * 1e-6,
+        "a step of {step} ns"
+    );
+    for pair in labels.windows(2) {
+        assert!(
+            (pair[1].2 - pair[0].2 - step).abs() < step * 1e-6,
+            "{labels:?}"
+        );
+        assert!(pair[0].1 < pair[1].0, "overlapping labels: {labels:?}");
+    }
+    step
+}
+
 #[test]
 fn the_axis_labels_follow_the_zoom() {
     let mut f = waterfall();
+    let timeline = timeline(&f);
     let trace = f.app().snapshot().trace.clone().unwrap();
-    let duration_ms = (trace.end_unix_nano - trace.start_unix_nano) as f64 / 1e6;
-    // The demo's requests take a few milliseconds: the axis counts them from 0.
-    assert!(duration_ms < 1000.0, "{duration_ms}");
-    let labels = |f: &Fixture| -> Vec<String> {
-        f.harness
-            .output()
-            .shapes
-            .iter()
-            .filter_map(|clipped| match &clipped.shape {
-                Shape::Text(text) => Some(text.galley.text().to_owned()),
-                _ => None,
-            })
-            .filter(|text| text.ends_with(" ms") || text.ends_with(" µs"))
-            .collect()
-    };
-    let whole = labels(&f);
-    assert!(
-        whole
-            .iter()
-            .any(|label| label == "0 ms" || label.starts_with("0.0")),
-        "{whole:?}"
-    );
-    // Deep in, the labels count microseconds (or finer milliseconds) from the start.
+    let duration = (trace.end_unix_nano - trace.start_unix_nano) as f64;
+    // The whole trace: from its start, at 0, to its end.
+    let whole = axis_labels(&f, timeline);
+    let step = assert_nice_ticks(&whole);
+    assert_eq!(whole[0].2, 0.0, "{whole:?}");
+    assert!(whole.last().unwrap().2 + step > duration, "{whole:?}");
+    // Zoomed in around the middle: finer steps, times around the middle.
     f.keys("+++++++");
     f.harness.step();
-    let deep = labels(&f);
-    assert!(deep.len() >= 2, "{deep:?}");
-    assert_ne!(deep, whole);
+    let deep = axis_labels(&f, timeline);
+    let deep_step = assert_nice_ticks(&deep);
+    assert!(deep_step < step / 10.0, "{deep:?}");
+    let window = zoom(f.app());
+    for &(_, _, nanos) in &deep {
+        let share = nanos / duration;
+        assert!(
+            share >= window.start() - 1e-3 && share <= window.end() + 1e-3,
+            "{deep:?}"
+        );
+    }
+    // A narrower timeline fits fewer labels, still apart.
+    f.keys("z");
+    f.harness.set_size(egui::vec2(700.0, 800.0));
+    f.harness.step();
+    f.harness.step();
+    let narrow_timeline = f.harness.get_by_label("timeline").rect();
+    let narrow = axis_labels(&f, narrow_timeline);
+    assert_nice_ticks(&narrow);
+    assert!(narrow.len() < whole.len(), "{narrow:?} against {whole:?}");
 }
