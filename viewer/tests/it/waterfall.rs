@@ -391,7 +391,7 @@ fn axis_labels(f: &Fixture, timeline: Rect) -> Vec<(f32, f32, f64)> {
 /// the next; returns the step.
 #[track_caller]
 fn assert_nice_ticks(labels: &[(f32, f32, f64)]) -> f64 {
-    assert!(labels.len() >= 3, "{labels:?}");
+    assert!(labels.len() >= 2, "{labels:?}");
     let step = labels[1].2 - labels[0].2;
     let power = 10f64.powf(step.log10().floor());
     let mantissa = (step / power).round();
@@ -417,6 +417,7 @@ fn the_axis_labels_follow_the_zoom() {
     let duration = (trace.end_unix_nano - trace.start_unix_nano) as f64;
     // The whole trace: from its start, at 0, to its end.
     let whole = axis_labels(&f, timeline);
+    assert!(whole.len() >= 3, "{whole:?}");
     let step = assert_nice_ticks(&whole);
     assert_eq!(whole[0].2, 0.0, "{whole:?}");
     assert!(whole.last().unwrap().2 + step > duration, "{whole:?}");
@@ -436,7 +437,7 @@ fn the_axis_labels_follow_the_zoom() {
     }
     // A narrower timeline fits fewer labels, still apart.
     f.keys("z");
-    f.harness.set_size(egui::vec2(700.0, 800.0));
+    f.harness.set_size(egui::vec2(450.0, 800.0));
     f.harness.step();
     f.harness.step();
     let narrow_timeline = f.harness.get_by_label("timeline").rect();
