@@ -127,7 +127,8 @@ impl App {
         self.help_open
     }
 
-    /// The open trace with its rows, once the backend has published it.
+    /// The open trace with its rows and the zoomed window into it, once the backend has
+    /// published it.
     pub fn waterfall(&self) -> Option<Waterfall<'_>> {
         self.snapshot
             .trace

@@ -124,22 +124,27 @@ pub fn axis(
             text,
         );
     }
-    // Over the label column: which part of the trace the axis shows, once zoomed.
+    // Over the label column (and within it): which part of the trace the axis shows,
+    // once zoomed.
     let zoom = waterfall.zoom();
     if !zoom.is_whole() {
         let nanos = waterfall.duration_nanos();
-        painter.text(
-            Pos2::new(axis.left() + 4.0, axis.center().y),
-            egui::Align2::LEFT_CENTER,
-            format!(
-                "showing {} to {} of {}",
-                format_duration((zoom.start() * nanos) as u64),
-                format_duration((zoom.end() * nanos) as u64),
-                format_duration(nanos as u64),
-            ),
-            FontId::proportional(11.0),
-            text,
-        );
+        let label_column =
+            Rect::from_x_y_ranges(axis.left()..=timeline.left() - 8.0, axis.y_range());
+        painter
+            .with_clip_rect(label_column.intersect(painter.clip_rect()))
+            .text(
+                Pos2::new(axis.left() + 4.0, axis.center().y),
+                egui::Align2::LEFT_CENTER,
+                format!(
+                    "showing {} to {} of {}",
+                    format_duration((zoom.start() * nanos) as u64),
+                    format_duration((zoom.end() * nanos) as u64),
+                    format_duration(nanos as u64),
+                ),
+                FontId::proportional(11.0),
+                text,
+            );
     }
 }
 

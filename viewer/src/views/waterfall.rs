@@ -91,7 +91,9 @@ fn draw_waterfall(
         if !waterfall.zoom().is_whole()
             && ui
                 .small_button("reset zoom")
-                .on_hover_text("z; h / l, Shift + wheel or the middle button pan")
+                .on_hover_text(
+                    "z. Move the zoomed window with h / l, Shift + wheel or the middle button",
+                )
                 .clicked()
         {
             actions.push(Action::ResetZoom);
