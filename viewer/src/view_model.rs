@@ -263,6 +263,9 @@ impl Default for Zoom {
 /// second-long trace, and far from where `f64` shares lose their precision.
 const NARROWEST: f64 = 1e-6;
 
+/// Rounding error of shares, far below the narrowest window.
+const SNAP: f64 = 1e-12;
+
 impl Zoom {
     /// A window `width` wide from `start`, moved (not shrunk) to lie within the trace.
     fn spanning(start: f64, width: f64) -> Self {
@@ -272,9 +275,23 @@ impl Zoom {
         } else {
             0.0
         };
-        Self {
-            start,
-            end: start + width,
+        // Within rounding of an end of the trace, exactly there: what ends with the
+        // trace is then not taken for going on past the window.
+        if start <= SNAP {
+            Self {
+                start: 0.0,
+                end: width,
+            }
+        } else if start + width >= 1.0 - SNAP {
+            Self {
+                start: 1.0 - width,
+                end: 1.0,
+            }
+        } else {
+            Self {
+                start,
+                end: start + width,
+            }
         }
     }
 
@@ -684,6 +701,9 @@ mod tests {
             assert!(zoom.width() > 0.0 && zoom.start() >= 0.0 && zoom.end() <= 1.0);
             assert!(zoom.place(0.0).is_finite() && zoom.place(1.0).is_finite());
         }
+        // Stopped at the trace's end, it ends exactly there.
+        assert_eq!(Zoom::region(0.6, 1.0).scaled_around(0.001, 1.0).end(), 1.0);
+        assert_eq!(Zoom::region(0.9, 0.95).panned(5.0).end(), 1.0);
         // It stops at a millionth of the trace.
         assert!((zoom.width() - 1e-6).abs() < 1e-12, "{zoom:?}");
         let back = (0..40).fold(zoom, |zoom, _| zoom.scaled(2.0));

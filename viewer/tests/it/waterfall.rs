@@ -356,6 +356,45 @@ fn spans_outside_the_zoomed_window_draw_no_bar_at_its_edge() {
         at_left_edge, crossing,
         "only spans crossing the edge start there"
     );
+    // Ctrl + wheel at the trace's end, deep enough to leave the query (which ends
+    // just before the request's last steps) wholly left of the window.
+    let query = trace
+        .spans
+        .iter()
+        .find(|span| span.name == "SELECT orders")
+        .unwrap();
+    let query_end = waterfall.share_of(query.end_unix_nano);
+    f.harness.hover_at(on_row(timeline, 1.02));
+    f.harness.event(Event::MouseWheel {
+        unit: MouseWheelUnit::Point,
+        delta: egui::vec2(0.0, 1600.0),
+        modifiers: Modifiers::CTRL,
+        phase: TouchPhase::Move,
+        source: MouseWheelSource::Wheel,
+    });
+    f.wait("the query left of the window", |app| {
+        zoom(app).start() > query_end && zoom(app).end() == 1.0
+    });
+    f.harness.run_steps(30);
+    let waterfall = f.app().waterfall().unwrap();
+    assert_eq!(waterfall.visible_extent(query), None);
+    assert_eq!(waterfall.side_of(query), Side::Before);
+    let shown = spans_with_a_bar(f.app());
+    assert_eq!(bars_drawn(&f, timeline), shown);
+    let crossing = trace
+        .spans
+        .iter()
+        .filter(|span| waterfall.visible_extent(span).is_some_and(|e| e.cut_before))
+        .count();
+    let at_left_edge = rects_within(&f, timeline)
+        .iter()
+        .filter(|rect| (rect.left() - timeline.left()).abs() < 1.0)
+        .count();
+    assert!(crossing >= 1, "the request's own span crosses the edge");
+    assert_eq!(
+        at_left_edge, crossing,
+        "the query draws no bar at the left edge"
+    );
 }
 
 /// The axis' labels drawn in the last frame, left to right, with their left and right
