@@ -90,8 +90,23 @@ pub enum Action {
     Jump(SourceRef),
     SetInlineLogs(bool),
     ToggleInlineLogs,
-    /// Zoom the waterfall by this factor (below 1 zooms in).
+    /// Zoom the waterfall by this factor (below 1 zooms in) around its middle.
     Zoom(f64),
+    /// Zoom the waterfall by `factor` around the point `at` of its window (a share of
+    /// its width), which stays where it is: Ctrl + the wheel under the pointer.
+    ZoomAround {
+        factor: f64,
+        at: f64,
+    },
+    /// Show this part of the trace in the waterfall, from `from` to `to` (shares of
+    /// the trace's duration): a region dragged across.
+    ZoomTo {
+        from: f64,
+        to: f64,
+    },
+    /// Move the waterfall's window by this share of its width (negative: earlier).
+    Pan(f64),
+    /// Show the whole trace again.
     ResetZoom,
     /// Put this text on the clipboard.
     Copy(String),

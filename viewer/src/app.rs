@@ -127,12 +127,13 @@ impl App {
         self.help_open
     }
 
-    /// The open trace with its rows, once the backend has published it.
+    /// The open trace with its rows and the zoomed window into it, once the backend has
+    /// published it.
     pub fn waterfall(&self) -> Option<Waterfall<'_>> {
         self.snapshot
             .trace
             .as_ref()
-            .map(|trace| self.waterfall_rows.over(trace))
+            .map(|trace| self.waterfall_rows.over(trace, self.zoom))
     }
 
     fn send(&mut self, event: UiEvent) {
@@ -740,8 +741,7 @@ impl App {
                 .snapshot
                 .trace
                 .as_ref()
-                .map(|trace| self.waterfall_rows.over(trace)),
-            zoom: self.zoom,
+                .map(|trace| self.waterfall_rows.over(trace, self.zoom)),
             inline_logs: self.inline_logs,
             detail_open: self.detail_open,
             help_open: self.help_open,
@@ -861,6 +861,9 @@ impl App {
             Action::SetInlineLogs(inline_logs) => self.set_inline_logs(inline_logs),
             Action::ToggleInlineLogs => self.set_inline_logs(!self.inline_logs),
             Action::Zoom(factor) => self.zoom = self.zoom.scaled(factor),
+            Action::ZoomAround { factor, at } => self.zoom = self.zoom.scaled_around(factor, at),
+            Action::ZoomTo { from, to } => self.zoom = Zoom::region(from, to),
+            Action::Pan(by) => self.zoom = self.zoom.panned(by),
             Action::ResetZoom => self.zoom = Zoom::default(),
             Action::Copy(text) => ctx.copy_text(text),
             Action::CopyTraceMarkdown => {

@@ -5,6 +5,9 @@ use egui::{Key, Modifiers};
 
 use crate::action::{Action, Step};
 
+/// How far `h` and `l` move the waterfall's window, as a share of its width.
+const PAN_SHARE: f64 = 0.2;
+
 /// What is kept between key presses: the first key of a two-key binding.
 #[derive(Debug, Default)]
 pub struct Keys {
@@ -86,6 +89,9 @@ impl Keys {
             '?' => Action::ToggleHelp,
             '+' => Action::Zoom(0.5),
             '-' => Action::Zoom(2.0),
+            'z' => Action::ResetZoom,
+            'h' => Action::Pan(-PAN_SHARE),
+            'l' => Action::Pan(PAN_SHARE),
             '1'..='9' => Action::ShowTab(c as usize - '1' as usize),
             '0' => Action::ShowLastTab,
             _ => return None,
@@ -135,6 +141,15 @@ mod tests {
         check("gjj", &[Action::MoveSelection(Step::Rows(1))]);
         check("ggG", &[Action::SelectFirst, Action::FollowNewest]);
         check("3", &[Action::ShowTab(2)]);
+    }
+
+    #[test]
+    fn waterfall_keys_zoom_pan_and_reset() {
+        check("+-", &[Action::Zoom(0.5), Action::Zoom(2.0)]);
+        check("hl", &[Action::Pan(-0.2), Action::Pan(0.2)]);
+        check("z", &[Action::ResetZoom]);
+        // `0` stays the last tab; `gl` is no pair, its `l` is dropped with it.
+        check("0gl", &[Action::ShowLastTab]);
     }
 
     #[test]

@@ -22,7 +22,11 @@ const BINDINGS: &[(&str, &str)] = &[
     ),
     ("t", "switch between logs and traces"),
     ("i", "logs inline under their spans"),
-    ("+ / -", "zoom the waterfall in / out"),
+    (
+        "+ / - / z",
+        "zoom the waterfall in / out / back to the whole trace",
+    ),
+    ("h / l", "move the zoomed waterfall earlier / later"),
     ("f", "follow the newest on / off"),
     (
         "1-9, 0, gt / gT",
@@ -38,6 +42,15 @@ const MOUSE: &[(&str, &str)] = &[
         "select it: a record's details, a trace's waterfall",
     ),
     ("double-click a span", "open its source in Neovim"),
+    (
+        "drag across the waterfall's bars",
+        "zoom into that stretch of time",
+    ),
+    ("Ctrl + wheel over the waterfall", "zoom around the pointer"),
+    (
+        "Shift + wheel, middle-drag",
+        "move the zoomed waterfall earlier / later",
+    ),
     (
         "click a trace id or source link",
         "open the trace, or the source in Neovim",

@@ -10,6 +10,7 @@ mod lists;
 mod screen;
 mod scroll;
 mod style;
+mod timeline;
 mod waterfall;
 
 use egui::Ui;

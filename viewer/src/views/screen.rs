@@ -4,7 +4,7 @@
 use crate::filter::Filter;
 use crate::snapshot::Snapshot;
 use crate::tab_ui::{ListState, TabUi};
-use crate::view_model::{Waterfall, Zoom};
+use crate::view_model::Waterfall;
 
 /// The app as one frame sees it.
 #[derive(Clone, Copy, Debug)]
@@ -15,7 +15,6 @@ pub struct Screen<'a> {
     pub active: usize,
     /// The open trace with its rows, once the backend has published it.
     pub waterfall: Option<Waterfall<'a>>,
-    pub zoom: Zoom,
     pub inline_logs: bool,
     pub detail_open: bool,
     pub help_open: bool,

@@ -1,5 +1,5 @@
 //! The open trace as a waterfall: one row per span (and per log, when inline), a bar
-//! per span on the trace's time axis.
+//! per span on the trace's time axis, of the part of the trace the zoom shows.
 
 use egui::text::LayoutJob;
 use egui::{Color32, FontId, Sense, TextFormat, Ui, Vec2};
@@ -7,12 +7,13 @@ use egui::{Color32, FontId, Sense, TextFormat, Ui, Vec2};
 use super::screen::Screen;
 use super::scroll::scroll_input;
 use super::style::{ROW_HEIGHT, SCROLLBAR_WIDTH, append_highlighted, highlighted, level_color};
+use super::timeline::{self, AXIS_HEIGHT};
 use crate::action::Action;
 use crate::model::{Level, trace_hex};
-use crate::snapshot::Item;
+use crate::snapshot::{Item, WaterfallSpan};
 use crate::tab_ui::ListState;
 use crate::time::format_duration;
-use crate::view_model::{Waterfall, WaterfallRow};
+use crate::view_model::{Side, Waterfall, WaterfallRow};
 
 pub fn waterfall(
     ui: &mut Ui,
@@ -77,42 +78,57 @@ fn draw_waterfall(
         if ui.checkbox(&mut inline_logs, "logs inline (i)").changed() {
             actions.push(Action::SetInlineLogs(inline_logs));
         }
-        if ui.small_button("zoom in (+)").clicked() {
+        if ui
+            .small_button("zoom in (+)")
+            .on_hover_text("or drag across a region of the bars, or Ctrl + wheel")
+            .clicked()
+        {
             actions.push(Action::Zoom(0.5));
         }
         if ui.small_button("zoom out (-)").clicked() {
             actions.push(Action::Zoom(2.0));
         }
-        if !screen.zoom.is_whole() && ui.small_button("reset zoom").clicked() {
+        if !waterfall.zoom().is_whole()
+            && ui
+                .small_button("reset zoom")
+                .on_hover_text(
+                    "z. Move the zoomed window with h / l, Shift + wheel or the middle button",
+                )
+                .clicked()
+        {
             actions.push(Action::ResetZoom);
         }
     });
     let total = waterfall.len();
     // Never wider than what is shown, whatever widened the ui.
     let area = ui.available_rect_before_wrap().intersect(ui.clip_rect());
-    let visible = (area.height() / ROW_HEIGHT).floor().max(1.0) as usize;
+    let axis = egui::Rect::from_min_max(
+        area.left_top(),
+        egui::pos2(area.right() - SCROLLBAR_WIDTH, area.top() + AXIS_HEIGHT),
+    );
+    let rows_area = egui::Rect::from_min_max(egui::pos2(area.left(), axis.bottom()), area.max);
+    let visible = (rows_area.height() / ROW_HEIGHT).floor().max(1.0) as usize;
     list.visible = visible;
-    scroll_input(ui, list, total, area);
+    scroll_input(ui, list, total, rows_area);
     list.clamp(total);
     let list = *list;
     let label_width = (area.width() * 0.38).min(520.0);
     let bars_left = area.left() + label_width + 8.0;
     // Room on the right for the duration written after the longest bar.
     let bars_width = (area.right() - SCROLLBAR_WIDTH - 70.0 - bars_left).max(10.0);
-    let trace_start = view.start_unix_nano;
-    let trace_len = view.end_unix_nano.saturating_sub(trace_start).max(1) as f64;
-    let zoom = screen.zoom;
-    let x_of = |time: u64| {
-        let share = zoom.place(time.saturating_sub(trace_start) as f64 / trace_len);
-        bars_left + (share.clamp(-0.01, 1.01) as f32) * bars_width
-    };
+    let timeline = egui::Rect::from_x_y_ranges(
+        bars_left..=bars_left + bars_width,
+        area.top()..=area.bottom(),
+    );
+    let region = timeline::input(ui, waterfall, timeline, area, actions);
+    let painter = ui.painter().with_clip_rect(area);
+    timeline::axis(ui, &painter, waterfall, axis, timeline, area.bottom());
     let mut clicked = None;
     let mut jump = None;
-    let painter = ui.painter().with_clip_rect(area);
     let shown = (list.top..total.min(list.top + visible)).filter_map(|row| waterfall.get(row));
     for (offset, row) in shown.enumerate() {
         let number = list.top + offset;
-        let y = area.top() + offset as f32 * ROW_HEIGHT;
+        let y = rows_area.top() + offset as f32 * ROW_HEIGHT;
         let rect = egui::Rect::from_min_size(
             egui::pos2(area.left(), y),
             Vec2::new(area.width() - SCROLLBAR_WIDTH, ROW_HEIGHT),
@@ -141,6 +157,7 @@ fn draw_waterfall(
             jump = row.source().cloned().map(Action::Jump);
         }
         let text_color = ui.visuals().text_color();
+        let middle = y + ROW_HEIGHT / 2.0;
         match row {
             WaterfallRow::Span(span) => {
                 let indent = f32::from(span.depth) * 14.0;
@@ -162,34 +179,7 @@ fn draw_waterfall(
                 job.wrap.max_width = label_width - indent;
                 let at = egui::pos2(area.left() + 4.0 + indent, y + 3.0);
                 paint_label(ui, &painter, job, at, text_color);
-                let x0 = x_of(span.start_unix_nano);
-                let x1 = x_of(span.end_unix_nano).max(x0 + 2.0);
-                let bar = egui::Rect::from_min_max(
-                    egui::pos2(x0, y + 4.0),
-                    egui::pos2(x1, y + ROW_HEIGHT - 4.0),
-                );
-                let color = if span.error {
-                    level_color(Level::Error)
-                } else {
-                    service_color(&span.service)
-                };
-                painter.rect_filled(bar, 2.0, color);
-                for &event in &span.events {
-                    let x = x_of(event);
-                    painter.line_segment(
-                        [egui::pos2(x, y + 2.0), egui::pos2(x, y + ROW_HEIGHT - 2.0)],
-                        (1.5, Color32::WHITE),
-                    );
-                }
-                let duration =
-                    format_duration(span.end_unix_nano.saturating_sub(span.start_unix_nano));
-                painter.text(
-                    egui::pos2(x1 + 4.0, y + ROW_HEIGHT / 2.0),
-                    egui::Align2::LEFT_CENTER,
-                    duration,
-                    FontId::proportional(11.0),
-                    Color32::GRAY,
-                );
+                span_bar(&painter, waterfall, span, timeline, y);
             }
             WaterfallRow::Log { log, depth } => {
                 let indent = f32::from(depth) * 14.0;
@@ -212,16 +202,89 @@ fn draw_waterfall(
                 job.wrap.overflow_character = Some('…');
                 let at = egui::pos2(area.left() + 4.0 + indent, y + 3.0);
                 paint_label(ui, &painter, job, at, text_color);
-                let x = x_of(log.time_unix_nano);
-                painter.circle_filled(
-                    egui::pos2(x, y + ROW_HEIGHT / 2.0),
-                    3.0,
-                    level_color(log.level),
-                );
+                // A log outside the window is not drawn, rather than piled on an edge.
+                if let Some(share) = waterfall.visible_point(log.time_unix_nano) {
+                    painter.circle_filled(
+                        egui::pos2(timeline::x_at(timeline, share), middle),
+                        3.0,
+                        level_color(log.level),
+                    );
+                }
             }
         }
     }
+    if let Some(region) = region {
+        timeline::highlight(ui, &painter, timeline, region);
+    }
     actions.extend([clicked, jump].into_iter().flatten());
+}
+
+/// A span's bar on the row at `y`: the part of it in the window, with an arrow where
+/// it goes on past an edge; a span wholly outside gets only an arrow at the edge it
+/// lies beyond. Its duration is written after it.
+fn span_bar(
+    painter: &egui::Painter,
+    waterfall: Waterfall<'_>,
+    span: &WaterfallSpan,
+    timeline: egui::Rect,
+    y: f32,
+) {
+    let color = if span.error {
+        level_color(Level::Error)
+    } else {
+        service_color(&span.service)
+    };
+    let middle = y + ROW_HEIGHT / 2.0;
+    let duration = format_duration(span.end_unix_nano.saturating_sub(span.start_unix_nano));
+    let duration_at = match waterfall.visible_extent(span) {
+        Some(extent) => {
+            let x0 = timeline::x_at(timeline, extent.start).min(timeline.right() - 2.0);
+            let x1 = timeline::x_at(timeline, extent.end).max(x0 + 2.0);
+            let bar = egui::Rect::from_min_max(
+                egui::pos2(x0, y + 4.0),
+                egui::pos2(x1, y + ROW_HEIGHT - 4.0),
+            );
+            painter.rect_filled(bar, 2.0, color);
+            if extent.cut_before {
+                painter.add(timeline::edge_arrow(x0 - 1.0, middle, Side::Before, color));
+            }
+            if extent.cut_after {
+                painter.add(timeline::edge_arrow(x1 + 1.0, middle, Side::After, color));
+            }
+            for &event in &span.events {
+                if let Some(share) = waterfall.visible_point(event) {
+                    let x = timeline::x_at(timeline, share);
+                    painter.line_segment(
+                        [egui::pos2(x, y + 2.0), egui::pos2(x, y + ROW_HEIGHT - 2.0)],
+                        (1.5, Color32::WHITE),
+                    );
+                }
+            }
+            if extent.cut_after { x1 + 8.0 } else { x1 + 4.0 }
+        }
+        None => {
+            let faded = color.gamma_multiply(0.6);
+            match waterfall.side_of(span) {
+                Side::Before => {
+                    let edge = timeline.left() - 1.0;
+                    painter.add(timeline::edge_arrow(edge, middle, Side::Before, faded));
+                    timeline.left() + 3.0
+                }
+                Side::After => {
+                    let edge = timeline.right() + 1.0;
+                    painter.add(timeline::edge_arrow(edge, middle, Side::After, faded));
+                    edge + 8.0
+                }
+            }
+        }
+    };
+    painter.text(
+        egui::pos2(duration_at, middle),
+        egui::Align2::LEFT_CENTER,
+        duration,
+        FontId::proportional(11.0),
+        Color32::GRAY,
+    );
 }
 
 /// Lays out a row's label and paints it with its top left at `at`.

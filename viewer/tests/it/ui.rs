@@ -297,6 +297,11 @@ fn the_help_lists_the_keys_and_every_glyph_drawn_exists() {
     // The mouse too.
     f.harness.get_by_label("double-click a span");
     f.harness.get_by_label("middle-click a tab");
+    // The waterfall's zoom and pan.
+    f.harness.get_by_label("+ / - / z");
+    f.harness.get_by_label("h / l");
+    f.harness.get_by_label("drag across the waterfall's bars");
+    f.harness.get_by_label("Ctrl + wheel over the waterfall");
     f.harness.key_press(egui::Key::Escape);
     f.harness.step();
     assert!(!f.app().help_open());
