@@ -29,6 +29,7 @@ mod status;
 mod tab;
 pub mod tab_ui;
 pub mod time;
+pub mod trace_order;
 pub mod value;
 pub mod view_model;
 pub mod views;

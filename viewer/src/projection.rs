@@ -48,14 +48,17 @@ impl Projection {
             .selected
             .and_then(|selected| tab.locate(index, ViewKind::Logs, selected));
         snapshot.version = tab.version;
-        let traces = &tab.spans.traces;
-        // Newest first.
-        let newest = |row: usize| traces[traces.len() - 1 - row];
+        let order = &tab.order;
         snapshot.traces = window(
             tab.viewports[ViewKind::Traces as usize],
-            traces.len(),
-            |row| Some(trace_row(index, newest(row), regex)),
+            order.len(),
+            |row| {
+                order
+                    .trace_at(row)
+                    .map(|trace| trace_row(index, trace, regex))
+            },
         );
+        snapshot.trace_sort = order.sort();
         snapshot.traces.progress = progress(tab.spans.scanned, index.spans.len());
         snapshot.traces.selected = tab.viewports[ViewKind::Traces as usize]
             .selected

@@ -1,16 +1,26 @@
 //! The backend's state of one tab: its filter, the matches found so far, the rows its
 //! views show and the trace it has open.
 
-use crate::filter::{CompiledFilter, Filter, LogMatches, SpanMatches};
+use crate::filter::{
+    CompiledFilter, Filter, LogMatches, SLIDE_INTERVAL, SpanMatches, step_logs, step_spans,
+};
 use crate::model::{Index, TraceId};
-use crate::snapshot::{Item, Located, RecordRef, Selection, ViewKind};
+use crate::snapshot::{Item, Located, RecordRef, Selection, TraceSort, ViewKind};
+use crate::trace_order::TraceOrder;
 
 /// The filter state of one tab.
 pub(crate) struct Tab {
     pub filter: Filter,
     pub compiled: CompiledFilter,
+    /// The time `compiled` read the filter's times against, in Unix nanoseconds.
+    pub compiled_at_unix_nano: u64,
     pub logs: LogMatches,
     pub spans: SpanMatches,
+    /// The trace list's rows, in the tab's sort order.
+    pub order: TraceOrder,
+    /// A sliding filter's pass over again against a later time; it takes over once it
+    /// has seen every record, so the rows never empty while it runs.
+    pub rerun: Option<Box<Rerun>>,
     /// Per view, by `ViewKind as usize`.
     pub viewports: [Viewport; 2],
     /// The view shown, whose filter steps first (`next_step`).
@@ -18,6 +28,14 @@ pub(crate) struct Tab {
     pub trace: Option<(TraceId, Option<RecordRef>)>,
     /// The UI's `ShowTab` version of `filter`.
     pub version: u64,
+}
+
+/// A filter's pass against a later time, next to the one whose rows are shown.
+pub(crate) struct Rerun {
+    compiled: CompiledFilter,
+    at_unix_nano: u64,
+    logs: LogMatches,
+    spans: SpanMatches,
 }
 
 /// The rows a view shows.
@@ -33,11 +51,19 @@ pub(crate) struct Viewport {
 
 impl Tab {
     pub fn new(filter: Filter) -> Self {
+        Self::at(filter, crate::time::now_unix_nano())
+    }
+
+    /// A tab whose filter reads its times against `now_unix_nano`.
+    pub fn at(filter: Filter, now_unix_nano: u64) -> Self {
         Self {
-            compiled: CompiledFilter::new(&filter),
+            compiled: CompiledFilter::at(&filter, now_unix_nano),
+            compiled_at_unix_nano: now_unix_nano,
             filter,
             logs: LogMatches::default(),
             spans: SpanMatches::default(),
+            order: TraceOrder::default(),
+            rerun: None,
             viewports: [Viewport {
                 follow: true,
                 rows: 50,
@@ -56,7 +82,9 @@ impl Tab {
             let viewports = self.viewports;
             let view = self.view;
             let trace = self.trace.take();
+            let sort = self.order.sort();
             *self = Self::new(filter);
+            self.order = TraceOrder::new(sort);
             self.viewports = viewports;
             self.view = view;
             self.trace = trace;
@@ -85,11 +113,75 @@ impl Tab {
             .find(|&view| !self.is_complete(index, view))
     }
 
-    /// Rows in a view's list: log records, or traces (newest first).
+    /// Whether a step is due: the filter's pass, or a sliding filter's rerun.
+    pub fn has_work(&self, index: &Index) -> bool {
+        self.next_step(index).is_some() || self.rerun.is_some()
+    }
+
+    /// Advances the pass by `max` records of one view, the shown view's first; once
+    /// it is complete, the rerun, which takes over when it is complete too.
+    pub fn step(&mut self, index: &Index, max: usize) {
+        match self.next_step(index) {
+            Some(ViewKind::Logs) => step_logs(index, &mut self.compiled, &mut self.logs, max),
+            Some(ViewKind::Traces) => step_spans(index, &mut self.compiled, &mut self.spans, max),
+            None => self.step_rerun(index, max),
+        }
+    }
+
+    fn step_rerun(&mut self, index: &Index, max: usize) {
+        let Some(rerun) = &mut self.rerun else {
+            return;
+        };
+        if rerun.logs.scanned < index.logs.len() {
+            step_logs(index, &mut rerun.compiled, &mut rerun.logs, max);
+        } else if rerun.spans.scanned < index.spans.len() {
+            step_spans(index, &mut rerun.compiled, &mut rerun.spans, max);
+        }
+        if rerun.logs.scanned == index.logs.len() && rerun.spans.scanned == index.spans.len() {
+            let Some(rerun) = self.rerun.take() else {
+                return;
+            };
+            self.compiled = rerun.compiled;
+            self.compiled_at_unix_nano = rerun.at_unix_nano;
+            self.logs = rerun.logs;
+            self.spans = rerun.spans;
+            self.order = TraceOrder::new(self.order.sort());
+        }
+    }
+
+    /// Moves a sliding filter on to `now_unix_nano`, once per `SLIDE_INTERVAL`: its
+    /// pass runs again beside the shown one (not while an earlier rerun still runs).
+    /// Returns whether a rerun started.
+    pub fn slide(&mut self, now_unix_nano: u64) -> bool {
+        let due = now_unix_nano.saturating_sub(self.compiled_at_unix_nano)
+            >= SLIDE_INTERVAL.as_nanos() as u64;
+        if !self.filter.slides() || !due || self.rerun.is_some() {
+            return false;
+        }
+        self.rerun = Some(Box::new(Rerun {
+            compiled: CompiledFilter::at(&self.filter, now_unix_nano),
+            at_unix_nano: now_unix_nano,
+            logs: LogMatches::default(),
+            spans: SpanMatches::default(),
+        }));
+        true
+    }
+
+    /// Sets the trace list's order.
+    pub fn set_sort(&mut self, sort: TraceSort) {
+        self.order.set_sort(sort);
+    }
+
+    /// Brings the trace list's order up to date with the index.
+    pub fn update_order(&mut self, index: &Index) {
+        self.order.update(index, &self.spans, &self.compiled);
+    }
+
+    /// Rows in a view's list: log records, or traces.
     pub fn rows(&self, view: ViewKind) -> usize {
         match view {
             ViewKind::Logs => self.logs.rows.len(),
-            ViewKind::Traces => self.spans.traces.len(),
+            ViewKind::Traces => self.order.len(),
         }
     }
 
@@ -102,8 +194,7 @@ impl Tab {
                 .get(row)
                 .map(|log| Item::Record(RecordRef::Log(log))),
             ViewKind::Traces => {
-                let traces = &self.spans.traces;
-                let trace = *traces.get(traces.len().checked_sub(row + 1)?)?;
+                let trace = self.order.trace_at(row)?;
                 Some(Item::Trace(index.traces[trace as usize].id))
             }
         }
@@ -115,11 +206,9 @@ impl Tab {
         match (view, item) {
             (ViewKind::Logs, Item::Record(RecordRef::Log(log))) => self.logs.rows.find(log),
             (ViewKind::Traces, Item::Trace(trace)) => {
-                let listed = index
-                    .trace_by_id(trace)
-                    .and_then(|t| self.spans.position(t));
+                let listed = index.trace_by_id(trace).and_then(|t| self.order.row_of(t));
                 match listed {
-                    Some(position) => Ok(self.spans.traces.len() - 1 - position),
+                    Some(row) => Ok(row),
                     // No order to place it by: the nearest is what its row shows now.
                     None => Err(usize::MAX),
                 }

@@ -9,7 +9,7 @@ use super::scroll::{follow_button, scrolled_list};
 use super::style::{ROW_HEIGHT, SCROLLBAR_WIDTH, highlighted, level_color};
 use crate::action::Action;
 use crate::model::{Level, trace_hex};
-use crate::snapshot::{Item, RecordRef};
+use crate::snapshot::{Item, RecordRef, SortKey, TraceSort};
 use crate::tab_ui::ListState;
 use crate::time::{format_clock, format_duration};
 
@@ -29,6 +29,47 @@ fn titles(mut header: egui_extras::TableRow<'_, '_>, titles: &[&str]) {
     for title in titles {
         header.col(|ui| {
             ui.strong(*title);
+        });
+    }
+}
+
+/// The trace list's header: a click on a sortable column sorts by it (again: the
+/// other way round), and the column sorted by shows an arrow.
+fn sort_titles(
+    mut header: egui_extras::TableRow<'_, '_>,
+    sort: TraceSort,
+    actions: &mut Vec<Action>,
+) {
+    let columns: [(&str, Option<SortKey>); 7] = [
+        ("start", Some(SortKey::Start)),
+        ("root span", None),
+        ("service", None),
+        ("duration", Some(SortKey::Duration)),
+        ("spans", Some(SortKey::Spans)),
+        ("errors", Some(SortKey::Errors)),
+        ("trace id", None),
+    ];
+    for (title, key) in columns {
+        header.col(|ui| {
+            let Some(key) = key else {
+                ui.strong(title);
+                return;
+            };
+            let text = if sort.key == key {
+                format!("{title} {}", if sort.descending { "↓" } else { "↑" })
+            } else {
+                title.to_owned()
+            };
+            let button = egui::Button::new(RichText::new(text).strong()).frame(false);
+            if ui
+                .add(button)
+                .on_hover_text(format!(
+                    "sort by {title} (s cycles the sort, S reverses it)"
+                ))
+                .clicked()
+            {
+                actions.push(Action::SortTraces(key));
+            }
         });
     }
 }
@@ -193,18 +234,7 @@ pub fn trace_list(
         .column(Column::initial(60.0).at_least(30.0))
         .column(Column::initial(90.0).at_least(30.0))
         .header(ROW_HEIGHT, |header| {
-            titles(
-                header,
-                &[
-                    "start",
-                    "root span",
-                    "service",
-                    "duration",
-                    "spans",
-                    "errors",
-                    "trace id",
-                ],
-            );
+            sort_titles(header, screen.tab().trace_sort, actions);
         })
         .body(|body| {
             let shown = visible.min(total.saturating_sub(list.top));
