@@ -55,12 +55,7 @@ fn sort_titles(
                 ui.strong(title);
                 return;
             };
-            let text = if sort.key == key {
-                format!("{title} {}", if sort.descending { "↓" } else { "↑" })
-            } else {
-                title.to_owned()
-            };
-            let button = egui::Button::new(RichText::new(text).strong()).frame(false);
+            let button = egui::Button::new(RichText::new(title).strong()).frame(false);
             if ui
                 .add(button)
                 .on_hover_text(format!(
@@ -70,8 +65,29 @@ fn sort_titles(
             {
                 actions.push(Action::SortTraces(key));
             }
+            if sort.key == key {
+                sort_arrow(ui, sort.descending);
+            }
         });
     }
+}
+
+/// A small triangle after a column's title: pointing down when the largest is first.
+/// Painted, since the default fonts have no arrow glyph.
+fn sort_arrow(ui: &mut Ui, descending: bool) {
+    let size = ui.text_style_height(&egui::TextStyle::Body) * 0.5;
+    let (rect, _) = ui.allocate_exact_size(egui::vec2(size, size), Sense::hover());
+    let (tip, base) = if descending {
+        (rect.center_bottom(), [rect.left_top(), rect.right_top()])
+    } else {
+        (rect.center_top(), [rect.left_bottom(), rect.right_bottom()])
+    };
+    let color = ui.visuals().strong_text_color();
+    ui.painter().add(egui::Shape::convex_polygon(
+        vec![base[0], base[1], tip],
+        color,
+        egui::Stroke::NONE,
+    ));
 }
 
 /// A row the backend has not published yet (it will within a frame or two).
