@@ -15,4 +15,5 @@ mod live_ui;
 mod oracle;
 mod prepare;
 mod selection;
+mod sort_and_ranges;
 mod ui;
