@@ -429,7 +429,7 @@ impl App {
             self.version += 1;
             self.connection.send(UiEvent::ShowTab {
                 tab: tab.id,
-                filter: tab.filter.clone(),
+                filter: Box::new(tab.filter.clone()),
                 version: self.version,
             });
         }

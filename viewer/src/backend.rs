@@ -310,16 +310,12 @@ impl Engine {
     }
 
     /// Moves the shown tab's sliding time range on to now, if it has one and it is
-    /// due (see `Tab::slide`); returns whether it did.
-    pub fn slide(&mut self) -> bool {
-        self.slide_at(crate::time::now_unix_nano())
-    }
-
-    /// `slide` as of a given time, in Unix nanoseconds.
-    pub fn slide_at(&mut self, now_unix_nano: u64) -> bool {
-        self.tabs
-            .get_mut(&self.shown)
-            .is_some_and(|tab| tab.slide(now_unix_nano))
+    /// due (see `Tab::slide`).
+    fn slide(&mut self) {
+        let now = crate::time::now_unix_nano();
+        if let Some(tab) = self.tabs.get_mut(&self.shown) {
+            tab.slide(now);
+        }
     }
 
     /// Runs the shown tab's filter, for both views, to the end.
@@ -339,8 +335,8 @@ impl Engine {
                 self.shown = tab;
                 self.tabs
                     .entry(tab)
-                    .or_insert_with(|| Tab::new(filter.clone()))
-                    .set_filter(filter, version);
+                    .or_insert_with(|| Tab::new((*filter).clone()))
+                    .set_filter(*filter, version);
             }
             UiEvent::CloseTab(tab) => {
                 self.tabs.remove(&tab);

@@ -157,7 +157,8 @@ pub enum UiEvent {
     /// The tab shown, with its filter; snapshots made after it carry its `version`.
     ShowTab {
         tab: TabId,
-        filter: Filter,
+        /// Boxed: a filter is larger than every other event.
+        filter: Box<Filter>,
         version: u64,
     },
     CloseTab(TabId),

@@ -151,12 +151,11 @@ impl Tab {
 
     /// Moves a sliding filter on to `now_unix_nano`, once per `SLIDE_INTERVAL`: its
     /// pass runs again beside the shown one (not while an earlier rerun still runs).
-    /// Returns whether a rerun started.
-    pub fn slide(&mut self, now_unix_nano: u64) -> bool {
+    pub fn slide(&mut self, now_unix_nano: u64) {
         let due = now_unix_nano.saturating_sub(self.compiled_at_unix_nano)
             >= SLIDE_INTERVAL.as_nanos() as u64;
         if !self.filter.slides() || !due || self.rerun.is_some() {
-            return false;
+            return;
         }
         self.rerun = Some(Box::new(Rerun {
             compiled: CompiledFilter::at(&self.filter, now_unix_nano),
@@ -164,7 +163,6 @@ impl Tab {
             logs: LogMatches::default(),
             spans: SpanMatches::default(),
         }));
-        true
     }
 
     /// Sets the trace list's order.
@@ -270,6 +268,155 @@ impl Tab {
                     left: true,
                 })
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::filter::Since;
+    use crate::model::{BlockLoc, PreparedBlock, PreparedRecord};
+    use crate::snapshot::SortKey;
+
+    const SECOND: u64 = 1_000_000_000;
+
+    /// An index of one block: a log record at each of `log_times`, and a span per
+    /// `(trace id, start, end)`.
+    fn index(log_times: &[u64], spans: &[(u128, u64, u64)]) -> Index {
+        let record = |time, end, trace_id| PreparedRecord {
+            time,
+            end,
+            trace_id,
+            span_id: 1,
+            parent_span_id: 1,
+            ..PreparedRecord::default()
+        };
+        let block = PreparedBlock {
+            strings: vec![String::new()],
+            scopes: vec![("svc".to_owned(), 0)],
+            logs: log_times.iter().map(|&t| record(t, 0, 0)).collect(),
+            spans: spans
+                .iter()
+                .map(|&(id, start, end)| record(start, end, id))
+                .collect(),
+            ..PreparedBlock::default()
+        };
+        let mut index = Index::default();
+        let loc = BlockLoc {
+            segment: 0,
+            offset: 0,
+            frame_bytes: 0,
+        };
+        index.add_prepared(&block, loc, 0);
+        index
+    }
+
+    fn finish(tab: &mut Tab, index: &Index) {
+        while tab.has_work(index) {
+            tab.step(index, 3);
+        }
+    }
+
+    fn log_rows(tab: &Tab) -> Vec<u32> {
+        (0..tab.logs.rows.len())
+            .filter_map(|row| tab.logs.rows.get(row))
+            .collect()
+    }
+
+    #[test]
+    fn a_sliding_window_moves_on_each_second_and_keeps_its_rows_until_the_rerun_is_done() {
+        let times: Vec<u64> = (1..=10).map(|s| s * SECOND).collect();
+        let index = index(&times, &[]);
+        let filter = Filter {
+            since: Some(Since {
+                window: Duration::from_secs(5),
+            }),
+            ..Filter::default()
+        };
+        let mut tab = Tab::at(filter, 10 * SECOND);
+        finish(&mut tab, &index);
+        // Records of the last 5 s as of 10 s: those at 5 s to 10 s.
+        assert_eq!(log_rows(&tab), [4, 5, 6, 7, 8, 9]);
+        // Not yet a second later: nothing to do.
+        tab.slide(10 * SECOND + SECOND / 2);
+        assert!(!tab.has_work(&index));
+        tab.slide(12 * SECOND);
+        assert!(tab.has_work(&index));
+        // While the rerun runs, the rows shown are the earlier pass's.
+        tab.step(&index, 3);
+        assert_eq!(log_rows(&tab), [4, 5, 6, 7, 8, 9]);
+        finish(&mut tab, &index);
+        assert_eq!(log_rows(&tab), [6, 7, 8, 9]);
+        assert_eq!(tab.compiled_at_unix_nano, 12 * SECOND);
+    }
+
+    #[test]
+    fn a_typed_range_moves_only_when_it_is_relative_to_now() {
+        let times: Vec<u64> = (1..=10).map(|s| s * SECOND).collect();
+        let index = index(&times, &[]);
+        let at = |from: &str, now: u64| {
+            let filter = Filter {
+                from: from.to_owned(),
+                to: "1970-01-01T00:00:09Z".to_owned(),
+                ..Filter::default()
+            };
+            let mut tab = Tab::at(filter, now);
+            finish(&mut tab, &index);
+            tab.slide(now + 2 * SECOND);
+            let slid = tab.rerun.is_some();
+            finish(&mut tab, &index);
+            (log_rows(&tab), slid)
+        };
+        // From 3 s (inclusive) to 9 s (exclusive), whatever the time.
+        assert_eq!(
+            at("1970-01-01T00:00:03Z", 20 * SECOND),
+            ([2, 3, 4, 5, 6, 7].to_vec(), false)
+        );
+        // From 4 s before now: 6 s at first, then 8 s once the clock moved on by 2 s.
+        assert_eq!(at("-4s", 10 * SECOND), ([7].to_vec(), true));
+    }
+
+    #[test]
+    fn a_new_sort_keeps_the_selection_on_its_trace() {
+        // Trace 1 starts first and lasts longest; trace 3 starts last.
+        let index = index(
+            &[],
+            &[
+                (1, SECOND, 9 * SECOND),
+                (2, 2 * SECOND, 3 * SECOND),
+                (3, 3 * SECOND, 5 * SECOND),
+            ],
+        );
+        let mut tab = Tab::at(Filter::default(), 10 * SECOND);
+        finish(&mut tab, &index);
+        let ids = |tab: &Tab| -> Vec<Item> {
+            (0..tab.rows(ViewKind::Traces))
+                .filter_map(|row| tab.item_at(&index, ViewKind::Traces, row))
+                .collect()
+        };
+        tab.update_order(&index);
+        // The newest first by default.
+        assert_eq!(ids(&tab), [Item::Trace(3), Item::Trace(2), Item::Trace(1)]);
+        let selected = Selection::of(1, Item::Trace(2));
+        for (key, descending, expected_row) in [
+            (SortKey::Duration, true, 2),
+            (SortKey::Duration, false, 0),
+            (SortKey::Start, false, 1),
+            (SortKey::Arrival, true, 1),
+        ] {
+            tab.set_sort(TraceSort { key, descending });
+            tab.update_order(&index);
+            let located = tab.locate(&index, ViewKind::Traces, selected);
+            assert_eq!(
+                located.and_then(|l| l.found),
+                Some((expected_row, Item::Trace(2))),
+                "{key:?} {descending}: {:?}",
+                ids(&tab)
+            );
+            assert!(!located.is_some_and(|l| l.left));
         }
     }
 }

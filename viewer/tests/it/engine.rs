@@ -25,7 +25,7 @@ fn show_view(
 ) -> oculus_viewer::snapshot::Snapshot {
     engine.handle(UiEvent::ShowTab {
         tab: 1,
-        filter,
+        filter: Box::new(filter),
         version: 1,
     });
     engine.handle(UiEvent::Viewport {

@@ -245,7 +245,7 @@ fn an_absolute_range_shows_exactly_the_records_in_it() {
     assert!(f.app().snapshot().filter_error.is_none());
     // Spans by their start: no trace listed starts at or after the range's end.
     f.keys("t");
-    f.wait("the traces in the range", |app| all_traces_published(app));
+    f.wait("the traces in the range", all_traces_published);
     assert!(trace_rows(f.app()).iter().all(|t| t.start_unix_nano < to));
 }
 
