@@ -130,7 +130,7 @@ pub struct CompiledFilter {
     /// What narrows the records before the other checks, by a scan of whole text
     /// chunks: the search, else the first attribute term.
     prefilter: Option<Regex>,
-    /// Why the filter matches nothing: a bad regex, trace id, time or duration.
+    /// Why the filter matches nothing: a bad regex, trace id or time.
     pub error: Option<String>,
     /// By origin id: whether a record from that service, scope and run passes.
     origin_allowed: Vec<bool>,
@@ -139,46 +139,42 @@ pub struct CompiledFilter {
     to_unix_nano: Option<u64>,
     /// A trace's duration bounds, in nanoseconds, inclusive.
     durations: RangeInclusive<u64>,
+    /// Why no trace is listed: bad duration bounds (the log records still show).
+    duration_error: Option<String>,
 }
 
-/// The typed time range and duration bounds, read against `now`.
-struct Bounds {
-    from_unix_nano: u64,
-    to_unix_nano: Option<u64>,
-    durations: RangeInclusive<u64>,
-}
-
-impl Bounds {
-    fn parse(filter: &Filter, now_unix_nano: u64) -> Result<Self, String> {
-        let moment = |text: &str| {
-            let text = text.trim();
-            (!text.is_empty())
-                .then(|| parse_moment(text, now_unix_nano))
-                .transpose()
-        };
-        let duration = |text: &str, name: &str| {
-            let text = text.trim();
-            (!text.is_empty())
-                .then(|| parse_duration(text).map(|d| d.as_nanos() as u64))
-                .transpose()
-                .map_err(|why| format!("{name}: {why}"))
-        };
-        let from_unix_nano = moment(&filter.from)?.unwrap_or(0);
-        let to_unix_nano = moment(&filter.to)?;
-        if to_unix_nano.is_some_and(|to| to <= from_unix_nano) {
-            return Err("the time range ends before it starts".to_owned());
-        }
-        let min = duration(&filter.min_duration, "min duration")?.unwrap_or(0);
-        let max = duration(&filter.max_duration, "max duration")?.unwrap_or(u64::MAX);
-        if min > max {
-            return Err("the min duration is above the max".to_owned());
-        }
-        Ok(Self {
-            from_unix_nano,
-            to_unix_nano,
-            durations: min..=max,
-        })
+/// The typed time range in Unix nanoseconds, read against `now`: from (inclusive,
+/// 0 when open) and to (exclusive).
+fn time_range(filter: &Filter, now_unix_nano: u64) -> Result<(u64, Option<u64>), String> {
+    let moment = |text: &str| {
+        let text = text.trim();
+        (!text.is_empty())
+            .then(|| parse_moment(text, now_unix_nano))
+            .transpose()
+    };
+    let from = moment(&filter.from)?.unwrap_or(0);
+    let to = moment(&filter.to)?;
+    if to.is_some_and(|to| to <= from) {
+        return Err("the time range ends before it starts".to_owned());
     }
+    Ok((from, to))
+}
+
+/// The typed bounds of a trace's duration, in nanoseconds.
+fn duration_bounds(filter: &Filter) -> Result<RangeInclusive<u64>, String> {
+    let duration = |text: &str, name: &str| {
+        let text = text.trim();
+        (!text.is_empty())
+            .then(|| parse_duration(text).map(|d| d.as_nanos() as u64))
+            .transpose()
+            .map_err(|why| format!("{name}: {why}"))
+    };
+    let min = duration(&filter.min_duration, "min duration")?.unwrap_or(0);
+    let max = duration(&filter.max_duration, "max duration")?.unwrap_or(u64::MAX);
+    if min > max {
+        return Err("the min duration is above the max".to_owned());
+    }
+    Ok(min..=max)
 }
 
 impl CompiledFilter {
@@ -191,14 +187,15 @@ impl CompiledFilter {
     /// `now_unix_nano`.
     pub fn at(filter: &Filter, now_unix_nano: u64) -> Self {
         let mut error = None;
-        let bounds = Bounds::parse(filter, now_unix_nano).unwrap_or_else(|why| {
-            error = Some(why);
-            Bounds {
-                from_unix_nano: 0,
-                to_unix_nano: None,
-                durations: 0..=u64::MAX,
-            }
-        });
+        let (from_unix_nano, to_unix_nano) =
+            time_range(filter, now_unix_nano).unwrap_or_else(|why| {
+                error = Some(why);
+                (0, None)
+            });
+        let (durations, duration_error) = match duration_bounds(filter) {
+            Ok(durations) => (durations, None),
+            Err(why) => (0..=u64::MAX, Some(why)),
+        };
         let search = if filter.search.is_empty() {
             None
         } else {
@@ -250,15 +247,22 @@ impl CompiledFilter {
             prefilter,
             error,
             origin_allowed: Vec::new(),
-            from_unix_nano: bounds.from_unix_nano,
-            to_unix_nano: bounds.to_unix_nano,
-            durations: bounds.durations,
+            from_unix_nano,
+            to_unix_nano,
+            durations,
+            duration_error,
         }
+    }
+
+    /// What the user must fix for the filter to show what they meant: why nothing
+    /// matches, else why no trace is listed.
+    pub fn problem(&self) -> Option<&str> {
+        self.error.as_deref().or(self.duration_error.as_deref())
     }
 
     /// Whether a trace of this duration is listed.
     pub fn passes_duration(&self, nanos: u64) -> bool {
-        self.durations.contains(&nanos)
+        self.duration_error.is_none() && self.durations.contains(&nanos)
     }
 
     fn in_time_range(&self, time: u64) -> bool {

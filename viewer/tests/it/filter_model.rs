@@ -336,8 +336,10 @@ struct Model {
     max_duration: u64,
     search: Option<regex::Regex>,
     substring: Option<String>,
-    /// A bad regex or trace id: nothing passes.
+    /// A bad regex, trace id or time: nothing passes.
     invalid: bool,
+    /// Bad duration bounds: no trace is listed; log records are not concerned.
+    bad_durations: bool,
 }
 
 /// A moment as the test types it: RFC 3339 with nanoseconds, or nanoseconds before now.
@@ -367,20 +369,20 @@ fn duration(text: &str) -> Option<u64> {
 
 impl Model {
     fn new(filter: &Filter, now: u64) -> Self {
-        let mut invalid = false;
-        let mut bound = |text: &str, read: &dyn Fn(&str) -> Option<u64>| {
-            if text.is_empty() {
-                return None;
-            }
-            let value = read(text);
-            invalid |= value.is_none();
-            value
-        };
-        let from = bound(&filter.from, &|t| moment(t, now)).unwrap_or(0);
+        // A bound as typed: `None` when empty, `Some(None)` when it cannot be read.
+        let bound =
+            |text: &str, read: &dyn Fn(&str) -> Option<u64>| (!text.is_empty()).then(|| read(text));
+        let unreadable = |bound: Option<Option<u64>>| bound.is_some_and(|b| b.is_none());
+        let from = bound(&filter.from, &|t| moment(t, now));
         let to = bound(&filter.to, &|t| moment(t, now));
-        let min_duration = bound(&filter.min_duration, &duration).unwrap_or(0);
-        let max_duration = bound(&filter.max_duration, &duration).unwrap_or(u64::MAX);
-        invalid |= to.is_some_and(|to| to <= from) || min_duration > max_duration;
+        let min = bound(&filter.min_duration, &duration);
+        let max = bound(&filter.max_duration, &duration);
+        let mut invalid = unreadable(from) || unreadable(to);
+        let (from, to) = (from.flatten().unwrap_or(0), to.flatten());
+        invalid |= to.is_some_and(|to| to <= from);
+        let min_duration = min.flatten().unwrap_or(0);
+        let max_duration = max.flatten().unwrap_or(u64::MAX);
+        let bad_durations = unreadable(min) || unreadable(max) || min_duration > max_duration;
         let to = to.unwrap_or(u64::MAX);
         let trace = filter.trace_id.trim().to_ascii_lowercase();
         let trace_prefix = if trace.is_empty() {
@@ -432,6 +434,7 @@ impl Model {
             search,
             substring,
             invalid,
+            bad_durations,
         }
     }
 
@@ -619,8 +622,7 @@ fn expected(batches: &[Batch], filter: &Filter, now: u64, sort: TraceSort) -> Pi
                 SortKey::Errors => fact.errors,
                 SortKey::Arrival => arrival as u64,
             };
-            (model.min_duration..=model.max_duration)
-                .contains(&duration)
+            (!model.bad_durations && (model.min_duration..=model.max_duration).contains(&duration))
                 .then_some((key, fact.seen, *id))
         })
         .collect();
@@ -793,7 +795,9 @@ proptest! {
         order.update(&index, &spans, &compiled);
 
         let want = expected(&batches, &filter, now, sort);
-        prop_assert_eq!(compiled.error.is_some(), Model::new(&filter, now).invalid, "{:?}", compiled.error);
+        let model = Model::new(&filter, now);
+        prop_assert_eq!(compiled.error.is_some(), model.invalid, "{:?}", compiled.error);
+        prop_assert_eq!(compiled.problem().is_some(), model.invalid || model.bad_durations);
         let rows: Vec<u32> = (0..logs.rows.len()).filter_map(|r| logs.rows.get(r)).collect();
         prop_assert_eq!(rows, want.rows);
         prop_assert_eq!(logs.level_counts, want.level_counts);

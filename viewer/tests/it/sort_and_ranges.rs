@@ -203,6 +203,15 @@ fn a_bad_duration_says_what_it_takes() {
     f.harness.step();
     f.harness
         .get_by_label("max duration: not a duration: \"fast\" (like 200us, 250ms, 1.5s, 2m)");
+    assert_eq!(f.app().snapshot().traces.total, 0);
+    // A trace's duration says nothing of log records: they all still show.
+    let logs = f.app().snapshot().status.logs;
+    f.keys("t");
+    f.wait("every log record", |app| {
+        app.tab().view == ViewKind::Logs
+            && app.snapshot().logs.total == logs
+            && app.snapshot().logs.progress.is_none()
+    });
 }
 
 #[test]
