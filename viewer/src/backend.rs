@@ -333,10 +333,13 @@ impl Engine {
                 version,
             } => {
                 self.shown = tab;
-                self.tabs
+                let state = self
+                    .tabs
                     .entry(tab)
-                    .or_insert_with(|| Tab::new((*filter).clone()))
-                    .set_filter(*filter, version);
+                    .or_insert_with(|| Tab::new((*filter).clone()));
+                state.set_filter(*filter, version);
+                // A sliding tab shown again moves on to now at once, not at the next tick.
+                state.slide(crate::time::now_unix_nano());
             }
             UiEvent::CloseTab(tab) => {
                 self.tabs.remove(&tab);

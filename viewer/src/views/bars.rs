@@ -215,7 +215,12 @@ pub fn filter_bar(
                     let window = Some(std::time::Duration::from_secs(minutes * 60));
                     ui.selectable_value(&mut chosen, window, format!("last {minutes} min"));
                 }
-            });
+            })
+            .response
+            .on_hover_text(
+                "a window that ends now and slides with the clock: records leave it as \
+                 they age (checked every second)",
+            );
         if chosen != since {
             actions.push(Action::SetSince(chosen));
         }

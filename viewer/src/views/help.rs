@@ -26,7 +26,8 @@ const BINDINGS: &[(&str, &str)] = &[
     ("f", "follow the newest on / off"),
     (
         "s / S",
-        "sort the traces by the next column (start, duration, spans, errors, arrival) / reverse",
+        "sort the traces by the next column (start, duration, spans, errors, arrival) / \
+         reverse; at first: start, newest first",
     ),
     (
         "1-9, 0, gt / gT",
