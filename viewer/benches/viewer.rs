@@ -356,7 +356,7 @@ fn time_filter(
     let started = Instant::now();
     engine.handle(UiEvent::ShowTab {
         tab,
-        filter,
+        filter: Box::new(filter),
         version: 1,
     });
     engine.handle(UiEvent::Viewport {
@@ -366,6 +366,7 @@ fn time_filter(
         rows: 50,
         follow: false,
         selected: None,
+        sort: oculus_viewer::snapshot::TraceSort::default(),
     });
     engine.step();
     let first = engine.snapshot();
@@ -532,7 +533,7 @@ fn open_in_backend(dir: &Path, records: u64, runtime: &tokio::runtime::Runtime) 
             .expect("backend");
     connection.send(UiEvent::ShowTab {
         tab: 0,
-        filter: Filter::default(),
+        filter: Box::default(),
         version: 1,
     });
     connection.send(UiEvent::Viewport {
@@ -542,6 +543,7 @@ fn open_in_backend(dir: &Path, records: u64, runtime: &tokio::runtime::Runtime) 
         rows: 50,
         follow: true,
         selected: None,
+        sort: oculus_viewer::snapshot::TraceSort::default(),
     });
     let mut first_rows = None;
     loop {
@@ -598,7 +600,7 @@ fn live_latency(dir: &Path, runtime: &tokio::runtime::Runtime) {
     .expect("backend");
     connection.send(UiEvent::ShowTab {
         tab: 0,
-        filter: Filter::default(),
+        filter: Box::default(),
         version: 1,
     });
     let (mut writer, _) = SessionWriter::open(&live, WriterOptions::default()).expect("session");

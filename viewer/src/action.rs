@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::model::{Level, TraceId};
-use crate::snapshot::{RecordRef, SourceRef, ViewKind};
+use crate::snapshot::{RecordRef, SortKey, SourceRef, ViewKind};
 
 /// One thing the user asked for, with the mouse or a key.
 #[derive(Clone, Debug, PartialEq)]
@@ -44,6 +44,13 @@ pub enum Action {
     SetSince(Option<Duration>),
     /// Back to what defines the tab.
     ClearFilters,
+    /// Sort the trace list by this key (largest first), or reverse it if it is sorted
+    /// by it already: a click on a column's header.
+    SortTraces(SortKey),
+    /// Sort the trace list by the next key, largest first.
+    NextSortKey,
+    /// Reverse the trace list's order.
+    ReverseSort,
     /// Move the selection of the shown list.
     MoveSelection(Step),
     /// Select the first row of the shown list.

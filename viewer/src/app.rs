@@ -10,7 +10,7 @@ use crate::filter::{Filter, Since};
 use crate::keys::Keys;
 use crate::model::{Level, TraceId, parse_trace_id, trace_hex};
 use crate::snapshot::{
-    Item, Located, RecordRef, Selection, Snapshot, SourceRef, TabId, UiEvent, ViewKind,
+    Item, Located, RecordRef, Selection, Snapshot, SourceRef, TabId, TraceSort, UiEvent, ViewKind,
 };
 use crate::tab_ui::{ListState, TabUi};
 use crate::view_model::{
@@ -27,6 +27,7 @@ struct Viewport {
     rows: usize,
     follow: bool,
     selected: Option<Selection>,
+    sort: TraceSort,
 }
 
 /// What the UI last told the backend, so each change is sent once.
@@ -429,7 +430,7 @@ impl App {
             self.version += 1;
             self.connection.send(UiEvent::ShowTab {
                 tab: tab.id,
-                filter: tab.filter.clone(),
+                filter: Box::new(tab.filter.clone()),
                 version: self.version,
             });
         }
@@ -444,6 +445,7 @@ impl App {
             rows: list.visible,
             follow: list.follow,
             selected: list.selected,
+            sort: tab.trace_sort,
         };
         if self.sent.viewport != Some(viewport) {
             self.sent.viewport = Some(viewport);
@@ -454,6 +456,7 @@ impl App {
                 rows: viewport.rows,
                 follow: viewport.follow,
                 selected: viewport.selected,
+                sort: viewport.sort,
             });
         }
         let trace = Some((tab.id, tab.open_trace));
@@ -714,12 +717,18 @@ impl App {
         }
     }
 
-    /// Sets the time window of the shown tab.
+    /// Sets the sliding time window of the shown tab.
     fn set_since(&mut self, window: Option<std::time::Duration>) {
-        self.tab_mut().filter.since = window.map(|window| Since {
-            window,
-            chosen_at_unix_nano: crate::time::now_unix_nano(),
-        });
+        self.tab_mut().filter.since = window.map(|window| Since { window });
+    }
+
+    /// Sorts the shown tab's trace list and says how; the selection stays on its
+    /// trace, which the backend finds in the new order.
+    fn sort_traces(&mut self, sort: impl FnOnce(&mut TabUi)) {
+        let tab = self.tab_mut();
+        sort(tab);
+        let order = tab.trace_sort.describe();
+        self.tell(format!("traces sorted {order}"));
     }
 
     fn set_min_level(&mut self, level: Level) {
@@ -805,6 +814,14 @@ impl App {
             }
             Action::AllServices => self.tab_mut().filter.services.clear(),
             Action::SetSince(window) => self.set_since(window),
+            Action::SortTraces(key) => self.sort_traces(|tab| tab.sort_traces_by(key)),
+            Action::NextSortKey => self.sort_traces(|tab| {
+                let key = tab.trace_sort.key.next();
+                tab.sort_traces_by(key);
+            }),
+            Action::ReverseSort => self.sort_traces(|tab| {
+                tab.trace_sort.descending = !tab.trace_sort.descending;
+            }),
             Action::ClearFilters => {
                 let tab = self.tab_mut();
                 tab.filter = tab.base.clone();

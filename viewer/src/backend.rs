@@ -21,7 +21,7 @@ use rustc_hash::FxHashMap;
 use crate::arrivals::{Arrivals, DirWatcher};
 use crate::connection::Connection;
 use crate::editor::EditorOptions;
-use crate::filter::{step_logs, step_spans};
+use crate::filter::SLIDE_INTERVAL;
 use crate::model::{Index, Level};
 use crate::projection::{self, Projection};
 use crate::snapshot::{
@@ -195,6 +195,7 @@ impl Engine {
         let discover_every = DISCOVER_INTERVAL.max(interval);
         let mut last_look = Instant::now() - interval;
         let mut last_discover = Instant::now() - discover_every;
+        let mut last_slide = Instant::now();
         let mut dirty = true;
         let mut arrived = false;
         loop {
@@ -202,7 +203,9 @@ impl Engine {
             let wait = if arrived || self.has_work() {
                 Duration::ZERO
             } else {
-                interval.saturating_sub(last_look.elapsed())
+                interval
+                    .saturating_sub(last_look.elapsed())
+                    .min(SLIDE_INTERVAL.saturating_sub(last_slide.elapsed()))
             };
             // The user's events come first, then what arrived, then filtering.
             let mut user_acted = false;
@@ -248,6 +251,11 @@ impl Engine {
                         .rate
                         .record(now, self.index.logs.len() + self.index.spans.len());
                 }
+            }
+            // A sliding time range moves on a timer, not with each frame or record.
+            if now.duration_since(last_slide) >= SLIDE_INTERVAL {
+                last_slide = now;
+                self.slide();
             }
             if self.has_work() {
                 self.step();
@@ -302,24 +310,22 @@ impl Engine {
             || self
                 .tabs
                 .get(&self.shown)
-                .is_some_and(|tab| tab.next_step(&self.index).is_some())
+                .is_some_and(|tab| tab.has_work(&self.index))
     }
 
     /// Advances the shown tab's filter by one step, the shown view's first.
     pub fn step(&mut self) {
-        let Some(tab) = self.tabs.get_mut(&self.shown) else {
-            return;
-        };
-        let Some(view) = tab.next_step(&self.index) else {
-            return;
-        };
-        match view {
-            ViewKind::Logs => {
-                step_logs(&self.index, &mut tab.compiled, &mut tab.logs, STEP_RECORDS);
-            }
-            ViewKind::Traces => {
-                step_spans(&self.index, &mut tab.compiled, &mut tab.spans, STEP_RECORDS);
-            }
+        if let Some(tab) = self.tabs.get_mut(&self.shown) {
+            tab.step(&self.index, STEP_RECORDS);
+        }
+    }
+
+    /// Moves the shown tab's sliding time range on to now, if it has one and it is
+    /// due (see `Tab::slide`).
+    fn slide(&mut self) {
+        let now = crate::time::now_unix_nano();
+        if let Some(tab) = self.tabs.get_mut(&self.shown) {
+            tab.slide(now);
         }
     }
 
@@ -338,10 +344,13 @@ impl Engine {
                 version,
             } => {
                 self.shown = tab;
-                self.tabs
+                let state = self
+                    .tabs
                     .entry(tab)
-                    .or_insert_with(|| Tab::new(filter.clone()))
-                    .set_filter(filter, version);
+                    .or_insert_with(|| Tab::new((*filter).clone()));
+                state.set_filter(*filter, version);
+                // A sliding tab shown again moves on to now at once, not at the next tick.
+                state.slide(crate::time::now_unix_nano());
             }
             UiEvent::CloseTab(tab) => {
                 self.tabs.remove(&tab);
@@ -353,6 +362,7 @@ impl Engine {
                 rows,
                 follow,
                 selected,
+                sort,
             } => {
                 if let Some(state) = self.tabs.get_mut(&tab) {
                     state.viewports[view as usize] = Viewport {
@@ -362,6 +372,7 @@ impl Engine {
                         selected,
                     };
                     state.view = view;
+                    state.set_sort(sort);
                 }
             }
             UiEvent::OpenTrace { tab, trace, focus } => {
@@ -383,6 +394,9 @@ impl Engine {
                 errors_only,
                 request,
             } => {
+                if let Some(state) = self.tabs.get_mut(&tab) {
+                    state.update_order(&self.index);
+                }
                 let found = self.find(tab, view, from, forward, errors_only);
                 self.found = Some(Found { request, found });
             }
@@ -440,20 +454,13 @@ impl Engine {
                 ViewKind::Logs => tab.logs.get(row).is_some_and(|i| {
                     !errors_only || self.index.logs[i as usize].level >= Level::Error
                 }),
-                ViewKind::Traces => {
-                    let traces = &tab.spans.traces;
-                    traces
-                        .len()
-                        .checked_sub(row + 1)
-                        .and_then(|i| traces.get(i))
-                        .is_some_and(|&t| !errors_only || self.index.traces[t as usize].errors > 0)
-                }
+                ViewKind::Traces => tab
+                    .order
+                    .trace_at(row)
+                    .is_some_and(|t| !errors_only || self.index.traces[t as usize].errors > 0),
             }
         };
-        let total = match view {
-            ViewKind::Logs => tab.logs.len(),
-            ViewKind::Traces => tab.spans.traces.len(),
-        };
+        let total = tab.rows(view);
         let row = if forward {
             let start = from.map_or(0, |row| row.saturating_add(1));
             (start..total).find(|&r| is_hit(r))
@@ -516,7 +523,12 @@ impl Engine {
             status: self.status.status(&self.index, self.library.loading()),
             ..Snapshot::default()
         };
-        if let Some(tab) = self.tabs.get(&self.shown) {
+        if let Some(tab) = self.tabs.get_mut(&self.shown) {
+            // Only the trace list shown is kept in order: its traces change with
+            // every record, and nothing else reads it.
+            if tab.view == ViewKind::Traces {
+                tab.update_order(&self.index);
+            }
             self.projection
                 .fill_snapshot(&self.index, tab, &mut snapshot);
         }

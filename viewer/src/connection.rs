@@ -129,6 +129,7 @@ mod tests {
             rows: 10,
             follow: false,
             selected: None,
+            sort: crate::snapshot::TraceSort::default(),
         }
     }
 

@@ -4,7 +4,7 @@
 //! as it goes and stops as soon as the user changes the filter again; new records
 //! only ever extend a finished pass.
 
-use std::ops::Range;
+use std::ops::{Range, RangeInclusive};
 use std::time::Duration;
 
 use regex::bytes::{Regex, RegexBuilder};
@@ -13,6 +13,7 @@ use crate::model::{
     FIELD_SEPARATOR, Index, Level, LogEntry, PackedTraceId, SpanEntry, TextArena, TextRef, TraceId,
     VALUE_SEPARATOR, parse_trace_id,
 };
+use crate::time::{is_relative, parse_duration, parse_moment};
 
 /// The filter of one tab, as the user set it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -29,20 +30,37 @@ pub struct Filter {
     pub attributes: String,
     /// A trace id, in hex.
     pub trace_id: String,
-    /// Records older than this are hidden, as of when the filter was set.
+    /// Records older than this window before now are hidden; it slides with the clock.
     pub since: Option<Since>,
     /// Free text over messages, span names and attribute values.
     pub search: String,
     /// `search` is a regular expression rather than a substring.
     pub regex: bool,
+    /// The time range's start and end as typed (see [`crate::time::parse_moment`]);
+    /// empty leaves that side open. Records at or after `from` and before `to` show.
+    pub from: String,
+    pub to: String,
+    /// Bounds of a trace's duration as typed (`250ms`, `1.5s`); empty: none.
+    pub min_duration: String,
+    pub max_duration: String,
 }
 
-/// A time range that ends now.
+/// A time range that ends now and slides with it: the backend moves it on every
+/// [`SLIDE_INTERVAL`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Since {
     pub window: Duration,
-    /// When it was chosen, in Unix nanoseconds.
-    pub chosen_at_unix_nano: u64,
+}
+
+/// How often the backend reads a sliding time range against the clock again.
+pub const SLIDE_INTERVAL: Duration = Duration::from_secs(1);
+
+impl Filter {
+    /// Whether the filter reads the clock (a sliding window, a time relative to now),
+    /// so that the records it shows change as time passes.
+    pub fn slides(&self) -> bool {
+        self.since.is_some() || is_relative(&self.from) || is_relative(&self.to)
+    }
 }
 
 /// A filter term over one attribute.
@@ -112,15 +130,72 @@ pub struct CompiledFilter {
     /// What narrows the records before the other checks, by a scan of whole text
     /// chunks: the search, else the first attribute term.
     prefilter: Option<Regex>,
-    /// Why the filter matches nothing: a bad regex or trace id.
+    /// Why the filter matches nothing: a bad regex, trace id or time.
     pub error: Option<String>,
     /// By origin id: whether a record from that service, scope and run passes.
     origin_allowed: Vec<bool>,
+    /// The typed time range, in Unix nanoseconds: from (inclusive) to (exclusive).
+    from_unix_nano: u64,
+    to_unix_nano: Option<u64>,
+    /// A trace's duration bounds, in nanoseconds, inclusive.
+    durations: RangeInclusive<u64>,
+    /// Why no trace is listed: bad duration bounds (the log records still show).
+    duration_error: Option<String>,
+}
+
+/// The typed time range in Unix nanoseconds, read against `now`: from (inclusive,
+/// 0 when open) and to (exclusive).
+fn time_range(filter: &Filter, now_unix_nano: u64) -> Result<(u64, Option<u64>), String> {
+    let moment = |text: &str| {
+        let text = text.trim();
+        (!text.is_empty())
+            .then(|| parse_moment(text, now_unix_nano))
+            .transpose()
+    };
+    let from = moment(&filter.from)?.unwrap_or(0);
+    let to = moment(&filter.to)?;
+    if to.is_some_and(|to| to <= from) {
+        return Err("the time range ends before it starts".to_owned());
+    }
+    Ok((from, to))
+}
+
+/// The typed bounds of a trace's duration, in nanoseconds.
+fn duration_bounds(filter: &Filter) -> Result<RangeInclusive<u64>, String> {
+    let duration = |text: &str, name: &str| {
+        let text = text.trim();
+        (!text.is_empty())
+            .then(|| parse_duration(text).map(|d| d.as_nanos() as u64))
+            .transpose()
+            .map_err(|why| format!("{name}: {why}"))
+    };
+    let min = duration(&filter.min_duration, "min duration")?.unwrap_or(0);
+    let max = duration(&filter.max_duration, "max duration")?.unwrap_or(u64::MAX);
+    if min > max {
+        return Err("the min duration is above the max".to_owned());
+    }
+    Ok(min..=max)
 }
 
 impl CompiledFilter {
+    /// The filter, its times read against the clock now.
     pub fn new(filter: &Filter) -> Self {
+        Self::at(filter, crate::time::now_unix_nano())
+    }
+
+    /// The filter, its times (the sliding window, `-15m`, `22:05`) read against
+    /// `now_unix_nano`.
+    pub fn at(filter: &Filter, now_unix_nano: u64) -> Self {
         let mut error = None;
+        let (from_unix_nano, to_unix_nano) =
+            time_range(filter, now_unix_nano).unwrap_or_else(|why| {
+                error = Some(why);
+                (0, None)
+            });
+        let (durations, duration_error) = match duration_bounds(filter) {
+            Ok(durations) => (durations, None),
+            Err(why) => (0..=u64::MAX, Some(why)),
+        };
         let search = if filter.search.is_empty() {
             None
         } else {
@@ -154,9 +229,7 @@ impl CompiledFilter {
             parsed.ok()
         };
         let since_unix_nano = filter.since.map_or(0, |since| {
-            since
-                .chosen_at_unix_nano
-                .saturating_sub(since.window.as_nanos() as u64)
+            now_unix_nano.saturating_sub(since.window.as_nanos() as u64)
         });
         let attributes = parse_attribute_terms(&filter.attributes);
         let prefilter = search
@@ -174,7 +247,26 @@ impl CompiledFilter {
             prefilter,
             error,
             origin_allowed: Vec::new(),
+            from_unix_nano,
+            to_unix_nano,
+            durations,
+            duration_error,
         }
+    }
+
+    /// What the user must fix for the filter to show what they meant: why nothing
+    /// matches, else why no trace is listed.
+    pub fn problem(&self) -> Option<&str> {
+        self.error.as_deref().or(self.duration_error.as_deref())
+    }
+
+    /// Whether a trace of this duration is listed.
+    pub fn passes_duration(&self, nanos: u64) -> bool {
+        self.duration_error.is_none() && self.durations.contains(&nanos)
+    }
+
+    fn in_time_range(&self, time: u64) -> bool {
+        time >= self.from_unix_nano && self.to_unix_nano.is_none_or(|to| time < to)
     }
 
     /// Decides for the origins (service, scope, run) added since the last step.
@@ -197,6 +289,7 @@ impl CompiledFilter {
             .get(origin as usize)
             .copied()
             .unwrap_or(false)
+            && self.in_time_range(time)
             && self.trace_id.is_none_or(|t| t.matches(trace_id))
             && time >= self.since_unix_nano
             && self.attributes.iter().all(|term| term.matches(text))
@@ -217,6 +310,8 @@ impl CompiledFilter {
             && self.since_unix_nano == 0
             && self.search.is_none()
             && self.error.is_none()
+            && self.from_unix_nano == 0
+            && self.to_unix_nano.is_none()
     }
 
     pub fn search(&self) -> Option<&Regex> {

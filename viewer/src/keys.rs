@@ -86,6 +86,8 @@ impl Keys {
             't' => Action::ToggleView,
             'i' => Action::ToggleInlineLogs,
             'f' => Action::ToggleFollow,
+            's' => Action::NextSortKey,
+            'S' => Action::ReverseSort,
             '?' => Action::ToggleHelp,
             '+' => Action::Zoom(0.5),
             '-' => Action::Zoom(2.0),

@@ -30,6 +30,7 @@ mod tab;
 pub mod tab_ui;
 pub mod ticks;
 pub mod time;
+pub mod trace_order;
 pub mod value;
 pub mod view_model;
 pub mod views;

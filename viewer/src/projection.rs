@@ -37,7 +37,7 @@ impl Projection {
     /// Fills in what the tab shows: its filter's state, windows of rows and open trace.
     pub fn fill_snapshot(&mut self, index: &Index, tab: &Tab, snapshot: &mut Snapshot) {
         let regex = tab.compiled.search();
-        snapshot.filter_error = tab.compiled.error.clone();
+        snapshot.filter_error = tab.compiled.problem().map(str::to_owned);
         snapshot.level_counts = tab.logs.level_counts;
         let logs = &tab.logs;
         snapshot.logs = window(tab.viewports[ViewKind::Logs as usize], logs.len(), |row| {
@@ -48,17 +48,23 @@ impl Projection {
             .selected
             .and_then(|selected| tab.locate(index, ViewKind::Logs, selected));
         snapshot.version = tab.version;
-        let traces = &tab.spans.traces;
-        // Newest first.
-        let newest = |row: usize| traces[traces.len() - 1 - row];
+        let order = &tab.order;
         snapshot.traces = window(
             tab.viewports[ViewKind::Traces as usize],
-            traces.len(),
-            |row| Some(trace_row(index, newest(row), regex)),
+            order.len(),
+            |row| {
+                order
+                    .trace_at(row)
+                    .map(|trace| trace_row(index, trace, regex))
+            },
         );
+        snapshot.trace_sort = order.sort();
         snapshot.traces.progress = progress(tab.spans.scanned, index.spans.len());
+        // The trace order is kept up to date only while the trace list is shown (see
+        // `Engine::snapshot`): a stale one says nothing of where a trace is.
         snapshot.traces.selected = tab.viewports[ViewKind::Traces as usize]
             .selected
+            .filter(|_| tab.view == ViewKind::Traces)
             .and_then(|selected| tab.locate(index, ViewKind::Traces, selected));
         if let Some((trace, focus)) = tab.trace {
             snapshot.trace = self.waterfall(index, tab, trace, focus);

@@ -21,6 +21,78 @@ pub enum ViewKind {
     Traces,
 }
 
+/// What the trace list is sorted by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SortKey {
+    /// The trace's earliest record.
+    #[default]
+    Start,
+    /// From the trace's earliest record to its latest.
+    Duration,
+    Spans,
+    Errors,
+    /// When its first span that passes the filter arrived.
+    Arrival,
+}
+
+impl SortKey {
+    /// In the order the sort key (`s`) cycles through them.
+    pub const ALL: [SortKey; 5] = [
+        SortKey::Start,
+        SortKey::Duration,
+        SortKey::Spans,
+        SortKey::Errors,
+        SortKey::Arrival,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            SortKey::Start => "start",
+            SortKey::Duration => "duration",
+            SortKey::Spans => "spans",
+            SortKey::Errors => "errors",
+            SortKey::Arrival => "arrival",
+        }
+    }
+
+    /// The next in `ALL`, after the last the first.
+    pub fn next(self) -> SortKey {
+        let at = Self::ALL.iter().position(|&k| k == self).unwrap_or(0);
+        Self::ALL[(at + 1) % Self::ALL.len()]
+    }
+}
+
+/// The trace list's order, a tab's own: the backend sorts, the UI draws the rows it gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TraceSort {
+    pub key: SortKey,
+    /// Largest first: the newest, longest, most spans or errors, last arrived.
+    pub descending: bool,
+}
+
+impl Default for TraceSort {
+    /// The newest trace first.
+    fn default() -> Self {
+        Self {
+            key: SortKey::Start,
+            descending: true,
+        }
+    }
+}
+
+impl TraceSort {
+    /// What the order is, in words: "duration, longest first".
+    pub fn describe(self) -> String {
+        let (largest, smallest) = match self.key {
+            SortKey::Start | SortKey::Arrival => ("newest first", "oldest first"),
+            SortKey::Duration => ("longest first", "shortest first"),
+            SortKey::Spans | SortKey::Errors => ("most first", "fewest first"),
+        };
+        let which = if self.descending { largest } else { smallest };
+        format!("by {}, {which}", self.key.label())
+    }
+}
+
 /// A record, by its place in the backend's index.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RecordRef {
@@ -85,7 +157,8 @@ pub enum UiEvent {
     /// The tab shown, with its filter; snapshots made after it carry its `version`.
     ShowTab {
         tab: TabId,
-        filter: Filter,
+        /// Boxed: a filter is larger than every other event.
+        filter: Box<Filter>,
         version: u64,
     },
     CloseTab(TabId),
@@ -98,6 +171,8 @@ pub enum UiEvent {
         rows: usize,
         follow: bool,
         selected: Option<Selection>,
+        /// The tab's trace order (the same whichever view this is).
+        sort: TraceSort,
     },
     OpenTrace {
         tab: TabId,
@@ -334,8 +409,11 @@ pub struct Snapshot {
     pub tab: TabId,
     /// The `version` of the last `ShowTab`: the rows are those of its filter.
     pub version: u64,
+    /// In arrival order.
     pub logs: Window<LogRow>,
+    /// In `trace_sort`'s order.
     pub traces: Window<TraceRow>,
+    pub trace_sort: TraceSort,
     /// Per level: records that pass everything but the level threshold.
     pub level_counts: [u64; 7],
     /// Shared with the backend, which rebuilds it only when the trace changes.

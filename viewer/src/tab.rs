@@ -1,9 +1,12 @@
 //! The backend's state of one tab: its filter, the matches found so far, the rows its
 //! views show and the trace it has open.
 
-use crate::filter::{CompiledFilter, Filter, LogMatches, SpanMatches};
+use crate::filter::{
+    CompiledFilter, Filter, LogMatches, SLIDE_INTERVAL, SpanMatches, step_logs, step_spans,
+};
 use crate::model::{Index, TraceId};
-use crate::snapshot::{Item, Located, RecordRef, Selection, ViewKind};
+use crate::snapshot::{Item, Located, RecordRef, Selection, TraceSort, ViewKind};
+use crate::trace_order::TraceOrder;
 
 /// Rows a list that follows the newest records looks for among them before it looks at
 /// the oldest: a few screens.
@@ -13,8 +16,15 @@ const ROWS_WANTED_FIRST: usize = 1_000;
 pub(crate) struct Tab {
     pub filter: Filter,
     pub compiled: CompiledFilter,
+    /// The time `compiled` read the filter's times against, in Unix nanoseconds.
+    pub compiled_at_unix_nano: u64,
     pub logs: LogMatches,
     pub spans: SpanMatches,
+    /// The trace list's rows, in the tab's sort order.
+    pub order: TraceOrder,
+    /// A sliding filter's pass over again against a later time; it takes over once it
+    /// has seen every record, so the rows never empty while it runs.
+    pub rerun: Option<Box<Rerun>>,
     /// Per view, by `ViewKind as usize`.
     pub viewports: [Viewport; 2],
     /// The view shown, whose filter steps first (`next_step`).
@@ -22,6 +32,14 @@ pub(crate) struct Tab {
     pub trace: Option<(TraceId, Option<RecordRef>)>,
     /// The UI's `ShowTab` version of `filter`.
     pub version: u64,
+}
+
+/// A filter's pass against a later time, next to the one whose rows are shown.
+pub(crate) struct Rerun {
+    compiled: CompiledFilter,
+    at_unix_nano: u64,
+    logs: LogMatches,
+    spans: SpanMatches,
 }
 
 /// The rows a view shows.
@@ -37,12 +55,20 @@ pub(crate) struct Viewport {
 
 impl Tab {
     pub fn new(filter: Filter) -> Self {
+        Self::at(filter, crate::time::now_unix_nano())
+    }
+
+    /// A tab whose filter reads its times against `now_unix_nano`.
+    pub fn at(filter: Filter, now_unix_nano: u64) -> Self {
         Self {
-            compiled: CompiledFilter::new(&filter),
+            compiled: CompiledFilter::at(&filter, now_unix_nano),
+            compiled_at_unix_nano: now_unix_nano,
             filter,
             // Its list follows the newest records, which its pass then examines first.
             logs: LogMatches::newest_first(ROWS_WANTED_FIRST),
             spans: SpanMatches::default(),
+            order: TraceOrder::default(),
+            rerun: None,
             viewports: [Viewport {
                 follow: true,
                 rows: 50,
@@ -61,7 +87,9 @@ impl Tab {
             let viewports = self.viewports;
             let view = self.view;
             let trace = self.trace.take();
+            let sort = self.order.sort();
             *self = Self::new(filter);
+            self.order = TraceOrder::new(sort);
             self.viewports = viewports;
             // A list that follows the newest shows them first.
             if !viewports[ViewKind::Logs as usize].follow {
@@ -94,11 +122,73 @@ impl Tab {
             .find(|&view| !self.is_complete(index, view))
     }
 
-    /// Rows in a view's list: log records, or traces (newest first).
+    /// Whether a step is due: the filter's pass, or a sliding filter's rerun.
+    pub fn has_work(&self, index: &Index) -> bool {
+        self.next_step(index).is_some() || self.rerun.is_some()
+    }
+
+    /// Advances the pass by `max` records of one view, the shown view's first; once
+    /// it is complete, the rerun, which takes over when it is complete too.
+    pub fn step(&mut self, index: &Index, max: usize) {
+        match self.next_step(index) {
+            Some(ViewKind::Logs) => step_logs(index, &mut self.compiled, &mut self.logs, max),
+            Some(ViewKind::Traces) => step_spans(index, &mut self.compiled, &mut self.spans, max),
+            None => self.step_rerun(index, max),
+        }
+    }
+
+    fn step_rerun(&mut self, index: &Index, max: usize) {
+        let Some(rerun) = &mut self.rerun else {
+            return;
+        };
+        if !rerun.logs.is_complete(index) {
+            step_logs(index, &mut rerun.compiled, &mut rerun.logs, max);
+        } else if rerun.spans.scanned < index.spans.len() {
+            step_spans(index, &mut rerun.compiled, &mut rerun.spans, max);
+        }
+        if rerun.logs.is_complete(index) && rerun.spans.scanned == index.spans.len() {
+            let Some(rerun) = self.rerun.take() else {
+                return;
+            };
+            self.compiled = rerun.compiled;
+            self.compiled_at_unix_nano = rerun.at_unix_nano;
+            self.logs = rerun.logs;
+            self.spans = rerun.spans;
+            self.order = TraceOrder::new(self.order.sort());
+        }
+    }
+
+    /// Moves a sliding filter on to `now_unix_nano`, once per `SLIDE_INTERVAL`: its
+    /// pass runs again beside the shown one (not while an earlier rerun still runs).
+    pub fn slide(&mut self, now_unix_nano: u64) {
+        let due = now_unix_nano.saturating_sub(self.compiled_at_unix_nano)
+            >= SLIDE_INTERVAL.as_nanos() as u64;
+        if !self.filter.slides() || !due || self.rerun.is_some() {
+            return;
+        }
+        self.rerun = Some(Box::new(Rerun {
+            compiled: CompiledFilter::at(&self.filter, now_unix_nano),
+            at_unix_nano: now_unix_nano,
+            logs: LogMatches::default(),
+            spans: SpanMatches::default(),
+        }));
+    }
+
+    /// Sets the trace list's order.
+    pub fn set_sort(&mut self, sort: TraceSort) {
+        self.order.set_sort(sort);
+    }
+
+    /// Brings the trace list's order up to date with the index.
+    pub fn update_order(&mut self, index: &Index) {
+        self.order.update(index, &self.spans, &self.compiled);
+    }
+
+    /// Rows in a view's list: log records, or traces.
     pub fn rows(&self, view: ViewKind) -> usize {
         match view {
             ViewKind::Logs => self.logs.len(),
-            ViewKind::Traces => self.spans.traces.len(),
+            ViewKind::Traces => self.order.len(),
         }
     }
 
@@ -110,8 +200,7 @@ impl Tab {
                 .get(row)
                 .map(|log| Item::Record(RecordRef::Log(log))),
             ViewKind::Traces => {
-                let traces = &self.spans.traces;
-                let trace = *traces.get(traces.len().checked_sub(row + 1)?)?;
+                let trace = self.order.trace_at(row)?;
                 Some(Item::Trace(index.traces[trace as usize].id))
             }
         }
@@ -123,11 +212,9 @@ impl Tab {
         match (view, item) {
             (ViewKind::Logs, Item::Record(RecordRef::Log(log))) => self.logs.find(log),
             (ViewKind::Traces, Item::Trace(trace)) => {
-                let listed = index
-                    .trace_by_id(trace)
-                    .and_then(|t| self.spans.position(t));
+                let listed = index.trace_by_id(trace).and_then(|t| self.order.row_of(t));
                 match listed {
-                    Some(position) => Ok(self.spans.traces.len() - 1 - position),
+                    Some(row) => Ok(row),
                     // No order to place it by: the nearest is what its row shows now.
                     None => Err(usize::MAX),
                 }
@@ -187,6 +274,155 @@ impl Tab {
                     left: true,
                 })
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::filter::Since;
+    use crate::model::{BlockLoc, PreparedBlock, PreparedRecord};
+    use crate::snapshot::SortKey;
+
+    const SECOND: u64 = 1_000_000_000;
+
+    /// An index of one block: a log record at each of `log_times`, and a span per
+    /// `(trace id, start, end)`.
+    fn index(log_times: &[u64], spans: &[(u128, u64, u64)]) -> Index {
+        let record = |time, end, trace_id| PreparedRecord {
+            time,
+            end,
+            trace_id,
+            span_id: 1,
+            parent_span_id: 1,
+            ..PreparedRecord::default()
+        };
+        let block = PreparedBlock {
+            strings: vec![String::new()],
+            scopes: vec![("svc".to_owned(), 0)],
+            logs: log_times.iter().map(|&t| record(t, 0, 0)).collect(),
+            spans: spans
+                .iter()
+                .map(|&(id, start, end)| record(start, end, id))
+                .collect(),
+            ..PreparedBlock::default()
+        };
+        let mut index = Index::default();
+        let loc = BlockLoc {
+            segment: 0,
+            offset: 0,
+            frame_bytes: 0,
+        };
+        index.add_prepared(&block, loc, 0);
+        index
+    }
+
+    fn finish(tab: &mut Tab, index: &Index) {
+        while tab.has_work(index) {
+            tab.step(index, 3);
+        }
+    }
+
+    fn log_rows(tab: &Tab) -> Vec<u32> {
+        (0..tab.logs.len())
+            .filter_map(|row| tab.logs.get(row))
+            .collect()
+    }
+
+    #[test]
+    fn a_sliding_window_moves_on_each_second_and_keeps_its_rows_until_the_rerun_is_done() {
+        let times: Vec<u64> = (1..=10).map(|s| s * SECOND).collect();
+        let index = index(&times, &[]);
+        let filter = Filter {
+            since: Some(Since {
+                window: Duration::from_secs(5),
+            }),
+            ..Filter::default()
+        };
+        let mut tab = Tab::at(filter, 10 * SECOND);
+        finish(&mut tab, &index);
+        // Records of the last 5 s as of 10 s: those at 5 s to 10 s.
+        assert_eq!(log_rows(&tab), [4, 5, 6, 7, 8, 9]);
+        // Not yet a second later: nothing to do.
+        tab.slide(10 * SECOND + SECOND / 2);
+        assert!(!tab.has_work(&index));
+        tab.slide(12 * SECOND);
+        assert!(tab.has_work(&index));
+        // While the rerun runs, the rows shown are the earlier pass's.
+        tab.step(&index, 3);
+        assert_eq!(log_rows(&tab), [4, 5, 6, 7, 8, 9]);
+        finish(&mut tab, &index);
+        assert_eq!(log_rows(&tab), [6, 7, 8, 9]);
+        assert_eq!(tab.compiled_at_unix_nano, 12 * SECOND);
+    }
+
+    #[test]
+    fn a_typed_range_moves_only_when_it_is_relative_to_now() {
+        let times: Vec<u64> = (1..=10).map(|s| s * SECOND).collect();
+        let index = index(&times, &[]);
+        let at = |from: &str, now: u64| {
+            let filter = Filter {
+                from: from.to_owned(),
+                to: "1970-01-01T00:00:09Z".to_owned(),
+                ..Filter::default()
+            };
+            let mut tab = Tab::at(filter, now);
+            finish(&mut tab, &index);
+            tab.slide(now + 2 * SECOND);
+            let slid = tab.rerun.is_some();
+            finish(&mut tab, &index);
+            (log_rows(&tab), slid)
+        };
+        // From 3 s (inclusive) to 9 s (exclusive), whatever the time.
+        assert_eq!(
+            at("1970-01-01T00:00:03Z", 20 * SECOND),
+            ([2, 3, 4, 5, 6, 7].to_vec(), false)
+        );
+        // From 4 s before now: 6 s at first, then 8 s once the clock moved on by 2 s.
+        assert_eq!(at("-4s", 10 * SECOND), ([7].to_vec(), true));
+    }
+
+    #[test]
+    fn a_new_sort_keeps_the_selection_on_its_trace() {
+        // Trace 1 starts first and lasts longest; trace 3 starts last.
+        let index = index(
+            &[],
+            &[
+                (1, SECOND, 9 * SECOND),
+                (2, 2 * SECOND, 3 * SECOND),
+                (3, 3 * SECOND, 5 * SECOND),
+            ],
+        );
+        let mut tab = Tab::at(Filter::default(), 10 * SECOND);
+        finish(&mut tab, &index);
+        let ids = |tab: &Tab| -> Vec<Item> {
+            (0..tab.rows(ViewKind::Traces))
+                .filter_map(|row| tab.item_at(&index, ViewKind::Traces, row))
+                .collect()
+        };
+        tab.update_order(&index);
+        // The newest first by default.
+        assert_eq!(ids(&tab), [Item::Trace(3), Item::Trace(2), Item::Trace(1)]);
+        let selected = Selection::of(1, Item::Trace(2));
+        for (key, descending, expected_row) in [
+            (SortKey::Duration, true, 2),
+            (SortKey::Duration, false, 0),
+            (SortKey::Start, false, 1),
+            (SortKey::Arrival, true, 1),
+        ] {
+            tab.set_sort(TraceSort { key, descending });
+            tab.update_order(&index);
+            let located = tab.locate(&index, ViewKind::Traces, selected);
+            assert_eq!(
+                located.and_then(|l| l.found),
+                Some((expected_row, Item::Trace(2))),
+                "{key:?} {descending}: {:?}",
+                ids(&tab)
+            );
+            assert!(!located.is_some_and(|l| l.left));
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::filter::Filter;
 use crate::model::TraceId;
-use crate::snapshot::{Item, Selection, TabId, ViewKind};
+use crate::snapshot::{Item, Selection, SortKey, TabId, TraceSort, ViewKind};
 
 /// Scroll state of one list.
 #[derive(Clone, Copy, Debug)]
@@ -138,6 +138,8 @@ pub struct TabUi {
     pub view: ViewKind,
     pub logs: ListState,
     pub traces: ListState,
+    /// The trace list's order, which the backend sorts by.
+    pub trace_sort: TraceSort,
     pub open_trace: Option<TraceId>,
     pub waterfall: ListState,
     /// Whether the tab can be closed (the "All" tab cannot).
@@ -157,6 +159,7 @@ impl TabUi {
                 follow: false,
                 ..ListState::default()
             },
+            trace_sort: TraceSort::default(),
             open_trace: None,
             waterfall: ListState {
                 follow: false,
@@ -164,6 +167,22 @@ impl TabUi {
             },
             closable,
         }
+    }
+
+    /// Sorts the trace list by `key`: largest first, or, if it is sorted by it
+    /// already, the other way round.
+    pub fn sort_traces_by(&mut self, key: SortKey) {
+        self.trace_sort = if self.trace_sort.key == key {
+            TraceSort {
+                key,
+                descending: !self.trace_sort.descending,
+            }
+        } else {
+            TraceSort {
+                key,
+                descending: true,
+            }
+        };
     }
 
     /// The list shown: the log table, the trace list or the open trace's waterfall.

@@ -1,9 +1,12 @@
-//! Times and durations as the views show them: in the user's time zone.
+//! Times and durations as the views show them, in the user's time zone, and as the
+//! filter bar reads them.
 
 use std::sync::OnceLock;
 
-use jiff::Timestamp;
+use std::time::Duration;
+
 use jiff::tz::TimeZone;
+use jiff::{Timestamp, civil};
 
 /// The user's time zone, read once (from `TZ` or `/etc/localtime`) at start-up, so
 /// that the UI thread never reads a file for it.
@@ -59,6 +62,76 @@ pub fn now_unix_nano() -> u64 {
     oculus_store::datadir::unix_nanos(std::time::SystemTime::now())
 }
 
+/// A duration as a user types it: a number, maybe with a fraction, and its unit:
+/// `200us`, `250ms`, `1.5s`, `2m`, `1h`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let bad = || format!("not a duration: {text:?} (like 200us, 250ms, 1.5s, 2m)");
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .ok_or_else(bad)?;
+    let (number, unit) = text.split_at(split);
+    let nanos_per_unit: f64 = match unit.trim() {
+        "ns" => 1.0,
+        "us" | "µs" => 1e3,
+        "ms" => 1e6,
+        "s" => 1e9,
+        "m" | "min" => 60e9,
+        "h" => 3_600e9,
+        _ => return Err(bad()),
+    };
+    let value: f64 = number.parse().map_err(|_| bad())?;
+    let nanos = value * nanos_per_unit;
+    // Ten thousand years is no bound a trace meets; beyond it u64 nanoseconds overflow.
+    if !(0.0..=3e20).contains(&nanos) {
+        return Err(bad());
+    }
+    Ok(Duration::from_nanos(nanos.round() as u64))
+}
+
+/// A moment as a user types it, in Unix nanoseconds, given the time now: RFC 3339
+/// (`2026-11-30T22:05:00Z`), a date and time or a time of day in the local zone
+/// (`2026-11-30 22:05`, `22:05`, `22:05:30` meaning today), `now`, or a duration
+/// before now (`-15m`).
+pub fn parse_moment(text: &str, now_unix_nano: u64) -> Result<u64, String> {
+    parse_moment_in(text, now_unix_nano, zone())
+}
+
+pub fn parse_moment_in(text: &str, now_unix_nano: u64, zone: &TimeZone) -> Result<u64, String> {
+    let text = text.trim();
+    let bad =
+        || format!("not a time: {text:?} (like 2026-11-30T22:05:00Z, 22:05, 22:05:30 or -15m)");
+    if text == "now" {
+        return Ok(now_unix_nano);
+    }
+    if let Some(ago) = text.strip_prefix('-') {
+        let ago = parse_duration(ago).map_err(|_| bad())?;
+        return Ok(now_unix_nano.saturating_sub(ago.as_nanos() as u64));
+    }
+    let timestamp = if let Ok(timestamp) = text.parse::<Timestamp>() {
+        timestamp
+    } else if let Ok(datetime) = text.parse::<civil::DateTime>() {
+        zone.to_ambiguous_timestamp(datetime)
+            .compatible()
+            .map_err(|_| bad())?
+    } else if let Ok(time) = text.parse::<civil::Time>() {
+        let now = timestamp(now_unix_nano).ok_or_else(bad)?;
+        let today = zone.to_datetime(now).date();
+        zone.to_ambiguous_timestamp(today.to_datetime(time))
+            .compatible()
+            .map_err(|_| bad())?
+    } else {
+        return Err(bad());
+    };
+    u64::try_from(timestamp.as_nanosecond()).map_err(|_| bad())
+}
+
+/// Whether a moment as typed is read against now, so that it moves with the clock.
+pub fn is_relative(text: &str) -> bool {
+    let text = text.trim();
+    text == "now" || text.starts_with('-')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,5 +153,65 @@ mod tests {
         assert_eq!(format_duration(1_500), "1.5 µs");
         assert_eq!(format_duration(2_345_000), "2.35 ms");
         assert_eq!(format_duration(3_000_000_000), "3.000 s");
+    }
+
+    #[test]
+    fn durations_as_typed() {
+        let ms = |n: u64| Ok(Duration::from_millis(n));
+        assert_eq!(parse_duration("250ms"), ms(250));
+        assert_eq!(parse_duration(" 1.5s "), ms(1_500));
+        assert_eq!(parse_duration("200us"), Ok(Duration::from_micros(200)));
+        assert_eq!(parse_duration("200µs"), Ok(Duration::from_micros(200)));
+        assert_eq!(parse_duration("2m"), ms(120_000));
+        assert_eq!(parse_duration("2 min"), ms(120_000));
+        assert_eq!(parse_duration("1h"), ms(3_600_000));
+        assert_eq!(parse_duration("0.5ns"), Ok(Duration::from_nanos(1)));
+        assert_eq!(parse_duration("7ns"), Ok(Duration::from_nanos(7)));
+        for bad in [
+            "",
+            "250",
+            "ms",
+            "1.2.3s",
+            "-1s",
+            "5 parsecs",
+            "1e3s",
+            "99999999999999h",
+        ] {
+            let error = parse_duration(bad).expect_err(bad);
+            assert!(error.contains("not a duration"), "{bad}: {error}");
+        }
+    }
+
+    #[test]
+    fn moments_as_typed() {
+        let utc = TimeZone::UTC;
+        let paris =
+            TimeZone::get("Europe/Paris").unwrap_or_else(|_| TimeZone::fixed(jiff::tz::offset(1)));
+        // 2026-11-30T22:05:00Z
+        let at = 1_796_076_300_000_000_000;
+        let now = at + 90_000_000_000;
+        let check = |text: &str, zone: &TimeZone| parse_moment_in(text, now, zone);
+        assert_eq!(check("2026-11-30T22:05:00Z", &utc), Ok(at));
+        assert_eq!(check("2026-11-30T23:05:00+01:00", &utc), Ok(at));
+        assert_eq!(check("2026-11-30 22:05", &utc), Ok(at));
+        assert_eq!(check("22:05", &utc), Ok(at));
+        assert_eq!(check("22:05:30", &utc), Ok(at + 30_000_000_000));
+        // A time of day is the local zone's, today there.
+        assert_eq!(check("23:05", &paris), Ok(at));
+        assert_eq!(check("-90s", &utc), Ok(at));
+        assert_eq!(check("-1.5m", &utc), Ok(at));
+        assert_eq!(check("now", &utc), Ok(now));
+        for bad in [
+            "",
+            "yesterday",
+            "25:00",
+            "-15",
+            "2026-13-01T00:00:00Z",
+            "22h05",
+        ] {
+            let error = check(bad, &utc).expect_err(bad);
+            assert!(error.contains("not a time"), "{bad}: {error}");
+        }
+        assert!(is_relative(" -15m") && is_relative("now") && !is_relative("22:05"));
     }
 }

@@ -215,9 +215,43 @@ pub fn filter_bar(
                     let window = Some(std::time::Duration::from_secs(minutes * 60));
                     ui.selectable_value(&mut chosen, window, format!("last {minutes} min"));
                 }
-            });
+            })
+            .response
+            .on_hover_text(
+                "a window that ends now and slides with the clock: records leave it as \
+                 they age (checked every second)",
+            );
         if chosen != since {
             actions.push(Action::SetSince(chosen));
+        }
+        let times = "2026-11-30T22:05:00Z, 22:05 or 22:05:30 (today, local time), \
+                     or before now: -15m (which slides with the clock)";
+        ui.add(
+            egui::TextEdit::singleline(&mut filter.from)
+                .hint_text("from")
+                .desired_width(90.0),
+        )
+        .on_hover_text(format!("records at or after: {times}"));
+        ui.add(
+            egui::TextEdit::singleline(&mut filter.to)
+                .hint_text("to")
+                .desired_width(90.0),
+        )
+        .on_hover_text(format!("records before: {times}"));
+        if tab.view == ViewKind::Traces {
+            let durations = "250ms, 1.5s, 200us, 2m";
+            ui.add(
+                egui::TextEdit::singleline(&mut filter.min_duration)
+                    .hint_text("min duration")
+                    .desired_width(80.0),
+            )
+            .on_hover_text(format!("traces at least this long: {durations}"));
+            ui.add(
+                egui::TextEdit::singleline(&mut filter.max_duration)
+                    .hint_text("max duration")
+                    .desired_width(80.0),
+            )
+            .on_hover_text(format!("traces at most this long: {durations}"));
         }
         if *filter != tab.base && ui.button("Clear filters").clicked() {
             actions.push(Action::ClearFilters);
@@ -276,6 +310,11 @@ pub fn status_line(ui: &mut Ui, screen: &Screen<'_>, actions: &mut Vec<Action>) 
         };
         ui.separator();
         ui.label(format!("shown {shown}"));
+        // Which order the rows are in.
+        match tab.view {
+            ViewKind::Logs => ui.label("· in arrival order"),
+            ViewKind::Traces => ui.label(format!("· sorted {}", snapshot.trace_sort.describe())),
+        };
         if total > shown && progress.is_none() {
             ui.label(format!("· {} filtered out", total - shown));
         }

@@ -29,6 +29,11 @@ const BINDINGS: &[(&str, &str)] = &[
     ("h / l", "move the zoomed waterfall earlier / later"),
     ("f", "follow the newest on / off"),
     (
+        "s / S",
+        "sort the traces by the next column (start, duration, spans, errors, arrival) / \
+         reverse; at first: start, newest first",
+    ),
+    (
         "1-9, 0, gt / gT",
         "tab by number, the last tab, next / previous tab",
     ),
@@ -64,6 +69,19 @@ const MOUSE: &[(&str, &str)] = &[
         "trace id, span id, a value, the whole record, the trace as Markdown",
     ),
     ("drag a column's edge", "resize the column"),
+    (
+        "click a trace list's column title",
+        "sort by it (start, duration, spans, errors); again: the other way",
+    ),
+    (
+        "time range, from / to",
+        "last N min slides with the clock (moved every second); from / to take \
+         2026-11-30T22:05:00Z, 22:05, 22:05:30 (today) or -15m (slides)",
+    ),
+    (
+        "min / max duration",
+        "traces as long as: 250ms, 1.5s, 200us, 2m (the traces view)",
+    ),
     ("middle-click a tab", "close it"),
 ];
 

@@ -9,7 +9,7 @@ use super::scroll::{follow_button, scrolled_list};
 use super::style::{ROW_HEIGHT, SCROLLBAR_WIDTH, highlighted, level_color};
 use crate::action::Action;
 use crate::model::{Level, trace_hex};
-use crate::snapshot::{Item, RecordRef};
+use crate::snapshot::{Item, RecordRef, SortKey, TraceSort};
 use crate::tab_ui::ListState;
 use crate::time::{format_clock, format_duration};
 
@@ -31,6 +31,63 @@ fn titles(mut header: egui_extras::TableRow<'_, '_>, titles: &[&str]) {
             ui.strong(*title);
         });
     }
+}
+
+/// The trace list's header: a click on a sortable column sorts by it (again: the
+/// other way round), and the column sorted by shows an arrow.
+fn sort_titles(
+    mut header: egui_extras::TableRow<'_, '_>,
+    sort: TraceSort,
+    actions: &mut Vec<Action>,
+) {
+    let columns: [(&str, Option<SortKey>); 7] = [
+        ("start", Some(SortKey::Start)),
+        ("root span", None),
+        ("service", None),
+        ("duration", Some(SortKey::Duration)),
+        ("spans", Some(SortKey::Spans)),
+        ("errors", Some(SortKey::Errors)),
+        ("trace id", None),
+    ];
+    for (title, key) in columns {
+        header.col(|ui| {
+            let Some(key) = key else {
+                ui.strong(title);
+                return;
+            };
+            let button = egui::Button::new(RichText::new(title).strong()).frame(false);
+            if ui
+                .add(button)
+                .on_hover_text(format!(
+                    "sort by {title} (s cycles the sort, S reverses it)"
+                ))
+                .clicked()
+            {
+                actions.push(Action::SortTraces(key));
+            }
+            if sort.key == key {
+                sort_arrow(ui, sort.descending);
+            }
+        });
+    }
+}
+
+/// A small triangle after a column's title: pointing down when the largest is first.
+/// Painted, since the default fonts have no arrow glyph.
+fn sort_arrow(ui: &mut Ui, descending: bool) {
+    let size = ui.text_style_height(&egui::TextStyle::Body) * 0.5;
+    let (rect, _) = ui.allocate_exact_size(egui::vec2(size, size), Sense::hover());
+    let (tip, base) = if descending {
+        (rect.center_bottom(), [rect.left_top(), rect.right_top()])
+    } else {
+        (rect.center_top(), [rect.left_bottom(), rect.right_bottom()])
+    };
+    let color = ui.visuals().strong_text_color();
+    ui.painter().add(egui::Shape::convex_polygon(
+        vec![base[0], base[1], tip],
+        color,
+        egui::Stroke::NONE,
+    ));
 }
 
 /// A row the backend has not published yet (it will within a frame or two).
@@ -193,18 +250,7 @@ pub fn trace_list(
         .column(Column::initial(60.0).at_least(30.0))
         .column(Column::initial(90.0).at_least(30.0))
         .header(ROW_HEIGHT, |header| {
-            titles(
-                header,
-                &[
-                    "start",
-                    "root span",
-                    "service",
-                    "duration",
-                    "spans",
-                    "errors",
-                    "trace id",
-                ],
-            );
+            sort_titles(header, screen.tab().trace_sort, actions);
         })
         .body(|body| {
             let shown = visible.min(total.saturating_sub(list.top));

@@ -25,7 +25,7 @@ fn show_view(
 ) -> oculus_viewer::snapshot::Snapshot {
     engine.handle(UiEvent::ShowTab {
         tab: 1,
-        filter,
+        filter: Box::new(filter),
         version: 1,
     });
     engine.handle(UiEvent::Viewport {
@@ -35,6 +35,7 @@ fn show_view(
         rows: 10_000,
         follow: false,
         selected: None,
+        sort: oculus_viewer::snapshot::TraceSort::default(),
     });
     engine.finish();
     engine.snapshot()
@@ -284,6 +285,7 @@ fn traces_hold_their_spans_and_logs() {
         rows: 1,
         follow: false,
         selected: None,
+        sort: oculus_viewer::snapshot::TraceSort::default(),
     });
     engine.finish();
     engine.handle(UiEvent::Find {
@@ -313,6 +315,7 @@ fn traces_hold_their_spans_and_logs() {
         rows: 1,
         follow: false,
         selected: None,
+        sort: oculus_viewer::snapshot::TraceSort::default(),
     });
     let log = engine.snapshot().logs.row(row).cloned().unwrap();
     assert_eq!(log.level, Level::Error);

@@ -3,7 +3,8 @@
 //! of the generated records would pick. The model reads only the records the test
 //! made, never the index, so a mistake the index and the filter share still fails.
 //! Text chunks are made tiny so that matches land on every kind of boundary, and
-//! blocks arrive while a pass is under way.
+//! blocks arrive while a pass is under way. The trace list's order is held to the
+//! model too: its duration bounds and sort, kept up to date as traces grow.
 
 use std::time::Duration;
 
@@ -17,6 +18,8 @@ use oculus_viewer::filter::{
 };
 use oculus_viewer::model::{BlockLoc, Index, Level};
 use oculus_viewer::raw::prepare_raw;
+use oculus_viewer::snapshot::{SortKey, TraceSort};
+use oculus_viewer::trace_order::TraceOrder;
 use proptest::prelude::*;
 use prost::Message as _;
 
@@ -296,6 +299,8 @@ struct Picked {
     level_counts: [u64; 7],
     /// Trace ids, in order of their first passing span.
     traces: Vec<u128>,
+    /// Trace ids as the trace list shows them: within the duration bounds, sorted.
+    trace_rows: Vec<u128>,
 }
 
 /// The level of OTLP's severity number, else of its severity text, as a place in
@@ -324,15 +329,61 @@ struct Model {
     terms: Vec<(String, char, String)>,
     trace_prefix: Option<String>,
     since: u64,
+    /// The typed time range: from (inclusive) to (exclusive).
+    from: u64,
+    to: u64,
+    min_duration: u64,
+    max_duration: u64,
     search: Option<regex::Regex>,
     substring: Option<String>,
-    /// A bad regex or trace id: nothing passes.
+    /// A bad regex, trace id or time: nothing passes.
     invalid: bool,
+    /// Bad duration bounds: no trace is listed; log records are not concerned.
+    bad_durations: bool,
+}
+
+/// A moment as the test types it: RFC 3339 with nanoseconds, or nanoseconds before now.
+fn moment(text: &str, now: u64) -> Option<u64> {
+    if let Some(ago) = text.strip_prefix('-') {
+        return Some(now.saturating_sub(ago.strip_suffix("ns")?.parse().ok()?));
+    }
+    text.strip_prefix("1970-01-01T00:00:00.")?
+        .strip_suffix('Z')?
+        .parse()
+        .ok()
+}
+
+/// A duration as the test types it: nanoseconds, or hundredths of a microsecond.
+fn duration(text: &str) -> Option<u64> {
+    if let Some(nanos) = text.strip_suffix("ns") {
+        return nanos.parse().ok();
+    }
+    Some(
+        10 * text
+            .strip_prefix("0.0")?
+            .strip_suffix("us")?
+            .parse::<u64>()
+            .ok()?,
+    )
 }
 
 impl Model {
-    fn new(filter: &Filter) -> Self {
-        let mut invalid = false;
+    fn new(filter: &Filter, now: u64) -> Self {
+        // A bound as typed: `None` when empty, `Some(None)` when it cannot be read.
+        let bound =
+            |text: &str, read: &dyn Fn(&str) -> Option<u64>| (!text.is_empty()).then(|| read(text));
+        let unreadable = |bound: Option<Option<u64>>| bound.is_some_and(|b| b.is_none());
+        let from = bound(&filter.from, &|t| moment(t, now));
+        let to = bound(&filter.to, &|t| moment(t, now));
+        let min = bound(&filter.min_duration, &duration);
+        let max = bound(&filter.max_duration, &duration);
+        let mut invalid = unreadable(from) || unreadable(to);
+        let (from, to) = (from.flatten().unwrap_or(0), to.flatten());
+        invalid |= to.is_some_and(|to| to <= from);
+        let min_duration = min.flatten().unwrap_or(0);
+        let max_duration = max.flatten().unwrap_or(u64::MAX);
+        let bad_durations = unreadable(min) || unreadable(max) || min_duration > max_duration;
+        let to = to.unwrap_or(u64::MAX);
         let trace = filter.trace_id.trim().to_ascii_lowercase();
         let trace_prefix = if trace.is_empty() {
             None
@@ -374,13 +425,16 @@ impl Model {
             terms,
             trace_prefix,
             since: filter.since.map_or(0, |since| {
-                since
-                    .chosen_at_unix_nano
-                    .saturating_sub(since.window.as_nanos() as u64)
+                now.saturating_sub(since.window.as_nanos() as u64)
             }),
+            from,
+            to,
+            min_duration,
+            max_duration,
             search,
             substring,
             invalid,
+            bad_durations,
         }
     }
 
@@ -422,6 +476,7 @@ impl Model {
                     .is_some_and(|id| format!("{id:032x}").starts_with(prefix.as_str()))
             })
             && record.time >= self.since
+            && (self.from..self.to).contains(&record.time)
             && self.terms.iter().all(term_matches)
             && self
                 .substring
@@ -444,9 +499,62 @@ struct Fields<'a> {
     attributes: &'a [(usize, AttributeValue)],
 }
 
+/// What the trace list sorts and bounds by, per trace id, from every record of it.
+#[derive(Debug, Default)]
+struct TraceFacts {
+    /// Its place among trace ids in order of first sight (a log's or a span's).
+    seen: usize,
+    start: u64,
+    end: u64,
+    spans: u64,
+    errors: u64,
+}
+
+fn trace_facts(batches: &[Batch]) -> std::collections::HashMap<u128, TraceFacts> {
+    let mut facts = std::collections::HashMap::new();
+    let mut widen = |id: u128, start: u64, end: u64, span: Option<bool>| {
+        let seen = facts.len();
+        let fact = facts.entry(id).or_insert(TraceFacts {
+            seen,
+            start,
+            end,
+            ..TraceFacts::default()
+        });
+        fact.start = fact.start.min(start);
+        fact.end = fact.end.max(end);
+        if let Some(error) = span {
+            fact.spans += 1;
+            fact.errors += u64::from(error);
+        }
+    };
+    // A block's logs enter the index before its spans.
+    for batch in batches {
+        for log in &batch.logs {
+            let time = if log.time != 0 {
+                log.time
+            } else {
+                log.observed
+            };
+            if let Some(t) = log.trace {
+                widen(TRACE_IDS[t], time, time, None);
+            }
+        }
+        for span in &batch.spans {
+            let error = span.status == StatusCode::Error;
+            widen(
+                TRACE_IDS[span.trace],
+                span.start,
+                span.start + span.duration,
+                Some(error),
+            );
+        }
+    }
+    facts
+}
+
 /// The record-by-record answer, from the generated records alone.
-fn expected(batches: &[Batch], filter: &Filter) -> Picked {
-    let model = Model::new(filter);
+fn expected(batches: &[Batch], filter: &Filter, now: u64, sort: TraceSort) -> Picked {
+    let model = Model::new(filter, now);
     let mut picked = Picked::default();
     let logs = batches
         .iter()
@@ -499,6 +607,30 @@ fn expected(batches: &[Batch], filter: &Filter) -> Picked {
             picked.traces.push(trace_id);
         }
     }
+    let facts = trace_facts(batches);
+    let mut rows: Vec<(u64, usize, u128)> = picked
+        .traces
+        .iter()
+        .enumerate()
+        .filter_map(|(arrival, id)| {
+            let fact = &facts[id];
+            let duration = fact.end - fact.start;
+            let key = match sort.key {
+                SortKey::Start => fact.start,
+                SortKey::Duration => duration,
+                SortKey::Spans => fact.spans,
+                SortKey::Errors => fact.errors,
+                SortKey::Arrival => arrival as u64,
+            };
+            (!model.bad_durations && (model.min_duration..=model.max_duration).contains(&duration))
+                .then_some((key, fact.seen, *id))
+        })
+        .collect();
+    rows.sort_unstable();
+    if sort.descending {
+        rows.reverse();
+    }
+    picked.trace_rows = rows.into_iter().map(|(_, _, id)| id).collect();
     picked
 }
 
@@ -550,11 +682,28 @@ fn filter() -> impl Strategy<Value = Filter> {
     ];
     let since = prop_oneof![
         2 => Just(None),
-        1 => (0u64..150, 900u64..1_200).prop_map(|(window, chosen_at)| Some(Since {
+        1 => (0u64..150).prop_map(|window| Some(Since {
             window: Duration::from_nanos(window),
-            chosen_at_unix_nano: chosen_at,
         })),
     ];
+    // Absolute (RFC 3339) and before now; "soon" is no time.
+    let moment = || {
+        prop_oneof![
+            3 => Just(String::new()),
+            2 => (990u64..1_110).prop_map(|t| format!("1970-01-01T00:00:00.{t:09}Z")),
+            1 => (0u64..300).prop_map(|ago| format!("-{ago}ns")),
+            1 => Just("soon".to_owned()),
+        ]
+    };
+    let duration = || {
+        prop_oneof![
+            3 => Just(String::new()),
+            2 => (0u64..60).prop_map(|n| format!("{n}ns")),
+            1 => (0u64..6).prop_map(|n| format!("0.0{n}us")),
+            1 => Just("5".to_owned()),
+        ]
+    };
+    let bounds = (moment(), moment(), duration(), duration());
     let search = prop_oneof![
         4 => Just((String::new(), false)),
         2 => prop::sample::select(vec![
@@ -575,6 +724,7 @@ fn filter() -> impl Strategy<Value = Filter> {
         trace_id,
         since,
         search,
+        bounds,
     )
         .prop_map(
             |(
@@ -586,6 +736,7 @@ fn filter() -> impl Strategy<Value = Filter> {
                 trace_id,
                 since,
                 (search, regex),
+                (from, to, min_duration, max_duration),
             )| {
                 Filter {
                     min_level,
@@ -597,6 +748,10 @@ fn filter() -> impl Strategy<Value = Filter> {
                     since,
                     search,
                     regex,
+                    from,
+                    to,
+                    min_duration,
+                    max_duration,
                 }
             },
         )
@@ -611,11 +766,16 @@ proptest! {
         filter in filter(),
         steps in prop::collection::vec(1usize..24, 1..6),
         newest_first in prop::option::of(0usize..8),
+        now in 900u64..1_200,
+        sort_key in prop::sample::select(SortKey::ALL.to_vec()),
+        descending in any::<bool>(),
     ) {
+        let sort = TraceSort { key: sort_key, descending };
         let mut index = Index::with_text_chunk_bytes(256);
-        let mut compiled = CompiledFilter::new(&filter);
+        let mut compiled = CompiledFilter::at(&filter, now);
         let mut logs = newest_first.map_or_else(LogMatches::default, LogMatches::newest_first);
         let mut spans = SpanMatches::default();
+        let mut order = TraceOrder::new(sort);
         let mut step = steps.iter().copied().cycle();
         for (number, batch) in batches.iter().enumerate() {
             let loc = BlockLoc { segment: 0, offset: number as u64, frame_bytes: 0 };
@@ -623,6 +783,8 @@ proptest! {
             // Records arrive while a pass is part way through.
             step_logs(&index, &mut compiled, &mut logs, step.next().unwrap());
             step_spans(&index, &mut compiled, &mut spans, step.next().unwrap());
+            // Traces grow under the order: it places them again.
+            order.update(&index, &spans, &compiled);
         }
         while !logs.is_complete(&index) {
             step_logs(&index, &mut compiled, &mut logs, step.next().unwrap());
@@ -631,8 +793,12 @@ proptest! {
             step_spans(&index, &mut compiled, &mut spans, step.next().unwrap());
         }
 
-        let want = expected(&batches, &filter);
-        prop_assert_eq!(compiled.error.is_some(), Model::new(&filter).invalid, "{:?}", compiled.error);
+        order.update(&index, &spans, &compiled);
+
+        let want = expected(&batches, &filter, now, sort);
+        let model = Model::new(&filter, now);
+        prop_assert_eq!(compiled.error.is_some(), model.invalid, "{:?}", compiled.error);
+        prop_assert_eq!(compiled.problem().is_some(), model.invalid || model.bad_durations);
         let rows: Vec<u32> = (0..logs.len()).filter_map(|r| logs.get(r)).collect();
         prop_assert_eq!(rows, want.rows);
         prop_assert_eq!(logs.level_counts, want.level_counts);
@@ -643,5 +809,14 @@ proptest! {
         }
         let listed = (0..index.traces.len() as u32).filter(|&t| spans.position(t).is_some()).count();
         prop_assert_eq!(listed, spans.traces.len());
+        let trace_rows: Vec<u128> = (0..order.len())
+            .map(|row| index.traces[order.trace_at(row).unwrap() as usize].id)
+            .collect();
+        prop_assert_eq!(trace_rows, want.trace_rows);
+        for row in 0..order.len() {
+            prop_assert_eq!(order.row_of(order.trace_at(row).unwrap()), Some(row));
+        }
+        let placed = (0..index.traces.len() as u32).filter(|&t| order.row_of(t).is_some()).count();
+        prop_assert_eq!(placed, order.len());
     }
 }

@@ -15,5 +15,6 @@ mod live_ui;
 mod oracle;
 mod prepare;
 mod selection;
+mod sort_and_ranges;
 mod ui;
 mod waterfall;
