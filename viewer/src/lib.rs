@@ -28,6 +28,7 @@ pub mod source;
 mod status;
 mod tab;
 pub mod tab_ui;
+pub mod terms;
 pub mod time;
 pub mod value;
 pub mod view_model;
