@@ -22,11 +22,18 @@ fn value(value: Value) -> Option<AnyValue> {
 fn block() -> Block {
     let mut b = BlockBuilder::new();
     let service = b.intern("service.name");
+    let pid = b.intern("process.pid");
     let resource = b.add_resource(Resource {
-        attributes: vec![KeyValue {
-            key: service,
-            value: value(Value::StringValue("checkout".into())),
-        }],
+        attributes: vec![
+            KeyValue {
+                key: service,
+                value: value(Value::StringValue("checkout".into())),
+            },
+            KeyValue {
+                key: pid,
+                value: value(Value::IntValue(4242)),
+            },
+        ],
         ..Resource::default()
     });
     let name = b.intern("orders");
