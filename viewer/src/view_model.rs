@@ -288,7 +288,7 @@ mod tests {
     use super::{WaterfallRow, WaterfallRows, Zoom, detail_text, trace_markdown};
     use crate::model::Level;
     use crate::snapshot::{
-        Detail, DetailRow, DetailSection, LogRow, RecordRef, TraceView, WaterfallSpan,
+        Detail, DetailRow, DetailSection, LogRow, RecordRef, TraceView, ValueKind, WaterfallSpan,
     };
 
     fn log(index: u32) -> LogRow {
@@ -446,6 +446,7 @@ mod tests {
                     key: "kind".to_owned(),
                     value: "SERVER".to_owned(),
                     opens: None,
+                    kind: ValueKind::Plain,
                 }],
             }],
         };

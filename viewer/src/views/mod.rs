@@ -10,6 +10,7 @@ mod lists;
 mod screen;
 mod scroll;
 mod style;
+mod value_menu;
 mod waterfall;
 
 use egui::Ui;
