@@ -151,7 +151,7 @@ impl App {
     }
 
     /// Whether the snapshot's rows are those of the shown tab's filter as it is now.
-    fn rows_are_current(&self) -> bool {
+    pub fn rows_are_current(&self) -> bool {
         self.snapshot_is_current() && self.snapshot.version == self.version
     }
 

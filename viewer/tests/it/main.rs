@@ -16,3 +16,4 @@ mod oracle;
 mod prepare;
 mod selection;
 mod ui;
+mod value_menu;
