@@ -199,7 +199,7 @@ pub fn filter_bar(
         )
         .on_hover_text(
             "attributes of the record or its resource: key=value, key~text (contains), \
-             key (present), -… (not), key=\"a b\" (quoted); ? lists them all",
+             key (present), -key... (not), key=\"a b\" (quoted); ? lists them all",
         );
         ui.add(
             egui::TextEdit::singleline(&mut filter.trace_id)

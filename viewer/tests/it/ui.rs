@@ -297,6 +297,9 @@ fn the_help_lists_the_keys_and_every_glyph_drawn_exists() {
     // The mouse too.
     f.harness.get_by_label("double-click a span");
     f.harness.get_by_label("middle-click a tab");
+    f.harness.get_by_label("click a value in the details");
+    // And the attribute filter's terms.
+    f.harness.get_by_label("-key=value  -key~text  -key");
     f.harness.key_press(egui::Key::Escape);
     f.harness.step();
     assert!(!f.app().help_open());
