@@ -578,6 +578,68 @@ pub fn highlights(regex: Option<&Regex>, text: &str) -> Vec<Range<usize>> {
 mod tests {
     use super::*;
 
+    /// An index of one log record with `k=v`, whose resource has `host.name=a`.
+    fn one_record() -> Index {
+        use oculus_store::BlockBuilder;
+        use oculus_store::proto::{AnyValue, KeyValue, LogRecord, Resource, Scope, any_value};
+        use prost::Message as _;
+        let mut b = BlockBuilder::new();
+        let pair = |b: &mut BlockBuilder, key: &str, value: &str| KeyValue {
+            key: b.intern(key),
+            value: Some(AnyValue {
+                value: Some(any_value::Value::StringValue(value.to_owned())),
+            }),
+        };
+        let host = pair(&mut b, "host.name", "a");
+        let resource = b.add_resource(Resource {
+            attributes: vec![host],
+            ..Resource::default()
+        });
+        let scope = b.add_scope(Scope {
+            resource,
+            ..Scope::default()
+        });
+        let attribute = pair(&mut b, "k", "v");
+        let log = LogRecord {
+            scope,
+            attributes: vec![attribute],
+            ..LogRecord::default()
+        };
+        b.push_log(log, 1, 1);
+        let prepared = crate::raw::prepare_raw(&b.finish().encode_to_vec()).expect("a block");
+        let mut index = Index::default();
+        let loc = crate::model::BlockLoc {
+            segment: 0,
+            offset: 0,
+            frame_bytes: 0,
+        };
+        index.add_prepared(&prepared, loc, 0);
+        index
+    }
+
+    #[test]
+    fn a_negated_term_or_one_a_resource_satisfies_never_narrows_the_scan() {
+        let index = one_record();
+        for (terms, scanned_for, passes) in [
+            ("k=v", Some(0), true),
+            ("-k=v", None, false),
+            ("-k=x k", Some(1), true),
+            ("host.name=a k~V", Some(1), true),
+            ("host.name", None, true),
+            ("-host.name=a k=v", Some(1), false),
+        ] {
+            let mut filter = CompiledFilter::new(&Filter {
+                attributes: terms.to_owned(),
+                ..Filter::default()
+            });
+            let mut logs = LogMatches::default();
+            step_logs(&index, &mut filter, &mut logs, 10);
+            assert_eq!(filter.prefilter_term, scanned_for, "{terms}");
+            assert_eq!(filter.prefilter.is_some(), scanned_for.is_some(), "{terms}");
+            assert_eq!(logs.rows.len(), usize::from(passes), "{terms}");
+        }
+    }
+
     #[test]
     fn a_trace_id_filter_takes_the_whole_id_or_its_first_eight_digits_or_more() {
         let id = PackedTraceId::new(0x9a90_0c20_bc5b_7a0f_c601_8fd7_6821_4df9);
