@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::model::{Level, TraceId};
-use crate::snapshot::{RecordRef, SortKey, SourceRef, ViewKind};
+use crate::snapshot::{RecordRef, SortKey, SourceRef, ValueKind, ViewKind};
 
 /// One thing the user asked for, with the mouse or a key.
 #[derive(Clone, Debug, PartialEq)]
@@ -51,6 +51,13 @@ pub enum Action {
     NextSortKey,
     /// Reverse the trace list's order.
     ReverseSort,
+    /// Narrow the shown tab to a value the user clicked ("Filter to this"), or leave
+    /// it out ("Exclude this"), in the filter its kind names.
+    FilterByValue {
+        kind: ValueKind,
+        value: String,
+        exclude: bool,
+    },
     /// Move the selection of the shown list.
     MoveSelection(Step),
     /// Select the first row of the shown list.

@@ -10,9 +10,11 @@ use crate::filter::{Filter, Since};
 use crate::keys::Keys;
 use crate::model::{Level, TraceId, parse_trace_id, trace_hex};
 use crate::snapshot::{
-    Item, Located, RecordRef, Selection, Snapshot, SourceRef, TabId, TraceSort, UiEvent, ViewKind,
+    Item, Located, RecordRef, Selection, Snapshot, SourceRef, TabId, TraceSort, UiEvent, ValueKind,
+    ViewKind,
 };
 use crate::tab_ui::{ListState, TabUi};
+use crate::terms::add_term;
 use crate::view_model::{
     Waterfall, WaterfallRow, WaterfallRows, Zoom, detail_text, trace_markdown,
 };
@@ -152,7 +154,7 @@ impl App {
     }
 
     /// Whether the snapshot's rows are those of the shown tab's filter as it is now.
-    fn rows_are_current(&self) -> bool {
+    pub fn rows_are_current(&self) -> bool {
         self.snapshot_is_current() && self.snapshot.version == self.version
     }
 
@@ -735,6 +737,30 @@ impl App {
         self.tab_mut().filter.min_level = level;
     }
 
+    /// "Filter to this" or "Exclude this" on a value: the filter its kind names, in
+    /// the filter bar where the user sees and edits it.
+    fn filter_by_value(&mut self, kind: ValueKind, value: String, exclude: bool) {
+        let filter = &mut self.tab_mut().filter;
+        let term = |filter: &mut Filter, key: &str| {
+            filter.attributes = add_term(&filter.attributes, key, Some(&value), exclude);
+        };
+        match kind {
+            ValueKind::Attribute(key) => term(filter, &key),
+            ValueKind::Service if exclude => term(filter, "service.name"),
+            ValueKind::Service => filter.services = vec![value],
+            // A view can offer only what a kind `excludes`; the rest only narrow.
+            _ if exclude => {}
+            ValueKind::Scope => filter.scope = value,
+            ValueKind::TraceId => filter.trace_id = value,
+            ValueKind::Level(level) => filter.min_level = level,
+            ValueKind::Text => {
+                filter.search = value;
+                filter.regex = false;
+            }
+            ValueKind::Plain => {}
+        }
+    }
+
     /// Draws the frame from the state as it is, then keeps what the widgets edited.
     fn draw(&mut self, ui: &mut egui::Ui) -> Vec<Action> {
         let backend_gone = self.backend_gone();
@@ -826,6 +852,11 @@ impl App {
                 let tab = self.tab_mut();
                 tab.filter = tab.base.clone();
             }
+            Action::FilterByValue {
+                kind,
+                value,
+                exclude,
+            } => self.filter_by_value(kind, value, exclude),
             Action::MoveSelection(step) => {
                 let total = self.total();
                 let rows = step.rows(self.tab().logs.visible);

@@ -3,15 +3,25 @@
 use oculus_store::proto::{AnyValue, Block, KeyValue, Resource, Scope, SpanKind, StatusCode};
 use prost::Message as _;
 
-use crate::model::{TraceId, span_hex, trace_hex};
-use crate::snapshot::{Detail, DetailRow, DetailSection, RecordRef, SourceRef};
+use crate::model::{Level, TraceId, span_hex, trace_hex};
+use crate::snapshot::{Detail, DetailRow, DetailSection, RecordRef, SourceRef, ValueKind};
 use crate::time::format_time;
 use crate::value::render_value;
 
-fn attributes(block: &Block, attrs: &[KeyValue]) -> Vec<DetailRow> {
+/// Attribute rows; `indexed` when the index holds them (a record's, its events' and
+/// its resource's: not a scope's), so that a filter can pick them.
+fn attributes(block: &Block, attrs: &[KeyValue], indexed: bool) -> Vec<DetailRow> {
     attrs
         .iter()
-        .map(|kv| pair(block.str(kv.key), value_text(kv.value.as_ref())))
+        .map(|kv| {
+            let key = block.str(kv.key);
+            let kind = if indexed {
+                ValueKind::Attribute(key.to_owned())
+            } else {
+                ValueKind::Plain
+            };
+            pair(key, value_text(kv.value.as_ref())).of(kind)
+        })
         .collect()
 }
 
@@ -40,6 +50,7 @@ fn pair(key: &str, value: impl ToString) -> DetailRow {
         key: key.to_owned(),
         value: value.to_string(),
         opens: None,
+        kind: ValueKind::Plain,
     }
 }
 
@@ -49,6 +60,14 @@ fn trace_row(key: String, trace: TraceId, value: String) -> DetailRow {
         key,
         value,
         opens: (trace != 0).then_some(trace),
+        kind: ValueKind::Plain,
+    }
+}
+
+impl DetailRow {
+    /// The row, as a value of this kind.
+    fn of(self, kind: ValueKind) -> Self {
+        DetailRow { kind, ..self }
     }
 }
 
@@ -64,20 +83,26 @@ fn scope_sections(block: &Block, scope: u32) -> Vec<DetailSection> {
         ..
     } = scope;
     let mut rows = vec![
-        pair("name", block.str(*name)),
+        pair("name", block.str(*name)).of(ValueKind::Scope),
         pair("version", block.str(*version)),
     ];
     if *schema_url != 0 {
         rows.push(pair("schema url", block.str(*schema_url)));
     }
-    rows.extend(attributes(block, scope_attributes));
+    rows.extend(attributes(block, scope_attributes, false));
     let mut sections = vec![section("Scope", rows)];
     if let Some(Resource {
         attributes: resource_attributes,
         ..
     }) = block.resources.get(scope.resource as usize)
     {
-        sections.push(section("Resource", attributes(block, resource_attributes)));
+        let mut rows = attributes(block, resource_attributes, true);
+        for row in &mut rows {
+            if row.key == "service.name" {
+                row.kind = ValueKind::Service;
+            }
+        }
+        sections.push(section("Resource", rows));
     }
     sections
 }
@@ -99,33 +124,38 @@ pub fn build(block: &Block, record: RecordRef, position: usize) -> Option<Detail
             let (time, observed) = block.log_times().get(position).copied()?;
             let trace_id = (u128::from(log.trace_id_high) << 64) | u128::from(log.trace_id_low);
             let body = value_text(log.body.as_ref());
+            let level = Level::from_otlp(log.severity_number, block.str(log.severity_text));
             let mut rows = vec![
                 pair("time", format_time(time)),
                 pair("observed time", format_time(observed)),
                 pair(
                     "severity",
                     format!("{} ({})", block.str(log.severity_text), log.severity_number),
-                ),
+                )
+                .of(if level == Level::Unset {
+                    ValueKind::Plain
+                } else {
+                    ValueKind::Level(level)
+                }),
             ];
             if log.event_name != 0 {
                 rows.push(pair("event name", block.str(log.event_name)));
             }
             if trace_id != 0 {
-                rows.push(trace_row(
-                    "trace id".to_owned(),
-                    trace_id,
-                    trace_hex(trace_id),
-                ));
+                rows.push(
+                    trace_row("trace id".to_owned(), trace_id, trace_hex(trace_id))
+                        .of(ValueKind::TraceId),
+                );
                 rows.push(pair("span id", span_hex(log.span_id)));
             }
             let source = source(block, log.source);
             if let Some(source) = &source {
                 rows.push(pair("source", format!("{}:{}", source.file, source.line)));
             }
-            rows.push(pair("body", body.clone()));
+            rows.push(pair("body", body.clone()).of(ValueKind::Text));
             let mut sections = vec![
                 section("Log record", rows),
-                section("Attributes", attributes(block, &log.attributes)),
+                section("Attributes", attributes(block, &log.attributes, true)),
             ];
             sections.extend(scope_sections(block, log.scope));
             Some(Detail {
@@ -157,7 +187,8 @@ pub fn build(block: &Block, record: RecordRef, position: usize) -> Option<Detail
                 status
             };
             let mut rows = vec![
-                trace_row("trace id".to_owned(), trace_id, trace_hex(trace_id)),
+                trace_row("trace id".to_owned(), trace_id, trace_hex(trace_id))
+                    .of(ValueKind::TraceId),
                 pair("span id", span_hex(columns.span_id)),
                 pair(
                     "parent span id",
@@ -173,7 +204,12 @@ pub fn build(block: &Block, record: RecordRef, position: usize) -> Option<Detail
                 pair(
                     "status",
                     format!("{status} {}", span.status_message).trim_end(),
-                ),
+                )
+                .of(if span.status_code == StatusCode::Error as i32 {
+                    ValueKind::Level(Level::Error)
+                } else {
+                    ValueKind::Plain
+                }),
             ];
             if !span.trace_state.is_empty() {
                 rows.push(pair("trace state", &span.trace_state));
@@ -184,23 +220,26 @@ pub fn build(block: &Block, record: RecordRef, position: usize) -> Option<Detail
             }
             let mut sections = vec![
                 section("Span", rows),
-                section("Attributes", attributes(block, &span.attributes)),
+                section("Attributes", attributes(block, &span.attributes, true)),
             ];
             if !span.events.is_empty() {
                 let mut rows = Vec::new();
                 for event in &span.events {
-                    rows.push(pair(
-                        &format!(
-                            "+{}",
-                            crate::time::format_duration(event.time_offset_nano.max(0) as u64)
-                        ),
-                        block.str(event.name),
-                    ));
-                    rows.extend(attributes(block, &event.attributes).into_iter().map(|row| {
-                        DetailRow {
-                            key: format!("    {}", row.key),
-                            ..row
-                        }
+                    // The index holds an event's name as an `event` attribute.
+                    rows.push(
+                        pair(
+                            &format!(
+                                "+{}",
+                                crate::time::format_duration(event.time_offset_nano.max(0) as u64)
+                            ),
+                            block.str(event.name),
+                        )
+                        .of(ValueKind::Attribute("event".to_owned())),
+                    );
+                    let event_attributes = attributes(block, &event.attributes, true);
+                    rows.extend(event_attributes.into_iter().map(|row| DetailRow {
+                        key: format!("    {}", row.key),
+                        ..row
                     }));
                 }
                 sections.push(section("Events", rows));

@@ -10,9 +10,9 @@ use std::time::Duration;
 use regex::bytes::{Regex, RegexBuilder};
 
 use crate::model::{
-    FIELD_SEPARATOR, Index, Level, LogEntry, PackedTraceId, SpanEntry, TextArena, TextRef, TraceId,
-    VALUE_SEPARATOR, parse_trace_id,
+    Index, Level, LogEntry, PackedTraceId, SpanEntry, TextArena, TextRef, TraceId, parse_trace_id,
 };
+use crate::terms::{AttributeTerm, parse_terms};
 use crate::time::{is_relative, parse_duration, parse_moment};
 
 /// The filter of one tab, as the user set it.
@@ -26,7 +26,9 @@ pub struct Filter {
     pub sessions: Vec<u16>,
     /// A case-insensitive substring of the scope (the `tracing` target).
     pub scope: String,
-    /// Space-separated `key=value` (exact) and `key~text` (substring) terms.
+    /// Space-separated attribute terms, of the record or its resource: `key=value`
+    /// (exact), `key~text` (substring), `key` (present), each negated by a leading `-`
+    /// (see [`crate::terms`]).
     pub attributes: String,
     /// A trace id, in hex.
     pub trace_id: String,
@@ -61,19 +63,6 @@ impl Filter {
     pub fn slides(&self) -> bool {
         self.since.is_some() || is_relative(&self.from) || is_relative(&self.to)
     }
-}
-
-/// A filter term over one attribute.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum AttributeTerm {
-    Equals {
-        key: Vec<u8>,
-        value: Vec<u8>,
-    },
-    Contains {
-        key: Vec<u8>,
-        lowercase_text: Vec<u8>,
-    },
 }
 
 /// The trace-id filter: a whole trace id, or the first 8 or more of its hex digits
@@ -128,12 +117,22 @@ pub struct CompiledFilter {
     since_unix_nano: u64,
     search: Option<Regex>,
     /// What narrows the records before the other checks, by a scan of whole text
-    /// chunks: the search, else the first attribute term.
+    /// chunks: the search, else the first attribute term that only a record's own
+    /// attributes can satisfy (never a negated one: it finds what it excludes).
     prefilter: Option<Regex>,
-    /// Why the filter matches nothing: a bad regex, trace id or time.
+    /// The attribute term `prefilter` scans for, if it is one.
+    prefilter_term: Option<usize>,
+    /// Why the filter matches nothing: a bad regex, trace id, time or attribute term.
     pub error: Option<String>,
-    /// By origin id: whether a record from that service, scope and run passes.
-    origin_allowed: Vec<bool>,
+    /// By origin id: `None` when no record of that origin passes (its service, scope
+    /// or run is not shown, or its resource has an attribute a negated term excludes),
+    /// else the attribute terms its records' own attributes must still pass, a bit
+    /// each: its resource satisfies the others. Decided once per origin, so a record
+    /// costs one lookup.
+    origin_terms: Vec<Option<u64>>,
+    /// Terms that some shown origin's resource satisfies: a record of it passes them
+    /// without the attribute, so a scan for them would miss it.
+    satisfied_by_a_resource: u64,
     /// The typed time range, in Unix nanoseconds: from (inclusive) to (exclusive).
     from_unix_nano: u64,
     to_unix_nano: Option<u64>,
@@ -231,10 +230,12 @@ impl CompiledFilter {
         let since_unix_nano = filter.since.map_or(0, |since| {
             now_unix_nano.saturating_sub(since.window.as_nanos() as u64)
         });
-        let attributes = parse_attribute_terms(&filter.attributes);
-        let prefilter = search
-            .clone()
-            .or_else(|| attributes.first().and_then(AttributeTerm::regex));
+        let attributes = parse_terms(&filter.attributes).unwrap_or_else(|why| {
+            error = Some(why);
+            Vec::new()
+        });
+        // An attribute term is chosen once the origins are known (`refresh`).
+        let prefilter = search.clone();
         Self {
             min_level: filter.min_level,
             services: filter.services.clone(),
@@ -245,8 +246,10 @@ impl CompiledFilter {
             since_unix_nano,
             search,
             prefilter,
+            prefilter_term: None,
             error,
-            origin_allowed: Vec::new(),
+            origin_terms: Vec::new(),
+            satisfied_by_a_resource: 0,
             from_unix_nano,
             to_unix_nano,
             durations,
@@ -269,9 +272,11 @@ impl CompiledFilter {
         time >= self.from_unix_nano && self.to_unix_nano.is_none_or(|to| time < to)
     }
 
-    /// Decides for the origins (service, scope, run) added since the last step.
+    /// Decides for the origins (service, scope, run, resource) added since the last
+    /// step.
     fn refresh(&mut self, index: &Index) {
-        for id in self.origin_allowed.len()..index.origins.len() {
+        let known = self.origin_terms.len();
+        for id in known..index.origins.len() {
             let origin = index.origins.get(id as u32);
             let service = index.strings.get(origin.service);
             let scope = index.strings.get(origin.scope);
@@ -279,20 +284,75 @@ impl CompiledFilter {
                 && (self.services.is_empty() || self.services.iter().any(|s| **s == **service))
                 && (self.scope_lowercase.is_empty()
                     || scope.to_lowercase().contains(&self.scope_lowercase));
-            self.origin_allowed.push(allowed);
+            let terms = allowed
+                .then(|| self.record_terms(index.resources.get(origin.resource).as_bytes()))
+                .flatten();
+            if let Some(left) = terms {
+                self.satisfied_by_a_resource |= self.all_terms() & !left;
+            }
+            self.origin_terms.push(terms);
+        }
+        if index.origins.len() > known {
+            self.choose_prefilter();
+        }
+    }
+
+    /// Every attribute term, a bit each.
+    fn all_terms(&self) -> u64 {
+        match self.attributes.len() {
+            0 => 0,
+            terms => u64::MAX >> (64 - terms.min(64)),
+        }
+    }
+
+    /// The terms a record of a resource with these attributes must still pass, or
+    /// `None` when the resource has what a negated term excludes.
+    fn record_terms(&self, resource: &[u8]) -> Option<u64> {
+        let mut left = 0;
+        for (i, term) in self.attributes.iter().enumerate() {
+            match (term.found_in(resource), term.negated) {
+                (true, true) => return None,
+                (true, false) => {}
+                (false, _) => left |= 1 << i,
+            }
+        }
+        Some(left)
+    }
+
+    /// Without a search, the first term no shown resource satisfies narrows the scan.
+    fn choose_prefilter(&mut self) {
+        if self.search.is_some() {
+            return;
+        }
+        let usable =
+            self.attributes.iter().enumerate().position(|(i, term)| {
+                !term.negated && self.satisfied_by_a_resource & (1 << i) == 0
+            });
+        if usable != self.prefilter_term {
+            self.prefilter_term = usable;
+            self.prefilter = usable.and_then(|i| self.attributes[i].regex());
         }
     }
 
     /// Everything but the level and the search: what the level counts are taken over.
     fn passes_common(&self, origin: u32, trace_id: PackedTraceId, time: u64, text: &[u8]) -> bool {
-        self.origin_allowed
-            .get(origin as usize)
-            .copied()
-            .unwrap_or(false)
-            && self.in_time_range(time)
-            && self.trace_id.is_none_or(|t| t.matches(trace_id))
+        let Some(Some(mut left)) = self.origin_terms.get(origin as usize).copied() else {
+            return false;
+        };
+        if !(self.trace_id.is_none_or(|t| t.matches(trace_id))
             && time >= self.since_unix_nano
-            && self.attributes.iter().all(|term| term.matches(text))
+            && self.in_time_range(time))
+        {
+            return false;
+        }
+        while left != 0 {
+            let term = &self.attributes[left.trailing_zeros() as usize];
+            if term.found_in(text) == term.negated {
+                return false;
+            }
+            left &= left - 1;
+        }
+        true
     }
 
     fn matches_nothing(&self) -> bool {
@@ -317,84 +377,6 @@ impl CompiledFilter {
     pub fn search(&self) -> Option<&Regex> {
         self.search.as_ref()
     }
-}
-
-fn parse_attribute_terms(text: &str) -> Vec<AttributeTerm> {
-    text.split_whitespace()
-        .filter_map(|term| {
-            let at = term.find(['=', '~'])?;
-            let (key, rest) = term.split_at(at);
-            let value = &rest[1..];
-            let key = key.as_bytes().to_vec();
-            Some(if rest.starts_with('=') {
-                AttributeTerm::Equals {
-                    key,
-                    value: value.as_bytes().to_vec(),
-                }
-            } else {
-                AttributeTerm::Contains {
-                    key,
-                    // Folded as the comparison folds (ASCII only), so `Ä` still finds `Ä`.
-                    lowercase_text: value.to_ascii_lowercase().into_bytes(),
-                }
-            })
-        })
-        .collect()
-}
-
-impl AttributeTerm {
-    /// A regex that finds the term in record texts (see [`TextWriter::attribute_start`]), for
-    /// a scan of whole chunks; records it finds are still checked with `matches`.
-    ///
-    /// [`TextWriter::attribute_start`]: crate::model::TextWriter::attribute_start
-    fn regex(&self) -> Option<Regex> {
-        let text = |bytes: &[u8]| regex::escape(&String::from_utf8_lossy(bytes));
-        let pattern = match self {
-            AttributeTerm::Equals { key, value } => {
-                format!(r"\x1f{}\x1e{}(?:\x1f|$)", text(key), text(value))
-            }
-            AttributeTerm::Contains {
-                key,
-                lowercase_text,
-            } => format!(
-                r"\x1f{}\x1e[^\x1f\n]*(?i:{})",
-                text(key),
-                text(lowercase_text)
-            ),
-        };
-        RegexBuilder::new(&pattern)
-            .multi_line(true)
-            .unicode(false)
-            .build()
-            .ok()
-    }
-
-    fn matches(&self, text: &[u8]) -> bool {
-        attributes(text).any(|(key, value)| match self {
-            AttributeTerm::Equals { key: k, value: v } => key == k && value == v,
-            AttributeTerm::Contains {
-                key: k,
-                lowercase_text,
-            } => key == k && contains_ignore_ascii_case(value, lowercase_text),
-        })
-    }
-}
-
-/// The attributes in a record's text, as (key, value).
-pub fn attributes(text: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
-    text.split(|&b| b == FIELD_SEPARATOR).skip(1).map(|field| {
-        match memchr::memchr(VALUE_SEPARATOR, field) {
-            Some(at) => (&field[..at], &field[at + 1..]),
-            None => (field, &[][..]),
-        }
-    })
-}
-
-fn contains_ignore_ascii_case(haystack: &[u8], lowercase_needle: &[u8]) -> bool {
-    lowercase_needle.is_empty()
-        || haystack
-            .windows(lowercase_needle.len())
-            .any(|w| w.eq_ignore_ascii_case(lowercase_needle))
 }
 
 /// Where a record's text is, for the search.
@@ -827,42 +809,66 @@ pub fn highlights(regex: Option<&Regex>, text: &str) -> Vec<Range<usize>> {
 mod tests {
     use super::*;
 
-    #[track_caller]
-    fn check_terms(text: &[u8], terms: &str, expected: bool) {
-        let terms = parse_attribute_terms(terms);
-        assert_eq!(terms.iter().all(|t| t.matches(text)), expected, "{terms:?}");
+    /// An index of one log record with `k=v`, whose resource has `host.name=a`.
+    fn one_record() -> Index {
+        use oculus_store::BlockBuilder;
+        use oculus_store::proto::{AnyValue, KeyValue, LogRecord, Resource, Scope, any_value};
+        use prost::Message as _;
+        let mut b = BlockBuilder::new();
+        let pair = |b: &mut BlockBuilder, key: &str, value: &str| KeyValue {
+            key: b.intern(key),
+            value: Some(AnyValue {
+                value: Some(any_value::Value::StringValue(value.to_owned())),
+            }),
+        };
+        let host = pair(&mut b, "host.name", "a");
+        let resource = b.add_resource(Resource {
+            attributes: vec![host],
+            ..Resource::default()
+        });
+        let scope = b.add_scope(Scope {
+            resource,
+            ..Scope::default()
+        });
+        let attribute = pair(&mut b, "k", "v");
+        let log = LogRecord {
+            scope,
+            attributes: vec![attribute],
+            ..LogRecord::default()
+        };
+        b.push_log(log, 1, 1);
+        let prepared = crate::raw::prepare_raw(&b.finish().encode_to_vec()).expect("a block");
+        let mut index = Index::default();
+        let loc = crate::model::BlockLoc {
+            segment: 0,
+            offset: 0,
+            frame_bytes: 0,
+        };
+        index.add_prepared(&prepared, loc, 0);
+        index
     }
 
     #[test]
-    fn attribute_term_regexes_find_what_matches_finds() {
-        let text = b"message\x1fhttp.route\x1e/orders\x1fuser\x1eAda Lovelace\nnext";
-        for (terms, expected) in [
-            ("http.route=/orders", true),
-            ("http.route=/order", false),
-            ("user=Ada Lovelace", false), // terms split on spaces
-            ("user~LOVE", true),
-            ("route~orders", false),
-            ("user~next", false),
+    fn a_negated_term_or_one_a_resource_satisfies_never_narrows_the_scan() {
+        let index = one_record();
+        for (terms, scanned_for, passes) in [
+            ("k=v", Some(0), true),
+            ("-k=v", None, false),
+            ("-k=x k", Some(1), true),
+            ("host.name=a k~V", Some(1), true),
+            ("host.name", None, true),
+            ("-host.name=a k=v", Some(1), false),
         ] {
-            let term = &parse_attribute_terms(terms)[0];
-            assert_eq!(
-                term.regex().expect("a valid pattern").is_match(text),
-                expected,
-                "{terms}"
-            );
+            let mut filter = CompiledFilter::new(&Filter {
+                attributes: terms.to_owned(),
+                ..Filter::default()
+            });
+            let mut logs = LogMatches::default();
+            step_logs(&index, &mut filter, &mut logs, 10);
+            assert_eq!(filter.prefilter_term, scanned_for, "{terms}");
+            assert_eq!(filter.prefilter.is_some(), scanned_for.is_some(), "{terms}");
+            assert_eq!(logs.rows.len(), usize::from(passes), "{terms}");
         }
-    }
-
-    #[test]
-    fn attribute_terms() {
-        let text = b"message\x1fhttp.route\x1e/orders\x1fuser\x1eAda Lovelace";
-        check_terms(text, "http.route=/orders", true);
-        check_terms(text, "http.route=/order", false);
-        check_terms(text, "user~lovelace", true);
-        check_terms(text, "user~ada user=Ada", false);
-        check_terms(text, "user~ada http.route~ORD", true);
-        check_terms(text, "missing~", false);
-        check_terms(text, "message=", false);
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub mod source;
 mod status;
 mod tab;
 pub mod tab_ui;
+pub mod terms;
 pub mod ticks;
 pub mod time;
 pub mod trace_order;

@@ -7,7 +7,9 @@ use oculus_store::block::{LogTimeChain, LogTimeColumns, SpanTimeChain};
 use oculus_store::field;
 use oculus_store::wire::{Reader, WireError, WireType, zigzag_decode};
 
-use crate::model::{Level, PreparedBlock, PreparedRecord, TextWriter, join_trace_id, write_text};
+use crate::model::{
+    Level, PreparedBlock, PreparedRecord, PreparedScope, TextWriter, join_trace_id, write_text,
+};
 use crate::value::{RenderError, has_value, key_value, render_value};
 
 /// The parts of a block, as slices of its bytes, gathered in one pass: times need the
@@ -140,34 +142,56 @@ fn source(bytes: &[u8]) -> Result<(u32, u32), WireError> {
     Ok((file, line))
 }
 
-/// The service name of each resource.
-fn services<'a>(parts: &Parts<'a>) -> Result<Vec<Option<&'a str>>, WireError> {
+/// The service name of each resource; each one's attributes are written to
+/// `prepared`'s resource text, as a record's own attributes are to its text.
+fn resources<'a>(
+    parts: &Parts<'a>,
+    prepared: &mut PreparedBlock,
+) -> Result<Vec<Option<&'a str>>, RenderError> {
     let mut services = Vec::with_capacity(parts.resources.len());
     for resource in &parts.resources {
-        let mut reader = Reader::new(resource);
         let mut service = None;
-        while let Some((number, wire)) = reader.field()? {
-            if (number, wire) != (field::resource::ATTRIBUTES, WireType::Len) {
-                reader.skip(wire)?;
-                continue;
-            }
-            let (key, value) = key_value(reader.bytes()?)?;
-            if parts.str(key) != "service.name" {
-                continue;
-            }
-            let mut value = Reader::new(value.unwrap_or_default());
-            while let Some((number, wire)) = value.field()? {
-                match (number, wire) {
-                    (field::any_value::STRING_VALUE, WireType::Len) => {
-                        service = Some(value.string()?)
-                    }
-                    _ => value.skip(wire)?,
-                }
-            }
+        let mut failed = None;
+        let (end, _) = write_text(&mut prepared.resource_text, |w| {
+            w.end_display();
+            failed = resource_attributes(parts, resource, w, &mut service).err();
+        });
+        if let Some(error) = failed {
+            return Err(error);
         }
+        prepared.resource_ends.push(end);
         services.push(service);
     }
     Ok(services)
+}
+
+fn resource_attributes<'a>(
+    parts: &Parts<'a>,
+    resource: &'a [u8],
+    w: &mut TextWriter<'_>,
+    service: &mut Option<&'a str>,
+) -> Result<(), RenderError> {
+    let mut reader = Reader::new(resource);
+    while let Some((number, wire)) = reader.field()? {
+        if (number, wire) != (field::resource::ATTRIBUTES, WireType::Len) {
+            reader.skip(wire)?;
+            continue;
+        }
+        let bytes = reader.bytes()?;
+        attribute(parts, bytes, w)?;
+        let (key, value) = key_value(bytes)?;
+        if parts.str(key) != "service.name" {
+            continue;
+        }
+        let mut value = Reader::new(value.unwrap_or_default());
+        while let Some((number, wire)) = value.field()? {
+            match (number, wire) {
+                (field::any_value::STRING_VALUE, WireType::Len) => *service = Some(value.string()?),
+                _ => value.skip(wire)?,
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Prepares a block from its protobuf encoding.
@@ -182,7 +206,7 @@ pub fn prepare_raw(raw: &[u8]) -> Result<PreparedBlock, RenderError> {
 pub fn prepare_raw_into(raw: &[u8], prepared: &mut PreparedBlock) -> Result<(), RenderError> {
     prepared.clear();
     let parts = parts(raw)?;
-    let services = services(&parts)?;
+    let services = resources(&parts, prepared)?;
     for scope in &parts.scopes {
         let mut reader = Reader::new(scope);
         let (mut resource, mut name) = (0, 0);
@@ -193,12 +217,13 @@ pub fn prepare_raw_into(raw: &[u8], prepared: &mut PreparedBlock) -> Result<(), 
                 _ => reader.skip(wire)?,
             }
         }
-        let service = services
-            .get(resource as usize)
-            .copied()
-            .flatten()
-            .unwrap_or("unknown_service");
-        prepared.scopes.push((service.to_owned(), name));
+        let known = services.get(resource as usize);
+        let service = known.copied().flatten().unwrap_or("unknown_service");
+        prepared.scopes.push(PreparedScope {
+            service: service.to_owned(),
+            name,
+            resource: known.map(|_| resource as u32),
+        });
     }
 
     let mut chain = LogTimeChain::new(parts.base_time);

@@ -306,6 +306,39 @@ pub struct DetailRow {
     pub value: String,
     /// The trace this row names (the record's own, a link's), which the pane offers to open.
     pub opens: Option<TraceId>,
+    /// What the value is, for the filter a click on it offers.
+    pub kind: ValueKind,
+}
+
+/// What a value shown to the user is, for the filter "Filter to this" and "Exclude
+/// this" set from it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ValueKind {
+    /// Nothing filters by it (the index does not hold it): it is only copied.
+    Plain,
+    /// An attribute of the record or of its resource, by its key: a `key=value` term.
+    Attribute(String),
+    /// A service's name: the service filter (excluded by a `-service.name=` term).
+    Service,
+    /// A scope's name: the scope filter.
+    Scope,
+    TraceId,
+    /// A severity, or a span's error status: the level threshold.
+    Level(Level),
+    /// A message or a span's name: the search.
+    Text,
+}
+
+impl ValueKind {
+    /// Whether "Filter to this" means something for it.
+    pub fn filters(&self) -> bool {
+        *self != ValueKind::Plain
+    }
+
+    /// Whether "Exclude this" means something for it: a negated term says it.
+    pub fn excludes(&self) -> bool {
+        matches!(self, ValueKind::Attribute(_) | ValueKind::Service)
+    }
 }
 
 /// A titled list of rows in the detail pane.

@@ -284,7 +284,7 @@ mod tests {
 
     use super::*;
     use crate::filter::Since;
-    use crate::model::{BlockLoc, PreparedBlock, PreparedRecord};
+    use crate::model::{BlockLoc, PreparedBlock, PreparedRecord, PreparedScope};
     use crate::snapshot::SortKey;
 
     const SECOND: u64 = 1_000_000_000;
@@ -302,7 +302,10 @@ mod tests {
         };
         let block = PreparedBlock {
             strings: vec![String::new()],
-            scopes: vec![("svc".to_owned(), 0)],
+            scopes: vec![PreparedScope {
+                service: "svc".to_owned(),
+                ..PreparedScope::default()
+            }],
             logs: log_times.iter().map(|&t| record(t, 0, 0)).collect(),
             spans: spans
                 .iter()

@@ -228,13 +228,16 @@ fn merge(into: &mut Vec<(u64, u32)>, more: &[(u64, u32)]) {
 mod tests {
     use super::*;
     use crate::filter::{Filter, step_spans};
-    use crate::model::{BlockLoc, PreparedBlock, PreparedRecord};
+    use crate::model::{BlockLoc, PreparedBlock, PreparedRecord, PreparedScope};
 
     /// A block of spans: (trace id, start, end, error) each.
     fn block(spans: &[(u128, u64, u64, bool)]) -> PreparedBlock {
         PreparedBlock {
             strings: vec![String::new()],
-            scopes: vec![("svc".to_owned(), 0)],
+            scopes: vec![PreparedScope {
+                service: "svc".to_owned(),
+                ..PreparedScope::default()
+            }],
             spans: spans
                 .iter()
                 .map(|&(trace_id, time, end, error)| PreparedRecord {

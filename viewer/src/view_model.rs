@@ -465,7 +465,9 @@ mod tests {
         Extent, Side, WaterfallRow, WaterfallRows, WaterfallSpan, Zoom, detail_text, trace_markdown,
     };
     use crate::model::Level;
-    use crate::snapshot::{Detail, DetailRow, DetailSection, LogRow, RecordRef, TraceView};
+    use crate::snapshot::{
+        Detail, DetailRow, DetailSection, LogRow, RecordRef, TraceView, ValueKind,
+    };
 
     fn log(index: u32) -> LogRow {
         LogRow {
@@ -622,6 +624,7 @@ mod tests {
                     key: "kind".to_owned(),
                     value: "SERVER".to_owned(),
                     opens: None,
+                    kind: ValueKind::Plain,
                 }],
             }],
         };

@@ -23,5 +23,6 @@ pub use orders::{
 };
 pub use telemetry::{
     DEFAULT_CONSOLE_FILTER, EXPORT_FILTER, Protocol, TelemetryConfig, TelemetryGuard,
-    build_telemetry, build_telemetry_with_exporters, export_orders, init_telemetry,
+    build_telemetry, build_telemetry_with_exporters, export_orders, export_orders_from_host,
+    init_telemetry,
 };

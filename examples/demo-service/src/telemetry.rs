@@ -51,6 +51,8 @@ impl Protocol {
 pub struct TelemetryConfig {
     /// `service.name` on the resource.
     pub service_name: String,
+    /// `host.name` on the resource, if set: tells instances of one service apart.
+    pub host_name: Option<String>,
     /// Collector base URL; `None` uses [`Protocol::default_endpoint`].
     /// For HTTP the signal paths `/v1/traces` and `/v1/logs` are appended.
     pub endpoint: Option<String>,
@@ -75,6 +77,7 @@ impl Default for TelemetryConfig {
     fn default() -> Self {
         Self {
             service_name: env!("CARGO_PKG_NAME").to_owned(),
+            host_name: None,
             endpoint: None,
             protocol: Protocol::default(),
             console: true,
@@ -187,12 +190,20 @@ where
     SE: trace::SpanExporter + 'static,
     LE: logs::LogExporter + 'static,
 {
+    let host = cfg
+        .host_name
+        .as_ref()
+        .map(|host| KeyValue::new("host.name", host.clone()));
     let resource = Resource::builder()
         .with_service_name(cfg.service_name.clone())
-        .with_attributes([
-            KeyValue::new("service.version", env!("CARGO_PKG_VERSION")),
-            KeyValue::new("process.pid", i64::from(std::process::id())),
-        ])
+        .with_attributes(
+            [
+                KeyValue::new("service.version", env!("CARGO_PKG_VERSION")),
+                KeyValue::new("process.pid", i64::from(std::process::id())),
+            ]
+            .into_iter()
+            .chain(host),
+        )
         .build();
 
     let span_processor = trace::BatchSpanProcessor::builder(span_exporter)
@@ -320,10 +331,21 @@ pub async fn export_orders(
     service: &str,
     requests: u64,
 ) -> anyhow::Result<()> {
+    export_orders_from_host(grpc, service, None, requests).await
+}
+
+/// [`export_orders`] as the instance of `service` on `host` (its `host.name`).
+pub async fn export_orders_from_host(
+    grpc: std::net::SocketAddr,
+    service: &str,
+    host: Option<&str>,
+    requests: u64,
+) -> anyhow::Result<()> {
     use tracing::instrument::WithSubscriber;
 
     let config = TelemetryConfig {
         service_name: service.into(),
+        host_name: host.map(str::to_owned),
         endpoint: Some(format!("http://{grpc}")),
         protocol: Protocol::Grpc,
         console: false,

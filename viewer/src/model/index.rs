@@ -59,11 +59,14 @@ pub struct SpanEntry {
 const _: () = assert!(size_of::<LogEntry>() == 64);
 const _: () = assert!(size_of::<SpanEntry>() == 88);
 
-/// Where a record comes from: what a tab's service, scope and run filters look at.
+/// Where a record comes from: what a tab's service, scope, run and resource attribute
+/// filters look at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Origin {
     pub service: u32,
     pub scope: u32,
+    /// The resource's attributes, as a record's text holds its own: `Index::resources`.
+    pub resource: u32,
     pub session: u16,
 }
 
@@ -85,6 +88,11 @@ pub struct TraceEntry {
 pub struct Index {
     pub strings: Interner,
     pub origins: Table<Origin>,
+    /// Each distinct resource's attribute text (see [`write_text`]), once: origins
+    /// name it, records do not.
+    ///
+    /// [`write_text`]: super::text::write_text
+    pub resources: Interner,
     /// (file, line); id 0 is "no source".
     pub sources: Table<(u32, u32)>,
     /// The text of log records and of spans, apart so that a search over one never
@@ -128,8 +136,10 @@ impl Default for Index {
             origins: Table::with_first(Origin {
                 service: 0,
                 scope: 0,
+                resource: 0,
                 session: 0,
             }),
+            resources: Interner::default(),
             sources: Table::with_first((0, 0)),
             log_text: TextArena::default(),
             span_text: TextArena::default(),
@@ -155,8 +165,11 @@ impl Default for Index {
 pub struct PreparedBlock {
     /// The block's string table, for the few strings the index interns.
     pub(crate) strings: Vec<String>,
-    /// Per scope of the block: its service name and scope name reference.
-    pub(crate) scopes: Vec<(String, u32)>,
+    pub(crate) scopes: Vec<PreparedScope>,
+    /// The attribute text of each resource of the block, one after another.
+    pub(crate) resource_text: Vec<u8>,
+    /// Where each resource's attribute text ends in `resource_text`.
+    pub(crate) resource_ends: Vec<u32>,
     pub(crate) logs: Vec<PreparedRecord>,
     pub(crate) spans: Vec<PreparedRecord>,
     pub(crate) log_text: Vec<u8>,
@@ -170,6 +183,8 @@ impl PreparedBlock {
     pub fn clear(&mut self) {
         self.strings.clear();
         self.scopes.clear();
+        self.resource_text.clear();
+        self.resource_ends.clear();
         self.logs.clear();
         self.spans.clear();
         self.log_text.clear();
@@ -182,6 +197,16 @@ impl PreparedBlock {
     pub fn records(&self) -> u64 {
         (self.logs.len() + self.spans.len()) as u64
     }
+}
+
+/// One scope of a [`PreparedBlock`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct PreparedScope {
+    pub(crate) service: String,
+    /// Reference into the block's strings.
+    pub(crate) name: u32,
+    /// The block's resource it belongs to, if the block has it.
+    pub(crate) resource: Option<u32>,
 }
 
 /// One log record or span of a [`PreparedBlock`].
@@ -231,18 +256,37 @@ impl Index {
                 .get(reference as usize)
                 .map_or("", String::as_str)
         };
+        // A block has a resource or two, each looked up once, not per record.
+        let mut start = 0;
+        let resources: Vec<u32> = block
+            .resource_ends
+            .iter()
+            .map(|&end| {
+                let text = block
+                    .resource_text
+                    .get(start..end as usize)
+                    .unwrap_or_default();
+                start = end as usize;
+                self.resources.intern(&String::from_utf8_lossy(text))
+            })
+            .collect();
         let origins: Vec<u32> = block
             .scopes
             .iter()
-            .map(|(service, scope)| {
-                let service = self.strings.intern(service);
+            .map(|scope| {
+                let service = self.strings.intern(&scope.service);
                 if !self.services.contains(&service) {
                     self.services.push(service);
                 }
-                let scope = self.strings.intern(string(*scope));
+                let resource = scope
+                    .resource
+                    .and_then(|r| resources.get(r as usize).copied())
+                    .unwrap_or(0);
+                let name = self.strings.intern(string(scope.name));
                 self.origins.id(Origin {
                     service,
-                    scope,
+                    scope: name,
+                    resource,
                     session,
                 })
             })
@@ -405,6 +449,7 @@ impl Index {
             + self.span_events.capacity() * size_of::<u64>()
             + self.strings.heap_bytes()
             + self.origins.heap_bytes()
+            + self.resources.heap_bytes()
             + self.sources.heap_bytes()
         // The text chunks' spare capacity is never touched, so never resident.
     }

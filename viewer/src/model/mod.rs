@@ -10,10 +10,10 @@ mod intern;
 mod record;
 mod text;
 
-pub(crate) use index::PreparedRecord;
 pub use index::{
     BlockLoc, Index, LogEntry, Origin, PreparedBlock, RecordLoc, SpanEntry, TraceEntry,
 };
+pub(crate) use index::{PreparedRecord, PreparedScope};
 pub use intern::{Interner, Table};
 pub use record::{
     Level, PackedTraceId, TraceId, join_trace_id, parse_trace_id, span_hex, trace_hex,

@@ -194,8 +194,12 @@ pub fn filter_bar(
         );
         ui.add(
             egui::TextEdit::singleline(&mut filter.attributes)
-                .hint_text("key=value key~text")
+                .hint_text("key=value key~text -key")
                 .desired_width(160.0),
+        )
+        .on_hover_text(
+            "attributes of the record or its resource: key=value, key~text (contains), \
+             key (present), -key... (not), key=\"a b\" (quoted); ? lists them all",
         );
         ui.add(
             egui::TextEdit::singleline(&mut filter.trace_id)

@@ -1,12 +1,13 @@
 //! The detail pane: everything about the selected record, section by section.
 
-use egui::{Align, Layout, RichText, Ui, Vec2};
+use egui::{Align, CursorIcon, Layout, RichText, Sense, Ui, Vec2};
 
 use super::screen::Screen;
 use super::style::ROW_HEIGHT;
+use super::value_menu::{Opens, value_menu};
 use crate::action::Action;
 use crate::model::{span_hex, trace_hex};
-use crate::snapshot::{Detail, DetailRow, RecordRef};
+use crate::snapshot::{Detail, DetailRow, RecordRef, ValueKind};
 
 pub fn detail_pane(ui: &mut Ui, screen: &Screen<'_>, actions: &mut Vec<Action>) {
     let Some(detail) = &screen.snapshot.detail else {
@@ -28,7 +29,14 @@ fn draw_detail(ui: &mut Ui, detail: &Detail, actions: &mut Vec<Action>) {
             }
         });
     });
-    ui.label(RichText::new(&detail.title).strong());
+    let title = clickable(ui, egui::Label::new(RichText::new(&detail.title).strong()));
+    value_menu(
+        &title,
+        &ValueKind::Text,
+        &detail.title,
+        Opens::OnAnyClick,
+        actions,
+    );
     ui.horizontal_wrapped(|ui| {
         if detail.trace_id != 0 && ui.button("Open trace").clicked() {
             actions.push(Action::OpenTrace {
@@ -100,14 +108,28 @@ fn draw_detail(ui: &mut Ui, detail: &Detail, actions: &mut Vec<Action>) {
                                 {
                                     actions.push(Action::OpenTrace { trace, focus: None });
                                 }
-                                ui.add(
+                                let value = clickable(
+                                    ui,
                                     egui::Label::new(RichText::new(&row.value).monospace()).wrap(),
+                                );
+                                value_menu(
+                                    &value,
+                                    &row.kind,
+                                    &row.value,
+                                    Opens::OnAnyClick,
+                                    actions,
                                 );
                             });
                         }
                     });
             }
         });
+}
+
+/// A value that opens its menu when clicked.
+fn clickable(ui: &mut Ui, label: egui::Label) -> egui::Response {
+    ui.add(label.selectable(false).sense(Sense::click()))
+        .on_hover_cursor(CursorIcon::PointingHand)
 }
 
 /// The width of a section's key column: its longest key, within 130 points and 45% of

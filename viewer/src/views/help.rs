@@ -68,6 +68,14 @@ const MOUSE: &[(&str, &str)] = &[
         "copy buttons",
         "trace id, span id, a value, the whole record, the trace as Markdown",
     ),
+    (
+        "click a value in the details",
+        "Filter to this, Exclude this (a negated term), Copy value",
+    ),
+    (
+        "right-click a row's level, service, scope, trace id",
+        "the same menu: the level, service, scope or trace-id filter",
+    ),
     ("drag a column's edge", "resize the column"),
     (
         "click a trace list's column title",
@@ -85,6 +93,25 @@ const MOUSE: &[(&str, &str)] = &[
     ("middle-click a tab", "close it"),
 ];
 
+/// The attribute filter's terms; a term holds when the record's own attributes or its
+/// resource's (host.name, service.version...) do.
+const TERMS: &[(&str, &str)] = &[
+    (
+        "key=value",
+        "the record or its resource has key with exactly this value",
+    ),
+    ("key~text", "... with a value containing text, in any case"),
+    ("key", "... has key, with any value"),
+    (
+        "-key=value  -key~text  -key",
+        "... has not (a negated term)",
+    ),
+    (
+        "key=\"a b\"",
+        "quotes for spaces, = or ~ (\\\" and \\\\ inside quotes)",
+    ),
+];
+
 pub fn help(ctx: &egui::Context, actions: &mut Vec<Action>) {
     let mut open = true;
     egui::Window::new("Keyboard")
@@ -98,6 +125,11 @@ pub fn help(ctx: &egui::Context, actions: &mut Vec<Action>) {
             ui.separator();
             table(ui, "mouse", MOUSE, |ui, gesture| {
                 ui.strong(gesture);
+            });
+            ui.separator();
+            ui.strong("Attribute filter (terms separated by spaces, all must hold)");
+            table(ui, "terms", TERMS, |ui, term| {
+                ui.monospace(term);
             });
         });
     if !open {

@@ -1,15 +1,16 @@
 //! The log table and the trace list: tables drawn row by row from the snapshot's
 //! window of rows.
 
-use egui::{RichText, Sense, Ui};
+use egui::{RichText, Sense, Ui, WidgetText};
 use egui_extras::{Column, TableBuilder};
 
 use super::screen::Screen;
 use super::scroll::{follow_button, scrolled_list};
 use super::style::{ROW_HEIGHT, SCROLLBAR_WIDTH, highlighted, level_color};
+use super::value_menu::{Opens, value_menu};
 use crate::action::Action;
 use crate::model::{Level, trace_hex};
-use crate::snapshot::{Item, RecordRef, SortKey, TraceSort};
+use crate::snapshot::{Item, RecordRef, SortKey, TraceSort, ValueKind};
 use crate::tab_ui::ListState;
 use crate::time::{format_clock, format_duration};
 
@@ -97,6 +98,24 @@ fn not_yet(mut row: egui_extras::TableRow<'_, '_>) {
     });
 }
 
+/// A value in a row, whose menu a right-click opens; whether it was clicked, which
+/// selects the row as a click anywhere else in it does.
+fn cell_value(
+    ui: &mut Ui,
+    text: impl Into<WidgetText>,
+    kind: &ValueKind,
+    value: &str,
+    actions: &mut Vec<Action>,
+) -> bool {
+    let response = ui.add(
+        egui::Label::new(text)
+            .selectable(false)
+            .sense(Sense::click()),
+    );
+    value_menu(&response, kind, value, Opens::OnRightClick, actions);
+    response.clicked()
+}
+
 /// The part of `area` left of the scrollbar.
 fn table_ui(ui: &mut Ui, area: egui::Rect) -> Ui {
     ui.new_child(
@@ -121,6 +140,7 @@ pub fn log_table(
     let mut clicked = None;
     let mut open_trace = None;
     let mut jump = None;
+    let mut menu = Vec::new();
     let mut table_ui = table_ui(ui, area);
     list_table(&mut table_ui, "logs")
         .column(Column::initial(96.0).at_least(40.0))
@@ -154,21 +174,29 @@ pub fn log_table(
                     return;
                 };
                 row.set_selected(list.is_selected(number, Item::Record(RecordRef::Log(log.index))));
+                let mut value_clicked = false;
                 row.col(|ui| {
                     ui.monospace(format_clock(log.time_unix_nano));
                 });
                 row.col(|ui| {
-                    ui.label(
-                        RichText::new(log.level.label())
-                            .color(level_color(log.level))
-                            .monospace(),
-                    );
+                    let kind = if log.level == Level::Unset {
+                        ValueKind::Plain
+                    } else {
+                        ValueKind::Level(log.level)
+                    };
+                    let text = RichText::new(log.level.label())
+                        .color(level_color(log.level))
+                        .monospace();
+                    value_clicked |= cell_value(ui, text, &kind, log.level.label(), &mut menu);
                 });
                 row.col(|ui| {
-                    ui.label(&*log.service);
+                    let service = &*log.service;
+                    value_clicked |=
+                        cell_value(ui, service, &ValueKind::Service, service, &mut menu);
                 });
                 row.col(|ui| {
-                    ui.label(&*log.scope);
+                    let scope = &*log.scope;
+                    value_clicked |= cell_value(ui, scope, &ValueKind::Scope, scope, &mut menu);
                 });
                 row.col(|ui| {
                     let color = ui.visuals().text_color();
@@ -178,12 +206,21 @@ pub fn log_table(
                     );
                 });
                 row.col(|ui| {
-                    if log.trace_id != 0
-                        && ui
-                            .link(RichText::new(&trace_hex(log.trace_id)[..8]).monospace())
-                            .on_hover_text("open the trace")
-                            .clicked()
-                    {
+                    if log.trace_id == 0 {
+                        return;
+                    }
+                    let hex = trace_hex(log.trace_id);
+                    let link = ui
+                        .link(RichText::new(&hex[..8]).monospace())
+                        .on_hover_text("open the trace");
+                    value_menu(
+                        &link,
+                        &ValueKind::TraceId,
+                        &hex,
+                        Opens::OnRightClick,
+                        &mut menu,
+                    );
+                    if link.clicked() {
                         open_trace = Some(Action::OpenTrace {
                             trace: log.trace_id,
                             focus: Some(RecordRef::Log(log.index)),
@@ -203,7 +240,7 @@ pub fn log_table(
                         jump = Some(Action::Jump(source.clone()));
                     }
                 });
-                if row.response().clicked() {
+                if row.response().clicked() || value_clicked {
                     clicked = Some(Action::SelectLog {
                         row: number,
                         log: log.index,
@@ -212,6 +249,7 @@ pub fn log_table(
             });
         });
     actions.extend([clicked, open_trace, jump].into_iter().flatten());
+    actions.extend(menu);
 }
 
 /// The last two parts of a path: its folder and file name.
@@ -262,6 +300,7 @@ pub fn trace_list(
                     return;
                 };
                 row.set_selected(list.is_selected(number, Item::Trace(trace.trace_id)));
+                let mut value_clicked = false;
                 row.col(|ui| {
                     ui.monospace(format_clock(trace.start_unix_nano));
                 });
@@ -278,7 +317,8 @@ pub fn trace_list(
                     );
                 });
                 row.col(|ui| {
-                    ui.label(&*trace.service);
+                    let service = &*trace.service;
+                    value_clicked |= cell_value(ui, service, &ValueKind::Service, service, actions);
                 });
                 row.col(|ui| {
                     ui.monospace(format_duration(trace.duration_nano));
@@ -294,9 +334,11 @@ pub fn trace_list(
                     }
                 });
                 row.col(|ui| {
-                    ui.monospace(&trace_hex(trace.trace_id)[..8]);
+                    let hex = trace_hex(trace.trace_id);
+                    let text = RichText::new(&hex[..8]).monospace();
+                    value_clicked |= cell_value(ui, text, &ValueKind::TraceId, &hex, actions);
                 });
-                if row.response().clicked() {
+                if row.response().clicked() || value_clicked {
                     actions.push(Action::SelectTrace {
                         row: number,
                         trace: trace.trace_id,

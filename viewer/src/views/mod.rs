@@ -11,6 +11,7 @@ mod screen;
 mod scroll;
 mod style;
 mod timeline;
+mod value_menu;
 mod waterfall;
 
 use egui::Ui;

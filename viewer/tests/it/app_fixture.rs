@@ -6,7 +6,7 @@ use oculus_collector::Collector;
 use oculus_viewer::App;
 use oculus_viewer::snapshot::Receivers;
 
-use crate::common::{eventually, options, recorded_run, runtime, start_collector};
+use crate::common::{eventually, options, recorded_run, recorded_run_on, runtime, start_collector};
 
 pub struct Fixture {
     pub harness: Harness<'static, App>,
@@ -18,6 +18,11 @@ pub struct Fixture {
 
 pub fn app() -> Fixture {
     app_with(|_| {})
+}
+
+/// The app over a run in which the demo service exported from each of `hosts`.
+pub fn app_on_hosts(hosts: &[&str]) -> Fixture {
+    with_data(recorded_run_on(hosts), runtime(), None, |_| {})
 }
 
 /// The app over a recorded run, with its backend options adjusted by `adjust`.

@@ -9,6 +9,8 @@ use oculus_viewer::editor::EditorOptions;
 use oculus_viewer::{BackendOptions, Engine};
 
 pub const REQUESTS: u64 = 12;
+/// The `host.name` of the recorded run's service.
+pub const HOST: &str = "web-1";
 
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -33,13 +35,28 @@ pub async fn export_demo(collector: &Collector, service: &str, requests: u64) {
         .unwrap();
 }
 
-/// A data directory holding one finished run of the demo service.
+/// A data directory holding one finished run of the demo service, on [`HOST`].
 pub fn recorded_run() -> tempfile::TempDir {
+    recorded_run_on(&[HOST])
+}
+
+/// A data directory holding one finished run in which an instance of the demo
+/// service on each of `hosts` exported in turn: resources that differ in `host.name`.
+pub fn recorded_run_on(hosts: &[&str]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let runtime = runtime();
     runtime.block_on(async {
         let collector = start_collector(dir.path()).await;
-        export_demo(&collector, "checkout", REQUESTS).await;
+        for host in hosts {
+            demo_service::export_orders_from_host(
+                collector.grpc_addr(),
+                "checkout",
+                Some(host),
+                REQUESTS,
+            )
+            .await
+            .unwrap();
+        }
         collector.shutdown().await.unwrap();
     });
     dir

@@ -3,8 +3,10 @@
 //! of the generated records would pick. The model reads only the records the test
 //! made, never the index, so a mistake the index and the filter share still fails.
 //! Text chunks are made tiny so that matches land on every kind of boundary, and
-//! blocks arrive while a pass is under way. The trace list's order is held to the
-//! model too: its duration bounds and sort, kept up to date as traces grow.
+//! blocks arrive while a pass is under way. Resources carry attributes with the same
+//! keys as records, so that a term can pass or fail by either. The trace list's order
+//! is held to the model too: its duration bounds and sort, kept up to date as traces
+//! grow.
 
 use std::time::Duration;
 
@@ -106,6 +108,8 @@ struct SpanRecord {
 #[derive(Clone, Debug)]
 struct Batch {
     session: u16,
+    /// Per service: its resource's attributes besides `service.name`.
+    resources: Vec<Vec<(usize, AttributeValue)>>,
     logs: Vec<Log>,
     spans: Vec<SpanRecord>,
 }
@@ -190,11 +194,13 @@ fn span() -> impl Strategy<Value = SpanRecord> {
 fn batch() -> impl Strategy<Value = Batch> {
     (
         0..3u16,
+        prop::collection::vec(attributes(), SERVICES.len()),
         prop::collection::vec(log(), 0..8),
         prop::collection::vec(span(), 0..6),
     )
-        .prop_map(|(session, logs, spans)| Batch {
+        .prop_map(|(session, resources, logs, spans)| Batch {
             session,
+            resources,
             logs,
             spans,
         })
@@ -227,13 +233,19 @@ fn encode(batch: &Batch) -> Vec<u8> {
     let mut scopes = std::collections::HashMap::new();
     let mut scope_of = |b: &mut BlockBuilder, service: usize, scope: usize| {
         *scopes.entry((service, scope)).or_insert_with(|| {
-            let attributes = SERVICES[service]
+            let mut attributes: Vec<KeyValue> = SERVICES[service]
                 .map(|name| KeyValue {
                     key: service_key,
                     value: string(name),
                 })
                 .into_iter()
                 .collect();
+            for &(k, v) in &batch.resources[service] {
+                attributes.push(KeyValue {
+                    key: b.intern(KEYS[k]),
+                    value: Some(v.any_value()),
+                });
+            }
             let resource = b.add_resource(Resource {
                 attributes,
                 ..Resource::default()
@@ -320,13 +332,69 @@ fn level(number: i32, text: &str) -> usize {
     }
 }
 
+/// An attribute term: `-` (negated), key, `=` or `~` or none (present), value.
+#[derive(Debug)]
+struct Term {
+    negated: bool,
+    key: String,
+    operator: Option<char>,
+    value: String,
+}
+
+/// The attribute terms, or `None` when one is malformed: an unclosed quote or no key.
+/// (The test writes no backslashes.)
+fn terms(text: &str) -> Option<Vec<Term>> {
+    let mut words = vec![String::new()];
+    let mut quoted = false;
+    for c in text.chars() {
+        if c == '"' {
+            quoted = !quoted;
+        }
+        if c == ' ' && !quoted {
+            words.push(String::new());
+        } else {
+            words.last_mut().unwrap().push(c);
+        }
+    }
+    if quoted {
+        return None;
+    }
+    let mut terms = Vec::new();
+    for word in words.iter().filter(|w| !w.is_empty()) {
+        let (negated, word) = match word.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, word.as_str()),
+        };
+        // The first `=` or `~` outside quotes ends the key.
+        let mut inside = false;
+        let at = word.char_indices().find(|&(_, c)| {
+            inside ^= c == '"';
+            !inside && (c == '=' || c == '~')
+        });
+        let (key, operator, value) = match at {
+            Some((at, operator)) => (&word[..at], Some(operator), &word[at + 1..]),
+            None => (word, None, ""),
+        };
+        if key.is_empty() {
+            return None;
+        }
+        terms.push(Term {
+            negated,
+            key: key.replace('"', ""),
+            operator,
+            value: value.replace('"', ""),
+        });
+    }
+    Some(terms)
+}
+
 /// The conditions of a filter, read from its fields by the model alone.
 struct Model {
     min_level: usize,
     services: Vec<String>,
     sessions: Vec<u16>,
     scope: String,
-    terms: Vec<(String, char, String)>,
+    terms: Vec<Term>,
     trace_prefix: Option<String>,
     since: u64,
     /// The typed time range: from (inclusive) to (exclusive).
@@ -405,15 +473,10 @@ impl Model {
         } else if !filter.search.is_empty() {
             substring = Some(filter.search.to_ascii_lowercase());
         }
-        let terms = filter
-            .attributes
-            .split_whitespace()
-            .filter_map(|term| {
-                let at = term.find(['=', '~'])?;
-                let operator = term[at..].chars().next()?;
-                Some((term[..at].to_owned(), operator, term[at + 1..].to_owned()))
-            })
-            .collect();
+        let terms = terms(&filter.attributes).unwrap_or_else(|| {
+            invalid = true;
+            Vec::new()
+        });
         Self {
             min_level: Level::ALL
                 .iter()
@@ -455,17 +518,26 @@ impl Model {
             text.push('\x1e');
             text.push_str(value);
         }
-        let term_matches = |(key, operator, wanted): &(String, char, String)| {
-            attributes.iter().any(|(k, value)| {
-                k == key
-                    && match operator {
-                        '=' => value == wanted,
-                        _ => value
+        // The resource's attributes: its service's name, then the others.
+        let resource: Vec<(&str, String)> = SERVICES[record.service]
+            .map(|name| ("service.name", name.to_owned()))
+            .into_iter()
+            .chain(record.resource.iter().map(|&(k, v)| (KEYS[k], v.text())))
+            .collect();
+        let has = |attributes: &[(&str, String)], term: &Term| {
+            attributes.iter().any(|(key, value)| {
+                *key == term.key
+                    && match term.operator {
+                        None => true,
+                        Some('=') => *value == term.value,
+                        Some(_) => value
                             .to_ascii_lowercase()
-                            .contains(&wanted.to_ascii_lowercase()),
+                            .contains(&term.value.to_ascii_lowercase()),
                     }
             })
         };
+        let term_matches =
+            |term: &Term| (has(&attributes, term) || has(&resource, term)) != term.negated;
         !self.invalid
             && (self.sessions.is_empty() || self.sessions.contains(&record.session))
             && (self.services.is_empty() || self.services.iter().any(|s| s == service))
@@ -497,6 +569,7 @@ struct Fields<'a> {
     /// The message or span name.
     display: &'a str,
     attributes: &'a [(usize, AttributeValue)],
+    resource: &'a [(usize, AttributeValue)],
 }
 
 /// What the trace list sorts and bounds by, per trace id, from every record of it.
@@ -558,8 +631,8 @@ fn expected(batches: &[Batch], filter: &Filter, now: u64, sort: TraceSort) -> Pi
     let mut picked = Picked::default();
     let logs = batches
         .iter()
-        .flat_map(|b| b.logs.iter().map(move |log| (b.session, log)));
-    for (row, (session, log)) in logs.enumerate() {
+        .flat_map(|b| b.logs.iter().map(move |log| (b, log)));
+    for (row, (batch, log)) in logs.enumerate() {
         let time = if log.time != 0 {
             log.time
         } else {
@@ -568,13 +641,14 @@ fn expected(batches: &[Batch], filter: &Filter, now: u64, sort: TraceSort) -> Pi
         let trace_id = log.trace.map(|t| TRACE_IDS[t]);
         let message = message(&log.words);
         let fields = Fields {
-            session,
+            session: batch.session,
             service: log.service,
             scope: log.scope,
             trace_id,
             time,
             display: &message,
             attributes: &log.attributes,
+            resource: &batch.resources[log.service],
         };
         if !model.passes(&fields) {
             continue;
@@ -590,17 +664,18 @@ fn expected(batches: &[Batch], filter: &Filter, now: u64, sort: TraceSort) -> Pi
     let errors_only = model.min_level >= 5;
     let spans = batches
         .iter()
-        .flat_map(|b| b.spans.iter().map(move |span| (b.session, span)));
-    for (session, span) in spans {
+        .flat_map(|b| b.spans.iter().map(move |span| (b, span)));
+    for (batch, span) in spans {
         let trace_id = TRACE_IDS[span.trace];
         let fields = Fields {
-            session,
+            session: batch.session,
             service: span.service,
             scope: span.scope,
             trace_id: Some(trace_id),
             time: span.start,
             display: WORDS[span.name],
             attributes: &span.attributes,
+            resource: &batch.resources[span.service],
         };
         let passes = model.passes(&fields) && (!errors_only || span.status == StatusCode::Error);
         if passes && !picked.traces.contains(&trace_id) {
@@ -646,17 +721,33 @@ fn filter() -> impl Strategy<Value = Filter> {
         1 => prop::sample::select(vec!["app", "HTTP", "::c", " db ", "ÜBER", "zzz"]),
     ]
     .prop_map(str::to_owned);
+    // Words with a space, and the empty one, are quoted as a user writes them.
+    let word = |w: usize| {
+        if WORDS[w].is_empty() || WORDS[w].contains(' ') {
+            format!("\"{}\"", WORDS[w])
+        } else {
+            WORDS[w].to_owned()
+        }
+    };
     let term = prop_oneof![
-        (0..KEYS.len(), 0..WORDS.len()).prop_map(|(k, w)| format!("{}={}", KEYS[k], WORDS[w])),
-        (0..KEYS.len(), 0..INTEGERS.len())
+        4 => (0..KEYS.len(), 0..WORDS.len()).prop_map(move |(k, w)| format!("{}={}", KEYS[k], word(w))),
+        1 => (0..KEYS.len(), 0..INTEGERS.len())
             .prop_map(|(k, i)| format!("{}={}", KEYS[k], INTEGERS[i])),
-        (
+        2 => (
             0..KEYS.len(),
-            prop::sample::select(vec!["", "ph", "gam", "A", "ärg", "Ärg", "2", "-"])
+            prop::sample::select(vec!["", "ph", "gam", "A", "ärg", "Ärg", "2", "-", "\"a b\""])
         )
             .prop_map(|(k, text)| format!("{}~{text}", KEYS[k])),
-        Just("no-operator".to_owned()),
+        2 => (0..KEYS.len()).prop_map(|k| KEYS[k].to_owned()),
+        1 => prop::sample::select(vec!["service.name=api", "service.name~D", "service.name"])
+            .prop_map(str::to_owned),
+        1 => Just("no-operator".to_owned()),
+        // Malformed: each matches nothing.
+        1 => prop::sample::select(vec!["=x", "-", "k=\"open", "~a"]).prop_map(str::to_owned),
     ];
+    let term = (prop::bool::weighted(0.35), term).prop_map(|(negated, term)| {
+        if negated { format!("-{term}") } else { term }
+    });
     let attributes = prop_oneof![
         2 => Just(String::new()),
         1 => prop::collection::vec(term, 1..3).prop_map(|terms| terms.join(" ")),

@@ -103,6 +103,10 @@ fn the_filter_fields_stay_put_while_the_counts_grow() {
 #[test]
 fn an_empty_window_says_how_to_send_to_it_until_records_arrive() {
     let mut f = empty_live_app();
+    // The backend's first snapshot can take more than a frame on a loaded machine.
+    f.wait("the first snapshot", |app| {
+        app.snapshot().status.receivers.is_some()
+    });
     f.harness.step();
     let grpc = f.app().snapshot().status.receivers.unwrap().grpc;
     let line = format!("OTEL_EXPORTER_OTLP_ENDPOINT=http://{grpc}");

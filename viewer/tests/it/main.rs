@@ -17,4 +17,5 @@ mod prepare;
 mod selection;
 mod sort_and_ranges;
 mod ui;
+mod value_menu;
 mod waterfall;

@@ -20,6 +20,8 @@ pub struct Shown {
     pub parent_span_id: u64,
     pub service: String,
     pub scope: String,
+    /// The resource's attributes, written as a record's text writes its own.
+    pub resource: Vec<u8>,
     pub source: Option<(String, u32)>,
     pub text: Vec<u8>,
     pub display_len: u32,
@@ -39,10 +41,24 @@ pub struct Records {
 /// What the index shows for `block`, by the oracle.
 pub fn expected(block: &Block) -> Records {
     // The service of each scope, found among its resource's decoded attributes.
-    let origin = |scope: u32| -> (String, String) {
+    let origin = |scope: u32| -> (String, String, Vec<u8>) {
         let Some(scope) = block.scopes.get(scope as usize) else {
-            return (String::new(), String::new());
+            return (String::new(), String::new(), Vec::new());
         };
+        let resource = block
+            .resources
+            .get(scope.resource as usize)
+            .map_or_else(Vec::new, |r| {
+                text(|w| {
+                    w.end_display();
+                    for kv in &r.attributes {
+                        if w.attribute_start(block.str(kv.key)) {
+                            render(kv.value.as_ref(), w);
+                        }
+                    }
+                })
+                .0
+            });
         let service = block
             .resources
             .get(scope.resource as usize)
@@ -57,7 +73,11 @@ pub fn expected(block: &Block) -> Records {
                 _ => None,
             })
             .unwrap_or("unknown_service");
-        (service.to_owned(), block.str(scope.name).to_owned())
+        (
+            service.to_owned(),
+            block.str(scope.name).to_owned(),
+            resource,
+        )
     };
     let source = |file: u32, line: u32| (file != 0).then(|| (block.str(file).to_owned(), line));
     let attributes = |w: &mut TextWriter<'_>, attrs: &[KeyValue]| {
@@ -78,7 +98,7 @@ pub fn expected(block: &Block) -> Records {
             w.end_display();
             attributes(w, &log.attributes);
         });
-        let (service, scope) = origin(log.scope);
+        let (service, scope, resource) = origin(log.scope);
         let location = log.source.unwrap_or_default();
         logs.push(Shown {
             time: if time != 0 { time } else { observed },
@@ -88,6 +108,7 @@ pub fn expected(block: &Block) -> Records {
             parent_span_id: 0,
             service,
             scope,
+            resource,
             source: source(location.file_path, location.line),
             text,
             display_len,
@@ -111,7 +132,7 @@ pub fn expected(block: &Block) -> Records {
         });
         let start = columns.start_unix_nano;
         let (high, low) = block.span_trace_id(i);
-        let (service, scope) = origin(span.scope);
+        let (service, scope, resource) = origin(span.scope);
         let location = span.source.unwrap_or_default();
         spans.push(Shown {
             time: start,
@@ -121,6 +142,7 @@ pub fn expected(block: &Block) -> Records {
             parent_span_id: columns.parent_span_id,
             service,
             scope,
+            resource,
             source: source(location.file_path, location.line),
             text,
             display_len,
@@ -153,6 +175,7 @@ pub fn indexed(prepared: &PreparedBlock) -> Records {
         (
             index.strings.get(origin.service).to_string(),
             index.strings.get(origin.scope).to_string(),
+            index.resources.get(origin.resource).as_bytes().to_vec(),
         )
     };
     let source = |id: u32| {
@@ -165,7 +188,7 @@ pub fn indexed(prepared: &PreparedBlock) -> Records {
         .logs
         .iter()
         .map(|log| {
-            let (service, scope) = origin(log.origin);
+            let (service, scope, resource) = origin(log.origin);
             Shown {
                 time: log.time,
                 end: 0,
@@ -174,6 +197,7 @@ pub fn indexed(prepared: &PreparedBlock) -> Records {
                 parent_span_id: 0,
                 service,
                 scope,
+                resource,
                 source: source(log.source),
                 text: index.log_text.bytes(log.text).to_vec(),
                 display_len: log.text.display_len(),
@@ -187,7 +211,7 @@ pub fn indexed(prepared: &PreparedBlock) -> Records {
         .spans
         .iter()
         .map(|span| {
-            let (service, scope) = origin(span.origin);
+            let (service, scope, resource) = origin(span.origin);
             let first = span.first_event as usize;
             Shown {
                 time: span.start,
@@ -197,6 +221,7 @@ pub fn indexed(prepared: &PreparedBlock) -> Records {
                 parent_span_id: span.parent_span_id,
                 service,
                 scope,
+                resource,
                 source: source(span.source),
                 text: index.span_text.bytes(span.text).to_vec(),
                 display_len: span.text.display_len(),

@@ -22,11 +22,18 @@ fn value(value: Value) -> Option<AnyValue> {
 fn block() -> Block {
     let mut b = BlockBuilder::new();
     let service = b.intern("service.name");
+    let pid = b.intern("process.pid");
     let resource = b.add_resource(Resource {
-        attributes: vec![KeyValue {
-            key: service,
-            value: value(Value::StringValue("checkout".into())),
-        }],
+        attributes: vec![
+            KeyValue {
+                key: service,
+                value: value(Value::StringValue("checkout".into())),
+            },
+            KeyValue {
+                key: pid,
+                value: value(Value::IntValue(4242)),
+            },
+        ],
         ..Resource::default()
     });
     let name = b.intern("orders");
@@ -226,6 +233,39 @@ fn the_stores_mixed_block_fixture_is_indexed_with_exact_times() {
         ]
     );
     assert_eq!(shown.metric_points, 2);
+}
+
+#[test]
+fn a_resource_is_held_once_however_many_records_it_has() {
+    use oculus_viewer::model::{BlockLoc, Index};
+    // The fixture's block, with its resource's attributes and without them.
+    let held = |block: &Block| {
+        let prepared = prepare_raw(&block.encode_to_vec()).unwrap();
+        let mut index = Index::default();
+        for number in 0..2_000 {
+            let loc = BlockLoc {
+                segment: 0,
+                offset: number,
+                frame_bytes: 0,
+            };
+            index.add_prepared(&prepared, loc, 0);
+        }
+        index
+    };
+    let with = held(&block());
+    let mut bare = block();
+    bare.resources[0].attributes.clear();
+    let without = held(&bare);
+    // One text for the one resource (and the empty one for none), whatever the records.
+    assert_eq!(with.resources.len(), 2);
+    assert!(with.logs.len() >= 2_000);
+    assert_eq!(with.origins.len(), without.origins.len());
+    let extra = with.overhead_bytes() - without.overhead_bytes();
+    assert!(
+        extra < 1024,
+        "{extra} bytes more for {} records",
+        with.logs.len() + with.spans.len()
+    );
 }
 
 #[test]

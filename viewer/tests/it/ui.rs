@@ -302,6 +302,9 @@ fn the_help_lists_the_keys_and_every_glyph_drawn_exists() {
     f.harness.get_by_label("h / l");
     f.harness.get_by_label("drag across the waterfall's bars");
     f.harness.get_by_label("Ctrl + wheel over the waterfall");
+    f.harness.get_by_label("click a value in the details");
+    // And the attribute filter's terms.
+    f.harness.get_by_label("-key=value  -key~text  -key");
     f.harness.key_press(egui::Key::Escape);
     f.harness.step();
     assert!(!f.app().help_open());
