@@ -5,8 +5,9 @@
 //!
 //! `cargo bench -p oculus-viewer --bench viewer`
 //!
-//! The data set is written once with the store's own writer, the way the collector
-//! writes it, and kept under `target/viewer-bench/` for the next run.
+//! The data set is written once with the store's own writer, encoded as the collector
+//! encodes it (spans and logs in blocks of their own, per-kind zstd levels and
+//! dictionaries), and kept under `target/viewer-bench/` for the next run.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,7 +17,10 @@ use std::time::{Duration, Instant};
 use oculus_store::proto::{
     AnyValue, KeyValue, LogRecord, Resource, Scope, SourceLocation, Span, StatusCode, any_value,
 };
-use oculus_store::{BlockBuilder, SessionWriter, WriterOptions, encode_block};
+use oculus_store::{
+    BlockBuilder, DictionarySampler, EncodedBlock, SessionWriter, SharedDictionary, WriterOptions,
+    encode_raw_block,
+};
 use oculus_viewer::editor::EditorOptions;
 use oculus_viewer::filter::Filter;
 use oculus_viewer::model::Level;
@@ -263,6 +267,54 @@ fn block(
     (b.finish(), time)
 }
 
+/// Encodes blocks as the collector does: a request's spans and its logs in blocks of
+/// their own, spans at zstd level 3 and logs at 1, each kind with a dictionary sampled
+/// from the session's first blocks of that kind (its ids as the collector's).
+struct CollectorEncoding {
+    kinds: [(i32, DictionarySampler, Option<SharedDictionary>); 2],
+}
+
+impl CollectorEncoding {
+    fn new() -> Self {
+        Self {
+            kinds: [
+                (3, DictionarySampler::new(1), None),
+                (1, DictionarySampler::new(2), None),
+            ],
+        }
+    }
+
+    fn encode(&mut self, block: &oculus_store::proto::Block) -> Vec<EncodedBlock> {
+        let spans = oculus_store::proto::Block {
+            logs: Vec::new(),
+            log_time_offsets: Vec::new(),
+            log_observed_offsets: Vec::new(),
+            ..block.clone()
+        };
+        let logs = oculus_store::proto::Block {
+            spans: Vec::new(),
+            span_ids: Vec::new(),
+            parent_span_ids: Vec::new(),
+            span_start_offsets: Vec::new(),
+            span_durations: Vec::new(),
+            ..block.clone()
+        };
+        [spans, logs]
+            .iter()
+            .zip(&mut self.kinds)
+            .map(|(part, (level, sampler, dictionary))| {
+                let raw = prost::Message::encode_to_vec(part);
+                // Until a dictionary is sampled, blocks go without, as the collector's do.
+                if dictionary.is_none() {
+                    *dictionary = sampler.offer(&raw);
+                }
+                let summary = oculus_store::block::summarize(part);
+                encode_raw_block(&raw, summary, *level, dictionary.as_ref()).expect("encode")
+            })
+            .collect()
+    }
+}
+
 /// Records per block: 50 traces of 4 spans and 6 logs.
 const TRACES_PER_BLOCK: usize = 50;
 const RECORDS_PER_BLOCK: u64 = TRACES_PER_BLOCK as u64 * 10;
@@ -278,6 +330,7 @@ fn write_records(
 ) -> u64 {
     let (mut writer, _) = SessionWriter::open(root, WriterOptions::default()).expect("session");
     let mut rng = Rng(seed);
+    let mut encoding = CollectorEncoding::new();
     let mut time = oculus_viewer::time::now_unix_nano() - 3_600_000_000_000;
     let started = Instant::now();
     let mut written = 0;
@@ -285,9 +338,7 @@ fn write_records(
         let service = SERVICES[(written / RECORDS_PER_BLOCK) as usize % SERVICES.len()];
         let (block, next) = block(&mut rng, service, TRACES_PER_BLOCK, time);
         time = next;
-        writer
-            .append(&[encode_block(&block, 3).expect("encode")])
-            .expect("append");
+        writer.append(&encoding.encode(&block)).expect("append");
         written += RECORDS_PER_BLOCK;
         if let Some(rate) = per_second {
             let due = Duration::from_secs_f64(written as f64 / rate as f64);
@@ -309,9 +360,10 @@ fn data_set(records: u64) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../target/viewer-bench")
         .join(records.to_string());
-    // Data sets written before each kind of record chained its own times read back
-    // with shifted log times: a new marker has them written again.
-    let done = dir.join("complete-2");
+    // A new marker has older data sets written again: those written before each kind
+    // of record chained its own times, or before they were encoded as the
+    // collector encodes them.
+    let done = dir.join("complete-3");
     if !done.exists() {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("bench dir");
@@ -605,6 +657,7 @@ fn live_latency(dir: &Path, runtime: &tokio::runtime::Runtime) {
     });
     let (mut writer, _) = SessionWriter::open(&live, WriterOptions::default()).expect("session");
     let mut rng = Rng(3);
+    let mut encoding = CollectorEncoding::new();
     let mut time = oculus_viewer::time::now_unix_nano();
     let mut shown = 0;
     let mut latencies = Vec::new();
@@ -612,9 +665,9 @@ fn live_latency(dir: &Path, runtime: &tokio::runtime::Runtime) {
         std::thread::sleep(Duration::from_micros(rng.below(60_000)));
         let (block, next) = block(&mut rng, "latency", 1, time);
         time = next;
-        let encoded = encode_block(&block, 3).expect("encode");
+        let encoded = encoding.encode(&block);
         let expected = shown + block.spans.len() + block.logs.len();
-        writer.append(&[encoded]).expect("append");
+        writer.append(&encoded).expect("append");
         let appended = Instant::now();
         loop {
             if let Some(snapshot) = connection.take_snapshot() {

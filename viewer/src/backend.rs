@@ -45,8 +45,12 @@ const DISCOVER_INTERVAL: Duration = Duration::from_millis(50);
 const READ_DEFERRAL: Duration = Duration::from_millis(100);
 /// How long one turn of the loop spends adding loaded blocks before it publishes.
 const LOAD_SLICE: Duration = Duration::from_millis(40);
-/// Records filtered per step: small enough to stay responsive to the next event.
-const STEP_RECORDS: usize = 512 << 10;
+/// How long a filter step should take: the user's next event waits for at most one.
+const STEP_TIME: Duration = Duration::from_millis(8);
+/// Records a filter step examines: as many as `STEP_TIME` allows, within these.
+const STEP_RECORDS: std::ops::RangeInclusive<usize> = (8 << 10)..=(512 << 10);
+/// How long a turn that reads what arrived spends on it, once stored segments are in.
+const READ_SLICE: Duration = Duration::from_millis(10);
 /// Events the UI may queue before it has to retry.
 pub const EVENT_QUEUE: usize = 256;
 /// Notices queued for the loop, which takes them at every turn.
@@ -100,9 +104,38 @@ pub struct Engine {
     editor: EditorOptions,
     runtime: tokio::runtime::Handle,
     projection: Projection,
+    step_size: StepSize,
     arrivals: Arrivals,
     /// Notifies `arrivals` as segments are written; without it, the timer finds them.
     watcher: Option<DirWatcher>,
+}
+
+/// Records per filter step, tuned by how long the last steps took: a search costs
+/// more per record than a level, and a busy machine more than an idle one.
+#[derive(Debug)]
+struct StepSize {
+    records: usize,
+}
+
+impl Default for StepSize {
+    fn default() -> Self {
+        Self { records: 64 << 10 }
+    }
+}
+
+impl StepSize {
+    /// Halves the next step after one that took too long; doubles it after one that
+    /// took less than half the time.
+    fn took(&mut self, elapsed: Duration) {
+        let records = if elapsed > STEP_TIME {
+            self.records / 2
+        } else if elapsed < STEP_TIME / 2 {
+            self.records * 2
+        } else {
+            self.records
+        };
+        self.records = records.clamp(*STEP_RECORDS.start(), *STEP_RECORDS.end());
+    }
 }
 
 /// Messages for the status line from tasks on the runtime (editor jumps).
@@ -161,6 +194,7 @@ impl Engine {
             editor: options.editor,
             runtime,
             projection: Projection::default(),
+            step_size: StepSize::default(),
             watcher: DirWatcher::start(options.arrivals.clone()),
             arrivals: options.arrivals,
         };
@@ -242,7 +276,12 @@ impl Engine {
             if !deferred && (arrived || timer || self.library.loading().is_some()) {
                 last_look = now;
                 arrived = false;
-                dirty |= self.read_new(LOAD_SLICE);
+                let slice = if self.library.loading().is_some() {
+                    LOAD_SLICE
+                } else {
+                    READ_SLICE
+                };
+                dirty |= self.read_new(slice);
                 if self.library.loading().is_some() {
                     // Stored records are not arriving: the rate starts after the load.
                     self.status.rate = RateMeter::default();
@@ -316,7 +355,9 @@ impl Engine {
     /// Advances the shown tab's filter by one step, the shown view's first.
     pub fn step(&mut self) {
         if let Some(tab) = self.tabs.get_mut(&self.shown) {
-            tab.step(&self.index, STEP_RECORDS);
+            let started = Instant::now();
+            tab.step(&self.index, self.step_size.records);
+            self.step_size.took(started.elapsed());
         }
     }
 
@@ -539,6 +580,30 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_step_takes_as_many_records_as_its_time_allows_within_bounds() {
+        let mut size = StepSize::default();
+        let start = size.records;
+        size.took(STEP_TIME * 3);
+        assert_eq!(size.records, start / 2);
+        size.took(STEP_TIME * 3 / 4);
+        assert_eq!(
+            size.records,
+            start / 2,
+            "a step near its time keeps its size"
+        );
+        size.took(Duration::ZERO);
+        assert_eq!(size.records, start);
+        for _ in 0..64 {
+            size.took(Duration::ZERO);
+        }
+        assert_eq!(size.records, *STEP_RECORDS.end());
+        for _ in 0..64 {
+            size.took(Duration::from_secs(1));
+        }
+        assert_eq!(size.records, *STEP_RECORDS.start());
+    }
 
     #[test]
     fn a_full_notice_queue_drops_and_counts_and_the_loop_takes_the_newest_queued() {

@@ -637,19 +637,96 @@ impl LogMatches {
 }
 
 /// The spans and traces of one tab that pass its filter, built incrementally.
+///
+/// Like [`LogMatches`], a pass can begin with the newest spans, so that the newest
+/// traces are listed first.
 #[derive(Debug, Default)]
 pub struct SpanMatches {
-    pub scanned: usize,
-    /// Traces with at least one passing span, in order of their first passing span.
+    /// Spans `0..scanned` were examined, and those of `newest`.
+    scanned: usize,
+    /// Traces with at least one passing span, in order of their first passing span
+    /// (while a newest-first pass runs, in the order they were found).
     pub traces: Vec<u32>,
     /// Per trace of the index, its place in `traces` (`NOT_LISTED` if none).
     positions: Vec<u32>,
+    newest: Option<NewestSpans>,
+    /// Counts the times `traces` was put in order again, for those who follow it.
+    reorders: u32,
+}
+
+/// The newest spans' part of a newest-first pass: spans `start..end`.
+#[derive(Debug, Default)]
+struct NewestSpans {
+    start: usize,
+    end: usize,
+    /// Per listed trace, the first of its spans known to pass, to put `traces` in
+    /// order once the pass meets itself.
+    first_span: Vec<u32>,
+    wanted: usize,
+    found_enough: bool,
 }
 
 /// A trace none of whose spans passed (yet).
 const NOT_LISTED: u32 = u32::MAX;
 
 impl SpanMatches {
+    /// A pass that begins with the newest spans, back until `wanted` traces are listed.
+    pub fn newest_first(wanted: usize) -> Self {
+        Self {
+            newest: Some(NewestSpans {
+                wanted,
+                ..NewestSpans::default()
+            }),
+            ..Self::default()
+        }
+    }
+
+    /// Spans examined so far.
+    pub fn examined(&self) -> usize {
+        self.scanned + self.newest.as_ref().map_or(0, |n| n.end - n.start)
+    }
+
+    /// Whether every span of the index was examined.
+    pub fn is_complete(&self, index: &Index) -> bool {
+        self.newest.is_none() && self.scanned == index.spans.len()
+    }
+
+    /// Changes each time `traces` is put in order again.
+    pub fn reorders(&self) -> u32 {
+        self.reorders
+    }
+
+    /// Lists the trace of a passing span.
+    fn list(&mut self, span: u32, trace: u32) {
+        let position = &mut self.positions[trace as usize];
+        if *position == NOT_LISTED {
+            *position = self.traces.len() as u32;
+            self.traces.push(trace);
+            if let Some(newest) = &mut self.newest {
+                newest.first_span.push(span);
+            }
+        } else if let Some(newest) = &mut self.newest {
+            let first = &mut newest.first_span[*position as usize];
+            *first = (*first).min(span);
+        }
+    }
+
+    /// Once a newest-first pass met itself: the traces in order of their first
+    /// passing span, as a pass from the oldest lists them.
+    fn put_in_order(&mut self, first_span: &[u32]) {
+        let mut order: Vec<(u32, u32)> = first_span
+            .iter()
+            .copied()
+            .zip(self.traces.iter().copied())
+            .collect();
+        order.sort_unstable();
+        for (place, &(_, trace)) in order.iter().enumerate() {
+            self.traces[place] = trace;
+            self.positions[trace as usize] = place as u32;
+        }
+        self.reorders = self.reorders.wrapping_add(1);
+    }
+
     /// The place of a trace (by its number in the index) in `traces`.
     pub fn position(&self, trace: u32) -> Option<usize> {
         self.positions
@@ -754,12 +831,56 @@ fn pass_logs(
 /// Walks the next `max_records` spans; a trace passes when one of its spans does.
 pub fn step_spans(index: &Index, filter: &mut CompiledFilter, out: &mut SpanMatches, max: usize) {
     filter.refresh(index);
-    let range = out.scanned..(out.scanned + max).min(index.spans.len());
-    out.scanned = range.end;
     if filter.matches_nothing() {
+        out.newest = None;
+        out.scanned = index.spans.len();
         return;
     }
     out.positions.resize(index.traces.len(), NOT_LISTED);
+    let Some(newest) = &mut out.newest else {
+        let range = out.scanned..(out.scanned + max).min(index.spans.len());
+        out.scanned = range.end;
+        pass_spans(index, filter, range, |span, trace| out.list(span, trace));
+        return;
+    };
+    if newest.end == 0 {
+        // The pass begins: the newest spans are those there are now.
+        newest.start = index.spans.len();
+        newest.end = newest.start;
+    }
+    let range = if newest.found_enough {
+        // Then on from the oldest, up to where the newest began.
+        let range = out.scanned..(out.scanned + max).min(newest.start);
+        out.scanned = range.end;
+        range
+    } else {
+        // Back from the newest, a step at a time.
+        let range = newest.start.saturating_sub(max)..newest.start;
+        newest.start = range.start;
+        range
+    };
+    pass_spans(index, filter, range, |span, trace| out.list(span, trace));
+    let Some(newest) = &mut out.newest else {
+        return;
+    };
+    newest.found_enough |= out.traces.len() >= newest.wanted || newest.start == 0;
+    if out.scanned == newest.start && newest.found_enough {
+        // The two meet: the traces in order, which new spans extend.
+        out.scanned = newest.end;
+        if let Some(newest) = out.newest.take() {
+            out.put_in_order(&newest.first_span);
+        }
+    }
+}
+
+/// Checks the spans of `range`, handing on those that pass with their trace; a
+/// trace passes when one of its spans does.
+fn pass_spans(
+    index: &Index,
+    filter: &CompiledFilter,
+    range: Range<usize>,
+    mut listed: impl FnMut(u32, u32),
+) {
     let hits = filter
         .prefilter
         .as_ref()
@@ -773,15 +894,10 @@ pub fn step_spans(index: &Index, filter: &mut CompiledFilter, out: &mut SpanMatc
         } else {
             index.span_text.bytes(span.text)
         };
-        if !filter.passes_common(span.origin, span.trace_id, span.start, text)
-            || (errors_only && !span.error)
+        if filter.passes_common(span.origin, span.trace_id, span.start, text)
+            && !(errors_only && !span.error)
         {
-            return;
-        }
-        let position = &mut out.positions[span.trace as usize];
-        if *position == NOT_LISTED {
-            *position = out.traces.len() as u32;
-            out.traces.push(span.trace);
+            listed(i as u32, span.trace);
         }
     };
     match hits {

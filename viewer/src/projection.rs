@@ -59,7 +59,7 @@ impl Projection {
             },
         );
         snapshot.trace_sort = order.sort();
-        snapshot.traces.progress = progress(tab.spans.scanned, index.spans.len());
+        snapshot.traces.progress = progress(tab.spans.examined(), index.spans.len());
         // The trace order is kept up to date only while the trace list is shown (see
         // `Engine::snapshot`): a stale one says nothing of where a trace is.
         snapshot.traces.selected = tab.viewports[ViewKind::Traces as usize]

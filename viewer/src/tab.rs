@@ -8,8 +8,8 @@ use crate::model::{Index, TraceId};
 use crate::snapshot::{Item, Located, RecordRef, Selection, TraceSort, ViewKind};
 use crate::trace_order::TraceOrder;
 
-/// Rows a list that follows the newest records looks for among them before it looks at
-/// the oldest: a few screens.
+/// Rows (log records or traces) a list that follows the newest records looks for
+/// among them before it looks at the oldest: a few screens.
 const ROWS_WANTED_FIRST: usize = 1_000;
 
 /// The filter state of one tab.
@@ -64,9 +64,9 @@ impl Tab {
             compiled: CompiledFilter::at(&filter, now_unix_nano),
             compiled_at_unix_nano: now_unix_nano,
             filter,
-            // Its list follows the newest records, which its pass then examines first.
+            // Its lists follow the newest records, which its pass then examines first.
             logs: LogMatches::newest_first(ROWS_WANTED_FIRST),
-            spans: SpanMatches::default(),
+            spans: SpanMatches::newest_first(ROWS_WANTED_FIRST),
             order: TraceOrder::default(),
             rerun: None,
             viewports: [Viewport {
@@ -91,9 +91,12 @@ impl Tab {
             *self = Self::new(filter);
             self.order = TraceOrder::new(sort);
             self.viewports = viewports;
-            // A list that follows the newest shows them first.
+            // A list that follows the newest shows them first; another, from the oldest.
             if !viewports[ViewKind::Logs as usize].follow {
                 self.logs = LogMatches::default();
+            }
+            if !viewports[ViewKind::Traces as usize].follow {
+                self.spans = SpanMatches::default();
             }
             self.view = view;
             self.trace = trace;
@@ -105,7 +108,7 @@ impl Tab {
     pub fn is_complete(&self, index: &Index, view: ViewKind) -> bool {
         match view {
             ViewKind::Logs => self.logs.is_complete(index),
-            ViewKind::Traces => self.spans.scanned == index.spans.len(),
+            ViewKind::Traces => self.spans.is_complete(index),
         }
     }
 
@@ -143,10 +146,10 @@ impl Tab {
         };
         if !rerun.logs.is_complete(index) {
             step_logs(index, &mut rerun.compiled, &mut rerun.logs, max);
-        } else if rerun.spans.scanned < index.spans.len() {
+        } else if !rerun.spans.is_complete(index) {
             step_spans(index, &mut rerun.compiled, &mut rerun.spans, max);
         }
-        if rerun.logs.is_complete(index) && rerun.spans.scanned == index.spans.len() {
+        if rerun.logs.is_complete(index) && rerun.spans.is_complete(index) {
             let Some(rerun) = self.rerun.take() else {
                 return;
             };

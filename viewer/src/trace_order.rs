@@ -31,6 +31,8 @@ pub struct TraceOrder {
     logs_seen: usize,
     /// The keys of all traces must be read again (a new sort key, a new pass).
     stale: bool,
+    /// `SpanMatches::reorders` when last seen: arrival keys are places in its list.
+    reorders_seen: u32,
 }
 
 impl TraceOrder {
@@ -90,6 +92,10 @@ impl TraceOrder {
     pub fn update(&mut self, index: &Index, matches: &SpanMatches, filter: &CompiledFilter) {
         let new_records = index.spans.len() - self.spans_seen + index.logs.len() - self.logs_seen;
         let new_listed = matches.traces.len() - self.taken;
+        if matches.reorders() != self.reorders_seen {
+            self.reorders_seen = matches.reorders();
+            self.stale |= self.sort.key == SortKey::Arrival;
+        }
         if !self.stale && new_records == 0 && new_listed == 0 {
             return;
         }

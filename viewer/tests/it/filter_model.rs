@@ -865,7 +865,7 @@ proptest! {
         let mut index = Index::with_text_chunk_bytes(256);
         let mut compiled = CompiledFilter::at(&filter, now);
         let mut logs = newest_first.map_or_else(LogMatches::default, LogMatches::newest_first);
-        let mut spans = SpanMatches::default();
+        let mut spans = newest_first.map_or_else(SpanMatches::default, SpanMatches::newest_first);
         let mut order = TraceOrder::new(sort);
         let mut step = steps.iter().copied().cycle();
         for (number, batch) in batches.iter().enumerate() {
@@ -880,7 +880,7 @@ proptest! {
         while !logs.is_complete(&index) {
             step_logs(&index, &mut compiled, &mut logs, step.next().unwrap());
         }
-        while spans.scanned < index.spans.len() {
+        while !spans.is_complete(&index) {
             step_spans(&index, &mut compiled, &mut spans, step.next().unwrap());
         }
 
