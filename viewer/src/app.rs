@@ -175,9 +175,9 @@ impl App {
     fn open_session_tab(&mut self, session: u16) {
         let name = self
             .snapshot
-            .sessions
-            .get(session as usize)
-            .cloned()
+            .runs
+            .get(usize::from(session))
+            .map(|run| run.name.clone())
             .unwrap_or_default();
         let existing = self
             .tabs

@@ -24,6 +24,7 @@ use crate::editor::EditorOptions;
 use crate::filter::{step_logs, step_spans};
 use crate::model::{Index, Level};
 use crate::projection::{self, Projection};
+use crate::runs::Runs;
 use crate::snapshot::{
     Detail, Found, Item, Receivers, RecordRef, Snapshot, SourceRef, TabId, TraceText, UiEvent,
     ViewKind,
@@ -97,6 +98,7 @@ pub struct Engine {
     editor: EditorOptions,
     runtime: tokio::runtime::Handle,
     projection: Projection,
+    runs: Runs,
     arrivals: Arrivals,
     /// Notifies `arrivals` as segments are written; without it, the timer finds them.
     watcher: Option<DirWatcher>,
@@ -158,6 +160,7 @@ impl Engine {
             editor: options.editor,
             runtime,
             projection: Projection::default(),
+            runs: Runs::default(),
             watcher: DirWatcher::start(options.arrivals.clone()),
             arrivals: options.arrivals,
         };
@@ -492,12 +495,11 @@ impl Engine {
         let mut snapshot = Snapshot {
             tab: self.shown,
             services: projection::services(&self.index),
-            sessions: self
-                .library
-                .sessions
-                .iter()
-                .map(|s| s.name.clone())
-                .collect(),
+            runs: self.runs.get(
+                &self.library.sessions,
+                self.library.live_sessions(),
+                &self.index,
+            ),
             opened: self.opened.clone(),
             detail: self.detail.clone(),
             found: self.found,

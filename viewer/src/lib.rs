@@ -23,6 +23,7 @@ mod loader;
 pub mod model;
 mod projection;
 pub mod raw;
+mod runs;
 pub mod snapshot;
 pub mod source;
 mod status;

@@ -251,6 +251,30 @@ pub struct Detail {
     pub sections: Vec<DetailSection>,
 }
 
+/// One run (a collector session) as the Runs menu shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunInfo {
+    /// The session directory's name.
+    pub name: String,
+    pub path: PathBuf,
+    /// A segment of it may still be written: its collector is running.
+    pub live: bool,
+    /// Its earliest and latest record times, in Unix nanoseconds, once it has records.
+    pub first_unix_nano: Option<u64>,
+    pub last_unix_nano: Option<u64>,
+    pub services: Vec<Arc<str>>,
+    pub logs: u64,
+    pub spans: u64,
+    pub metric_points: u64,
+}
+
+impl RunInfo {
+    /// From its first record to its last.
+    pub fn length_nano(&self) -> Option<u64> {
+        Some(self.last_unix_nano?.saturating_sub(self.first_unix_nano?))
+    }
+}
+
 /// What the status line shows.
 #[derive(Clone, Debug, Default)]
 pub struct Status {
@@ -343,8 +367,9 @@ pub struct Snapshot {
     /// Shared with the backend, which builds it once per selection.
     pub detail: Option<Arc<Detail>>,
     pub services: Vec<Arc<str>>,
-    /// Session names, by session number.
-    pub sessions: Vec<String>,
+    /// The runs, by session number; shared with the backend, which rebuilds the list
+    /// only when a run changes.
+    pub runs: Arc<[RunInfo]>,
     /// Opened paths and the sessions each holds, for the UI's tabs.
     pub opened: Vec<(PathBuf, Vec<u16>)>,
     /// Why the filter matches nothing, if it is broken.

@@ -12,7 +12,7 @@ mod text;
 
 pub(crate) use index::PreparedRecord;
 pub use index::{
-    BlockLoc, Index, LogEntry, Origin, PreparedBlock, RecordLoc, SpanEntry, TraceEntry,
+    BlockLoc, Index, LogEntry, Origin, PreparedBlock, RecordLoc, RunTotals, SpanEntry, TraceEntry,
 };
 pub use intern::{Interner, Table};
 pub use record::{

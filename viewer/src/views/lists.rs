@@ -103,7 +103,7 @@ pub fn log_table(
                 row.col(|ui| {
                     ui.label(
                         RichText::new(log.level.label())
-                            .color(level_color(log.level))
+                            .color(level_color(ui, log.level))
                             .monospace(),
                     );
                 });
@@ -242,7 +242,7 @@ pub fn trace_list(
                 });
                 row.col(|ui| {
                     if trace.errors > 0 {
-                        ui.colored_label(level_color(Level::Error), trace.errors.to_string());
+                        ui.colored_label(level_color(ui, Level::Error), trace.errors.to_string());
                     } else {
                         ui.weak("0");
                     }

@@ -18,7 +18,7 @@ use crate::action::Action;
 use crate::snapshot::ViewKind;
 
 pub use screen::{Screen, Widgets};
-pub use style::level_color;
+pub use style::{level_color, level_color_on};
 
 /// Draws one frame and returns what the user asked for in it.
 pub fn show(ui: &mut Ui, screen: &Screen<'_>, widgets: Widgets<'_>) -> Vec<Action> {

@@ -6,7 +6,9 @@ use egui::{Color32, FontId, Sense, TextFormat, Ui, Vec2};
 
 use super::screen::Screen;
 use super::scroll::scroll_input;
-use super::style::{ROW_HEIGHT, SCROLLBAR_WIDTH, append_highlighted, highlighted, level_color};
+use super::style::{
+    ROW_HEIGHT, SCROLLBAR_WIDTH, append_highlighted, highlighted, level_color, weak_color,
+};
 use crate::action::Action;
 use crate::model::{Level, trace_hex};
 use crate::snapshot::Item;
@@ -68,7 +70,7 @@ fn draw_waterfall(
         ));
         if view.spans_left_out > 0 {
             ui.colored_label(
-                level_color(Level::Warn),
+                level_color(ui, Level::Warn),
                 format!("{} spans not drawn", view.spans_left_out),
             );
         }
@@ -149,7 +151,7 @@ fn draw_waterfall(
                     &span.name,
                     &span.highlights,
                     if span.error {
-                        level_color(Level::Error)
+                        level_color(ui, Level::Error)
                     } else {
                         text_color
                     },
@@ -157,7 +159,7 @@ fn draw_waterfall(
                 job.append(
                     &format!("  {}", span.service),
                     0.0,
-                    TextFormat::simple(FontId::proportional(11.0), Color32::GRAY),
+                    TextFormat::simple(FontId::proportional(11.0), weak_color(ui)),
                 );
                 job.wrap.max_width = label_width - indent;
                 let at = egui::pos2(area.left() + 4.0 + indent, y + 3.0);
@@ -169,7 +171,7 @@ fn draw_waterfall(
                     egui::pos2(x1, y + ROW_HEIGHT - 4.0),
                 );
                 let color = if span.error {
-                    level_color(Level::Error)
+                    level_color(ui, Level::Error)
                 } else {
                     service_color(&span.service)
                 };
@@ -188,7 +190,7 @@ fn draw_waterfall(
                     egui::Align2::LEFT_CENTER,
                     duration,
                     FontId::proportional(11.0),
-                    Color32::GRAY,
+                    weak_color(ui),
                 );
             }
             WaterfallRow::Log { log, depth } => {
@@ -197,7 +199,7 @@ fn draw_waterfall(
                 job.append(
                     log.level.label(),
                     0.0,
-                    TextFormat::simple(FontId::monospace(11.0), level_color(log.level)),
+                    TextFormat::simple(FontId::monospace(11.0), level_color(ui, log.level)),
                 );
                 job.append(
                     " ",
@@ -216,7 +218,7 @@ fn draw_waterfall(
                 painter.circle_filled(
                     egui::pos2(x, y + ROW_HEIGHT / 2.0),
                     3.0,
-                    level_color(log.level),
+                    level_color(ui, log.level),
                 );
             }
         }
