@@ -26,8 +26,8 @@ use crate::model::{Index, Level};
 use crate::projection::{self, Projection};
 use crate::runs::Runs;
 use crate::snapshot::{
-    Detail, Found, Item, Receivers, RecordRef, Snapshot, SourceRef, TabId, TraceText, UiEvent,
-    ViewKind,
+    Detail, Found, Item, Listing, Receivers, RecordRef, Snapshot, SourceRef, TabId, TraceText,
+    UiEvent, ViewKind,
 };
 use crate::source::{Library, PollReport};
 use crate::status::{RateMeter, StatusLine};
@@ -92,6 +92,8 @@ pub struct Engine {
     found: Option<Found>,
     /// The last trace written out for the clipboard.
     trace_text: Option<TraceText>,
+    /// The last directory listed for the file browser.
+    listing: Option<Arc<Listing>>,
     opened: Vec<(PathBuf, Vec<u16>)>,
     status: StatusLine,
     notices: Notices,
@@ -154,6 +156,7 @@ impl Engine {
             detail: None,
             found: None,
             trace_text: None,
+            listing: None,
             opened: Vec::new(),
             status: StatusLine::new(options.collector, options.receivers),
             notices: Notices::new(),
@@ -391,6 +394,9 @@ impl Engine {
                 }
             }
             UiEvent::OpenPath(path) => self.open(path),
+            UiEvent::ListDir { dir, request } => {
+                self.listing = Some(Arc::new(crate::listing::list(dir, request)));
+            }
             // What it asks for is `arrivals`' flag, which the loop takes.
             UiEvent::Arrived => {}
         }
@@ -504,6 +510,7 @@ impl Engine {
             detail: self.detail.clone(),
             found: self.found,
             trace_text: self.trace_text.clone(),
+            listing: self.listing.clone(),
             status: self.status.status(&self.index, self.library.loading()),
             ..Snapshot::default()
         };

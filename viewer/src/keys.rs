@@ -81,6 +81,7 @@ impl Keys {
             'y' => Action::YankTraceId,
             'Y' => Action::YankTrace,
             't' => Action::ToggleView,
+            'T' => Action::CycleTheme,
             'i' => Action::ToggleInlineLogs,
             'f' => Action::ToggleFollow,
             '?' => Action::ToggleHelp,

@@ -130,6 +130,11 @@ pub enum UiEvent {
         request: u64,
     },
     OpenPath(PathBuf),
+    /// List a directory for the file browser; the answer comes as `Snapshot::listing`.
+    ListDir {
+        dir: PathBuf,
+        request: u64,
+    },
 }
 
 /// One row of the log table.
@@ -275,6 +280,25 @@ impl RunInfo {
     }
 }
 
+/// A directory's entries, for the file browser.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Listing {
+    pub request: u64,
+    pub dir: PathBuf,
+    /// Directories first, then files, each by name; hidden ones left out.
+    pub entries: Vec<ListedEntry>,
+    /// Why the directory could not be read.
+    pub error: Option<String>,
+    /// Entries past the most the browser shows.
+    pub left_out: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListedEntry {
+    pub name: String,
+    pub is_dir: bool,
+}
+
 /// What the status line shows.
 #[derive(Clone, Debug, Default)]
 pub struct Status {
@@ -376,6 +400,8 @@ pub struct Snapshot {
     pub filter_error: Option<String>,
     pub found: Option<Found>,
     pub trace_text: Option<TraceText>,
+    /// The last directory listed for the file browser.
+    pub listing: Option<Arc<Listing>>,
     pub status: Status,
 }
 

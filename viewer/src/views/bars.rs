@@ -73,6 +73,10 @@ pub fn tab_bar(
                     actions.push(Action::OpenPath(path));
                     ui.close();
                 }
+                if ui.button("Browse…").clicked() {
+                    actions.push(Action::Browse(browse_start(path_to_open)));
+                    ui.close();
+                }
             });
         });
         if screen.tab().closable && ui.small_button("Close tab").clicked() {
@@ -82,8 +86,32 @@ pub fn tab_bar(
             if ui.small_button("? Help").clicked() {
                 actions.push(Action::ToggleHelp);
             }
+            let theme = match screen.theme {
+                egui::ThemePreference::System => "Theme: system",
+                egui::ThemePreference::Light => "Theme: light",
+                egui::ThemePreference::Dark => "Theme: dark",
+            };
+            if ui
+                .small_button(theme)
+                .on_hover_text("as the system, light, dark (T)")
+                .clicked()
+            {
+                actions.push(Action::CycleTheme);
+            }
         });
     });
+}
+
+/// Where the file browser starts: the directory typed in the path field, else the
+/// home directory (from the environment: no file is read here).
+fn browse_start(typed: &str) -> std::path::PathBuf {
+    let typed = typed.trim();
+    if !typed.is_empty() {
+        return std::path::PathBuf::from(typed);
+    }
+    std::env::var_os("HOME")
+        .filter(|home| !home.is_empty())
+        .map_or_else(|| std::path::PathBuf::from("/"), std::path::PathBuf::from)
 }
 
 /// A run in the Runs menu: when its first record was, how long it lasted (or that it

@@ -29,6 +29,7 @@ const BINDINGS: &[(&str, &str)] = &[
         "tab by number, the last tab, next / previous tab",
     ),
     ("Ctrl-+ / Ctrl-- / Ctrl-0", "larger / smaller / normal text"),
+    ("T", "theme: as the system, light, dark"),
     ("?", "this help"),
 ];
 
@@ -52,6 +53,11 @@ const MOUSE: &[(&str, &str)] = &[
     ),
     ("drag a column's edge", "resize the column"),
     ("middle-click a tab", "close it"),
+    ("Theme button (top right)", "as the system, light, dark"),
+    (
+        "Runs: a run / Browse…",
+        "open a run's tab / pick a path outside the data directory",
+    ),
 ];
 
 pub fn help(ctx: &egui::Context, actions: &mut Vec<Action>) {

@@ -35,12 +35,19 @@ pub async fn export_demo(collector: &Collector, service: &str, requests: u64) {
 
 /// A data directory holding one finished run of the demo service.
 pub fn recorded_run() -> tempfile::TempDir {
+    recorded_runs(&["checkout"])
+}
+
+/// A data directory holding one finished run per service, one after another.
+pub fn recorded_runs(services: &[&str]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let runtime = runtime();
     runtime.block_on(async {
-        let collector = start_collector(dir.path()).await;
-        export_demo(&collector, "checkout", REQUESTS).await;
-        collector.shutdown().await.unwrap();
+        for service in services {
+            let collector = start_collector(dir.path()).await;
+            export_demo(&collector, service, REQUESTS).await;
+            collector.shutdown().await.unwrap();
+        }
     });
     dir
 }

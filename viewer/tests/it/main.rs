@@ -14,5 +14,7 @@ mod filter_model;
 mod live_ui;
 mod oracle;
 mod prepare;
+mod runs;
 mod selection;
+mod settings;
 mod ui;
