@@ -122,8 +122,8 @@ pub fn run_label(run: &RunInfo) -> String {
         .map_or_else(|| "no records yet".to_owned(), format_start);
     let length = run.length_nano().map(format_length);
     let length = match (run.live, length) {
-        (true, Some(length)) => format!("● live, {length} so far"),
-        (true, None) => "● live".to_owned(),
+        (true, Some(length)) => format!("LIVE, {length} so far"),
+        (true, None) => "LIVE".to_owned(),
         (false, Some(length)) => length,
         (false, None) => "-".to_owned(),
     };
@@ -458,7 +458,7 @@ mod tests {
         assert_eq!(
             run_label(&run),
             format!(
-                "{start} · ● live, 2 min 05 s so far · checkout, payments · 40 spans · 12.3k logs · 7 metric points"
+                "{start} · LIVE, 2 min 05 s so far · checkout, payments · 40 spans · 12.3k logs · 7 metric points"
             )
         );
         let empty = RunInfo {

@@ -4,6 +4,8 @@
 use oculus_viewer::snapshot::RunInfo;
 use oculus_viewer::time::{format_length, format_start};
 
+use egui_kittest::kittest::{NodeT, Queryable};
+
 use crate::app_fixture::{Fixture, app_over, live_app_over};
 use crate::common::{recorded_run, recorded_runs};
 
@@ -17,7 +19,9 @@ fn open_runs_menu(f: &mut Fixture) {
 /// The label of a run's entry in the open menu, found by its service.
 fn run_entry(f: &Fixture, service: &str) -> String {
     let entries = f.harness.get_all_by_label_contains(" spans · ");
-    let labels: Vec<String> = entries.filter_map(|node| node.label()).collect();
+    let labels: Vec<String> = entries
+        .filter_map(|node| node.accesskit_node().label())
+        .collect();
     let mut theirs = labels.iter().filter(|label| label.contains(service));
     let label = theirs
         .next()
@@ -68,7 +72,7 @@ fn each_finished_run_shows_its_start_length_services_and_counts() {
             label.contains(&format!(" · {length} · ")),
             "{label:?}: {length}"
         );
-        assert!(!label.contains("live"), "{label:?}");
+        assert!(!label.contains("LIVE"), "{label:?}");
     }
     // A run's entry opens its tab, with its records only.
     f.harness.get_by_label_contains("payments ·").click();
@@ -94,8 +98,8 @@ fn the_run_being_written_is_marked_live() {
     open_runs_menu(&mut f);
     let live = run_entry(&f, "payments");
     assert_describes(&live, &runs[1]);
-    assert!(live.contains("● live"), "{live:?}");
-    assert!(!run_entry(&f, "checkout").contains("live"));
+    assert!(live.contains("LIVE"), "{live:?}");
+    assert!(!run_entry(&f, "checkout").contains("LIVE"));
     // The counts follow what arrives.
     f.harness.key_press(egui::Key::Escape);
     f.send("payments", 3);

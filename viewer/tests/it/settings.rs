@@ -10,6 +10,8 @@ use egui::{Key, Modifiers};
 use oculus_viewer::model::Level;
 use oculus_viewer::persist::STORAGE_KEY;
 
+use egui_kittest::kittest::Queryable;
+
 use crate::app_fixture::{Fixture, app, app_over};
 use crate::common::recorded_runs;
 
@@ -37,7 +39,7 @@ fn save(f: &mut Fixture) -> Memory {
 }
 
 fn dark_mode(f: &Fixture) -> bool {
-    f.harness.ctx.style().visuals.dark_mode
+    f.harness.ctx.global_style().visuals.dark_mode
 }
 
 #[test]
@@ -62,6 +64,7 @@ fn tabs_filters_text_size_and_theme_survive_a_restart() {
     f.type_text("order");
     f.harness.key_press(Key::Escape);
     f.harness.get_by_label("time range").click();
+    f.harness.step();
     f.harness.step();
     f.harness.get_by_label("last 15 min").click();
     f.harness.step();
