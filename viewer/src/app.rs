@@ -118,6 +118,7 @@ impl App {
         let mut app = Self::new(connection, initial_opened);
         app.theme = saved.theme;
         app.inline_logs = saved.inline_logs;
+        app.zoom_factor = saved.zoom_factor;
         app.restore_zoom = Some(saved.zoom_factor);
         app.restoring = Some(saved);
         app
@@ -138,6 +139,15 @@ impl App {
 
     /// What is kept across restarts, as of now.
     pub fn saved(&self) -> Saved {
+        // Asked before the stored tabs are back: they are still what is kept.
+        if let Some(restoring) = &self.restoring {
+            return Saved {
+                theme: self.theme,
+                zoom_factor: self.zoom_factor,
+                inline_logs: self.inline_logs,
+                ..restoring.clone()
+            };
+        }
         let runs = &self.snapshot.runs;
         Saved {
             tabs: self
