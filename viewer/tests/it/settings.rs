@@ -46,8 +46,8 @@ fn dark_mode(f: &Fixture) -> bool {
 fn tabs_filters_text_size_and_theme_survive_a_restart() {
     let mut f = app_over(recorded_runs(&["checkout", "payments"]));
     f.wait("a tab per service", |app| app.tabs().len() == 3);
-    // A run's own tab, from the Runs menu: the older run, whose session number will
-    // not be the same after the restart's new first run.
+    // A run's own tab, from the Runs menu: the newer run, whose session number will
+    // not be the same once the older run is gone.
     f.harness.get_by_label("Runs").click();
     f.harness.step();
     f.harness.step();
@@ -124,6 +124,30 @@ fn tabs_filters_text_size_and_theme_survive_a_restart() {
     assert!((f.harness.ctx.zoom_factor() - zoom).abs() < 1e-6);
     assert_eq!(f.app().theme(), egui::ThemePreference::Light);
     assert!(!dark_mode(&f));
+}
+
+#[test]
+fn a_tab_of_a_run_that_is_gone_is_left_out_and_named() {
+    let mut f = app_over(recorded_runs(&["checkout", "payments"]));
+    f.wait("a tab per service", |app| app.tabs().len() == 3);
+    f.harness.get_by_label("Runs").click();
+    f.harness.step();
+    f.harness.step();
+    f.harness.get_by_label_contains("payments ·").click();
+    f.wait("the run's tab", |app| app.tabs().len() == 4);
+    f.keys("1");
+    let storage = save(&mut f);
+    let gone = f.app().snapshot().runs[1].path.clone();
+    std::fs::remove_dir_all(&gone).unwrap();
+    let f = f.restart(&storage);
+    let names: Vec<&str> = f.app().tabs().iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["All", "checkout", "payments"]);
+    assert_eq!(f.app().active(), 0);
+    let notice = f.app().notice().unwrap_or_default();
+    assert!(
+        notice.contains(&gone.display().to_string()),
+        "the status line names the run: {notice:?}"
+    );
 }
 
 #[test]
