@@ -21,6 +21,11 @@ pub enum Action {
     OpenSessionTab(u16),
     /// Open a data directory, a run or a segment file in a tab of its own.
     OpenPath(PathBuf),
+    /// Show this directory's entries in the file browser (opening it if closed).
+    Browse(PathBuf),
+    CloseBrowser,
+    /// The next theme: following the system, light, dark.
+    CycleTheme,
     /// Show the next tab, or the first after the last.
     NextTab,
     /// Show the previous tab, or the last before the first.

@@ -2,6 +2,7 @@
 //! the actions that `keys` and the drawing through `views` return, and sends the backend
 //! what changed. It never waits, locks or reads a file.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::action::Action;
@@ -9,6 +10,7 @@ use crate::connection::Connection;
 use crate::filter::{Filter, Since};
 use crate::keys::Keys;
 use crate::model::{Level, TraceId, parse_trace_id, trace_hex};
+use crate::persist::{Saved, SavedFilter, SavedTab};
 use crate::snapshot::{
     Item, Located, RecordRef, Selection, Snapshot, SourceRef, TabId, TraceSort, UiEvent, ValueKind,
     ViewKind,
@@ -18,7 +20,7 @@ use crate::terms::add_term;
 use crate::view_model::{
     Waterfall, WaterfallRow, WaterfallRows, Zoom, detail_text, trace_markdown,
 };
-use crate::views::{self, Screen, Widgets};
+use crate::views::{self, Browser, Screen, Widgets};
 
 /// The rows a tab shows, as last sent in `UiEvent::Viewport`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,6 +72,15 @@ pub struct App {
     notice: Option<String>,
     sent: Sent,
     zoom: Zoom,
+    theme: egui::ThemePreference,
+    /// egui's zoom factor (the text size) as of the last frame, for `saved`.
+    zoom_factor: f32,
+    /// A stored text size, set on the first frame (egui's context is not at hand before).
+    restore_zoom: Option<f32>,
+    /// Stored tabs, restored once the backend has named its runs.
+    restoring: Option<Saved>,
+    /// The file browser: the directory shown, and the listing asked for it.
+    browser: Option<Browser>,
 }
 
 impl App {
@@ -96,7 +107,127 @@ impl App {
             notice: None,
             sent: Sent::default(),
             zoom: Zoom::default(),
+            theme: egui::ThemePreference::System,
+            zoom_factor: 1.0,
+            restore_zoom: None,
+            restoring: None,
+            browser: None,
         }
+    }
+
+    /// The app as it was when `saved` was taken: its theme, text size and inline-logs
+    /// choice at once, its tabs as soon as the backend has named its runs.
+    pub fn restored(connection: Connection, initial_opened: usize, saved: Saved) -> Self {
+        let mut app = Self::new(connection, initial_opened);
+        app.theme = saved.theme;
+        app.inline_logs = saved.inline_logs;
+        app.zoom_factor = saved.zoom_factor;
+        app.restore_zoom = Some(saved.zoom_factor);
+        app.restoring = Some(saved);
+        app
+    }
+
+    /// The app from eframe's storage: restored from what it holds, or new when there is
+    /// no storage or nothing this version can read in it.
+    pub fn from_storage(
+        connection: Connection,
+        initial_opened: usize,
+        storage: Option<&dyn eframe::Storage>,
+    ) -> Self {
+        match storage.and_then(Saved::load) {
+            Some(saved) => Self::restored(connection, initial_opened, saved),
+            None => Self::new(connection, initial_opened),
+        }
+    }
+
+    /// What is kept across restarts, as of now.
+    pub fn saved(&self) -> Saved {
+        // Asked before the stored tabs are back: they are still what is kept.
+        if let Some(restoring) = &self.restoring {
+            return Saved {
+                theme: self.theme,
+                zoom_factor: self.zoom_factor,
+                inline_logs: self.inline_logs,
+                ..restoring.clone()
+            };
+        }
+        let runs = &self.snapshot.runs;
+        Saved {
+            tabs: self
+                .tabs
+                .iter()
+                .map(|tab| SavedTab {
+                    name: tab.name.clone(),
+                    filter: SavedFilter::new(&tab.filter, runs),
+                    base: SavedFilter::new(&tab.base, runs),
+                    traces: tab.view == ViewKind::Traces,
+                    closable: tab.closable,
+                })
+                .collect(),
+            active: self.active,
+            zoom_factor: self.zoom_factor,
+            theme: self.theme,
+            inline_logs: self.inline_logs,
+        }
+    }
+
+    /// Brings back the stored tabs: the "All" tab's filter and view, and every other
+    /// tab whose runs the backend has; a tab of a run that is gone is left out and
+    /// named in the status line.
+    fn restore_tabs(&mut self, saved: Saved) {
+        let mut gone = Vec::new();
+        let mut active = 0;
+        for (position, stored) in saved.tabs.iter().enumerate() {
+            let runs = &self.snapshot.runs;
+            let (filter, base) = match (stored.filter.restore(runs), stored.base.restore(runs)) {
+                (Ok(filter), Ok(base)) => (filter, base),
+                (Err(path), _) | (_, Err(path)) => {
+                    gone.push(path.display().to_string());
+                    continue;
+                }
+            };
+            let index = if stored.closable {
+                let index = self.add_tab(stored.name.clone(), base);
+                self.tabs[index].filter = filter;
+                index
+            } else {
+                // The "All" tab, which every app starts with.
+                self.tabs[0].filter = filter;
+                0
+            };
+            self.tabs[index].view = stored.view();
+            if position == saved.active {
+                active = index;
+            }
+        }
+        self.active = active;
+        if !gone.is_empty() {
+            self.tell(format!(
+                "tabs of runs no longer here were not restored: {}",
+                gone.join(", ")
+            ));
+        }
+    }
+
+    /// The theme chosen: following the system, light or dark.
+    pub fn theme(&self) -> egui::ThemePreference {
+        self.theme
+    }
+
+    /// The file browser, while it is open.
+    pub fn browser(&self) -> Option<&Browser> {
+        self.browser.as_ref()
+    }
+
+    /// Shows `dir` in the file browser; the backend lists it.
+    fn browse(&mut self, dir: PathBuf) {
+        let request = self.next_request;
+        self.next_request += 1;
+        self.send(UiEvent::ListDir {
+            dir: dir.clone(),
+            request,
+        });
+        self.browser = Some(Browser { dir, request });
     }
 
     /// The latest snapshot the backend published.
@@ -179,9 +310,9 @@ impl App {
     fn open_session_tab(&mut self, session: u16) {
         let name = self
             .snapshot
-            .sessions
-            .get(session as usize)
-            .cloned()
+            .runs
+            .get(usize::from(session))
+            .map(|run| run.name.clone())
             .unwrap_or_default();
         let existing = self
             .tabs
@@ -228,8 +359,11 @@ impl App {
                 self.derive_waterfall();
             }
             self.locate_selections();
+            if let Some(saved) = self.restoring.take() {
+                self.restore_tabs(saved);
+            }
         }
-        // New services get their own tab.
+        // New services get their own tab, unless one was restored.
         let services: Vec<String> = self.snapshot.services
             [self.services_seen.min(self.snapshot.services.len())..]
             .iter()
@@ -237,6 +371,13 @@ impl App {
             .collect();
         self.services_seen += services.len();
         for service in services {
+            let restored = self
+                .tabs
+                .iter()
+                .any(|tab| tab.base.services == [service.as_str()] && tab.base.sessions.is_empty());
+            if restored {
+                continue;
+            }
             self.add_tab(
                 service.clone(),
                 Filter {
@@ -777,6 +918,8 @@ impl App {
                 .trace
                 .as_ref()
                 .map(|trace| self.waterfall_rows.over(trace, self.zoom)),
+            theme: self.theme,
+            browser: self.browser.as_ref(),
             inline_logs: self.inline_logs,
             detail_open: self.detail_open,
             help_open: self.help_open,
@@ -817,7 +960,19 @@ impl App {
             Action::PreviousTab => {
                 self.active = (self.active + self.tabs.len() - 1) % self.tabs.len();
             }
-            Action::OpenPath(path) => self.send(UiEvent::OpenPath(path)),
+            Action::OpenPath(path) => {
+                self.browser = None;
+                self.send(UiEvent::OpenPath(path));
+            }
+            Action::Browse(dir) => self.browse(dir),
+            Action::CloseBrowser => self.browser = None,
+            Action::CycleTheme => {
+                self.theme = match self.theme {
+                    egui::ThemePreference::System => egui::ThemePreference::Light,
+                    egui::ThemePreference::Light => egui::ThemePreference::Dark,
+                    egui::ThemePreference::Dark => egui::ThemePreference::System,
+                };
+            }
             Action::ToggleHelp => self.help_open = !self.help_open,
             Action::CloseHelp => self.help_open = false,
             Action::Back => self.back(),
@@ -938,6 +1093,14 @@ impl App {
 
     /// Draws one frame; the body of `eframe::App::ui`, also driven by the tests.
     pub fn show(&mut self, ui: &mut egui::Ui) {
+        let ctx = ui.ctx().clone();
+        if let Some(zoom_factor) = self.restore_zoom.take() {
+            ctx.set_zoom_factor(zoom_factor);
+        }
+        if ctx.options(|o| o.theme_preference) != self.theme {
+            ctx.set_theme(self.theme);
+        }
+        self.zoom_factor = ctx.zoom_factor();
         self.receive();
         self.copy_trace_text(ui.ctx());
         for action in self.keys.actions(ui.ctx()) {
@@ -962,5 +1125,9 @@ impl App {
 impl eframe::App for App {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         self.show(ui);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        self.saved().store(storage);
     }
 }

@@ -24,9 +24,10 @@ use crate::editor::EditorOptions;
 use crate::filter::SLIDE_INTERVAL;
 use crate::model::{Index, Level};
 use crate::projection::{self, Projection};
+use crate::runs::Runs;
 use crate::snapshot::{
-    Detail, Found, Item, Receivers, RecordRef, Snapshot, SourceRef, TabId, TraceText, UiEvent,
-    ViewKind,
+    Detail, Found, Item, Listing, Receivers, RecordRef, Snapshot, SourceRef, TabId, TraceText,
+    UiEvent, ViewKind,
 };
 use crate::source::{Library, PollReport};
 use crate::status::{RateMeter, StatusLine};
@@ -98,6 +99,8 @@ pub struct Engine {
     found: Option<Found>,
     /// The last trace written out for the clipboard.
     trace_text: Option<TraceText>,
+    /// The last directory listed for the file browser.
+    listing: Option<Arc<Listing>>,
     opened: Vec<(PathBuf, Vec<u16>)>,
     status: StatusLine,
     notices: Notices,
@@ -105,6 +108,7 @@ pub struct Engine {
     runtime: tokio::runtime::Handle,
     projection: Projection,
     step_size: StepSize,
+    runs: Runs,
     arrivals: Arrivals,
     /// Notifies `arrivals` as segments are written; without it, the timer finds them.
     watcher: Option<DirWatcher>,
@@ -188,6 +192,7 @@ impl Engine {
             detail: None,
             found: None,
             trace_text: None,
+            listing: None,
             opened: Vec::new(),
             status: StatusLine::new(options.collector, options.receivers),
             notices: Notices::new(),
@@ -195,6 +200,7 @@ impl Engine {
             runtime,
             projection: Projection::default(),
             step_size: StepSize::default(),
+            runs: Runs::default(),
             watcher: DirWatcher::start(options.arrivals.clone()),
             arrivals: options.arrivals,
         };
@@ -454,6 +460,9 @@ impl Engine {
                 }
             }
             UiEvent::OpenPath(path) => self.open(path),
+            UiEvent::ListDir { dir, request } => {
+                self.listing = Some(Arc::new(crate::listing::list(dir, request)));
+            }
             // What it asks for is `arrivals`' flag, which the loop takes.
             UiEvent::Arrived => {}
         }
@@ -551,16 +560,16 @@ impl Engine {
         let mut snapshot = Snapshot {
             tab: self.shown,
             services: projection::services(&self.index),
-            sessions: self
-                .library
-                .sessions
-                .iter()
-                .map(|s| s.name.clone())
-                .collect(),
+            runs: self.runs.get(
+                &self.library.sessions,
+                self.library.live_sessions(),
+                &self.index,
+            ),
             opened: self.opened.clone(),
             detail: self.detail.clone(),
             found: self.found,
             trace_text: self.trace_text.clone(),
+            listing: self.listing.clone(),
             status: self.status.status(&self.index, self.library.loading()),
             ..Snapshot::default()
         };

@@ -84,6 +84,7 @@ impl Keys {
             'y' => Action::YankTraceId,
             'Y' => Action::YankTrace,
             't' => Action::ToggleView,
+            'T' => Action::CycleTheme,
             'i' => Action::ToggleInlineLogs,
             'f' => Action::ToggleFollow,
             's' => Action::NextSortKey,

@@ -205,6 +205,11 @@ pub enum UiEvent {
         request: u64,
     },
     OpenPath(PathBuf),
+    /// List a directory for the file browser; the answer comes as `Snapshot::listing`.
+    ListDir {
+        dir: PathBuf,
+        request: u64,
+    },
 }
 
 /// One row of the log table.
@@ -359,6 +364,49 @@ pub struct Detail {
     pub sections: Vec<DetailSection>,
 }
 
+/// One run (a collector session) as the Runs menu shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunInfo {
+    /// The session directory's name.
+    pub name: String,
+    pub path: PathBuf,
+    /// A segment of it may still be written: its collector is running.
+    pub live: bool,
+    /// Its earliest and latest record times, in Unix nanoseconds, once it has records.
+    pub first_unix_nano: Option<u64>,
+    pub last_unix_nano: Option<u64>,
+    pub services: Vec<Arc<str>>,
+    pub logs: u64,
+    pub spans: u64,
+    pub metric_points: u64,
+}
+
+impl RunInfo {
+    /// From its first record to its last.
+    pub fn length_nano(&self) -> Option<u64> {
+        Some(self.last_unix_nano?.saturating_sub(self.first_unix_nano?))
+    }
+}
+
+/// A directory's entries, for the file browser.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Listing {
+    pub request: u64,
+    pub dir: PathBuf,
+    /// Directories first, then files, each by name; hidden ones left out.
+    pub entries: Vec<ListedEntry>,
+    /// Why the directory could not be read.
+    pub error: Option<String>,
+    /// Entries past the most the browser shows.
+    pub left_out: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListedEntry {
+    pub name: String,
+    pub is_dir: bool,
+}
+
 /// What the status line shows.
 #[derive(Clone, Debug, Default)]
 pub struct Status {
@@ -454,14 +502,17 @@ pub struct Snapshot {
     /// Shared with the backend, which builds it once per selection.
     pub detail: Option<Arc<Detail>>,
     pub services: Vec<Arc<str>>,
-    /// Session names, by session number.
-    pub sessions: Vec<String>,
+    /// The runs, by session number; shared with the backend, which rebuilds the list
+    /// only when a run changes.
+    pub runs: Arc<[RunInfo]>,
     /// Opened paths and the sessions each holds, for the UI's tabs.
     pub opened: Vec<(PathBuf, Vec<u16>)>,
     /// Why the filter matches nothing, if it is broken.
     pub filter_error: Option<String>,
     pub found: Option<Found>,
     pub trace_text: Option<TraceText>,
+    /// The last directory listed for the file browser.
+    pub listing: Option<Arc<Listing>>,
     pub status: Status,
 }
 

@@ -222,6 +222,21 @@ impl Library {
         Ok(())
     }
 
+    /// By session number: whether it may still be written, having a segment that was
+    /// neither read to its footer nor left behind by its session.
+    pub fn live_sessions(&self) -> Vec<bool> {
+        let mut live = vec![false; self.sessions.len()];
+        for segment in &self.segments {
+            if !segment.done
+                && !segment.finished
+                && let Some(session) = live.get_mut(usize::from(segment.session))
+            {
+                *session = true;
+            }
+        }
+        live
+    }
+
     fn session_number(&mut self, path: &Path) -> u16 {
         if let Some(i) = self.sessions.iter().position(|s| s.path == path) {
             return i as u16;

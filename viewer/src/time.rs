@@ -48,6 +48,32 @@ pub fn format_clock_in(unix_nano: u64, zone: &TimeZone) -> String {
     }
 }
 
+/// A date and time to the second: when a run started.
+pub fn format_start(unix_nano: u64) -> String {
+    format_start_in(unix_nano, zone())
+}
+
+pub fn format_start_in(unix_nano: u64, zone: &TimeZone) -> String {
+    match timestamp(unix_nano) {
+        Some(t) => zone
+            .to_datetime(t)
+            .strftime("%Y-%m-%d %H:%M:%S")
+            .to_string(),
+        None => "-".to_owned(),
+    }
+}
+
+/// A long duration (a run's) in hours, minutes and seconds; under a minute, to the
+/// tenth of a second.
+pub fn format_length(nanos: u64) -> String {
+    let seconds = nanos / 1_000_000_000;
+    match seconds {
+        0..60 => format!("{:.1} s", nanos as f64 / 1e9),
+        60..3_600 => format!("{} min {:02} s", seconds / 60, seconds % 60),
+        _ => format!("{} h {:02} min", seconds / 3_600, seconds % 3_600 / 60),
+    }
+}
+
 /// A duration in the unit that keeps it short.
 pub fn format_duration(nanos: u64) -> String {
     match nanos {
@@ -149,6 +175,14 @@ mod tests {
             "1970-01-01 00:00:01.000000 +00:00"
         );
         assert_eq!(format_time_in(0, &utc), "(not set)");
+        assert_eq!(
+            format_start_in(3_723_004_000_000, &utc),
+            "1970-01-01 01:02:03"
+        );
+        assert_eq!(format_start_in(0, &utc), "-");
+        assert_eq!(format_length(12_340_000_000), "12.3 s");
+        assert_eq!(format_length(125_000_000_000), "2 min 05 s");
+        assert_eq!(format_length(3_723_000_000_000), "1 h 02 min");
         assert_eq!(format_duration(999), "999 ns");
         assert_eq!(format_duration(1_500), "1.5 µs");
         assert_eq!(format_duration(2_345_000), "2.35 ms");

@@ -70,6 +70,33 @@ pub struct Origin {
     pub session: u16,
 }
 
+/// What one run (session) holds, kept up to date as its blocks are added: what the
+/// Runs menu shows, without a pass over the records.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunTotals {
+    pub logs: u64,
+    pub spans: u64,
+    pub metric_points: u64,
+    /// The earliest record time (a span's start), in Unix nanoseconds.
+    pub first_unix_nano: Option<u64>,
+    /// The latest record time (a span's end).
+    pub last_unix_nano: Option<u64>,
+    /// Interned service names, in order of appearance.
+    pub services: Vec<u32>,
+}
+
+impl RunTotals {
+    fn saw(&mut self, start: u64, end: u64) {
+        // A record without a time (0) says nothing about when the run was.
+        if start != 0 {
+            self.first_unix_nano = Some(self.first_unix_nano.map_or(start, |t| t.min(start)));
+        }
+        if end != 0 {
+            self.last_unix_nano = Some(self.last_unix_nano.map_or(end, |t| t.max(end)));
+        }
+    }
+}
+
 /// A trace: the spans and logs that share its id, in arrival order.
 #[derive(Debug)]
 pub struct TraceEntry {
@@ -116,6 +143,8 @@ pub struct Index {
     pub traces_with_spans: usize,
     /// Log records per level, over all of them.
     pub log_level_counts: [u64; 7],
+    /// By session number: what each run holds.
+    pub runs: Vec<RunTotals>,
 }
 
 impl Index {
@@ -154,6 +183,7 @@ impl Default for Index {
             metric_points: 0,
             traces_with_spans: 0,
             log_level_counts: [0; 7],
+            runs: Vec::new(),
         }
     }
 }
@@ -278,6 +308,10 @@ impl Index {
                 if !self.services.contains(&service) {
                     self.services.push(service);
                 }
+                let run = self.run_mut(session);
+                if !run.services.contains(&service) {
+                    run.services.push(service);
+                }
                 let resource = scope
                     .resource
                     .and_then(|r| resources.get(r as usize).copied())
@@ -374,6 +408,25 @@ impl Index {
             }
         }
         self.metric_points += block.metric_points;
+        let run = self.run_mut(session);
+        run.logs += block.logs.len() as u64;
+        run.spans += block.spans.len() as u64;
+        run.metric_points += block.metric_points;
+        for record in &block.logs {
+            run.saw(record.time, record.time);
+        }
+        for record in &block.spans {
+            run.saw(record.time, record.end);
+        }
+    }
+
+    /// The totals of a run, made when its first block comes.
+    fn run_mut(&mut self, session: u16) -> &mut RunTotals {
+        let at = usize::from(session);
+        if self.runs.len() <= at {
+            self.runs.resize_with(at + 1, RunTotals::default);
+        }
+        &mut self.runs[at]
     }
 
     fn widen(&mut self, trace: u32, start: u64, end: u64) {

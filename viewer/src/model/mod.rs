@@ -11,7 +11,7 @@ mod record;
 mod text;
 
 pub use index::{
-    BlockLoc, Index, LogEntry, Origin, PreparedBlock, RecordLoc, SpanEntry, TraceEntry,
+    BlockLoc, Index, LogEntry, Origin, PreparedBlock, RecordLoc, RunTotals, SpanEntry, TraceEntry,
 };
 pub(crate) use index::{PreparedRecord, PreparedScope};
 pub use intern::{Interner, Table};

@@ -4,11 +4,12 @@
 use egui::{Align, Color32, Layout, RichText, Sense, Ui, Vec2};
 
 use super::screen::Screen;
-use super::style::level_color;
+use super::style::{level_color, live_color, weak_color};
 use crate::action::Action;
 use crate::filter::Filter;
 use crate::model::Level;
-use crate::snapshot::ViewKind;
+use crate::snapshot::{RunInfo, ViewKind};
+use crate::time::{format_length, format_start};
 
 pub fn tab_bar(
     ui: &mut Ui,
@@ -33,16 +34,28 @@ pub fn tab_bar(
         }
         ui.separator();
         ui.menu_button("Runs", |ui| {
-            let sessions = &screen.snapshot.sessions;
-            if sessions.is_empty() {
+            let runs = &screen.snapshot.runs;
+            if runs.is_empty() {
                 ui.label("no runs yet");
             }
-            for (i, name) in sessions.iter().enumerate() {
-                if ui.button(name).clicked() {
-                    actions.push(Action::OpenSessionTab(i as u16));
-                    ui.close();
-                }
-            }
+            egui::ScrollArea::vertical()
+                .max_height(ui.ctx().content_rect().height() * 0.6)
+                .show(ui, |ui| {
+                    // Newest first: the run a user wants is most often the latest.
+                    for (i, run) in runs.iter().enumerate().rev() {
+                        let mut text = RichText::new(run_label(run));
+                        if run.live {
+                            text = text.color(live_color(ui));
+                        }
+                        let response = ui
+                            .button(text)
+                            .on_hover_text(run.path.display().to_string());
+                        if response.clicked() {
+                            actions.push(Action::OpenSessionTab(i as u16));
+                            ui.close();
+                        }
+                    }
+                });
             ui.separator();
             let prompt = ui.label("Open a data directory, a run or a segment file:");
             ui.horizontal(|ui| {
@@ -60,6 +73,10 @@ pub fn tab_bar(
                     actions.push(Action::OpenPath(path));
                     ui.close();
                 }
+                if ui.button("Browse…").clicked() {
+                    actions.push(Action::Browse(browse_start(path_to_open)));
+                    ui.close();
+                }
             });
         });
         if screen.tab().closable && ui.small_button("Close tab").clicked() {
@@ -69,8 +86,64 @@ pub fn tab_bar(
             if ui.small_button("? Help").clicked() {
                 actions.push(Action::ToggleHelp);
             }
+            let theme = match screen.theme {
+                egui::ThemePreference::System => "Theme: system",
+                egui::ThemePreference::Light => "Theme: light",
+                egui::ThemePreference::Dark => "Theme: dark",
+            };
+            if ui
+                .small_button(theme)
+                .on_hover_text("as the system, light, dark (T)")
+                .clicked()
+            {
+                actions.push(Action::CycleTheme);
+            }
         });
     });
+}
+
+/// Where the file browser starts: the directory typed in the path field, else the
+/// home directory (from the environment: no file is read here).
+fn browse_start(typed: &str) -> std::path::PathBuf {
+    let typed = typed.trim();
+    if !typed.is_empty() {
+        return std::path::PathBuf::from(typed);
+    }
+    std::env::var_os("HOME")
+        .filter(|home| !home.is_empty())
+        .map_or_else(|| std::path::PathBuf::from("/"), std::path::PathBuf::from)
+}
+
+/// A run in the Runs menu: when its first record was, how long it lasted (or that it
+/// is still being written), its services and what it holds.
+pub fn run_label(run: &RunInfo) -> String {
+    let start = run
+        .first_unix_nano
+        .map_or_else(|| "no records yet".to_owned(), format_start);
+    let length = run.length_nano().map(format_length);
+    let length = match (run.live, length) {
+        (true, Some(length)) => format!("LIVE, {length} so far"),
+        (true, None) => "LIVE".to_owned(),
+        (false, Some(length)) => length,
+        (false, None) => "-".to_owned(),
+    };
+    let services = if run.services.is_empty() {
+        "no services".to_owned()
+    } else {
+        run.services.join(", ")
+    };
+    let mut counts = format!(
+        "{} spans · {} logs",
+        short_count(run.spans),
+        short_count(run.logs)
+    );
+    if run.metric_points > 0 {
+        counts.push_str(&format!(
+            " · {} metric points",
+            short_count(run.metric_points)
+        ));
+    }
+    format!("{start} · {length} · {services} · {counts}")
 }
 
 /// A count in at most five characters: exact below 10,000, then "12.3k", "413k",
@@ -145,7 +218,7 @@ pub fn filter_bar(
         for level in &Level::ALL[1..] {
             let count = if current { counts[*level as usize] } else { 0 };
             let text = RichText::new(format!("{} {}", level.label(), short_count(count)))
-                .color(level_color(*level));
+                .color(level_color(ui, *level));
             let response = ui
                 .add(egui::Button::selectable(min == *level, text).min_size(Vec2::new(width, 0.0)))
                 .on_hover_text(format!(
@@ -261,7 +334,7 @@ pub fn filter_bar(
             actions.push(Action::ClearFilters);
         }
         if let Some(error) = &screen.snapshot.filter_error {
-            ui.colored_label(Color32::from_rgb(240, 90, 80), error);
+            ui.colored_label(level_color(ui, Level::Error), error);
         }
     });
 }
@@ -271,16 +344,16 @@ pub fn status_line(ui: &mut Ui, screen: &Screen<'_>, actions: &mut Vec<Action>) 
     let status = &snapshot.status;
     ui.horizontal(|ui| {
         let (word, color) = if status.receiving {
-            ("receiving", Color32::from_rgb(110, 200, 120))
+            ("receiving", live_color(ui))
         } else {
-            ("idle", Color32::GRAY)
+            ("idle", weak_color(ui))
         };
         let (dot, _) = ui.allocate_exact_size(Vec2::splat(10.0), Sense::hover());
         ui.painter().circle_filled(dot.center(), 4.0, color);
         ui.colored_label(color, word);
         if screen.backend_gone {
             ui.colored_label(
-                level_color(Level::Error),
+                level_color(ui, Level::Error),
                 "the reader stopped: what is shown is no longer updated (see the log)",
             );
         }
@@ -352,16 +425,9 @@ pub fn status_line(ui: &mut Ui, screen: &Screen<'_>, actions: &mut Vec<Action>) 
                 room /= 2.0;
             }
             let copied = all.clone();
-            long_label(
-                ui,
-                &text,
-                &all,
-                Color32::from_rgb(240, 90, 80),
-                room,
-                || {
-                    actions.push(Action::Copy(copied));
-                },
-            );
+            long_label(ui, &text, &all, level_color(ui, Level::Error), room, || {
+                actions.push(Action::Copy(copied));
+            });
         }
         if let Some(notice) = screen.notice {
             ui.separator();
@@ -369,7 +435,7 @@ pub fn status_line(ui: &mut Ui, screen: &Screen<'_>, actions: &mut Vec<Action>) 
                 ui,
                 notice,
                 notice,
-                Color32::from_rgb(235, 190, 60),
+                level_color(ui, Level::Warn),
                 f32::INFINITY,
                 || {
                     actions.push(Action::Copy(notice.to_owned()));
@@ -407,7 +473,51 @@ fn long_label(
 
 #[cfg(test)]
 mod tests {
-    use super::short_count;
+    use std::path::PathBuf;
+
+    use super::{run_label, short_count};
+    use crate::snapshot::RunInfo;
+
+    #[test]
+    fn a_run_reads_as_its_start_length_services_and_counts() {
+        let mut run = RunInfo {
+            name: "2026-11-30T10-00-00.000Z-42".to_owned(),
+            path: PathBuf::from("/d/sessions/2026-11-30T10-00-00.000Z-42"),
+            live: false,
+            first_unix_nano: Some(1_000_000_000),
+            last_unix_nano: Some(126_000_000_000),
+            services: vec!["checkout".into(), "payments".into()],
+            logs: 12_345,
+            spans: 40,
+            metric_points: 0,
+        };
+        let start = crate::time::format_start(1_000_000_000);
+        assert_eq!(
+            run_label(&run),
+            format!("{start} · 2 min 05 s · checkout, payments · 40 spans · 12.3k logs")
+        );
+        run.live = true;
+        run.metric_points = 7;
+        assert_eq!(
+            run_label(&run),
+            format!(
+                "{start} · LIVE, 2 min 05 s so far · checkout, payments · 40 spans · 12.3k logs · 7 metric points"
+            )
+        );
+        let empty = RunInfo {
+            live: false,
+            first_unix_nano: None,
+            last_unix_nano: None,
+            services: Vec::new(),
+            logs: 0,
+            spans: 0,
+            ..run
+        };
+        assert_eq!(
+            run_label(&empty),
+            "no records yet · - · no services · 0 spans · 0 logs · 7 metric points"
+        );
+    }
 
     #[test]
     fn counts_fit_in_five_characters() {

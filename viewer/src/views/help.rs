@@ -38,6 +38,7 @@ const BINDINGS: &[(&str, &str)] = &[
         "tab by number, the last tab, next / previous tab",
     ),
     ("Ctrl-+ / Ctrl-- / Ctrl-0", "larger / smaller / normal text"),
+    ("T", "theme: as the system, light, dark"),
     ("?", "this help"),
 ];
 
@@ -91,6 +92,11 @@ const MOUSE: &[(&str, &str)] = &[
         "traces as long as: 250ms, 1.5s, 200us, 2m (the traces view)",
     ),
     ("middle-click a tab", "close it"),
+    ("Theme button (top right)", "as the system, light, dark"),
+    (
+        "Runs: a run / Browse…",
+        "open a run's tab / pick a path outside the data directory",
+    ),
 ];
 
 /// The attribute filter's terms; a term holds when the record's own attributes or its

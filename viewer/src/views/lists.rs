@@ -185,7 +185,7 @@ pub fn log_table(
                         ValueKind::Level(log.level)
                     };
                     let text = RichText::new(log.level.label())
-                        .color(level_color(log.level))
+                        .color(level_color(ui, log.level))
                         .monospace();
                     value_clicked |= cell_value(ui, text, &kind, log.level.label(), &mut menu);
                 });
@@ -328,7 +328,7 @@ pub fn trace_list(
                 });
                 row.col(|ui| {
                     if trace.errors > 0 {
-                        ui.colored_label(level_color(Level::Error), trace.errors.to_string());
+                        ui.colored_label(level_color(ui, Level::Error), trace.errors.to_string());
                     } else {
                         ui.weak("0");
                     }

@@ -3,6 +3,7 @@
 //! what the user asked for as `Action`s for the app to apply.
 
 mod bars;
+mod browse;
 mod detail_pane;
 mod empty;
 mod help;
@@ -19,8 +20,8 @@ use egui::Ui;
 use crate::action::Action;
 use crate::snapshot::ViewKind;
 
-pub use screen::{Screen, Widgets};
-pub use style::level_color;
+pub use screen::{Browser, Screen, Widgets};
+pub use style::{level_color, level_color_on};
 
 /// Draws one frame and returns what the user asked for in it.
 pub fn show(ui: &mut Ui, screen: &Screen<'_>, widgets: Widgets<'_>) -> Vec<Action> {
@@ -63,6 +64,14 @@ pub fn show(ui: &mut Ui, screen: &Screen<'_>, widgets: Widgets<'_>) -> Vec<Actio
     });
     if screen.help_open {
         help::help(ui.ctx(), &mut actions);
+    }
+    if let Some(browser) = screen.browser {
+        browse::browser(
+            ui.ctx(),
+            browser,
+            screen.snapshot.listing.as_deref(),
+            &mut actions,
+        );
     }
     actions
 }

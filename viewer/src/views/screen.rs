@@ -1,6 +1,8 @@
 //! What a frame is drawn from: the app's state and the derived view data, read only,
 //! and the few widget states that egui edits in place.
 
+use std::path::PathBuf;
+
 use crate::filter::Filter;
 use crate::snapshot::Snapshot;
 use crate::tab_ui::{ListState, TabUi};
@@ -15,6 +17,9 @@ pub struct Screen<'a> {
     pub active: usize,
     /// The open trace with its rows, once the backend has published it.
     pub waterfall: Option<Waterfall<'a>>,
+    pub theme: egui::ThemePreference,
+    /// The file browser, while it is open; its entries are the snapshot's `listing`.
+    pub browser: Option<&'a Browser>,
     pub inline_logs: bool,
     pub detail_open: bool,
     pub help_open: bool,
@@ -46,4 +51,12 @@ pub struct Widgets<'a> {
     pub list: &'a mut ListState,
     /// What the user typed in "Open a path".
     pub path_to_open: &'a mut String,
+}
+
+/// The file browser's state: the directory shown, and the listing asked for it (the
+/// backend reads the directory, and the snapshot's `listing` answers).
+#[derive(Clone, Debug)]
+pub struct Browser {
+    pub dir: PathBuf,
+    pub request: u64,
 }

@@ -6,7 +6,9 @@ use egui::{Color32, FontId, Sense, TextFormat, Ui, Vec2};
 
 use super::screen::Screen;
 use super::scroll::scroll_input;
-use super::style::{ROW_HEIGHT, SCROLLBAR_WIDTH, append_highlighted, highlighted, level_color};
+use super::style::{
+    ROW_HEIGHT, SCROLLBAR_WIDTH, append_highlighted, highlighted, level_color, weak_color,
+};
 use super::timeline::{self, AXIS_HEIGHT};
 use crate::action::Action;
 use crate::model::{Level, trace_hex};
@@ -69,7 +71,7 @@ fn draw_waterfall(
         ));
         if view.spans_left_out > 0 {
             ui.colored_label(
-                level_color(Level::Warn),
+                level_color(ui, Level::Warn),
                 format!("{} spans not drawn", view.spans_left_out),
             );
         }
@@ -166,7 +168,7 @@ fn draw_waterfall(
                     &span.name,
                     &span.highlights,
                     if span.error {
-                        level_color(Level::Error)
+                        level_color(ui, Level::Error)
                     } else {
                         text_color
                     },
@@ -174,12 +176,12 @@ fn draw_waterfall(
                 job.append(
                     &format!("  {}", span.service),
                     0.0,
-                    TextFormat::simple(FontId::proportional(11.0), Color32::GRAY),
+                    TextFormat::simple(FontId::proportional(11.0), weak_color(ui)),
                 );
                 job.wrap.max_width = label_width - indent;
                 let at = egui::pos2(area.left() + 4.0 + indent, y + 3.0);
                 paint_label(ui, &painter, job, at, text_color);
-                span_bar(&painter, waterfall, span, timeline, y);
+                span_bar(ui, &painter, waterfall, span, timeline, y);
             }
             WaterfallRow::Log { log, depth } => {
                 let indent = f32::from(depth) * 14.0;
@@ -187,7 +189,7 @@ fn draw_waterfall(
                 job.append(
                     log.level.label(),
                     0.0,
-                    TextFormat::simple(FontId::monospace(11.0), level_color(log.level)),
+                    TextFormat::simple(FontId::monospace(11.0), level_color(ui, log.level)),
                 );
                 job.append(
                     " ",
@@ -207,7 +209,7 @@ fn draw_waterfall(
                     painter.circle_filled(
                         egui::pos2(timeline::x_at(timeline, share), middle),
                         3.0,
-                        level_color(log.level),
+                        level_color(ui, log.level),
                     );
                 }
             }
@@ -223,6 +225,7 @@ fn draw_waterfall(
 /// it goes on past an edge; a span wholly outside gets only an arrow at the edge it
 /// lies beyond. Its duration is written after it.
 fn span_bar(
+    ui: &egui::Ui,
     painter: &egui::Painter,
     waterfall: Waterfall<'_>,
     span: &WaterfallSpan,
@@ -230,7 +233,7 @@ fn span_bar(
     y: f32,
 ) {
     let color = if span.error {
-        level_color(Level::Error)
+        level_color(ui, Level::Error)
     } else {
         service_color(&span.service)
     };
@@ -283,7 +286,7 @@ fn span_bar(
         egui::Align2::LEFT_CENTER,
         duration,
         FontId::proportional(11.0),
-        Color32::GRAY,
+        weak_color(ui),
     );
 }
 

@@ -3,8 +3,8 @@
 use egui::Event;
 use egui_kittest::Harness;
 use oculus_collector::Collector;
-use oculus_viewer::App;
 use oculus_viewer::snapshot::Receivers;
+use oculus_viewer::{App, Connection};
 
 use crate::common::{eventually, options, recorded_run, recorded_run_on, runtime, start_collector};
 
@@ -22,12 +22,21 @@ pub fn app() -> Fixture {
 
 /// The app over a run in which the demo service exported from each of `hosts`.
 pub fn app_on_hosts(hosts: &[&str]) -> Fixture {
-    with_data(recorded_run_on(hosts), runtime(), None, |_| {})
+    with_data(recorded_run_on(hosts), runtime(), None, |_| {}, new_app)
 }
 
 /// The app over a recorded run, with its backend options adjusted by `adjust`.
 pub fn app_with(adjust: impl FnOnce(&mut oculus_viewer::BackendOptions)) -> Fixture {
-    with_data(recorded_run(), runtime(), None, adjust)
+    with_data(recorded_run(), runtime(), None, adjust, new_app)
+}
+
+/// The app over the recorded runs in `dir`.
+pub fn app_over(dir: tempfile::TempDir) -> Fixture {
+    with_data(dir, runtime(), None, |_| {}, new_app)
+}
+
+fn new_app(connection: Connection) -> App {
+    App::new(connection, 1)
 }
 
 /// The app over a data directory that a live collector writes: what `send` exports
@@ -40,16 +49,27 @@ pub fn live_app() -> Fixture {
 
 /// The app with a collector of its own, as `oculus` runs it, before any record.
 pub fn empty_live_app() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
+    live_app_over(tempfile::tempdir().unwrap())
+}
+
+/// The app with a collector of its own writing a new run into `dir`, after the runs
+/// it holds.
+pub fn live_app_over(dir: tempfile::TempDir) -> Fixture {
     let runtime = runtime();
     let collector = runtime.block_on(start_collector(dir.path()));
     let receivers = Receivers {
         grpc: collector.grpc_addr(),
         http: collector.http_addr(),
     };
-    with_data(dir, runtime, Some(collector), |options| {
-        options.receivers = Some(receivers);
-    })
+    with_data(
+        dir,
+        runtime,
+        Some(collector),
+        |options| {
+            options.receivers = Some(receivers);
+        },
+        new_app,
+    )
 }
 
 fn with_data(
@@ -57,13 +77,14 @@ fn with_data(
     runtime: tokio::runtime::Runtime,
     collector: Option<Collector>,
     adjust: impl FnOnce(&mut oculus_viewer::BackendOptions),
+    build: impl FnOnce(Connection) -> App,
 ) -> Fixture {
     let live = collector.is_some();
     let mut options = options(dir.path());
     adjust(&mut options);
     let connection =
         oculus_viewer::backend::spawn(options, runtime.handle().clone(), || {}).unwrap();
-    let app = App::new(connection, 1);
+    let app = build(connection);
     let harness = Harness::builder()
         .with_size(egui::vec2(1400.0, 800.0))
         .build_ui_state(|ui, app: &mut App| app.show(ui), app);
@@ -85,6 +106,26 @@ fn with_data(
 }
 
 impl Fixture {
+    /// The window closed and opened again over the same data, its app built from
+    /// `storage` as eframe would.
+    pub fn restart(self, storage: &dyn eframe::Storage) -> Fixture {
+        let Fixture {
+            harness,
+            collector,
+            _dir: dir,
+            runtime,
+        } = self;
+        // The old window and its backend go first, as when the program exits.
+        drop(harness);
+        with_data(
+            dir,
+            runtime,
+            collector,
+            |_| {},
+            |connection| App::from_storage(connection, 1, Some(storage)),
+        )
+    }
+
     /// Steps frames until the app shows what `check` wants.
     #[track_caller]
     pub fn wait(&mut self, what: &str, check: impl Fn(&App) -> bool) {

@@ -62,6 +62,28 @@ pub fn recorded_run_on(hosts: &[&str]) -> tempfile::TempDir {
     dir
 }
 
+/// A data directory holding one finished run per service, one after another, on
+/// [`HOST`].
+pub fn recorded_runs(services: &[&str]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = runtime();
+    runtime.block_on(async {
+        for service in services {
+            let collector = start_collector(dir.path()).await;
+            demo_service::export_orders_from_host(
+                collector.grpc_addr(),
+                service,
+                Some(HOST),
+                REQUESTS,
+            )
+            .await
+            .unwrap();
+            collector.shutdown().await.unwrap();
+        }
+    });
+    dir
+}
+
 pub fn options(dir: &Path) -> BackendOptions {
     BackendOptions {
         paths: vec![dir.to_path_buf()],
