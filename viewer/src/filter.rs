@@ -10,7 +10,8 @@ use std::time::Duration;
 use regex::bytes::{Regex, RegexBuilder};
 
 use crate::model::{
-    Index, Level, LogEntry, PackedTraceId, SpanEntry, TextArena, TextRef, TraceId, parse_trace_id,
+    Chunked, Index, Level, LogEntry, PackedTraceId, SpanEntry, TextArena, TextRef, TraceId,
+    parse_trace_id,
 };
 use crate::terms::{AttributeTerm, parse_terms};
 use crate::time::{is_relative, parse_duration, parse_moment};
@@ -402,7 +403,7 @@ impl HasText for SpanEntry {
 /// maps each match back to its record: per-record calls would cost more than the scan.
 fn search_records<E: HasText + Sync>(
     arena: &TextArena,
-    entries: &[E],
+    entries: &Chunked<E>,
     regex: &Regex,
     range: Range<usize>,
 ) -> Vec<u32> {
@@ -431,7 +432,7 @@ fn search_records<E: HasText + Sync>(
 
 fn search_serial<E: HasText>(
     arena: &TextArena,
-    entries: &[E],
+    entries: &Chunked<E>,
     regex: &Regex,
     range: Range<usize>,
 ) -> Vec<u32> {
@@ -439,10 +440,13 @@ fn search_serial<E: HasText>(
     let mut hits = Vec::new();
     let mut first = range.start;
     while first < range.end {
-        let chunk = entries[first].text().start() / chunk_bytes;
-        let end = first
-            + entries[first..range.end]
-                .partition_point(|e| e.text().start() / chunk_bytes == chunk);
+        // The records from `first` whose text is in the same text chunk, and whose
+        // entries are in the same chunk of entries.
+        let run = entries.contiguous(first..range.end);
+        let Some(chunk) = run.first().map(|e| e.text().start() / chunk_bytes) else {
+            break;
+        };
+        let end = first + run.partition_point(|e| e.text().start() / chunk_bytes == chunk);
         let offset = |e: &E| (e.text().start() % chunk_bytes) as usize;
         let low = offset(&entries[first]);
         let last = &entries[end - 1];
@@ -455,7 +459,7 @@ fn search_serial<E: HasText>(
             first = end;
             continue;
         };
-        let records = &entries[first..end];
+        let records = &run[..end - first];
         let mut at = 0;
         while let Some(found) = regex.find_at(haystack, at) {
             let position = low + found.start();

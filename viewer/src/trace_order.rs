@@ -129,14 +129,16 @@ impl TraceOrder {
         let listed = |trace: u32| matches.position(trace).is_some();
         let mut changed: Vec<u32> = matches.traces[self.taken..].to_vec();
         changed.extend(
-            index.spans[self.spans_seen..]
-                .iter()
+            index
+                .spans
+                .iter_from(self.spans_seen)
                 .map(|span| span.trace)
                 .filter(|&trace| listed(trace)),
         );
         changed.extend(
-            index.logs[self.logs_seen..]
-                .iter()
+            index
+                .logs
+                .iter_from(self.logs_seen)
                 .filter(|log| log.trace_id.get() != 0)
                 .filter_map(|log| index.trace_by_id(log.trace_id.get()))
                 .filter(|&trace| listed(trace)),

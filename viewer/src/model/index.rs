@@ -3,6 +3,7 @@
 
 use rustc_hash::FxHashMap;
 
+use super::chunked::Chunked;
 use super::intern::{Interner, Table};
 use super::record::{Level, PackedTraceId, TraceId};
 use super::text::{TextArena, TextRef};
@@ -126,9 +127,11 @@ pub struct Index {
     /// scans the other.
     pub log_text: TextArena,
     pub span_text: TextArena,
-    pub logs: Vec<LogEntry>,
-    pub spans: Vec<SpanEntry>,
-    pub traces: Vec<TraceEntry>,
+    /// In chunks: a list of tens of millions that doubled would stop the backend
+    /// to copy it.
+    pub logs: Chunked<LogEntry>,
+    pub spans: Chunked<SpanEntry>,
+    pub traces: Chunked<TraceEntry>,
     trace_ids: FxHashMap<TraceId, u32>,
     /// The trace most recently looked up, tried before the map.
     last_trace: Option<(TraceId, u32)>,
@@ -156,6 +159,16 @@ impl Index {
             ..Self::default()
         }
     }
+
+    /// The same, with its log and span entries in chunks of `1 << bits`, so that
+    /// a test's few records cross chunks of both kinds.
+    pub fn with_chunks(text_chunk_bytes: usize, entry_chunk_bits: u32) -> Self {
+        Self {
+            logs: Chunked::with_chunk_bits(entry_chunk_bits),
+            spans: Chunked::with_chunk_bits(entry_chunk_bits),
+            ..Self::with_text_chunk_bytes(text_chunk_bytes)
+        }
+    }
 }
 
 impl Default for Index {
@@ -172,9 +185,9 @@ impl Default for Index {
             sources: Table::with_first((0, 0)),
             log_text: TextArena::default(),
             span_text: TextArena::default(),
-            logs: Vec::new(),
-            spans: Vec::new(),
-            traces: Vec::new(),
+            logs: Chunked::default(),
+            spans: Chunked::default(),
+            traces: Chunked::default(),
             trace_ids: FxHashMap::default(),
             last_trace: None,
             blocks: Vec::new(),
@@ -437,8 +450,8 @@ impl Index {
 
     /// Makes room for this many more records and blocks.
     pub fn reserve(&mut self, logs: usize, spans: usize, blocks: usize) {
-        self.logs.reserve_exact(logs);
-        self.spans.reserve_exact(spans);
+        self.logs.reserve(logs);
+        self.spans.reserve(spans);
         self.blocks.reserve_exact(blocks);
     }
 

@@ -5,11 +5,13 @@
 //! (resource, events, links...) stays in its segment and is read back on demand by
 //! [`RecordLoc`], so memory grows by the entry and the text only.
 
+mod chunked;
 mod index;
 mod intern;
 mod record;
 mod text;
 
+pub use chunked::Chunked;
 pub use index::{
     BlockLoc, Index, LogEntry, Origin, PreparedBlock, RecordLoc, RunTotals, SpanEntry, TraceEntry,
 };

@@ -857,12 +857,13 @@ proptest! {
         filter in filter(),
         steps in prop::collection::vec(1usize..24, 1..6),
         newest_first in prop::option::of(0usize..8),
+        entry_chunk_bits in 2u32..6,
         now in 900u64..1_200,
         sort_key in prop::sample::select(SortKey::ALL.to_vec()),
         descending in any::<bool>(),
     ) {
         let sort = TraceSort { key: sort_key, descending };
-        let mut index = Index::with_text_chunk_bytes(256);
+        let mut index = Index::with_chunks(256, entry_chunk_bits);
         let mut compiled = CompiledFilter::at(&filter, now);
         let mut logs = newest_first.map_or_else(LogMatches::default, LogMatches::newest_first);
         let mut spans = newest_first.map_or_else(SpanMatches::default, SpanMatches::newest_first);
