@@ -7,4 +7,5 @@
 
 mod clipboard;
 mod desktop;
+mod restart;
 mod smoke;
