@@ -74,6 +74,38 @@ pub fn screen_colours(display: &str) -> HashSet<[u8; 3]> {
     screen_pixels(display).collect()
 }
 
+/// The screen's width and height in pixels, as `start_xvfb` makes it.
+pub const SCREEN: (usize, usize) = (1280, 800);
+
+/// A screenshot: its pixels by position.
+pub struct Screenshot(Vec<[u8; 3]>);
+
+impl Screenshot {
+    pub fn take(display: &str) -> Self {
+        Self(screen_pixels(display).collect())
+    }
+
+    /// A screenshot once the screen stopped changing: no rows still coming in, no
+    /// animation under way.
+    pub fn settled(display: &str) -> Self {
+        let mut last = Self::take(display);
+        let mut settled = false;
+        eventually("the screen to settle", || {
+            std::thread::sleep(Duration::from_millis(250));
+            let now = Self::take(display);
+            settled = now.0 == last.0;
+            last = now;
+            settled
+        });
+        last
+    }
+
+    /// The pixel at column `x` and row `y`.
+    pub fn at(&self, x: usize, y: usize) -> [u8; 3] {
+        self.0[y * SCREEN.0 + x]
+    }
+}
+
 /// Every pixel of the screen, row by row.
 fn screen_pixels(display: &str) -> impl Iterator<Item = [u8; 3]> {
     let output = Command::new("xwd")
@@ -83,7 +115,7 @@ fn screen_pixels(display: &str) -> impl Iterator<Item = [u8; 3]> {
     assert!(output.status.success());
     let mut dump = output.stdout;
     // The pixels are the dump's last width * height * 4 bytes.
-    dump.drain(..dump.len().saturating_sub(1280 * 800 * 4));
+    dump.drain(..dump.len().saturating_sub(SCREEN.0 * SCREEN.1 * 4));
     // xwd writes 32-bit pixels as B, G, R, unused on this server.
     (0..dump.len() / 4).map(move |at| {
         let pixel = &dump[at * 4..at * 4 + 4];
@@ -263,6 +295,26 @@ impl Desktop {
         let status = self
             .command("xdotool")
             .args(["type", "--delay", "30", text])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Moves the pointer to `x`, `y` on the screen.
+    pub fn point_at(&self, x: usize, y: usize) {
+        let status = self
+            .command("xdotool")
+            .args(["mousemove", "--sync", &x.to_string(), &y.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Clicks `button` where the pointer is: 1 is the left button, 3 the right one.
+    pub fn click(&self, button: u8) {
+        let status = self
+            .command("xdotool")
+            .args(["click", &button.to_string()])
             .status()
             .unwrap();
         assert!(status.success());

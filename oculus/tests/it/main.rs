@@ -9,3 +9,4 @@ mod clipboard;
 mod desktop;
 mod restart;
 mod smoke;
+mod value_menu;
