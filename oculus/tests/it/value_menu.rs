@@ -2,8 +2,6 @@
 //! and its "Copy value" puts the service's name where another program (xclip) reads
 //! it. The row and the menu's entries are found on the screen, as a person finds them.
 
-use std::time::Duration;
-
 use crate::desktop::{
     Desktop, LINK, SCREEN, Screenshot, Viewer, eventually, runtime, screen_colours, start_xvfb,
 };
