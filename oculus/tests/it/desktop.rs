@@ -1,7 +1,7 @@
 //! What the desktop tests stand on: a real X display (Xvfb), its screen and keyboard
 //! and clipboard, and the shipped `oculus` binary running on it.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -125,7 +125,7 @@ fn screen_pixels(display: &str) -> impl Iterator<Item = [u8; 3]> {
 
 /// The colour most of the screen has: the window's background once it is open.
 pub fn background(display: &str) -> [u8; 3] {
-    let mut counts = std::collections::HashMap::new();
+    let mut counts = HashMap::new();
     for pixel in screen_pixels(display) {
         *counts.entry(pixel).or_insert(0_usize) += 1;
     }
@@ -150,7 +150,8 @@ pub fn data_home(home: &Path) -> PathBuf {
 /// of its own: what it keeps across restarts never lands in the real home.
 pub struct Viewer {
     process: Killed,
-    /// The temporary home made for it, when the test gave none.
+    /// The temporary home made for it, when the test gave none; removed after the
+    /// process above is killed, as fields drop in order.
     _own_home: Option<tempfile::TempDir>,
     /// The line that says who collects: "oculus: collecting on ...".
     pub status_line: String,
