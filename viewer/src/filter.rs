@@ -899,7 +899,7 @@ fn pass_spans(
             index.span_text.bytes(span.text)
         };
         if filter.passes_common(span.origin, span.trace_id, span.start, text)
-            && !(errors_only && !span.error)
+            && (!errors_only || span.error)
         {
             listed(i as u32, span.trace);
         }

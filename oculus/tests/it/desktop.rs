@@ -1,9 +1,10 @@
 //! What the desktop tests stand on: a real X display (Xvfb), its screen and keyboard
 //! and clipboard, and the shipped `oculus` binary running on it.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -70,25 +71,88 @@ pub const LINK: [u8; 3] = [90, 170, 255];
 
 /// The distinct pixel values on the screen: one on a blank screen, many in a window.
 pub fn screen_colours(display: &str) -> HashSet<[u8; 3]> {
+    screen_pixels(display).collect()
+}
+
+/// The screen's width and height in pixels, as `start_xvfb` makes it.
+pub const SCREEN: (usize, usize) = (1280, 800);
+
+/// A screenshot: its pixels by position.
+pub struct Screenshot(Vec<[u8; 3]>);
+
+impl Screenshot {
+    pub fn take(display: &str) -> Self {
+        Self(screen_pixels(display).collect())
+    }
+
+    /// A screenshot once the screen stopped changing: no rows still coming in, no
+    /// animation under way.
+    pub fn settled(display: &str) -> Self {
+        let mut last = Self::take(display);
+        let mut settled = false;
+        eventually("the screen to settle", || {
+            std::thread::sleep(Duration::from_millis(250));
+            let now = Self::take(display);
+            settled = now.0 == last.0;
+            last = now;
+            settled
+        });
+        last
+    }
+
+    /// The pixel at column `x` and row `y`.
+    pub fn at(&self, x: usize, y: usize) -> [u8; 3] {
+        self.0[y * SCREEN.0 + x]
+    }
+}
+
+/// Every pixel of the screen, row by row.
+fn screen_pixels(display: &str) -> impl Iterator<Item = [u8; 3]> {
     let output = Command::new("xwd")
         .args(["-root", "-silent", "-display", display])
         .output()
         .expect("xwd is installed (apt-get install x11-apps)");
     assert!(output.status.success());
-    let dump = output.stdout;
+    let mut dump = output.stdout;
     // The pixels are the dump's last width * height * 4 bytes.
-    let pixels = &dump[dump.len().saturating_sub(1280 * 800 * 4)..];
-    let mut seen = HashSet::new();
+    dump.drain(..dump.len().saturating_sub(SCREEN.0 * SCREEN.1 * 4));
     // xwd writes 32-bit pixels as B, G, R, unused on this server.
-    for pixel in pixels.chunks_exact(4) {
-        seen.insert([pixel[2], pixel[1], pixel[0]]);
-    }
-    seen
+    (0..dump.len() / 4).map(move |at| {
+        let pixel = &dump[at * 4..at * 4 + 4];
+        [pixel[2], pixel[1], pixel[0]]
+    })
 }
 
-/// The `oculus` binary running on `display` over the data directory `data`.
+/// The colour most of the screen has: the window's background once it is open.
+pub fn background(display: &str) -> [u8; 3] {
+    let mut counts = HashMap::new();
+    for pixel in screen_pixels(display) {
+        *counts.entry(pixel).or_insert(0_usize) += 1;
+    }
+    counts
+        .into_iter()
+        .max_by_key(|&(_, count)| count)
+        .map(|(colour, _)| colour)
+        .unwrap()
+}
+
+/// Whether `colour` is a light theme's background rather than a dark one's.
+pub fn is_light(colour: [u8; 3]) -> bool {
+    colour.iter().all(|&channel| channel > 200)
+}
+
+/// The XDG data home the viewer is given in `home`.
+pub fn data_home(home: &Path) -> PathBuf {
+    home.join("data")
+}
+
+/// The `oculus` binary running on `display` over the data directory `data`, with a home
+/// of its own: what it keeps across restarts never lands in the real home.
 pub struct Viewer {
     process: Killed,
+    /// The temporary home made for it, when the test gave none; removed after the
+    /// process above is killed, as fields drop in order.
+    _own_home: Option<tempfile::TempDir>,
     /// The line that says who collects: "oculus: collecting on ...".
     pub status_line: String,
     /// What it logged before that line (the collector's start).
@@ -98,13 +162,31 @@ pub struct Viewer {
 }
 
 impl Viewer {
-    pub fn start(data: &std::path::Path, display: &str) -> Self {
+    /// Starts it in a fresh temporary home, removed when it is dropped.
+    pub fn start(data: &Path, display: &str) -> Self {
+        let home = tempfile::tempdir().unwrap();
+        let path = home.path().to_owned();
+        Self::spawn(data, &path, display, Some(home))
+    }
+
+    /// Starts it with `home` as its home and `data_home(home)` as its XDG data home,
+    /// where eframe keeps the window's state: a restart in the same home finds it.
+    pub fn start_at_home(data: &Path, home: &Path, display: &str) -> Self {
+        Self::spawn(data, home, display, None)
+    }
+
+    fn spawn(data: &Path, home: &Path, display: &str, own_home: Option<tempfile::TempDir>) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_oculus"))
             .arg("--data-dir")
             .arg(data)
             .args(["--grpc", "127.0.0.1:0", "--http", "127.0.0.1:0"])
             .env("DISPLAY", display)
             .env_remove("WAYLAND_DISPLAY")
+            .env("HOME", home)
+            .env("XDG_DATA_HOME", data_home(home))
+            // Caches and settings (the GL driver's shader cache) go under the home too.
+            .env_remove("XDG_CACHE_HOME")
+            .env_remove("XDG_CONFIG_HOME")
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
@@ -129,6 +211,7 @@ impl Viewer {
             .unwrap();
         Self {
             process: Killed(child),
+            _own_home: own_home,
             status_line,
             start_log,
             rest,
@@ -203,6 +286,36 @@ impl Desktop {
             .command("xdotool")
             .args(["key", "--delay", "60"])
             .args(keys)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Types `text` into the focused window, a character at a time.
+    pub fn type_text(&self, text: &str) {
+        let status = self
+            .command("xdotool")
+            .args(["type", "--delay", "30", text])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Moves the pointer to `x`, `y` on the screen.
+    pub fn point_at(&self, x: usize, y: usize) {
+        let status = self
+            .command("xdotool")
+            .args(["mousemove", "--sync", &x.to_string(), &y.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Clicks `button` where the pointer is: 1 is the left button, 3 the right one.
+    pub fn click(&self, button: u8) {
+        let status = self
+            .command("xdotool")
+            .args(["click", &button.to_string()])
             .status()
             .unwrap();
         assert!(status.success());

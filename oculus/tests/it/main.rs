@@ -7,4 +7,6 @@
 
 mod clipboard;
 mod desktop;
+mod restart;
 mod smoke;
+mod value_menu;

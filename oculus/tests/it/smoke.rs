@@ -134,12 +134,16 @@ fn the_binary_views_a_data_directory_it_cannot_write() {
 fn a_stop_during_start_up_recovery_ends_cleanly() {
     let data = tempfile::tempdir().unwrap();
     let segment = oculus_store::testing::crashed_run(data.path(), 48 << 20);
+    // No window opens, but nothing is left in the real home either way.
+    let home = tempfile::tempdir().unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_oculus"))
         .arg("--data-dir")
         .arg(data.path())
         .args(["--grpc", "127.0.0.1:0", "--http", "127.0.0.1:0"])
         .env_remove("DISPLAY")
         .env_remove("WAYLAND_DISPLAY")
+        .env("HOME", home.path())
+        .env("XDG_DATA_HOME", crate::desktop::data_home(home.path()))
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();

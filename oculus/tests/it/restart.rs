@@ -1,0 +1,89 @@
+//! What the window keeps across restarts, through the real binary: the theme, the text
+//! size and the search set with keys in one run are back in the next, read from the
+//! XDG data home it was given.
+
+use std::time::Duration;
+
+use crate::desktop::{
+    Desktop, LINK, Viewer, background, data_home, eventually, is_light, runtime, screen_colours,
+    start_xvfb,
+};
+
+/// Presses `keys` until what they put on the clipboard satisfies `wanted`, and returns
+/// it: the list the keys act on may still be loading or filtering.
+fn copy_until(desktop: &Desktop, keys: &[&str], wanted: impl Fn(&str) -> bool) -> String {
+    let mut copied = String::new();
+    eventually(&format!("{keys:?} to copy what is wanted"), || {
+        desktop.set_clipboard("nothing copied");
+        desktop.keys(keys);
+        std::thread::sleep(Duration::from_millis(200));
+        copied = desktop.clipboard();
+        wanted(&copied)
+    });
+    copied
+}
+
+#[test]
+fn theme_text_size_and_search_are_back_after_a_restart() {
+    let (_xvfb, display) = start_xvfb();
+    let data = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let viewer = Viewer::start_at_home(data.path(), home.path(), &display);
+    // Eight requests: the seventh fails, and only its trace logs "request failed".
+    runtime()
+        .block_on(demo_service::export_orders(
+            viewer.grpc_addr(),
+            "restart",
+            8,
+        ))
+        .unwrap();
+    eventually("rows with trace links", || {
+        screen_colours(&display).contains(&LINK)
+    });
+    assert!(!is_light(background(&display)), "a dark window to start");
+    let desktop = Desktop { display };
+    desktop.focus("Oculus");
+    let oldest = copy_until(&desktop, &["g", "g", "y"], |text| text.len() == 32);
+
+    desktop.keys(&["T"]);
+    eventually("the light theme", || is_light(background(&desktop.display)));
+    desktop.keys(&["ctrl+plus"]);
+    desktop.keys(&["slash"]);
+    // The field takes the focus a frame or two after `/`, and egui takes it away on
+    // an Esc before the field reads the keys of the same frame: a person's pauses keep
+    // the first and last keys in the field.
+    std::thread::sleep(Duration::from_millis(500));
+    desktop.type_text("request failed");
+    std::thread::sleep(Duration::from_millis(500));
+    desktop.keys(&["Escape"]);
+    // The search leaves the failed request's trace alone in the list.
+    let failed = copy_until(&desktop, &["g", "g", "y"], |text| {
+        text.len() == 32 && text != oldest
+    });
+
+    // eframe writes what the app keeps when the window closes, on a stop signal too.
+    let (status, log) = viewer.terminate();
+    assert!(status.success(), "{status}: {log}");
+    let stored_at = data_home(home.path()).join("oculus-viewer/app.ron");
+    let stored = std::fs::read_to_string(&stored_at)
+        .unwrap_or_else(|err| panic!("{}: {err}\n{log}", stored_at.display()));
+    for kept in ["theme:Light", "request failed", "zoom_factor:1.1"] {
+        assert!(stored.contains(kept), "{kept:?} not in {stored}");
+    }
+
+    // The next run opens light, with the search applied to what was collected before.
+    let viewer = Viewer::start_at_home(data.path(), home.path(), &desktop.display);
+    eventually("the light theme again", || {
+        is_light(background(&desktop.display))
+    });
+    desktop.focus("Oculus");
+    assert_eq!(
+        copy_until(&desktop, &["g", "g", "y"], |text| text.len() == 32),
+        failed
+    );
+    let (status, log) = viewer.terminate();
+    assert!(status.success(), "{status}: {log}");
+    // The text size came back too, or this run would have stored the default.
+    let stored = std::fs::read_to_string(&stored_at).unwrap();
+    assert!(stored.contains("zoom_factor:1.1"), "{stored}");
+}
