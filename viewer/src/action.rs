@@ -73,6 +73,8 @@ pub enum Action {
     ToggleFollow,
     /// Give the search field the focus.
     FocusSearch,
+    /// Add text typed in the same frame as `/`, before the field had the focus.
+    TypeInSearch(String),
     /// Select the next or previous match (or error) from the selection.
     Find {
         forward: bool,

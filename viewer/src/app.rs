@@ -1029,6 +1029,10 @@ impl App {
                 list.follow = !list.follow;
             }
             Action::FocusSearch => self.focus_search = true,
+            Action::TypeInSearch(text) => {
+                self.focus_search = true;
+                self.tab_mut().filter.search.push_str(&text);
+            }
             Action::Find {
                 forward,
                 errors_only,
@@ -1115,6 +1119,7 @@ impl App {
         for action in actions {
             self.apply(action, ui.ctx());
         }
+        Keys::leave_field_on_escape(ui.ctx());
         self.sync();
         if self.connection.has_pending() {
             ui.ctx().request_repaint();

@@ -17,30 +17,61 @@ pub struct Keys {
 
 impl Keys {
     /// The actions the keys pressed in this frame ask for, in order; none while a text
-    /// field has the focus, which Esc takes away.
+    /// field has the focus (the field takes them, and leaves on Esc).
     pub fn actions(&mut self, ctx: &egui::Context) -> Vec<Action> {
         if ctx.memory(|m| m.focused().is_some()) {
-            if ctx.input(|i| i.key_pressed(Key::Escape)) {
-                ctx.memory_mut(|m| m.stop_text_input());
-            }
             return Vec::new();
         }
         let events = ctx.input(|i| i.events.clone());
+        self.frame_actions(&events)
+    }
+
+    /// Esc leaves a field that is still focused once the frame was drawn: one that
+    /// does not leave on Esc itself. Taken after the drawing, so that what was typed
+    /// before the Esc in the same frame reaches the field first.
+    pub fn leave_field_on_escape(ctx: &egui::Context) {
+        if ctx.input(|i| i.key_pressed(Key::Escape)) && ctx.memory(|m| m.focused().is_some()) {
+            ctx.memory_mut(|m| m.stop_text_input());
+        }
+    }
+
+    /// The actions of a frame's events. What is typed after `/` in the same frame
+    /// (the search field has no focus yet) goes into the search, not to commands.
+    fn frame_actions(&mut self, events: &[egui::Event]) -> Vec<Action> {
         let mut actions = Vec::new();
+        let mut typed: Option<String> = None;
         for event in events {
             match event {
                 egui::Event::Text(text) => {
-                    actions.extend(text.chars().filter_map(|c| self.char_action(c)));
+                    for c in text.chars() {
+                        if let Some(typed) = &mut typed {
+                            typed.push(c);
+                            continue;
+                        }
+                        match self.char_action(c) {
+                            Some(Action::FocusSearch) => {
+                                actions.push(Action::FocusSearch);
+                                typed = Some(String::new());
+                            }
+                            Some(action) => actions.push(action),
+                            None => {}
+                        }
+                    }
                 }
                 egui::Event::Key {
                     key,
                     pressed: true,
                     modifiers,
                     ..
-                } => actions.extend(key_action(key, modifiers)),
-                egui::Event::Paste(text) => actions.push(Action::Paste(text)),
+                } if typed.is_none() => actions.extend(key_action(*key, *modifiers)),
+                egui::Event::Paste(text) if typed.is_none() => {
+                    actions.push(Action::Paste(text.clone()));
+                }
                 _ => {}
             }
+        }
+        if let Some(typed) = typed.filter(|typed| !typed.is_empty()) {
+            actions.push(Action::TypeInSearch(typed));
         }
         actions
     }
@@ -133,6 +164,26 @@ mod tests {
         let mut keys = Keys::default();
         let actions: Vec<Action> = typed.chars().filter_map(|c| keys.char_action(c)).collect();
         assert_eq!(actions, expected, "{typed:?}");
+    }
+
+    fn text(text: &str) -> egui::Event {
+        egui::Event::Text(text.to_owned())
+    }
+
+    #[test]
+    fn what_is_typed_after_a_slash_in_the_same_frame_goes_into_the_search() {
+        let mut keys = Keys::default();
+        let actions = keys.frame_actions(&[text("j"), text("/"), text("sl"), text("ow")]);
+        assert_eq!(
+            actions,
+            [
+                Action::MoveSelection(Step::Rows(1)),
+                Action::FocusSearch,
+                Action::TypeInSearch("slow".to_owned()),
+            ]
+        );
+        // Alone, `/` only gives the field the focus.
+        assert_eq!(keys.frame_actions(&[text("/")]), [Action::FocusSearch]);
     }
 
     #[test]

@@ -254,11 +254,27 @@ pub fn filter_bar(
         let search = ui.add(
             egui::TextEdit::singleline(&mut filter.search)
                 .hint_text("search (/)")
-                .desired_width(220.0),
+                .desired_width(220.0)
+                // egui drops the focus at a frame's start on Esc, and with it what was
+                // typed in that frame; the field keeps Esc, and the app leaves it after.
+                .event_filter(egui::EventFilter {
+                    escape: true,
+                    // As a text field keeps them, for its cursor.
+                    horizontal_arrows: true,
+                    vertical_arrows: true,
+                    ..egui::EventFilter::default()
+                }),
         );
         ui.checkbox(&mut filter.regex, "regex");
         if screen.focus_search {
             search.request_focus();
+            // Typing goes on at the end, after what was typed with the `/`.
+            let mut state = egui::TextEdit::load_state(ui.ctx(), search.id).unwrap_or_default();
+            let end = egui::text::CCursor::new(filter.search.chars().count());
+            state
+                .cursor
+                .set_char_range(Some(egui::text::CCursorRange::one(end)));
+            state.store(ui.ctx(), search.id);
         }
         ui.add(
             egui::TextEdit::singleline(&mut filter.scope)

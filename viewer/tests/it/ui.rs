@@ -6,7 +6,7 @@ use egui_kittest::kittest::Queryable;
 use oculus_viewer::model::Level;
 use oculus_viewer::snapshot::{RecordRef, ViewKind};
 
-use crate::app_fixture::{app, app_with};
+use crate::app_fixture::{Fixture, app, app_with};
 use crate::common::{recorded_run, runtime};
 
 #[test]
@@ -52,6 +52,36 @@ fn typing_a_search_highlights_and_narrows() {
     f.harness.step();
     f.keys("j");
     assert!(f.app().tab().logs.selected.is_some());
+}
+
+#[test]
+fn a_fast_typist_loses_no_character_of_a_search() {
+    let mut f = app();
+    // Events put in the input go in one frame (`Harness::event` gives each its own).
+    let mut one_frame = |f: &mut Fixture, events: Vec<Event>| {
+        f.harness.input_mut().events.extend(events);
+        f.harness.step();
+    };
+    // `/` and the first letters in one frame, before the field has the focus.
+    one_frame(
+        &mut f,
+        vec![Event::Text("/".into()), Event::Text("sl".into())],
+    );
+    f.type_text("ow");
+    // The last letters and Esc in one frame too.
+    let escape = Event::Key {
+        key: egui::Key::Escape,
+        physical_key: None,
+        pressed: true,
+        repeat: false,
+        modifiers: egui::Modifiers::NONE,
+    };
+    one_frame(&mut f, vec![Event::Text(" query".into()), escape]);
+    assert_eq!(f.app().tab().filter.search, "slow query");
+    // The field was left: keys are commands again.
+    f.keys("j");
+    assert!(f.app().tab().logs.selected.is_some());
+    assert_eq!(f.app().tab().filter.search, "slow query");
 }
 
 #[test]
