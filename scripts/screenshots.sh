@@ -26,7 +26,10 @@ cleanup() {
 trap cleanup EXIT
 sleep 1
 
-DISPLAY=$display target/release/oculus --data-dir "$data" --grpc "$grpc" --http "$http" &
+# A home of its own, so that the window's kept state (tabs, theme) is not the user's.
+mkdir -p "$data/home"
+HOME=$data/home XDG_DATA_HOME=$data/home/.local/share DISPLAY=$display \
+    target/release/oculus --data-dir "$data/data" --grpc "$grpc" --http "$http" &
 viewer=$!
 sleep 2
 # Before any data: the window says where to send it.
@@ -60,3 +63,9 @@ keys Escape t g g e Return
 sleep 0.5
 keys g g Return
 shot trace
+# Zoomed into the trace's first half: the axis follows, spans past the edge are cut.
+keys plus h h
+shot trace-zoomed
+# The light theme, over the traces list.
+keys z Escape T
+shot light

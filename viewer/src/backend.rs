@@ -396,6 +396,9 @@ impl Engine {
                     .entry(tab)
                     .or_insert_with(|| Tab::new((*filter).clone()));
                 state.set_filter(*filter, version);
+                // The steps of the last filter say nothing of this one's cost: a tab
+                // with no filter steps over millions of records at no cost at all.
+                self.step_size = StepSize::default();
                 // A sliding tab shown again moves on to now at once, not at the next tick.
                 state.slide(crate::time::now_unix_nano());
             }
