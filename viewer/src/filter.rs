@@ -811,8 +811,7 @@ fn pass_logs(
         .prefilter
         .as_ref()
         .map(|regex| search_records(&index.log_text, &index.logs, regex, range.clone()));
-    let mut pass = |i: usize| {
-        let log = &index.logs[i];
+    let mut pass = |i: usize, log: &LogEntry| {
         let text = if filter.attributes.is_empty() {
             &[][..]
         } else {
@@ -827,8 +826,28 @@ fn pass_logs(
         }
     };
     match hits {
-        Some(hits) => hits.into_iter().for_each(|i| pass(i as usize)),
-        None => range.for_each(pass),
+        Some(hits) => {
+            for i in hits {
+                pass(i as usize, &index.logs[i as usize]);
+            }
+        }
+        None => for_each_in(&index.logs, range, pass),
+    }
+}
+
+/// Calls `f` with each entry of `range` and its number, a chunk's slice at a time:
+/// a tight loop over slices rather than a chunk lookup per entry.
+fn for_each_in<T>(entries: &Chunked<T>, range: Range<usize>, mut f: impl FnMut(usize, &T)) {
+    let mut first = range.start;
+    while first < range.end {
+        let run = entries.contiguous(first..range.end);
+        if run.is_empty() {
+            break;
+        }
+        for (offset, entry) in run.iter().enumerate() {
+            f(first + offset, entry);
+        }
+        first += run.len();
     }
 }
 
@@ -891,8 +910,7 @@ fn pass_spans(
         .map(|regex| search_records(&index.span_text, &index.spans, regex, range.clone()));
     // Spans have a status, not a level: a threshold of ERROR or above keeps the failed.
     let errors_only = filter.min_level >= Level::Error;
-    let mut pass = |i: usize| {
-        let span = &index.spans[i];
+    let mut pass = |i: usize, span: &SpanEntry| {
         let text = if filter.attributes.is_empty() {
             &[][..]
         } else {
@@ -905,8 +923,12 @@ fn pass_spans(
         }
     };
     match hits {
-        Some(hits) => hits.into_iter().for_each(|i| pass(i as usize)),
-        None => range.for_each(pass),
+        Some(hits) => {
+            for i in hits {
+                pass(i as usize, &index.spans[i as usize]);
+            }
+        }
+        None => for_each_in(&index.spans, range, pass),
     }
 }
 

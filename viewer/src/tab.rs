@@ -64,9 +64,10 @@ impl Tab {
             compiled: CompiledFilter::at(&filter, now_unix_nano),
             compiled_at_unix_nano: now_unix_nano,
             filter,
-            // Its lists follow the newest records, which its pass then examines first.
+            // Its log list is shown and follows the newest records, which its pass then
+            // examines first.
             logs: LogMatches::newest_first(ROWS_WANTED_FIRST),
-            spans: SpanMatches::newest_first(ROWS_WANTED_FIRST),
+            spans: SpanMatches::default(),
             order: TraceOrder::default(),
             rerun: None,
             viewports: [Viewport {
@@ -91,13 +92,18 @@ impl Tab {
             *self = Self::new(filter);
             self.order = TraceOrder::new(sort);
             self.viewports = viewports;
-            // A list that follows the newest shows them first; another, from the oldest.
-            if !viewports[ViewKind::Logs as usize].follow {
-                self.logs = LogMatches::default();
-            }
-            if !viewports[ViewKind::Traces as usize].follow {
-                self.spans = SpanMatches::default();
-            }
+            // The shown list, if it follows the newest, shows them first; the other is
+            // filtered from the oldest, which costs less (a newest-first trace list is
+            // sorted once its two parts meet).
+            let follows = viewports[view as usize].follow;
+            self.logs = match view {
+                ViewKind::Logs if follows => LogMatches::newest_first(ROWS_WANTED_FIRST),
+                _ => LogMatches::default(),
+            };
+            self.spans = match view {
+                ViewKind::Traces if follows => SpanMatches::newest_first(ROWS_WANTED_FIRST),
+                _ => SpanMatches::default(),
+            };
             self.view = view;
             self.trace = trace;
             self.version = version;
