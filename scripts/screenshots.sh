@@ -66,6 +66,6 @@ shot trace
 # Zoomed into the trace's first half: the axis follows, spans past the edge are cut.
 keys plus h h
 shot trace-zoomed
-# The light theme, over the traces list.
+# The whole trace again, in the light theme.
 keys z Escape T
 shot light

@@ -58,7 +58,7 @@ fn typing_a_search_highlights_and_narrows() {
 fn a_fast_typist_loses_no_character_of_a_search() {
     let mut f = app();
     // Events put in the input go in one frame (`Harness::event` gives each its own).
-    let mut one_frame = |f: &mut Fixture, events: Vec<Event>| {
+    let one_frame = |f: &mut Fixture, events: Vec<Event>| {
         f.harness.input_mut().events.extend(events);
         f.harness.step();
     };
