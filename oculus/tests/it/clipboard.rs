@@ -2,7 +2,7 @@
 //! xdotool) put trace ids and traces where another program (xclip) reads them, and a
 //! trace id copied elsewhere filters the window when pasted.
 
-use crate::desktop::{Desktop, LINK, Viewer, eventually, runtime, screen_colours, start_xvfb};
+use crate::desktop::{Desktop, Viewer, eventually, start_xvfb};
 
 /// Whether `text` is an OTLP trace id: 32 lowercase hex digits, not all zero.
 fn is_trace_id(text: &str) -> bool {
@@ -28,16 +28,7 @@ fn y_and_shift_y_copy_to_the_system_clipboard_and_a_pasted_trace_id_filters() {
     let (_xvfb, display) = start_xvfb();
     let data = tempfile::tempdir().unwrap();
     let viewer = Viewer::start(data.path(), &display);
-    runtime()
-        .block_on(demo_service::export_orders(
-            viewer.grpc_addr(),
-            "clipboard",
-            6,
-        ))
-        .unwrap();
-    eventually("rows with trace links", || {
-        screen_colours(&display).contains(&LINK)
-    });
+    viewer.show_demo_rows(&display, "clipboard", 6);
     let desktop = Desktop { display };
     desktop.focus("Oculus");
     desktop.set_clipboard("before");

@@ -227,6 +227,21 @@ impl Viewer {
             .unwrap_or_else(|| panic!("unexpected first line: {:?}", self.status_line))
     }
 
+    /// Runs the demo service as `service` for `requests` requests against it, and waits
+    /// until the window shows rows (their trace links).
+    pub fn show_demo_rows(&self, display: &str, service: &str, requests: u64) {
+        runtime()
+            .block_on(demo_service::export_orders(
+                self.grpc_addr(),
+                service,
+                requests,
+            ))
+            .unwrap();
+        eventually("rows with trace links", || {
+            screen_colours(display).contains(&LINK)
+        });
+    }
+
     /// SIGTERM closes the window; returns how it exited and everything it logged.
     pub fn terminate(mut self) -> (std::process::ExitStatus, String) {
         sigterm(&self.process.0);

@@ -2,9 +2,7 @@
 //! and its "Copy value" puts the service's name where another program (xclip) reads
 //! it. The row and the menu's entries are found on the screen, as a person finds them.
 
-use crate::desktop::{
-    Desktop, LINK, SCREEN, Screenshot, Viewer, eventually, runtime, screen_colours, start_xvfb,
-};
+use crate::desktop::{Desktop, LINK, SCREEN, Screenshot, Viewer, eventually, start_xvfb};
 
 /// The log table's columns left of the service, and the space between two columns
 /// (`viewer/src/views/lists.rs`, egui's item spacing).
@@ -47,16 +45,7 @@ fn copy_value_in_a_log_rows_service_menu_copies_the_service() {
     let (_xvfb, display) = start_xvfb();
     let data = tempfile::tempdir().unwrap();
     let viewer = Viewer::start(data.path(), &display);
-    runtime()
-        .block_on(demo_service::export_orders(
-            viewer.grpc_addr(),
-            "menu-service",
-            3,
-        ))
-        .unwrap();
-    eventually("rows with trace links", || {
-        screen_colours(&display).contains(&LINK)
-    });
+    viewer.show_demo_rows(&display, "menu-service", 3);
     let desktop = Desktop { display };
     desktop.focus("Oculus");
     desktop.set_clipboard("before");

@@ -72,11 +72,6 @@ impl<T> Chunked<T> {
         self.chunks.get(i >> self.bits)?.get(i & self.mask())
     }
 
-    pub fn get_mut(&mut self, i: usize) -> Option<&mut T> {
-        let mask = self.mask();
-        self.chunks.get_mut(i >> self.bits)?.get_mut(i & mask)
-    }
-
     pub fn clear(&mut self) {
         self.chunks.clear();
         self.len = 0;
@@ -180,7 +175,7 @@ mod tests {
             );
         }
         list[CHUNK] = 7;
-        assert_eq!(list.get_mut(CHUNK).copied(), Some(7));
+        assert_eq!(list.get(CHUNK), Some(&7));
         list.clear();
         assert!(list.is_empty() && list.iter().next().is_none());
     }
