@@ -31,7 +31,7 @@ pub struct TraceOrder {
     logs_seen: usize,
     /// The keys of all traces must be read again (a new sort key, a new pass).
     stale: bool,
-    /// `SpanMatches::reorders` when last seen: arrival keys are places in its list.
+    /// `SpanMatches::reorders` when last seen: a reorder moves the listed traces.
     reorders_seen: u32,
 }
 
@@ -93,8 +93,10 @@ impl TraceOrder {
         let new_records = index.spans.len() - self.spans_seen + index.logs.len() - self.logs_seen;
         let new_listed = matches.traces.len() - self.taken;
         if matches.reorders() != self.reorders_seen {
+            // The listed traces moved: those past `taken` are no longer the new ones,
+            // and arrival keys are places in that list.
             self.reorders_seen = matches.reorders();
-            self.stale |= self.sort.key == SortKey::Arrival;
+            self.stale = true;
         }
         if !self.stale && new_records == 0 && new_listed == 0 {
             return;
