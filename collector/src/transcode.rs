@@ -314,13 +314,10 @@ impl<'a> Transcoder<'a> {
                         dropped = reader.varint()? as u32
                     }
                     (otlp::resource::ENTITY_REFS, WireType::Len) => {
-                        let entity = reader.bytes()?;
-                        check_entity_ref(entity)?;
                         // Written even when empty: an empty entity reference is one too.
-                        self.out
-                            .put_tag(field::resource::ENTITY_REFS, WireType::Len);
-                        self.out.put_varint(entity.len() as u64);
-                        self.out.extend_from_slice(entity);
+                        let mark = self.out.begin_len(field::resource::ENTITY_REFS);
+                        put_entity_ref(reader.bytes()?, &mut self.out)?;
+                        self.out.end_len(mark);
                     }
                     (otlp::resource::ATTRIBUTES..=otlp::resource::ENTITY_REFS, _) => {
                         return Err(wrong_type());
@@ -993,19 +990,46 @@ fn group_header(data: &[u8]) -> Result<(Option<&[u8]>, &[u8]), WireError> {
     Ok((header, schema_url))
 }
 
-/// An EntityRef is kept as bytes, but must be valid: its fields are all strings.
-fn check_entity_ref(data: &[u8]) -> Result<(), WireError> {
+/// An EntityRef is kept as bytes, in the form prost gives it: checked strings,
+/// the last of each singular field if not empty, unknown fields dropped, fields
+/// in number order. The same reference sent twice is then stored alike.
+fn put_entity_ref(data: &[u8], out: &mut Vec<u8>) -> Result<(), WireError> {
+    let mut schema_url: &[u8] = &[];
+    let mut kind: &[u8] = &[];
     let mut reader = Reader::new(data);
     while let Some((number, wire)) = reader.field()? {
         match (number, wire) {
-            (otlp::entity_ref::SCHEMA_URL..=otlp::entity_ref::DESCRIPTION_KEYS, WireType::Len) => {
-                // Read only to check its UTF-8.
+            (otlp::entity_ref::SCHEMA_URL, WireType::Len) => {
+                schema_url = reader.string()?.as_bytes()
+            }
+            (otlp::entity_ref::TYPE, WireType::Len) => kind = reader.string()?.as_bytes(),
+            (otlp::entity_ref::ID_KEYS | otlp::entity_ref::DESCRIPTION_KEYS, WireType::Len) => {
+                // Checked here, written in their own pass below.
                 reader.string()?;
             }
             (otlp::entity_ref::SCHEMA_URL..=otlp::entity_ref::DESCRIPTION_KEYS, _) => {
                 return Err(wrong_type());
             }
             _ => reader.skip(wire)?,
+        }
+    }
+    out.put_bytes(otlp::entity_ref::SCHEMA_URL, schema_url);
+    out.put_bytes(otlp::entity_ref::TYPE, kind);
+    for keys in [
+        otlp::entity_ref::ID_KEYS,
+        otlp::entity_ref::DESCRIPTION_KEYS,
+    ] {
+        let mut reader = Reader::new(data);
+        while let Some((number, wire)) = reader.field()? {
+            if number == keys && wire == WireType::Len {
+                let key = reader.bytes()?;
+                // Repeated strings keep their empty elements.
+                out.put_tag(keys, WireType::Len);
+                out.put_varint(key.len() as u64);
+                out.extend_from_slice(key);
+            } else {
+                reader.skip(wire)?;
+            }
         }
     }
     Ok(())
