@@ -4,3 +4,6 @@ mod e2e;
 mod fuzz_corpora;
 mod imports;
 mod layout;
+mod sdk;
+mod sdk_javascript;
+mod sdk_python;

@@ -1,0 +1,201 @@
+"""Sends the same spans and logs to oculus-collector over gRPC, HTTP/protobuf and HTTP/JSON
+with the OpenTelemetry Python SDK, one service per protocol, then prints as JSON what the
+SDK recorded, read from in-memory exporters beside the OTLP ones.
+tests/it/sdk_python.rs compares that with what `oculus-collector export` gives back.
+
+Usage: python send.py GRPC_ADDR HTTP_ADDR
+"""
+
+import json
+import logging
+import sys
+
+from opentelemetry import trace
+from opentelemetry._logs import SeverityNumber
+from opentelemetry.exporter.otlp.json.http._log_exporter import OTLPLogExporter as JsonLogExporter
+from opentelemetry.exporter.otlp.json.http.trace_exporter import OTLPSpanExporter as JsonSpanExporter
+from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter as GrpcLogExporter
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpanExporter
+from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter as ProtoLogExporter
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as ProtoSpanExporter
+from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
+from opentelemetry.sdk._logs.export import (
+    BatchLogRecordProcessor,
+    InMemoryLogRecordExporter,
+    SimpleLogRecordProcessor,
+)
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import Link, SpanKind, Status, StatusCode
+
+
+def exporters(protocol, grpc_addr, http_addr):
+    if protocol == "grpc":
+        url = f"http://{grpc_addr}"
+        return GrpcSpanExporter(endpoint=url, insecure=True), GrpcLogExporter(endpoint=url, insecure=True)
+    traces, logs = f"http://{http_addr}/v1/traces", f"http://{http_addr}/v1/logs"
+    if protocol == "http-protobuf":
+        return ProtoSpanExporter(endpoint=traces), ProtoLogExporter(endpoint=logs)
+    return JsonSpanExporter(endpoint=traces), JsonLogExporter(endpoint=logs)
+
+
+def handle_order(tracer, logger, app_log):
+    """What an instrumented order service does: every span kind, every attribute type, an
+    event, an exception, links, both statuses, and logs inside and outside spans, through
+    the Logs API and through Python's `logging`."""
+    with tracer.start_as_current_span("enqueue order", kind=SpanKind.PRODUCER) as enqueue:
+        pass
+    attributes = {
+        "http.request.method": "GET",
+        "order.id": 42,
+        "order.total": 12.5,
+        "order.paid": True,
+        "order.items": ["book", "pen"],
+        "order.quantities": [1, 3],
+        "order.weights": [0.25, 1.5],
+        "order.gift": [False, True],
+    }
+    with tracer.start_as_current_span("GET /orders/{id}", kind=SpanKind.SERVER, attributes=attributes) as root:
+        root.add_event("cache miss", {"cache.key": "order:42", "cache.attempt": 1})
+        logger.emit(
+            severity_number=SeverityNumber.INFO,
+            severity_text="INFO",
+            body="loading order",
+            attributes={"user.id": "ada", "retries": 2, "ratio": 0.5, "cached": False, "tags": ["a", "b"]},
+        )
+        link = Link(enqueue.get_span_context(), {"link.reason": "paid order"})
+        with tracer.start_as_current_span(
+            "charge card", kind=SpanKind.CLIENT, attributes={"amount": 12.5}, links=[link], record_exception=False
+        ) as charge:
+            charge.record_exception(ValueError("card declined"))
+            charge.set_status(Status(StatusCode.ERROR, "card declined"))
+            app_log.warning("card declined, retrying", extra={"attempt": 2})
+        with tracer.start_as_current_span("render receipt") as render:
+            pass
+        links = [Link(enqueue.get_span_context()), Link(render.get_span_context(), {"link.count": 2})]
+        root.set_status(Status(StatusCode.OK))
+    with tracer.start_as_current_span("send receipt", kind=SpanKind.CONSUMER, links=links):
+        pass
+    logger.emit(
+        severity_number=SeverityNumber.ERROR,
+        severity_text="ERROR",
+        body={"order": 42, "state": "stopped"},
+        attributes={"exit.code": 3},
+        event_name="worker.stopped",
+    )
+
+
+def tagged(value):
+    """An attribute value tagged with its OTLP type."""
+    # bool before int: Python's bool is an int.
+    if isinstance(value, bool):
+        return {"bool": value}
+    if isinstance(value, int):
+        return {"int": value}
+    if isinstance(value, float):
+        return {"double": value}
+    if isinstance(value, str):
+        return {"string": value}
+    if isinstance(value, (list, tuple)):
+        return {"array": [tagged(v) for v in value]}
+    if isinstance(value, dict):
+        return {"map": {k: tagged(v) for k, v in value.items()}}
+    raise TypeError(f"no OTLP type for {value!r}")
+
+
+def attributes(mapping):
+    return {k: tagged(v) for k, v in (mapping or {}).items()}
+
+
+def origin(resource, scope):
+    return {
+        "resource": attributes(resource.attributes),
+        "scope": {"name": scope.name, "version": scope.version or ""},
+    }
+
+
+def span(s):
+    return {
+        **origin(s.resource, s.instrumentation_scope),
+        "name": s.name,
+        "kind": s.kind.name,
+        "trace_id": trace.format_trace_id(s.context.trace_id),
+        "span_id": trace.format_span_id(s.context.span_id),
+        "parent_span_id": trace.format_span_id(s.parent.span_id) if s.parent else "",
+        # Times in nanoseconds, in strings as OTLP JSON has them.
+        "start": str(s.start_time),
+        "end": str(s.end_time),
+        "attributes": attributes(s.attributes),
+        "events": [{"name": e.name, "time": str(e.timestamp), "attributes": attributes(e.attributes)} for e in s.events],
+        "links": [
+            {
+                "trace_id": trace.format_trace_id(link.context.trace_id),
+                "span_id": trace.format_span_id(link.context.span_id),
+                "attributes": attributes(link.attributes),
+            }
+            for link in s.links
+        ],
+        "status": {"code": s.status.status_code.name, "message": s.status.description or ""},
+    }
+
+
+def log(readable):
+    r = readable.log_record
+    return {
+        **origin(readable.resource, readable.instrumentation_scope),
+        # The Logs API leaves a time it was not given unset, which OTLP sends as 0.
+        "time": str(r.timestamp or 0),
+        "observed_time": str(r.observed_timestamp),
+        "severity_number": r.severity_number.value,
+        "severity_text": r.severity_text,
+        "body": tagged(r.body),
+        "attributes": attributes(r.attributes),
+        "event_name": r.event_name or "",
+        "trace_id": trace.format_trace_id(r.trace_id) if r.trace_id else "",
+        "span_id": trace.format_span_id(r.span_id) if r.span_id else "",
+    }
+
+
+def main():
+    if len(sys.argv) != 3:
+        sys.exit("usage: python send.py GRPC_ADDR HTTP_ADDR")
+    grpc_addr, http_addr = sys.argv[1:]
+    # The exporters' own warnings (a failed export) go to stderr.
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    sent = {"spans": [], "logs": []}
+    for protocol in ["grpc", "http-protobuf", "http-json"]:
+        span_exporter, log_exporter = exporters(protocol, grpc_addr, http_addr)
+        resource = Resource.create(
+            {"service.name": f"sdk-python-{protocol}", "service.version": "1.0.0", "deployment.environment.name": "test"}
+        )
+        spans = InMemorySpanExporter()
+        tracer_provider = TracerProvider(resource=resource)
+        tracer_provider.add_span_processor(BatchSpanProcessor(span_exporter, schedule_delay_millis=50))
+        tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
+        logs = InMemoryLogRecordExporter()
+        logger_provider = LoggerProvider(resource=resource)
+        logger_provider.add_log_record_processor(BatchLogRecordProcessor(log_exporter, schedule_delay_millis=50))
+        logger_provider.add_log_record_processor(SimpleLogRecordProcessor(logs))
+        # Only this logger feeds the SDK, so that the exporters' own logging does not.
+        app_log = logging.getLogger(f"orders.{protocol}")
+        app_log.propagate = False
+        app_log.addHandler(LoggingHandler(logger_provider=logger_provider))
+
+        handle_order(
+            tracer_provider.get_tracer("oculus.sdk-test", "1.2.3"),
+            logger_provider.get_logger("oculus.sdk-test.logs", "4.5.6"),
+            app_log,
+        )
+        sent["spans"] += [span(s) for s in spans.get_finished_spans()]
+        sent["logs"] += [log(r) for r in logs.get_finished_logs()]
+        # Shutting down flushes the batches and waits for their exports.
+        tracer_provider.shutdown()
+        logger_provider.shutdown()
+    json.dump(sent, sys.stdout)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()
