@@ -7,3 +7,5 @@ mod layout;
 mod sdk;
 mod sdk_javascript;
 mod sdk_python;
+mod sdk_records;
+mod sdk_workload;

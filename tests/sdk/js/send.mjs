@@ -35,6 +35,13 @@ if (!grpcAddr || !httpAddr) {
 // A failed export is reported on stderr; by default the SDK says nothing.
 diag.setLogger(new DiagConsoleLogger(), DiagLogLevel.WARN);
 
+// Low limits, passed by some records of `handleOrder`.
+const LIMITS = {
+  spanLimits: { attributeCountLimit: 10, eventCountLimit: 2, linkCountLimit: 2, attributePerEventCountLimit: 4, attributePerLinkCountLimit: 4 },
+  logRecordLimits: { attributeCountLimit: 5 },
+};
+const fiveAttributes = { a: 1, b: 2, c: 3, d: 4, e: 5 };
+
 const PROTOCOLS = {
   grpc: () => [new GrpcTraceExporter({ url: `http://${grpcAddr}` }), new GrpcLogExporter({ url: `http://${grpcAddr}` })],
   "http-protobuf": () => [
@@ -48,7 +55,8 @@ const PROTOCOLS = {
 };
 
 // What an instrumented order service does: every span kind, every attribute type, an
-// event, an exception, links, both statuses, and logs inside and outside spans.
+// event, an exception, links, both statuses, and logs inside and outside spans; one span
+// and one log go past the limits (`LIMITS`), so that they carry dropped counts.
 function handleOrder(tracer, logger) {
   const enqueue = tracer.startSpan("enqueue order", { kind: SpanKind.PRODUCER });
   enqueue.end();
@@ -93,7 +101,10 @@ function handleOrder(tracer, logger) {
   });
   charge.end();
 
-  const render = tracer.startSpan("render receipt", {}, inRoot);
+  const renderLinks = [0, 1, 2].map(() => ({ context: enqueue.spanContext(), attributes: fiveAttributes }));
+  const render = tracer.startSpan("render receipt", { links: renderLinks }, inRoot);
+  for (let i = 0; i < 12; i++) render.setAttribute(`receipt.line.${i}`, i);
+  for (let frame = 0; frame < 3; frame++) render.addEvent(`frame ${frame}`, fiveAttributes);
   render.end();
   const consume = tracer.startSpan("send receipt", {
     kind: SpanKind.CONSUMER,
@@ -107,7 +118,7 @@ function handleOrder(tracer, logger) {
     severityNumber: SeverityNumber.ERROR,
     severityText: "ERROR",
     body: { order: 42, state: "stopped" },
-    attributes: { "exit.code": 3 },
+    attributes: { "exit.code": 3, ...fiveAttributes, "exit.signal": "TERM" },
     eventName: "worker.stopped",
   });
 }
@@ -158,12 +169,21 @@ function span(s) {
     start: nanos(s.startTime),
     end: nanos(s.endTime),
     attributes: attributes(s.attributes),
-    events: s.events.map((e) => ({ name: e.name, time: nanos(e.time), attributes: attributes(e.attributes) })),
+    events: s.events.map((e) => ({
+      name: e.name,
+      time: nanos(e.time),
+      attributes: attributes(e.attributes),
+      dropped_attributes: e.droppedAttributesCount ?? 0,
+    })),
     links: s.links.map((l) => ({
       trace_id: l.context.traceId,
       span_id: l.context.spanId,
       attributes: attributes(l.attributes),
+      dropped_attributes: l.droppedAttributesCount ?? 0,
     })),
+    dropped_attributes: s.droppedAttributesCount,
+    dropped_events: s.droppedEventsCount,
+    dropped_links: s.droppedLinksCount,
     status: { code: SpanStatusCode[s.status.code], message: s.status.message ?? "" },
   };
 }
@@ -177,6 +197,7 @@ function log(r) {
     severity_text: r.severityText,
     body: tagged(r.body),
     attributes: attributes(r.attributes),
+    dropped_attributes: r.droppedAttributesCount,
     event_name: r.eventName ?? "",
     trace_id: r.spanContext?.traceId ?? "",
     span_id: r.spanContext?.spanId ?? "",
@@ -194,11 +215,13 @@ for (const [protocol, exporters] of Object.entries(PROTOCOLS)) {
   const spans = new InMemorySpanExporter();
   const tracerProvider = new BasicTracerProvider({
     resource,
+    spanLimits: LIMITS.spanLimits,
     spanProcessors: [new BatchSpanProcessor(traceExporter, { scheduledDelayMillis: 50 }), new SimpleSpanProcessor(spans)],
   });
   const logs = new InMemoryLogRecordExporter();
   const loggerProvider = new LoggerProvider({
     resource,
+    logRecordLimits: LIMITS.logRecordLimits,
     processors: [
       new BatchLogRecordProcessor({ exporter: logExporter, scheduledDelayMillis: 50 }),
       new SimpleLogRecordProcessor({ exporter: logs }),

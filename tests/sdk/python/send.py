@@ -18,17 +18,25 @@ from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpanExporter
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter as ProtoLogExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as ProtoSpanExporter
-from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
+from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler, LogRecordLimits
 from opentelemetry.sdk._logs.export import (
     BatchLogRecordProcessor,
     InMemoryLogRecordExporter,
     SimpleLogRecordProcessor,
 )
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
+
+
+# Low limits, passed by some records of `handle_order`.
+SPAN_LIMITS = SpanLimits(
+    max_span_attributes=10, max_events=2, max_links=2, max_event_attributes=4, max_link_attributes=4
+)
+LOG_LIMITS = LogRecordLimits(max_log_record_attributes=5)
+FIVE_ATTRIBUTES = {"a": 1, "b": 2, "c": 3, "d": 4, "e": 5}
 
 
 def exporters(protocol, grpc_addr, http_addr):
@@ -44,7 +52,8 @@ def exporters(protocol, grpc_addr, http_addr):
 def handle_order(tracer, logger, app_log):
     """What an instrumented order service does: every span kind, every attribute type, an
     event, an exception, links, both statuses, and logs inside and outside spans, through
-    the Logs API and through Python's `logging`."""
+    the Logs API and through Python's `logging`; one span and one log go past the limits
+    (`SPAN_LIMITS`, `LOG_LIMITS`), so that they carry dropped counts."""
     with tracer.start_as_current_span("enqueue order", kind=SpanKind.PRODUCER) as enqueue:
         pass
     attributes = {
@@ -72,8 +81,12 @@ def handle_order(tracer, logger, app_log):
             charge.record_exception(ValueError("card declined"))
             charge.set_status(Status(StatusCode.ERROR, "card declined"))
             app_log.warning("card declined, retrying", extra={"attempt": 2})
-        with tracer.start_as_current_span("render receipt") as render:
-            pass
+        render_links = [Link(enqueue.get_span_context(), FIVE_ATTRIBUTES) for _ in range(3)]
+        with tracer.start_as_current_span("render receipt", links=render_links) as render:
+            for i in range(12):
+                render.set_attribute(f"receipt.line.{i}", i)
+            for frame in range(3):
+                render.add_event(f"frame {frame}", FIVE_ATTRIBUTES)
         links = [Link(enqueue.get_span_context()), Link(render.get_span_context(), {"link.count": 2})]
         root.set_status(Status(StatusCode.OK))
     with tracer.start_as_current_span("send receipt", kind=SpanKind.CONSUMER, links=links):
@@ -82,7 +95,7 @@ def handle_order(tracer, logger, app_log):
         severity_number=SeverityNumber.ERROR,
         severity_text="ERROR",
         body={"order": 42, "state": "stopped"},
-        attributes={"exit.code": 3},
+        attributes={"exit.code": 3, **FIVE_ATTRIBUTES, "exit.signal": "TERM"},
         event_name="worker.stopped",
     )
 
@@ -128,15 +141,27 @@ def span(s):
         "start": str(s.start_time),
         "end": str(s.end_time),
         "attributes": attributes(s.attributes),
-        "events": [{"name": e.name, "time": str(e.timestamp), "attributes": attributes(e.attributes)} for e in s.events],
+        "events": [
+            {
+                "name": e.name,
+                "time": str(e.timestamp),
+                "attributes": attributes(e.attributes),
+                "dropped_attributes": e.dropped_attributes,
+            }
+            for e in s.events
+        ],
         "links": [
             {
                 "trace_id": trace.format_trace_id(link.context.trace_id),
                 "span_id": trace.format_span_id(link.context.span_id),
                 "attributes": attributes(link.attributes),
+                "dropped_attributes": link.dropped_attributes,
             }
             for link in s.links
         ],
+        "dropped_attributes": s.dropped_attributes,
+        "dropped_events": s.dropped_events,
+        "dropped_links": s.dropped_links,
         "status": {"code": s.status.status_code.name, "message": s.status.description or ""},
     }
 
@@ -152,6 +177,7 @@ def log(readable):
         "severity_text": r.severity_text,
         "body": tagged(r.body),
         "attributes": attributes(r.attributes),
+        "dropped_attributes": readable.dropped_attributes,
         "event_name": r.event_name or "",
         "trace_id": trace.format_trace_id(r.trace_id) if r.trace_id else "",
         "span_id": trace.format_span_id(r.span_id) if r.span_id else "",
@@ -171,11 +197,11 @@ def main():
             {"service.name": f"sdk-python-{protocol}", "service.version": "1.0.0", "deployment.environment.name": "test"}
         )
         spans = InMemorySpanExporter()
-        tracer_provider = TracerProvider(resource=resource)
+        tracer_provider = TracerProvider(resource=resource, span_limits=SPAN_LIMITS)
         tracer_provider.add_span_processor(BatchSpanProcessor(span_exporter, schedule_delay_millis=50))
         tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
         logs = InMemoryLogRecordExporter()
-        logger_provider = LoggerProvider(resource=resource)
+        logger_provider = LoggerProvider(resource=resource, log_record_limits=LOG_LIMITS)
         logger_provider.add_log_record_processor(BatchLogRecordProcessor(log_exporter, schedule_delay_millis=50))
         logger_provider.add_log_record_processor(SimpleLogRecordProcessor(logs))
         # Only this logger feeds the SDK, so that the exporters' own logging does not.
