@@ -231,7 +231,16 @@ pub fn check_sdk(language: &str, program: &mut Command) {
     );
     let sent = Records::from_program(&finished.stdout);
     collector.stop();
-    let exported = Records::from_export(&collector.export("traces"), &collector.export("logs"));
+    let (traces, logs) = (collector.export("traces"), collector.export("logs"));
+    // Ids are written as OTLP JSON has them (lower-case hex), not only read back alike.
+    for span in &sent.spans {
+        let id = format!("\"spanId\":\"{}\"", span["span_id"].as_str().unwrap_or("?"));
+        assert!(
+            traces.iter().any(|line| line.contains(&id)),
+            "no {id} in the export"
+        );
+    }
+    let exported = Records::from_export(&traces, &logs);
     let log = collector.log();
 
     for protocol in PROTOCOLS {
