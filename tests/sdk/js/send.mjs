@@ -35,15 +35,24 @@ if (!grpcAddr || !httpAddr) {
 // A failed export is reported on stderr; by default the SDK says nothing.
 diag.setLogger(new DiagConsoleLogger(), DiagLogLevel.WARN);
 
-// Low limits, passed by some records of `handleOrder`.
+// Low limits, which some records of `handleOrder` go past.
 const LIMITS = {
-  spanLimits: { attributeCountLimit: 10, eventCountLimit: 2, linkCountLimit: 2, attributePerEventCountLimit: 4, attributePerLinkCountLimit: 4 },
+  spanLimits: {
+    attributeCountLimit: 10,
+    eventCountLimit: 2,
+    linkCountLimit: 2,
+    attributePerEventCountLimit: 4,
+    attributePerLinkCountLimit: 4,
+  },
   logRecordLimits: { attributeCountLimit: 5 },
 };
 const fiveAttributes = { a: 1, b: 2, c: 3, d: 4, e: 5 };
 
 const PROTOCOLS = {
-  grpc: () => [new GrpcTraceExporter({ url: `http://${grpcAddr}` }), new GrpcLogExporter({ url: `http://${grpcAddr}` })],
+  grpc: () => [
+    new GrpcTraceExporter({ url: `http://${grpcAddr}` }),
+    new GrpcLogExporter({ url: `http://${grpcAddr}` }),
+  ],
   "http-protobuf": () => [
     new ProtoTraceExporter({ url: `http://${httpAddr}/v1/traces` }),
     new ProtoLogExporter({ url: `http://${httpAddr}/v1/logs` }),
@@ -84,9 +93,10 @@ function handleOrder(tracer, logger) {
     attributes: { "user.id": "ada", retries: 2, ratio: 0.5, cached: false, tags: ["a", "b"] },
   });
 
+  const paid = { context: enqueue.spanContext(), attributes: { "link.reason": "paid order" } };
   const charge = tracer.startSpan(
     "charge card",
-    { kind: SpanKind.CLIENT, attributes: { amount: 12.5 }, links: [{ context: enqueue.spanContext(), attributes: { "link.reason": "paid order" } }] },
+    { kind: SpanKind.CLIENT, attributes: { amount: 12.5 }, links: [paid] },
     inRoot,
   );
   const inCharge = trace.setSpan(context.active(), charge);

@@ -31,7 +31,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
 
-# Low limits, passed by some records of `handle_order`.
+# Low limits, which some records of `handle_order` go past.
 SPAN_LIMITS = SpanLimits(
     max_span_attributes=10, max_events=2, max_links=2, max_event_attributes=4, max_link_attributes=4
 )
