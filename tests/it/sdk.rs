@@ -1,6 +1,7 @@
 //! What the other languages' tests share (`sdk_python.rs`, `sdk_javascript.rs`): the
 //! shipped `oculus-collector` on ephemeral loopback ports, an SDK program from
-//! `tests/sdk/` that sends over gRPC, HTTP/protobuf and HTTP/JSON and prints what its SDK
+//! `tests/sdk/` that sends over gRPC, HTTP/protobuf and HTTP/JSON (each plain and
+//! gzipped) and prints what its SDK
 //! recorded, `oculus-collector export` of both signals, and the comparison.
 //! The comparison is in `sdk_records.rs`, what the programs send in `sdk_workload.rs`.
 
@@ -19,7 +20,14 @@ use crate::sdk_records::{Records, assert_same_records};
 use crate::sdk_workload::{self, assert_order_workload};
 
 /// The OTLP transports every SDK program sends over, as its service names end.
-pub const PROTOCOLS: [&str; 3] = ["grpc", "http-protobuf", "http-json"];
+pub const TRANSPORTS: [&str; 6] = [
+    "grpc",
+    "grpc-gzip",
+    "http-protobuf",
+    "http-protobuf-gzip",
+    "http-json",
+    "http-json-gzip",
+];
 
 /// How long an SDK program, a collector start or stop, or an export may take.
 const PROCESS_TIMEOUT: Duration = Duration::from_secs(120);
@@ -215,9 +223,9 @@ fn address(line: &str, key: &str) -> SocketAddr {
         .unwrap_or_else(|| panic!("no {key} address in {line:?}"))
 }
 
-/// Runs an SDK program against a fresh collector and checks, for each protocol, that
+/// Runs an SDK program against a fresh collector and checks, for each transport, that
 /// what its SDK recorded is what `export` gives back. `language` names the services
-/// (`sdk-{language}-{protocol}`).
+/// (`sdk-{language}-{transport}`).
 pub fn check_sdk(language: &str, program: &mut Command) {
     let mut collector = CollectorProcess::start();
     let finished = run(program
@@ -243,8 +251,8 @@ pub fn check_sdk(language: &str, program: &mut Command) {
     let exported = Records::from_export(&traces, &logs);
     let log = collector.log();
 
-    for protocol in PROTOCOLS {
-        let service = format!("sdk-{language}-{protocol}");
+    for transport in TRANSPORTS {
+        let service = format!("sdk-{language}-{transport}");
         let sent = sent.of_service(&service);
         let exported = exported.of_service(&service);
         let context = format!("{service} (SDK program's stderr:\n{})", finished.stderr);
@@ -265,8 +273,8 @@ pub fn check_sdk(language: &str, program: &mut Command) {
     assert_eq!(
         (exported.spans.len(), exported.logs.len()),
         (
-            sdk_workload::SPANS * PROTOCOLS.len(),
-            sdk_workload::LOGS * PROTOCOLS.len()
+            sdk_workload::SPANS * TRANSPORTS.len(),
+            sdk_workload::LOGS * TRANSPORTS.len()
         ),
         "nothing beyond the three services arrived"
     );

@@ -1,6 +1,7 @@
-// Sends the same spans and logs to oculus-collector over gRPC, HTTP/protobuf and HTTP/JSON
-// with the OpenTelemetry JavaScript SDK, one service per protocol, then prints as JSON what
-// the SDK recorded, read from in-memory exporters beside the OTLP ones.
+// Sends the same spans and logs to oculus-collector over gRPC, HTTP/protobuf and HTTP/JSON,
+// each plain and gzipped, with the OpenTelemetry JavaScript SDK, one service per transport,
+// then prints as JSON what the SDK recorded, read from in-memory exporters beside the OTLP
+// ones.
 // tests/it/sdk_javascript.rs compares that with what `oculus-collector export` gives back.
 //
 // Usage: node send.mjs GRPC_ADDR HTTP_ADDR
@@ -49,19 +50,24 @@ const LIMITS = {
 const fiveAttributes = { a: 1, b: 2, c: 3, d: 4, e: 5 };
 
 const PROTOCOLS = {
-  grpc: () => [
-    new GrpcTraceExporter({ url: `http://${grpcAddr}` }),
-    new GrpcLogExporter({ url: `http://${grpcAddr}` }),
+  grpc: (compression) => [
+    new GrpcTraceExporter({ url: `http://${grpcAddr}`, compression }),
+    new GrpcLogExporter({ url: `http://${grpcAddr}`, compression }),
   ],
-  "http-protobuf": () => [
-    new ProtoTraceExporter({ url: `http://${httpAddr}/v1/traces` }),
-    new ProtoLogExporter({ url: `http://${httpAddr}/v1/logs` }),
+  "http-protobuf": (compression) => [
+    new ProtoTraceExporter({ url: `http://${httpAddr}/v1/traces`, compression }),
+    new ProtoLogExporter({ url: `http://${httpAddr}/v1/logs`, compression }),
   ],
-  "http-json": () => [
-    new JsonTraceExporter({ url: `http://${httpAddr}/v1/traces` }),
-    new JsonLogExporter({ url: `http://${httpAddr}/v1/logs` }),
+  "http-json": (compression) => [
+    new JsonTraceExporter({ url: `http://${httpAddr}/v1/traces`, compression }),
+    new JsonLogExporter({ url: `http://${httpAddr}/v1/logs`, compression }),
   ],
 };
+// Each protocol plain and gzipped, named as the services end.
+const TRANSPORTS = Object.entries(PROTOCOLS).flatMap(([protocol, exporters]) => [
+  [protocol, () => exporters("none")],
+  [`${protocol}-gzip`, () => exporters("gzip")],
+]);
 
 // What an instrumented order service does: every span kind, every attribute type, an
 // event, an exception, links, both statuses, and logs inside and outside spans; one span
@@ -215,10 +221,10 @@ function log(r) {
 }
 
 const sent = { spans: [], logs: [] };
-for (const [protocol, exporters] of Object.entries(PROTOCOLS)) {
+for (const [transport, exporters] of TRANSPORTS) {
   const [traceExporter, logExporter] = exporters();
   const resource = resourceFromAttributes({
-    "service.name": `sdk-js-${protocol}`,
+    "service.name": `sdk-js-${transport}`,
     "service.version": "1.0.0",
     "deployment.environment.name": "test",
   });

@@ -1,6 +1,6 @@
-"""Sends the same spans and logs to oculus-collector over gRPC, HTTP/protobuf and HTTP/JSON
-with the OpenTelemetry Python SDK, one service per protocol, then prints as JSON what the
-SDK recorded, read from in-memory exporters beside the OTLP ones.
+"""Sends the same spans and logs to oculus-collector over gRPC, HTTP/protobuf and HTTP/JSON,
+each plain and gzipped, with the OpenTelemetry Python SDK, one service per transport, then
+prints as JSON what the SDK recorded, read from in-memory exporters beside the OTLP ones.
 tests/it/sdk_python.rs compares that with what `oculus-collector export` gives back.
 
 Usage: python send.py GRPC_ADDR HTTP_ADDR
@@ -10,12 +10,16 @@ import json
 import logging
 import sys
 
+import grpc
+
 from opentelemetry import trace
 from opentelemetry._logs import SeverityNumber
+from opentelemetry.exporter.otlp.common.http import Compression as JsonCompression
 from opentelemetry.exporter.otlp.json.http._log_exporter import OTLPLogExporter as JsonLogExporter
 from opentelemetry.exporter.otlp.json.http.trace_exporter import OTLPSpanExporter as JsonSpanExporter
 from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter as GrpcLogExporter
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpanExporter
+from opentelemetry.exporter.otlp.proto.http import Compression as ProtoCompression
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter as ProtoLogExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as ProtoSpanExporter
 from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler, LogRecordLimits
@@ -39,14 +43,26 @@ LOG_LIMITS = LogRecordLimits(max_log_record_attributes=5)
 FIVE_ATTRIBUTES = {"a": 1, "b": 2, "c": 3, "d": 4, "e": 5}
 
 
-def exporters(protocol, grpc_addr, http_addr):
+def exporters(protocol, gzip, grpc_addr, http_addr):
     if protocol == "grpc":
         url = f"http://{grpc_addr}"
-        return GrpcSpanExporter(endpoint=url, insecure=True), GrpcLogExporter(endpoint=url, insecure=True)
+        compression = grpc.Compression.Gzip if gzip else grpc.Compression.NoCompression
+        return (
+            GrpcSpanExporter(endpoint=url, insecure=True, compression=compression),
+            GrpcLogExporter(endpoint=url, insecure=True, compression=compression),
+        )
     traces, logs = f"http://{http_addr}/v1/traces", f"http://{http_addr}/v1/logs"
     if protocol == "http-protobuf":
-        return ProtoSpanExporter(endpoint=traces), ProtoLogExporter(endpoint=logs)
-    return JsonSpanExporter(endpoint=traces), JsonLogExporter(endpoint=logs)
+        compression = ProtoCompression.Gzip if gzip else ProtoCompression.NoCompression
+        return (
+            ProtoSpanExporter(endpoint=traces, compression=compression),
+            ProtoLogExporter(endpoint=logs, compression=compression),
+        )
+    compression = JsonCompression.GZIP if gzip else JsonCompression.NONE
+    return (
+        JsonSpanExporter(endpoint=traces, compression=compression),
+        JsonLogExporter(endpoint=logs, compression=compression),
+    )
 
 
 def handle_order(tracer, logger, app_log):
@@ -191,10 +207,12 @@ def main():
     # The exporters' own warnings (a failed export) go to stderr.
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     sent = {"spans": [], "logs": []}
-    for protocol in ["grpc", "http-protobuf", "http-json"]:
-        span_exporter, log_exporter = exporters(protocol, grpc_addr, http_addr)
+    transports = [(protocol, gzip) for protocol in ["grpc", "http-protobuf", "http-json"] for gzip in [False, True]]
+    for protocol, gzip in transports:
+        span_exporter, log_exporter = exporters(protocol, gzip, grpc_addr, http_addr)
+        transport = f"{protocol}-gzip" if gzip else protocol
         resource = Resource.create(
-            {"service.name": f"sdk-python-{protocol}", "service.version": "1.0.0", "deployment.environment.name": "test"}
+            {"service.name": f"sdk-python-{transport}", "service.version": "1.0.0", "deployment.environment.name": "test"}
         )
         spans = InMemorySpanExporter()
         tracer_provider = TracerProvider(resource=resource, span_limits=SPAN_LIMITS)
@@ -205,7 +223,7 @@ def main():
         logger_provider.add_log_record_processor(BatchLogRecordProcessor(log_exporter, schedule_delay_millis=50))
         logger_provider.add_log_record_processor(SimpleLogRecordProcessor(logs))
         # Only this logger feeds the SDK, so that the exporters' own logging does not.
-        app_log = logging.getLogger(f"orders.{protocol}")
+        app_log = logging.getLogger(f"orders.{transport}")
         app_log.propagate = False
         app_log.addHandler(LoggingHandler(logger_provider=logger_provider))
 
