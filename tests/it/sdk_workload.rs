@@ -10,9 +10,7 @@ use crate::sdk_records::Records;
 pub const SPANS: usize = 5;
 pub const LOGS: usize = 3;
 
-/// The records of one service are those of `handle_order` in `tests/sdk/*/send.*`: what
-/// the program was written to send, so that a program that stopped sending something
-/// (an attribute type, a link) fails here rather than comparing nothing with nothing.
+/// The records of one service are those of `handle_order`.
 #[track_caller]
 pub fn assert_order_workload(service: &str, records: &Records) {
     let span = |name: &str| {

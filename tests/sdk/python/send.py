@@ -92,7 +92,7 @@ def handle_order(tracer, logger, app_log):
         )
         link = Link(enqueue.get_span_context(), {"link.reason": "paid order"})
         with tracer.start_as_current_span(
-            "charge card", kind=SpanKind.CLIENT, attributes={"amount": 12.5}, links=[link], record_exception=False
+            "charge card", kind=SpanKind.CLIENT, attributes={"amount": 12.5}, links=[link]
         ) as charge:
             charge.record_exception(ValueError("card declined"))
             charge.set_status(Status(StatusCode.ERROR, "card declined"))
