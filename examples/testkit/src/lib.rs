@@ -14,8 +14,8 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Valu
 use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use opentelemetry_proto::tonic::trace::v1::Span;
 
-/// The two wire protocols every test runs over, as `OTEL_EXPORTER_OTLP_PROTOCOL` names them.
-pub const PROTOCOLS: [&str; 2] = ["grpc", "http/protobuf"];
+/// The wire protocols every test runs over, as `OTEL_EXPORTER_OTLP_PROTOCOL` names them.
+pub const PROTOCOLS: [&str; 3] = ["grpc", "http/protobuf", "http/json"];
 
 /// A collector listening on ephemeral loopback ports.
 pub struct Capture {

@@ -1,0 +1,116 @@
+//! The minimal example, run as a user runs it, against a real collector on loopback.
+
+use std::process::Command;
+use std::time::Duration;
+
+use example_testkit::{Capture, PROTOCOLS, run, strings, unused_endpoint};
+
+const SOURCE: &str = include_str!("../src/main.rs");
+const SOURCE_PATH: &str = "examples/minimal/src/main.rs";
+
+/// The 1-based line of the example's source holding `needle`.
+fn line_of(needle: &str) -> String {
+    let index = SOURCE
+        .lines()
+        .position(|line| line.contains(needle))
+        .unwrap_or_else(|| panic!("{needle:?} not in the example"));
+    (index + 1).to_string()
+}
+
+fn minimal() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_minimal"));
+    for var in ["RUST_LOG", "OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES"] {
+        command.env_remove(var);
+    }
+    command
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spans_and_logs_arrive_with_service_resource_and_source() {
+    for protocol in PROTOCOLS {
+        let capture = Capture::start().await.expect("collector starts");
+        let (output, _) = run(
+            minimal()
+                .env("OTEL_EXPORTER_OTLP_ENDPOINT", capture.endpoint(protocol))
+                .env("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)
+                .env(
+                    "OTEL_RESOURCE_ATTRIBUTES",
+                    "deployment.environment=test,team=tools%2Cdocs",
+                ),
+            Duration::from_secs(30),
+        )
+        .expect("the example ends");
+        assert!(output.status.success(), "{protocol}: {output:?}");
+        assert_eq!(String::from_utf8_lossy(&output.stderr), "", "{protocol}");
+        let records = capture.finish().await.expect("records");
+
+        assert_eq!(records.spans.len(), 1, "{protocol}");
+        let span = &records.spans[0];
+        assert_eq!(span.record.name, "greet", "{protocol}");
+        assert_eq!(span.service(), "minimal", "{protocol}");
+        assert_eq!(
+            span.resource["deployment.environment"], "test",
+            "{protocol}"
+        );
+        assert_eq!(span.resource["team"], "tools,docs", "{protocol}");
+        let attributes = strings(Some(span.record.attributes.clone()));
+        assert_eq!(attributes["user"], "ada", "{protocol}");
+        assert_eq!(attributes["code.file.path"], SOURCE_PATH, "{protocol}");
+        assert_eq!(
+            attributes["code.line.number"],
+            line_of("info_span!(\"greet\""),
+            "{protocol}"
+        );
+
+        let mut levels: Vec<_> = records
+            .logs
+            .iter()
+            .map(|log| log.record.severity_text.as_str())
+            .collect();
+        levels.sort_unstable();
+        assert_eq!(levels, ["ERROR", "INFO", "WARN"], "{protocol}");
+        for log in &records.logs {
+            assert_eq!(log.service(), "minimal", "{protocol}");
+            assert_eq!(log.resource["team"], "tools,docs", "{protocol}");
+            assert_eq!(log.record.trace_id, span.record.trace_id, "{protocol}");
+            assert_eq!(log.record.span_id, span.record.span_id, "{protocol}");
+            let attributes = strings(Some(log.record.attributes.clone()));
+            assert_eq!(attributes["code.filepath"], SOURCE_PATH, "{protocol}");
+        }
+        let warn = records
+            .logs
+            .iter()
+            .find(|log| log.record.severity_text == "WARN")
+            .expect("warn");
+        let attributes = strings(Some(warn.record.attributes.clone()));
+        assert_eq!(attributes["code.lineno"], line_of("warn!("), "{protocol}");
+        assert_eq!(attributes["attempt"], "2", "{protocol}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_collector_it_exits_quickly_with_one_short_line() {
+    for protocol in PROTOCOLS {
+        let endpoint = unused_endpoint().expect("a free port");
+        let (output, elapsed) = run(
+            minimal()
+                .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)
+                .env("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
+            Duration::from_secs(30),
+        )
+        .expect("the example ends");
+        assert!(output.status.success(), "{protocol}: {output:?}");
+        assert!(
+            elapsed < Duration::from_secs(4),
+            "{protocol}: took {elapsed:?}"
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{protocol}: {stderr}");
+        assert!(stderr.len() < 250, "{protocol}: {stderr}");
+        assert!(
+            stderr.starts_with("oculus-tracing: ")
+                && stderr.contains(&format!(" to {endpoint} failed")),
+            "{protocol}: {stderr}"
+        );
+    }
+}
