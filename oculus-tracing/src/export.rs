@@ -24,12 +24,11 @@ pub(crate) struct Failures {
 
 impl Failures {
     fn note(&self, result: &OTelSdkResult) {
-        if let Err(error) = result {
-            if self.count.fetch_add(1, Ordering::Relaxed) == 0
-                && let Ok(mut first) = self.first.lock()
-            {
-                *first = Some(error.to_string());
-            }
+        if let Err(error) = result
+            && self.count.fetch_add(1, Ordering::Relaxed) == 0
+            && let Ok(mut first) = self.first.lock()
+        {
+            *first = Some(error.to_string());
         }
     }
 

@@ -26,6 +26,7 @@ pub(crate) struct Pipeline {
     /// Drives the gRPC channel, apart from whatever runtime the program runs.
     pub runtime: Option<tokio::runtime::Runtime>,
     pub failures: Arc<Failures>,
+    pub service_name: String,
     pub endpoint: String,
     pub shutdown_timeout: Duration,
 }
@@ -72,10 +73,18 @@ impl Drop for Guard {
         let timeout = pipeline.shutdown_timeout;
         let started = Instant::now();
         // Both at once, so an unreachable collector costs one timeout, not two.
+        let shut_logs = || pipeline.logger_provider.shutdown_with_timeout(timeout);
         let (spans, logs) = std::thread::scope(|scope| {
-            let logs = scope.spawn(|| pipeline.logger_provider.shutdown_with_timeout(timeout));
+            let logs = std::thread::Builder::new()
+                .name("oculus-tracing-shutdown".into())
+                .spawn_scoped(scope, shut_logs);
             let spans = pipeline.tracer_provider.shutdown_with_timeout(timeout);
-            (spans, logs.join().ok())
+            let logs = match logs {
+                Ok(thread) => thread.join().ok(),
+                // No thread to spare: one after the other, then.
+                Err(_) => Some(shut_logs()),
+            };
+            (spans, logs)
         });
         if let Some(runtime) = pipeline.runtime {
             // Not `drop`: that blocks, and panics inside an async context.
@@ -85,14 +94,16 @@ impl Drop for Guard {
         if failed > 0 {
             let reason = pipeline.failures.first().unwrap_or_default();
             eprintln!(
-                "oculus-tracing: {failed} export{} to {} failed, telemetry lost: {}",
+                "oculus-tracing ({}): {failed} export{} to {} failed, telemetry lost: {}",
+                pipeline.service_name,
                 if failed == 1 { "" } else { "s" },
                 pipeline.endpoint,
                 first_line(&reason, 120),
             );
         } else if spans.is_err() || !matches!(logs, Some(Ok(()))) {
             eprintln!(
-                "oculus-tracing: gave up flushing telemetry to {} after {:.1} s",
+                "oculus-tracing ({}): gave up flushing telemetry to {} after {:.1} s",
+                pipeline.service_name,
                 pipeline.endpoint,
                 started.elapsed().as_secs_f64()
             );

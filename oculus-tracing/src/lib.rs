@@ -236,7 +236,9 @@ impl Builder {
             Ok(exporters) => exporters,
             Err(error) => {
                 // Dropping a runtime inside the program's async context would panic.
-                runtime.map(tokio::runtime::Runtime::shutdown_background);
+                if let Some(runtime) = runtime {
+                    runtime.shutdown_background();
+                }
                 return Err(error.into());
             }
         };
@@ -309,6 +311,7 @@ impl Builder {
             logger_provider,
             runtime,
             failures,
+            service_name: settings.service_name,
             endpoint: settings.endpoint,
             shutdown_timeout: self.shutdown_timeout,
         });

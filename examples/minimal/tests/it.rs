@@ -108,7 +108,7 @@ async fn without_a_collector_it_exits_quickly_with_one_short_line() {
         assert_eq!(stderr.lines().count(), 1, "{protocol}: {stderr}");
         assert!(stderr.len() < 250, "{protocol}: {stderr}");
         assert!(
-            stderr.starts_with("oculus-tracing: ")
+            stderr.starts_with("oculus-tracing (minimal): ")
                 && stderr.contains(&format!(" to {endpoint} failed")),
             "{protocol}: {stderr}"
         );
