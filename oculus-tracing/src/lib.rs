@@ -331,6 +331,44 @@ fn layer_filter<S: Subscriber>(directives: &str) -> Result<impl Filter<S> + use<
 /// Whether `meta` comes from the exporter's own stack: one of [`EXPORTER_CRATES`] or
 /// any `opentelemetry*` crate.
 fn from_exporter(meta: &Metadata<'_>) -> bool {
-    let krate = meta.target().split("::").next().unwrap_or_default();
+    is_exporter_target(meta.target())
+}
+
+fn is_exporter_target(target: &str) -> bool {
+    let krate = target.split("::").next().unwrap_or_default();
     krate.starts_with("opentelemetry") || EXPORTER_CRATES.contains(&krate)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_exporter_target;
+
+    #[test]
+    fn the_exporters_own_crates_are_recognised() {
+        for target in [
+            "h2::codec",
+            "hyper",
+            "hyper_util::client::legacy",
+            "tonic::transport",
+            "tower::buffer::worker",
+            "reqwest::connect",
+            "opentelemetry",
+            "opentelemetry_sdk",
+            "opentelemetry-otlp",
+            "opentelemetry_otlp::exporter",
+            "tracing_opentelemetry::layer",
+        ] {
+            assert!(is_exporter_target(target), "{target}");
+        }
+        for target in [
+            "shop::front",
+            "h2o",
+            "hyperloop::x",
+            "tower_http::trace",
+            "my_tonic",
+            "",
+        ] {
+            assert!(!is_exporter_target(target), "{target}");
+        }
+    }
 }

@@ -88,6 +88,32 @@ async fn spans_and_logs_arrive_with_service_resource_and_source() {
     }
 }
 
+/// `OTEL_SERVICE_NAME` renames the program; a protocol that does not exist is named in
+/// one line and the default (gRPC) is used, so nothing is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_name_from_environment_and_a_bad_protocol_named() {
+    let capture = Capture::start().await.expect("collector starts");
+    let (output, _) = run(
+        minimal()
+            .env("OTEL_EXPORTER_OTLP_ENDPOINT", capture.endpoint("grpc"))
+            .env("OTEL_EXPORTER_OTLP_PROTOCOL", "carrier-pigeon")
+            .env("OTEL_SERVICE_NAME", "renamed"),
+        Duration::from_secs(30),
+    )
+    .expect("the example ends");
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "oculus-tracing: ignoring OTEL_EXPORTER_OTLP_PROTOCOL=\"carrier-pigeon\": \
+         expected grpc, http/protobuf or http/json\n"
+    );
+    let records = capture.finish().await.expect("records");
+    assert_eq!(records.spans.len(), 1);
+    assert_eq!(records.logs.len(), 3);
+    assert!(records.spans.iter().all(|s| s.service() == "renamed"));
+    assert!(records.logs.iter().all(|l| l.service() == "renamed"));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_collector_it_exits_quickly_with_one_short_line() {
     for protocol in PROTOCOLS {
