@@ -140,3 +140,27 @@ async fn without_a_collector_it_exits_quickly_with_one_short_line() {
         );
     }
 }
+
+/// A port that accepts connections (the kernel completes them) but never answers: each
+/// export gives up at its timeout, and the program still ends.
+#[test]
+fn a_collector_that_never_answers_delays_the_exit_by_a_bounded_time() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let endpoint = format!("http://{}", silent.local_addr().expect("its address"));
+    for protocol in ["grpc", "http/protobuf"] {
+        let (output, elapsed) = run(
+            minimal()
+                .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)
+                .env("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
+            Duration::from_secs(30),
+        )
+        .expect("the example ends");
+        assert!(output.status.success(), "{protocol}: {output:?}");
+        assert!(
+            elapsed < Duration::from_secs(6),
+            "{protocol}: took {elapsed:?}"
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{protocol}: {stderr}");
+    }
+}
