@@ -62,6 +62,19 @@ async fn spans_and_logs_arrive_with_service_resource_and_source() {
             "{protocol}"
         );
 
+        let mut sources = records.sources.clone();
+        sources.sort_unstable();
+        let expected: Vec<_> = ["info_span!(\"greet\"", "info!(", "warn!(", "error!("]
+            .into_iter()
+            .map(|call| {
+                (
+                    SOURCE_PATH.to_owned(),
+                    line_of(call).parse().expect("a line"),
+                )
+            })
+            .collect();
+        assert_eq!(sources, expected, "{protocol}: what the viewer jumps to");
+
         let mut levels: Vec<_> = records
             .logs
             .iter()

@@ -66,6 +66,9 @@ impl<T> Sent<T> {
 pub struct Records {
     pub spans: Vec<Sent<Span>>,
     pub logs: Vec<Sent<LogRecord>>,
+    /// The source locations the store lifted out of the records' `code.*` attributes,
+    /// the ones the viewer jumps to: (file, line), spans' then logs' of each block.
+    pub sources: Vec<(String, u32)>,
 }
 
 impl Records {
@@ -76,6 +79,11 @@ impl Records {
             let mut damage = None;
             SegmentBytes::new(&segment.path, &data).scan(|item| match item {
                 SegmentItem::Block { block, .. } => {
+                    let sources = block.spans.iter().filter_map(|span| span.source);
+                    let sources = sources.chain(block.logs.iter().filter_map(|log| log.source));
+                    records.sources.extend(
+                        sources.map(|source| (block.str(source.file_path).to_owned(), source.line)),
+                    );
                     let traces = oculus_collector::export::traces(&block);
                     for resource_spans in traces.resource_spans {
                         let resource = strings(resource_spans.resource.map(|r| r.attributes));
