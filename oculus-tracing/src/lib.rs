@@ -36,6 +36,7 @@ use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::logs::{self, SdkLoggerProvider};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::resource::TelemetryResourceDetector;
 use opentelemetry_sdk::trace::{self, SdkTracerProvider};
 use tracing::{Dispatch, Metadata, Subscriber};
 use tracing_subscriber::filter::{EnvFilter, FilterExt as _, filter_fn};
@@ -243,7 +244,10 @@ impl Builder {
             }
         };
 
+        // Not `Resource::builder()`: its detectors would read the environment again,
+        // past the precedence resolved above. Only the SDK's own attributes are kept.
         let resource = Resource::builder_empty()
+            .with_detector(Box::new(TelemetryResourceDetector))
             .with_service_name(settings.service_name.clone())
             .with_attributes(
                 settings

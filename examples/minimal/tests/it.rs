@@ -53,6 +53,11 @@ async fn spans_and_logs_arrive_with_service_resource_and_source() {
             "{protocol}"
         );
         assert_eq!(span.resource["team"], "tools,docs", "{protocol}");
+        assert_eq!(
+            span.resource["telemetry.sdk.language"], "rust",
+            "{protocol}"
+        );
+        assert!(span.resource.contains_key("process.pid"), "{protocol}");
         let attributes = strings(Some(span.record.attributes.clone()));
         assert_eq!(attributes["user"], "ada", "{protocol}");
         assert_eq!(attributes["code.file.path"], SOURCE_PATH, "{protocol}");
