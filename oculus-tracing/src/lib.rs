@@ -206,8 +206,10 @@ impl Builder {
             })
             .unwrap_or_else(|| DEFAULT_FILTER.to_owned());
 
-        // Checked before anything is started, so a typo costs nothing to undo.
-        layer_filter::<Registry>(&directives)?;
+        // Made before anything is started, so a typo costs nothing to undo.
+        let span_filter = layer_filter(&directives)?;
+        let log_filter = layer_filter(&directives)?;
+        let console_filter = layer_filter(&directives)?;
 
         let failures = Arc::new(export::Failures::default());
         // tonic binds its channel to the runtime current when it is built; one of our
@@ -289,22 +291,15 @@ impl Builder {
             .with_tracer(tracer_provider.tracer(env!("CARGO_PKG_NAME")))
             .with_location(true)
             .with_context_activation(true)
-            .with_filter(
-                layer_filter(&directives)?
-                    .and(filter_fn(move |meta| span_events || meta.is_span())),
-            );
-        let log_layer = OpenTelemetryTracingBridge::new(&logger_provider)
-            .with_filter(layer_filter(&directives)?);
-        let console_layer = match self.console {
-            true => Some(
-                tracing_subscriber::fmt::layer()
-                    .with_writer(std::io::stderr)
-                    .with_file(true)
-                    .with_line_number(true)
-                    .with_filter(layer_filter(&directives)?),
-            ),
-            false => None,
-        };
+            .with_filter(span_filter.and(filter_fn(move |meta| span_events || meta.is_span())));
+        let log_layer = OpenTelemetryTracingBridge::new(&logger_provider).with_filter(log_filter);
+        let console_layer = self.console.then(|| {
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_file(true)
+                .with_line_number(true)
+                .with_filter(console_filter)
+        });
         let subscriber = Registry::default()
             .with(console_layer)
             .with(span_layer)
