@@ -132,6 +132,33 @@ async fn service_name_from_environment_and_a_bad_protocol_named() {
     assert!(records.logs.iter().all(|l| l.service() == "renamed"));
 }
 
+/// At `RUST_LOG=trace` the exporter's own crates (h2, hyper, tonic, reqwest,
+/// opentelemetry...) log plenty while exporting; none of it is exported, or each export
+/// would feed the next.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_trace_level_the_exporter_does_not_export_itself() {
+    for protocol in ["grpc", "http/protobuf"] {
+        let capture = Capture::start().await.expect("collector starts");
+        let (output, _) = run(
+            minimal()
+                .env("OTEL_EXPORTER_OTLP_ENDPOINT", capture.endpoint(protocol))
+                .env("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)
+                .env("RUST_LOG", "trace"),
+            Duration::from_secs(30),
+        )
+        .expect("the example ends");
+        assert!(output.status.success(), "{protocol}: {output:?}");
+        let records = capture.finish().await.expect("records");
+        let bodies: Vec<_> = records
+            .logs
+            .iter()
+            .map(|log| log.record.body.clone().map(example_testkit::display))
+            .collect();
+        assert_eq!(records.logs.len(), 3, "{protocol}: {bodies:?}");
+        assert_eq!(records.spans.len(), 1, "{protocol}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_collector_it_exits_quickly_with_one_short_line() {
     for protocol in PROTOCOLS {
