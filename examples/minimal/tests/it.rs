@@ -3,7 +3,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use example_testkit::{Capture, PROTOCOLS, run, strings, unused_endpoint};
+use testkit::{Capture, PROTOCOLS, run, strings, unused_endpoint};
 
 const SOURCE: &str = include_str!("../src/main.rs");
 const SOURCE_PATH: &str = "examples/minimal/src/main.rs";
@@ -152,7 +152,7 @@ async fn at_trace_level_the_exporter_does_not_export_itself() {
         let bodies: Vec<_> = records
             .logs
             .iter()
-            .map(|log| log.record.body.clone().map(example_testkit::display))
+            .map(|log| log.record.body.clone().map(testkit::display))
             .collect();
         assert_eq!(records.logs.len(), 3, "{protocol}: {bodies:?}");
         assert_eq!(records.spans.len(), 1, "{protocol}");

@@ -19,6 +19,7 @@ pub async fn run(orders: u64) -> anyhow::Result<()> {
         .stdout(Stdio::piped())
         .spawn()
         .context("starting the worker")?;
+    // From here on an early return drops `worker` and with it its input: it then stops by itself.
     let stdout = worker.stdout.take().context("the worker's output")?;
     let first_line = tokio::task::spawn_blocking(move || {
         let mut line = String::new();

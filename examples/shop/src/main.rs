@@ -10,6 +10,9 @@ use std::net::SocketAddr;
 
 use clap::{Parser, Subcommand};
 
+/// Orders the demo places unless told otherwise.
+const DEFAULT_ORDERS: u64 = 12;
+
 #[derive(Debug, Parser)]
 #[command(about)]
 struct Args {
@@ -23,7 +26,7 @@ enum Mode {
     /// (what runs without a subcommand).
     Demo {
         /// Orders to place.
-        #[arg(long, default_value_t = 12)]
+        #[arg(long, default_value_t = DEFAULT_ORDERS)]
         orders: u64,
     },
     /// Serve the front until Ctrl-C: `GET /checkout/{order}` on `--listen`.
@@ -43,7 +46,9 @@ enum Mode {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    match Args::parse().command.unwrap_or(Mode::Demo { orders: 12 }) {
+    match Args::parse().command.unwrap_or(Mode::Demo {
+        orders: DEFAULT_ORDERS,
+    }) {
         Mode::Demo { orders } => demo::run(orders).await,
         Mode::Front { listen, worker } => front::serve_until_ctrl_c(listen, worker).await,
         Mode::Worker { listen } => worker::serve(listen).await,

@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashSet};
 use std::process::Command;
 use std::time::Duration;
 
-use example_testkit::{Capture, Records, run, unused_endpoint};
+use testkit::{Capture, Records, run, unused_endpoint};
 
 /// What `shop` places without arguments.
 const ORDERS: usize = 12;
