@@ -10,6 +10,10 @@ use std::str::FromStr;
 
 /// `OTEL_EXPORTER_OTLP_ENDPOINT`: the collector's base URL.
 pub const ENDPOINT_VAR: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+/// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`: the whole URL spans go to.
+pub const TRACES_ENDPOINT_VAR: &str = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
+/// `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`: the whole URL log records go to.
+pub const LOGS_ENDPOINT_VAR: &str = "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT";
 /// `OTEL_EXPORTER_OTLP_PROTOCOL`: `grpc`, `http/protobuf` or `http/json`.
 pub const PROTOCOL_VAR: &str = "OTEL_EXPORTER_OTLP_PROTOCOL";
 /// `OTEL_SERVICE_NAME`: the `service.name` resource attribute.
@@ -101,8 +105,12 @@ pub(crate) struct Explicit {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Settings {
     pub service_name: String,
-    /// Base URL without a trailing slash; HTTP appends `/v1/traces` and `/v1/logs`.
+    /// Base URL without a trailing slash.
     pub endpoint: String,
+    /// Where spans go: the base URL for gRPC, `/v1/traces` added for HTTP.
+    pub traces_url: String,
+    /// Where logs go: the base URL for gRPC, `/v1/logs` added for HTTP.
+    pub logs_url: String,
     pub protocol: Protocol,
     /// Resource attributes other than `service.name`, in order, keys unique.
     pub resource: Vec<(String, String)>,
@@ -126,20 +134,24 @@ impl Settings {
         let endpoint = explicit
             .endpoint
             .clone()
-            .or_else(|| {
-                env(ENDPOINT_VAR).and_then(|value| {
-                    let valid = value.starts_with("http://") || value.starts_with("https://");
-                    if !valid {
-                        problems.push(ConfigError::new(
-                            ENDPOINT_VAR,
-                            &value,
-                            "expected a URL starting with http:// or https://",
-                        ));
-                    }
-                    valid.then_some(value)
-                })
-            })
+            .or_else(|| url_from_env(ENDPOINT_VAR, env, &mut problems))
             .unwrap_or_else(|| protocol.default_endpoint().to_owned());
+        let endpoint = endpoint.trim_end_matches('/').to_owned();
+        // A signal's own variable is a whole URL, used as it is; the base URL gets the
+        // signal's path over HTTP. A builder endpoint beats both.
+        let mut signal_url = |var, path| {
+            explicit
+                .endpoint
+                .is_none()
+                .then(|| url_from_env(var, env, &mut problems))
+                .flatten()
+                .unwrap_or_else(|| match protocol {
+                    Protocol::Grpc => endpoint.clone(),
+                    Protocol::HttpProtobuf | Protocol::HttpJson => format!("{endpoint}{path}"),
+                })
+        };
+        let traces_url = signal_url(TRACES_ENDPOINT_VAR, "/v1/traces");
+        let logs_url = signal_url(LOGS_ENDPOINT_VAR, "/v1/logs");
 
         let mut resource = Vec::new();
         let mut service_name = explicit.service_name.clone();
@@ -163,12 +175,32 @@ impl Settings {
 
         let settings = Settings {
             service_name,
-            endpoint: endpoint.trim_end_matches('/').to_owned(),
+            endpoint,
+            traces_url,
+            logs_url,
             protocol,
             resource,
         };
         (settings, problems)
     }
+}
+
+/// The URL in `var`, if it holds one that starts with a scheme the exporters speak.
+fn url_from_env(
+    var: &'static str,
+    env: impl Fn(&str) -> Option<String>,
+    problems: &mut Vec<ConfigError>,
+) -> Option<String> {
+    let value = env(var)?;
+    if value.starts_with("http://") || value.starts_with("https://") {
+        return Some(value);
+    }
+    problems.push(ConfigError::new(
+        var,
+        &value,
+        "expected a URL starting with http:// or https://",
+    ));
+    None
 }
 
 /// Sets `key` to `value`, replacing an earlier value in place.
@@ -251,6 +283,8 @@ mod tests {
             Settings {
                 service_name: "svc".into(),
                 endpoint: "http://localhost:4317".into(),
+                traces_url: "http://localhost:4317".into(),
+                logs_url: "http://localhost:4317".into(),
                 protocol: Protocol::Grpc,
                 resource: Vec::new(),
             }
@@ -274,6 +308,8 @@ mod tests {
         );
         assert!(problems.is_empty(), "{problems:?}");
         assert_eq!(settings.endpoint, "http://collector:9999");
+        assert_eq!(settings.traces_url, "http://collector:9999/v1/traces");
+        assert_eq!(settings.logs_url, "http://collector:9999/v1/logs");
         assert_eq!(settings.protocol, Protocol::HttpJson);
         assert_eq!(settings.service_name, "renamed");
         assert_eq!(
@@ -299,6 +335,30 @@ mod tests {
                 (protocol, endpoint)
             );
         }
+    }
+
+    #[test]
+    fn a_signals_own_endpoint_is_used_as_it_is() {
+        let env = [
+            (PROTOCOL_VAR, "http/protobuf"),
+            (ENDPOINT_VAR, "http://collector:4318"),
+            (TRACES_ENDPOINT_VAR, "http://spans:1/custom"),
+        ];
+        let (settings, problems) = resolve(&explicit("svc"), &env);
+        assert!(problems.is_empty());
+        assert_eq!(settings.traces_url, "http://spans:1/custom");
+        assert_eq!(settings.logs_url, "http://collector:4318/v1/logs");
+
+        let (settings, _) = resolve(&explicit("svc"), &[(LOGS_ENDPOINT_VAR, "http://logs:2")]);
+        assert_eq!(settings.traces_url, "http://localhost:4317");
+        assert_eq!(settings.logs_url, "http://logs:2");
+
+        let program = Explicit {
+            endpoint: Some("http://mine:3".into()),
+            ..explicit("svc")
+        };
+        let (settings, _) = resolve(&program, &env);
+        assert_eq!(settings.traces_url, "http://mine:3/v1/traces");
     }
 
     #[test]
@@ -346,13 +406,23 @@ mod tests {
                 (PROTOCOL_VAR, "udp"),
                 (ENDPOINT_VAR, "localhost:4317"),
                 (RESOURCE_ATTRIBUTES_VAR, "a=1,broken"),
+                (LOGS_ENDPOINT_VAR, "logs:4317"),
             ],
         );
         assert_eq!(settings.protocol, Protocol::Grpc);
         assert_eq!(settings.endpoint, "http://localhost:4317");
         assert!(settings.resource.is_empty());
         let vars: Vec<_> = problems.iter().map(|p| p.var).collect();
-        assert_eq!(vars, [PROTOCOL_VAR, ENDPOINT_VAR, RESOURCE_ATTRIBUTES_VAR]);
+        assert_eq!(
+            vars,
+            [
+                PROTOCOL_VAR,
+                ENDPOINT_VAR,
+                LOGS_ENDPOINT_VAR,
+                RESOURCE_ATTRIBUTES_VAR
+            ]
+        );
+        assert_eq!(settings.logs_url, "http://localhost:4317");
         assert_eq!(
             problems[0].to_string(),
             "ignoring OTEL_EXPORTER_OTLP_PROTOCOL=\"udp\": expected grpc, http/protobuf or http/json"

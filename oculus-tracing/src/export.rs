@@ -13,7 +13,7 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::logs::{LogBatch, LogExporter};
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
-use crate::config::Protocol;
+use crate::config::{Protocol, Settings};
 
 /// Exports that failed, and the first reason.
 #[derive(Debug, Default)]
@@ -101,47 +101,45 @@ pub(crate) type Exporters = (
 /// Builds both exporters. For gRPC the caller must have entered the runtime that is to
 /// drive the channel: tonic binds its connection tasks to it.
 pub(crate) fn build(
-    protocol: Protocol,
-    endpoint: &str,
+    settings: &Settings,
     timeout: Duration,
     failures: &Arc<Failures>,
 ) -> Result<Exporters, ExporterBuildError> {
     use opentelemetry_otlp::{LogExporter, SpanExporter};
     // The protocol and endpoints are set explicitly: they were resolved already, and the
     // exporter's own reading of OTEL_* must not contradict them.
-    let (spans, logs) = match protocol {
+    let (spans, logs) = match settings.protocol {
         Protocol::Grpc => (
             SpanExporter::builder()
                 .with_tonic()
                 .with_protocol(opentelemetry_otlp::Protocol::Grpc)
-                .with_endpoint(endpoint)
+                .with_endpoint(&settings.traces_url)
                 .with_timeout(timeout)
                 .build()?,
             LogExporter::builder()
                 .with_tonic()
                 .with_protocol(opentelemetry_otlp::Protocol::Grpc)
-                .with_endpoint(endpoint)
+                .with_endpoint(&settings.logs_url)
                 .with_timeout(timeout)
                 .build()?,
         ),
         Protocol::HttpProtobuf | Protocol::HttpJson => {
-            let wire = if protocol == Protocol::HttpJson {
+            let wire = if settings.protocol == Protocol::HttpJson {
                 opentelemetry_otlp::Protocol::HttpJson
             } else {
                 opentelemetry_otlp::Protocol::HttpBinary
             };
-            // An explicit HTTP endpoint is taken verbatim, so the signal paths are added.
             (
                 SpanExporter::builder()
                     .with_http()
                     .with_protocol(wire)
-                    .with_endpoint(format!("{endpoint}/v1/traces"))
+                    .with_endpoint(&settings.traces_url)
                     .with_timeout(timeout)
                     .build()?,
                 LogExporter::builder()
                     .with_http()
                     .with_protocol(wire)
-                    .with_endpoint(format!("{endpoint}/v1/logs"))
+                    .with_endpoint(&settings.logs_url)
                     .with_timeout(timeout)
                     .build()?,
             )

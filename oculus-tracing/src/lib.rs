@@ -228,12 +228,7 @@ impl Builder {
         };
         let exporters = {
             let _entered = runtime.as_ref().map(tokio::runtime::Runtime::enter);
-            export::build(
-                settings.protocol,
-                &settings.endpoint,
-                self.export_timeout,
-                &failures,
-            )
+            export::build(&settings, self.export_timeout, &failures)
         };
         let (span_exporter, log_exporter) = match exporters {
             Ok(exporters) => exporters,
