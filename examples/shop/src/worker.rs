@@ -17,8 +17,10 @@ use crate::catalog::{BROKEN_SKU, STOCK_PER_SKU};
 /// Serves until Ctrl-C or the end of standard input (how the demo stops it), after
 /// printing `listening on http://ADDR` as its first line of output.
 pub async fn serve(listen: SocketAddr) -> anyhow::Result<()> {
+    // Span events too, to show both forms: the worker's events are also in its spans.
     let _telemetry = oculus_tracing::builder("shop-worker")
         .filter("info,shop=trace")
+        .span_events(true)
         .init();
     let listener = tokio::net::TcpListener::bind(listen)
         .await

@@ -62,6 +62,20 @@ fn check_one_trace_across_both_services(records: &Records, protocol: &str) {
         );
     }
 
+    // The worker sends its events as span events as well; the front only as logs.
+    let timed_out = worker.iter().any(|s| {
+        s.record.name == "SELECT stock"
+            && s.record.events.iter().any(|e| e.name == "query timed out")
+    });
+    assert!(
+        timed_out,
+        "{protocol}: the worker's events are in its spans"
+    );
+    assert!(
+        front.iter().all(|s| s.record.events.is_empty()),
+        "{protocol}"
+    );
+
     // A failed order: an error in each service, one trace.
     let failed_traces: HashSet<_> = worker
         .iter()
