@@ -1,5 +1,5 @@
 //! Where to export and as whom: builder calls, the standard `OTEL_*` variables and
-//! the defaults, resolved into one [`Settings`].
+//! the defaults, resolved into one set of settings.
 //!
 //! Precedence: a builder method the program called > the environment > the default.
 //! The service name given to `init`/`builder` is the program's default name, so
