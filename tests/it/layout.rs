@@ -122,6 +122,19 @@ fn the_viewer_library_never_links_a_server() {
     }
 }
 
+/// A user's program speaks OTLP to Oculus; it links none of Oculus' own crates.
+#[test]
+fn the_tracing_setup_links_no_oculus_crate() {
+    let deps = normal_dependencies("oculus-tracing");
+    assert!(
+        deps.contains("opentelemetry-otlp"),
+        "sanity: the walk sees direct deps"
+    );
+    for part in ["oculus-collector", "oculus-store", "oculus-viewer", "egui"] {
+        assert!(!deps.contains(part), "oculus-tracing depends on {part}");
+    }
+}
+
 /// `buf lint` with the root buf.yaml passes on proto/. `.ci/run` installs buf.
 #[test]
 fn the_segment_schema_passes_buf_lint() {
