@@ -33,9 +33,8 @@ mod progress;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use oculus_store::proto::{Block, BlockSummary};
 use oculus_store::{BlockReader, SegmentBytes, SegmentTail, Session, StoreError};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -54,6 +53,10 @@ const POLL_INTERVAL: Duration = Duration::from_millis(100);
 const STATUS_INTERVAL: Duration = Duration::from_secs(1);
 /// How often the counts are logged while they change.
 const LOG_INTERVAL: Duration = Duration::from_secs(30);
+/// How often the cursor is written while blocks are sent; at the end of each segment,
+/// when caught up and at the stop it is written too. A collector killed meanwhile
+/// sends the blocks of the last interval again.
+const CURSOR_SAVE_INTERVAL: Duration = Duration::from_millis(100);
 /// How long a stopping collector goes on sending what is left.
 const FINISH_GRACE: Duration = Duration::from_secs(5);
 /// How long to wait before reading again after the files could not be read.
@@ -120,6 +123,8 @@ impl Forwarding {
                 live_session: session.to_path_buf(),
                 finishing: finishing.clone(),
                 backoff: Backoff::default(),
+                saved_at: Instant::now(),
+                saved: None,
             };
             tasks.spawn(task.run(queue));
         }
@@ -277,7 +282,8 @@ async fn report_status(
 
 /// Why a task stopped following a session.
 enum Stop {
-    /// The collector is stopping and everything on disk was sent.
+    /// The collector is stopping, and everything on disk was sent or the destination
+    /// cannot take it now.
     Finishing,
 }
 
@@ -290,17 +296,24 @@ struct Follower {
     live_session: PathBuf,
     finishing: watch::Receiver<bool>,
     backoff: Backoff,
+    /// When the cursor was last written, and where it was.
+    saved_at: Instant,
+    saved: Option<Position>,
 }
 
 impl Follower {
     async fn run(mut self, queue: Vec<(Session, Cursor)>) {
         for (session, mut cursor) in queue {
             match self.forward_session(&session, &mut cursor).await {
-                Ok(()) => {
+                Ok(()) if session.path.is_dir() => {
                     cursor.done = true;
                     self.save(&cursor);
                 }
-                Err(Stop::Finishing) => return,
+                Ok(()) => {}
+                Err(Stop::Finishing) => {
+                    self.save_if_moved(&cursor);
+                    return;
+                }
             }
         }
     }
@@ -319,6 +332,14 @@ impl Follower {
         loop {
             let segments = match session.segments() {
                 Ok(segments) => segments,
+                Err(_) if !live && !session.path.is_dir() => {
+                    tracing::warn!(
+                        destination = %self.destination,
+                        session = %session.path.display(),
+                        "the session was deleted before it was forwarded"
+                    );
+                    return Ok(());
+                }
                 Err(error) => {
                     tracing::warn!(destination = %self.destination, %error, "cannot list the segments to forward; trying again");
                     self.pause(READ_RETRY).await?;
@@ -408,13 +429,14 @@ impl Follower {
         .map_err(|e| Failure::Read(StoreError::io(path, std::io::Error::other(e))))?;
         let (data, locations, damage) = read.map_err(Failure::Read)?;
         self.report_damage(&damage);
-        let mut reader = BlockReader::new(path);
+        let mut source = BlockSource {
+            reader: BlockReader::new(path),
+            bytes: SourceBytes::Mapped(Arc::new(data)),
+        };
         for (offset, frame_bytes) in locations {
-            let block = reader
-                .raw_block(&data[..], offset, frame_bytes)
-                .map_err(Failure::Read)
-                .map(|raw| (raw.offset + u64::from(raw.frame_bytes), raw.decode()))?;
-            self.send_decoded(path, offset, block, cursor).await?;
+            let prepared;
+            (source, prepared) = source.prepare(path, offset, frame_bytes).await?;
+            self.send_prepared(prepared, cursor).await?;
         }
         Ok(())
     }
@@ -428,30 +450,40 @@ impl Follower {
     ) -> Result<(), Failure> {
         let mut tail = SegmentTail::open(path).map_err(Failure::Read)?;
         let file = std::fs::File::open(path).map_err(|e| Failure::Read(StoreError::io(path, e)))?;
-        let mut reader = BlockReader::new(path);
+        let mut source = BlockSource {
+            reader: BlockReader::new(path),
+            bytes: SourceBytes::Growing(Arc::new(file)),
+        };
         loop {
-            let mut locations = Vec::new();
             let from = cursor.position.offset;
-            let poll = tail
-                .poll_raw(|raw| {
+            // After an outage the tail may have a whole segment to read: not on the
+            // runtime's threads, which the receivers need.
+            let polled = tokio::task::spawn_blocking(move || {
+                let mut locations = Vec::new();
+                let poll = tail.poll_raw(|raw| {
                     if raw.offset >= from {
                         locations.push((raw.offset, raw.frame_bytes));
                     }
-                })
-                .map_err(Failure::Read)?;
+                });
+                (tail, locations, poll)
+            })
+            .await
+            .map_err(|e| Failure::Read(StoreError::io(path, std::io::Error::other(e))))?;
+            let (moved_back, locations, poll) = polled;
+            tail = moved_back;
+            let poll = poll.map_err(Failure::Read)?;
             self.report_damage(&poll.damage);
             let found = !locations.is_empty();
             for (offset, frame_bytes) in locations {
-                let block = reader
-                    .raw_block(&file, offset, frame_bytes)
-                    .map_err(Failure::Read)
-                    .map(|raw| (raw.offset + u64::from(raw.frame_bytes), raw.decode()))?;
-                self.send_decoded(path, offset, block, cursor).await?;
+                let prepared;
+                (source, prepared) = source.prepare(path, offset, frame_bytes).await?;
+                self.send_prepared(prepared, cursor).await?;
             }
             if poll.sealed {
                 return Ok(());
             }
             if !found {
+                self.save_if_moved(cursor);
                 if live {
                     self.counts.caught_up(&self.accepted);
                 }
@@ -460,26 +492,20 @@ impl Follower {
         }
     }
 
-    /// Sends one block read from `path` at `offset`, then moves the cursor past it.
-    async fn send_decoded(
+    /// Sends one prepared block, then moves the cursor past it.
+    async fn send_prepared(
         &mut self,
-        path: &Path,
-        offset: u64,
-        (next, decoded): (
-            u64,
-            Result<(BlockSummary, Block), oculus_store::CorruptionKind>,
-        ),
+        prepared: Prepared,
         cursor: &mut Cursor,
     ) -> Result<(), Failure> {
-        match decoded {
-            Ok((summary, block)) => self.send_block(&block, &summary).await?,
-            Err(kind) => {
-                let damage = oculus_store::Corruption::new(path, offset, kind);
-                self.report_damage(&[damage]);
-            }
+        match prepared.block {
+            Ok(block) => self.send_block(block).await?,
+            Err(damage) => self.report_damage(&[damage]),
         }
-        cursor.position.offset = next;
-        self.save(cursor);
+        cursor.position.offset = prepared.next;
+        if self.saved_at.elapsed() >= CURSOR_SAVE_INTERVAL {
+            self.save(cursor);
+        }
         Ok(())
     }
 
@@ -489,23 +515,29 @@ impl Follower {
         }
     }
 
-    fn save(&self, cursor: &Cursor) {
+    fn save(&mut self, cursor: &Cursor) {
+        self.saved_at = Instant::now();
+        self.saved = Some(cursor.position);
         // Not fatal: a restart would send again from the last cursor written.
         if let Err(error) = cursor.save() {
             tracing::warn!(destination = %self.destination, %error, "cannot write the forwarding cursor");
         }
     }
 
-    /// Sends each export request of a block until the destination took or refused it.
-    async fn send_block(&mut self, block: &Block, summary: &BlockSummary) -> Result<(), Failure> {
-        let (exports, broken) = client::exports(block, summary);
-        if let Some(error) = broken {
-            tracing::error!(destination = %self.destination, %error, "stored metrics cannot be forwarded");
-            self.counts
-                .failed
-                .fetch_add(u64::from(summary.metric_points), Ordering::Relaxed);
+    /// Writes the cursor if it moved since it was last written.
+    fn save_if_moved(&mut self, cursor: &Cursor) {
+        if self.saved != Some(cursor.position) {
+            self.save(cursor);
         }
-        for export in exports {
+    }
+
+    /// Sends each export request of a block until the destination took or refused it.
+    async fn send_block(&mut self, block: client::BlockExports) -> Result<(), Failure> {
+        if let Some((error, records)) = block.broken {
+            tracing::error!(destination = %self.destination, %error, "stored metrics cannot be forwarded");
+            self.counts.failed.fetch_add(records, Ordering::Relaxed);
+        }
+        for export in block.exports {
             loop {
                 match self.client.send(&export.request).await {
                     Outcome::Accepted { rejected, message } => {
@@ -521,7 +553,7 @@ impl Follower {
                             tracing::info!(destination = %self.destination, "the destination takes records again");
                         }
                         self.backoff.reset();
-                        self.counts.set_error(None);
+                        self.counts.set_error(None, false);
                         break;
                     }
                     Outcome::Retry { hint, reason } => {
@@ -532,10 +564,16 @@ impl Follower {
                         } else {
                             tracing::debug!(destination = %self.destination, %reason, ?wait, "retrying");
                         }
-                        self.counts.set_error(Some(reason));
-                        // Owed even while the collector stops, until the stop's grace
-                        // ends the task.
-                        tokio::time::sleep(wait).await;
+                        self.counts.set_error(Some(reason), true);
+                        // A stopping collector tries once more, then leaves the rest
+                        // behind the cursor for its next start.
+                        if self.is_finishing() {
+                            return Err(Failure::Stop(Stop::Finishing));
+                        }
+                        tokio::select! {
+                            () = tokio::time::sleep(wait) => {}
+                            _ = self.finishing.changed() => {}
+                        }
                     }
                     Outcome::Rejected { reason } => {
                         tracing::error!(
@@ -547,8 +585,7 @@ impl Follower {
                         self.counts
                             .failed
                             .fetch_add(export.records, Ordering::Relaxed);
-                        self.counts.set_error(Some(reason));
-                        self.counts.retrying.store(false, Ordering::Relaxed);
+                        self.counts.set_error(Some(reason), false);
                         break;
                     }
                 }
@@ -575,6 +612,55 @@ impl Follower {
         }
         tokio::time::sleep(wait).await;
         Ok(())
+    }
+}
+
+/// Where a segment's blocks are read back from: moved to the blocking pool and back
+/// for each block, as reading, decoding and converting one can take milliseconds.
+struct BlockSource {
+    reader: BlockReader,
+    bytes: SourceBytes,
+}
+
+enum SourceBytes {
+    /// A sealed segment, mapped.
+    Mapped(Arc<oculus_store::SegmentData>),
+    /// The active segment, read with `pread`.
+    Growing(Arc<std::fs::File>),
+}
+
+/// A block read back and made into export requests, and where the next one starts.
+struct Prepared {
+    next: u64,
+    block: Result<client::BlockExports, oculus_store::Corruption>,
+}
+
+impl BlockSource {
+    async fn prepare(
+        mut self,
+        path: &Path,
+        offset: u64,
+        frame_bytes: u32,
+    ) -> Result<(Self, Prepared), Failure> {
+        let owned_path = path.to_path_buf();
+        let prepared = tokio::task::spawn_blocking(move || {
+            let raw = match &self.bytes {
+                SourceBytes::Mapped(data) => self.reader.raw_block(&data[..], offset, frame_bytes),
+                SourceBytes::Growing(file) => self.reader.raw_block(&**file, offset, frame_bytes),
+            };
+            let prepared = raw.map(|raw| Prepared {
+                next: raw.offset + u64::from(raw.frame_bytes),
+                block: raw
+                    .decode()
+                    .map(|(summary, block)| client::exports(&block, &summary))
+                    .map_err(|kind| oculus_store::Corruption::new(&owned_path, offset, kind)),
+            });
+            (self, prepared)
+        })
+        .await
+        .map_err(|e| Failure::Read(StoreError::io(path, std::io::Error::other(e))))?;
+        let (source, prepared) = prepared;
+        Ok((source, prepared.map_err(Failure::Read)?))
     }
 }
 

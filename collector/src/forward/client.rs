@@ -43,9 +43,17 @@ pub struct Export {
     pub records: u64,
 }
 
+/// The export requests of one block.
+#[derive(Debug)]
+pub struct BlockExports {
+    pub exports: Vec<Export>,
+    /// Why the block's metrics cannot be sent, and how many points they hold.
+    pub broken: Option<(String, u64)>,
+}
+
 /// The export requests a block becomes, one per signal it holds. A stored metric
 /// that no longer decodes is damage: the block's metrics are reported as failed.
-pub fn exports(block: &Block, summary: &BlockSummary) -> (Vec<Export>, Option<String>) {
+pub fn exports(block: &Block, summary: &BlockSummary) -> BlockExports {
     let mut exports = Vec::new();
     let mut broken = None;
     if !block.spans.is_empty() {
@@ -74,10 +82,15 @@ pub fn exports(block: &Block, summary: &BlockSummary) -> (Vec<Export>, Option<St
                 }),
                 records: u64::from(summary.metric_points),
             }),
-            Err(error) => broken = Some(format!("a stored metric does not decode: {error}")),
+            Err(error) => {
+                broken = Some((
+                    format!("a stored metric does not decode: {error}"),
+                    u64::from(summary.metric_points),
+                ));
+            }
         }
     }
-    (exports, broken)
+    BlockExports { exports, broken }
 }
 
 /// What a destination answered.

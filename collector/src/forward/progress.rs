@@ -66,8 +66,9 @@ impl Counts {
         self.settled.store(owed - done, Ordering::Relaxed);
     }
 
-    pub fn set_error(&self, error: Option<String>) {
-        self.retrying.store(error.is_some(), Ordering::Relaxed);
+    /// The last failure (none after a success), and whether it is being retried.
+    pub fn set_error(&self, error: Option<String>, retrying: bool) {
+        self.retrying.store(retrying, Ordering::Relaxed);
         if let Ok(mut last) = self.last_error.lock() {
             *last = error;
         }

@@ -485,3 +485,71 @@ async fn retry_after_is_honoured_before_sending_again() {
     assert!(log.contains("retrying with back-off"), "{log}");
     assert!(log.contains("the destination takes records again"), "{log}");
 }
+
+#[test]
+fn a_malformed_forward_url_is_refused_at_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let output = Command::new(env!("CARGO_BIN_EXE_oculus-collector"))
+        .args(["serve", "--grpc", "127.0.0.1:0", "--http", "127.0.0.1:0"])
+        .args(["--forward", "https://tempo:4318"])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .output()
+        .expect("runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr
+            .contains("`https://tempo:4318`: a forward destination starts with grpc:// or http://"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_while_the_destination_is_down_leaves_the_rest_for_the_next_start() {
+    let first_dir = tempfile::tempdir().expect("tempdir");
+    let second_dir = tempfile::tempdir().expect("tempdir");
+    let second_grpc = format!("127.0.0.1:{}", free_port());
+    let forward = format!("grpc://{second_grpc}");
+    let first_args = [
+        "--grpc",
+        "127.0.0.1:0",
+        "--http",
+        "127.0.0.1:0",
+        "--forward",
+        &forward,
+    ];
+
+    let first = Serving::start(&first_args, first_dir.path());
+    send_batches(first.grpc, 0..3).await;
+    let stopping = Instant::now();
+    let log = tokio::task::spawn_blocking(move || first.stop())
+        .await
+        .expect("joined");
+    // It tries once more and leaves, rather than waiting out the stop's grace.
+    assert!(stopping.elapsed() < Duration::from_secs(4), "{log}");
+    assert!(
+        log.lines().any(|line| line.contains("forwarding stopped")
+            && line.contains("forwarded=0 pending=15 failed=0")),
+        "{log}"
+    );
+
+    let second = Serving::start(
+        &["--grpc", second_grpc.as_str(), "--http", "127.0.0.1:0"],
+        second_dir.path(),
+    );
+    let first = Serving::start(&first_args, first_dir.path());
+    wait_for("the records of the earlier run", || {
+        spans_at(second_dir.path()) == 3 * SPANS_PER_BATCH as usize
+    });
+    tokio::task::spawn_blocking(move || first.stop())
+        .await
+        .expect("joined");
+    tokio::task::spawn_blocking(move || second.stop())
+        .await
+        .expect("joined");
+    assert_eq!(
+        first_of_each(&exported(second_dir.path()).1),
+        exported(first_dir.path()).1
+    );
+}
