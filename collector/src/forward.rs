@@ -296,7 +296,7 @@ struct Follower {
     live_session: PathBuf,
     finishing: watch::Receiver<bool>,
     backoff: Backoff,
-    /// When the cursor was last written, and where it was.
+    /// When the cursor was last written, and where it was (in the session followed).
     saved_at: Instant,
     saved: Option<Position>,
 }
@@ -304,6 +304,7 @@ struct Follower {
 impl Follower {
     async fn run(mut self, queue: Vec<(Session, Cursor)>) {
         for (session, mut cursor) in queue {
+            self.saved = None;
             match self.forward_session(&session, &mut cursor).await {
                 Ok(()) if session.path.is_dir() => {
                     cursor.done = true;

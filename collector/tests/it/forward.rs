@@ -553,3 +553,80 @@ async fn a_stop_while_the_destination_is_down_leaves_the_rest_for_the_next_start
         exported(first_dir.path()).1
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarding_over_http_reaches_another_oculus() {
+    let second = crate::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("http://{}", second.collector.http_addr());
+    let first = Serving::start(
+        &[
+            "--grpc",
+            "127.0.0.1:0",
+            "--http",
+            "127.0.0.1:0",
+            "--forward",
+            &url,
+        ],
+        dir.path(),
+    );
+    send_batches(first.grpc, 0..3).await;
+    let second_dir = second.dir.path().to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        wait_for("the records over HTTP", || {
+            spans_at(&second_dir) == 3 * SPANS_PER_BATCH as usize
+        });
+    })
+    .await
+    .expect("joined");
+    let log = tokio::task::spawn_blocking(move || first.stop())
+        .await
+        .expect("joined");
+    assert!(log.contains("forwarded=15 pending=0 failed=0"), "{log}");
+    let blocks = second.finish().await;
+    assert_eq!(blocks.iter().map(|b| b.logs.len()).sum::<usize>(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_destination_that_never_answers_does_not_slow_receiving() {
+    // Takes connections and never answers on them.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let addr = silent.local_addr().expect("bound");
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = silent.accept().await {
+            held.push(stream);
+        }
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("grpc://{addr}");
+    let serving = Serving::start(
+        &[
+            "--grpc",
+            "127.0.0.1:0",
+            "--http",
+            "127.0.0.1:0",
+            "--forward",
+            &url,
+        ],
+        dir.path(),
+    );
+    let exporter = sdk_exporter(serving.grpc);
+    for n in 0..20 {
+        let started = Instant::now();
+        exporter.export(batch(n)).await.expect("accepted");
+        // Generous for a loaded machine; a forwarder in the way would take the
+        // destination's whole timeout (30 s).
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "export {n} waited"
+        );
+    }
+    let session = live_session(dir.path());
+    wait_for("the records to be counted as pending", || {
+        forward_json(&session)["destinations"][0]["pending"] == 20 * SPANS_PER_BATCH
+    });
+    serving.kill();
+}
