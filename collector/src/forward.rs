@@ -195,8 +195,19 @@ fn sessions_to_forward(
             continue;
         }
         let path = session.path.join(&file_name);
-        let cursor =
-            Cursor::load(&path, &name).map_err(|source| ForwardError::Cursor { path, source })?;
+        let cursor = match Cursor::load(&path, &name) {
+            Ok(cursor) => cursor,
+            // Sending the session again costs duplicates; skipping it would lose it.
+            Err(error) => {
+                tracing::warn!(
+                    destination = %name,
+                    path = %path.display(),
+                    %error,
+                    "unreadable forwarding cursor; the session is sent again from its start"
+                );
+                Some(Cursor::start(&path, &name))
+            }
+        };
         if let Some(cursor) = cursor.filter(|cursor| !cursor.done) {
             backlog += records_past(&session, cursor.position);
             queue.push((session, cursor));
@@ -674,5 +685,60 @@ enum Failure {
 impl From<Stop> for Failure {
     fn from(stop: Stop) -> Self {
         Self::Stop(stop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn earlier_sessions_are_resumed_from_their_cursors_and_a_damaged_one_from_the_start() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let destination: Destination = "grpc://x:1".parse().expect("valid");
+        let session = |name: &str| {
+            let path = root.path().join("sessions").join(name);
+            std::fs::create_dir_all(&path).expect("created");
+            path
+        };
+        let (done, resumed, damaged, never, live) = (
+            session("a"),
+            session("b"),
+            session("c"),
+            session("d"),
+            session("e"),
+        );
+        let cursor_at = |dir: &Path, text: &str| {
+            std::fs::write(dir.join(destination.cursor_file_name()), text).expect("written");
+        };
+        cursor_at(
+            &done,
+            r#"{"destination":"grpc://x:1","segment":2,"offset":9,"done":true}"#,
+        );
+        cursor_at(
+            &resumed,
+            r#"{"destination":"grpc://x:1","segment":3,"offset":40,"done":false}"#,
+        );
+        cursor_at(&damaged, "{");
+        let (queue, backlog) = sessions_to_forward(&destination, root.path(), &live).expect("read");
+        let owed: Vec<(&Path, Position)> = queue
+            .iter()
+            .map(|(session, cursor)| (session.path.as_path(), cursor.position))
+            .collect();
+        let at = |segment, offset| Position { segment, offset };
+        assert_eq!(
+            owed,
+            [
+                (resumed.as_path(), at(3, 40)),
+                (damaged.as_path(), at(0, 0)),
+                (live.as_path(), at(0, 0)),
+            ],
+            "{never:?} was never forwarded to this destination"
+        );
+        assert_eq!(backlog, 0, "no segments");
+        assert!(
+            live.join(destination.cursor_file_name()).is_file(),
+            "the live session's cursor is written at once"
+        );
     }
 }
