@@ -10,11 +10,13 @@
 //!   `SegmentTail`, each block read back by its offset and sent as one OTLP export
 //!   request per signal it holds. Blocks reach a destination in the order they were
 //!   written.
-//! - After the destination acknowledged a block, the destination's cursor (segment
-//!   and offset of the next block, `cursor.rs`) is replaced in the session directory.
-//!   A restart resumes there, in that session and in every earlier one whose cursor
-//!   is not done. Delivery is at least once, as OTLP's own: a block acknowledged but
-//!   not yet recorded when the collector was killed is sent again.
+//! - The destination's cursor (segment and offset of the next block, `cursor.rs`) is
+//!   replaced in the session directory only past blocks the destination acknowledged
+//!   (or refused for good): at most every 100 ms while sending, and whenever the task
+//!   caught up, ends a segment or stops. A restart resumes there, in that session and
+//!   in every earlier one whose cursor is not done. Delivery is at least once, as
+//!   OTLP's own: blocks acknowledged in the last 100 ms before the collector was
+//!   killed are sent again.
 //! - A destination that asks to retry (gRPC UNAVAILABLE and the other retryable codes,
 //!   HTTP 429/502/503/504, no answer) is tried again with exponential back-off and
 //!   jitter (`backoff.rs`), after its RetryInfo or `Retry-After` when it gives one.
