@@ -411,6 +411,7 @@ impl Follower {
                         segment: sequence + 1,
                         offset: 0,
                     };
+                    self.save_if_moved(cursor);
                 }
                 Err(Failure::Stop(stop)) => return Err(stop),
                 Err(Failure::Read(error)) => {
