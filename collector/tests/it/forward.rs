@@ -630,3 +630,74 @@ async fn a_destination_that_never_answers_does_not_slow_receiving() {
     });
     serving.kill();
 }
+
+/// A gRPC receiver that asks the first request to come back after two seconds
+/// (UNAVAILABLE with RetryInfo) and takes the next, recording when each came.
+#[derive(Clone, Default)]
+struct Busy {
+    arrivals: Arc<Mutex<Vec<Instant>>>,
+}
+
+#[tonic::async_trait]
+impl TraceService for Busy {
+    async fn export(
+        &self,
+        _: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        let mut arrivals = self.arrivals.lock().expect("not poisoned");
+        arrivals.push(Instant::now());
+        if arrivals.len() == 1 {
+            return Err(
+                <tonic::Status as tonic_types::StatusExt>::with_error_details(
+                    tonic::Code::Unavailable,
+                    "busy",
+                    tonic_types::ErrorDetails::with_retry_info(Some(Duration::from_secs(2))),
+                ),
+            );
+        }
+        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_retry_info_is_honoured_before_sending_again() {
+    let busy = Busy::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let addr = listener.local_addr().expect("bound");
+    let app = axum::Router::new().route_service(
+        "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+        TraceServiceServer::new(busy.clone()),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("grpc://{addr}");
+    let serving = Serving::start(
+        &[
+            "--grpc",
+            "127.0.0.1:0",
+            "--http",
+            "127.0.0.1:0",
+            "--forward",
+            &url,
+        ],
+        dir.path(),
+    );
+    sdk_exporter(serving.grpc)
+        .export(batch(0))
+        .await
+        .expect("accepted");
+    let session = live_session(dir.path());
+    wait_for("the batch to be forwarded", || {
+        forward_json(&session)["destinations"][0]["forwarded"] == SPANS_PER_BATCH
+    });
+    let times = busy.arrivals.lock().expect("lock").clone();
+    assert_eq!(times.len(), 2, "one refusal, one success");
+    let waited = times[1] - times[0];
+    assert!(
+        waited >= Duration::from_secs(2),
+        "sent again after {waited:?}"
+    );
+    serving.kill();
+}
