@@ -10,6 +10,7 @@
 pub mod budget;
 pub mod cli;
 pub mod export;
+pub mod forward;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;

@@ -108,6 +108,11 @@ struct ServeArgs {
     /// Lowered if need be to fit the open-files limit.
     #[arg(long, default_value_t = 4096, value_name = "COUNT", value_parser = clap::value_parser!(u64).range(1..))]
     max_connections: u64,
+    /// Send everything received on to this OTLP receiver too (`grpc://host:port` or
+    /// `http://host:port[/prefix]`); repeatable. Sent from the segments, resumed after
+    /// an outage or a restart.
+    #[arg(long = "forward", value_name = "URL")]
+    forward: Vec<oculus_collector::forward::Destination>,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -186,7 +191,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     } else if !grpc.ip().is_loopback() || !http.ip().is_loopback() {
         tracing::warn!("listening on a non-loopback address: other machines can send data");
     }
-    let mut config = Config::new(grpc, http, args.endpoint.data_dir());
+    let data_dir = args.endpoint.data_dir();
+    let mut config = Config::new(grpc, http, data_dir.clone());
     config.max_message_bytes = args.max_message_bytes;
     config.max_inflight_bytes = args.max_inflight_bytes;
     if let Some(level) = args.zstd_level {
@@ -231,10 +237,23 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             session = %collector.session().display(),
             "receiving OTLP"
         );
+        let forwarding = match oculus_collector::forward::Forwarding::start(
+            &args.forward,
+            &data_dir,
+            collector.session(),
+            std::sync::Arc::clone(collector.counters()),
+        ) {
+            Ok(forwarding) => forwarding,
+            Err(error) => {
+                collector.shutdown().await?;
+                return Err(error.into());
+            }
+        };
         stop.await;
         tracing::info!("stopping: finishing in-flight requests");
         let counters = std::sync::Arc::clone(collector.counters());
         collector.shutdown().await?;
+        forwarding.finish().await;
         let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
         tracing::info!(
             spans = load(&counters.spans),

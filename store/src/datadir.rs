@@ -9,6 +9,9 @@
 //!                                     once it ended, when and how (stop or recovery)
 //!             segment-00000001.oseg   sealed
 //!             segment-00000002.oseg   active (no footer yet)
+//!             forward-….cursor.json   with `serve --forward`: what a destination took
+//!             forward.json            and the forwarding counts (the collector's
+//!                                     `forward.rs`; no reader of segments needs them)
 //! ```
 //!
 //! Sessions sort by name in start order. Within a session only the highest-numbered

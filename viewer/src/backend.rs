@@ -297,6 +297,7 @@ impl Engine {
                         .record(now, self.index.logs.len() + self.index.spans.len());
                 }
             }
+            dirty |= self.read_forwarding(now);
             // A sliding time range moves on a timer, not with each frame or record.
             if now.duration_since(last_slide) >= SLIDE_INTERVAL {
                 last_slide = now;
@@ -323,8 +324,26 @@ impl Engine {
     /// anything was.
     pub fn poll(&mut self) -> bool {
         self.discover();
+        self.read_forwarding(Instant::now());
         let report = self.library.poll(&mut self.index);
         self.take_report(report)
+    }
+
+    /// Reads the forwarding counts of the live runs again, once a second; returns
+    /// whether they changed.
+    fn read_forwarding(&mut self, now: Instant) -> bool {
+        if !self.status.forwarding_due(now) {
+            return false;
+        }
+        let live = self.library.live_sessions();
+        let live_paths = self
+            .library
+            .sessions
+            .iter()
+            .zip(live)
+            .filter(|(_, live)| *live)
+            .map(|(session, _)| session.path.as_path());
+        self.status.read_forwarding(now, live_paths)
     }
 
     fn discover(&mut self) {

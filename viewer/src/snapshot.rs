@@ -428,6 +428,25 @@ pub struct Status {
     pub damage: Vec<Damage>,
     /// A short message for the user (an editor jump that failed, say).
     pub notice: Option<String>,
+    /// What the collector of a live run forwards, per destination (`serve --forward`).
+    pub forwarding: Vec<Forwarding>,
+}
+
+/// One `--forward` destination's counts, as its collector last wrote them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Forwarding {
+    /// The destination's URL (`grpc://jaeger:4317`).
+    pub destination: String,
+    /// Records the destination took.
+    pub forwarded: u64,
+    /// Records accepted and not yet sent.
+    pub pending: u64,
+    /// Records the destination refused for good, or that could not be read.
+    pub failed: u64,
+    /// The destination asked to retry, or could not be reached; sending goes on.
+    pub retrying: bool,
+    /// The last failure, until a send succeeds.
+    pub error: Option<String>,
 }
 
 /// The addresses of a collector's OTLP receivers.

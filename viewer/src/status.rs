@@ -1,16 +1,23 @@
-//! The status line's state: who collects, the damage found, the last notice and the
-//! rate records arrive at.
+//! The status line's state: who collects, the damage found, the last notice, the
+//! rate records arrive at and what a live run's collector forwards.
 
 use std::collections::VecDeque;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::model::Index;
-use crate::snapshot::{Damage, Loading, Receivers, Status};
+use crate::snapshot::{Damage, Forwarding, Loading, Receivers, Status};
 
 /// Damage reports kept for the status line, newest last.
 const MAX_DAMAGE: usize = 20;
 /// How far back the rate of arriving records looks.
 const RATE_WINDOW: Duration = Duration::from_secs(3);
+/// How often the forwarding counts are read again; the collector replaces them about
+/// once a second.
+const FORWARDING_INTERVAL: Duration = Duration::from_secs(1);
+/// The file in a session directory where its collector keeps its forwarding counts
+/// (the collector's `forward/progress.rs` writes it).
+pub const FORWARDING_FILE: &str = "forward.json";
 
 /// What the status line reports besides the index's counts.
 pub(crate) struct StatusLine {
@@ -20,6 +27,8 @@ pub(crate) struct StatusLine {
     damage: Vec<Damage>,
     pub notice: Option<String>,
     pub rate: RateMeter,
+    forwarding: Vec<Forwarding>,
+    forwarding_read: Option<Instant>,
 }
 
 impl StatusLine {
@@ -30,7 +39,35 @@ impl StatusLine {
             damage: Vec::new(),
             notice: None,
             rate: RateMeter::default(),
+            forwarding: Vec::new(),
+            forwarding_read: None,
         }
+    }
+
+    /// Whether a second passed since the forwarding counts were last read.
+    pub fn forwarding_due(&self, now: Instant) -> bool {
+        self.forwarding_read
+            .is_none_or(|read| now.duration_since(read) >= FORWARDING_INTERVAL)
+    }
+
+    /// Reads the forwarding counts of the live sessions again, if a second has passed;
+    /// returns whether they changed. A run whose collector forwards nothing has no
+    /// counts file.
+    pub fn read_forwarding<'a>(
+        &mut self,
+        now: Instant,
+        live: impl Iterator<Item = &'a Path>,
+    ) -> bool {
+        if !self.forwarding_due(now) {
+            return false;
+        }
+        self.forwarding_read = Some(now);
+        let forwarding: Vec<Forwarding> = live
+            .flat_map(|session| read_forwarding_file(&session.join(FORWARDING_FILE)))
+            .collect();
+        let changed = forwarding != self.forwarding;
+        self.forwarding = forwarding;
+        changed
     }
 
     /// Logs damage found while reading and keeps the newest reports for the UI.
@@ -56,8 +93,50 @@ impl StatusLine {
             loading,
             damage: self.damage.clone(),
             notice: self.notice.clone(),
+            forwarding: self.forwarding.clone(),
         }
     }
+}
+
+/// The counts file as the collector writes it.
+#[derive(serde::Deserialize)]
+struct ForwardingFile {
+    destinations: Vec<ForwardingEntry>,
+}
+
+#[derive(serde::Deserialize)]
+struct ForwardingEntry {
+    destination: String,
+    forwarded: u64,
+    pending: u64,
+    failed: u64,
+    #[serde(default)]
+    retrying: bool,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+/// The destinations in a counts file; none when it is missing or unreadable (it is
+/// replaced by a rename, so a read never sees half of it).
+fn read_forwarding_file(path: &Path) -> Vec<Forwarding> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    let Ok(file) = serde_json::from_str::<ForwardingFile>(&text) else {
+        tracing::debug!(path = %path.display(), "unreadable forwarding counts");
+        return Vec::new();
+    };
+    file.destinations
+        .into_iter()
+        .map(|entry| Forwarding {
+            destination: entry.destination,
+            forwarded: entry.forwarded,
+            pending: entry.pending,
+            failed: entry.failed,
+            retrying: entry.retrying,
+            error: entry.error,
+        })
+        .collect()
 }
 
 /// Records per second over the last few seconds.
@@ -98,7 +177,7 @@ impl RateMeter {
 mod tests {
     use std::time::{Duration, Instant};
 
-    use super::RateMeter;
+    use super::*;
 
     #[test]
     fn idle_exactly_when_the_rate_is_zero() {
@@ -121,5 +200,42 @@ mod tests {
             );
         }
         assert!(!meter.receiving());
+    }
+
+    #[test]
+    fn forwarding_counts_are_read_from_live_sessions_once_a_second() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut status = StatusLine::new(String::new(), None);
+        let start = Instant::now();
+        status.read_forwarding(start, [dir.path()].into_iter());
+        assert!(status.forwarding.is_empty(), "no file, no destination");
+        std::fs::write(
+            dir.path().join(FORWARDING_FILE),
+            r#"{"destinations":[{"destination":"grpc://jaeger:4317","forwarded":12345,"pending":2,"failed":1,"retrying":true,"error":"Unavailable: down"}]}"#,
+        )
+        .expect("written");
+        status.read_forwarding(start + Duration::from_millis(500), [dir.path()].into_iter());
+        assert!(
+            status.forwarding.is_empty(),
+            "read again only after a second"
+        );
+        status.read_forwarding(start + Duration::from_secs(1), [dir.path()].into_iter());
+        assert_eq!(
+            status.forwarding,
+            [Forwarding {
+                destination: "grpc://jaeger:4317".into(),
+                forwarded: 12345,
+                pending: 2,
+                failed: 1,
+                retrying: true,
+                error: Some("Unavailable: down".into()),
+            }]
+        );
+        std::fs::write(dir.path().join(FORWARDING_FILE), "{").expect("written");
+        status.read_forwarding(start + Duration::from_secs(2), [dir.path()].into_iter());
+        assert!(
+            status.forwarding.is_empty(),
+            "an unreadable file shows nothing"
+        );
     }
 }

@@ -118,3 +118,37 @@ fn an_empty_window_says_how_to_send_to_it_until_records_arrive() {
     f.harness.step();
     assert!(f.harness.query_by_label(&line).is_none());
 }
+
+#[test]
+fn the_status_line_shows_what_the_collector_forwards_and_its_failures() {
+    let mut f = live_app();
+    let session = f.collector.as_ref().unwrap().session().to_path_buf();
+    // As `serve --forward` replaces it, about once a second.
+    let write = |text: &str| {
+        let aside = session.join("forward.json.new");
+        std::fs::write(&aside, text).unwrap();
+        std::fs::rename(&aside, session.join("forward.json")).unwrap();
+    };
+    write(
+        r#"{"destinations":[{"destination":"grpc://jaeger:4317","forwarded":12345,"pending":0,"failed":0,"retrying":false,"error":null}]}"#,
+    );
+    f.wait("the forwarding counts", |app| {
+        app.snapshot().status.forwarding.len() == 1
+    });
+    f.harness.step();
+    f.harness
+        .get_by_label("forwarding to jaeger:4317: 12,345 sent · 0 pending");
+    assert!(f.harness.query_by_label_contains("failed").is_none());
+
+    write(
+        r#"{"destinations":[{"destination":"http://tempo:4318/otlp","forwarded":10,"pending":7,"failed":3,"retrying":true,"error":"HTTP 503: busy"}]}"#,
+    );
+    f.wait("the new counts", |app| {
+        app.snapshot().status.forwarding[0].failed == 3
+    });
+    f.harness.step();
+    f.harness
+        .get_by_label("forwarding to tempo:4318/otlp: 10 sent · 7 pending");
+    f.harness.get_by_label("· 3 failed");
+    f.harness.get_by_label("· retrying");
+}
