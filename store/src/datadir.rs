@@ -25,12 +25,14 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::archive::{Archive, ArchivedAt, is_archive};
+use crate::block_reader::BlockReader;
 use crate::error::StoreError;
 use crate::permissions::{
     PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, create_private_dir, create_private_file,
     refuse_if_not_ours,
 };
-use crate::segment::{FsyncPolicy, SEGMENT_EXTENSION, sync_dir};
+use crate::segment::{FsyncPolicy, SEGMENT_EXTENSION, SegmentBytes, SegmentData, sync_dir};
 
 pub const LOCK_FILE: &str = "collector.lock";
 pub const SESSIONS_DIR: &str = "sessions";
@@ -143,6 +145,7 @@ impl Session {
             .map(|(i, path)| SegmentFile {
                 path,
                 finished: written_by_collector && (closed || i < last),
+                archived: None,
             })
             .collect())
     }
@@ -212,6 +215,54 @@ pub struct SegmentFile {
     /// The session went on past this segment (a later one exists) or was closed: it
     /// was sealed, so an end without its footer is damage, not an open tail.
     pub finished: bool,
+    /// Where it lies when it is one of an archive's segments (`path` is then the
+    /// archive's); `None` for a file of its own.
+    pub archived: Option<ArchivedAt>,
+}
+
+impl SegmentFile {
+    /// Where the segment starts within the file at `path`.
+    pub fn base(&self) -> u64 {
+        self.archived.as_ref().map_or(0, |at| at.offset)
+    }
+
+    /// The segment's bytes: an archived one mapped from its archive, else as
+    /// [`read_segment`](crate::read_segment) reads a file.
+    pub fn read(&self) -> Result<SegmentData, StoreError> {
+        crate::archive::read_whole(self)
+    }
+
+    /// A reader of `data` (from [`Self::read`]) that reports damage by this file's path
+    /// and offsets within it.
+    pub fn bytes<'a>(&'a self, data: &'a [u8]) -> SegmentBytes<'a> {
+        SegmentBytes::new(&self.path, data)
+            .finished(self.finished)
+            .based_at(self.base())
+    }
+
+    /// A reader of single blocks of this segment, reporting damage as [`Self::bytes`] does.
+    pub fn block_reader(&self) -> BlockReader {
+        BlockReader::new(&self.path).based_at(self.base())
+    }
+
+    /// The session this segment belongs to: its directory, or the archive's name for it.
+    pub fn session_path(&self) -> PathBuf {
+        match &self.archived {
+            Some(at) => at.session.clone(),
+            None => self
+                .path
+                .parent()
+                .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+        }
+    }
+
+    /// Its size in bytes.
+    pub fn len_bytes(&self) -> u64 {
+        match &self.archived {
+            Some(at) => at.len,
+            None => fs::metadata(&self.path).map_or(0, |m| m.len()),
+        }
+    }
 }
 
 /// The sessions of a data directory, oldest first.
@@ -243,21 +294,44 @@ pub struct Resolved {
     pub sessions: Vec<Session>,
     /// Every segment, in session and write order.
     pub segments: Vec<SegmentFile>,
+    /// The archive the path is, with its manifest.
+    pub archive: Option<Archive>,
 }
 
 impl Resolved {
     pub fn segment_paths(&self) -> impl Iterator<Item = &Path> {
         self.segments.iter().map(|segment| segment.path.as_path())
     }
+
+    /// The bytes of every segment together.
+    pub fn total_bytes(&self) -> u64 {
+        self.segments.iter().map(SegmentFile::len_bytes).sum()
+    }
 }
 
-/// Resolves a data directory, a session directory or a single segment file.
+/// Resolves a data directory, a session directory, an archive or a single segment file.
 pub fn resolve(path: &Path) -> Result<Resolved, StoreError> {
     let meta = fs::metadata(path).map_err(|e| StoreError::io(path, e))?;
+    if meta.is_file() && is_archive(path) {
+        let archive = Archive::open(path)?;
+        return Ok(Resolved {
+            sessions: archive
+                .manifest
+                .sessions
+                .iter()
+                .map(|session| Session {
+                    path: archive.session_path(session),
+                })
+                .collect(),
+            segments: archive.segment_files(),
+            archive: Some(archive),
+        });
+    }
     if meta.is_file() {
         return Ok(Resolved {
             sessions: Vec::new(),
             segments: vec![segment_in_its_session(path)?],
+            archive: None,
         });
     }
     let sessions = if path.join(SESSIONS_DIR).is_dir() {
@@ -277,7 +351,11 @@ pub fn resolve(path: &Path) -> Result<Resolved, StoreError> {
     for session in &sessions {
         segments.extend(session.segment_files()?);
     }
-    Ok(Resolved { sessions, segments })
+    Ok(Resolved {
+        sessions,
+        segments,
+        archive: None,
+    })
 }
 
 /// A segment file given on its own, judged by the session directory it sits in.
@@ -301,6 +379,7 @@ fn segment_in_its_session(path: &Path) -> Result<SegmentFile, StoreError> {
     Ok(SegmentFile {
         path: path.to_path_buf(),
         finished,
+        archived: None,
     })
 }
 

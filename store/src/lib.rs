@@ -9,6 +9,7 @@
 //! `proto/oculus/segment/v1/segment.proto`, generated into [`proto`], with the field
 //! numbers of its messages in [`field`].
 
+pub mod archive;
 pub mod block;
 pub mod block_reader;
 pub mod check;
@@ -38,6 +39,7 @@ pub mod proto {
     include!(concat!(env!("OUT_DIR"), "/oculus.segment.v1.rs"));
 }
 
+pub use archive::{Archive, ArchiveError, ArchivedAt, Manifest, SessionSummary, write_archive};
 pub use block::BlockBuilder;
 pub use block_reader::{BlockReader, SegmentSource};
 pub use check::{CheckReport, check};

@@ -447,6 +447,8 @@ pub struct SegmentBytes<'a> {
     path: &'a Path,
     data: &'a [u8],
     finished: bool,
+    /// Where the segment starts in the file at `path`: 0, or its place in an archive.
+    base: u64,
 }
 
 impl<'a> SegmentBytes<'a> {
@@ -455,7 +457,16 @@ impl<'a> SegmentBytes<'a> {
             path,
             data,
             finished: false,
+            base: 0,
         }
+    }
+
+    /// Says where the segment starts within the file at `path` (an archive holds many),
+    /// so that damage is reported at its offset in that file.
+    #[must_use]
+    pub fn based_at(mut self, base: u64) -> Self {
+        self.base = base;
+        self
     }
 
     /// Says whether the segment's session went on past it (a `SegmentFile` knows): a
@@ -468,7 +479,7 @@ impl<'a> SegmentBytes<'a> {
     }
 
     fn corruption(&self, offset: usize, kind: CorruptionKind) -> Corruption {
-        Corruption::new(self.path, offset as u64, kind)
+        Corruption::new(self.path, self.base + offset as u64, kind)
     }
 
     /// Walks every frame from the header on, verifying and decoding each, and
