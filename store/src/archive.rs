@@ -688,8 +688,14 @@ fn decode_footer(footer: &[u8; ARCHIVE_FOOTER_LEN]) -> Option<(u64, u64, u32)> {
     verified.then(|| (u64_at(0), u64_at(8), u32_at(16)))
 }
 
-/// Maps `len` bytes of the archive at `path` from `offset`: one segment of it.
-pub(crate) fn map_range(path: &Path, offset: u64, len: u64) -> Result<SegmentData, StoreError> {
+/// Maps `len` bytes of the archive at `path` from `offset`: one segment of it, read in
+/// ahead if `populate` (for a reader going through all of it).
+pub(crate) fn map_range(
+    path: &Path,
+    offset: u64,
+    len: u64,
+    populate: bool,
+) -> Result<SegmentData, StoreError> {
     let io = |source| StoreError::io(path, source);
     let file = File::open(path).map_err(io)?;
     let len = usize::try_from(len).map_err(|e| io(std::io::Error::other(e)))?;
@@ -703,11 +709,12 @@ pub(crate) fn map_range(path: &Path, offset: u64, len: u64) -> Result<SegmentDat
     // SAFETY: an archive is never written once it has its name (it is written aside
     // and renamed into place); it may be deleted, which keeps the mapping valid on Unix.
     let map = unsafe {
-        memmap2::MmapOptions::new()
-            .offset(offset)
-            .len(len)
-            .populate()
-            .map(&file)
+        let mut options = memmap2::MmapOptions::new();
+        options.offset(offset).len(len);
+        if populate {
+            options.populate();
+        }
+        options.map(&file)
     }
     .map_err(io)?;
     Ok(SegmentData::Mapped(map))
@@ -716,7 +723,7 @@ pub(crate) fn map_range(path: &Path, offset: u64, len: u64) -> Result<SegmentDat
 /// Reads a segment file (see `read_segment`) for the archiver's scan.
 pub(crate) fn read_whole(file: &SegmentFile) -> Result<SegmentData, StoreError> {
     match &file.archived {
-        Some(at) => map_range(&file.path, at.offset, at.len),
+        Some(at) => map_range(&file.path, at.offset, at.len, true),
         None => read_segment(&file.path),
     }
 }

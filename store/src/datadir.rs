@@ -27,12 +27,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::archive::{Archive, ArchivedAt, is_archive};
 use crate::block_reader::BlockReader;
-use crate::error::StoreError;
+use crate::error::{Corruption, StoreError};
 use crate::permissions::{
     PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, create_private_dir, create_private_file,
     refuse_if_not_ours,
 };
+use crate::proto::SegmentIndex;
 use crate::segment::{FsyncPolicy, SEGMENT_EXTENSION, SegmentBytes, SegmentData, sync_dir};
+use crate::segment::{header_damage, header_damage_within, index_within, is_sealed, read_index};
 
 pub const LOCK_FILE: &str = "collector.lock";
 pub const SESSIONS_DIR: &str = "sessions";
@@ -253,6 +255,49 @@ impl SegmentFile {
                 .path
                 .parent()
                 .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+        }
+    }
+
+    /// The segment's index, read through its footer alone (see
+    /// [`read_index`](crate::segment::read_index)).
+    pub fn read_index(&self) -> Result<Option<SegmentIndex>, StoreError> {
+        match &self.archived {
+            Some(at) => {
+                let file = File::open(&self.path).map_err(|e| StoreError::io(&self.path, e))?;
+                index_within(&self.path, &file, at.offset, at.len)
+            }
+            None => read_index(&self.path),
+        }
+    }
+
+    /// Damage in the segment's header, reading only the header (see
+    /// [`header_damage`](crate::segment::header_damage)).
+    pub fn header_damage(&self) -> Result<Option<Corruption>, StoreError> {
+        match &self.archived {
+            Some(at) => {
+                let file = File::open(&self.path).map_err(|e| StoreError::io(&self.path, e))?;
+                header_damage_within(&self.path, &file, at.offset)
+            }
+            None => header_damage(&self.path),
+        }
+    }
+
+    /// Whether the segment ends in a valid footer. An archive's always do: the
+    /// archiver seals what it copies.
+    pub fn is_sealed(&self) -> Result<bool, StoreError> {
+        match &self.archived {
+            Some(_) => Ok(true),
+            None => is_sealed(&self.path),
+        }
+    }
+
+    /// The segment's bytes for reading single blocks: an archived one mapped from its
+    /// archive without reading it in ahead; `None` for a file of its own, which is
+    /// read with `pread` as it may still grow.
+    pub fn map_for_blocks(&self) -> Result<Option<SegmentData>, StoreError> {
+        match &self.archived {
+            Some(at) => crate::archive::map_range(&self.path, at.offset, at.len, false).map(Some),
+            None => Ok(None),
         }
     }
 

@@ -1,0 +1,88 @@
+//! An archive opened in the viewer: read in place, it looks as its run did.
+
+use std::ops::ControlFlow;
+
+use egui_kittest::kittest::{NodeT, Queryable};
+
+use crate::app_fixture::{Fixture, app_over, app_over_paths};
+use crate::common::recorded_run;
+
+/// What the shown list's rows say, as a user reads them.
+fn rows(f: &Fixture) -> Vec<String> {
+    f.app()
+        .snapshot()
+        .logs
+        .rows
+        .iter()
+        .map(|row| {
+            format!(
+                "{} {:?} {} {} {}",
+                row.time_unix_nano, row.level, row.service, row.scope, row.message
+            )
+        })
+        .collect()
+}
+
+/// The first row's detail pane, opened with the keys.
+fn first_detail(f: &mut Fixture) -> String {
+    f.keys("gg");
+    f.harness.key_press(egui::Key::Enter);
+    f.wait("the first row's detail", |app| {
+        app.snapshot().detail.is_some()
+    });
+    let detail = f.app().snapshot().detail.clone().unwrap();
+    format!("{} {:?}", detail.title, detail.sections)
+}
+
+#[test]
+fn an_archive_opens_in_place_and_looks_as_its_run_did() {
+    let run = recorded_run();
+    let out = tempfile::tempdir().unwrap();
+    let archive = out.path().join("run.oculus");
+    let sessions = oculus_store::sessions(run.path()).unwrap();
+    oculus_store::write_archive(&sessions, &archive, |_, _| ControlFlow::Continue(())).unwrap();
+    let mut direct = app_over(run);
+    let mut archived = app_over_paths(out, vec![archive.clone()]);
+
+    assert_eq!(
+        archived.app().snapshot().logs.total,
+        direct.app().snapshot().logs.total
+    );
+    assert_eq!(
+        archived.app().snapshot().status.spans,
+        direct.app().snapshot().status.spans
+    );
+    let shown = rows(&archived);
+    assert!(!shown.is_empty());
+    assert_eq!(shown, rows(&direct));
+    // The rows are drawn, not only held.
+    let first = archived.app().snapshot().logs.rows[0].message.clone();
+    archived.harness.get_by_label_contains(&first);
+
+    // The detail pane reads the block back from the archive, at its offset there.
+    let detail = first_detail(&mut archived);
+    assert!(detail.contains("checkout"), "{detail}");
+    assert_eq!(detail, first_detail(&mut direct));
+    assert!(archived.app().snapshot().status.damage.is_empty());
+
+    // The Runs menu lists the archive's session, named under the archive.
+    let runs = archived.app().snapshot().runs.to_vec();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].name, sessions[0].name());
+    assert_eq!(runs[0].path, archive.join(sessions[0].name()));
+    assert!(!runs[0].live);
+    archived.harness.get_by_label("Runs").click();
+    archived.harness.step();
+    archived.harness.step();
+    let entries: Vec<String> = archived
+        .harness
+        .get_all_by_label_contains(" spans · ")
+        .filter_map(|node| node.accesskit_node().label())
+        .collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert!(entries[0].contains("checkout"), "{entries:?}");
+    assert!(
+        entries[0].contains(&format!("{} logs", runs[0].logs)),
+        "{entries:?}"
+    );
+}
