@@ -43,6 +43,11 @@ fn an_archive_opens_in_place_and_looks_as_its_run_did() {
     oculus_store::write_archive(&sessions, &archive, |_, _| ControlFlow::Continue(())).unwrap();
     let mut direct = app_over(run);
     let mut archived = app_over_paths(out, vec![archive.clone()]);
+    for f in [&mut direct, &mut archived] {
+        f.wait("every segment read", |app| {
+            app.snapshot().status.loading.is_none() && app.snapshot().logs.progress.is_none()
+        });
+    }
 
     assert_eq!(
         archived.app().snapshot().logs.total,
