@@ -4,7 +4,7 @@ use std::ops::ControlFlow;
 
 use egui_kittest::kittest::{NodeT, Queryable};
 
-use crate::app_fixture::{Fixture, app_over, app_over_paths};
+use crate::app_fixture::{Fixture, app, app_over, app_over_paths};
 use crate::common::recorded_run;
 
 /// What the shown list's rows say, as a user reads them.
@@ -26,6 +26,7 @@ fn rows(f: &Fixture) -> Vec<String> {
 /// The first row's detail pane, opened with the keys.
 fn first_detail(f: &mut Fixture) -> String {
     f.keys("gg");
+    f.wait_selected();
     f.harness.key_press(egui::Key::Enter);
     f.wait("the first row's detail", |app| {
         app.snapshot().detail.is_some()
@@ -41,11 +42,15 @@ fn an_archive_opens_in_place_and_looks_as_its_run_did() {
     let archive = out.path().join("run.oculus");
     let sessions = oculus_store::sessions(run.path()).unwrap();
     oculus_store::write_archive(&sessions, &archive, |_, _| ControlFlow::Continue(())).unwrap();
+    let logs = oculus_store::check(run.path(), |_, _| {}).unwrap().logs as usize;
     let mut direct = app_over(run);
     let mut archived = app_over_paths(out, vec![archive.clone()]);
     for f in [&mut direct, &mut archived] {
-        f.wait("every segment read", |app| {
-            app.snapshot().status.loading.is_none() && app.snapshot().logs.progress.is_none()
+        f.wait("every record read and shown", |app| {
+            app.snapshot_is_current()
+                && app.snapshot().status.loading.is_none()
+                && app.snapshot().logs.total == logs
+                && app.snapshot().logs.progress.is_none()
         });
     }
 
@@ -90,4 +95,34 @@ fn an_archive_opens_in_place_and_looks_as_its_run_did() {
         entries[0].contains(&format!("{} logs", runs[0].logs)),
         "{entries:?}"
     );
+}
+
+#[test]
+fn save_as_archive_writes_the_shown_runs_and_the_status_line_says_so() {
+    let mut f = app();
+    let out = tempfile::tempdir().unwrap();
+    let target = out.path().join("saved.oculus");
+    f.harness.get_by_label("Runs").click();
+    f.harness.step();
+    f.harness.step();
+    f.harness
+        .get_by_label("Save the shown tab's runs as one archive file:")
+        .focus();
+    f.harness.step();
+    f.type_text(&target.display().to_string());
+    f.harness.get_by_label("Save as archive…").click();
+    f.harness.step();
+    f.wait("the archive saved", |app| {
+        app.notice()
+            .is_some_and(|notice| notice.starts_with("saved "))
+    });
+    let notice = f.app().notice().unwrap().to_owned();
+    assert!(
+        notice.starts_with(&format!("saved 1 run to {}", target.display())),
+        "{notice}"
+    );
+    let report = oculus_store::check(&target, |_, _| {}).unwrap();
+    assert!(report.is_healthy(), "{:?}", report.damage);
+    assert_eq!(report.logs, f.app().snapshot().status.logs as u64);
+    assert_eq!(report.spans, f.app().snapshot().status.spans as u64);
 }
