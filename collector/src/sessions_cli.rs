@@ -153,7 +153,7 @@ pub fn list(data_dir: &Path) -> anyhow::Result<ExitCode> {
         "SIZE".to_owned(),
     ]];
     for session in &sessions {
-        let summary = oculus_store::archive::summarize(session)?;
+        let summary = oculus_store::archiver::summarize(session)?;
         let mut name = session.name();
         if active.as_ref() == Some(session) {
             name.push_str(" (active)");

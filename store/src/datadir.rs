@@ -25,7 +25,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::archive::{Archive, ArchivedAt, is_archive};
+use crate::archive::{Archive, ArchivedAt, is_archive, map_range};
 use crate::block_reader::BlockReader;
 use crate::error::{Corruption, StoreError};
 use crate::permissions::{
@@ -231,7 +231,10 @@ impl SegmentFile {
     /// The segment's bytes: an archived one mapped from its archive, else as
     /// [`read_segment`](crate::read_segment) reads a file.
     pub fn read(&self) -> Result<SegmentData, StoreError> {
-        crate::archive::read_whole(self)
+        match &self.archived {
+            Some(at) => map_range(&self.path, at.offset, at.len, true),
+            None => crate::segment::read_segment(&self.path),
+        }
     }
 
     /// A reader of `data` (from [`Self::read`]) that reports damage by this file's path
@@ -296,7 +299,7 @@ impl SegmentFile {
     /// read with `pread` as it may still grow.
     pub fn map_for_blocks(&self) -> Result<Option<SegmentData>, StoreError> {
         match &self.archived {
-            Some(at) => crate::archive::map_range(&self.path, at.offset, at.len, false).map(Some),
+            Some(at) => map_range(&self.path, at.offset, at.len, false).map(Some),
             None => Ok(None),
         }
     }
@@ -368,7 +371,7 @@ pub fn resolve(path: &Path) -> Result<Resolved, StoreError> {
                     path: archive.session_path(session),
                 })
                 .collect(),
-            segments: archive.segment_files(),
+            segments: archive_segment_files(&archive),
             archive: Some(archive),
         });
     }
@@ -401,6 +404,27 @@ pub fn resolve(path: &Path) -> Result<Resolved, StoreError> {
         segments,
         archive: None,
     })
+}
+
+/// Every segment of `archive`, in session and write order.
+pub fn archive_segment_files(archive: &Archive) -> Vec<SegmentFile> {
+    archive
+        .manifest
+        .sessions
+        .iter()
+        .flat_map(|session| {
+            let session_path = archive.session_path(session);
+            session.segments.iter().map(move |segment| SegmentFile {
+                path: archive.path.clone(),
+                finished: true,
+                archived: Some(ArchivedAt {
+                    offset: segment.offset,
+                    len: segment.len,
+                    session: session_path.clone(),
+                }),
+            })
+        })
+        .collect()
 }
 
 /// A segment file given on its own, judged by the session directory it sits in.
