@@ -307,7 +307,10 @@ fn export_command(args: &ExportArgs) -> anyhow::Result<ExitCode> {
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
     let progress = progress_bar(resolved.total_bytes())?;
-    let mut damaged = 0usize;
+    let mut damaged = resolved.damage.len();
+    for damage in &resolved.damage {
+        eprintln!("error: damaged: {damage}");
+    }
     for file in &resolved.segments {
         let data = file.read()?;
         let mut failure = None;

@@ -41,7 +41,9 @@
 //!   then renamed into place: an interrupted or failed write (Ctrl-C, a full disk)
 //!   leaves no archive under the target name, and the partial file is removed.
 //! - The manifest and footer carry their own checksums, the segments their frames'.
-//!   Damage inside a segment costs what it costs in a session directory.
+//!   Damage inside a segment costs what it costs in a session directory. A damaged
+//!   footer or manifest is reported, and readers then find the segments by their
+//!   headers and footers (`salvage_segments`), as one session named `manifest-lost`.
 //!
 //! # Where the code is
 //! This module is the format: its types, header, footer and manifest, and opening an
@@ -55,6 +57,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Corruption, CorruptionKind, StoreError};
+use crate::frame::{FOOTER_MAGIC, Footer, SEGMENT_MAGIC, SegmentHeader};
 use crate::segment::SegmentData;
 
 /// The file name extension of archives.
@@ -242,6 +245,32 @@ impl Archive {
     pub fn session_path(&self, session: &ArchivedSession) -> PathBuf {
         self.path.join(&session.name)
     }
+}
+
+/// Where the segments of an archive whose manifest cannot be read lie, as `(offset,
+/// len)`: each verified segment header starts one, which ends after its own verified
+/// footer, or else where the next one starts or the file ends (a reader then reports
+/// what is missing). So a damaged footer or manifest costs only the sessions' names
+/// and facts, not their records.
+pub fn salvage_segments(data: &[u8]) -> Vec<(u64, u64)> {
+    let starts: Vec<usize> = memchr::memmem::find_iter(data, &SEGMENT_MAGIC)
+        .filter(|&at| {
+            at >= ARCHIVE_HEADER_LEN && matches!(SegmentHeader::decode(&data[at..]), Ok(Some(_)))
+        })
+        .collect();
+    starts
+        .iter()
+        .enumerate()
+        .map(|(i, &start)| {
+            let limit = starts.get(i + 1).copied().unwrap_or(data.len());
+            let range = &data[start..limit];
+            let end = memchr::memmem::rfind_iter(range, &FOOTER_MAGIC)
+                .map(|at| at + FOOTER_MAGIC.len())
+                .find(|&end| Footer::find(&range[..end]).is_some())
+                .unwrap_or(range.len());
+            (start as u64, end as u64)
+        })
+        .collect()
 }
 
 /// Where a segment lies within an archive, and the session it belongs to.

@@ -48,6 +48,7 @@ pub fn check(path: &Path, mut progress: impl FnMut(u64, u64)) -> Result<CheckRep
         segments: resolved.segments.len(),
         ..CheckReport::default()
     };
+    report.damage.extend(resolved.damage.iter().cloned());
     let total = resolved.total_bytes();
     let mut done = 0;
     for file in &resolved.segments {

@@ -344,6 +344,9 @@ pub struct Resolved {
     pub segments: Vec<SegmentFile>,
     /// The archive the path is, with its manifest.
     pub archive: Option<Archive>,
+    /// Damage found resolving the path: an archive's footer or manifest that cannot be
+    /// read (its segments are then found without it).
+    pub damage: Vec<Corruption>,
 }
 
 impl Resolved {
@@ -361,7 +364,11 @@ impl Resolved {
 pub fn resolve(path: &Path) -> Result<Resolved, StoreError> {
     let meta = fs::metadata(path).map_err(|e| StoreError::io(path, e))?;
     if meta.is_file() && is_archive(path) {
-        let archive = Archive::open(path)?;
+        let archive = match Archive::open(path) {
+            Ok(archive) => archive,
+            Err(StoreError::Corrupt(damage)) => return salvage_archive(path, meta.len(), damage),
+            Err(error) => return Err(error),
+        };
         return Ok(Resolved {
             sessions: archive
                 .manifest
@@ -373,6 +380,7 @@ pub fn resolve(path: &Path) -> Result<Resolved, StoreError> {
                 .collect(),
             segments: archive_segment_files(&archive),
             archive: Some(archive),
+            damage: Vec::new(),
         });
     }
     if meta.is_file() {
@@ -380,6 +388,7 @@ pub fn resolve(path: &Path) -> Result<Resolved, StoreError> {
             sessions: Vec::new(),
             segments: vec![segment_in_its_session(path)?],
             archive: None,
+            damage: Vec::new(),
         });
     }
     let sessions = if path.join(SESSIONS_DIR).is_dir() {
@@ -403,6 +412,36 @@ pub fn resolve(path: &Path) -> Result<Resolved, StoreError> {
         sessions,
         segments,
         archive: None,
+        damage: Vec::new(),
+    })
+}
+
+/// The name of the one session the segments of an archive without its manifest are
+/// read as.
+pub const MANIFEST_LOST_SESSION: &str = "manifest-lost";
+
+/// An archive whose manifest cannot be read (`damage` says why): its segments, found
+/// by their own headers and footers, as one session.
+fn salvage_archive(path: &Path, len: u64, damage: Corruption) -> Result<Resolved, StoreError> {
+    let data = map_range(path, 0, len, false)?;
+    let session = path.join(MANIFEST_LOST_SESSION);
+    let segments = crate::archive::salvage_segments(&data)
+        .into_iter()
+        .map(|(offset, len)| SegmentFile {
+            path: path.to_path_buf(),
+            finished: true,
+            archived: Some(ArchivedAt {
+                offset,
+                len,
+                session: session.clone(),
+            }),
+        })
+        .collect();
+    Ok(Resolved {
+        sessions: vec![Session { path: session }],
+        segments,
+        archive: None,
+        damage: vec![damage],
     })
 }
 

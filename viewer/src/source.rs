@@ -126,6 +126,8 @@ pub struct Library {
     loader: Option<Loader>,
     /// The active segments' blocks are prepared here, one after another.
     prepared: PreparedBlock,
+    /// Damage found opening a path (an archive's lost manifest), for the next poll.
+    unreported: Vec<Corruption>,
 }
 
 /// Directories already listed, by modification time, so that a poll only lists the
@@ -166,7 +168,8 @@ impl Library {
             return Ok(Vec::new());
         }
         let resolved = oculus_store::resolve(path)?;
-        let root = if resolved.archive.is_some() {
+        self.unreported.extend(resolved.damage.iter().cloned());
+        let root = if resolved.archive.is_some() || !resolved.damage.is_empty() {
             Root::Archive(resolved.segments.clone())
         } else if path.is_file() {
             Root::File(path.to_path_buf())
@@ -317,7 +320,10 @@ impl Library {
     /// Reads what is new for about `budget`: sealed segments first, through the
     /// background decoders, then the active segments once those are all in.
     pub fn poll_for(&mut self, index: &mut Index, budget: Duration) -> PollReport {
-        let mut report = PollReport::default();
+        let mut report = PollReport {
+            damage: self.unreported.drain(..).map(Into::into).collect(),
+            ..PollReport::default()
+        };
         if self.loader.is_none() {
             self.start_loader(index, &mut report);
         }

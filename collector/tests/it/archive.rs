@@ -309,3 +309,49 @@ async fn archiving_to_a_full_disk_fails_and_leaves_no_archive() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+#[tokio::test]
+async fn an_archive_cut_short_is_reported_and_every_record_still_exported() {
+    let running = session_with_every_signal(2000, 4).await;
+    running.collector.shutdown().await.expect("clean shutdown");
+    let session = only_session(running.dir.path());
+    let out = tempfile::tempdir().expect("tempdir");
+    let archive = out.path().join("run.oculus");
+    let archived = run([
+        "archive".as_ref(),
+        session.as_os_str(),
+        "-o".as_ref(),
+        archive.as_os_str(),
+    ]);
+    assert!(archived.status.success(), "{}", text(&archived.stderr));
+    // A copy that stopped 10 bytes short of the end: the footer is gone.
+    let bytes = std::fs::read(&archive).expect("readable");
+    std::fs::write(&archive, &bytes[..bytes.len() - 10]).expect("writable");
+    let footer_at = bytes.len() - 10 - 32;
+    let named = format!(
+        "{} at byte {footer_at}: archive footer is damaged",
+        archive.display()
+    );
+
+    let check = run(["check".as_ref(), archive.as_os_str()]);
+    let report = text(&check.stdout);
+    assert!(!check.status.success(), "{report}");
+    assert!(report.contains(&named), "{report}");
+    assert!(report.contains("log records       20\n"), "{report}");
+    let export = |path: &Path| {
+        run([
+            "export".as_ref(),
+            "--signal".as_ref(),
+            "logs".as_ref(),
+            path.as_os_str(),
+        ])
+    };
+    let from_archive = export(&archive);
+    assert!(!from_archive.status.success());
+    assert!(
+        text(&from_archive.stderr).contains(&named),
+        "{}",
+        text(&from_archive.stderr)
+    );
+    assert_eq!(from_archive.stdout, export(&session).stdout);
+}

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use oculus_store::archive::{ARCHIVE_FOOTER_LEN, Archive};
 use oculus_store::proto::Block;
 use oculus_store::{
-    ArchiveError, CorruptionKind, SegmentItem, Session, SessionWriter, StoreError, WriterOptions,
+    ArchiveError, Corruption, CorruptionKind, SegmentItem, Session, SessionWriter, WriterOptions,
     check, resolve, write_archive,
 };
 
@@ -147,32 +147,62 @@ fn damage_inside_an_archive_is_reported_at_its_offset_in_the_archive() {
 }
 
 #[test]
-fn a_damaged_manifest_is_reported_at_its_offset() {
-    let (_root, sessions, _writer) = two_sessions();
+fn a_damaged_manifest_or_footer_is_reported_and_every_record_still_read() {
+    let (root, sessions, _writer) = two_sessions();
     let out = tempfile::tempdir().unwrap();
     let target = out.path().join("run.oculus");
-    write_archive(&sessions, &target, |_, _| ControlFlow::Continue(())).unwrap();
-    let mut bytes = std::fs::read(&target).unwrap();
-    let footer = bytes.len() - ARCHIVE_FOOTER_LEN;
-    let manifest_offset = u64::from_le_bytes(bytes[footer..footer + 8].try_into().unwrap());
+    let manifest = write_archive(&sessions, &target, |_, _| ControlFlow::Continue(())).unwrap();
+    let last = manifest.sessions[1].segments.last().unwrap().clone();
+    let (expected, _) = read_blocks(root.path());
+    let written = std::fs::read(&target).unwrap();
+    let footer = written.len() - ARCHIVE_FOOTER_LEN;
+    let manifest_offset = u64::from_le_bytes(written[footer..footer + 8].try_into().unwrap());
+
+    let mut bytes = written.clone();
     bytes[manifest_offset as usize + 3] ^= 1;
     std::fs::write(&target, &bytes).unwrap();
-
-    let error = resolve(&target).unwrap_err();
-    let StoreError::Corrupt(corruption) = error else {
-        panic!("{error}");
-    };
-    assert_eq!(corruption.path, target);
-    assert_eq!(corruption.offset, manifest_offset);
-    assert_eq!(corruption.kind, CorruptionKind::ArchiveManifestChecksum);
-
-    bytes.truncate(bytes.len() - 1);
-    std::fs::write(&target, &bytes).unwrap();
-    let error = check(&target, |_, _| {}).unwrap_err();
-    assert!(
-        error.to_string().contains("archive footer is damaged"),
-        "{error}"
+    let resolved = resolve(&target).unwrap();
+    let lost = Corruption::new(
+        &target,
+        manifest_offset,
+        CorruptionKind::ArchiveManifestChecksum,
     );
+    assert_eq!(resolved.damage, [lost.clone()]);
+    assert_eq!(
+        resolved.sessions,
+        [Session {
+            path: target.join("manifest-lost")
+        }]
+    );
+    let (blocks, damage) = read_blocks(&target);
+    assert!(damage.is_empty(), "{damage:?}");
+    assert_eq!(blocks, expected, "every segment found without the manifest");
+    let report = check(&target, |_, _| {}).unwrap();
+    assert_eq!(report.damage, [lost]);
+    assert_eq!(report.segments, report.sealed_segments);
+
+    // Cut short by one byte: the footer is gone, the records are not.
+    let mut bytes = written.clone();
+    bytes.pop();
+    std::fs::write(&target, &bytes).unwrap();
+    let report = check(&target, |_, _| {}).unwrap();
+    assert_eq!(report.damage.len(), 1, "{:?}", report.damage);
+    assert_eq!(report.damage[0].kind, CorruptionKind::DamagedArchiveFooter);
+    assert_eq!(report.damage[0].offset, (footer - 1) as u64);
+    assert_eq!(read_blocks(&target).0, expected);
+
+    // Cut inside the last segment: what comes before it is read, the cut is reported.
+    let cut = (last.offset + last.len / 2) as usize;
+    std::fs::write(&target, &written[..cut]).unwrap();
+    let (blocks, damage) = read_blocks(&target);
+    assert!(!damage.is_empty());
+    assert!(damage.iter().all(|d| d.path == target), "{damage:?}");
+    assert!(
+        blocks.len() < expected.len() && blocks.len() >= 6,
+        "{}",
+        blocks.len()
+    );
+    assert_eq!(blocks[..], expected[..blocks.len()]);
 }
 
 #[test]
