@@ -167,7 +167,7 @@ fn a_damaged_manifest_or_footer_is_reported_and_every_record_still_read() {
         manifest_offset,
         CorruptionKind::ArchiveManifestChecksum,
     );
-    assert_eq!(resolved.damage, [lost.clone()]);
+    assert_eq!(resolved.damage, std::slice::from_ref(&lost));
     assert_eq!(
         resolved.sessions,
         [Session {
