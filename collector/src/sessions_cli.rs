@@ -10,7 +10,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use anyhow::Context;
 use oculus_collector::cli::stop_signal;
-use oculus_store::datadir::{LOCK_FILE, SESSIONS_DIR, is_locked};
+use oculus_store::datadir::{LOCK_FILE, SESSION_FILE, SESSIONS_DIR, is_locked};
 use oculus_store::{ArchiveError, Session, SessionSummary};
 
 /// Sessions named on the command line: a session directory's path, or its name
@@ -32,7 +32,13 @@ pub fn find_sessions(names: &[String], data_dir: &Path) -> anyhow::Result<Vec<Se
                 );
                 within
             };
-            Ok(Session { path })
+            let session = Session { path };
+            anyhow::ensure!(
+                session.path.join(SESSION_FILE).is_file() || !session.segments()?.is_empty(),
+                "{} is not a session (no session.json, no segment)",
+                session.path.display()
+            );
+            Ok(session)
         })
         .collect()
 }
@@ -121,7 +127,7 @@ pub fn active_session(data_dir: &Path) -> anyhow::Result<Option<Session>> {
         if session.is_closed() {
             return false;
         }
-        let record = std::fs::read_to_string(session.path.join("session.json"))
+        let record = std::fs::read_to_string(session.path.join(SESSION_FILE))
             .ok()
             .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok());
         let recorded = record
@@ -212,11 +218,6 @@ pub fn remove(names: &[String], data_dir: &Path) -> anyhow::Result<ExitCode> {
             !is_active,
             "{} is the session the running collector writes; stop the collector first \
              (nothing was removed)",
-            session.path.display()
-        );
-        anyhow::ensure!(
-            session.path.join("session.json").is_file() || !session.segments()?.is_empty(),
-            "{} is not a session (no session.json, no segment; nothing was removed)",
             session.path.display()
         );
     }

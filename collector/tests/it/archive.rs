@@ -246,6 +246,16 @@ async fn sessions_lists_runs_and_rm_refuses_the_active_one() {
     let refused = run(["rm".as_ref(), active.as_os_str()]);
     assert!(!refused.status.success());
 
+    let not_a_session = tempfile::tempdir().expect("tempdir");
+    let refused = run(["rm".as_ref(), not_a_session.path().as_os_str()]);
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused.stderr).contains("is not a session"),
+        "{}",
+        text(&refused.stderr)
+    );
+    assert!(not_a_session.path().is_dir());
+
     let unknown = run(["rm", "--data-dir", &root.to_string_lossy(), "no-such-run"]);
     assert!(!unknown.status.success());
     assert!(
