@@ -153,6 +153,7 @@ fn prepare(file: &SegmentFile) -> Result<Option<Prepared>, StoreError> {
     let bytes = file.bytes(&data);
     let mut figures = SegmentFigures::default();
     let mut services = BTreeSet::new();
+    // A block whose resources do not decode names no service; `check` reports it.
     let scan = bytes.scan_raw(|item| {
         if let RawItem::Block(raw) = item
             && let Ok(block) = BlockResources::decode(raw.raw)
