@@ -365,3 +365,48 @@ async fn an_archive_cut_short_is_reported_and_every_record_still_exported() {
     );
     assert_eq!(from_archive.stdout, export(&session).stdout);
 }
+
+#[test]
+fn ctrl_c_while_archiving_leaves_no_archive_and_no_partial_file() {
+    let data = tempfile::tempdir().expect("tempdir");
+    // A large segment of many small blocks: archiving it takes long enough to interrupt.
+    let segment = oculus_store::testing::crashed_run(data.path(), 24 << 20);
+    let session = segment.parent().expect("in its session").to_path_buf();
+    let out = tempfile::tempdir().expect("tempdir");
+    let target = out.path().join("run.oculus");
+    let child = Command::new(env!("CARGO_BIN_EXE_oculus-collector"))
+        .arg("archive")
+        .arg(&session)
+        .arg("-o")
+        .arg(&target)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    // The partial file appears once the write has begun.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::fs::read_dir(out.path()).expect("listable").count() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the archive never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let interrupted = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(interrupted.success());
+    let output = child.wait_with_output().expect("exits");
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("stopped before the archive was complete"),
+        "{stderr}"
+    );
+    let left: Vec<_> = std::fs::read_dir(out.path())
+        .expect("listable")
+        .map(|entry| entry.expect("entry").path())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
