@@ -285,8 +285,9 @@ impl SegmentFile {
         }
     }
 
-    /// Whether the segment ends in a valid footer. An archive's always do: the
-    /// archiver seals what it copies.
+    /// Whether the segment ends in a valid footer. An archive's segments count as
+    /// sealed, as nothing writes them again (the archiver seals what it copies); one
+    /// cut short is reported as such by the whole-segment scan ([`Self::bytes`]).
     pub fn is_sealed(&self) -> Result<bool, StoreError> {
         match &self.archived {
             Some(_) => Ok(true),

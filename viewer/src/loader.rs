@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::time::Duration;
 
-use oculus_store::{Corruption, CorruptionKind, RawBlock, RawItem, SegmentBytes, SegmentFile};
+use oculus_store::{Corruption, CorruptionKind, RawBlock, RawItem, SegmentFile};
 
 use crate::model::{BlockLoc, Index, PreparedBlock};
 use crate::raw::prepare_raw_into;
@@ -295,19 +295,17 @@ fn decode(
         };
         let Some(blocks) = &job.blocks else {
             let mut unreadable = Vec::new();
-            let mut scan = SegmentBytes::new(&job.file.path, &data)
-                .based_at(job.file.base())
-                .scan_raw(|item| {
-                    if let RawItem::Block(raw) = item {
-                        let block = recycled.try_recv().unwrap_or_default();
-                        match prepare(job, &raw, block) {
-                            Ok(decoded) => {
-                                send(decoded);
-                            }
-                            Err(error) => unreadable.push(error),
+            let mut scan = job.file.bytes(&data).scan_raw(|item| {
+                if let RawItem::Block(raw) = item {
+                    let block = recycled.try_recv().unwrap_or_default();
+                    match prepare(job, &raw, block) {
+                        Ok(decoded) => {
+                            send(decoded);
                         }
+                        Err(error) => unreadable.push(error),
                     }
-                });
+                }
+            });
             in_file_order(&mut scan.damage, unreadable);
             for damage in scan.damage {
                 send(Decoded::Damage(damage.into()));

@@ -126,3 +126,36 @@ fn save_as_archive_writes_the_shown_runs_and_the_status_line_says_so() {
     assert_eq!(report.logs, f.app().snapshot().status.logs as u64);
     assert_eq!(report.spans, f.app().snapshot().status.spans as u64);
 }
+
+#[test]
+fn an_archive_cut_short_shows_every_record_and_says_where_it_is_damaged() {
+    let run = recorded_run();
+    let out = tempfile::tempdir().unwrap();
+    let archive = out.path().join("run.oculus");
+    let sessions = oculus_store::sessions(run.path()).unwrap();
+    oculus_store::write_archive(&sessions, &archive, |_, _| ControlFlow::Continue(())).unwrap();
+    let logs = oculus_store::check(run.path(), |_, _| {}).unwrap().logs as usize;
+    // A copy that stopped short of its end: the footer and part of the manifest are gone.
+    let bytes = std::fs::read(&archive).unwrap();
+    std::fs::write(&archive, &bytes[..bytes.len() - 100]).unwrap();
+
+    let mut f = app_over_paths(out, vec![archive.clone()]);
+    f.wait("every record, and the damage", |app| {
+        app.snapshot().status.loading.is_none()
+            && app.snapshot().logs.total == logs
+            && !app.snapshot().status.damage.is_empty()
+    });
+    let damage: Vec<String> = f
+        .app()
+        .snapshot()
+        .status
+        .damage
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let named = format!("{} at byte {}", archive.display(), bytes.len() - 100 - 32);
+    assert_eq!(damage.len(), 1, "{damage:?}");
+    assert!(damage[0].starts_with(&named), "{damage:?}");
+    assert_eq!(f.app().snapshot().runs[0].name, "manifest-lost");
+    drop(run);
+}
