@@ -330,6 +330,9 @@ fn a_writer_that_falls_behind_refuses_until_it_has_written() {
 
 #[tokio::test]
 async fn an_archive_whose_write_fails_anywhere_leaves_the_target_as_it_was() {
+    // Held throughout: the session written first passes the sync points that other
+    // scenarios count.
+    let scenario = fail::FailScenario::setup();
     let dir = tempfile::tempdir().expect("tempdir");
     let mut failures = Vec::new();
     let collector = start(dir.path(), &mut failures).await;
@@ -346,10 +349,9 @@ async fn an_archive_whose_write_fails_anywhere_leaves_the_target_as_it_was() {
         let out = tempfile::tempdir().expect("tempdir");
         let target = out.path().join("run.oculus");
         std::fs::write(&target, "an older archive").expect("writable");
-        let scenario = fail::FailScenario::setup();
         fail::cfg(point, "1*return").expect("a valid action");
         let written = oculus_store::write_archive(&sessions, &target, continue_);
-        scenario.teardown();
+        fail::remove(point);
         let error = written.expect_err(point);
         assert!(
             error.to_string().contains("injected failure"),
@@ -367,7 +369,6 @@ async fn an_archive_whose_write_fails_anywhere_leaves_the_target_as_it_was() {
     // failure is still reported, as its name may not survive a power loss.
     let out = tempfile::tempdir().expect("tempdir");
     let target = out.path().join("run.oculus");
-    let scenario = fail::FailScenario::setup();
     fail::cfg("dir::sync", "1*return").expect("a valid action");
     let written = oculus_store::write_archive(&sessions, &target, continue_);
     scenario.teardown();
