@@ -315,7 +315,16 @@ pub fn write_archive(
     }
     let mut listed = Vec::new();
     let mut total = 0;
+    let mut seen = BTreeSet::new();
     for session in sessions {
+        // A session named twice is archived once: twice would read back doubled.
+        let canonical = session
+            .path
+            .canonicalize()
+            .unwrap_or_else(|_| session.path.clone());
+        if !seen.insert(canonical) {
+            continue;
+        }
         let files = session.segment_files()?;
         for file in &files {
             total += std::fs::metadata(&file.path)

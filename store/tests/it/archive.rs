@@ -70,7 +70,12 @@ fn an_archive_reads_back_every_block_of_its_sessions_and_says_what_they_hold() {
     let out = tempfile::tempdir().unwrap();
     let target = out.path().join("run.oculus");
 
-    let manifest = write_archive(&sessions, &target, |_, _| ControlFlow::Continue(())).unwrap();
+    // The second session named twice, once by another spelling of its path.
+    let mut named = sessions.clone();
+    named.push(Session {
+        path: sessions[1].path.join("."),
+    });
+    let manifest = write_archive(&named, &target, |_, _| ControlFlow::Continue(())).unwrap();
 
     let (expected, damage) = read_blocks(root.path());
     assert!(damage.is_empty(), "{damage:?}");
