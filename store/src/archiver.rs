@@ -147,27 +147,19 @@ impl Prepared {
     }
 }
 
-/// Reads one segment of a session and works out what its copy holds.
+/// Reads one segment of a session and works out what its copy holds, but for its
+/// services ([`services_in`]).
 fn prepare(file: &SegmentFile) -> Result<Option<Prepared>, StoreError> {
     let data = file.read()?;
     let bytes = file.bytes(&data);
     let mut figures = SegmentFigures::default();
-    let mut services = BTreeSet::new();
-    // A block whose resources do not decode names no service; `check` reports it.
-    let scan = bytes.scan_raw(|item| {
-        if let RawItem::Block(raw) = item
-            && let Ok(block) = BlockResources::decode(raw.raw)
-        {
-            services.extend(block.services().map(str::to_owned));
-        }
-    });
-    figures.services = services;
-    if scan.footer.is_some() || file.finished {
+    let sealed_index = bytes.index().and_then(Result::ok);
+    if sealed_index.is_some() || Footer::find(&data).is_some() || file.finished {
         // Sealed, or cut short after it was sealed: copied as it is, damage and all,
         // for `check` to report from the archive as from the session.
-        let index = match &scan.sealed_index {
-            Some(index) => index.blocks.clone(),
-            None => summaries(&bytes),
+        let index = match sealed_index {
+            Some(index) => index.blocks,
+            None => bytes.scan(|_| {}).blocks,
         };
         figures.count(&index);
         figures.bytes = data.len() as u64;
@@ -179,15 +171,18 @@ fn prepare(file: &SegmentFile) -> Result<Option<Prepared>, StoreError> {
             figures,
         }));
     }
+    let scan = bytes.scan(|_| {});
     if scan.header.is_none() && scan.damage.is_empty() {
         // Not even a header yet: nothing was accepted into it.
         return Ok(None);
     }
     // Active: its whole frames, sealed as recovery would seal them.
-    let blocks = summaries(&bytes);
-    figures.count(&blocks);
+    figures.count(&scan.blocks);
     let copied = usize::try_from(scan.valid_len).unwrap_or(data.len());
-    let index = SegmentIndex { blocks }.encode_to_vec();
+    let index = SegmentIndex {
+        blocks: scan.blocks,
+    }
+    .encode_to_vec();
     let io = |source| StoreError::io(&file.path, source);
     let mut seal = segment_frame(FrameKind::Index, 0, &index).map_err(io)?;
     let footer = Footer {
@@ -204,9 +199,42 @@ fn prepare(file: &SegmentFile) -> Result<Option<Prepared>, StoreError> {
     }))
 }
 
-/// Every readable block's summary, by a scan that decodes them.
-fn summaries(bytes: &SegmentBytes<'_>) -> Vec<BlockSummary> {
-    bytes.scan(|_| {}).blocks
+/// The services named by the resources of the blocks `bytes` holds.
+fn services_in(bytes: &SegmentBytes<'_>) -> BTreeSet<String> {
+    let mut services = BTreeSet::new();
+    // A block whose resources do not decode names no service; `check` reports it.
+    bytes.scan_raw(|item| {
+        if let RawItem::Block(raw) = item
+            && let Ok(block) = BlockResources::decode(raw.raw)
+        {
+            services.extend(block.services().map(str::to_owned));
+        }
+    });
+    services
+}
+
+/// [`services_in`] the copy of a segment, on a thread of its own while `copy` runs on
+/// this one: the two take about as long, and the machine has more than one core.
+fn services_while<T>(
+    file: &SegmentFile,
+    copied: &[u8],
+    copy: impl FnOnce() -> T,
+) -> (BTreeSet<String>, T) {
+    std::thread::scope(|scope| {
+        let bytes = file.bytes(copied);
+        let scan = std::thread::Builder::new()
+            .name("oculus-archive-scan".into())
+            .spawn_scoped(scope, move || services_in(&bytes));
+        let copied_result = copy();
+        let services = match scan {
+            Ok(handle) => handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            // No thread to be had: scanned here, after the copy.
+            Err(_) => services_in(&file.bytes(copied)),
+        };
+        (services, copied_result)
+    })
 }
 
 /// What a session holds, from its record, its segments' indexes and their blocks'
@@ -215,7 +243,8 @@ pub fn summarize(session: &Session) -> Result<SessionSummary, StoreError> {
     let record = read_record(session);
     let mut figures = Vec::new();
     for file in session.segment_files()? {
-        if let Some(prepared) = prepare(&file)? {
+        if let Some(mut prepared) = prepare(&file)? {
+            prepared.figures.services = services_in(&file.bytes(&prepared.data[..prepared.copied]));
             figures.push(prepared.figures);
         }
     }
@@ -352,17 +381,22 @@ pub fn write_archive(
             let stop = || ArchiveError::Stopped {
                 target: target.to_path_buf(),
             };
-            let Some(prepared) = prepare(file)? else {
+            let Some(mut prepared) = prepare(file)? else {
                 continue;
             };
-            for chunk in prepared.data[..prepared.copied].chunks(COPY_CHUNK_BYTES) {
-                aside.write(chunk)?;
-                done += chunk.len() as u64;
-                if progress(done, total).is_break() {
-                    return Err(stop());
+            let copied = &prepared.data[..prepared.copied];
+            let (services, copy) = services_while(file, copied, || {
+                for chunk in copied.chunks(COPY_CHUNK_BYTES) {
+                    aside.write(chunk)?;
+                    done += chunk.len() as u64;
+                    if progress(done, total).is_break() {
+                        return Err(stop());
+                    }
                 }
-            }
-            aside.write(&prepared.seal)?;
+                aside.write(&prepared.seal).map_err(ArchiveError::from)
+            });
+            copy?;
+            prepared.figures.services = services;
             segments.push(ArchivedSegment {
                 name: file
                     .path
