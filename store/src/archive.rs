@@ -32,11 +32,15 @@
 //! - Every segment in an archive is sealed. A session still being written when it was
 //!   archived has its active segment copied up to its last whole frame and sealed in
 //!   the copy, as recovery would seal it after a crash (the original is not touched;
-//!   the manifest says `live` and `sealed_by_archive`). What arrives
-//!   after that moment is not in the archive.
-//! - The manifest's counts come from the segments' indexes (no block is decoded for
-//!   them); the services come from the blocks' resources, the one thing no index
-//!   holds, so archiving decompresses every block once, decoding only its resources.
+//!   the manifest says `live` and `sealed_by_archive`). What arrives after that moment
+//!   is not in the archive.
+//! - The manifest's counts come from the sealed segments' indexes (no block is decoded
+//!   for them; an active segment's blocks are, as it has no index yet); the services
+//!   come from the blocks' resources, the one thing no index holds, so archiving
+//!   decompresses every block once, decoding only its resources, on a second thread
+//!   while the segment is copied.
+//! - Sessions are named in the manifest by their directories' names, and a reader names
+//!   them under the archive's path (`run.oculus/NAME`), as if it were a data directory.
 //! - An archive is written aside (a hidden file beside the target), flushed to disk,
 //!   then renamed into place: an interrupted or failed write (Ctrl-C, a full disk)
 //!   leaves no archive under the target name, and the partial file is removed.
