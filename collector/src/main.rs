@@ -10,7 +10,9 @@ use clap::{Args, Parser, Subcommand};
 use oculus_collector::cli::EndpointArgs;
 use oculus_collector::export;
 use oculus_collector::{Collector, Config, Signal, ZstdLevels};
-use oculus_store::{FsyncPolicy, SegmentBytes, SegmentItem, WriterOptions, read_segment, resolve};
+use oculus_store::{FsyncPolicy, SegmentItem, WriterOptions, resolve};
+
+mod sessions_cli;
 
 // Decoding allocates many small strings per record; glibc's allocator spent a quarter
 // of the collector's CPU on them.
@@ -52,9 +54,51 @@ enum Command {
     Export(ExportArgs),
     /// Verify every frame under a path and print a summary; exits non-zero on damage.
     Check {
-        /// A data directory, a session directory or a segment file.
+        /// A data directory, a session directory, an archive or a segment file.
         path: PathBuf,
     },
+    /// Pack sessions into one archive file (segments copied, not recompressed).
+    Archive(ArchiveArgs),
+    /// List the sessions of a data directory.
+    Sessions(DataDirArgs),
+    /// Delete sessions; refuses the one a running collector writes.
+    Rm(RmArgs),
+}
+
+#[derive(Args)]
+struct DataDirArgs {
+    /// Where sessions are kept [default: $XDG_DATA_HOME/oculus or ~/.local/share/oculus].
+    #[arg(long, value_name = "DIR", env = "OCULUS_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+impl DataDirArgs {
+    fn path(&self) -> PathBuf {
+        self.data_dir
+            .clone()
+            .unwrap_or_else(oculus_store::default_data_dir)
+    }
+}
+
+#[derive(Args)]
+struct ArchiveArgs {
+    /// Session directories, or names of sessions in the data directory.
+    #[arg(required = true, value_name = "SESSION")]
+    sessions: Vec<String>,
+    /// The archive to write (by convention `NAME.oculus`).
+    #[arg(short, long, value_name = "FILE")]
+    output: PathBuf,
+    #[command(flatten)]
+    data_dir: DataDirArgs,
+}
+
+#[derive(Args)]
+struct RmArgs {
+    /// Session directories, or names of sessions in the data directory.
+    #[arg(required = true, value_name = "SESSION")]
+    sessions: Vec<String>,
+    #[command(flatten)]
+    data_dir: DataDirArgs,
 }
 
 #[derive(Args)]
@@ -151,7 +195,7 @@ struct ExportArgs {
     /// Write here instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
-    /// A data directory, a session directory or a segment file.
+    /// A data directory, a session directory, an archive or a segment file.
     path: PathBuf,
 }
 
@@ -169,6 +213,11 @@ fn main() -> ExitCode {
         Some(Command::Serve(args)) => serve(args),
         Some(Command::Export(args)) => export_command(&args),
         Some(Command::Check { path }) => check(&path),
+        Some(Command::Archive(args)) => {
+            sessions_cli::archive(&args.sessions, &args.data_dir.path(), &args.output)
+        }
+        Some(Command::Sessions(args)) => sessions_cli::list(&args.path()),
+        Some(Command::Rm(args)) => sessions_cli::remove(&args.sessions, &args.data_dir.path()),
     };
     match result {
         Ok(code) => code,
@@ -276,27 +325,27 @@ fn export_command(args: &ExportArgs) -> anyhow::Result<ExitCode> {
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
-    let progress = progress_bar(resolved.segment_paths())?;
-    let mut damaged = 0usize;
+    let progress = progress_bar(resolved.total_bytes())?;
+    let mut damaged = resolved.damage.len();
+    for damage in &resolved.damage {
+        eprintln!("error: damaged: {damage}");
+    }
     for file in &resolved.segments {
-        let segment = &file.path;
-        let data = read_segment(segment)?;
+        let data = file.read()?;
         let mut failure = None;
         // The scan's damage list holds every range it could not read: damaged blocks,
         // and also a damaged header, index, footer or finished segment's end, which
         // yield no item.
-        let scan = SegmentBytes::new(segment, &data)
-            .finished(file.finished)
-            .scan(|item| {
-                if failure.is_some() {
-                    return;
-                }
-                if let SegmentItem::Block { block, .. } = item
-                    && let Err(error) = write_block(&mut out, args.signal.into(), &block)
-                {
-                    failure = Some(error);
-                }
-            });
+        let scan = file.bytes(&data).scan(|item| {
+            if failure.is_some() {
+                return;
+            }
+            if let SegmentItem::Block { block, .. } = item
+                && let Err(error) = write_block(&mut out, args.signal.into(), &block)
+            {
+                failure = Some(error);
+            }
+        });
         if let Some(error) = failure {
             return quiet_on_closed_pipe(error);
         }
@@ -350,13 +399,7 @@ fn write_block(
     writeln!(out, "{line}").context("cannot write the output")
 }
 
-fn progress_bar<'a>(
-    segments: impl Iterator<Item = &'a Path>,
-) -> anyhow::Result<indicatif::ProgressBar> {
-    let total: u64 = segments
-        .filter_map(|p| std::fs::metadata(p).ok())
-        .map(|m| m.len())
-        .sum();
+fn progress_bar(total: u64) -> anyhow::Result<indicatif::ProgressBar> {
     let bar = indicatif::ProgressBar::new(total);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{spinner} {bytes}/{total_bytes} {wide_bar} {eta}")
@@ -366,7 +409,7 @@ fn progress_bar<'a>(
 }
 
 fn check(path: &Path) -> anyhow::Result<ExitCode> {
-    let progress = progress_bar(resolve(path)?.segment_paths())?;
+    let progress = progress_bar(resolve(path)?.total_bytes())?;
     let report = oculus_store::check(path, |done, _| progress.set_position(done))?;
     progress.finish_and_clear();
     let mut out = std::io::stdout().lock();

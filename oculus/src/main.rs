@@ -23,7 +23,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Parser)]
 #[command(version, about)]
 struct Cli {
-    /// Also open these data directories, sessions or segment files, each in its own tab.
+    /// Also open these data directories, sessions, archives (`FILE.oculus`) or segment
+    /// files, each in its own tab.
     paths: Vec<PathBuf>,
     /// Only view: run no collector.
     #[arg(long)]

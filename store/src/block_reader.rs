@@ -43,6 +43,8 @@ impl SegmentSource for File {
 #[derive(Debug)]
 pub struct BlockReader {
     path: PathBuf,
+    /// Where the segment starts within the file at `path` (see [`Self::based_at`]).
+    base: u64,
     walker: FrameWalker,
     /// The frame boundary up to which the segment's dictionaries are learned.
     learned_to: u64,
@@ -53,9 +55,19 @@ impl BlockReader {
     pub fn new(path: &Path) -> Self {
         Self {
             path: path.to_path_buf(),
+            base: 0,
             walker: FrameWalker::default(),
             learned_to: HEADER_LEN as u64,
         }
+    }
+
+    /// Says where the segment starts within the file at `path` (an archive holds
+    /// many), so that damage is reported at its offset in that file. Offsets asked
+    /// for stay the segment's own.
+    #[must_use]
+    pub fn based_at(mut self, base: u64) -> Self {
+        self.base = base;
+        self
     }
 
     /// The block whose frame of `frame_bytes` starts at `offset`, decompressed.
@@ -69,7 +81,7 @@ impl BlockReader {
         let bytes = source
             .bytes_at(offset, frame_bytes as usize)
             .map_err(|e| StoreError::io(&self.path, e))?;
-        let corruption = |kind| Corruption::new(&self.path, offset, kind);
+        let corruption = |kind| Corruption::new(&self.path, self.base + offset, kind);
         let frame = read_frame(&bytes, 0)
             .verified(CorruptionKind::TruncatedFrame)
             .map_err(corruption)?;
@@ -106,7 +118,8 @@ impl BlockReader {
         frame_bytes: u32,
     ) -> Result<Block, StoreError> {
         let decoded = self.raw_block(source, offset, frame_bytes)?.decode();
-        let (_, block) = decoded.map_err(|kind| Corruption::new(&self.path, offset, kind))?;
+        let at = self.base + offset;
+        let (_, block) = decoded.map_err(|kind| Corruption::new(&self.path, at, kind))?;
         Ok(block)
     }
 }

@@ -1,10 +1,9 @@
-//! Verifying every frame of a data directory, session or segment.
+//! Verifying every frame of a data directory, session, archive or segment.
 
 use std::path::{Path, PathBuf};
 
 use crate::datadir::resolve;
 use crate::error::{Corruption, CorruptionKind, StoreError};
-use crate::segment::{SegmentBytes, read_segment};
 
 /// What a check found.
 #[derive(Debug, Default)]
@@ -49,18 +48,13 @@ pub fn check(path: &Path, mut progress: impl FnMut(u64, u64)) -> Result<CheckRep
         segments: resolved.segments.len(),
         ..CheckReport::default()
     };
-    let total: u64 = resolved
-        .segment_paths()
-        .filter_map(|p| std::fs::metadata(p).ok())
-        .map(|m| m.len())
-        .sum();
+    report.damage.extend(resolved.damage.iter().cloned());
+    let total = resolved.total_bytes();
     let mut done = 0;
     for file in &resolved.segments {
         let segment = &file.path;
-        let data = read_segment(segment)?;
-        let scan = SegmentBytes::new(segment, &data)
-            .finished(file.finished)
-            .scan(|_| {});
+        let data = file.read()?;
+        let scan = file.bytes(&data).scan(|_| {});
         report.bytes_on_disk += data.len() as u64;
         report.blocks += scan.blocks.len() as u64;
         for block in &scan.blocks {
@@ -78,7 +72,7 @@ pub fn check(path: &Path, mut progress: impl FnMut(u64, u64)) -> Result<CheckRep
                 if indexed != found && scan.damage.is_empty() {
                     report.damage.push(Corruption::new(
                         segment,
-                        scan.footer.map_or(0, |f| f.index_offset),
+                        file.base() + scan.footer.map_or(0, |f| f.index_offset),
                         CorruptionKind::IndexMismatch {
                             indexed: indexed.len(),
                             found: found.len(),

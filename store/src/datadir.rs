@@ -28,12 +28,16 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::error::StoreError;
+use crate::archive::{Archive, ArchivedAt, is_archive, map_range};
+use crate::block_reader::BlockReader;
+use crate::error::{Corruption, StoreError};
 use crate::permissions::{
     PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, create_private_dir, create_private_file,
     refuse_if_not_ours,
 };
-use crate::segment::{FsyncPolicy, SEGMENT_EXTENSION, sync_dir};
+use crate::proto::SegmentIndex;
+use crate::segment::{FsyncPolicy, SEGMENT_EXTENSION, SegmentBytes, SegmentData, sync_dir};
+use crate::segment::{header_damage, header_damage_within, index_within, is_sealed, read_index};
 
 pub const LOCK_FILE: &str = "collector.lock";
 pub const SESSIONS_DIR: &str = "sessions";
@@ -146,6 +150,7 @@ impl Session {
             .map(|(i, path)| SegmentFile {
                 path,
                 finished: written_by_collector && (closed || i < last),
+                archived: None,
             })
             .collect())
     }
@@ -215,6 +220,101 @@ pub struct SegmentFile {
     /// The session went on past this segment (a later one exists) or was closed: it
     /// was sealed, so an end without its footer is damage, not an open tail.
     pub finished: bool,
+    /// Where it lies when it is one of an archive's segments (`path` is then the
+    /// archive's); `None` for a file of its own.
+    pub archived: Option<ArchivedAt>,
+}
+
+impl SegmentFile {
+    /// Where the segment starts within the file at `path`.
+    pub fn base(&self) -> u64 {
+        self.archived.as_ref().map_or(0, |at| at.offset)
+    }
+
+    /// The segment's bytes: an archived one mapped from its archive, else as
+    /// [`read_segment`](crate::read_segment) reads a file.
+    pub fn read(&self) -> Result<SegmentData, StoreError> {
+        match &self.archived {
+            Some(at) => map_range(&self.path, at.offset, at.len, true),
+            None => crate::segment::read_segment(&self.path),
+        }
+    }
+
+    /// A reader of `data` (from [`Self::read`]) that reports damage by this file's path
+    /// and offsets within it.
+    pub fn bytes<'a>(&'a self, data: &'a [u8]) -> SegmentBytes<'a> {
+        SegmentBytes::new(&self.path, data)
+            .finished(self.finished)
+            .based_at(self.base())
+    }
+
+    /// A reader of single blocks of this segment, reporting damage as [`Self::bytes`] does.
+    pub fn block_reader(&self) -> BlockReader {
+        BlockReader::new(&self.path).based_at(self.base())
+    }
+
+    /// The session this segment belongs to: its directory, or the archive's name for it.
+    pub fn session_path(&self) -> PathBuf {
+        match &self.archived {
+            Some(at) => at.session.clone(),
+            None => self
+                .path
+                .parent()
+                .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+        }
+    }
+
+    /// The segment's index, read through its footer alone (see
+    /// [`read_index`](crate::segment::read_index)).
+    pub fn read_index(&self) -> Result<Option<SegmentIndex>, StoreError> {
+        match &self.archived {
+            Some(at) => {
+                let file = File::open(&self.path).map_err(|e| StoreError::io(&self.path, e))?;
+                index_within(&self.path, &file, at.offset, at.len)
+            }
+            None => read_index(&self.path),
+        }
+    }
+
+    /// Damage in the segment's header, reading only the header (see
+    /// [`header_damage`](crate::segment::header_damage)).
+    pub fn header_damage(&self) -> Result<Option<Corruption>, StoreError> {
+        match &self.archived {
+            Some(at) => {
+                let file = File::open(&self.path).map_err(|e| StoreError::io(&self.path, e))?;
+                header_damage_within(&self.path, &file, at.offset)
+            }
+            None => header_damage(&self.path),
+        }
+    }
+
+    /// Whether the segment ends in a valid footer. An archive's segments count as
+    /// sealed, as nothing writes them again (the archiver seals what it copies); one
+    /// cut short is reported as such by the whole-segment scan ([`Self::bytes`]).
+    pub fn is_sealed(&self) -> Result<bool, StoreError> {
+        match &self.archived {
+            Some(_) => Ok(true),
+            None => is_sealed(&self.path),
+        }
+    }
+
+    /// The segment's bytes for reading single blocks: an archived one mapped from its
+    /// archive without reading it in ahead; `None` for a file of its own, which is
+    /// read with `pread` as it may still grow.
+    pub fn map_for_blocks(&self) -> Result<Option<SegmentData>, StoreError> {
+        match &self.archived {
+            Some(at) => map_range(&self.path, at.offset, at.len, false).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Its size in bytes.
+    pub fn len_bytes(&self) -> u64 {
+        match &self.archived {
+            Some(at) => at.len,
+            None => fs::metadata(&self.path).map_or(0, |m| m.len()),
+        }
+    }
 }
 
 /// The sessions of a data directory, oldest first.
@@ -246,21 +346,53 @@ pub struct Resolved {
     pub sessions: Vec<Session>,
     /// Every segment, in session and write order.
     pub segments: Vec<SegmentFile>,
+    /// The archive the path is, with its manifest.
+    pub archive: Option<Archive>,
+    /// Damage found resolving the path: an archive's footer or manifest that cannot be
+    /// read (its segments are then found without it).
+    pub damage: Vec<Corruption>,
 }
 
 impl Resolved {
     pub fn segment_paths(&self) -> impl Iterator<Item = &Path> {
         self.segments.iter().map(|segment| segment.path.as_path())
     }
+
+    /// The bytes of every segment together.
+    pub fn total_bytes(&self) -> u64 {
+        self.segments.iter().map(SegmentFile::len_bytes).sum()
+    }
 }
 
-/// Resolves a data directory, a session directory or a single segment file.
+/// Resolves a data directory, a session directory, an archive or a single segment file.
 pub fn resolve(path: &Path) -> Result<Resolved, StoreError> {
     let meta = fs::metadata(path).map_err(|e| StoreError::io(path, e))?;
+    if meta.is_file() && is_archive(path) {
+        let archive = match Archive::open(path) {
+            Ok(archive) => archive,
+            Err(StoreError::Corrupt(damage)) => return salvage_archive(path, meta.len(), damage),
+            Err(error) => return Err(error),
+        };
+        return Ok(Resolved {
+            sessions: archive
+                .manifest
+                .sessions
+                .iter()
+                .map(|session| Session {
+                    path: archive.session_path(session),
+                })
+                .collect(),
+            segments: archive_segment_files(&archive),
+            archive: Some(archive),
+            damage: Vec::new(),
+        });
+    }
     if meta.is_file() {
         return Ok(Resolved {
             sessions: Vec::new(),
             segments: vec![segment_in_its_session(path)?],
+            archive: None,
+            damage: Vec::new(),
         });
     }
     let sessions = if path.join(SESSIONS_DIR).is_dir() {
@@ -280,7 +412,62 @@ pub fn resolve(path: &Path) -> Result<Resolved, StoreError> {
     for session in &sessions {
         segments.extend(session.segment_files()?);
     }
-    Ok(Resolved { sessions, segments })
+    Ok(Resolved {
+        sessions,
+        segments,
+        archive: None,
+        damage: Vec::new(),
+    })
+}
+
+/// The name of the one session the segments of an archive without its manifest are
+/// read as.
+pub const MANIFEST_LOST_SESSION: &str = "manifest-lost";
+
+/// An archive whose manifest cannot be read (`damage` says why): its segments, found
+/// by their own headers and footers, as one session.
+fn salvage_archive(path: &Path, len: u64, damage: Corruption) -> Result<Resolved, StoreError> {
+    let data = map_range(path, 0, len, false)?;
+    let session = path.join(MANIFEST_LOST_SESSION);
+    let segments = crate::archive::salvage_segments(&data)
+        .into_iter()
+        .map(|(offset, len)| SegmentFile {
+            path: path.to_path_buf(),
+            finished: true,
+            archived: Some(ArchivedAt {
+                offset,
+                len,
+                session: session.clone(),
+            }),
+        })
+        .collect();
+    Ok(Resolved {
+        sessions: vec![Session { path: session }],
+        segments,
+        archive: None,
+        damage: vec![damage],
+    })
+}
+
+/// Every segment of `archive`, in session and write order.
+pub fn archive_segment_files(archive: &Archive) -> Vec<SegmentFile> {
+    archive
+        .manifest
+        .sessions
+        .iter()
+        .flat_map(|session| {
+            let session_path = archive.session_path(session);
+            session.segments.iter().map(move |segment| SegmentFile {
+                path: archive.path.clone(),
+                finished: true,
+                archived: Some(ArchivedAt {
+                    offset: segment.offset,
+                    len: segment.len,
+                    session: session_path.clone(),
+                }),
+            })
+        })
+        .collect()
 }
 
 /// A segment file given on its own, judged by the session directory it sits in.
@@ -304,6 +491,7 @@ fn segment_in_its_session(path: &Path) -> Result<SegmentFile, StoreError> {
     Ok(SegmentFile {
         path: path.to_path_buf(),
         finished,
+        archived: None,
     })
 }
 

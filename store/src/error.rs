@@ -134,4 +134,16 @@ pub enum CorruptionKind {
     IndexMismatch { indexed: usize, found: usize },
     #[error("block needs compression dictionary {0}, which the segment lacks or has damaged")]
     MissingDictionary(u16),
+    #[error("not an Oculus archive (bad magic)")]
+    NotAnArchive,
+    #[error("archive format version {0} is not supported (this build reads version 1)")]
+    UnsupportedArchiveVersion(u16),
+    #[error("archive is too short to hold its header and footer")]
+    ArchiveTooShort,
+    #[error("archive footer is damaged or cut short, so its manifest cannot be found")]
+    DamagedArchiveFooter,
+    #[error("archive manifest checksum mismatch")]
+    ArchiveManifestChecksum,
+    #[error("archive manifest does not read: {0}")]
+    ArchiveManifest(String),
 }

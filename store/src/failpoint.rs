@@ -5,7 +5,8 @@
 //!
 //! The names, for tests to arm: `segment::create`, `segment::append`, `segment::cut`,
 //! `segment::sync`, `segment::seal`, `dir::sync`, `session::create`,
-//! `session::mark_closed`, `recovery::resume`, `retention::remove`.
+//! `session::mark_closed`, `recovery::resume`, `retention::remove`, `archive::create`,
+//! `archive::write`, `archive::sync`, `archive::rename`.
 
 /// Fails with an injected I/O error if the point `name` is armed.
 #[cfg_attr(

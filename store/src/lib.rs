@@ -9,6 +9,8 @@
 //! `proto/oculus/segment/v1/segment.proto`, generated into [`proto`], with the field
 //! numbers of its messages in [`field`].
 
+pub mod archive;
+pub mod archiver;
 pub mod block;
 pub mod block_reader;
 pub mod check;
@@ -38,6 +40,8 @@ pub mod proto {
     include!(concat!(env!("OUT_DIR"), "/oculus.segment.v1.rs"));
 }
 
+pub use archive::{Archive, ArchivedAt, Manifest, SessionSummary};
+pub use archiver::{ArchiveError, write_archive};
 pub use block::BlockBuilder;
 pub use block_reader::{BlockReader, SegmentSource};
 pub use check::{CheckReport, check};

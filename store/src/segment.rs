@@ -447,6 +447,8 @@ pub struct SegmentBytes<'a> {
     path: &'a Path,
     data: &'a [u8],
     finished: bool,
+    /// Where the segment starts in the file at `path`: 0, or its place in an archive.
+    base: u64,
 }
 
 impl<'a> SegmentBytes<'a> {
@@ -455,7 +457,16 @@ impl<'a> SegmentBytes<'a> {
             path,
             data,
             finished: false,
+            base: 0,
         }
+    }
+
+    /// Says where the segment starts within the file at `path` (an archive holds many),
+    /// so that damage is reported at its offset in that file.
+    #[must_use]
+    pub fn based_at(mut self, base: u64) -> Self {
+        self.base = base;
+        self
     }
 
     /// Says whether the segment's session went on past it (a `SegmentFile` knows): a
@@ -468,7 +479,7 @@ impl<'a> SegmentBytes<'a> {
     }
 
     fn corruption(&self, offset: usize, kind: CorruptionKind) -> Corruption {
-        Corruption::new(self.path, offset as u64, kind)
+        Corruption::new(self.path, self.base + offset as u64, kind)
     }
 
     /// Walks every frame from the header on, verifying and decoding each, and
@@ -670,20 +681,32 @@ pub fn read_segment(path: &Path) -> Result<SegmentData, StoreError> {
 /// The index of a sealed segment, read through its footer alone (`None` when the
 /// segment is not sealed).
 pub fn read_index(path: &Path) -> Result<Option<SegmentIndex>, StoreError> {
-    use std::os::unix::fs::FileExt;
     let io = |source| StoreError::io(path, source);
     let file = File::open(path).map_err(io)?;
     let len = file.metadata().map_err(io)?.len();
+    index_within(path, &file, 0, len)
+}
+
+/// [`read_index`] of the segment that lies `len` bytes from `base` in `file` (at
+/// `path`): a file of its own (`base` 0), or one of an archive's segments.
+pub(crate) fn index_within(
+    path: &Path,
+    file: &File,
+    base: u64,
+    len: u64,
+) -> Result<Option<SegmentIndex>, StoreError> {
+    use std::os::unix::fs::FileExt;
+    let io = |source| StoreError::io(path, source);
     if len < (HEADER_LEN + FOOTER_LEN) as u64 {
         return Ok(None);
     }
     let mut tail = [0u8; FOOTER_LEN];
-    file.read_exact_at(&mut tail, len - FOOTER_LEN as u64)
+    file.read_exact_at(&mut tail, base + len - FOOTER_LEN as u64)
         .map_err(io)?;
     let Some(footer) = Footer::decode(&tail) else {
         return Ok(None);
     };
-    let corruption = |kind| Corruption::new(path, footer.index_offset, kind);
+    let corruption = |kind| Corruption::new(path, base + footer.index_offset, kind);
     let index_end = footer
         .index_offset
         .checked_add(u64::from(footer.index_frame_len));
@@ -691,7 +714,7 @@ pub fn read_index(path: &Path) -> Result<Option<SegmentIndex>, StoreError> {
         return Err(corruption(CorruptionKind::TruncatedIndex).into());
     }
     let mut frame = vec![0; footer.index_frame_len as usize];
-    file.read_exact_at(&mut frame, footer.index_offset)
+    file.read_exact_at(&mut frame, base + footer.index_offset)
         .map_err(io)?;
     index_at(&frame, 0)
         .map(Some)
@@ -701,14 +724,25 @@ pub fn read_index(path: &Path) -> Result<Option<SegmentIndex>, StoreError> {
 /// Damage in the header of the segment at `path`, reading only the header: for readers
 /// that reach a sealed segment's blocks through its index and never walk the header.
 pub fn header_damage(path: &Path) -> Result<Option<Corruption>, StoreError> {
-    use std::os::unix::fs::FileExt;
     let io = |source| StoreError::io(path, source);
     let file = File::open(path).map_err(io)?;
+    header_damage_within(path, &file, 0)
+}
+
+/// [`header_damage`] of the segment that starts at `base` in `file` (at `path`).
+pub(crate) fn header_damage_within(
+    path: &Path,
+    file: &File,
+    base: u64,
+) -> Result<Option<Corruption>, StoreError> {
+    use std::os::unix::fs::FileExt;
     let mut header = [0u8; HEADER_LEN];
-    let read = file.read_at(&mut header, 0).map_err(io)?;
+    let read = file
+        .read_at(&mut header, base)
+        .map_err(|e| StoreError::io(path, e))?;
     Ok(SegmentHeader::decode(&header[..read])
         .err()
-        .map(|kind| Corruption::new(path, 0, kind)))
+        .map(|kind| Corruption::new(path, base, kind)))
 }
 
 /// Whether the segment at `path` ends in a valid footer, reading only the footer.

@@ -8,6 +8,9 @@
 //! The data set is written once with the store's own writer, encoded as the collector
 //! encodes it (spans and logs in blocks of their own, per-kind zstd levels and
 //! dictionaries), and kept under `target/viewer-bench/` for the next run.
+//!
+//! `OCULUS_BENCH_PATH=PATH` opens PATH (a data directory, a session or an archive of
+//! OCULUS_BENCH_RECORDS records) in its place, for the opening figures only.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -457,7 +460,8 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(10_000_000);
-    let dir = data_set(records);
+    let given = std::env::var_os("OCULUS_BENCH_PATH").map(PathBuf::from);
+    let dir = given.clone().unwrap_or_else(|| data_set(records));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -466,7 +470,7 @@ fn main() {
 
     println!("oculus viewer benchmark: {records} records (60% logs, 40% spans)");
     open_in_backend(&dir, records, &runtime);
-    if std::env::var_os("OCULUS_BENCH_OPEN_ONLY").is_some() {
+    if given.is_some() || std::env::var_os("OCULUS_BENCH_OPEN_ONLY").is_some() {
         return;
     }
     let started = Instant::now();

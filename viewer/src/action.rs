@@ -21,6 +21,8 @@ pub enum Action {
     OpenSessionTab(u16),
     /// Open a data directory, a run or a segment file in a tab of its own.
     OpenPath(PathBuf),
+    /// Write the runs the shown tab shows into one archive file at this path.
+    SaveArchive(PathBuf),
     /// Show this directory's entries in the file browser (opening it if closed).
     Browse(PathBuf),
     CloseBrowser,

@@ -61,6 +61,8 @@ pub struct App {
     focus_search: bool,
     /// What the user typed in "Open a path".
     path_to_open: String,
+    /// What the user typed in "Save as archive".
+    archive_path: String,
     /// The version of the last `ShowTab` sent: a snapshot with another describes rows
     /// of another filter.
     version: u64,
@@ -101,6 +103,7 @@ impl App {
             find_request: 0,
             focus_search: false,
             path_to_open: String::new(),
+            archive_path: String::new(),
             version: 0,
             trace_text_request: None,
             next_request: 0,
@@ -935,6 +938,7 @@ impl App {
             filter: &mut filter,
             list: &mut list,
             path_to_open: &mut self.path_to_open,
+            archive_path: &mut self.archive_path,
         };
         let actions = views::show(ui, &screen, widgets);
         // The search field took the focus, if it was asked to.
@@ -966,6 +970,17 @@ impl App {
             }
             Action::Browse(dir) => self.browse(dir),
             Action::CloseBrowser => self.browser = None,
+            Action::SaveArchive(target) => {
+                let tab = &self.tabs[self.active];
+                // A tab of every run lists none.
+                let sessions = if tab.filter.sessions.is_empty() {
+                    (0..self.snapshot.runs.len() as u16).collect()
+                } else {
+                    tab.filter.sessions.clone()
+                };
+                self.tell(format!("saving {}…", target.display()));
+                self.send(UiEvent::SaveArchive { sessions, target });
+            }
             Action::CycleTheme => {
                 self.theme = match self.theme {
                     egui::ThemePreference::System => egui::ThemePreference::Light,

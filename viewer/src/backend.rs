@@ -482,6 +482,7 @@ impl Engine {
                 }
             }
             UiEvent::OpenPath(path) => self.open(path),
+            UiEvent::SaveArchive { sessions, target } => self.save_archive(&sessions, target),
             UiEvent::ListDir { dir, request } => {
                 self.listing = Some(Arc::new(crate::listing::list(dir, request)));
             }
@@ -562,6 +563,34 @@ impl Engine {
                     Item::Record(_) => "no source location on this record".to_owned(),
                 });
             }
+        }
+    }
+
+    /// Writes runs into an archive on a thread of its own, telling the status line how
+    /// far it got and how it ended. A run read from an archive is already in one.
+    fn save_archive(&mut self, sessions: &[u16], target: PathBuf) {
+        let mut dirs = Vec::new();
+        for &number in sessions {
+            let Some(session) = self.library.sessions.get(usize::from(number)) else {
+                continue;
+            };
+            if session.path.is_dir() {
+                dirs.push(oculus_store::Session {
+                    path: session.path.clone(),
+                });
+            }
+        }
+        if dirs.is_empty() {
+            self.status.notice =
+                Some("nothing to save: the tab's runs are already in an archive".to_owned());
+            return;
+        }
+        let notify = self.notices.notifier();
+        let spawned = std::thread::Builder::new()
+            .name("oculus-archiver".into())
+            .spawn(move || crate::save_archive::write(&dirs, &target, &notify));
+        if let Err(error) = spawned {
+            self.status.notice = Some(format!("cannot start saving the archive: {error}"));
         }
     }
 

@@ -26,6 +26,7 @@ pub mod persist;
 mod projection;
 pub mod raw;
 mod runs;
+mod save_archive;
 pub mod snapshot;
 pub mod source;
 mod status;

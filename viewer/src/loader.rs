@@ -1,14 +1,12 @@
 //! Loading sealed segments: two decoder threads prepare their blocks, which the
 //! backend adds to the index in file order, a slice of time at a time.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::time::Duration;
 
-use oculus_store::{
-    BlockReader, Corruption, CorruptionKind, RawBlock, RawItem, SegmentBytes, read_segment,
-};
+use oculus_store::{Corruption, CorruptionKind, RawBlock, RawItem, SegmentFile};
 
 use crate::model::{BlockLoc, Index, PreparedBlock};
 use crate::raw::prepare_raw_into;
@@ -23,9 +21,19 @@ pub struct PollReport {
     pub damage: Vec<Damage>,
 }
 
-/// Damage at a block whose bytes do not prepare.
-pub(crate) fn unreadable_block(path: &Path, raw: &RawBlock<'_>, error: &RenderError) -> Corruption {
-    Corruption::new(path, raw.offset, CorruptionKind::Decode(error.to_string()))
+/// Damage at a block whose bytes do not prepare; `base` is where its segment starts
+/// in the file at `path` (an archive holds many).
+pub(crate) fn unreadable_block(
+    path: &Path,
+    base: u64,
+    raw: &RawBlock<'_>,
+    error: &RenderError,
+) -> Corruption {
+    Corruption::new(
+        path,
+        base + raw.offset,
+        CorruptionKind::Decode(error.to_string()),
+    )
 }
 
 /// Adds the damage found preparing blocks to the damage found reading frames, each
@@ -42,7 +50,7 @@ pub(crate) fn in_file_order(damage: &mut Vec<Corruption>, unreadable: Vec<Corrup
 #[derive(Debug)]
 pub(crate) struct Job {
     number: u32,
-    path: PathBuf,
+    file: SegmentFile,
     session: u16,
     /// Where each block's frame is, from the segment's index; without one (damaged),
     /// one decoder scans the whole segment instead.
@@ -50,11 +58,11 @@ pub(crate) struct Job {
 }
 
 impl Job {
-    /// Segment `number` at `path`, of session `session`.
-    pub(crate) fn new(number: u32, path: PathBuf, session: u16) -> Self {
+    /// Segment `number`, `file`, of session `session`.
+    pub(crate) fn new(number: u32, file: SegmentFile, session: u16) -> Self {
         Self {
             number,
-            path,
+            file,
             session,
             blocks: None,
         }
@@ -120,8 +128,8 @@ impl Loader {
         let mut total_bytes = 0;
         for job in &mut jobs {
             // What cannot be sized is damage that the decoder reports; it adds nothing.
-            total_bytes += std::fs::metadata(&job.path).map_or(0, |m| m.len());
-            if let Ok(Some(segment_index)) = oculus_store::segment::read_index(&job.path) {
+            total_bytes += job.file.len_bytes();
+            if let Ok(Some(segment_index)) = job.file.read_index() {
                 blocks += segment_index.blocks.len();
                 for block in &segment_index.blocks {
                     logs += block.logs as usize;
@@ -263,7 +271,7 @@ fn decode(
         if job.blocks.is_none() && parity != 0 {
             continue;
         }
-        let data = match read_segment(&job.path) {
+        let data = match job.file.read() {
             Ok(data) => data,
             Err(error) => {
                 let mut first = Some(Decoded::Damage(error.into()));
@@ -287,7 +295,7 @@ fn decode(
         };
         let Some(blocks) = &job.blocks else {
             let mut unreadable = Vec::new();
-            let mut scan = SegmentBytes::new(&job.path, &data).scan_raw(|item| {
+            let mut scan = job.file.bytes(&data).scan_raw(|item| {
                 if let RawItem::Block(raw) = item {
                     let block = recycled.try_recv().unwrap_or_default();
                     match prepare(job, &raw, block) {
@@ -307,7 +315,7 @@ fn decode(
             }
             continue;
         };
-        let mut reader = BlockReader::new(&job.path);
+        let mut reader = job.file.block_reader();
         for i in (parity..blocks.len()).step_by(DECODERS) {
             let (offset, frame_bytes) = blocks[i];
             let block = recycled.try_recv().unwrap_or_default();
@@ -337,6 +345,11 @@ fn prepare(job: &Job, raw: &RawBlock<'_>, mut block: PreparedBlock) -> Result<De
             records: block.records(),
             block,
         }),
-        Err(error) => Err(unreadable_block(&job.path, raw, &error)),
+        Err(error) => Err(unreadable_block(
+            &job.file.path,
+            job.file.base(),
+            raw,
+            &error,
+        )),
     }
 }

@@ -205,6 +205,12 @@ pub enum UiEvent {
         request: u64,
     },
     OpenPath(PathBuf),
+    /// Write these runs (by session number) into one archive at `target`; progress and
+    /// the result come as the status line's notice.
+    SaveArchive {
+        sessions: Vec<u16>,
+        target: PathBuf,
+    },
     /// List a directory for the file browser; the answer comes as `Snapshot::listing`.
     ListDir {
         dir: PathBuf,

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use oculus_store::proto::Block;
-use oculus_store::{BlockReader, SegmentTail, StoreError};
+use oculus_store::segment::SegmentData;
+use oculus_store::{ArchivedAt, BlockReader, SegmentTail, StoreError};
 use oculus_store::{Corruption, CorruptionKind, SegmentFile};
 use rustc_hash::FxHashMap;
 
@@ -36,23 +37,56 @@ struct Segment {
     /// Its session went on past it: it was sealed, so an end without a footer is
     /// damage rather than "not yet".
     finished: bool,
+    /// Where it lies in an archive, when it is one of an archive's segments.
+    archived: Option<ArchivedAt>,
     done: bool,
+}
+
+impl Segment {
+    fn file(&self) -> SegmentFile {
+        SegmentFile {
+            path: self.path.clone(),
+            finished: self.finished,
+            archived: self.archived.clone(),
+        }
+    }
 }
 
 /// A sealed segment open to read blocks back.
 #[derive(Debug)]
 struct SealedReader {
-    file: File,
+    source: SealedSource,
     blocks: BlockReader,
 }
 
+/// Where a sealed segment's blocks are read from.
+#[derive(Debug)]
+enum SealedSource {
+    /// A segment file of its own, read with `pread`.
+    File(File),
+    /// One of an archive's segments, mapped from the archive (which never changes).
+    Mapped(SegmentData),
+}
+
 impl SealedReader {
-    fn open(path: &Path) -> Result<Self, StoreError> {
-        let file = File::open(path).map_err(|cause| StoreError::io(path, cause))?;
+    fn open(segment: &SegmentFile) -> Result<Self, StoreError> {
+        let source = match segment.map_for_blocks()? {
+            Some(data) => SealedSource::Mapped(data),
+            None => SealedSource::File(
+                File::open(&segment.path).map_err(|cause| StoreError::io(&segment.path, cause))?,
+            ),
+        };
         Ok(Self {
-            file,
-            blocks: BlockReader::new(path),
+            source,
+            blocks: segment.block_reader(),
         })
+    }
+
+    fn block(&mut self, loc: BlockLoc) -> Result<Block, StoreError> {
+        match &self.source {
+            SealedSource::File(file) => self.blocks.block(file, loc.offset, loc.frame_bytes),
+            SealedSource::Mapped(data) => self.blocks.block(&**data, loc.offset, loc.frame_bytes),
+        }
     }
 }
 
@@ -74,6 +108,8 @@ enum Root {
     Session(PathBuf),
     /// One segment file.
     File(PathBuf),
+    /// An archive: its sessions and segments, which never change.
+    Archive(Vec<SegmentFile>),
 }
 
 /// Every segment under the opened paths.
@@ -82,14 +118,16 @@ pub struct Library {
     roots: Vec<Root>,
     pub sessions: Vec<SessionInfo>,
     segments: Vec<Segment>,
-    /// The number of each segment in `segments`, by path.
-    known: FxHashMap<PathBuf, usize>,
+    /// The number of each segment in `segments`, by path and where it starts in it.
+    known: FxHashMap<(PathBuf, u64), usize>,
     unchanged: ListedDirs,
     /// The session directories of each data directory, as last listed.
     session_dirs: rustc_hash::FxHashMap<PathBuf, Vec<PathBuf>>,
     loader: Option<Loader>,
     /// The active segments' blocks are prepared here, one after another.
     prepared: PreparedBlock,
+    /// Damage found opening a path (an archive's lost manifest), for the next poll.
+    unreported: Vec<Corruption>,
 }
 
 /// Directories already listed, by modification time, so that a poll only lists the
@@ -130,7 +168,10 @@ impl Library {
             return Ok(Vec::new());
         }
         let resolved = oculus_store::resolve(path)?;
-        let root = if path.is_file() {
+        self.unreported.extend(resolved.damage.iter().cloned());
+        let root = if resolved.archive.is_some() || !resolved.damage.is_empty() {
+            Root::Archive(resolved.segments.clone())
+        } else if path.is_file() {
             Root::File(path.to_path_buf())
         } else if path.join(oculus_store::datadir::SESSIONS_DIR).is_dir() {
             Root::DataDir(path.to_path_buf())
@@ -168,6 +209,7 @@ impl Library {
                 }
                 Root::Session(dir) => dirs.push(dir.clone()),
                 Root::File(file) => dirs.extend(file.parent().map(Path::to_path_buf)),
+                Root::Archive(_) => {}
             }
         }
         dirs
@@ -191,6 +233,9 @@ impl Library {
                     let resolved = oculus_store::resolve(file)?;
                     files.extend(resolved.segments.into_iter().map(|s| (file.clone(), s)));
                 }
+                Root::Archive(segments) => {
+                    files.extend(segments.iter().map(|s| (s.session_path(), s.clone())));
+                }
             }
         }
         for dir in session_dirs {
@@ -203,19 +248,25 @@ impl Library {
             }
         }
         for (session_path, file) in files {
-            let SegmentFile { path, finished } = file;
-            if let Some(&number) = self.known.get(&path) {
+            let key = (file.path.clone(), file.base());
+            let SegmentFile {
+                path,
+                finished,
+                archived,
+            } = file;
+            if let Some(&number) = self.known.get(&key) {
                 self.segments[number].finished |= finished;
                 continue;
             }
             let session = self.session_number(&session_path);
-            self.known.insert(path.clone(), self.segments.len());
+            self.known.insert(key, self.segments.len());
             self.segments.push(Segment {
                 path,
                 session,
                 tail: None,
                 sealed: None,
                 finished,
+                archived,
                 done: false,
             });
         }
@@ -269,7 +320,10 @@ impl Library {
     /// Reads what is new for about `budget`: sealed segments first, through the
     /// background decoders, then the active segments once those are all in.
     pub fn poll_for(&mut self, index: &mut Index, budget: Duration) -> PollReport {
-        let mut report = PollReport::default();
+        let mut report = PollReport {
+            damage: self.unreported.drain(..).map(Into::into).collect(),
+            ..PollReport::default()
+        };
         if self.loader.is_none() {
             self.start_loader(index, &mut report);
         }
@@ -317,19 +371,16 @@ impl Library {
             if segment.done || segment.tail.is_some() {
                 continue;
             }
-            match oculus_store::segment::is_sealed(&segment.path) {
+            let file = segment.file();
+            match file.is_sealed() {
                 Ok(true) => {
                     // The loader goes through the index and never reads the header.
-                    match oculus_store::segment::header_damage(&segment.path) {
+                    match file.header_damage() {
                         Ok(None) => {}
                         Ok(Some(damage)) => report.damage.push(damage.into()),
                         Err(error) => report.damage.push(error.into()),
                     }
-                    jobs.push(Job::new(
-                        number as u32,
-                        segment.path.clone(),
-                        segment.session,
-                    ));
+                    jobs.push(Job::new(number as u32, file, segment.session));
                 }
                 Ok(false) => {}
                 // Left to the tail, which reports it once.
@@ -353,11 +404,9 @@ impl Library {
         }
         let reader = match &mut segment.sealed {
             Some(reader) => reader,
-            None => segment.sealed.insert(SealedReader::open(&segment.path)?),
+            None => segment.sealed.insert(SealedReader::open(&segment.file())?),
         };
-        Ok(reader
-            .blocks
-            .block(&reader.file, loc.offset, loc.frame_bytes)?)
+        Ok(reader.block(loc)?)
     }
 }
 
@@ -384,7 +433,7 @@ fn read_new(
             };
             index.add_prepared(prepared, loc, segment.session);
         }
-        Err(error) => unreadable.push(unreadable_block(&segment.path, &raw, &error)),
+        Err(error) => unreadable.push(unreadable_block(&segment.path, 0, &raw, &error)),
     })?;
     in_file_order(&mut poll.damage, unreadable);
     if !poll.sealed && segment.finished {

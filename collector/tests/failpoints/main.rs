@@ -327,3 +327,53 @@ fn a_writer_that_falls_behind_refuses_until_it_has_written() {
     thread.join().expect("joined").expect("seals");
     scenario.teardown();
 }
+
+#[tokio::test]
+async fn an_archive_whose_write_fails_anywhere_leaves_the_target_as_it_was() {
+    // Held throughout: the session written first passes the sync points that other
+    // scenarios count.
+    let scenario = fail::FailScenario::setup();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut failures = Vec::new();
+    let collector = start(dir.path(), &mut failures).await;
+    export_all(&collector, &mut failures).await;
+    stop(collector, dir.path(), &mut failures).await;
+    let sessions = oculus_store::sessions(dir.path()).expect("sessions");
+    let continue_ = |_, _| std::ops::ControlFlow::Continue(());
+    for point in [
+        "archive::create",
+        "archive::write",
+        "archive::sync",
+        "archive::rename",
+    ] {
+        let out = tempfile::tempdir().expect("tempdir");
+        let target = out.path().join("run.oculus");
+        std::fs::write(&target, "an older archive").expect("writable");
+        fail::cfg(point, "1*return").expect("a valid action");
+        let written = oculus_store::write_archive(&sessions, &target, continue_);
+        fail::remove(point);
+        let error = written.expect_err(point);
+        assert!(
+            error.to_string().contains("injected failure"),
+            "{point}: {error}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&target).expect("readable"),
+            "an older archive",
+            "{point}"
+        );
+        let left = std::fs::read_dir(out.path()).expect("listable").count();
+        assert_eq!(left, 1, "{point}: a partial file was left");
+    }
+    // Flushing the directory fails after the rename: the archive is whole, and the
+    // failure is still reported, as its name may not survive a power loss.
+    let out = tempfile::tempdir().expect("tempdir");
+    let target = out.path().join("run.oculus");
+    fail::cfg("dir::sync", "1*return").expect("a valid action");
+    let written = oculus_store::write_archive(&sessions, &target, continue_);
+    scenario.teardown();
+    assert!(written.is_err());
+    let report = oculus_store::check(&target, |_, _| {}).expect("check");
+    assert!(report.is_healthy(), "{:?}", report.damage);
+    assert_eq!(report.logs, REQUESTS * RECORDS_PER_REQUEST);
+}

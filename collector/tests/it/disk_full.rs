@@ -15,13 +15,13 @@ use tonic_types::StatusExt;
 
 use crate::{log, logs_request, read_blocks, start_with};
 
-struct Tmpfs {
-    path: PathBuf,
+pub(crate) struct Tmpfs {
+    pub(crate) path: PathBuf,
     _dir: tempfile::TempDir,
 }
 
 impl Tmpfs {
-    fn mount(bytes: u64) -> Self {
+    pub(crate) fn mount(bytes: u64) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().to_path_buf();
         let status = Command::new("mount")

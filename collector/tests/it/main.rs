@@ -3,6 +3,7 @@
 //! Every test runs a real collector on `127.0.0.1:0` with its own data directory and
 //! talks to it as an OTLP client would.
 
+mod archive;
 mod cli;
 mod conformance;
 mod crash;

@@ -5,6 +5,7 @@
     reason = "a test fails loudly on any unexpected error"
 )]
 
+mod archive;
 mod common;
 mod dictionary;
 mod fixtures;

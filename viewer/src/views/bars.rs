@@ -15,6 +15,7 @@ pub fn tab_bar(
     ui: &mut Ui,
     screen: &Screen<'_>,
     path_to_open: &mut String,
+    archive_path: &mut String,
     actions: &mut Vec<Action>,
 ) {
     ui.horizontal_wrapped(|ui| {
@@ -75,6 +76,26 @@ pub fn tab_bar(
                 }
                 if ui.button("Browse…").clicked() {
                     actions.push(Action::Browse(browse_start(path_to_open)));
+                    ui.close();
+                }
+            });
+            ui.separator();
+            let prompt = ui.label("Save the shown tab's runs as one archive file:");
+            ui.horizontal(|ui| {
+                let field = ui
+                    .add(
+                        egui::TextEdit::singleline(archive_path)
+                            .hint_text("FILE.oculus")
+                            .desired_width(280.0),
+                    )
+                    .labelled_by(prompt.id);
+                let entered = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                if (ui.button("Save as archive…").clicked() || entered)
+                    && !archive_path.trim().is_empty()
+                {
+                    let path = std::path::PathBuf::from(archive_path.trim());
+                    archive_path.clear();
+                    actions.push(Action::SaveArchive(path));
                     ui.close();
                 }
             });

@@ -97,6 +97,10 @@ const MOUSE: &[(&str, &str)] = &[
         "Runs: a run / Browse…",
         "open a run's tab / pick a path outside the data directory",
     ),
+    (
+        "Runs: Save as archive…",
+        "write the shown tab's runs into one FILE.oculus (progress in the status line)",
+    ),
 ];
 
 /// The attribute filter's terms; a term holds when the record's own attributes or its

@@ -51,6 +51,8 @@ pub struct Widgets<'a> {
     pub list: &'a mut ListState,
     /// What the user typed in "Open a path".
     pub path_to_open: &'a mut String,
+    /// What the user typed in "Save as archive".
+    pub archive_path: &'a mut String,
 }
 
 /// The file browser's state: the directory shown, and the listing asked for it (the

@@ -35,6 +35,17 @@ pub fn app_over(dir: tempfile::TempDir) -> Fixture {
     with_data(dir, runtime(), None, |_| {}, new_app)
 }
 
+/// The app over `paths` (an archive, say), with `dir` kept until the fixture goes.
+pub fn app_over_paths(dir: tempfile::TempDir, paths: Vec<std::path::PathBuf>) -> Fixture {
+    with_data(
+        dir,
+        runtime(),
+        None,
+        |options| options.paths = paths,
+        new_app,
+    )
+}
+
 fn new_app(connection: Connection) -> App {
     App::new(connection, 1)
 }

@@ -7,6 +7,7 @@
 )]
 
 mod app_fixture;
+mod archive;
 mod common;
 mod editor;
 mod engine;
