@@ -9,13 +9,14 @@
 
 pub mod budget;
 pub mod cli;
-pub mod export;
+pub mod files;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod grpc;
 pub mod http;
 pub mod ids;
+pub mod import;
 pub mod ingest;
 pub mod normalize;
 pub mod origin;
@@ -37,13 +38,8 @@ use tokio::task::JoinSet;
 
 pub use ingest::{Counters, ZstdLevels};
 
-/// The OTLP signals, as the ingest path and the exporter name them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Signal {
-    Traces,
-    Logs,
-    Metrics,
-}
+/// The OTLP signals, as the ingest path, the exporter and OTLP files name them.
+pub use oculus_otlp::Signal;
 
 /// Everything `serve` needs.
 #[derive(Clone, Debug)]

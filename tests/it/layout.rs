@@ -122,6 +122,74 @@ fn the_viewer_library_never_links_a_server() {
     }
 }
 
+/// `oculus-otlp` (the store's records as OTLP, OTLP files) is for readers too, such as
+/// the viewer: it asks opentelemetry-proto for its messages only, never for the tonic
+/// services, and links no server of its own. (The workspace's metadata unifies
+/// features across crates, so what opentelemetry-proto pulls in is judged by what
+/// this crate asks of it.)
+#[test]
+fn the_otlp_files_crate_never_links_a_server() {
+    let output = Command::new(env!("CARGO"))
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--locked",
+            "--offline",
+            "--no-deps",
+        ])
+        .current_dir(repo_root())
+        .output()
+        .expect("cargo metadata runs");
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("metadata json");
+    let package = metadata["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .find(|p| p["name"] == "oculus-otlp")
+        .expect("oculus-otlp is in the workspace");
+    let dependencies = package["dependencies"].as_array().expect("dependencies");
+    let proto = dependencies
+        .iter()
+        .find(|d| d["name"] == "opentelemetry-proto")
+        .expect("oculus-otlp uses opentelemetry-proto");
+    assert_eq!(proto["uses_default_features"], false);
+    let features: Vec<&str> = proto["features"]
+        .as_array()
+        .expect("features")
+        .iter()
+        .filter_map(|f| f.as_str())
+        .collect();
+    assert!(features.contains(&"gen-tonic-messages"), "{features:?}");
+    assert!(!features.contains(&"gen-tonic"), "{features:?}");
+    let mut deps = normal_dependencies("oculus-otlp");
+    // What opentelemetry-proto brings is judged above, by the features asked for.
+    for reached_through_proto in normal_dependencies_of_proto() {
+        deps.remove(&reached_through_proto);
+    }
+    for server in [
+        "oculus-collector",
+        "tonic",
+        "axum",
+        "hyper",
+        "hyper-util",
+        "h2",
+    ] {
+        assert!(!deps.contains(server), "oculus-otlp depends on {server}");
+    }
+    assert!(
+        deps.contains("oculus-store"),
+        "sanity: the walk sees direct deps"
+    );
+}
+
+fn normal_dependencies_of_proto() -> BTreeSet<String> {
+    let mut deps = normal_dependencies("opentelemetry-proto");
+    deps.insert("opentelemetry-proto".to_owned());
+    deps
+}
+
 /// `buf lint` with the root buf.yaml passes on proto/. `.ci/run` installs buf.
 #[test]
 fn the_segment_schema_passes_buf_lint() {

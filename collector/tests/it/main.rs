@@ -9,6 +9,7 @@ mod crash;
 mod damage;
 mod disk_full;
 mod dos;
+mod files;
 mod grpc;
 mod live;
 mod oracle;
