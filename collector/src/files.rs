@@ -341,3 +341,46 @@ fn watch_for_stop() -> anyhow::Result<Arc<AtomicBool>> {
         .context("cannot start the signal watcher")?;
     Ok(flag)
 }
+
+/// Where `oculus FILE` imports an OTLP file: a data directory of its own under the
+/// user's, named after the file, so that it never waits for the lock of a running
+/// collector and each import is a session of its own in it.
+pub fn import_dir_for(data_dir: &Path, file: &Path) -> PathBuf {
+    let name = file.file_name().map_or_else(
+        || "import".into(),
+        |name| name.to_string_lossy().into_owned(),
+    );
+    data_dir.join("imports").join(name)
+}
+
+/// Whether a file given to open is an OTLP file rather than a segment: anything that
+/// does not begin with the segment magic is read as OTLP (and reported if it is not).
+pub fn is_otlp_file(path: &Path) -> bool {
+    use std::io::Read;
+    if !path.is_file() {
+        return false;
+    }
+    let mut head = [0u8; 8];
+    let read = std::fs::File::open(path).and_then(|mut file| file.read_exact(&mut head));
+    read.is_err() || head != oculus_store::frame::SEGMENT_MAGIC
+}
+
+/// Imports one OTLP file for viewing (see [`import_dir_for`]); returns the session to
+/// open and a line saying what was imported where.
+pub fn import_to_view(data_dir: &Path, file: &Path) -> anyhow::Result<(PathBuf, String)> {
+    let target = import_dir_for(data_dir, file);
+    let report = import_with_progress(&target, &[file.to_path_buf()])?;
+    let mut said = format!(
+        "imported {} records of {} into {}",
+        report.records(),
+        file.display(),
+        report.session.display()
+    );
+    if report.malformed > 0 {
+        said.push_str(&format!(
+            " ({} malformed lines, messages or records left out)",
+            report.malformed
+        ));
+    }
+    Ok((report.session, said))
+}

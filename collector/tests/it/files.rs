@@ -517,3 +517,139 @@ async fn export_filters_by_service_trace_and_time() {
         stderr(&output)
     );
 }
+
+/// Length-prefixed protobuf messages of 100 spans each, spans numbered from `first`.
+fn proto_messages(first: u64, messages: u64) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for message in 0..messages {
+        let start = first + message * 100;
+        let request = crate::traces_request((start..start + 100).map(crate::span).collect());
+        let data = Data::Traces(oculus_otlp::types::trace::v1::TracesData {
+            resource_spans: request.resource_spans,
+        });
+        let encoded = data.encode_to_vec();
+        bytes.extend_from_slice(&u32::try_from(encoded.len()).expect("small").to_be_bytes());
+        bytes.extend_from_slice(&encoded);
+    }
+    bytes
+}
+
+fn signal(child: &std::process::Child, name: &str) {
+    let sent = Command::new("kill")
+        .args([name, &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success());
+}
+
+/// An import fed through a pipe, so that the test knows what it has read when it is
+/// stopped: a write into a full pipe returns only once the importer took most of it.
+fn import_from_pipe(data_dir: &Path, pipe: &Path) -> std::process::Child {
+    let made = Command::new("mkfifo")
+        .arg(pipe)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    collector()
+        .arg("import")
+        .arg("--data-dir")
+        .arg(data_dir)
+        .arg(pipe)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("import starts")
+}
+
+#[test]
+fn ctrl_c_stops_an_import_with_what_was_read_kept_and_sealed() {
+    use std::io::Write;
+    let work = tempfile::tempdir().expect("tempdir");
+    let data_dir = work.path().join("data");
+    let pipe = work.path().join("spans.pb");
+    let child = import_from_pipe(&data_dir, &pipe);
+    let mut writer = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&pipe)
+        .expect("pipe opens");
+    // Far more than the pipe and the reader's buffer hold (64 KiB each).
+    let early = proto_messages(0, 40);
+    assert!(early.len() > 512 << 10);
+    writer.write_all(&early).expect("written");
+    signal(&child, "-INT");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    // An importer waiting for more reads this, sees it was told to stop, and stops;
+    // one that still had messages buffered has stopped at the next of them already.
+    match writer.write_all(&proto_messages(4000, 1)) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => panic!("{e}"),
+        _ => {}
+    }
+    drop(writer);
+    let output = child.wait_with_output().expect("import ends");
+    assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("interrupted"),
+        "{}",
+        stderr(&output)
+    );
+
+    let check = run(collector().arg("check").arg(&data_dir));
+    let summary = String::from_utf8_lossy(&check.stdout);
+    assert!(check.status.success(), "{summary}");
+    assert!(summary.contains("status            ok"), "{summary}");
+    let resolved = oculus_store::resolve(&data_dir).expect("resolve");
+    for segment in resolved.segment_paths() {
+        assert!(oculus_store::segment::is_sealed(segment).expect("reads"));
+    }
+    // What was imported is the first spans, in order, each once.
+    let names: Vec<String> = exported_records(&data_dir)
+        .into_iter()
+        .map(|record| match record {
+            Record::Span(_, span) => span.name,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert!(
+        names.len() >= 3000 && names.len() <= 4000,
+        "{} spans",
+        names.len()
+    );
+    let expected: Vec<String> = (0..names.len() as u64)
+        .map(|n| crate::span(n).name)
+        .collect();
+    assert_eq!(names, expected);
+}
+
+#[test]
+fn a_killed_import_leaves_a_session_that_checks_clean() {
+    use std::io::Write;
+    let work = tempfile::tempdir().expect("tempdir");
+    let data_dir = work.path().join("data");
+    let pipe = work.path().join("spans.pb");
+    let mut child = import_from_pipe(&data_dir, &pipe);
+    let mut writer = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&pipe)
+        .expect("pipe opens");
+    // More than one batch (1 MiB), so that blocks were written when it is killed.
+    writer.write_all(&proto_messages(0, 120)).expect("written");
+    signal(&child, "-KILL");
+    child.wait().expect("killed");
+    drop(writer);
+
+    let check = run(collector().arg("check").arg(&data_dir));
+    let summary = String::from_utf8_lossy(&check.stdout);
+    assert!(check.status.success(), "{summary}");
+    assert!(summary.contains("status            ok"), "{summary}");
+    assert!(!summary.contains("spans             0\n"), "{summary}");
+    // The next import recovers it (seals it) and goes on in a session of its own.
+    let file = work.path().join("more.pb");
+    std::fs::write(&file, proto_messages(100_000, 1)).expect("write");
+    let output = import(&data_dir, &[&file]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let resolved = oculus_store::resolve(&data_dir).expect("resolve");
+    assert_eq!(resolved.sessions.len(), 2);
+    for segment in resolved.segment_paths() {
+        assert!(oculus_store::segment::is_sealed(segment).expect("reads"));
+    }
+}
