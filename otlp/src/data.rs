@@ -176,3 +176,48 @@ fn fields(message: &[u8], wanted: u32) -> Result<Vec<&[u8]>, WireError> {
     }
     Ok(found)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{gauge, log, logs, span, traces};
+
+    #[track_caller]
+    fn check(data: &Data) {
+        assert_eq!(
+            signal_of(&data.encode_to_vec()),
+            Ok(data.signal()),
+            "{data:?}"
+        );
+    }
+
+    #[test]
+    fn the_first_record_tells_the_signal() {
+        check(&traces("a", vec![span(1, 5)]));
+        check(&logs("a", vec![log(5, None)]));
+        check(&gauge("a", &[5]));
+        // Without times, a span is told by its kind and ids, a log record by its
+        // severity, and one with neither by having no name.
+        let mut untimed = span(1, 0);
+        untimed.end_time_unix_nano = 0;
+        check(&traces("a", vec![untimed.clone()]));
+        untimed.kind = 0;
+        check(&traces("a", vec![untimed]));
+        check(&logs("a", vec![log(0, None)]));
+        let mut bare = log(0, Some(3));
+        bare.severity_number = 0;
+        check(&logs("a", vec![bare]));
+        let Data::Metrics(mut metrics) = gauge("a", &[]) else {
+            unreachable!()
+        };
+        metrics.resource_metrics[0].scope_metrics[0].metrics[0].data = None;
+        check(&Data::Metrics(metrics));
+    }
+
+    #[test]
+    fn counts_records_of_each_signal() {
+        assert_eq!(traces("a", vec![span(1, 1), span(2, 2)]).record_count(), 2);
+        assert_eq!(logs("a", vec![log(1, None)]).record_count(), 1);
+        assert_eq!(gauge("a", &[1, 2, 3]).record_count(), 3);
+    }
+}

@@ -142,3 +142,64 @@ fn service_name(attributes: &[KeyValue]) -> Option<&str> {
             _ => None,
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{gauge, log, logs, span, traces};
+
+    fn kept(filter: &RecordFilter, data: Data) -> usize {
+        filter.apply(data).map_or(0, |data| data.record_count())
+    }
+
+    #[test]
+    fn keeps_what_the_viewer_would_show() {
+        let spans = || traces("a", vec![span(0x12, 10), span(0x34, 20)]);
+        let everything = RecordFilter::default();
+        assert_eq!(kept(&everything, spans()), 2);
+
+        let service = |name: &str| RecordFilter {
+            services: vec![name.to_owned()],
+            ..RecordFilter::default()
+        };
+        assert_eq!(kept(&service("a"), spans()), 2);
+        assert_eq!(kept(&service("b"), spans()), 0);
+
+        let trace = |hex: &str| RecordFilter {
+            trace_id: Some(hex.to_owned()),
+            ..RecordFilter::default()
+        };
+        assert_eq!(kept(&trace("12121212"), spans()), 1);
+        assert_eq!(kept(&trace(&"34".repeat(16)), spans()), 1);
+        assert_eq!(kept(&trace("56565656"), spans()), 0);
+        assert_eq!(
+            kept(
+                &trace("12121212"),
+                logs("a", vec![log(1, Some(0x12)), log(2, None)])
+            ),
+            1,
+            "a log of no trace is left out"
+        );
+        assert_eq!(kept(&trace("12121212"), gauge("a", &[1])), 0);
+
+        let range = |since, until| RecordFilter {
+            since_unix_nano: since,
+            until_unix_nano: until,
+            ..RecordFilter::default()
+        };
+        assert_eq!(kept(&range(Some(20), None), spans()), 1, "a span's start");
+        assert_eq!(
+            kept(&range(None, Some(20)), spans()),
+            1,
+            "until is exclusive"
+        );
+        assert_eq!(kept(&range(Some(2), Some(3)), gauge("a", &[1, 2, 3])), 1);
+        // A log without a time is placed at its observed time.
+        let mut observed = log(0, None);
+        observed.observed_time_unix_nano = 15;
+        assert_eq!(
+            kept(&range(Some(10), Some(20)), logs("a", vec![observed])),
+            1
+        );
+    }
+}

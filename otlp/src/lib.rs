@@ -10,6 +10,8 @@ pub mod data;
 pub mod export;
 pub mod filter;
 pub mod read;
+#[cfg(test)]
+mod testing;
 pub mod write;
 
 pub use data::{Data, Signal};

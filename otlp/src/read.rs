@@ -411,3 +411,170 @@ fn read_full(input: &mut (impl Read + ?Sized), buffer: &mut [u8]) -> io::Result<
     }
     Ok(got)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{gauge, log, logs, span, traces};
+    use crate::write::{Compression, FileFormat, FileWriter};
+
+    fn messages() -> Vec<Data> {
+        vec![
+            traces("a", vec![span(1, 10), span(2, 20)]),
+            logs("b", vec![log(30, Some(1)), log(40, None)]),
+            gauge("c", &[50]),
+        ]
+    }
+
+    fn written(format: FileFormat, compression: Compression) -> Vec<u8> {
+        let mut writer = FileWriter::new(Vec::new(), format, compression).expect("writer");
+        for data in messages() {
+            writer.write(&data).expect("written");
+        }
+        assert_eq!(writer.messages(), 3);
+        writer.finish().expect("finished")
+    }
+
+    /// Every item of a file: its message (decoded) or its error, as text.
+    fn read(bytes: Vec<u8>) -> Vec<Result<(Data, Position), String>> {
+        match FileReader::new(io::Cursor::new(bytes)) {
+            Ok(reader) => reader
+                .map(|item| {
+                    item.map(|m| (m.payload.into_data().expect("decodes"), m.position))
+                        .map_err(|e| e.to_string())
+                })
+                .collect(),
+            Err(error) => vec![Err(error.to_string())],
+        }
+    }
+
+    #[test]
+    fn what_is_written_reads_back_in_every_format() {
+        for format in [FileFormat::Json, FileFormat::Proto] {
+            for compression in [Compression::None, Compression::Zstd] {
+                let bytes = written(format, compression);
+                let reader = FileReader::new(io::Cursor::new(bytes.clone())).expect("opens");
+                assert_eq!(reader.is_json(), format == FileFormat::Json);
+                assert_eq!(reader.is_compressed(), compression == Compression::Zstd);
+                let read: Vec<Data> = read(bytes)
+                    .into_iter()
+                    .map(|item| item.expect("well-formed").0)
+                    .collect();
+                assert_eq!(read, messages(), "{format:?} {compression:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn json_lines_are_numbered_and_blank_ones_skipped() {
+        let lines: Vec<String> = messages()
+            .iter()
+            .map(|d| d.to_json().expect("json"))
+            .collect();
+        let text = format!("\n{}\n\n{}\r\n{}", lines[0], lines[1], lines[2]);
+        let positions: Vec<Position> = read(text.into_bytes())
+            .into_iter()
+            .map(|item| item.expect("well-formed").1)
+            .collect();
+        assert_eq!(
+            positions,
+            [Position::Line(2), Position::Line(4), Position::Line(5)]
+        );
+    }
+
+    #[test]
+    fn a_bad_json_line_is_reported_and_reading_goes_on() {
+        let good = messages()[0].to_json().expect("json");
+        let text = format!("{good}\n{{\"resourceSpans\": 3}}\n{{}}\nnot json\n{good}\n");
+        let read = read(text.into_bytes());
+        assert_eq!(read.len(), 5);
+        assert!(read[0].is_ok());
+        let error = |i: usize| read[i].as_ref().expect_err("malformed").clone();
+        assert!(
+            error(1).starts_with("line 2: invalid OTLP JSON"),
+            "{}",
+            error(1)
+        );
+        assert_eq!(
+            error(2),
+            "line 3: no resourceSpans, resourceLogs or resourceMetrics"
+        );
+        assert!(
+            error(3).starts_with("line 4: invalid OTLP JSON"),
+            "{}",
+            error(3)
+        );
+        assert_eq!(read[4].as_ref().map(|m| m.1), Ok(Position::Line(5)));
+    }
+
+    #[test]
+    fn a_document_with_several_signals_yields_each() {
+        let text = "{\n  \"resourceSpans\": [],\n  \"resourceLogs\": []\n}\n";
+        let signals: Vec<Signal> = read(text.as_bytes().to_vec())
+            .into_iter()
+            .map(|item| item.expect("well-formed").0.signal())
+            .collect();
+        assert_eq!(signals, [Signal::Traces, Signal::Logs]);
+    }
+
+    #[test]
+    fn protobuf_damage_is_reported_at_its_offset() {
+        let bytes = written(FileFormat::Proto, Compression::None);
+        let second = 4 + u32::from_be_bytes(bytes[..4].try_into().expect("4 bytes")) as usize;
+
+        // A message that is not protobuf: reported, and the next one is read.
+        let mut damaged = bytes.clone();
+        damaged[4] = 0xff;
+        damaged[5] = 0xff;
+        let read_back = read(damaged);
+        assert!(
+            read_back[0]
+                .as_ref()
+                .is_err_and(|e| e.starts_with("byte offset 0: invalid protobuf")),
+            "{read_back:?}"
+        );
+        assert_eq!(read_back.len(), 3);
+        assert_eq!(
+            read_back[1].as_ref().map(|m| m.1),
+            Ok(Position::Byte(second as u64))
+        );
+
+        // A length past any message ends the file there.
+        let mut huge = bytes.clone();
+        huge[second..second + 4].copy_from_slice(&u32::MAX.to_be_bytes());
+        let read_back = read(huge);
+        assert_eq!(read_back.len(), 2);
+        assert!(
+            read_back[1].as_ref().is_err_and(|e| e.starts_with(&format!(
+                "byte offset {second}: a length prefix of {} bytes",
+                u32::MAX
+            ))),
+            "{read_back:?}"
+        );
+
+        // Half a length prefix.
+        let mut cut = bytes[..second + 2].to_vec();
+        let read_back = read(cut.clone());
+        assert_eq!(
+            read_back[1],
+            Err(format!(
+                "byte offset {second}: truncated length prefix: 2 of 4 bytes"
+            ))
+        );
+        // In a zstd file, offsets count the decompressed bytes.
+        cut = zstd::encode_all(&cut[..], 3).expect("compressed");
+        let read_back = read(cut);
+        assert_eq!(
+            read_back[1],
+            Err(format!(
+                "byte offset {second} of the decompressed content: truncated length prefix: 2 of 4 bytes"
+            ))
+        );
+    }
+
+    #[test]
+    fn an_empty_file_has_no_messages() {
+        assert!(read(Vec::new()).is_empty());
+        assert!(read(zstd::encode_all(&b""[..], 3).expect("compressed")).is_empty());
+    }
+}
