@@ -58,7 +58,7 @@ fn main() -> Result<()> {
         let cpu = cpu_time()?;
         let report = import(
             &data_dir,
-            &[file.clone()],
+            std::slice::from_ref(&file),
             &ImportOptions::default(),
             &AtomicBool::new(false),
             &mut |_| {},
