@@ -64,8 +64,9 @@ pub struct App {
     /// The version of the last `ShowTab` sent: a snapshot with another describes rows
     /// of another filter.
     version: u64,
-    /// The `TraceMarkdown` request whose answer goes on the clipboard.
-    trace_text_request: Option<u64>,
+    /// The `TraceMarkdown` or `TraceOtlpJson` request whose answer goes on the
+    /// clipboard, and what its text is, for the notice.
+    trace_text_request: Option<(u64, &'static str)>,
     next_request: u64,
     /// The UI's own notice (why an action did nothing, where the selection went),
     /// shown until the backend has a newer one.
@@ -824,15 +825,27 @@ impl App {
             _ => {
                 let request = self.next_request;
                 self.next_request += 1;
-                self.trace_text_request = Some(request);
+                self.trace_text_request = Some((request, "Markdown"));
                 self.send(UiEvent::TraceMarkdown { trace, request });
             }
         }
     }
 
+    /// J: the selected trace's spans and logs as OTLP JSON Lines, on the clipboard once
+    /// the backend has read them back from their blocks.
+    fn yank_trace_otlp(&mut self) {
+        let Some(trace) = self.selected_trace() else {
+            return;
+        };
+        let request = self.next_request;
+        self.next_request += 1;
+        self.trace_text_request = Some((request, "OTLP JSON"));
+        self.send(UiEvent::TraceOtlpJson { trace, request });
+    }
+
     /// Puts the backend's Markdown of a trace on the clipboard, once it has come.
     fn copy_trace_text(&mut self, ctx: &egui::Context) {
-        let Some(request) = self.trace_text_request else {
+        let Some((request, format)) = self.trace_text_request else {
             return;
         };
         if let Some(text) = &self.snapshot.trace_text
@@ -840,7 +853,7 @@ impl App {
         {
             ctx.copy_text(text.text.to_string());
             self.trace_text_request = None;
-            self.tell("copied the trace as Markdown");
+            self.tell(format!("copied the trace as {format}"));
         }
     }
 
@@ -1091,6 +1104,7 @@ impl App {
                 }
             }
             Action::YankTrace => self.yank_trace(ctx),
+            Action::YankTraceOtlp => self.yank_trace_otlp(),
             Action::Paste(text) => self.paste(&text),
         }
     }

@@ -462,6 +462,21 @@ impl Engine {
                     self.status.notice = Some("the trace is not in this run".to_owned());
                 }
             }
+            UiEvent::TraceOtlpJson { trace, request } => {
+                let Some(number) = self.index.trace_by_id(trace) else {
+                    self.status.notice = Some("the trace is not in this run".to_owned());
+                    return;
+                };
+                match crate::otlp_out::trace_json(&self.index, &mut self.library, number) {
+                    Ok(text) => {
+                        self.trace_text = Some(TraceText {
+                            request,
+                            text: text.into(),
+                        });
+                    }
+                    Err(error) => self.status.notice = Some(error.to_string()),
+                }
+            }
             UiEvent::OpenPath(path) => self.open(path),
             UiEvent::ListDir { dir, request } => {
                 self.listing = Some(Arc::new(crate::listing::list(dir, request)));

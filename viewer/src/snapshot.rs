@@ -204,6 +204,12 @@ pub enum UiEvent {
         trace: TraceId,
         request: u64,
     },
+    /// Write a trace's spans and logs out as OTLP JSON Lines; the answer comes as
+    /// `Snapshot::trace_text`.
+    TraceOtlpJson {
+        trace: TraceId,
+        request: u64,
+    },
     OpenPath(PathBuf),
     /// List a directory for the file browser; the answer comes as `Snapshot::listing`.
     ListDir {
