@@ -139,6 +139,8 @@ pub enum Action {
     YankTraceId,
     /// Y: put the selected trace (or the selected record's) as Markdown on the clipboard.
     YankTrace,
+    /// Write what the shown tab shows to an OTLP file (on the backend).
+    ExportTab(crate::snapshot::TabExport),
     /// J: put the selected trace's (or the selected record's trace's) spans and logs on
     /// the clipboard as OTLP JSON Lines.
     YankTraceOtlp,

@@ -61,6 +61,8 @@ pub struct App {
     focus_search: bool,
     /// What the user typed in "Open a path".
     path_to_open: String,
+    /// The "Export tab" menu's settings, kept between exports.
+    export: crate::snapshot::TabExport,
     /// The version of the last `ShowTab` sent: a snapshot with another describes rows
     /// of another filter.
     version: u64,
@@ -102,6 +104,7 @@ impl App {
             find_request: 0,
             focus_search: false,
             path_to_open: String::new(),
+            export: crate::snapshot::TabExport::default(),
             version: 0,
             trace_text_request: None,
             next_request: 0,
@@ -948,6 +951,7 @@ impl App {
             filter: &mut filter,
             list: &mut list,
             path_to_open: &mut self.path_to_open,
+            export: &mut self.export,
         };
         let actions = views::show(ui, &screen, widgets);
         // The search field took the focus, if it was asked to.
@@ -1105,6 +1109,11 @@ impl App {
             }
             Action::YankTrace => self.yank_trace(ctx),
             Action::YankTraceOtlp => self.yank_trace_otlp(),
+            Action::ExportTab(export) => {
+                self.tell(format!("exporting to {}…", export.path.display()));
+                let tab = self.tab().id;
+                self.send(UiEvent::ExportTab { tab, export });
+            }
             Action::Paste(text) => self.paste(&text),
         }
     }

@@ -266,6 +266,75 @@ fn a_trace_copies_as_otlp_json_with_its_spans_and_logs() {
 }
 
 #[test]
+fn export_tab_writes_what_the_tab_shows_into_an_otlp_file() {
+    let mut f = app();
+    f.wait("the logs", |app| {
+        app.snapshot_is_current() && app.snapshot().logs.total > 0
+    });
+    let errors = f.app().snapshot().level_counts[Level::Error as usize] as usize;
+    assert!(errors > 0);
+    f.harness.get_by_label(&format!("ERROR {errors}")).click();
+    f.wait("the errors", |app| {
+        app.snapshot().logs.total == errors && app.snapshot().logs.progress.is_none()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    for (format, zstd) in [("JSON Lines", false), ("protobuf", true)] {
+        let path = dir.path().join(format!("errors-{format}"));
+        f.harness.get_by_label("Export tab…").click();
+        // The click opens the menu, which is drawn from the next frame on.
+        f.harness.step();
+        f.harness.step();
+        f.harness
+            .get_by_label("Write what this tab shows to an OTLP file:")
+            .focus();
+        f.harness.step();
+        // The field keeps the last export's file: replace it.
+        f.harness
+            .key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+        f.type_text(&path.display().to_string());
+        f.harness.get_by_label(format).click();
+        f.harness.step();
+        if zstd {
+            f.harness.get_by_label("zstd").click();
+            f.harness.step();
+        }
+        f.harness.get_by_label("Export").click();
+        let expected = format!(
+            "exported 0 spans and {errors} log records to {}",
+            path.display()
+        );
+        f.wait("the export", |app| {
+            app.notice()
+                .is_some_and(|notice| !notice.starts_with("exporting"))
+        });
+        assert_eq!(f.app().notice(), Some(expected.as_str()));
+        // The filter applied: the tab's error records, and nothing else.
+        let reader = oculus_otlp::FileReader::open(&path).unwrap();
+        assert_eq!(reader.is_json(), format == "JSON Lines");
+        assert_eq!(reader.is_compressed(), zstd);
+        let mut severities = Vec::new();
+        for message in reader {
+            let oculus_otlp::Data::Logs(logs) = message.unwrap().payload.into_data().unwrap()
+            else {
+                panic!("only logs in the logs view");
+            };
+            severities.extend(
+                logs.resource_logs
+                    .iter()
+                    .flat_map(|r| &r.scope_logs)
+                    .flat_map(|s| &s.log_records)
+                    .map(|log| log.severity_number),
+            );
+        }
+        assert_eq!(severities.len(), errors);
+        assert!(
+            severities.iter().all(|&s| (17..=20).contains(&s)),
+            "{severities:?}"
+        );
+    }
+}
+
+#[test]
 fn tabs_keep_their_own_filters() {
     let mut f = app();
     f.wait("the service tab", |app| app.tabs().len() == 2);
