@@ -114,12 +114,7 @@ pub fn import(
     let read_bytes = Arc::new(AtomicU64::new(0));
     let mut files_bytes = 0;
     'files: for file in files {
-        let counted = Counted {
-            file: None,
-            path: file.clone(),
-            read: Arc::clone(&read_bytes),
-        };
-        let reader = match counted.open().and_then(FileReader::new) {
+        let reader = match Counted::open(file, &read_bytes).and_then(FileReader::new) {
             Ok(reader) => reader,
             Err(error) => {
                 importer.report.malformed += 1;
@@ -159,28 +154,26 @@ pub fn import(
 
 /// A file that counts the bytes read from it, for the progress bar.
 struct Counted {
-    file: Option<File>,
-    path: PathBuf,
+    file: File,
     read: Arc<AtomicU64>,
 }
 
 impl Counted {
-    fn open(mut self) -> Result<Self, ReadError> {
-        let file = File::open(&self.path).map_err(|e| ReadError {
+    fn open(path: &Path, read: &Arc<AtomicU64>) -> Result<Self, ReadError> {
+        let file = File::open(path).map_err(|e| ReadError {
             position: Position::Byte(0),
             reason: format!("cannot open: {e}"),
         })?;
-        self.file = Some(file);
-        Ok(self)
+        Ok(Self {
+            file,
+            read: Arc::clone(read),
+        })
     }
 }
 
 impl Read for Counted {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let Some(file) = &mut self.file else {
-            return Ok(0);
-        };
-        let read = file.read(buf)?;
+        let read = self.file.read(buf)?;
         self.read.fetch_add(read as u64, Ordering::Relaxed);
         Ok(read)
     }
