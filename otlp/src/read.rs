@@ -244,7 +244,7 @@ impl FileReader {
             let at_start = std::mem::replace(&mut self.at_start, false);
             let result = match parsed {
                 Ok(any) => Ok(any),
-                Err(e) if at_start && e.is_eof() => return self.document(buffer, line),
+                Err(e) if at_start && e.is_eof() => return self.document(buffer, line, &e),
                 Err(e) => Err(ReadError {
                     position: Position::Line(line),
                     reason: format!("invalid OTLP JSON: {e}"),
@@ -267,13 +267,18 @@ impl FileReader {
         }
     }
 
-    /// The whole content as one JSON document that begins on `first_line`.
+    /// The whole content as one JSON document that begins on `first_line`, which
+    /// `buffer` holds and which did not parse alone (`line_error`). If the document
+    /// does not parse either but the line after it does, the file is JSON Lines with a
+    /// cut first line: that line is reported and the rest read line by line.
     fn document(
         &mut self,
         mut buffer: Vec<u8>,
         first_line: u64,
+        line_error: &serde_json::Error,
     ) -> Option<Result<Message, ReadError>> {
         self.ended = true;
+        let first_line_bytes = buffer.len();
         if let Err(e) = self.input.read_to_end(&mut buffer) {
             let reason = content_error(self.compressed, &e);
             return Some(Err(ReadError {
@@ -281,16 +286,31 @@ impl FileReader {
                 reason,
             }));
         }
-        match serde_json::from_slice::<AnyData>(&buffer) {
+        let error = match serde_json::from_slice::<AnyData>(&buffer) {
             Ok(any) => {
                 self.queue(any, Position::Line(first_line));
-                self.pending.pop_front().map(Ok)
+                return self.pending.pop_front().map(Ok);
             }
-            Err(e) => Some(Err(ReadError {
-                position: Position::Line(first_line + e.line().saturating_sub(1) as u64),
-                reason: format!("invalid OTLP JSON document: {e}"),
-            })),
+            Err(error) => error,
+        };
+        let rest = buffer.split_off(first_line_bytes);
+        let next_line_parses = rest
+            .split(|&b| b == b'\n')
+            .map(<[u8]>::trim_ascii)
+            .find(|line| !line.is_empty())
+            .is_some_and(|line| serde_json::from_slice::<AnyData>(line).is_ok());
+        if next_line_parses {
+            self.input = Box::new(io::Cursor::new(rest));
+            self.ended = false;
+            return Some(Err(ReadError {
+                position: Position::Line(first_line),
+                reason: format!("invalid OTLP JSON: {line_error}"),
+            }));
         }
+        Some(Err(ReadError {
+            position: Position::Line(first_line + error.line().saturating_sub(1) as u64),
+            reason: format!("invalid OTLP JSON document: {error}"),
+        }))
     }
 
     fn queue(&mut self, any: AnyData, position: Position) {
@@ -505,6 +525,32 @@ mod tests {
             error(3)
         );
         assert_eq!(read[4].as_ref().map(|m| m.1), Ok(Position::Line(5)));
+    }
+
+    #[test]
+    fn a_cut_first_line_is_reported_and_the_lines_after_it_read() {
+        let good = messages()[1].to_json().expect("json");
+        let text = format!("{}\n{good}\n{good}\n", &good[..good.len() / 2]);
+        let read = read(text.into_bytes());
+        assert_eq!(read.len(), 3, "{read:?}");
+        assert!(
+            read[0]
+                .as_ref()
+                .is_err_and(|e| e.starts_with("line 1: invalid OTLP JSON: EOF")),
+            "{read:?}"
+        );
+        assert_eq!(read[1].as_ref().map(|m| m.1), Ok(Position::Line(2)));
+        assert_eq!(read[2].as_ref().map(|m| m.1), Ok(Position::Line(3)));
+        // A pretty document with an error is one error, at its line.
+        let document = "{\n  \"resourceSpans\": [\n    {,}\n  ]\n}\n";
+        let broken = self::read(document.as_bytes().to_vec());
+        assert_eq!(broken.len(), 1);
+        assert!(
+            broken[0]
+                .as_ref()
+                .is_err_and(|e| e.starts_with("line 3: invalid OTLP JSON document")),
+            "{broken:?}"
+        );
     }
 
     #[test]
