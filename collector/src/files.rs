@@ -366,9 +366,19 @@ pub fn is_otlp_file(path: &Path) -> bool {
 }
 
 /// Imports one OTLP file for viewing (see [`import_dir_for`]); returns the session to
-/// open and a line saying what was imported where.
+/// open and a line saying what was imported where. A file imported whole before, and
+/// unchanged since (its size and modification time), opens its earlier session.
 pub fn import_to_view(data_dir: &Path, file: &Path) -> anyhow::Result<(PathBuf, String)> {
     let target = import_dir_for(data_dir, file);
+    let stamp = FileStamp::of(file)?;
+    if let Some(session) = stamp.earlier_import(&target) {
+        let said = format!(
+            "opening {}, imported from {} before",
+            session.display(),
+            file.display()
+        );
+        return Ok((session, said));
+    }
     let report = import_with_progress(&target, &[file.to_path_buf()])?;
     let mut said = format!(
         "imported {} records of {} into {}",
@@ -382,5 +392,63 @@ pub fn import_to_view(data_dir: &Path, file: &Path) -> anyhow::Result<(PathBuf, 
             report.malformed
         ));
     }
+    if !report.interrupted {
+        // Only a whole import is opened again instead of importing anew; failing to
+        // record it costs an import the next time.
+        if let Err(error) = stamp.record(&target, &report.session) {
+            tracing::warn!(%error, "cannot record the import; the file will be imported again");
+        }
+    }
     Ok((report.session, said))
+}
+
+/// The file `oculus FILE` recorded its last whole import in, in the import's directory.
+const IMPORTED_FROM: &str = "imported-from.json";
+
+/// What identifies a version of an imported file.
+#[derive(PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct FileStamp {
+    bytes: u64,
+    modified_unix_nano: u64,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ImportRecord {
+    file: FileStamp,
+    session: PathBuf,
+}
+
+impl FileStamp {
+    fn of(file: &Path) -> anyhow::Result<Self> {
+        let meta =
+            std::fs::metadata(file).with_context(|| format!("cannot read {}", file.display()))?;
+        Ok(Self {
+            bytes: meta.len(),
+            modified_unix_nano: meta.modified().map_or(0, unix_nanos),
+        })
+    }
+
+    /// The session of an earlier whole import of this very file, if it is still there.
+    fn earlier_import(&self, target: &Path) -> Option<PathBuf> {
+        let text = std::fs::read_to_string(target.join(IMPORTED_FROM)).ok()?;
+        let record: ImportRecord = serde_json::from_str(&text).ok()?;
+        (record.file == *self && record.session.is_dir()).then_some(record.session)
+    }
+
+    fn record(self, target: &Path, session: &Path) -> anyhow::Result<()> {
+        let record = ImportRecord {
+            file: self,
+            session: session.to_path_buf(),
+        };
+        use std::os::unix::fs::OpenOptionsExt;
+        // Readable by its owner only, as everything in the data directory.
+        let mut file = std::fs::File::options()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(target.join(IMPORTED_FROM))?;
+        file.write_all(&serde_json::to_vec(&record)?)?;
+        Ok(())
+    }
 }

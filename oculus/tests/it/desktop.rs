@@ -208,7 +208,10 @@ impl Viewer {
             let mut line = String::new();
             assert!(stderr.read_line(&mut line).unwrap() > 0, "{start_log}");
             // What it imported of the files it was given comes before who collects.
-            if line.starts_with("oculus: ") && !line.starts_with("oculus: imported ") {
+            if line.starts_with("oculus: ")
+                && !line.starts_with("oculus: imported ")
+                && !line.starts_with("oculus: opening ")
+            {
                 break line;
             }
             start_log.push_str(&line);

@@ -74,4 +74,20 @@ fn an_otlp_file_on_the_command_line_is_imported_and_shown() {
     for segment in resolved.segment_paths() {
         assert!(oculus_store::segment::is_sealed(segment).unwrap());
     }
+
+    // Opened again unchanged, the file opens that session instead of a new import.
+    let viewer = Viewer::start_opening(&data, &display, &[&file]);
+    eventually("the rows again", || {
+        screen_colours(&display).contains(&LINK)
+    });
+    let (status, log) = viewer.terminate();
+    assert!(status.success(), "{status}: {log}");
+    let session = &resolved.sessions[0].path;
+    let expected = format!(
+        "oculus: opening {}, imported from {} before",
+        session.display(),
+        file.display()
+    );
+    assert!(log.contains(&expected), "{log}");
+    assert_eq!(oculus_store::resolve(&imports).unwrap().sessions.len(), 1);
 }
