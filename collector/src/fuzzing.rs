@@ -26,7 +26,8 @@ use crate::ingest::{self, Encoding, Ingest, ZstdLevels};
 use crate::normalize::{self, Normalized};
 use crate::transcode::{self, Transcoded};
 use crate::writer::WriterHandle;
-use crate::{export, grpc, http};
+use crate::{grpc, http};
+use oculus_otlp::export;
 
 /// The protobuf transcoder on an arbitrary ExportTraceServiceRequest: whatever prost
 /// decodes, the transcoder reads too, into a block that holds what decoding and

@@ -205,14 +205,14 @@ impl ZstdLevels {
 
 /// One compression dictionary per kind of record, sampled from the session's first
 /// blocks of that kind (see `oculus_store::dictionary`).
-struct Dictionaries {
+pub(crate) struct Dictionaries {
     traces: OnceLock<SharedDictionary>,
     logs: OnceLock<SharedDictionary>,
     samplers: Mutex<[DictionarySampler; 2]>,
 }
 
 impl Dictionaries {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             traces: OnceLock::new(),
             logs: OnceLock::new(),
@@ -222,7 +222,7 @@ impl Dictionaries {
 
     /// The dictionary for a block of `signal`, once there is one. Until then the
     /// block is offered as sample and compressed without.
-    fn for_block(&self, signal: Signal, raw: &[u8]) -> Option<SharedDictionary> {
+    pub(crate) fn for_block(&self, signal: Signal, raw: &[u8]) -> Option<SharedDictionary> {
         let (slot, sampler) = match signal {
             Signal::Traces => (&self.traces, 0),
             Signal::Logs => (&self.logs, 1),

@@ -9,7 +9,7 @@
 
 pub mod budget;
 pub mod cli;
-pub mod export;
+pub mod files;
 pub mod forward;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
@@ -17,6 +17,7 @@ pub mod fuzzing;
 pub mod grpc;
 pub mod http;
 pub mod ids;
+pub mod import;
 pub mod ingest;
 pub mod normalize;
 pub mod origin;
@@ -38,13 +39,8 @@ use tokio::task::JoinSet;
 
 pub use ingest::{Counters, ZstdLevels};
 
-/// The OTLP signals, as the ingest path and the exporter name them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Signal {
-    Traces,
-    Logs,
-    Metrics,
-}
+/// The OTLP signals, as the ingest path, the exporter and OTLP files name them.
+pub use oculus_otlp::Signal;
 
 /// Everything `serve` needs.
 #[derive(Clone, Debug)]

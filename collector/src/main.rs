@@ -1,4 +1,5 @@
-//! `oculus-collector`: serve OTLP into segments, export them back, check them.
+//! `oculus-collector`: serve OTLP into segments, export them back, import OTLP files,
+//! check them.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -8,9 +9,9 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use oculus_collector::cli::EndpointArgs;
-use oculus_collector::export;
-use oculus_collector::{Collector, Config, Signal, ZstdLevels};
-use oculus_store::{FsyncPolicy, SegmentItem, WriterOptions, resolve};
+use oculus_collector::files::{self, ExportArgs, ImportArgs};
+use oculus_collector::{Collector, Config, ZstdLevels};
+use oculus_store::{FsyncPolicy, WriterOptions, resolve};
 
 mod sessions_cli;
 
@@ -50,8 +51,11 @@ struct Cli {
 enum Command {
     /// Receive OTLP over gRPC and HTTP and write it to the data directory.
     Serve(ServeArgs),
-    /// Write what a data directory, session or segment holds as OTLP JSON Lines.
+    /// Write what a data directory, session or segment holds as an OTLP file.
     Export(ExportArgs),
+    /// Read OTLP files (JSON Lines, length-prefixed protobuf, one JSON document; zstd
+    /// or not) into a new session.
+    Import(ImportArgs),
     /// Verify every frame under a path and print a summary; exits non-zero on damage.
     Check {
         /// A data directory, a session directory, an archive or a segment file.
@@ -166,44 +170,6 @@ enum Fsync {
     OnSeal,
 }
 
-/// `--signal`'s values, mapped to the collector's `Signal`.
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum SignalArg {
-    Traces,
-    Logs,
-    Metrics,
-}
-
-impl From<SignalArg> for Signal {
-    fn from(signal: SignalArg) -> Self {
-        match signal {
-            SignalArg::Traces => Self::Traces,
-            SignalArg::Logs => Self::Logs,
-            SignalArg::Metrics => Self::Metrics,
-        }
-    }
-}
-
-#[derive(Args)]
-struct ExportArgs {
-    /// Output format; OTLP JSON Lines, as the OpenTelemetry file exporter writes.
-    #[arg(long, value_enum, default_value_t = Format::OtlpJson)]
-    format: Format,
-    /// Which signal to export.
-    #[arg(long, value_enum, default_value_t = SignalArg::Traces)]
-    signal: SignalArg,
-    /// Write here instead of stdout.
-    #[arg(short, long, value_name = "FILE")]
-    output: Option<PathBuf>,
-    /// A data directory, a session directory, an archive or a segment file.
-    path: PathBuf,
-}
-
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum Format {
-    OtlpJson,
-}
-
 fn main() -> ExitCode {
     purge_freed_memory_at_once();
     let cli = Cli::parse();
@@ -211,7 +177,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         None => serve(cli.serve),
         Some(Command::Serve(args)) => serve(args),
-        Some(Command::Export(args)) => export_command(&args),
+        Some(Command::Export(args)) => files::run_export(&args),
+        Some(Command::Import(args)) => files::run_import(&args),
         Some(Command::Check { path }) => check(&path),
         Some(Command::Archive(args)) => {
             sessions_cli::archive(&args.sessions, &args.data_dir.path(), &args.output)
@@ -315,101 +282,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn export_command(args: &ExportArgs) -> anyhow::Result<ExitCode> {
-    let Format::OtlpJson = args.format;
-    let resolved = resolve(&args.path)?;
-    let mut out: Box<dyn Write> = match &args.output {
-        Some(path) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(path)
-                .with_context(|| format!("cannot create {}", path.display()))?,
-        )),
-        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
-    };
-    let progress = progress_bar(resolved.total_bytes())?;
-    let mut damaged = resolved.damage.len();
-    for damage in &resolved.damage {
-        eprintln!("error: damaged: {damage}");
-    }
-    for file in &resolved.segments {
-        let data = file.read()?;
-        let mut failure = None;
-        // The scan's damage list holds every range it could not read: damaged blocks,
-        // and also a damaged header, index, footer or finished segment's end, which
-        // yield no item.
-        let scan = file.bytes(&data).scan(|item| {
-            if failure.is_some() {
-                return;
-            }
-            if let SegmentItem::Block { block, .. } = item
-                && let Err(error) = write_block(&mut out, args.signal.into(), &block)
-            {
-                failure = Some(error);
-            }
-        });
-        if let Some(error) = failure {
-            return quiet_on_closed_pipe(error);
-        }
-        for damage in &scan.damage {
-            damaged += 1;
-            progress.suspend(|| eprintln!("error: damaged: {damage}"));
-        }
-        progress.inc(data.len() as u64);
-    }
-    if let Err(error) = out.flush().context("cannot write the output") {
-        return quiet_on_closed_pipe(error);
-    }
-    progress.finish_and_clear();
-    if damaged > 0 {
-        eprintln!(
-            "{damaged} damaged ranges in the input; what could be read was exported \
-             (`oculus-collector check` lists every frame)"
-        );
-        return Ok(ExitCode::FAILURE);
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// A reader that stopped early (`export ... | head`) is not an error.
-fn quiet_on_closed_pipe(error: anyhow::Error) -> anyhow::Result<ExitCode> {
-    let closed = error.chain().any(|cause| {
-        cause
-            .downcast_ref::<std::io::Error>()
-            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
-    });
-    if closed {
-        Ok(ExitCode::SUCCESS)
-    } else {
-        Err(error)
-    }
-}
-
-fn write_block(
-    out: &mut dyn Write,
-    signal: Signal,
-    block: &oculus_store::proto::Block,
-) -> anyhow::Result<()> {
-    let line = match signal {
-        Signal::Traces if !block.spans.is_empty() => serde_json::to_string(&export::traces(block))?,
-        Signal::Logs if !block.logs.is_empty() => serde_json::to_string(&export::logs(block))?,
-        Signal::Metrics if !block.metrics.is_empty() => serde_json::to_string(
-            &export::metrics(block).context("a stored metric does not decode")?,
-        )?,
-        _ => return Ok(()),
-    };
-    writeln!(out, "{line}").context("cannot write the output")
-}
-
-fn progress_bar(total: u64) -> anyhow::Result<indicatif::ProgressBar> {
-    let bar = indicatif::ProgressBar::new(total);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} {bytes}/{total_bytes} {wide_bar} {eta}")
-            .context("invalid progress template")?,
-    );
-    Ok(bar)
-}
-
 fn check(path: &Path) -> anyhow::Result<ExitCode> {
-    let progress = progress_bar(resolve(path)?.total_bytes())?;
+    let progress = files::progress_bar(resolve(path)?.total_bytes())?;
     let report = oculus_store::check(path, |done, _| progress.set_position(done))?;
     progress.finish_and_clear();
     let mut out = std::io::stdout().lock();

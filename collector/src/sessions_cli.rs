@@ -47,7 +47,7 @@ pub fn find_sessions(names: &[String], data_dir: &Path) -> anyhow::Result<Vec<Se
 pub fn archive(names: &[String], data_dir: &Path, output: &Path) -> anyhow::Result<ExitCode> {
     let sessions = find_sessions(names, data_dir)?;
     let stop = stop_on_interrupt()?;
-    let bar = byte_progress()?;
+    let bar = oculus_collector::files::progress_bar(0)?;
     let written = oculus_store::write_archive(&sessions, output, |done, total| {
         bar.set_length(total);
         bar.set_position(done);
@@ -100,15 +100,6 @@ fn stop_on_interrupt() -> anyhow::Result<Arc<AtomicBool>> {
         })
         .context("cannot start the signal watcher")?;
     Ok(stop)
-}
-
-fn byte_progress() -> anyhow::Result<indicatif::ProgressBar> {
-    let bar = indicatif::ProgressBar::new(0);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} {bytes}/{total_bytes} {wide_bar} {eta}")
-            .context("invalid progress template")?,
-    );
-    Ok(bar)
 }
 
 /// The session the running collector of `data_dir` writes, if one runs: the newest

@@ -24,7 +24,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[command(version, about)]
 struct Cli {
     /// Also open these data directories, sessions, archives (`FILE.oculus`) or segment
-    /// files, each in its own tab.
+    /// files, each in its own tab. An OTLP file (JSON Lines, length-prefixed protobuf or
+    /// one JSON document, zstd or not) is imported first, into a session under the data
+    /// directory's `imports/`.
     paths: Vec<PathBuf>,
     /// Only view: run no collector.
     #[arg(long)]
@@ -68,6 +70,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Box::pin(oculus_collector::cli::stop_signal().context("cannot watch for signals")?)
     };
     let data_dir = cli.endpoint.data_dir();
+    // Before the collector starts, so that a failed import leaves nothing running.
+    let mut opened = Vec::new();
+    for path in cli.paths {
+        if oculus_collector::files::is_otlp_file(&path) {
+            let (session, said) = oculus_collector::files::import_to_view(&data_dir, &path)?;
+            eprintln!("oculus: {said}");
+            opened.push(session);
+        } else {
+            opened.push(path);
+        }
+    }
     let (collector, collector_status) = if cli.no_collector {
         (None, "viewing only".to_owned())
     } else if oculus_store::datadir::is_locked(&data_dir) {
@@ -134,7 +147,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         paths.push(data_dir);
     }
     let initial_opened = paths.len();
-    paths.extend(cli.paths);
+    paths.extend(opened);
     let options = BackendOptions {
         paths,
         editor: EditorOptions {

@@ -29,6 +29,12 @@ fn host_triple() -> String {
 /// on this platform. (The whole graph would include other platforms' packages, such as
 /// the GUI stack's Android crates, which are never downloaded here.)
 fn normal_dependencies(package: &str) -> BTreeSet<String> {
+    normal_dependencies_not_through(package, &[])
+}
+
+/// As [`normal_dependencies`], without what is reached only through the packages in
+/// `not_through` (which are listed themselves).
+fn normal_dependencies_not_through(package: &str, not_through: &[&str]) -> BTreeSet<String> {
     let output = Command::new(env!("CARGO"))
         .args(["metadata", "--format-version", "1", "--locked", "--offline"])
         .args(["--filter-platform", &host_triple()])
@@ -71,7 +77,10 @@ fn normal_dependencies(package: &str) -> BTreeSet<String> {
             let Some(dep_id) = dep["pkg"].as_str() else {
                 continue;
             };
-            if normal && seen.insert(names[dep_id].to_owned()) {
+            if normal
+                && seen.insert(names[dep_id].to_owned())
+                && !not_through.contains(&names[dep_id])
+            {
                 stack.push(dep_id);
             }
         }
@@ -101,9 +110,11 @@ fn the_store_never_links_a_server() {
 }
 
 /// Readers of segments link no server: only the `oculus` binary combines the two.
+/// OTLP's messages come only through `oculus-otlp`, whose use of opentelemetry-proto
+/// (messages, no tonic) `the_otlp_files_crate_never_links_a_server` holds.
 #[test]
 fn the_viewer_library_never_links_a_server() {
-    let deps = normal_dependencies("oculus-viewer");
+    let deps = normal_dependencies_not_through("oculus-viewer", &["opentelemetry-proto"]);
     assert!(deps.contains("egui"), "sanity: the walk sees direct deps");
     for server in [
         "oculus-collector",
@@ -112,7 +123,6 @@ fn the_viewer_library_never_links_a_server() {
         "hyper",
         "hyper-util",
         "h2",
-        "opentelemetry-proto",
     ] {
         assert!(!deps.contains(server), "oculus-viewer depends on {server}");
     }
@@ -133,6 +143,65 @@ fn the_tracing_setup_links_no_oculus_crate() {
     for part in ["oculus-collector", "oculus-store", "oculus-viewer", "egui"] {
         assert!(!deps.contains(part), "oculus-tracing depends on {part}");
     }
+}
+
+/// `oculus-otlp` (the store's records as OTLP, OTLP files) is for readers too, such as
+/// the viewer: it asks opentelemetry-proto for its messages only, never for the tonic
+/// services, and links no server of its own. (The workspace's metadata unifies
+/// features across crates, so what opentelemetry-proto pulls in is judged by what
+/// this crate asks of it.)
+#[test]
+fn the_otlp_files_crate_never_links_a_server() {
+    let output = Command::new(env!("CARGO"))
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--locked",
+            "--offline",
+            "--no-deps",
+        ])
+        .current_dir(repo_root())
+        .output()
+        .expect("cargo metadata runs");
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("metadata json");
+    let package = metadata["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .find(|p| p["name"] == "oculus-otlp")
+        .expect("oculus-otlp is in the workspace");
+    let dependencies = package["dependencies"].as_array().expect("dependencies");
+    let proto = dependencies
+        .iter()
+        .find(|d| d["name"] == "opentelemetry-proto")
+        .expect("oculus-otlp uses opentelemetry-proto");
+    assert_eq!(proto["uses_default_features"], false);
+    let features: Vec<&str> = proto["features"]
+        .as_array()
+        .expect("features")
+        .iter()
+        .filter_map(|f| f.as_str())
+        .collect();
+    assert!(features.contains(&"gen-tonic-messages"), "{features:?}");
+    assert!(!features.contains(&"gen-tonic"), "{features:?}");
+    // What opentelemetry-proto brings is judged above, by the features asked for.
+    let deps = normal_dependencies_not_through("oculus-otlp", &["opentelemetry-proto"]);
+    for server in [
+        "oculus-collector",
+        "tonic",
+        "axum",
+        "hyper",
+        "hyper-util",
+        "h2",
+    ] {
+        assert!(!deps.contains(server), "oculus-otlp depends on {server}");
+    }
+    assert!(
+        deps.contains("oculus-store"),
+        "sanity: the walk sees direct deps"
+    );
 }
 
 /// `buf lint` with the root buf.yaml passes on proto/. `.ci/run` installs buf.

@@ -141,6 +141,11 @@ pub enum Action {
     YankTraceId,
     /// Y: put the selected trace (or the selected record's) as Markdown on the clipboard.
     YankTrace,
+    /// Write what the shown tab shows to an OTLP file (on the backend).
+    ExportTab(crate::snapshot::TabExport),
+    /// J: put the selected trace's (or the selected record's trace's) spans and logs on
+    /// the clipboard as OTLP JSON Lines.
+    YankTraceOtlp,
     /// Text pasted while no text field has the focus: a trace id filters by it, any
     /// other text is searched for.
     Paste(String),

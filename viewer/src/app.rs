@@ -63,11 +63,14 @@ pub struct App {
     path_to_open: String,
     /// What the user typed in "Save as archive".
     archive_path: String,
+    /// The "Export tab" menu's settings, kept between exports.
+    export: crate::snapshot::TabExport,
     /// The version of the last `ShowTab` sent: a snapshot with another describes rows
     /// of another filter.
     version: u64,
-    /// The `TraceMarkdown` request whose answer goes on the clipboard.
-    trace_text_request: Option<u64>,
+    /// The `TraceMarkdown` or `TraceOtlpJson` request whose answer goes on the
+    /// clipboard, and what its text is, for the notice.
+    trace_text_request: Option<(u64, &'static str)>,
     next_request: u64,
     /// The UI's own notice (why an action did nothing, where the selection went),
     /// shown until the backend has a newer one.
@@ -104,6 +107,7 @@ impl App {
             focus_search: false,
             path_to_open: String::new(),
             archive_path: String::new(),
+            export: crate::snapshot::TabExport::default(),
             version: 0,
             trace_text_request: None,
             next_request: 0,
@@ -827,15 +831,27 @@ impl App {
             _ => {
                 let request = self.next_request;
                 self.next_request += 1;
-                self.trace_text_request = Some(request);
+                self.trace_text_request = Some((request, "Markdown"));
                 self.send(UiEvent::TraceMarkdown { trace, request });
             }
         }
     }
 
+    /// J: the selected trace's spans and logs as OTLP JSON Lines, on the clipboard once
+    /// the backend has read them back from their blocks.
+    fn yank_trace_otlp(&mut self) {
+        let Some(trace) = self.selected_trace() else {
+            return;
+        };
+        let request = self.next_request;
+        self.next_request += 1;
+        self.trace_text_request = Some((request, "OTLP JSON"));
+        self.send(UiEvent::TraceOtlpJson { trace, request });
+    }
+
     /// Puts the backend's Markdown of a trace on the clipboard, once it has come.
     fn copy_trace_text(&mut self, ctx: &egui::Context) {
-        let Some(request) = self.trace_text_request else {
+        let Some((request, format)) = self.trace_text_request else {
             return;
         };
         if let Some(text) = &self.snapshot.trace_text
@@ -843,7 +859,7 @@ impl App {
         {
             ctx.copy_text(text.text.to_string());
             self.trace_text_request = None;
-            self.tell("copied the trace as Markdown");
+            self.tell(format!("copied the trace as {format}"));
         }
     }
 
@@ -939,6 +955,7 @@ impl App {
             list: &mut list,
             path_to_open: &mut self.path_to_open,
             archive_path: &mut self.archive_path,
+            export: &mut self.export,
         };
         let actions = views::show(ui, &screen, widgets);
         // The search field took the focus, if it was asked to.
@@ -1106,6 +1123,12 @@ impl App {
                 }
             }
             Action::YankTrace => self.yank_trace(ctx),
+            Action::YankTraceOtlp => self.yank_trace_otlp(),
+            Action::ExportTab(export) => {
+                self.tell(format!("exporting to {}…", export.path.display()));
+                let tab = self.tab().id;
+                self.send(UiEvent::ExportTab { tab, export });
+            }
             Action::Paste(text) => self.paste(&text),
         }
     }

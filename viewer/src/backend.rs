@@ -481,6 +481,30 @@ impl Engine {
                     self.status.notice = Some("the trace is not in this run".to_owned());
                 }
             }
+            UiEvent::ExportTab { tab, export } => {
+                let notice = match self.tabs.get(&tab) {
+                    Some(state) => {
+                        crate::otlp_out::export_tab(&self.index, &mut self.library, state, &export)
+                    }
+                    None => "the tab is closed".to_owned(),
+                };
+                self.status.notice = Some(notice);
+            }
+            UiEvent::TraceOtlpJson { trace, request } => {
+                let Some(number) = self.index.trace_by_id(trace) else {
+                    self.status.notice = Some("the trace is not in this run".to_owned());
+                    return;
+                };
+                match crate::otlp_out::trace_json(&self.index, &mut self.library, number) {
+                    Ok(text) => {
+                        self.trace_text = Some(TraceText {
+                            request,
+                            text: text.into(),
+                        });
+                    }
+                    Err(error) => self.status.notice = Some(error.to_string()),
+                }
+            }
             UiEvent::OpenPath(path) => self.open(path),
             UiEvent::SaveArchive { sessions, target } => self.save_archive(&sessions, target),
             UiEvent::ListDir { dir, request } => {

@@ -114,6 +114,7 @@ impl Keys {
             'o' => Action::JumpSelected,
             'y' => Action::YankTraceId,
             'Y' => Action::YankTrace,
+            'J' => Action::YankTraceOtlp,
             't' => Action::ToggleView,
             'T' => Action::CycleTheme,
             'i' => Action::ToggleInlineLogs,

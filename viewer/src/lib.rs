@@ -22,6 +22,7 @@ mod keys;
 mod listing;
 mod loader;
 pub mod model;
+mod otlp_out;
 pub mod persist;
 mod projection;
 pub mod raw;

@@ -204,6 +204,18 @@ pub enum UiEvent {
         trace: TraceId,
         request: u64,
     },
+    /// Write what a tab shows (its filter applied) to a file; the outcome comes as the
+    /// status line's notice.
+    ExportTab {
+        tab: TabId,
+        export: TabExport,
+    },
+    /// Write a trace's spans and logs out as OTLP JSON Lines; the answer comes as
+    /// `Snapshot::trace_text`.
+    TraceOtlpJson {
+        trace: TraceId,
+        request: u64,
+    },
     OpenPath(PathBuf),
     /// Write these runs (by session number) into one archive at `target`; progress and
     /// the result come as the status line's notice.
@@ -499,6 +511,17 @@ impl From<StoreError> for Damage {
 pub struct Found {
     pub request: u64,
     pub found: Option<(usize, Item)>,
+}
+
+/// Where and how "Export tab" writes: an OTLP file, as the OpenTelemetry Collector's
+/// file exporter writes it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TabExport {
+    pub path: PathBuf,
+    /// Length-prefixed protobuf rather than JSON Lines.
+    pub protobuf: bool,
+    /// One zstd stream.
+    pub zstd: bool,
 }
 
 /// The answer to a `UiEvent::TraceMarkdown`.

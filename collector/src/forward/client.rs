@@ -20,7 +20,7 @@ use tonic::transport::Channel;
 use tonic_types::StatusExt;
 
 use super::destination::{Destination, Transport};
-use crate::export;
+use oculus_otlp::export;
 
 /// How long one export may take before it is given up and tried again.
 const EXPORT_TIMEOUT: Duration = Duration::from_secs(30);

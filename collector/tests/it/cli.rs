@@ -43,7 +43,7 @@ async fn a_second_collector_on_the_same_directory_says_who_holds_it() {
 fn help_documents_every_command() {
     let output = collector().arg("--help").output().expect("runs");
     let help = String::from_utf8_lossy(&output.stdout);
-    for command in ["serve", "export", "check"] {
+    for command in ["serve", "export", "import", "check"] {
         assert!(help.contains(command), "{help}");
     }
     let output = collector()

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use oculus_collector::export;
+use oculus_otlp::export;
 use oculus_store::proto::any_value::Value;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use prost::Message;

@@ -10,6 +10,7 @@ mod crash;
 mod damage;
 mod disk_full;
 mod dos;
+mod files;
 mod forward;
 mod grpc;
 mod live;

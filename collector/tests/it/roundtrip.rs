@@ -47,7 +47,7 @@ fn rich_value() -> AnyValue {
     }
 }
 
-fn rich_traces() -> TracesData {
+pub(crate) fn rich_traces() -> TracesData {
     let mut first = span(1);
     first.trace_state = "vendor=value".into();
     first.flags = 0x101;
@@ -140,7 +140,7 @@ fn rich_traces() -> TracesData {
     }
 }
 
-fn rich_logs() -> LogsData {
+pub(crate) fn rich_logs() -> LogsData {
     let mut request = logs_request(vec![log(1), log(2), log(3)]);
     let records = &mut request.resource_logs[0].scope_logs[0].log_records;
     records[0].body = Some(rich_value());
@@ -161,7 +161,7 @@ fn rich_logs() -> LogsData {
     }
 }
 
-fn rich_metrics() -> MetricsData {
+pub(crate) fn rich_metrics() -> MetricsData {
     let mut request = metrics_request(2);
     let metrics = &mut request.resource_metrics[0].scope_metrics[0].metrics;
     metrics.push(Metric {
@@ -239,10 +239,10 @@ async fn stored_records_export_back_exactly() {
     let root = dir.path().to_path_buf();
     let blocks = crate::read_blocks(&root);
     assert_eq!(blocks.len(), 3);
-    assert_eq!(oculus_collector::export::traces(&blocks[0]), traces);
-    assert_eq!(oculus_collector::export::logs(&blocks[1]), logs);
+    assert_eq!(oculus_otlp::export::traces(&blocks[0]), traces);
+    assert_eq!(oculus_otlp::export::logs(&blocks[1]), logs);
     assert_eq!(
-        oculus_collector::export::metrics(&blocks[2]).expect("metrics"),
+        oculus_otlp::export::metrics(&blocks[2]).expect("metrics"),
         metrics
     );
 
@@ -311,10 +311,7 @@ async fn dictionary_compressed_blocks_export_exactly() {
     let session = collector.session().to_path_buf();
     collector.shutdown().await.expect("shutdown");
     let blocks = crate::read_blocks(dir.path());
-    let exported: Vec<TracesData> = blocks
-        .iter()
-        .map(oculus_collector::export::traces)
-        .collect();
+    let exported: Vec<TracesData> = blocks.iter().map(oculus_otlp::export::traces).collect();
     assert_eq!(exported, sent);
 
     let data = std::fs::read(session.join("segment-00000001.oseg")).expect("segment");

@@ -1,7 +1,8 @@
 //! The transcoder (protobuf straight to a block) and the struct path (decode, then
 //! normalize) must store the same thing for any request.
 
-use oculus_collector::{export, normalize, transcode};
+use oculus_collector::{normalize, transcode};
+use oculus_otlp::export;
 use oculus_store::proto::Block;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;

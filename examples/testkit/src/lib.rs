@@ -84,7 +84,7 @@ impl Records {
                     records.sources.extend(
                         sources.map(|source| (block.str(source.file_path).to_owned(), source.line)),
                     );
-                    let traces = oculus_collector::export::traces(&block);
+                    let traces = oculus_otlp::export::traces(&block);
                     for resource_spans in traces.resource_spans {
                         let resource = strings(resource_spans.resource.map(|r| r.attributes));
                         for scope in resource_spans.scope_spans {
@@ -96,7 +96,7 @@ impl Records {
                                 }));
                         }
                     }
-                    let logs = oculus_collector::export::logs(&block);
+                    let logs = oculus_otlp::export::logs(&block);
                     for resource_logs in logs.resource_logs {
                         let resource = strings(resource_logs.resource.map(|r| r.attributes));
                         for scope in resource_logs.scope_logs {

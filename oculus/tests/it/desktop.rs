@@ -164,19 +164,31 @@ pub struct Viewer {
 impl Viewer {
     /// Starts it in a fresh temporary home, removed when it is dropped.
     pub fn start(data: &Path, display: &str) -> Self {
+        Self::start_opening(data, display, &[])
+    }
+
+    /// Starts it as [`Viewer::start`] does, with `paths` to open on its command line.
+    pub fn start_opening(data: &Path, display: &str, paths: &[&Path]) -> Self {
         let home = tempfile::tempdir().unwrap();
         let path = home.path().to_owned();
-        Self::spawn(data, &path, display, Some(home))
+        Self::spawn(data, &path, display, Some(home), paths)
     }
 
     /// Starts it with `home` as its home and `data_home(home)` as its XDG data home,
     /// where eframe keeps the window's state: a restart in the same home finds it.
     pub fn start_at_home(data: &Path, home: &Path, display: &str) -> Self {
-        Self::spawn(data, home, display, None)
+        Self::spawn(data, home, display, None, &[])
     }
 
-    fn spawn(data: &Path, home: &Path, display: &str, own_home: Option<tempfile::TempDir>) -> Self {
+    fn spawn(
+        data: &Path,
+        home: &Path,
+        display: &str,
+        own_home: Option<tempfile::TempDir>,
+        paths: &[&Path],
+    ) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_oculus"))
+            .args(paths)
             .arg("--data-dir")
             .arg(data)
             .args(["--grpc", "127.0.0.1:0", "--http", "127.0.0.1:0"])
@@ -195,7 +207,11 @@ impl Viewer {
         let status_line = loop {
             let mut line = String::new();
             assert!(stderr.read_line(&mut line).unwrap() > 0, "{start_log}");
-            if line.starts_with("oculus: ") {
+            // What it imported of the files it was given comes before who collects.
+            if line.starts_with("oculus: ")
+                && !line.starts_with("oculus: imported ")
+                && !line.starts_with("oculus: opening ")
+            {
                 break line;
             }
             start_log.push_str(&line);

@@ -8,7 +8,7 @@ use super::style::{level_color, live_color, weak_color};
 use crate::action::Action;
 use crate::filter::Filter;
 use crate::model::Level;
-use crate::snapshot::{Forwarding, RunInfo, ViewKind};
+use crate::snapshot::{Forwarding, RunInfo, TabExport, ViewKind};
 use crate::time::{format_length, format_start};
 
 pub fn tab_bar(
@@ -16,6 +16,7 @@ pub fn tab_bar(
     screen: &Screen<'_>,
     path_to_open: &mut String,
     archive_path: &mut String,
+    export: &mut TabExport,
     actions: &mut Vec<Action>,
 ) {
     ui.horizontal_wrapped(|ui| {
@@ -100,6 +101,13 @@ pub fn tab_bar(
                 }
             });
         });
+        // Open while its choices are clicked: only Export or a click outside closes it.
+        egui::containers::menu::MenuButton::new("Export tab…")
+            .config(
+                egui::containers::menu::MenuConfig::new()
+                    .close_behavior(egui::PopupCloseBehavior::CloseOnClickOutside),
+            )
+            .ui(ui, |ui| export_menu(ui, export, actions));
         if screen.tab().closable && ui.small_button("Close tab").clicked() {
             actions.push(Action::CloseTab(screen.active));
         }
@@ -121,6 +129,33 @@ pub fn tab_bar(
             }
         });
     });
+}
+
+/// "Export tab…": what the tab shows (its filter applied: its log records, or its
+/// traces with their spans and logs) into an OTLP file; the backend writes it.
+fn export_menu(ui: &mut Ui, export: &mut TabExport, actions: &mut Vec<Action>) {
+    let prompt = ui.label("Write what this tab shows to an OTLP file:");
+    let mut path = export.path.display().to_string();
+    let field = ui
+        .add(
+            egui::TextEdit::singleline(&mut path)
+                .hint_text("file")
+                .desired_width(280.0),
+        )
+        .labelled_by(prompt.id);
+    if field.changed() {
+        export.path = std::path::PathBuf::from(path.trim());
+    }
+    ui.horizontal(|ui| {
+        ui.radio_value(&mut export.protobuf, false, "JSON Lines");
+        ui.radio_value(&mut export.protobuf, true, "protobuf");
+        ui.checkbox(&mut export.zstd, "zstd");
+    });
+    let ready = !export.path.as_os_str().is_empty();
+    if ui.add_enabled(ready, egui::Button::new("Export")).clicked() {
+        actions.push(Action::ExportTab(export.clone()));
+        ui.close();
+    }
 }
 
 /// Where the file browser starts: the directory typed in the path field, else the

@@ -15,7 +15,10 @@ const BINDINGS: &[(&str, &str)] = &[
     ("Enter", "details of the row; open the trace"),
     ("Esc", "close help, details, the trace; leave a text field"),
     ("o", "open the row's source in Neovim"),
-    ("y / Y", "copy the trace id / the trace as Markdown"),
+    (
+        "y / Y / J",
+        "copy the trace id / the trace as Markdown / its spans and logs as OTLP JSON",
+    ),
     (
         "Ctrl-v",
         "paste a trace id to filter by it (other text: search)",

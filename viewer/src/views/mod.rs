@@ -30,10 +30,11 @@ pub fn show(ui: &mut Ui, screen: &Screen<'_>, widgets: Widgets<'_>) -> Vec<Actio
         list,
         path_to_open,
         archive_path,
+        export,
     } = widgets;
     let mut actions = Vec::new();
     egui::Panel::top("tabs").show(ui, |ui| {
-        bars::tab_bar(ui, screen, path_to_open, archive_path, &mut actions);
+        bars::tab_bar(ui, screen, path_to_open, archive_path, export, &mut actions);
     });
     egui::Panel::top("filters").show(ui, |ui| {
         bars::filter_bar(ui, screen, filter, &mut actions);

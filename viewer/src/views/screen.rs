@@ -53,6 +53,8 @@ pub struct Widgets<'a> {
     pub path_to_open: &'a mut String,
     /// What the user typed in "Save as archive".
     pub archive_path: &'a mut String,
+    /// The "Export tab" menu's file, format and compression, as the user set them.
+    pub export: &'a mut crate::snapshot::TabExport,
 }
 
 /// The file browser's state: the directory shown, and the listing asked for it (the

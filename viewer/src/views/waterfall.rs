@@ -64,6 +64,13 @@ fn draw_waterfall(
         {
             actions.push(Action::CopyTraceMarkdown);
         }
+        if ui
+            .small_button("copy as OTLP JSON")
+            .on_hover_text("the spans and their logs as OTLP JSON Lines (J)")
+            .clicked()
+        {
+            actions.push(Action::YankTraceOtlp);
+        }
         ui.label(format!(
             "{} spans · {}",
             view.spans.len(),

@@ -171,6 +171,169 @@ fn selecting_a_span_shows_its_logs() {
     assert_eq!(f.app().tab().open_trace, None);
 }
 
+/// What the app put on the clipboard in the frames until it did, stepping them.
+fn next_copy(f: &mut Fixture, what: &str) -> String {
+    let mut copied = None;
+    let harness = &mut f.harness;
+    crate::common::eventually(what, || {
+        harness.step();
+        copied =
+            harness
+                .output()
+                .platform_output
+                .commands
+                .iter()
+                .find_map(|command| match command {
+                    egui::OutputCommand::CopyText(text) => Some(text.clone()),
+                    _ => None,
+                });
+        copied.is_some()
+    });
+    copied.unwrap_or_default()
+}
+
+/// Spans and log records of OTLP JSON Lines, each with its trace id.
+fn otlp_records(text: &str) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    let reader = oculus_otlp::FileReader::new(std::io::Cursor::new(text.as_bytes().to_vec()))
+        .expect("reads");
+    let (mut spans, mut logs) = (Vec::new(), Vec::new());
+    for message in reader {
+        match message
+            .expect("well-formed")
+            .payload
+            .into_data()
+            .expect("decodes")
+        {
+            oculus_otlp::Data::Traces(traces) => spans.extend(
+                traces
+                    .resource_spans
+                    .iter()
+                    .flat_map(|r| &r.scope_spans)
+                    .flat_map(|s| &s.spans)
+                    .map(|span| span.trace_id.clone()),
+            ),
+            oculus_otlp::Data::Logs(data) => logs.extend(
+                data.resource_logs
+                    .iter()
+                    .flat_map(|r| &r.scope_logs)
+                    .flat_map(|s| &s.log_records)
+                    .map(|log| log.trace_id.clone()),
+            ),
+            oculus_otlp::Data::Metrics(_) => panic!("no metrics in a trace"),
+        }
+    }
+    (spans, logs)
+}
+
+#[test]
+fn a_trace_copies_as_otlp_json_with_its_spans_and_logs() {
+    let mut f = app();
+    f.harness.get_by_label("Traces").click();
+    f.wait("the trace list", |app| {
+        app.tab().view == ViewKind::Traces && app.snapshot().traces.total > 0
+    });
+    f.keys("gg");
+    f.harness.key_press(egui::Key::Enter);
+    f.wait("the waterfall", |app| app.snapshot().trace.is_some());
+    let trace = f.app().snapshot().trace.clone().unwrap();
+    let id = trace.trace_id.to_be_bytes().to_vec();
+    let logs = trace.spans.iter().map(|s| s.logs.len()).sum::<usize>() + trace.orphan_logs.len();
+    assert!(logs > 0);
+
+    // The button beside the Markdown copy.
+    f.harness.get_by_label("copy as OTLP JSON").click();
+    let json = next_copy(&mut f, "the trace as OTLP JSON");
+    assert!(json.starts_with("{\"resourceSpans\":"), "{json}");
+    assert_eq!(
+        json.lines().count(),
+        2,
+        "a TracesData line and a LogsData line"
+    );
+    let (spans, log_records) = otlp_records(&json);
+    assert_eq!(spans.len(), trace.spans.len());
+    assert_eq!(log_records.len(), logs);
+    assert!(spans.iter().chain(&log_records).all(|t| *t == id));
+    assert_eq!(f.app().notice(), Some("copied the trace as OTLP JSON"));
+
+    // J in the trace list copies the selected trace the same way.
+    f.harness.key_press(egui::Key::Escape);
+    f.harness.step();
+    assert_eq!(f.app().tab().open_trace, None);
+    f.wait_selected();
+    f.keys("J");
+    let again = next_copy(&mut f, "the selected trace as OTLP JSON");
+    assert_eq!(otlp_records(&again).0.len(), spans.len());
+}
+
+#[test]
+fn export_tab_writes_what_the_tab_shows_into_an_otlp_file() {
+    let mut f = app();
+    f.wait("the logs", |app| {
+        app.snapshot_is_current() && app.snapshot().logs.total > 0
+    });
+    let errors = f.app().snapshot().level_counts[Level::Error as usize] as usize;
+    assert!(errors > 0);
+    f.harness.get_by_label(&format!("ERROR {errors}")).click();
+    f.wait("the errors", |app| {
+        app.snapshot().logs.total == errors && app.snapshot().logs.progress.is_none()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    for (format, zstd) in [("JSON Lines", false), ("protobuf", true)] {
+        let path = dir.path().join(format!("errors-{format}"));
+        f.harness.get_by_label("Export tab…").click();
+        // The click opens the menu, which is drawn from the next frame on.
+        f.harness.step();
+        f.harness.step();
+        f.harness
+            .get_by_label("Write what this tab shows to an OTLP file:")
+            .focus();
+        f.harness.step();
+        // The field keeps the last export's file: replace it.
+        f.harness
+            .key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+        f.type_text(&path.display().to_string());
+        f.harness.get_by_label(format).click();
+        f.harness.step();
+        if zstd {
+            f.harness.get_by_label("zstd").click();
+            f.harness.step();
+        }
+        f.harness.get_by_label("Export").click();
+        let expected = format!(
+            "exported 0 spans and {errors} log records to {}",
+            path.display()
+        );
+        f.wait("the export", |app| {
+            app.notice()
+                .is_some_and(|notice| !notice.starts_with("exporting"))
+        });
+        assert_eq!(f.app().notice(), Some(expected.as_str()));
+        // The filter applied: the tab's error records, and nothing else.
+        let reader = oculus_otlp::FileReader::open(&path).unwrap();
+        assert_eq!(reader.is_json(), format == "JSON Lines");
+        assert_eq!(reader.is_compressed(), zstd);
+        let mut severities = Vec::new();
+        for message in reader {
+            let oculus_otlp::Data::Logs(logs) = message.unwrap().payload.into_data().unwrap()
+            else {
+                panic!("only logs in the logs view");
+            };
+            severities.extend(
+                logs.resource_logs
+                    .iter()
+                    .flat_map(|r| &r.scope_logs)
+                    .flat_map(|s| &s.log_records)
+                    .map(|log| log.severity_number),
+            );
+        }
+        assert_eq!(severities.len(), errors);
+        assert!(
+            severities.iter().all(|&s| (17..=20).contains(&s)),
+            "{severities:?}"
+        );
+    }
+}
+
 #[test]
 fn tabs_keep_their_own_filters() {
     let mut f = app();
@@ -321,8 +484,9 @@ fn the_help_lists_the_keys_and_every_glyph_drawn_exists() {
     // Drawing fails the test when a glyph is missing from the fonts.
     f.harness.get_by_label("open the row's source in Neovim");
     f.harness.get_by_label("gg / G");
-    f.harness
-        .get_by_label("copy the trace id / the trace as Markdown");
+    f.harness.get_by_label(
+        "copy the trace id / the trace as Markdown / its spans and logs as OTLP JSON",
+    );
     f.harness.get_by_label("Ctrl-+ / Ctrl-- / Ctrl-0");
     // The mouse too.
     f.harness.get_by_label("double-click a span");

@@ -110,58 +110,69 @@ fn group<T>(block: &Block, items: impl Iterator<Item = (u32, T)>) -> Vec<Vec<T>>
 }
 
 pub fn traces(block: &Block) -> otlp_trace::TracesData {
+    traces_where(block, |_| true)
+}
+
+/// The spans of a block that `keep` takes (by their place in the block), nested as
+/// `traces` nests them; scopes and resources may be left empty.
+pub fn traces_where(block: &Block, keep: impl Fn(usize) -> bool) -> otlp_trace::TracesData {
     let columns = block.span_columns();
-    let spans = block.spans.iter().enumerate().map(|(index, span)| {
-        let SpanColumns {
-            span_id,
-            parent_span_id,
-            start_unix_nano: start,
-            end_unix_nano: end,
-        } = columns[index];
-        let (trace_high, trace_low) = block.span_trace_id(index);
-        let otlp = otlp_trace::Span {
-            trace_id: join_trace_id(trace_high, trace_low),
-            span_id: join_span_id(span_id),
-            trace_state: span.trace_state.clone(),
-            parent_span_id: join_span_id(parent_span_id),
-            flags: span.flags,
-            name: block.str(span.name).to_owned(),
-            kind: span.kind,
-            start_time_unix_nano: start,
-            end_time_unix_nano: end,
-            attributes: attributes(block, &span.attributes),
-            dropped_attributes_count: span.dropped_attributes_count,
-            events: span
-                .events
-                .iter()
-                .map(|event| otlp_trace::span::Event {
-                    time_unix_nano: start.wrapping_add(event.time_offset_nano as u64),
-                    name: block.str(event.name).to_owned(),
-                    attributes: attributes(block, &event.attributes),
-                    dropped_attributes_count: event.dropped_attributes_count,
-                })
-                .collect(),
-            dropped_events_count: span.dropped_events_count,
-            links: span
-                .links
-                .iter()
-                .map(|link| otlp_trace::span::Link {
-                    trace_id: join_trace_id(link.trace_id_high, link.trace_id_low),
-                    span_id: join_span_id(link.span_id),
-                    trace_state: link.trace_state.clone(),
-                    attributes: attributes(block, &link.attributes),
-                    dropped_attributes_count: link.dropped_attributes_count,
-                    flags: link.flags,
-                })
-                .collect(),
-            dropped_links_count: span.dropped_links_count,
-            status: Some(otlp_trace::Status {
-                message: span.status_message.clone(),
-                code: span.status_code,
-            }),
-        };
-        (span.scope, otlp)
-    });
+    let spans = block
+        .spans
+        .iter()
+        .enumerate()
+        .filter(|(index, _)| keep(*index))
+        .map(|(index, span)| {
+            let SpanColumns {
+                span_id,
+                parent_span_id,
+                start_unix_nano: start,
+                end_unix_nano: end,
+            } = columns[index];
+            let (trace_high, trace_low) = block.span_trace_id(index);
+            let otlp = otlp_trace::Span {
+                trace_id: join_trace_id(trace_high, trace_low),
+                span_id: join_span_id(span_id),
+                trace_state: span.trace_state.clone(),
+                parent_span_id: join_span_id(parent_span_id),
+                flags: span.flags,
+                name: block.str(span.name).to_owned(),
+                kind: span.kind,
+                start_time_unix_nano: start,
+                end_time_unix_nano: end,
+                attributes: attributes(block, &span.attributes),
+                dropped_attributes_count: span.dropped_attributes_count,
+                events: span
+                    .events
+                    .iter()
+                    .map(|event| otlp_trace::span::Event {
+                        time_unix_nano: start.wrapping_add(event.time_offset_nano as u64),
+                        name: block.str(event.name).to_owned(),
+                        attributes: attributes(block, &event.attributes),
+                        dropped_attributes_count: event.dropped_attributes_count,
+                    })
+                    .collect(),
+                dropped_events_count: span.dropped_events_count,
+                links: span
+                    .links
+                    .iter()
+                    .map(|link| otlp_trace::span::Link {
+                        trace_id: join_trace_id(link.trace_id_high, link.trace_id_low),
+                        span_id: join_span_id(link.span_id),
+                        trace_state: link.trace_state.clone(),
+                        attributes: attributes(block, &link.attributes),
+                        dropped_attributes_count: link.dropped_attributes_count,
+                        flags: link.flags,
+                    })
+                    .collect(),
+                dropped_links_count: span.dropped_links_count,
+                status: Some(otlp_trace::Status {
+                    message: span.status_message.clone(),
+                    code: span.status_code,
+                }),
+            };
+            (span.scope, otlp)
+        });
     let resource_spans = nest(
         block,
         group(block, spans),
@@ -180,11 +191,19 @@ pub fn traces(block: &Block) -> otlp_trace::TracesData {
 }
 
 pub fn logs(block: &Block) -> otlp_logs::LogsData {
+    logs_where(block, |_| true)
+}
+
+/// The log records of a block that `keep` takes (by their place in the block), nested
+/// as `logs` nests them; scopes and resources may be left empty.
+pub fn logs_where(block: &Block, keep: impl Fn(usize) -> bool) -> otlp_logs::LogsData {
     let records = block
         .logs
         .iter()
         .zip(block.log_times())
-        .map(|(log, times)| {
+        .enumerate()
+        .filter(|(index, _)| keep(*index))
+        .map(|(_, (log, times))| {
             let (time_unix_nano, observed_time_unix_nano) = times;
             let otlp = otlp_logs::LogRecord {
                 time_unix_nano,
@@ -242,4 +261,53 @@ pub fn metrics(block: &Block) -> Result<otlp_metrics::MetricsData, prost::Decode
         },
     );
     Ok(otlp_metrics::MetricsData { resource_metrics })
+}
+
+/// Chosen spans and log records of several blocks, gathered into one message per
+/// signal: what a reader (the viewer) writes out of the records it shows.
+#[derive(Debug, Default)]
+pub struct Records {
+    traces: otlp_trace::TracesData,
+    logs: otlp_logs::LogsData,
+}
+
+impl Records {
+    /// Adds the spans and log records of `block` that the two predicates take, by their
+    /// place in the block.
+    pub fn add(
+        &mut self,
+        block: &Block,
+        keep_span: impl Fn(usize) -> bool,
+        keep_log: impl Fn(usize) -> bool,
+    ) {
+        let mut traces = traces_where(block, keep_span);
+        for resource in &mut traces.resource_spans {
+            resource.scope_spans.retain(|scope| !scope.spans.is_empty());
+        }
+        traces
+            .resource_spans
+            .retain(|resource| !resource.scope_spans.is_empty());
+        self.traces.resource_spans.extend(traces.resource_spans);
+        let mut logs = logs_where(block, keep_log);
+        for resource in &mut logs.resource_logs {
+            resource
+                .scope_logs
+                .retain(|scope| !scope.log_records.is_empty());
+        }
+        logs.resource_logs
+            .retain(|resource| !resource.scope_logs.is_empty());
+        self.logs.resource_logs.extend(logs.resource_logs);
+    }
+
+    /// One message per signal that has records: traces, then logs.
+    pub fn into_data(self) -> Vec<crate::Data> {
+        let mut data = Vec::new();
+        if !self.traces.resource_spans.is_empty() {
+            data.push(crate::Data::Traces(self.traces));
+        }
+        if !self.logs.resource_logs.is_empty() {
+            data.push(crate::Data::Logs(self.logs));
+        }
+        data
+    }
 }
