@@ -284,7 +284,7 @@ impl SegmentWriter {
                 buffer.extend_from_slice(&frame);
                 new_dictionaries.push(dictionary.id());
             }
-            let mut summary = block.summary;
+            let mut summary = block.summary.clone();
             summary.offset = offset;
             offset += block.frame.len() as u64;
             buffer.extend_from_slice(&block.frame);
@@ -318,6 +318,7 @@ impl SegmentWriter {
             let io = |source| StoreError::io(&self.path, source);
             let index = SegmentIndex {
                 blocks: self.index.clone(),
+                has_services: true,
             };
             let frame = segment_frame(FrameKind::Index, 0, &index.encode_to_vec()).map_err(io)?;
             let footer = Footer {
@@ -490,7 +491,7 @@ impl<'a> SegmentBytes<'a> {
             match item {
                 RawItem::Block(raw) => {
                     let (summary, block) = raw.decode()?;
-                    blocks.push(summary);
+                    blocks.push(summary.clone());
                     on_item(SegmentItem::Block { summary, block });
                 }
                 RawItem::Corrupt(corruption) => on_item(SegmentItem::Corrupt(corruption)),

@@ -136,7 +136,7 @@ async fn damage_inside_an_archive_is_named_by_the_archive_and_its_offset() {
     let index = oculus_store::segment::read_index(&session.join(&segment.name))
         .expect("readable")
         .expect("sealed");
-    let block = index.blocks[0];
+    let block = &index.blocks[0];
     let at = segment.offset + block.offset + u64::from(block.frame_bytes) / 2;
     let mut bytes = std::fs::read(&archive).expect("readable");
     bytes[at as usize] ^= 0x10;
