@@ -45,6 +45,12 @@ pub mod testing {
         }
     }
 
+    impl Set for bool {
+        fn set() -> Self {
+            true
+        }
+    }
+
     impl Set for String {
         fn set() -> Self {
             "x".to_owned()
