@@ -28,7 +28,9 @@
 //! ```
 //!
 //! A BLOCK payload is a `oculus.segment.v1.Block`; an INDEX payload is a
-//! `oculus.segment.v1.SegmentIndex` listing every block's offset and summary. A
+//! `oculus.segment.v1.SegmentIndex` listing every block's offset and summary (counts,
+//! time range, services; indexes sealed before services were added say so with
+//! `has_services` unset, and their blocks' services are read from the blocks). A
 //! DICTIONARY payload is a zstd raw-content dictionary (see `dictionary.rs`); it comes
 //! before the first block that needs it, once per segment.
 //!
