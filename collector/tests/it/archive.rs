@@ -85,6 +85,20 @@ async fn an_archive_checks_and_exports_the_same_records_as_its_session() {
             && stdout.contains("30 log records"),
         "{stdout}"
     );
+    // The services of the sealed segments come from their indexes, which the collector
+    // filled from the resources it wrote.
+    let sealed = oculus_store::sessions(&root).expect("sessions")[0]
+        .segments()
+        .expect("segments");
+    let first = oculus_store::segment::read_index(&sealed[0])
+        .expect("readable")
+        .expect("sealed");
+    assert!(first.has_services);
+    assert!(first.blocks.iter().all(|b| b.services == ["checkout"]));
+    let manifest = oculus_store::Archive::open(&archive)
+        .expect("opens")
+        .manifest;
+    assert_eq!(manifest.totals.services, ["checkout"]);
     let collector = running.collector;
     collector.shutdown().await.expect("clean shutdown");
 
