@@ -127,8 +127,9 @@ fn measure(
         disk_bytes = 0;
         compressing.push(timed(|| {
             blocks.iter().try_for_each(|block| {
+                // The summary's clone (a few service names) is the block's, not a record's.
                 let encoded =
-                    encode_raw_block(&block.raw, block.summary, level, Some(&dictionary))?;
+                    encode_raw_block(&block.raw, block.summary.clone(), level, Some(&dictionary))?;
                 disk_bytes += encoded.frame.len();
                 Ok(())
             })

@@ -395,6 +395,13 @@ fn check_same(normalized: Normalized, transcoded: &Transcoded) {
         sources(&expected),
         "source locations differ"
     );
+    // The index's services: what a reader would find in the block's resources.
+    let summary = oculus_store::block::summarize(&expected);
+    assert_eq!(transcoded.summary.services, summary.services);
+    assert_eq!(
+        transcoded.summary.services,
+        oculus_store::block::summarize(&stored).services
+    );
     assert_eq!(
         transcoded.is_empty,
         expected.resources.is_empty() && expected.record_count() == 0

@@ -493,7 +493,11 @@ impl Ingest {
         let Some(encoded) = encoded else {
             return Ok(accepted);
         };
-        let summary = encoded.summary;
+        let (spans, logs, metric_points) = (
+            encoded.summary.spans,
+            encoded.summary.logs,
+            encoded.summary.metric_points,
+        );
         let ack = self.writer.submit(encoded).map_err(|error| match error {
             SubmitError::Overloaded => {
                 self.counters
@@ -515,13 +519,13 @@ impl Ingest {
         }
         self.counters
             .spans
-            .fetch_add(u64::from(summary.spans), Ordering::Relaxed);
+            .fetch_add(u64::from(spans), Ordering::Relaxed);
         self.counters
             .logs
-            .fetch_add(u64::from(summary.logs), Ordering::Relaxed);
+            .fetch_add(u64::from(logs), Ordering::Relaxed);
         self.counters
             .metric_points
-            .fetch_add(u64::from(summary.metric_points), Ordering::Relaxed);
+            .fetch_add(u64::from(metric_points), Ordering::Relaxed);
         Ok(accepted)
     }
 

@@ -8,7 +8,10 @@
 
 use std::borrow::Cow;
 
-use oculus_store::block::{LogTimeChain, SpanTimeChain, event_time_offset, log_time_entries};
+use oculus_store::block::{
+    LogTimeChain, SERVICE_NAME_KEY, SpanTimeChain, UNKNOWN_SERVICE, event_time_offset,
+    log_time_entries,
+};
 use oculus_store::field;
 use oculus_store::proto::BlockSummary;
 use oculus_store::wire::{Reader, WireError, WireType, Writer, check_utf8, zigzag_encode};
@@ -98,6 +101,9 @@ struct Transcoder<'a> {
     last_severity: (&'a [u8], u32),
     resources: u32,
     scopes: u32,
+    /// The service of each resource that has a scope (a few per block), as
+    /// `BlockSummary.services` names them; `None` for one without `service.name`.
+    services: Vec<Option<&'a [u8]>>,
     base_time: Option<u64>,
     /// A transcoder's block holds one kind, but each kind has its chain, as readers expect.
     span_chain: SpanTimeChain,
@@ -207,6 +213,7 @@ impl<'a> Transcoder<'a> {
             last_severity: (b"", 0),
             resources: 0,
             scopes: 0,
+            services: Vec::new(),
             base_time: None,
             span_chain: SpanTimeChain::default(),
             log_chain: LogTimeChain::default(),
@@ -287,28 +294,47 @@ impl<'a> Transcoder<'a> {
     /// A ResourceSpans or ResourceLogs: the resource, then each scope group.
     fn resource_group(&mut self, data: &'a [u8], records: Records) -> Result<(), WireError> {
         let (resource, schema_url) = group_header(data)?;
-        let resource_index = self.resource(resource, schema_url)?;
+        let (resource_index, service) = self.resource(resource, schema_url)?;
+        let mut scoped = false;
         let mut reader = Reader::new(data);
         while let Some((number, wire)) = reader.field()? {
             match (number, wire) {
                 (otlp::group::CHILDREN, WireType::Len) => {
+                    scoped = true;
                     self.scope_group(reader.bytes()?, resource_index, records)?
                 }
                 _ => reader.skip(wire)?,
             }
         }
+        // A resource without a scope holds no record: it names no service.
+        if scoped {
+            self.services.push(service);
+        }
         Ok(())
     }
 
-    fn resource(&mut self, data: Option<&'a [u8]>, schema_url: &'a [u8]) -> Result<u32, WireError> {
+    /// Writes a resource; returns its index and its service (its last string
+    /// `service.name`, as `block::resource_service` reads it).
+    fn resource(
+        &mut self,
+        data: Option<&'a [u8]>,
+        schema_url: &'a [u8],
+    ) -> Result<(u32, Option<&'a [u8]>), WireError> {
         let mark = self.out.begin_len(field::block::RESOURCES);
         let mut dropped = 0;
+        let mut service = None;
         if let Some(data) = data {
             let mut reader = Reader::new(data);
             while let Some((number, wire)) = reader.field()? {
                 match (number, wire) {
                     (otlp::resource::ATTRIBUTES, WireType::Len) => {
-                        self.key_value(field::resource::ATTRIBUTES, reader.bytes()?, None)?;
+                        let (key, value) =
+                            self.key_value(field::resource::ATTRIBUTES, reader.bytes()?, None)?;
+                        if let Some(Scalar::Str(name)) = value
+                            && *self.strings[key as usize] == *SERVICE_NAME_KEY.as_bytes()
+                        {
+                            service = Some(name);
+                        }
                     }
                     (otlp::resource::DROPPED_ATTRIBUTES_COUNT, WireType::Varint) => {
                         dropped = reader.varint()? as u32
@@ -335,7 +361,7 @@ impl<'a> Transcoder<'a> {
             .put_uint(field::resource::SCHEMA_URL, u64::from(schema_url));
         self.out.end_len(mark);
         self.resources += 1;
-        Ok(self.resources - 1)
+        Ok((self.resources - 1, service))
     }
 
     /// A ScopeSpans or ScopeLogs.
@@ -435,13 +461,14 @@ impl<'a> Transcoder<'a> {
     }
 
     /// A KeyValue, written as field `at` of the message being written. With `source`,
-    /// code.* attributes are also noted as the record's source location.
+    /// code.* attributes are also noted as the record's source location. Returns the
+    /// key's string index and the value when it is a string or an integer.
     fn key_value(
         &mut self,
         at: u32,
         data: &'a [u8],
         source: Option<&mut Source<'a>>,
-    ) -> Result<(), WireError> {
+    ) -> Result<(u32, Option<Scalar<'a>>), WireError> {
         let mut key: &[u8] = b"";
         let mut value = None;
         let mut reader = Reader::new(data);
@@ -459,14 +486,15 @@ impl<'a> Transcoder<'a> {
         let key = self.intern_bytes(key)?;
         let mark = self.out.begin_len(at);
         self.out.put_uint(field::key_value::KEY, u64::from(key));
+        let mut scalar = None;
         if let Some(value) = value {
-            let scalar = self.any_value(field::key_value::VALUE, value)?;
+            scalar = self.any_value(field::key_value::VALUE, value)?;
             if let Some(source) = source {
                 note_source(source, self.source_keys[key as usize], scalar);
             }
         }
         self.out.end_len(mark);
-        Ok(())
+        Ok((key, scalar))
     }
 
     /// An AnyValue: copied as it is when it only holds scalars (the block's AnyValue has
@@ -690,7 +718,7 @@ impl<'a> Transcoder<'a> {
         while let Some((number, wire)) = reader.field()? {
             match (number, wire) {
                 (otlp::span::ATTRIBUTES, WireType::Len) => {
-                    self.key_value(field::span::ATTRIBUTES, reader.bytes()?, Some(&mut source))?
+                    self.key_value(field::span::ATTRIBUTES, reader.bytes()?, Some(&mut source))?;
                 }
                 (otlp::span::EVENTS, WireType::Len) => self.event(reader.bytes()?, start)?,
                 (otlp::span::LINKS, WireType::Len) => self.link(reader.bytes()?)?,
@@ -761,7 +789,7 @@ impl<'a> Transcoder<'a> {
         while let Some((number, wire)) = reader.field()? {
             match (number, wire) {
                 (otlp::span::event::ATTRIBUTES, WireType::Len) => {
-                    self.key_value(field::event::ATTRIBUTES, reader.bytes()?, None)?
+                    self.key_value(field::event::ATTRIBUTES, reader.bytes()?, None)?;
                 }
                 _ => reader.skip(wire)?,
             }
@@ -807,7 +835,7 @@ impl<'a> Transcoder<'a> {
         while let Some((number, wire)) = reader.field()? {
             match (number, wire) {
                 (otlp::span::link::ATTRIBUTES, WireType::Len) => {
-                    self.key_value(field::link::ATTRIBUTES, reader.bytes()?, None)?
+                    self.key_value(field::link::ATTRIBUTES, reader.bytes()?, None)?;
                 }
                 _ => reader.skip(wire)?,
             }
@@ -847,11 +875,13 @@ impl<'a> Transcoder<'a> {
                 (otlp::log_record::BODY, WireType::Len) => {
                     self.any_value(field::log_record::BODY, reader.bytes()?)?;
                 }
-                (otlp::log_record::ATTRIBUTES, WireType::Len) => self.key_value(
-                    field::log_record::ATTRIBUTES,
-                    reader.bytes()?,
-                    Some(&mut source),
-                )?,
+                (otlp::log_record::ATTRIBUTES, WireType::Len) => {
+                    self.key_value(
+                        field::log_record::ATTRIBUTES,
+                        reader.bytes()?,
+                        Some(&mut source),
+                    )?;
+                }
                 (otlp::log_record::DROPPED_ATTRIBUTES_COUNT, WireType::Varint) => {
                     dropped = reader.varint()? as u32
                 }
@@ -922,6 +952,22 @@ impl<'a> Transcoder<'a> {
         Ok(id)
     }
 
+    /// The services of the block's resources with scopes, sorted and each named once.
+    fn block_services(&self) -> Vec<String> {
+        let mut names: Vec<&[u8]> = self
+            .services
+            .iter()
+            .map(|service| service.unwrap_or(UNKNOWN_SERVICE.as_bytes()))
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+            .into_iter()
+            // Every string was checked to be UTF-8 when it was read.
+            .map(|name| String::from_utf8_lossy(name).into_owned())
+            .collect()
+    }
+
     fn finish(mut self) -> Transcoded {
         let base_time = self.base_time.unwrap_or(0);
         self.out
@@ -954,6 +1000,7 @@ impl<'a> Transcoder<'a> {
             // As `summarize`: only a block with no time (max 0) has no range.
             min_time_unix_nano: if self.max_time == 0 { 0 } else { self.min_time },
             max_time_unix_nano: self.max_time,
+            services: self.block_services(),
             ..BlockSummary::default()
         };
         Transcoded {

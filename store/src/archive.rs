@@ -34,11 +34,12 @@
 //!   the copy, as recovery would seal it after a crash (the original is not touched;
 //!   the manifest says `live` and `sealed_by_archive`). What arrives after that moment
 //!   is not in the archive.
-//! - The manifest's counts come from the sealed segments' indexes (no block is decoded
-//!   for them; an active segment's blocks are, as it has no index yet); the services
-//!   come from the blocks' resources, the one thing no index holds, so archiving
-//!   decompresses every block once, decoding only its resources, on a second thread
-//!   while the segment is copied.
+//! - The manifest's counts and services come from the sealed segments' indexes, which
+//!   name each block's services: no block of theirs is decompressed (an active
+//!   segment's blocks are decoded, as it has no index yet). A segment sealed before
+//!   indexes named services (`SegmentIndex.has_services` unset) has every block
+//!   decompressed once instead, decoding only its resources and scopes, on a second
+//!   thread while it is copied.
 //! - Sessions are named in the manifest by their directories' names, and a reader names
 //!   them under the archive's path (`run.oculus/NAME`), as if it were a data directory.
 //! - An archive is written aside (a hidden file beside the target), flushed to disk,

@@ -20,7 +20,7 @@ use crate::datadir::{SESSION_FILE, SegmentFile, Session, unix_nanos};
 use crate::error::StoreError;
 use crate::failpoint;
 use crate::frame::{Footer, FrameKind, len_u32};
-use crate::proto::{BlockSummary, SegmentIndex, any_value};
+use crate::proto::{BlockSummary, SegmentIndex};
 use crate::segment::{RawItem, SegmentBytes, SegmentData, sync_dir};
 
 /// Bytes copied between two progress reports (and chances to stop).
@@ -101,32 +101,42 @@ impl SegmentFigures {
                     .last_record_unix_nano
                     .max(Some(block.max_time_unix_nano));
             }
+            for service in &block.services {
+                // Blocks repeat their services: cloned only the first time.
+                if !self.services.contains(service) {
+                    self.services.insert(service.clone());
+                }
+            }
         }
     }
 }
 
-/// A block with only its strings and resources decoded: all the services need.
+/// A block with only what its services need decoded: strings, resources, and which
+/// resource each scope belongs to. For segments whose index names no services.
 #[derive(Clone, PartialEq, prost::Message)]
 struct BlockResources {
     #[prost(string, repeated, tag = "1")]
     strings: Vec<String>,
     #[prost(message, repeated, tag = "2")]
     resources: Vec<crate::proto::Resource>,
+    #[prost(message, repeated, tag = "3")]
+    scopes: Vec<ScopeResource>,
+}
+
+/// A scope with only its resource decoded.
+#[derive(Clone, PartialEq, prost::Message)]
+struct ScopeResource {
+    #[prost(uint32, tag = "1")]
+    resource: u32,
 }
 
 impl BlockResources {
-    fn services(&self) -> impl Iterator<Item = &str> {
-        self.resources.iter().flat_map(|resource| {
-            resource.attributes.iter().filter_map(|attribute| {
-                let key = self.strings.get(attribute.key as usize)?;
-                match attribute.value.as_ref()?.value.as_ref()? {
-                    any_value::Value::StringValue(name) if key == "service.name" => {
-                        Some(name.as_str())
-                    }
-                    _ => None,
-                }
-            })
-        })
+    fn services(&self) -> Vec<String> {
+        crate::block::services(
+            &self.strings,
+            &self.resources,
+            self.scopes.iter().map(|scope| scope.resource),
+        )
     }
 }
 
@@ -138,6 +148,9 @@ struct Prepared {
     copied: usize,
     /// Appended after `copied`: the index and footer that seal an active segment.
     seal: Vec<u8>,
+    /// The figures' services are still to be read from the blocks ([`services_in`]):
+    /// the segment's index was written before indexes named them.
+    services_unindexed: bool,
     figures: SegmentFigures,
 }
 
@@ -147,8 +160,9 @@ impl Prepared {
     }
 }
 
-/// Reads one segment of a session and works out what its copy holds, but for its
-/// services ([`services_in`]).
+/// Reads one segment of a session and works out what its copy holds: from its index
+/// when it is sealed, else from its blocks. The services of a segment sealed before
+/// indexes named them are left to [`services_in`].
 fn prepare(file: &SegmentFile) -> Result<Option<Prepared>, StoreError> {
     let data = file.read()?;
     let bytes = file.bytes(&data);
@@ -157,17 +171,19 @@ fn prepare(file: &SegmentFile) -> Result<Option<Prepared>, StoreError> {
     if sealed_index.is_some() || Footer::find(&data).is_some() || file.finished {
         // Sealed, or cut short after it was sealed: copied as it is, damage and all,
         // for `check` to report from the archive as from the session.
-        let index = match sealed_index {
-            Some(index) => index.blocks,
-            None => bytes.scan(|_| {}).blocks,
+        let (blocks, services_unindexed) = match sealed_index {
+            Some(index) => (index.blocks, !index.has_services),
+            // Decoded, so every summary has its services.
+            None => (bytes.scan(|_| {}).blocks, false),
         };
-        figures.count(&index);
+        figures.count(&blocks);
         figures.bytes = data.len() as u64;
         let copied = data.len();
         return Ok(Some(Prepared {
             data,
             copied,
             seal: Vec::new(),
+            services_unindexed,
             figures,
         }));
     }
@@ -181,6 +197,8 @@ fn prepare(file: &SegmentFile) -> Result<Option<Prepared>, StoreError> {
     let copied = usize::try_from(scan.valid_len).unwrap_or(data.len());
     let index = SegmentIndex {
         blocks: scan.blocks,
+        // Decoded blocks' summaries have their services.
+        has_services: true,
     }
     .encode_to_vec();
     let io = |source| StoreError::io(&file.path, source);
@@ -195,6 +213,7 @@ fn prepare(file: &SegmentFile) -> Result<Option<Prepared>, StoreError> {
         data,
         copied,
         seal,
+        services_unindexed: false,
         figures,
     }))
 }
@@ -207,14 +226,15 @@ fn services_in(bytes: &SegmentBytes<'_>) -> BTreeSet<String> {
         if let RawItem::Block(raw) = item
             && let Ok(block) = BlockResources::decode(raw.raw)
         {
-            services.extend(block.services().map(str::to_owned));
+            services.extend(block.services());
         }
     });
     services
 }
 
 /// [`services_in`] the copy of a segment, on a thread of its own while `copy` runs on
-/// this one: the two take about as long, and the machine has more than one core.
+/// this one: the two take about as long, and the machine has more than one core. Only
+/// for segments whose index names no services.
 fn services_while<T>(
     file: &SegmentFile,
     copied: &[u8],
@@ -244,7 +264,10 @@ pub fn summarize(session: &Session) -> Result<SessionSummary, StoreError> {
     let mut figures = Vec::new();
     for file in session.segment_files()? {
         if let Some(mut prepared) = prepare(&file)? {
-            prepared.figures.services = services_in(&file.bytes(&prepared.data[..prepared.copied]));
+            if prepared.services_unindexed {
+                prepared.figures.services =
+                    services_in(&file.bytes(&prepared.data[..prepared.copied]));
+            }
             figures.push(prepared.figures);
         }
     }
@@ -385,7 +408,7 @@ pub fn write_archive(
                 continue;
             };
             let copied = &prepared.data[..prepared.copied];
-            let (services, copy) = services_while(file, copied, || {
+            let mut copy = || {
                 for chunk in copied.chunks(COPY_CHUNK_BYTES) {
                     aside.write(chunk)?;
                     done += chunk.len() as u64;
@@ -394,9 +417,14 @@ pub fn write_archive(
                     }
                 }
                 aside.write(&prepared.seal).map_err(ArchiveError::from)
-            });
-            copy?;
-            prepared.figures.services = services;
+            };
+            if prepared.services_unindexed {
+                let (services, copied_result) = services_while(file, copied, copy);
+                copied_result?;
+                prepared.figures.services = services;
+            } else {
+                copy()?;
+            }
             segments.push(ArchivedSegment {
                 name: file
                     .path

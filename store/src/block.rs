@@ -15,7 +15,7 @@ use std::collections::hash_map::Entry;
 
 use rustc_hash::FxHashMap;
 
-use crate::proto::{Block, BlockSummary, LogRecord, Resource, Scope, Span};
+use crate::proto::{Block, BlockSummary, LogRecord, Resource, Scope, Span, any_value};
 
 /// Accumulates records into one self-contained block, interning repeated strings.
 #[derive(Debug, Default)]
@@ -353,7 +353,47 @@ impl Block {
     }
 }
 
-/// Counts and time range of a block, for the segment index.
+/// The attribute of a resource that names its service.
+pub const SERVICE_NAME_KEY: &str = "service.name";
+
+/// What OpenTelemetry (and the viewer) calls the service of a resource that names none.
+pub const UNKNOWN_SERVICE: &str = "unknown_service";
+
+/// The service a resource's records show under: its last string `service.name`, else
+/// [`UNKNOWN_SERVICE`] (also for a scope's resource that the block lacks).
+pub fn resource_service<'a>(strings: &'a [String], resource: Option<&'a Resource>) -> &'a str {
+    let named = resource.and_then(|resource| {
+        resource.attributes.iter().rev().find_map(|attribute| {
+            if strings.get(attribute.key as usize)? != SERVICE_NAME_KEY {
+                return None;
+            }
+            match attribute.value.as_ref()?.value.as_ref()? {
+                any_value::Value::StringValue(name) => Some(name.as_str()),
+                _ => None,
+            }
+        })
+    });
+    named.unwrap_or(UNKNOWN_SERVICE)
+}
+
+/// The services of a block's records, as `BlockSummary.services` holds them: those of
+/// the resources its scopes (given by their resource indexes) belong to, sorted, each
+/// once. A resource without a scope holds no record, so it names no service.
+pub fn services(
+    strings: &[String],
+    resources: &[Resource],
+    scope_resources: impl IntoIterator<Item = u32>,
+) -> Vec<String> {
+    let mut services: Vec<&str> = scope_resources
+        .into_iter()
+        .map(|resource| resource_service(strings, resources.get(resource as usize)))
+        .collect();
+    services.sort_unstable();
+    services.dedup();
+    services.into_iter().map(str::to_owned).collect()
+}
+
+/// Counts, time range and services of a block, for the segment index.
 pub fn summarize(block: &Block) -> BlockSummary {
     let mut min = u64::MAX;
     let mut max = 0;
@@ -378,6 +418,11 @@ pub fn summarize(block: &Block) -> BlockSummary {
         // A time of u64::MAX is a time too: only a block with none (max 0) has no range.
         min_time_unix_nano: if max == 0 { 0 } else { min },
         max_time_unix_nano: max,
+        services: services(
+            &block.strings,
+            &block.resources,
+            block.scopes.iter().map(|scope| scope.resource),
+        ),
         ..BlockSummary::default()
     }
 }

@@ -45,6 +45,12 @@ pub mod testing {
         }
     }
 
+    impl Set for bool {
+        fn set() -> Self {
+            true
+        }
+    }
+
     impl Set for String {
         fn set() -> Self {
             "x".to_owned()
@@ -279,6 +285,7 @@ mod tests {
             case!(Metric.otlp_metric => field::metric::OTLP_METRIC),
             case!(Metric.data_points => field::metric::DATA_POINTS),
             case!(SegmentIndex.blocks => field::segment_index::BLOCKS),
+            case!(SegmentIndex.has_services => field::segment_index::HAS_SERVICES),
             case!(BlockSummary.offset => field::block_summary::OFFSET),
             case!(BlockSummary.frame_bytes => field::block_summary::FRAME_BYTES),
             case!(BlockSummary.uncompressed_bytes => field::block_summary::UNCOMPRESSED_BYTES),
@@ -287,6 +294,7 @@ mod tests {
             case!(BlockSummary.metric_points => field::block_summary::METRIC_POINTS),
             case!(BlockSummary.min_time_unix_nano => field::block_summary::MIN_TIME_UNIX_NANO),
             case!(BlockSummary.max_time_unix_nano => field::block_summary::MAX_TIME_UNIX_NANO),
+            case!(BlockSummary.services => field::block_summary::SERVICES),
         ];
         for (name, tag, constant) in &cases {
             assert_eq!(tag, constant, "{name}");

@@ -28,7 +28,9 @@
 //! ```
 //!
 //! A BLOCK payload is a `oculus.segment.v1.Block`; an INDEX payload is a
-//! `oculus.segment.v1.SegmentIndex` listing every block's offset and summary. A
+//! `oculus.segment.v1.SegmentIndex` listing every block's offset and summary (counts,
+//! time range, services; indexes sealed before services were added say so with
+//! `has_services` unset, and their blocks' services are read from the blocks). A
 //! DICTIONARY payload is a zstd raw-content dictionary (see `dictionary.rs`); it comes
 //! before the first block that needs it, once per segment.
 //!
@@ -284,7 +286,7 @@ impl SegmentWriter {
                 buffer.extend_from_slice(&frame);
                 new_dictionaries.push(dictionary.id());
             }
-            let mut summary = block.summary;
+            let mut summary = block.summary.clone();
             summary.offset = offset;
             offset += block.frame.len() as u64;
             buffer.extend_from_slice(&block.frame);
@@ -318,6 +320,7 @@ impl SegmentWriter {
             let io = |source| StoreError::io(&self.path, source);
             let index = SegmentIndex {
                 blocks: self.index.clone(),
+                has_services: true,
             };
             let frame = segment_frame(FrameKind::Index, 0, &index.encode_to_vec()).map_err(io)?;
             let footer = Footer {
@@ -490,7 +493,7 @@ impl<'a> SegmentBytes<'a> {
             match item {
                 RawItem::Block(raw) => {
                     let (summary, block) = raw.decode()?;
-                    blocks.push(summary);
+                    blocks.push(summary.clone());
                     on_item(SegmentItem::Block { summary, block });
                 }
                 RawItem::Corrupt(corruption) => on_item(SegmentItem::Corrupt(corruption)),

@@ -364,9 +364,9 @@ fn data_set(records: u64) -> PathBuf {
         .join("../target/viewer-bench")
         .join(records.to_string());
     // A new marker has older data sets written again: those written before each kind
-    // of record chained its own times, or before they were encoded as the
-    // collector encodes them.
-    let done = dir.join("complete-3");
+    // of record chained its own times, before they were encoded as the collector
+    // encodes them, or before their indexes named each block's services.
+    let done = dir.join("complete-4");
     if !done.exists() {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("bench dir");

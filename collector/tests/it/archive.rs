@@ -85,6 +85,20 @@ async fn an_archive_checks_and_exports_the_same_records_as_its_session() {
             && stdout.contains("30 log records"),
         "{stdout}"
     );
+    // The services of the sealed segments come from their indexes, which the collector
+    // filled from the resources it wrote.
+    let sealed = oculus_store::sessions(&root).expect("sessions")[0]
+        .segments()
+        .expect("segments");
+    let first = oculus_store::segment::read_index(&sealed[0])
+        .expect("readable")
+        .expect("sealed");
+    assert!(first.has_services);
+    assert!(first.blocks.iter().all(|b| b.services == ["checkout"]));
+    let manifest = oculus_store::Archive::open(&archive)
+        .expect("opens")
+        .manifest;
+    assert_eq!(manifest.totals.services, ["checkout"]);
     let collector = running.collector;
     collector.shutdown().await.expect("clean shutdown");
 
@@ -136,7 +150,7 @@ async fn damage_inside_an_archive_is_named_by_the_archive_and_its_offset() {
     let index = oculus_store::segment::read_index(&session.join(&segment.name))
         .expect("readable")
         .expect("sealed");
-    let block = index.blocks[0];
+    let block = &index.blocks[0];
     let at = segment.offset + block.offset + u64::from(block.frame_bytes) / 2;
     let mut bytes = std::fs::read(&archive).expect("readable");
     bytes[at as usize] ^= 0x10;

@@ -29,6 +29,7 @@ fn key() -> impl Strategy<Value = String> {
         Just("code.namespace".to_owned()),
         Just("code.module.name".to_owned()),
         Just("http.route".to_owned()),
+        Just("service.name".to_owned()),
         "[a-z.]{0,12}",
         "\\PC{0,6}",
     ]
@@ -338,6 +339,12 @@ fn check_same(
             summary.min_time_unix_nano,
             summary.max_time_unix_nano
         )
+    );
+    // The index's services: what a reader finds in the stored block's resources.
+    prop_assert_eq!(&transcoded.summary.services, &summary.services);
+    prop_assert_eq!(
+        &transcoded.summary.services,
+        &oculus_store::block::summarize(&stored).services
     );
     prop_assert_eq!(
         transcoded.is_empty,

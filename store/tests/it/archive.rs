@@ -133,7 +133,7 @@ fn damage_inside_an_archive_is_reported_at_its_offset_in_the_archive() {
     let index = oculus_store::segment::read_index(&sessions[0].segments().unwrap()[1])
         .unwrap()
         .unwrap();
-    let block = index.blocks[0];
+    let block = &index.blocks[0];
     // A byte in the middle of the block's payload.
     let at = segment.offset + block.offset + u64::from(block.frame_bytes) / 2;
     let mut bytes = std::fs::read(&target).unwrap();
@@ -320,4 +320,84 @@ fn v1_archive_fixture_loads_with_its_manifest_and_blocks() {
     let (mut expected, _) = read_blocks(&segments.join("sealed.oseg"));
     expected.extend(read_blocks(&segments.join("torn-tail.oseg")).0);
     assert_eq!(blocks, expected);
+}
+
+/// A block of one log record from a resource without `service.name`.
+fn unnamed_service_block() -> Block {
+    let mut builder = oculus_store::BlockBuilder::new();
+    builder.set_base_time(crate::common::BASE_TIME_UNIX_NANO);
+    let resource = builder.add_resource(oculus_store::proto::Resource::default());
+    let scope = builder.add_scope(oculus_store::proto::Scope {
+        resource,
+        ..oculus_store::proto::Scope::default()
+    });
+    builder.push_log(
+        oculus_store::proto::LogRecord {
+            scope,
+            severity_number: 9,
+            ..oculus_store::proto::LogRecord::default()
+        },
+        crate::common::BASE_TIME_UNIX_NANO,
+        0,
+    );
+    builder.finish()
+}
+
+#[test]
+fn services_of_a_new_session_come_from_its_index_without_decoding_a_block() {
+    let root = tempfile::tempdir().unwrap();
+    let (mut writer, _) = SessionWriter::open(root.path(), WriterOptions::default()).unwrap();
+    for seed in 0..3 {
+        writer.append(&[encode(&sample_block(seed))]).unwrap();
+    }
+    writer.append(&[encode(&unnamed_service_block())]).unwrap();
+    let session = writer.session().clone();
+    writer.close().unwrap();
+
+    // Every block made unreadable; the indexes left whole.
+    for path in session.segments().unwrap() {
+        let index = oculus_store::segment::read_index(&path).unwrap().unwrap();
+        assert!(index.has_services);
+        let mut bytes = std::fs::read(&path).unwrap();
+        for block in &index.blocks {
+            bytes[(block.offset + u64::from(block.frame_bytes) / 2) as usize] ^= 0x10;
+        }
+        std::fs::write(&path, &bytes).unwrap();
+    }
+    let expected = ["orders", "unknown_service"];
+    let summary = oculus_store::archiver::summarize(&session).unwrap();
+    assert_eq!(summary.services, expected);
+
+    let out = tempfile::tempdir().unwrap();
+    let target = out.path().join("run.oculus");
+    let manifest = write_archive(&[session], &target, |_, _| ControlFlow::Continue(())).unwrap();
+    assert_eq!(manifest.sessions[0].summary.services, expected);
+    assert_eq!(manifest.totals.services, expected);
+    let (blocks, damage) = read_blocks(&target);
+    assert!(blocks.is_empty(), "no block of the archive decodes");
+    assert!(!damage.is_empty());
+}
+
+#[test]
+fn a_segment_sealed_before_indexes_named_services_gets_them_from_its_blocks() {
+    let root = tempfile::tempdir().unwrap();
+    let session = root.path().join("2025-11-25T16-00-00.000Z-4242");
+    std::fs::create_dir_all(&session).unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/v1/sealed.oseg");
+    let segment = session.join("segment-00000001.oseg");
+    std::fs::copy(&fixture, &segment).unwrap();
+    let index = oculus_store::segment::read_index(&segment)
+        .unwrap()
+        .unwrap();
+    assert!(!index.has_services);
+    assert!(index.blocks.iter().all(|block| block.services.is_empty()));
+
+    let session = Session { path: session };
+    let summary = oculus_store::archiver::summarize(&session).unwrap();
+    assert_eq!(summary.services, ["checkout"]);
+    let out = tempfile::tempdir().unwrap();
+    let target = out.path().join("run.oculus");
+    let manifest = write_archive(&[session], &target, |_, _| ControlFlow::Continue(())).unwrap();
+    assert_eq!(manifest.sessions[0].summary.services, ["checkout"]);
+    assert_eq!(manifest.sessions[0].summary.spans, 2);
 }

@@ -103,7 +103,7 @@ fn dictionary_blocks_read_back_and_the_dictionary_is_written_once() {
 
     // A tail opened only to read blocks back finds the dictionary by itself.
     let mut tail = oculus_store::SegmentTail::open(&path).unwrap();
-    let last = index.blocks[8];
+    let last = &index.blocks[8];
     assert_eq!(
         tail.read_block(last.offset, last.frame_bytes).unwrap(),
         blocks[8]
@@ -301,7 +301,7 @@ fn a_block_reader_learns_a_dictionary_that_follows_damage_as_the_scan_does() {
         assert_eq!(from_file.unwrap(), blocks[i], "block {i} on disk");
     }
     let mut tail = SegmentTail::open(&path).unwrap();
-    let last = index.blocks[8];
+    let last = &index.blocks[8];
     assert_eq!(
         tail.read_block(last.offset, last.frame_bytes).unwrap(),
         blocks[8]

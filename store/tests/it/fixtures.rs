@@ -1,6 +1,7 @@
 //! Checked-in segments of format version 1 (store/fixtures/v1) must keep loading: the
 //! first two as version 1 was first written, the third with log times in columns, the
-//! fourth a block that mixes spans, log records and a metric.
+//! fourth a block that mixes spans, log records and a metric, the fifth with each
+//! block's services in the index (the first four's indexes name none).
 //!
 //! The reading tests name exact values by hand rather than asking the generator, so a
 //! format change that breaks version 1 fails here. Regenerate the files with
@@ -12,8 +13,8 @@ use std::sync::OnceLock;
 use oculus_store::block::{LogTimeChain, SpanColumns, event_time_offset, join_trace_id};
 use oculus_store::frame::{HEADER_LEN, SegmentHeader};
 use oculus_store::proto::{
-    AnyValue, Block, Event, KeyValue, KeyValueList, LogRecord, Metric, Resource, Scope,
-    SourceLocation, Span, SpanKind, StatusCode, any_value::Value,
+    AnyValue, Block, BlockSummary, Event, KeyValue, KeyValueList, LogRecord, Metric, Resource,
+    Scope, SourceLocation, Span, SpanKind, StatusCode, any_value::Value,
 };
 use oculus_store::segment::{FsyncPolicy, SegmentWriter};
 use oculus_store::{BlockBuilder, SessionWriter, WriterOptions, check};
@@ -27,6 +28,8 @@ const TORN: &str = "torn-tail.oseg";
 const LOG_TIME_COLUMNS: &str = "log-time-columns.oseg";
 /// One block holding every kind of record, interleaved: each kind chains its own times.
 const MIXED: &str = "mixed-block.oseg";
+/// Sealed since indexes name each block's services.
+const INDEXED_SERVICES: &str = "indexed-services.oseg";
 /// 2025-11-25T16:00:00Z.
 const CREATED_UNIX_NANO: u64 = 1_764_086_400_000_000_000;
 const T0: u64 = CREATED_UNIX_NANO + 1_000_000_000;
@@ -263,6 +266,46 @@ fn logs_block() -> Block {
 
 /// Log records with both times, only an event time and only an observed time, their
 /// times in the block's columns.
+/// Log records of two resources: `payments`, and one without `service.name`; a third
+/// resource, `billing`, has no scope and so no record.
+fn services_block() -> Block {
+    let mut b = BlockBuilder::new();
+    b.set_base_time(T0 + 50_000_000);
+    let service = b.intern("service.name");
+    let host = b.intern("host.name");
+    let payments = b.add_resource(Resource {
+        attributes: vec![string_attr(service, "payments")],
+        ..Resource::default()
+    });
+    let unnamed = b.add_resource(Resource {
+        attributes: vec![string_attr(host, "box-7")],
+        ..Resource::default()
+    });
+    b.add_resource(Resource {
+        attributes: vec![string_attr(service, "billing")],
+        ..Resource::default()
+    });
+    let info = b.intern("INFO");
+    for (resource, body, time) in [
+        (payments, "card charged", T0 + 50_000_000),
+        (unnamed, "disk 91% full", T0 + 51_000_000),
+    ] {
+        let scope = b.add_scope(Scope {
+            resource,
+            ..Scope::default()
+        });
+        let log = LogRecord {
+            scope,
+            severity_number: 9,
+            severity_text: info,
+            body: text(body),
+            ..LogRecord::default()
+        };
+        b.push_log(log, time, time);
+    }
+    b.finish()
+}
+
 fn log_columns_block() -> Block {
     let (mut b, scope) = checkout_builder(T0 + 20_000_000);
     let info = b.intern("INFO");
@@ -384,15 +427,27 @@ fn mixed_block() -> Block {
     b.finish()
 }
 
-/// Writes the version 1 fixtures into `dir`, replacing what is there.
+/// Writes the version 1 fixtures missing from `dir`. The files there are kept: each
+/// holds the form of its time (the first four were sealed before indexes named
+/// services, and rewritten now would name them).
 fn write_v1(dir: &Path) {
     std::fs::create_dir_all(dir).unwrap();
     let header = |sequence| SegmentHeader {
         sequence,
         created_unix_nano: CREATED_UNIX_NANO,
     };
+    let indexed = dir.join(INDEXED_SERVICES);
+    if !indexed.exists() {
+        let mut writer = SegmentWriter::create(&indexed, header(5), FsyncPolicy::Never).unwrap();
+        writer
+            .append(&[encode(&spans_block()), encode(&services_block())])
+            .unwrap();
+        writer.seal().unwrap();
+    }
+    if dir.join(SEALED).exists() {
+        return;
+    }
     let sealed = dir.join(SEALED);
-    let _ = std::fs::remove_file(&sealed);
     let mut writer = SegmentWriter::create(&sealed, header(1), FsyncPolicy::Never).unwrap();
     for block in [spans_block(), logs_block(), metric_block()] {
         writer.append(&[encode(&block)]).unwrap();
@@ -554,7 +609,18 @@ fn v1_sealed_segment_loads_with_exact_contents() {
         .collect();
     assert_eq!(counts, vec![(2, 0, 0), (0, 3, 0), (0, 0, 2)]);
     assert_eq!(scan.blocks[0].offset, HEADER_LEN as u64);
-    assert_eq!(scan.sealed_index.as_ref().unwrap().blocks, scan.blocks);
+    // Sealed before indexes named services: the index names none, and says so.
+    let index = scan.sealed_index.as_ref().unwrap();
+    assert!(!index.has_services);
+    let without_services: Vec<_> = scan
+        .blocks
+        .iter()
+        .map(|block| BlockSummary {
+            services: Vec::new(),
+            ..block.clone()
+        })
+        .collect();
+    assert_eq!(index.blocks, without_services);
     assert_eq!(read.blocks.len(), 3);
 
     // Spans: names, ids, times, attributes and source locations.
@@ -700,11 +766,31 @@ fn v1_torn_segment_loads_and_recovers() {
 }
 
 #[test]
+fn v1_indexed_services_fixture_names_each_blocks_services() {
+    let path = fixture_dir().join(INDEXED_SERVICES);
+    let read = scan_file(&path);
+    assert!(read.scan.damage.is_empty(), "{:?}", read.scan.damage);
+    let index = read.scan.sealed_index.as_ref().unwrap();
+    assert!(index.has_services);
+    let services: Vec<&[String]> = index.blocks.iter().map(|b| &b.services[..]).collect();
+    assert_eq!(
+        services,
+        [
+            &["checkout".to_owned()][..],
+            &["payments".to_owned(), "unknown_service".to_owned()]
+        ]
+    );
+    // What the index says is what the blocks' resources say.
+    assert_eq!(index.blocks, read.scan.blocks);
+    assert_eq!(read.blocks, [spans_block(), services_block()]);
+}
+
+#[test]
 fn v1_fixtures_match_their_generator() {
     // Keeps the generator (the fixtures' documentation) honest about what they hold.
     let generated = tempfile::tempdir().unwrap();
     write_v1(generated.path());
-    for name in [SEALED, TORN, LOG_TIME_COLUMNS, MIXED] {
+    for name in [SEALED, TORN, LOG_TIME_COLUMNS, MIXED, INDEXED_SERVICES] {
         let checked_in = scan_file(&fixture_dir().join(name));
         let fresh = scan_file(&generated.path().join(name));
         assert_eq!(checked_in.blocks, fresh.blocks, "{name}");

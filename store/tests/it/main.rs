@@ -14,4 +14,5 @@ mod mixed;
 mod model;
 mod raw;
 mod recovery;
+mod services;
 mod tail;
