@@ -9,7 +9,14 @@
 //!   segments in order: a sealed segment read whole (mapped), the active one with
 //!   `SegmentTail`, each block read back by its offset and sent as one OTLP export
 //!   request per signal it holds. Blocks reach a destination in the order they were
-//!   written.
+//!   written, one request at a time: a block's cursor moves only once all of it was
+//!   taken, and a second request in flight would gain little on loopback or a LAN.
+//! - A request larger than `--forward-max-request-bytes` (before compression; 4 MiB
+//!   by default, the OpenTelemetry Collector's gRPC limit), or one the destination
+//!   calls too large (RESOURCE_EXHAUSTED without RetryInfo, HTTP 413), is halved by
+//!   resource, scope and record until the parts are taken (`split.rs`). Only a single
+//!   record larger than the limit is refused for good, named by segment and offset.
+//! - Requests are gzipped unless `--forward-compression none`.
 //! - The destination's cursor (segment and offset of the next block, `cursor.rs`) is
 //!   replaced in the session directory only past blocks the destination acknowledged
 //!   (or refused for good): at most every 100 ms while sending, and whenever the task
@@ -30,7 +37,9 @@ mod backoff;
 mod client;
 mod cursor;
 mod destination;
+mod options;
 mod progress;
+mod split;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -45,6 +54,7 @@ use backoff::Backoff;
 use client::{Client, Outcome};
 use cursor::{Cursor, Position};
 pub use destination::{Destination, DestinationError};
+pub use options::{Compression, DEFAULT_MAX_REQUEST_BYTES, ForwardArgs};
 pub use progress::{Counts, DestinationStatus, STATUS_FILE};
 
 use crate::Counters;
@@ -97,7 +107,7 @@ impl Forwarding {
     /// Starts a task per destination, resuming from its cursors under `data_dir`;
     /// `session` is the one this run writes, `accepted` the collector's counters.
     pub fn start(
-        destinations: &[Destination],
+        args: &ForwardArgs,
         data_dir: &Path,
         session: &Path,
         accepted: Arc<Counters>,
@@ -105,11 +115,13 @@ impl Forwarding {
         let (finish, finishing) = watch::channel(false);
         let mut tasks = JoinSet::new();
         let mut counted = Vec::new();
-        for destination in destinations {
+        for destination in &args.destinations {
             let name = destination.to_string();
-            let client = Client::new(destination).map_err(|source| ForwardError::Client {
-                destination: name.clone(),
-                source,
+            let client = Client::new(destination, args.forward_compression).map_err(|source| {
+                ForwardError::Client {
+                    destination: name.clone(),
+                    source,
+                }
             })?;
             let (queue, backlog) = sessions_to_forward(destination, data_dir, session)?;
             if backlog > 0 {
@@ -120,6 +132,7 @@ impl Forwarding {
             let task = Follower {
                 destination: name,
                 client,
+                max_request_bytes: args.max_request_bytes(),
                 counts,
                 accepted: Arc::clone(&accepted),
                 live_session: session.to_path_buf(),
@@ -304,6 +317,7 @@ enum Stop {
 struct Follower {
     destination: String,
     client: Client,
+    max_request_bytes: usize,
     counts: Arc<Counts>,
     accepted: Arc<Counters>,
     live_session: PathBuf,
@@ -451,7 +465,7 @@ impl Follower {
         for (offset, frame_bytes) in locations {
             let prepared;
             (source, prepared) = source.prepare(path, offset, frame_bytes).await?;
-            self.send_prepared(prepared, cursor).await?;
+            self.send_prepared(path, prepared, cursor).await?;
         }
         Ok(())
     }
@@ -492,7 +506,7 @@ impl Follower {
             for (offset, frame_bytes) in locations {
                 let prepared;
                 (source, prepared) = source.prepare(path, offset, frame_bytes).await?;
-                self.send_prepared(prepared, cursor).await?;
+                self.send_prepared(path, prepared, cursor).await?;
             }
             if poll.sealed {
                 return Ok(());
@@ -510,11 +524,12 @@ impl Follower {
     /// Sends one prepared block, then moves the cursor past it.
     async fn send_prepared(
         &mut self,
+        segment: &Path,
         prepared: Prepared,
         cursor: &mut Cursor,
     ) -> Result<(), Failure> {
         match prepared.block {
-            Ok(block) => self.send_block(block).await?,
+            Ok(block) => self.send_block(block, segment, prepared.offset).await?,
             Err(damage) => self.report_damage(&[damage]),
         }
         cursor.position.offset = prepared.next;
@@ -546,67 +561,126 @@ impl Follower {
         }
     }
 
-    /// Sends each export request of a block until the destination took or refused it.
-    async fn send_block(&mut self, block: client::BlockExports) -> Result<(), Failure> {
+    /// Sends each export request of a block, in parts that fit, until the destination
+    /// took or refused them; `segment` and `offset` say where the block is stored.
+    async fn send_block(
+        &mut self,
+        block: client::BlockExports,
+        segment: &Path,
+        offset: u64,
+    ) -> Result<(), Failure> {
         if let Some((error, records)) = block.broken {
             tracing::error!(destination = %self.destination, %error, "stored metrics cannot be forwarded");
             self.counts.failed.fetch_add(records, Ordering::Relaxed);
         }
         for export in block.exports {
-            loop {
-                match self.client.send(&export.request).await {
-                    Outcome::Accepted { rejected, message } => {
-                        let rejected = rejected.min(export.records);
-                        if rejected > 0 {
-                            tracing::warn!(destination = %self.destination, rejected, %message, "the destination rejected some records");
-                        }
-                        self.counts
-                            .forwarded
-                            .fetch_add(export.records - rejected, Ordering::Relaxed);
-                        self.counts.failed.fetch_add(rejected, Ordering::Relaxed);
-                        if self.backoff.failures() > 0 {
-                            tracing::info!(destination = %self.destination, "the destination takes records again");
-                        }
-                        self.backoff.reset();
-                        self.counts.set_error(None, false);
-                        break;
+            let (parts, oversized) = split::fit(export, self.max_request_bytes);
+            for single in oversized {
+                let reason = format!(
+                    "a {} of {} bytes is larger than --forward-max-request-bytes ({})",
+                    single.request.record_name(),
+                    single.request.encoded_len(),
+                    self.max_request_bytes
+                );
+                self.refuse_oversized(&single, &reason, segment, offset);
+            }
+            // Last is next: a part the destination calls too large is halved in place.
+            let mut queue: Vec<client::Export> = parts.into_iter().rev().collect();
+            while let Some(part) = queue.pop() {
+                let Some(reason) = self.deliver(&part).await? else {
+                    continue;
+                };
+                match part.halve() {
+                    Ok((first, second)) => {
+                        tracing::debug!(destination = %self.destination, %reason, "the destination takes smaller requests; splitting");
+                        queue.push(second);
+                        queue.push(first);
                     }
-                    Outcome::Retry { hint, reason } => {
-                        let wait = self.backoff.next_wait(hint);
-                        // Once per outage at WARN; each retry at DEBUG.
-                        if self.backoff.failures() == 1 {
-                            tracing::warn!(destination = %self.destination, %reason, "cannot forward; retrying with back-off");
-                        } else {
-                            tracing::debug!(destination = %self.destination, %reason, ?wait, "retrying");
-                        }
-                        self.counts.set_error(Some(reason), true);
-                        // A stopping collector tries once more, then leaves the rest
-                        // behind the cursor for its next start.
-                        if self.is_finishing() {
-                            return Err(Failure::Stop(Stop::Finishing));
-                        }
-                        tokio::select! {
-                            () = tokio::time::sleep(wait) => {}
-                            _ = self.finishing.changed() => {}
-                        }
-                    }
-                    Outcome::Rejected { reason } => {
-                        tracing::error!(
-                            destination = %self.destination,
-                            %reason,
-                            records = export.records,
-                            "the destination refused records for good; they are not sent again"
-                        );
-                        self.counts
-                            .failed
-                            .fetch_add(export.records, Ordering::Relaxed);
-                        self.counts.set_error(Some(reason), false);
-                        break;
-                    }
+                    Err(single) => self.refuse_oversized(&single, &reason, segment, offset),
                 }
             }
         }
         Ok(())
+    }
+
+    /// Counts a single record too large to send as failed, saying where it is stored.
+    fn refuse_oversized(&self, single: &client::Export, reason: &str, segment: &Path, offset: u64) {
+        tracing::error!(
+            destination = %self.destination,
+            %reason,
+            segment = %segment.display(),
+            offset,
+            records = single.records,
+            "a record is too large to forward; it is not sent"
+        );
+        self.counts
+            .failed
+            .fetch_add(single.records, Ordering::Relaxed);
+        self.counts.set_error(
+            Some(format!(
+                "{reason} (segment {}, block at offset {offset})",
+                segment.display()
+            )),
+            false,
+        );
+    }
+
+    /// Sends one request until the destination took or refused it; returns why when
+    /// the destination said it is too large.
+    async fn deliver(&mut self, export: &client::Export) -> Result<Option<String>, Failure> {
+        loop {
+            match self.client.send(&export.request).await {
+                Outcome::Accepted { rejected, message } => {
+                    let rejected = rejected.min(export.records);
+                    if rejected > 0 {
+                        tracing::warn!(destination = %self.destination, rejected, %message, "the destination rejected some records");
+                    }
+                    self.counts
+                        .forwarded
+                        .fetch_add(export.records - rejected, Ordering::Relaxed);
+                    self.counts.failed.fetch_add(rejected, Ordering::Relaxed);
+                    if self.backoff.failures() > 0 {
+                        tracing::info!(destination = %self.destination, "the destination takes records again");
+                    }
+                    self.backoff.reset();
+                    self.counts.set_error(None, false);
+                    return Ok(None);
+                }
+                Outcome::TooLarge { reason } => return Ok(Some(reason)),
+                Outcome::Retry { hint, reason } => {
+                    let wait = self.backoff.next_wait(hint);
+                    // Once per outage at WARN; each retry at DEBUG.
+                    if self.backoff.failures() == 1 {
+                        tracing::warn!(destination = %self.destination, %reason, "cannot forward; retrying with back-off");
+                    } else {
+                        tracing::debug!(destination = %self.destination, %reason, ?wait, "retrying");
+                    }
+                    self.counts.set_error(Some(reason), true);
+                    // A stopping collector tries once more, then leaves the rest
+                    // behind the cursor for its next start.
+                    if self.is_finishing() {
+                        return Err(Failure::Stop(Stop::Finishing));
+                    }
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => {}
+                        _ = self.finishing.changed() => {}
+                    }
+                }
+                Outcome::Rejected { reason } => {
+                    tracing::error!(
+                        destination = %self.destination,
+                        %reason,
+                        records = export.records,
+                        "the destination refused records for good; they are not sent again"
+                    );
+                    self.counts
+                        .failed
+                        .fetch_add(export.records, Ordering::Relaxed);
+                    self.counts.set_error(Some(reason), false);
+                    return Ok(None);
+                }
+            }
+        }
     }
 
     /// Waits for new blocks; ends the session's following when the collector stops.
@@ -646,6 +720,8 @@ enum SourceBytes {
 
 /// A block read back and made into export requests, and where the next one starts.
 struct Prepared {
+    /// Where the block starts.
+    offset: u64,
     next: u64,
     block: Result<client::BlockExports, oculus_store::Corruption>,
 }
@@ -664,6 +740,7 @@ impl BlockSource {
                 SourceBytes::Growing(file) => self.reader.raw_block(&**file, offset, frame_bytes),
             };
             let prepared = raw.map(|raw| Prepared {
+                offset,
                 next: raw.offset + u64::from(raw.frame_bytes),
                 block: raw
                     .decode()
