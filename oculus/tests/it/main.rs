@@ -7,6 +7,7 @@
 
 mod clipboard;
 mod desktop;
+mod forward;
 mod restart;
 mod smoke;
 mod value_menu;
