@@ -464,7 +464,9 @@ impl Follower {
         };
         for (offset, frame_bytes) in locations {
             let prepared;
-            (source, prepared) = source.prepare(path, offset, frame_bytes).await?;
+            (source, prepared) = source
+                .prepare(path, offset, frame_bytes, self.max_request_bytes)
+                .await?;
             self.send_prepared(path, prepared, cursor).await?;
         }
         Ok(())
@@ -505,7 +507,9 @@ impl Follower {
             let found = !locations.is_empty();
             for (offset, frame_bytes) in locations {
                 let prepared;
-                (source, prepared) = source.prepare(path, offset, frame_bytes).await?;
+                (source, prepared) = source
+                    .prepare(path, offset, frame_bytes, self.max_request_bytes)
+                    .await?;
                 self.send_prepared(path, prepared, cursor).await?;
             }
             if poll.sealed {
@@ -573,56 +577,56 @@ impl Follower {
             tracing::error!(destination = %self.destination, %error, "stored metrics cannot be forwarded");
             self.counts.failed.fetch_add(records, Ordering::Relaxed);
         }
-        for export in block.exports {
-            let (parts, oversized) = split::fit(export, self.max_request_bytes);
-            for single in oversized {
-                let reason = format!(
+        let mut oversized = Oversized::default();
+        for single in block.oversized {
+            oversized.add(
+                &single,
+                format!(
                     "a {} of {} bytes is larger than --forward-max-request-bytes ({})",
                     single.request.record_name(),
                     single.request.encoded_len(),
                     self.max_request_bytes
-                );
-                self.refuse_oversized(&single, &reason, segment, offset);
-            }
-            // Last is next: a part the destination calls too large is halved in place.
-            let mut queue: Vec<client::Export> = parts.into_iter().rev().collect();
-            while let Some(part) = queue.pop() {
-                let Some(reason) = self.deliver(&part).await? else {
-                    continue;
-                };
-                match part.halve() {
-                    Ok((first, second)) => {
-                        tracing::debug!(destination = %self.destination, %reason, "the destination takes smaller requests; splitting");
-                        queue.push(second);
-                        queue.push(first);
-                    }
-                    Err(single) => self.refuse_oversized(&single, &reason, segment, offset),
+                ),
+            );
+        }
+        // Last is next: a part the destination calls too large is halved in place.
+        let mut queue: Vec<client::Export> = block.exports.into_iter().rev().collect();
+        while let Some(part) = queue.pop() {
+            let Some(reason) = self.deliver(&part).await? else {
+                continue;
+            };
+            match part.halve() {
+                Ok((first, second)) => {
+                    tracing::debug!(destination = %self.destination, %reason, "the destination takes smaller requests; splitting");
+                    queue.push(second);
+                    queue.push(first);
                 }
+                Err(single) => oversized.add(&single, reason),
             }
         }
+        if let Some(reason) = oversized.reason {
+            // Once per block: a destination that calls everything too large would
+            // otherwise log each record.
+            tracing::error!(
+                destination = %self.destination,
+                %reason,
+                segment = %segment.display(),
+                offset,
+                records = oversized.records,
+                "a record is too large to forward; it is not sent"
+            );
+            self.counts
+                .failed
+                .fetch_add(oversized.records, Ordering::Relaxed);
+            self.counts.set_error(
+                Some(format!(
+                    "{reason} (segment {}, block at offset {offset})",
+                    segment.display()
+                )),
+                false,
+            );
+        }
         Ok(())
-    }
-
-    /// Counts a single record too large to send as failed, saying where it is stored.
-    fn refuse_oversized(&self, single: &client::Export, reason: &str, segment: &Path, offset: u64) {
-        tracing::error!(
-            destination = %self.destination,
-            %reason,
-            segment = %segment.display(),
-            offset,
-            records = single.records,
-            "a record is too large to forward; it is not sent"
-        );
-        self.counts
-            .failed
-            .fetch_add(single.records, Ordering::Relaxed);
-        self.counts.set_error(
-            Some(format!(
-                "{reason} (segment {}, block at offset {offset})",
-                segment.display()
-            )),
-            false,
-        );
     }
 
     /// Sends one request until the destination took or refused it; returns why when
@@ -727,11 +731,14 @@ struct Prepared {
 }
 
 impl BlockSource {
+    /// Reads the block at `offset` and makes it into requests of at most
+    /// `max_request_bytes`, in the blocking pool.
     async fn prepare(
         mut self,
         path: &Path,
         offset: u64,
         frame_bytes: u32,
+        max_request_bytes: usize,
     ) -> Result<(Self, Prepared), Failure> {
         let owned_path = path.to_path_buf();
         let prepared = tokio::task::spawn_blocking(move || {
@@ -744,7 +751,9 @@ impl BlockSource {
                 next: raw.offset + u64::from(raw.frame_bytes),
                 block: raw
                     .decode()
-                    .map(|(summary, block)| client::exports(&block, &summary))
+                    .map(|(summary, block)| {
+                        client::exports(&block, &summary).fit(max_request_bytes)
+                    })
                     .map_err(|kind| oculus_store::Corruption::new(&owned_path, offset, kind)),
             });
             (self, prepared)
@@ -753,6 +762,20 @@ impl BlockSource {
         .map_err(|e| Failure::Read(StoreError::io(path, std::io::Error::other(e))))?;
         let (source, prepared) = prepared;
         Ok((source, prepared.map_err(Failure::Read)?))
+    }
+}
+
+/// The records of a block too large to send alone, and why the first was.
+#[derive(Default)]
+struct Oversized {
+    records: u64,
+    reason: Option<String>,
+}
+
+impl Oversized {
+    fn add(&mut self, single: &client::Export, reason: String) {
+        self.records += single.records;
+        self.reason.get_or_insert(reason);
     }
 }
 

@@ -48,6 +48,8 @@ pub struct Export {
 #[derive(Debug)]
 pub struct BlockExports {
     pub exports: Vec<Export>,
+    /// Single records larger than the request limit (see `fit`).
+    pub oversized: Vec<Export>,
     /// Why the block's metrics cannot be sent, and how many points they hold.
     pub broken: Option<(String, u64)>,
 }
@@ -91,7 +93,11 @@ pub fn exports(block: &Block, summary: &BlockSummary) -> BlockExports {
             }
         }
     }
-    BlockExports { exports, broken }
+    BlockExports {
+        exports,
+        oversized: Vec::new(),
+        broken,
+    }
 }
 
 /// What a destination answered.

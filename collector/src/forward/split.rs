@@ -175,6 +175,25 @@ fn halve<R: Clone, S: Clone, T>(
     Ok((resources, vec![second]))
 }
 
+impl super::client::BlockExports {
+    /// Its requests in parts of at most `max_bytes` each, in order; the single records
+    /// larger than that on their own set aside in `oversized`.
+    pub fn fit(self, max_bytes: usize) -> Self {
+        let mut exports = Vec::new();
+        let mut oversized = self.oversized;
+        for export in self.exports {
+            let (parts, too_large) = fit(export, max_bytes);
+            exports.extend(parts);
+            oversized.extend(too_large);
+        }
+        Self {
+            exports,
+            oversized,
+            broken: self.broken,
+        }
+    }
+}
+
 /// `export` in parts of at most `max_bytes` each, in order, and the single records
 /// that are larger than that on their own.
 pub fn fit(export: Export, max_bytes: usize) -> (Vec<Export>, Vec<Export>) {
