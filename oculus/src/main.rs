@@ -155,11 +155,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         _ => None,
     };
-    let collector_status = if collector.is_none() && !cli.forward.destinations.is_empty() {
+    let collector_status = match &collector {
+        None if !cli.forward.destinations.is_empty() && cli.no_collector => {
+            format!("{collector_status}; --forward ignored: no collector runs")
+        }
         // Forwarding follows the collector that writes the sessions.
-        format!("{collector_status}; --forward ignored: that collector forwards as it was started")
-    } else {
-        collector_status
+        None if !cli.forward.destinations.is_empty() => format!(
+            "{collector_status}; --forward ignored: that collector forwards as it was started"
+        ),
+        _ => collector_status,
     };
     eprintln!("oculus: {collector_status}");
     let mut paths = Vec::new();
