@@ -458,17 +458,11 @@ impl Follower {
         .map_err(|e| Failure::Read(StoreError::io(path, std::io::Error::other(e))))?;
         let (data, locations, damage) = read.map_err(Failure::Read)?;
         self.report_damage(&damage);
-        let mut source = BlockSource {
+        let source = BlockSource {
             reader: BlockReader::new(path),
             bytes: SourceBytes::Mapped(Arc::new(data)),
         };
-        for (offset, frame_bytes) in locations {
-            let prepared;
-            (source, prepared) = source
-                .prepare(path, offset, frame_bytes, self.max_request_bytes)
-                .await?;
-            self.send_prepared(path, prepared, cursor).await?;
-        }
+        self.send_blocks(source, path, locations, cursor).await?;
         Ok(())
     }
 
@@ -505,13 +499,7 @@ impl Follower {
             let poll = poll.map_err(Failure::Read)?;
             self.report_damage(&poll.damage);
             let found = !locations.is_empty();
-            for (offset, frame_bytes) in locations {
-                let prepared;
-                (source, prepared) = source
-                    .prepare(path, offset, frame_bytes, self.max_request_bytes)
-                    .await?;
-                self.send_prepared(path, prepared, cursor).await?;
-            }
+            source = self.send_blocks(source, path, locations, cursor).await?;
             if poll.sealed {
                 return Ok(());
             }
@@ -523,6 +511,35 @@ impl Follower {
                 self.idle().await.map_err(Failure::Stop)?;
             }
         }
+    }
+
+    /// Sends the blocks at `locations` (offset and frame size) in order, reading and
+    /// converting the next block while the destination takes the one before.
+    async fn send_blocks(
+        &mut self,
+        source: BlockSource,
+        path: &Path,
+        locations: Vec<(u64, u32)>,
+        cursor: &mut Cursor,
+    ) -> Result<BlockSource, Failure> {
+        let max_request_bytes = self.max_request_bytes;
+        let mut locations = locations.into_iter();
+        let Some((offset, frame_bytes)) = locations.next() else {
+            return Ok(source);
+        };
+        let (mut source, mut prepared) = source
+            .prepare(path, offset, frame_bytes, max_request_bytes)
+            .await?;
+        for (offset, frame_bytes) in locations {
+            let (sent, next) = tokio::join!(
+                self.send_prepared(path, prepared, cursor),
+                source.prepare(path, offset, frame_bytes, max_request_bytes)
+            );
+            sent?;
+            (source, prepared) = next?;
+        }
+        self.send_prepared(path, prepared, cursor).await?;
+        Ok(source)
     }
 
     /// Sends one prepared block, then moves the cursor past it.
