@@ -9,8 +9,9 @@
 //!   segments in order: a sealed segment read whole (mapped), the active one with
 //!   `SegmentTail`, each block read back by its offset and sent as one OTLP export
 //!   request per signal it holds. Blocks reach a destination in the order they were
-//!   written, one request at a time: a block's cursor moves only once all of it was
-//!   taken, and a second request in flight would gain little on loopback or a LAN.
+//!   written, one request at a time (the next block is read and converted
+//!   meanwhile): the cursor moves past a block only once all of it was taken, which
+//!   requests in flight side by side would make harder to keep.
 //! - A request larger than `--forward-max-request-bytes` (before compression; 4 MiB
 //!   by default, the OpenTelemetry Collector's gRPC limit), or one the destination
 //!   calls too large (RESOURCE_EXHAUSTED without RetryInfo, HTTP 413), is halved by
