@@ -9,7 +9,15 @@
 //!   segments in order: a sealed segment read whole (mapped), the active one with
 //!   `SegmentTail`, each block read back by its offset and sent as one OTLP export
 //!   request per signal it holds. Blocks reach a destination in the order they were
-//!   written.
+//!   written, one request at a time (the next block is read and converted
+//!   meanwhile): the cursor moves past a block only once all of it was taken, which
+//!   requests in flight side by side would make harder to keep.
+//! - A request larger than `--forward-max-request-bytes` (before compression; 4 MiB
+//!   by default, the OpenTelemetry Collector's gRPC limit), or one the destination
+//!   calls too large (RESOURCE_EXHAUSTED without RetryInfo, HTTP 413), is halved by
+//!   resource, scope and record until the parts are taken (`split.rs`). Only a single
+//!   record larger than the limit is refused for good, named by segment and offset.
+//! - Requests are gzipped unless `--forward-compression none`.
 //! - The destination's cursor (segment and offset of the next block, `cursor.rs`) is
 //!   replaced in the session directory only past blocks the destination acknowledged
 //!   (or refused for good): at most every 100 ms while sending, and whenever the task
@@ -30,7 +38,9 @@ mod backoff;
 mod client;
 mod cursor;
 mod destination;
+mod options;
 mod progress;
+mod split;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -45,6 +55,7 @@ use backoff::Backoff;
 use client::{Client, Outcome};
 use cursor::{Cursor, Position};
 pub use destination::{Destination, DestinationError};
+pub use options::{Compression, DEFAULT_MAX_REQUEST_BYTES, ForwardArgs};
 pub use progress::{Counts, DestinationStatus, STATUS_FILE};
 
 use crate::Counters;
@@ -97,7 +108,7 @@ impl Forwarding {
     /// Starts a task per destination, resuming from its cursors under `data_dir`;
     /// `session` is the one this run writes, `accepted` the collector's counters.
     pub fn start(
-        destinations: &[Destination],
+        args: &ForwardArgs,
         data_dir: &Path,
         session: &Path,
         accepted: Arc<Counters>,
@@ -105,11 +116,13 @@ impl Forwarding {
         let (finish, finishing) = watch::channel(false);
         let mut tasks = JoinSet::new();
         let mut counted = Vec::new();
-        for destination in destinations {
+        for destination in &args.destinations {
             let name = destination.to_string();
-            let client = Client::new(destination).map_err(|source| ForwardError::Client {
-                destination: name.clone(),
-                source,
+            let client = Client::new(destination, args.forward_compression).map_err(|source| {
+                ForwardError::Client {
+                    destination: name.clone(),
+                    source,
+                }
             })?;
             let (queue, backlog) = sessions_to_forward(destination, data_dir, session)?;
             if backlog > 0 {
@@ -120,6 +133,7 @@ impl Forwarding {
             let task = Follower {
                 destination: name,
                 client,
+                max_request_bytes: args.max_request_bytes(),
                 counts,
                 accepted: Arc::clone(&accepted),
                 live_session: session.to_path_buf(),
@@ -304,6 +318,7 @@ enum Stop {
 struct Follower {
     destination: String,
     client: Client,
+    max_request_bytes: usize,
     counts: Arc<Counts>,
     accepted: Arc<Counters>,
     live_session: PathBuf,
@@ -444,15 +459,11 @@ impl Follower {
         .map_err(|e| Failure::Read(StoreError::io(path, std::io::Error::other(e))))?;
         let (data, locations, damage) = read.map_err(Failure::Read)?;
         self.report_damage(&damage);
-        let mut source = BlockSource {
+        let source = BlockSource {
             reader: BlockReader::new(path),
             bytes: SourceBytes::Mapped(Arc::new(data)),
         };
-        for (offset, frame_bytes) in locations {
-            let prepared;
-            (source, prepared) = source.prepare(path, offset, frame_bytes).await?;
-            self.send_prepared(prepared, cursor).await?;
-        }
+        self.send_blocks(source, path, locations, cursor).await?;
         Ok(())
     }
 
@@ -489,11 +500,7 @@ impl Follower {
             let poll = poll.map_err(Failure::Read)?;
             self.report_damage(&poll.damage);
             let found = !locations.is_empty();
-            for (offset, frame_bytes) in locations {
-                let prepared;
-                (source, prepared) = source.prepare(path, offset, frame_bytes).await?;
-                self.send_prepared(prepared, cursor).await?;
-            }
+            source = self.send_blocks(source, path, locations, cursor).await?;
             if poll.sealed {
                 return Ok(());
             }
@@ -507,14 +514,44 @@ impl Follower {
         }
     }
 
+    /// Sends the blocks at `locations` (offset and frame size) in order, reading and
+    /// converting the next block while the destination takes the one before.
+    async fn send_blocks(
+        &mut self,
+        source: BlockSource,
+        path: &Path,
+        locations: Vec<(u64, u32)>,
+        cursor: &mut Cursor,
+    ) -> Result<BlockSource, Failure> {
+        let max_request_bytes = self.max_request_bytes;
+        let mut locations = locations.into_iter();
+        let Some((offset, frame_bytes)) = locations.next() else {
+            return Ok(source);
+        };
+        let (mut source, mut prepared) = source
+            .prepare(path, offset, frame_bytes, max_request_bytes)
+            .await?;
+        for (offset, frame_bytes) in locations {
+            let (sent, next) = tokio::join!(
+                self.send_prepared(path, prepared, cursor),
+                source.prepare(path, offset, frame_bytes, max_request_bytes)
+            );
+            sent?;
+            (source, prepared) = next?;
+        }
+        self.send_prepared(path, prepared, cursor).await?;
+        Ok(source)
+    }
+
     /// Sends one prepared block, then moves the cursor past it.
     async fn send_prepared(
         &mut self,
+        segment: &Path,
         prepared: Prepared,
         cursor: &mut Cursor,
     ) -> Result<(), Failure> {
         match prepared.block {
-            Ok(block) => self.send_block(block).await?,
+            Ok(block) => self.send_block(block, segment, prepared.offset).await?,
             Err(damage) => self.report_damage(&[damage]),
         }
         cursor.position.offset = prepared.next;
@@ -546,67 +583,126 @@ impl Follower {
         }
     }
 
-    /// Sends each export request of a block until the destination took or refused it.
-    async fn send_block(&mut self, block: client::BlockExports) -> Result<(), Failure> {
+    /// Sends each export request of a block, in parts that fit, until the destination
+    /// took or refused them; `segment` and `offset` say where the block is stored.
+    async fn send_block(
+        &mut self,
+        block: client::BlockExports,
+        segment: &Path,
+        offset: u64,
+    ) -> Result<(), Failure> {
         if let Some((error, records)) = block.broken {
             tracing::error!(destination = %self.destination, %error, "stored metrics cannot be forwarded");
             self.counts.failed.fetch_add(records, Ordering::Relaxed);
         }
-        for export in block.exports {
-            loop {
-                match self.client.send(&export.request).await {
-                    Outcome::Accepted { rejected, message } => {
-                        let rejected = rejected.min(export.records);
-                        if rejected > 0 {
-                            tracing::warn!(destination = %self.destination, rejected, %message, "the destination rejected some records");
-                        }
-                        self.counts
-                            .forwarded
-                            .fetch_add(export.records - rejected, Ordering::Relaxed);
-                        self.counts.failed.fetch_add(rejected, Ordering::Relaxed);
-                        if self.backoff.failures() > 0 {
-                            tracing::info!(destination = %self.destination, "the destination takes records again");
-                        }
-                        self.backoff.reset();
-                        self.counts.set_error(None, false);
-                        break;
+        let mut oversized = Oversized::default();
+        for single in block.oversized {
+            oversized.add(
+                &single,
+                format!(
+                    "a {} of {} bytes is larger than --forward-max-request-bytes ({})",
+                    single.request.record_name(),
+                    single.request.encoded_len(),
+                    self.max_request_bytes
+                ),
+            );
+        }
+        // Last is next: a part the destination calls too large is halved in place.
+        let mut queue: Vec<client::Export> = block.exports.into_iter().rev().collect();
+        while let Some(part) = queue.pop() {
+            let Some(reason) = self.deliver(&part).await? else {
+                continue;
+            };
+            match part.halve() {
+                Ok((first, second)) => {
+                    tracing::debug!(destination = %self.destination, %reason, "the destination takes smaller requests; splitting");
+                    queue.push(second);
+                    queue.push(first);
+                }
+                Err(single) => oversized.add(&single, reason),
+            }
+        }
+        if let Some(reason) = oversized.reason {
+            // Once per block: a destination that calls everything too large would
+            // otherwise log each record.
+            tracing::error!(
+                destination = %self.destination,
+                %reason,
+                segment = %segment.display(),
+                offset,
+                records = oversized.records,
+                "a record is too large to forward; it is not sent"
+            );
+            self.counts
+                .failed
+                .fetch_add(oversized.records, Ordering::Relaxed);
+            self.counts.set_error(
+                Some(format!(
+                    "{reason} (segment {}, block at offset {offset})",
+                    segment.display()
+                )),
+                false,
+            );
+        }
+        Ok(())
+    }
+
+    /// Sends one request until the destination took or refused it; returns why when
+    /// the destination said it is too large.
+    async fn deliver(&mut self, export: &client::Export) -> Result<Option<String>, Failure> {
+        loop {
+            match self.client.send(&export.request).await {
+                Outcome::Accepted { rejected, message } => {
+                    let rejected = rejected.min(export.records);
+                    if rejected > 0 {
+                        tracing::warn!(destination = %self.destination, rejected, %message, "the destination rejected some records");
                     }
-                    Outcome::Retry { hint, reason } => {
-                        let wait = self.backoff.next_wait(hint);
-                        // Once per outage at WARN; each retry at DEBUG.
-                        if self.backoff.failures() == 1 {
-                            tracing::warn!(destination = %self.destination, %reason, "cannot forward; retrying with back-off");
-                        } else {
-                            tracing::debug!(destination = %self.destination, %reason, ?wait, "retrying");
-                        }
-                        self.counts.set_error(Some(reason), true);
-                        // A stopping collector tries once more, then leaves the rest
-                        // behind the cursor for its next start.
-                        if self.is_finishing() {
-                            return Err(Failure::Stop(Stop::Finishing));
-                        }
-                        tokio::select! {
-                            () = tokio::time::sleep(wait) => {}
-                            _ = self.finishing.changed() => {}
-                        }
+                    self.counts
+                        .forwarded
+                        .fetch_add(export.records - rejected, Ordering::Relaxed);
+                    self.counts.failed.fetch_add(rejected, Ordering::Relaxed);
+                    if self.backoff.failures() > 0 {
+                        tracing::info!(destination = %self.destination, "the destination takes records again");
                     }
-                    Outcome::Rejected { reason } => {
-                        tracing::error!(
-                            destination = %self.destination,
-                            %reason,
-                            records = export.records,
-                            "the destination refused records for good; they are not sent again"
-                        );
-                        self.counts
-                            .failed
-                            .fetch_add(export.records, Ordering::Relaxed);
-                        self.counts.set_error(Some(reason), false);
-                        break;
+                    self.backoff.reset();
+                    self.counts.set_error(None, false);
+                    return Ok(None);
+                }
+                Outcome::TooLarge { reason } => return Ok(Some(reason)),
+                Outcome::Retry { hint, reason } => {
+                    let wait = self.backoff.next_wait(hint);
+                    // Once per outage at WARN; each retry at DEBUG.
+                    if self.backoff.failures() == 1 {
+                        tracing::warn!(destination = %self.destination, %reason, "cannot forward; retrying with back-off");
+                    } else {
+                        tracing::debug!(destination = %self.destination, %reason, ?wait, "retrying");
                     }
+                    self.counts.set_error(Some(reason), true);
+                    // A stopping collector tries once more, then leaves the rest
+                    // behind the cursor for its next start.
+                    if self.is_finishing() {
+                        return Err(Failure::Stop(Stop::Finishing));
+                    }
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => {}
+                        _ = self.finishing.changed() => {}
+                    }
+                }
+                Outcome::Rejected { reason } => {
+                    tracing::error!(
+                        destination = %self.destination,
+                        %reason,
+                        records = export.records,
+                        "the destination refused records for good; they are not sent again"
+                    );
+                    self.counts
+                        .failed
+                        .fetch_add(export.records, Ordering::Relaxed);
+                    self.counts.set_error(Some(reason), false);
+                    return Ok(None);
                 }
             }
         }
-        Ok(())
     }
 
     /// Waits for new blocks; ends the session's following when the collector stops.
@@ -646,16 +742,21 @@ enum SourceBytes {
 
 /// A block read back and made into export requests, and where the next one starts.
 struct Prepared {
+    /// Where the block starts.
+    offset: u64,
     next: u64,
     block: Result<client::BlockExports, oculus_store::Corruption>,
 }
 
 impl BlockSource {
+    /// Reads the block at `offset` and makes it into requests of at most
+    /// `max_request_bytes`, in the blocking pool.
     async fn prepare(
         mut self,
         path: &Path,
         offset: u64,
         frame_bytes: u32,
+        max_request_bytes: usize,
     ) -> Result<(Self, Prepared), Failure> {
         let owned_path = path.to_path_buf();
         let prepared = tokio::task::spawn_blocking(move || {
@@ -664,10 +765,13 @@ impl BlockSource {
                 SourceBytes::Growing(file) => self.reader.raw_block(&**file, offset, frame_bytes),
             };
             let prepared = raw.map(|raw| Prepared {
+                offset,
                 next: raw.offset + u64::from(raw.frame_bytes),
                 block: raw
                     .decode()
-                    .map(|(summary, block)| client::exports(&block, &summary))
+                    .map(|(summary, block)| {
+                        client::exports(&block, &summary).fit(max_request_bytes)
+                    })
                     .map_err(|kind| oculus_store::Corruption::new(&owned_path, offset, kind)),
             });
             (self, prepared)
@@ -676,6 +780,20 @@ impl BlockSource {
         .map_err(|e| Failure::Read(StoreError::io(path, std::io::Error::other(e))))?;
         let (source, prepared) = prepared;
         Ok((source, prepared.map_err(Failure::Read)?))
+    }
+}
+
+/// The records of a block too large to send alone, and why the first was.
+#[derive(Default)]
+struct Oversized {
+    records: u64,
+    reason: Option<String>,
+}
+
+impl Oversized {
+    fn add(&mut self, single: &client::Export, reason: String) {
+        self.records += single.records;
+        self.reason.get_or_insert(reason);
     }
 }
 

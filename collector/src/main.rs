@@ -156,11 +156,8 @@ struct ServeArgs {
     /// Lowered if need be to fit the open-files limit.
     #[arg(long, default_value_t = 4096, value_name = "COUNT", value_parser = clap::value_parser!(u64).range(1..))]
     max_connections: u64,
-    /// Send everything received on to this OTLP receiver too (`grpc://host:port` or
-    /// `http://host:port[/prefix]`); repeatable. Sent from the segments, resumed after
-    /// an outage or a restart.
-    #[arg(long = "forward", value_name = "URL")]
-    forward: Vec<oculus_collector::forward::Destination>,
+    #[command(flatten)]
+    forward: oculus_collector::forward::ForwardArgs,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]

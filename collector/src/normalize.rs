@@ -152,7 +152,7 @@ pub fn metrics(request: ExportMetricsServiceRequest) -> Normalized {
     Rejections::default().finish(builder.finish())
 }
 
-fn data_point_count(metric: &otlp_metrics::Metric) -> u32 {
+pub(crate) fn data_point_count(metric: &otlp_metrics::Metric) -> u32 {
     use otlp_metrics::metric::Data;
     let count = match &metric.data {
         Some(Data::Gauge(gauge)) => gauge.data_points.len(),

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 use oculus_collector::cli::EndpointArgs;
+use oculus_collector::forward::{ForwardArgs, Forwarding};
 use oculus_collector::{Collector, Config, StartError};
 use oculus_viewer::BackendOptions;
 use oculus_viewer::editor::EditorOptions;
@@ -34,6 +35,10 @@ struct Cli {
     /// The collector's addresses and data directory, as `oculus-collector serve` takes them.
     #[command(flatten)]
     endpoint: EndpointArgs,
+    /// Where the collector it starts forwards to, as `oculus-collector serve` takes it.
+    /// A collector already running forwards as it was started.
+    #[command(flatten)]
+    forward: ForwardArgs,
     /// Neovim's RPC socket for jump-to-source [default: $NVIM, else a running Neovim's].
     #[arg(long, value_name = "SOCKET")]
     nvim: Option<PathBuf>,
@@ -141,6 +146,39 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Err(error) => return Err(error).context("cannot start the collector"),
         }
     };
+    let forwarding = match &collector {
+        Some(running) if !cli.forward.destinations.is_empty() => {
+            let _entered = runtime.enter();
+            let started = Forwarding::start(
+                &cli.forward,
+                &data_dir,
+                running.session(),
+                std::sync::Arc::clone(running.counters()),
+            );
+            match started {
+                Ok(forwarding) => Some(forwarding),
+                Err(error) => {
+                    if let Some(collector) = collector {
+                        runtime
+                            .block_on(collector.shutdown())
+                            .context("the collector did not shut down cleanly")?;
+                    }
+                    return Err(error).context("cannot start forwarding");
+                }
+            }
+        }
+        _ => None,
+    };
+    let collector_status = match &collector {
+        None if !cli.forward.destinations.is_empty() && cli.no_collector => {
+            format!("{collector_status}; --forward ignored: no collector runs")
+        }
+        // Forwarding follows the collector that writes the sessions.
+        None if !cli.forward.destinations.is_empty() => format!(
+            "{collector_status}; --forward ignored: that collector forwards as it was started"
+        ),
+        _ => collector_status,
+    };
     eprintln!("oculus: {collector_status}");
     let mut paths = Vec::new();
     if data_dir.exists() || collector.is_some() {
@@ -166,6 +204,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         runtime
             .block_on(collector.shutdown())
             .context("the collector did not shut down cleanly")?;
+    }
+    // After the collector sealed its session: what it accepted last is sent too.
+    if let Some(forwarding) = forwarding {
+        runtime.block_on(forwarding.finish());
     }
     result.map_err(|e| anyhow::anyhow!("the window failed: {e}"))
 }

@@ -218,6 +218,7 @@ mod tests {
             logs: 0,
             spans: 0,
             metric_points: 0,
+            forwarding: Vec::new(),
         }
     }
 

@@ -1,11 +1,14 @@
 //! The runs as the Runs menu shows them: each session's times, services and counts,
 //! from the index's per-run totals and the library's sessions, rebuilt only when one
-//! of them changed.
+//! of them changed. An ended run's forwarding counts are read from its directory.
 
+use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::model::Index;
-use crate::snapshot::RunInfo;
+use crate::snapshot::{Forwarding, RunInfo};
 use crate::source::SessionInfo;
 
 /// The last list built, and what it was built from.
@@ -13,7 +16,13 @@ use crate::source::SessionInfo;
 pub(crate) struct Runs {
     built_from: Option<Key>,
     list: Arc<[RunInfo]>,
+    /// Ended runs' forwarding counts, by session directory, and when they were read.
+    forwarding: HashMap<PathBuf, (Instant, Vec<Forwarding>)>,
 }
+
+/// How long an ended run's forwarding counts with records pending are trusted: a
+/// later run of its collector may send them meanwhile, and say so in the cursor.
+const PENDING_REREAD: Duration = Duration::from_secs(2);
 
 /// What a run's description depends on: the index grows only by blocks, and
 /// sessions only by being added or ending.
@@ -39,10 +48,39 @@ impl Runs {
             live,
         };
         if self.built_from.as_ref() != Some(&key) {
-            self.list = build(sessions, &key.live, index).into();
+            self.read_forwarding(sessions, &key.live);
+            let mut list = build(sessions, &key.live, index);
+            for run in &mut list {
+                if let Some((_, forwarding)) = self.forwarding.get(&run.path) {
+                    run.forwarding.clone_from(forwarding);
+                }
+            }
+            self.list = list.into();
             self.built_from = Some(key);
         }
         Arc::clone(&self.list)
+    }
+
+    /// Reads the forwarding counts of ended runs not read yet, and again those with
+    /// records pending when last read a while ago.
+    fn read_forwarding(&mut self, sessions: &[SessionInfo], live: &[bool]) {
+        let now = Instant::now();
+        for (number, session) in sessions.iter().enumerate() {
+            if live.get(number).copied().unwrap_or(false) {
+                continue;
+            }
+            let stale = self
+                .forwarding
+                .get(&session.path)
+                .is_none_or(|(read, counts)| {
+                    counts.iter().any(|c| c.pending > 0)
+                        && now.duration_since(*read) >= PENDING_REREAD
+                });
+            if stale {
+                let counts = crate::status::ended_run_forwarding(&session.path);
+                self.forwarding.insert(session.path.clone(), (now, counts));
+            }
+        }
     }
 }
 
@@ -67,6 +105,7 @@ pub(crate) fn build(sessions: &[SessionInfo], live: &[bool], index: &Index) -> V
                 logs: totals.logs,
                 spans: totals.spans,
                 metric_points: totals.metric_points,
+                forwarding: Vec::new(),
             }
         })
         .collect()

@@ -397,6 +397,9 @@ pub struct RunInfo {
     pub logs: u64,
     pub spans: u64,
     pub metric_points: u64,
+    /// What its collector forwarded, as it last wrote it; for ended runs only (a
+    /// live run's counts are in the status line).
+    pub forwarding: Vec<Forwarding>,
 }
 
 impl RunInfo {

@@ -239,3 +239,44 @@ mod tests {
         );
     }
 }
+
+/// A destination's cursor file (`forward-….cursor.json`), as the collector writes it.
+#[derive(serde::Deserialize)]
+struct CursorFile {
+    destination: String,
+    #[serde(default)]
+    done: bool,
+}
+
+/// An ended run's forwarding counts, as its collector last wrote them; a destination
+/// whose cursor says the run was sent whole (by a later run of the collector, which
+/// counts them in its own run) has nothing pending.
+pub(crate) fn ended_run_forwarding(session: &Path) -> Vec<Forwarding> {
+    let mut forwarding = read_forwarding_file(&session.join(FORWARDING_FILE));
+    if forwarding.iter().all(|f| f.pending == 0) {
+        return forwarding;
+    }
+    let Ok(entries) = std::fs::read_dir(session) else {
+        return forwarding;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if !(name.starts_with("forward-") && name.ends_with(".cursor.json")) {
+            continue;
+        }
+        let cursor = std::fs::read_to_string(entry.path())
+            .ok()
+            .and_then(|text| serde_json::from_str::<CursorFile>(&text).ok());
+        if let Some(cursor) = cursor.filter(|c| c.done) {
+            for f in forwarding
+                .iter_mut()
+                .filter(|f| f.destination == cursor.destination)
+            {
+                f.pending = 0;
+                f.retrying = false;
+            }
+        }
+    }
+    forwarding
+}

@@ -20,6 +20,7 @@ use tonic::transport::Channel;
 use tonic_types::StatusExt;
 
 use super::destination::{Destination, Transport};
+use super::options::Compression;
 use oculus_otlp::export;
 
 /// How long one export may take before it is given up and tried again.
@@ -47,6 +48,8 @@ pub struct Export {
 #[derive(Debug)]
 pub struct BlockExports {
     pub exports: Vec<Export>,
+    /// Single records larger than the request limit (see `fit`).
+    pub oversized: Vec<Export>,
     /// Why the block's metrics cannot be sent, and how many points they hold.
     pub broken: Option<(String, u64)>,
 }
@@ -90,7 +93,11 @@ pub fn exports(block: &Block, summary: &BlockSummary) -> BlockExports {
             }
         }
     }
-    BlockExports { exports, broken }
+    BlockExports {
+        exports,
+        oversized: Vec::new(),
+        broken,
+    }
 }
 
 /// What a destination answered.
@@ -105,6 +112,9 @@ pub enum Outcome {
     },
     /// Refused for good: sending it again would be refused again.
     Rejected { reason: String },
+    /// Larger than the destination takes (gRPC RESOURCE_EXHAUSTED without RetryInfo,
+    /// HTTP 413): smaller parts of it may be taken.
+    TooLarge { reason: String },
 }
 
 /// A connection to one destination.
@@ -120,22 +130,35 @@ pub enum Client {
             Full<Bytes>,
         >,
         destination: Destination,
+        compression: Compression,
     },
 }
 
 impl Client {
     /// A client that connects on first use, and again after the destination went away.
-    pub fn new(destination: &Destination) -> Result<Self, http::uri::InvalidUri> {
+    pub fn new(
+        destination: &Destination,
+        compression: Compression,
+    ) -> Result<Self, http::uri::InvalidUri> {
         Ok(match destination.transport {
             Transport::Grpc => {
                 let channel = Channel::from_shared(format!("http://{}", destination.authority))?
                     .connect_timeout(CONNECT_TIMEOUT)
                     .tcp_nodelay(true)
                     .connect_lazy();
+                let mut traces = TraceServiceClient::new(channel.clone());
+                let mut logs = LogsServiceClient::new(channel.clone());
+                let mut metrics = MetricsServiceClient::new(channel);
+                if compression == Compression::Gzip {
+                    let gzip = tonic::codec::CompressionEncoding::Gzip;
+                    traces = traces.send_compressed(gzip);
+                    logs = logs.send_compressed(gzip);
+                    metrics = metrics.send_compressed(gzip);
+                }
                 Self::Grpc {
-                    traces: TraceServiceClient::new(channel.clone()),
-                    logs: LogsServiceClient::new(channel.clone()),
-                    metrics: MetricsServiceClient::new(channel),
+                    traces,
+                    logs,
+                    metrics,
                 }
             }
             Transport::Http => {
@@ -148,6 +171,7 @@ impl Client {
                     )
                     .build(connector),
                     destination: destination.clone(),
+                    compression,
                 }
             }
         })
@@ -165,7 +189,8 @@ impl Client {
                 Self::Http {
                     client,
                     destination,
-                } => send_http(client, destination, request).await,
+                    compression,
+                } => send_http(client, destination, *compression, request).await,
             }
         })
         .await;
@@ -202,8 +227,10 @@ async fn send_grpc(
     }
 }
 
-/// OTLP/gRPC's retryable codes; RESOURCE_EXHAUSTED only when the server says when.
-/// UNKNOWN is retried too: tonic reports a connection torn mid-request as it.
+/// OTLP/gRPC's retryable codes; RESOURCE_EXHAUSTED only when the server says when,
+/// else the request was too large (as grpc-go and this collector say it), as is
+/// OUT_OF_RANGE saying "too large" (as tonic servers say it). UNKNOWN is retried too:
+/// tonic reports a connection torn mid-request as it.
 fn grpc_outcome(status: &tonic::Status) -> Outcome {
     use tonic::Code;
     let hint = status
@@ -211,6 +238,7 @@ fn grpc_outcome(status: &tonic::Status) -> Outcome {
         .and_then(|info| info.retry_delay);
     let reason = format!("{:?}: {}", status.code(), status.message());
     match status.code() {
+        Code::OutOfRange if status.message().contains("too large") => Outcome::TooLarge { reason },
         Code::Cancelled
         | Code::DeadlineExceeded
         | Code::Aborted
@@ -219,6 +247,7 @@ fn grpc_outcome(status: &tonic::Status) -> Outcome {
         | Code::DataLoss
         | Code::Unknown => Outcome::Retry { hint, reason },
         Code::ResourceExhausted if hint.is_some() => Outcome::Retry { hint, reason },
+        Code::ResourceExhausted => Outcome::TooLarge { reason },
         _ => Outcome::Rejected { reason },
     }
 }
@@ -229,16 +258,38 @@ async fn send_http(
         Full<Bytes>,
     >,
     destination: &Destination,
+    compression: Compression,
     request: &Request,
 ) -> Outcome {
-    let (path, body) = match request {
-        Request::Traces(r) => ("/v1/traces", r.encode_to_vec()),
-        Request::Logs(r) => ("/v1/logs", r.encode_to_vec()),
-        Request::Metrics(r) => ("/v1/metrics", r.encode_to_vec()),
+    let path = match request {
+        Request::Traces(_) => "/v1/traces",
+        Request::Logs(_) => "/v1/logs",
+        Request::Metrics(_) => "/v1/metrics",
     };
-    let built = http::Request::post(destination.http_url(path))
-        .header(http::header::CONTENT_TYPE, "application/x-protobuf")
-        .body(Full::new(Bytes::from(body)));
+    // Encoding and compressing megabytes takes milliseconds: not on the runtime's
+    // threads, which the receivers need.
+    let owned = request.clone();
+    let body = match tokio::task::spawn_blocking(move || http_body(&owned, compression)).await {
+        Ok(Ok(body)) => body,
+        Ok(Err(error)) => {
+            return Outcome::Retry {
+                hint: None,
+                reason: format!("cannot compress the request: {error}"),
+            };
+        }
+        Err(error) => {
+            return Outcome::Retry {
+                hint: None,
+                reason: format!("cannot encode the request: {error}"),
+            };
+        }
+    };
+    let mut built = http::Request::post(destination.http_url(path))
+        .header(http::header::CONTENT_TYPE, "application/x-protobuf");
+    if compression == Compression::Gzip {
+        built = built.header(http::header::CONTENT_ENCODING, "gzip");
+    }
+    let built = built.body(Full::new(Bytes::from(body)));
     let http_request = match built {
         Ok(request) => request,
         Err(error) => {
@@ -285,8 +336,34 @@ async fn send_http(
     // OTLP/HTTP's retryable statuses.
     match status.as_u16() {
         429 | 502 | 503 | 504 => Outcome::Retry { hint, reason },
+        413 => Outcome::TooLarge { reason },
         _ => Outcome::Rejected { reason },
     }
+}
+
+/// The protobuf body of an HTTP request, gzipped if asked.
+fn http_body(request: &Request, compression: Compression) -> std::io::Result<Vec<u8>> {
+    let encoded = match request {
+        Request::Traces(r) => r.encode_to_vec(),
+        Request::Logs(r) => r.encode_to_vec(),
+        Request::Metrics(r) => r.encode_to_vec(),
+    };
+    match compression {
+        Compression::None => Ok(encoded),
+        Compression::Gzip => gzip(&encoded),
+    }
+}
+
+/// gzip at its fastest level: forwarding runs beside ingestion on the same cores, and
+/// the OTLP bodies of a loopback or LAN destination gain little from a slower one.
+fn gzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+    use std::io::Write as _;
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(bytes.len() / 4),
+        flate2::Compression::fast(),
+    );
+    encoder.write_all(bytes)?;
+    encoder.finish()
 }
 
 /// `Retry-After` as seconds or as an HTTP date.
@@ -359,6 +436,16 @@ mod tests {
         assert!(retried(tonic::Status::unavailable("busy")));
         assert!(!retried(tonic::Status::invalid_argument("bad")));
         assert!(!retried(tonic::Status::resource_exhausted("too big")));
+        assert!(matches!(
+            grpc_outcome(&tonic::Status::resource_exhausted("too big")),
+            Outcome::TooLarge { .. }
+        ));
+        assert!(matches!(
+            grpc_outcome(&tonic::Status::out_of_range(
+                "Error, decoded message length too large: found 9 bytes, the limit is: 8 bytes"
+            )),
+            Outcome::TooLarge { .. }
+        ));
         let with_hint = tonic::Status::with_error_details(
             tonic::Code::ResourceExhausted,
             "slow down",

@@ -32,6 +32,7 @@ struct Serving {
     child: Child,
     log: Arc<Mutex<String>>,
     grpc: SocketAddr,
+    http: SocketAddr,
 }
 
 impl Serving {
@@ -64,12 +65,19 @@ impl Serving {
         let line = serving
             .recv_timeout(Duration::from_secs(20))
             .unwrap_or_else(|_| panic!("did not serve: {}", log.lock().expect("lock")));
-        let grpc = line
-            .split_whitespace()
-            .find_map(|word| word.strip_prefix("grpc="))
-            .and_then(|addr| addr.parse().ok())
-            .expect("the gRPC address is logged");
-        Self { child, log, grpc }
+        let address = |key: &str| -> SocketAddr {
+            line.split_whitespace()
+                .find_map(|word| word.strip_prefix(key))
+                .and_then(|addr| addr.parse().ok())
+                .unwrap_or_else(|| panic!("{key} is logged: {line}"))
+        };
+        let (grpc, http) = (address("grpc="), address("http="));
+        Self {
+            child,
+            log,
+            grpc,
+            http,
+        }
     }
 
     fn log(&self) -> String {
@@ -385,7 +393,8 @@ async fn a_destination_that_refuses_for_good_is_reported_and_not_retried() {
     let grpc_addr = listener.local_addr().expect("bound");
     let app = axum::Router::new().route_service(
         "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
-        TraceServiceServer::new(refusing.clone()),
+        TraceServiceServer::new(refusing.clone())
+            .accept_compressed(tonic::codec::CompressionEncoding::Gzip),
     );
     tokio::spawn(async move { axum::serve(listener, app).await });
     let (http_addr, arrivals) = http_receiver(vec![(400, None)]).await;
@@ -668,7 +677,8 @@ async fn grpc_retry_info_is_honoured_before_sending_again() {
     let addr = listener.local_addr().expect("bound");
     let app = axum::Router::new().route_service(
         "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
-        TraceServiceServer::new(busy.clone()),
+        TraceServiceServer::new(busy.clone())
+            .accept_compressed(tonic::codec::CompressionEncoding::Gzip),
     );
     tokio::spawn(async move { axum::serve(listener, app).await });
     let dir = tempfile::tempdir().expect("tempdir");
@@ -700,4 +710,206 @@ async fn grpc_retry_info_is_honoured_before_sending_again() {
         "sent again after {waited:?}"
     );
     serving.kill();
+}
+
+/// `count` spans of trace `n`, each carrying `payload_bytes` of attribute, one of
+/// them (`huge`, if any) `huge_bytes` instead.
+fn large_spans(
+    n: u64,
+    count: u64,
+    payload_bytes: usize,
+    huge: Option<(u64, usize)>,
+) -> Vec<SpanData> {
+    let mut spans = batch(n);
+    let template = spans.remove(0);
+    (0..count)
+        .map(|i| {
+            let mut span = template.clone();
+            span.span_context = SpanContext::new(
+                span.span_context.trace_id(),
+                SpanId::from_bytes((((n + 1) << 16) | i).to_be_bytes()),
+                TraceFlags::SAMPLED,
+                false,
+                TraceState::default(),
+            );
+            let bytes = match huge {
+                Some((at, bytes)) if at == i => bytes,
+                _ => payload_bytes,
+            };
+            span.attributes = vec![KeyValue::new("payload", "x".repeat(bytes))];
+            span
+        })
+        .collect()
+}
+
+/// Forwards blocks larger than the destination takes, to a second collector with a
+/// small `--max-message-bytes`, over `transport`, with the first's `extra` flags.
+async fn forward_large_blocks(
+    transport: &str,
+    extra: &[&str],
+) -> (String, Vec<String>, Vec<String>) {
+    let first_dir = tempfile::tempdir().expect("tempdir");
+    let second_dir = tempfile::tempdir().expect("tempdir");
+    let second = Serving::start(
+        &[
+            "--grpc",
+            "127.0.0.1:0",
+            "--http",
+            "127.0.0.1:0",
+            "--max-message-bytes",
+            "32768",
+        ],
+        second_dir.path(),
+    );
+    let url = match transport {
+        "grpc" => format!("grpc://{}", second.grpc),
+        _ => format!("http://{}", second.http),
+    };
+    let mut args = vec![
+        "--grpc",
+        "127.0.0.1:0",
+        "--http",
+        "127.0.0.1:0",
+        "--forward",
+        &url,
+    ];
+    args.extend_from_slice(extra);
+    let first = Serving::start(&args, first_dir.path());
+    let exporter = sdk_exporter(first.grpc);
+    // About 200 KB a request, one span of 40 KB: larger than the destination takes.
+    exporter
+        .export(large_spans(0, 200, 1000, Some((120, 40_000))))
+        .await
+        .expect("accepted");
+    exporter
+        .export(large_spans(1, 100, 1000, None))
+        .await
+        .expect("accepted");
+    let session = live_session(first_dir.path());
+    wait_for("every span to be forwarded or failed", || {
+        let status = forward_json(&session);
+        status["destinations"][0]["forwarded"] == 299 && status["destinations"][0]["failed"] == 1
+    });
+    let first_log = tokio::task::spawn_blocking(move || first.stop())
+        .await
+        .expect("joined");
+    tokio::task::spawn_blocking(move || second.stop())
+        .await
+        .expect("joined");
+    let (sent, _) = exported(first_dir.path());
+    let (arrived, _) = exported(second_dir.path());
+    (first_log, sent, arrived)
+}
+
+/// The span ids of `sent` but the one of span `i` of trace 0.
+fn all_but_the_huge_one(sent: &[String]) -> Vec<String> {
+    let huge = format!("\"{:016x}\"", (1u64 << 16) | 120);
+    assert!(sent.contains(&huge), "{huge} in {sent:?}");
+    sent.iter().filter(|id| **id != huge).cloned().collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocks_too_large_for_the_destination_are_split_and_only_an_oversized_span_is_lost() {
+    let (log, sent, arrived) = forward_large_blocks("grpc", &[]).await;
+    assert_eq!(sent.len(), 300);
+    assert_eq!(first_of_each(&arrived), all_but_the_huge_one(&sent));
+    let refusal = log
+        .lines()
+        .find(|line| line.contains("a record is too large to forward"))
+        .unwrap_or_else(|| panic!("{log}"));
+    assert!(refusal.contains("ResourceExhausted"), "{refusal}");
+    assert!(refusal.contains("segment-00000001.oseg"), "{refusal}");
+    assert!(refusal.contains("offset="), "{refusal}");
+    assert!(log.contains("forwarded=299 pending=0 failed=1"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_are_split_under_the_forwarding_limit_before_sending_over_http() {
+    let (log, sent, arrived) =
+        forward_large_blocks("http", &["--forward-max-request-bytes", "30000"]).await;
+    assert_eq!(first_of_each(&arrived), all_but_the_huge_one(&sent));
+    let refusal = log
+        .lines()
+        .find(|line| line.contains("a record is too large to forward"))
+        .unwrap_or_else(|| panic!("{log}"));
+    assert!(
+        refusal.contains("larger than --forward-max-request-bytes (30000)"),
+        "{refusal}"
+    );
+}
+
+/// A gRPC receiver that takes gzip and records each request's `grpc-encoding`.
+#[derive(Clone, Default)]
+struct Encodings {
+    seen: Arc<Mutex<Vec<Option<String>>>>,
+}
+
+#[tonic::async_trait]
+impl TraceService for Encodings {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        let encoding = request
+            .metadata()
+            .get("grpc-encoding")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        self.seen.lock().expect("not poisoned").push(encoding);
+        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_are_gzipped_unless_asked_not_to() {
+    let receiver = Encodings::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let addr = listener.local_addr().expect("bound");
+    let app = axum::Router::new().route_service(
+        "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+        TraceServiceServer::new(receiver.clone())
+            .accept_compressed(tonic::codec::CompressionEncoding::Gzip),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let url = format!("grpc://{addr}");
+    for (flags, expected) in [
+        (&[][..], Some("gzip".to_owned())),
+        (&["--forward-compression", "none"][..], None),
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut args = vec![
+            "--grpc",
+            "127.0.0.1:0",
+            "--http",
+            "127.0.0.1:0",
+            "--forward",
+            &url,
+        ];
+        args.extend_from_slice(flags);
+        let serving = Serving::start(&args, dir.path());
+        sdk_exporter(serving.grpc)
+            .export(batch(0))
+            .await
+            .expect("accepted");
+        let session = live_session(dir.path());
+        wait_for("the batch to be forwarded", || {
+            forward_json(&session)["destinations"][0]["forwarded"] == SPANS_PER_BATCH
+        });
+        serving.kill();
+        let seen = std::mem::take(&mut *receiver.seen.lock().expect("lock"));
+        assert_eq!(seen, [expected], "{flags:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_413_answer_splits_the_request_over_http() {
+    let (log, sent, arrived) = forward_large_blocks("http", &[]).await;
+    assert_eq!(first_of_each(&arrived), all_but_the_huge_one(&sent));
+    let refusal = log
+        .lines()
+        .find(|line| line.contains("a record is too large to forward"))
+        .unwrap_or_else(|| panic!("{log}"));
+    assert!(refusal.contains("HTTP 413"), "{refusal}");
 }

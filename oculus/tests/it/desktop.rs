@@ -171,13 +171,20 @@ impl Viewer {
     pub fn start_opening(data: &Path, display: &str, paths: &[&Path]) -> Self {
         let home = tempfile::tempdir().unwrap();
         let path = home.path().to_owned();
-        Self::spawn(data, &path, display, Some(home), paths)
+        Self::spawn(data, &path, display, Some(home), paths, &[])
+    }
+
+    /// [`Viewer::start`] with more arguments.
+    pub fn start_with(data: &Path, display: &str, args: &[&str]) -> Self {
+        let home = tempfile::tempdir().unwrap();
+        let path = home.path().to_owned();
+        Self::spawn(data, &path, display, Some(home), &[], args)
     }
 
     /// Starts it with `home` as its home and `data_home(home)` as its XDG data home,
     /// where eframe keeps the window's state: a restart in the same home finds it.
     pub fn start_at_home(data: &Path, home: &Path, display: &str) -> Self {
-        Self::spawn(data, home, display, None, &[])
+        Self::spawn(data, home, display, None, &[], &[])
     }
 
     fn spawn(
@@ -186,12 +193,14 @@ impl Viewer {
         display: &str,
         own_home: Option<tempfile::TempDir>,
         paths: &[&Path],
+        args: &[&str],
     ) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_oculus"))
             .args(paths)
             .arg("--data-dir")
             .arg(data)
             .args(["--grpc", "127.0.0.1:0", "--http", "127.0.0.1:0"])
+            .args(args)
             .env("DISPLAY", display)
             .env_remove("WAYLAND_DISPLAY")
             .env("HOME", home)

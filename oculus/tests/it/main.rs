@@ -7,6 +7,7 @@
 
 mod clipboard;
 mod desktop;
+mod forward;
 mod open_file;
 mod restart;
 mod smoke;

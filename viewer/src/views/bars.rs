@@ -49,9 +49,12 @@ pub fn tab_bar(
                         if run.live {
                             text = text.color(live_color(ui));
                         }
-                        let response = ui
-                            .button(text)
-                            .on_hover_text(run.path.display().to_string());
+                        let mut hover = run.path.display().to_string();
+                        for error in run.forwarding.iter().filter_map(|f| f.error.as_deref()) {
+                            hover.push('\n');
+                            hover.push_str(error);
+                        }
+                        let response = ui.button(text).on_hover_text(hover);
                         if response.clicked() {
                             actions.push(Action::OpenSessionTab(i as u16));
                             ui.close();
@@ -171,7 +174,8 @@ fn browse_start(typed: &str) -> std::path::PathBuf {
 }
 
 /// A run in the Runs menu: when its first record was, how long it lasted (or that it
-/// is still being written), its services and what it holds.
+/// is still being written), its services, what it holds and, for an ended run, what
+/// its collector forwarded.
 pub fn run_label(run: &RunInfo) -> String {
     let start = run
         .first_unix_nano
@@ -199,7 +203,26 @@ pub fn run_label(run: &RunInfo) -> String {
             short_count(run.metric_points)
         ));
     }
-    format!("{start} · {length} · {services} · {counts}")
+    let mut label = format!("{start} · {length} · {services} · {counts}");
+    for forwarding in &run.forwarding {
+        label.push_str(&format!(
+            " · forwarded to {}: {} sent, {} pending",
+            short_destination(&forwarding.destination),
+            grouped(forwarding.forwarded),
+            grouped(forwarding.pending)
+        ));
+        if forwarding.failed > 0 {
+            label.push_str(&format!(", {} failed", grouped(forwarding.failed)));
+        }
+    }
+    label
+}
+
+/// A destination without its scheme: `jaeger:4317`.
+fn short_destination(destination: &str) -> &str {
+    destination
+        .split_once("://")
+        .map_or(destination, |(_, rest)| rest)
 }
 
 /// A count in at most five characters: exact below 10,000, then "12.3k", "413k",
@@ -523,10 +546,7 @@ pub fn status_line(ui: &mut Ui, screen: &Screen<'_>, actions: &mut Vec<Action>) 
 /// "forwarding to jaeger:4317: 12,345 sent · 0 pending" (the default fonts have no
 /// arrow), then failures in red, and the last error on hover.
 fn forwarding_label(ui: &mut Ui, forwarding: &Forwarding) {
-    let destination = forwarding
-        .destination
-        .split_once("://")
-        .map_or(forwarding.destination.as_str(), |(_, rest)| rest);
+    let destination = short_destination(&forwarding.destination);
     ui.separator();
     let counts = ui.label(format!(
         "forwarding to {destination}: {} sent · {} pending",
@@ -591,7 +611,7 @@ mod tests {
     use std::path::PathBuf;
 
     use super::{grouped, run_label, short_count};
-    use crate::snapshot::RunInfo;
+    use crate::snapshot::{Forwarding, RunInfo};
 
     #[test]
     fn a_run_reads_as_its_start_length_services_and_counts() {
@@ -605,6 +625,7 @@ mod tests {
             logs: 12_345,
             spans: 40,
             metric_points: 0,
+            forwarding: Vec::new(),
         };
         let start = crate::time::format_start(1_000_000_000);
         assert_eq!(
@@ -631,6 +652,30 @@ mod tests {
         assert_eq!(
             run_label(&empty),
             "no records yet · - · no services · 0 spans · 0 logs · 7 metric points"
+        );
+        let forwarded = RunInfo {
+            forwarding: vec![
+                Forwarding {
+                    destination: "grpc://jaeger:4317".into(),
+                    forwarded: 12_345,
+                    ..Forwarding::default()
+                },
+                Forwarding {
+                    destination: "http://tempo:4318/otlp".into(),
+                    forwarded: 12_000,
+                    pending: 300,
+                    failed: 45,
+                    ..Forwarding::default()
+                },
+            ],
+            ..empty
+        };
+        assert!(
+            run_label(&forwarded).ends_with(
+                " · forwarded to jaeger:4317: 12,345 sent, 0 pending · forwarded to tempo:4318/otlp: 12,000 sent, 300 pending, 45 failed"
+            ),
+            "{}",
+            run_label(&forwarded)
         );
     }
 

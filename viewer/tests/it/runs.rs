@@ -161,3 +161,42 @@ fn the_browser_opens_a_run_picked_in_its_directories() {
             && app.snapshot().logs.total > 0
     });
 }
+
+#[test]
+fn an_ended_run_shows_what_its_collector_forwarded() {
+    let dir = recorded_runs(&["checkout", "payments"]);
+    let mut sessions: Vec<_> = std::fs::read_dir(dir.path().join("sessions"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    sessions.sort();
+    // The first run stopped with records for tempo still pending; a later run of its
+    // collector sent them and marked its cursor done.
+    std::fs::write(
+        sessions[0].join("forward.json"),
+        r#"{"destinations":[{"destination":"grpc://jaeger:4317","forwarded":12345,"pending":0,"failed":3,"retrying":false,"error":"InvalidArgument: bad span"},{"destination":"http://tempo:4318","forwarded":10,"pending":7,"failed":0,"retrying":true,"error":null}]}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        sessions[0].join("forward-http-tempo_4318.cursor.json"),
+        r#"{"destination":"http://tempo:4318","segment":2,"offset":0,"done":true}"#,
+    )
+    .unwrap();
+    let mut f = app_over(dir);
+    f.wait("both runs read", |app| {
+        app.snapshot().runs.len() == 2 && app.snapshot().runs.iter().all(|run| run.logs > 0)
+    });
+    open_runs_menu(&mut f);
+    let label = run_entry(&f, "checkout");
+    assert!(
+        label.ends_with(
+            " · forwarded to jaeger:4317: 12,345 sent, 0 pending, 3 failed \
+             · forwarded to tempo:4318: 10 sent, 0 pending"
+        ),
+        "{label:?}"
+    );
+    assert!(
+        !run_entry(&f, "payments").contains("forwarded"),
+        "a run that forwarded nothing says nothing of it"
+    );
+}
