@@ -60,3 +60,30 @@ pub fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
         }
     })
 }
+
+/// A flag raised at the first SIGINT or SIGTERM, for long work on a plain thread (an
+/// import, an archive) that looks at it between steps. Watched from this call on, so
+/// no signal sent once it returns is missed.
+pub fn stop_flag() -> anyhow::Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+    use anyhow::Context;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let flag = Arc::new(AtomicBool::new(false));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the signal watcher")?;
+    let stop = {
+        let _entered = runtime.enter();
+        stop_signal().context("cannot watch for signals")?
+    };
+    let raise = Arc::clone(&flag);
+    std::thread::Builder::new()
+        .name("stop-watch".to_owned())
+        .spawn(move || {
+            runtime.block_on(stop);
+            raise.store(true, Ordering::Relaxed);
+        })
+        .context("cannot start the signal watcher")?;
+    Ok(flag)
+}

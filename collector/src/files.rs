@@ -4,8 +4,6 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
 use anyhow::Context;
@@ -279,7 +277,7 @@ pub fn run_import(args: &ImportArgs) -> anyhow::Result<ExitCode> {
 /// terminal, reporting each malformed line or message on stderr. Ctrl-C or SIGTERM
 /// stops it cleanly: what was read is kept and the session sealed.
 pub fn import_with_progress(data_dir: &Path, files: &[PathBuf]) -> anyhow::Result<ImportReport> {
-    let stop = watch_for_stop()?;
+    let stop = crate::cli::stop_flag()?;
     let total: u64 = files
         .iter()
         .filter_map(|p| std::fs::metadata(p).ok())
@@ -312,29 +310,6 @@ pub fn import_with_progress(data_dir: &Path, files: &[PathBuf]) -> anyhow::Resul
             }),
         Err(error) => Err(error.into()),
     }
-}
-
-/// A flag that the first SIGINT or SIGTERM sets, from a thread of its own.
-fn watch_for_stop() -> anyhow::Result<Arc<AtomicBool>> {
-    let flag = Arc::new(AtomicBool::new(false));
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the signal watcher")?;
-    // Registered here, before the import starts, so no early signal is missed.
-    let stop = {
-        let _entered = runtime.enter();
-        crate::cli::stop_signal().context("cannot watch for signals")?
-    };
-    let set = Arc::clone(&flag);
-    std::thread::Builder::new()
-        .name("stop-watch".to_owned())
-        .spawn(move || {
-            runtime.block_on(stop);
-            set.store(true, Ordering::Relaxed);
-        })
-        .context("cannot start the signal watcher")?;
-    Ok(flag)
 }
 
 /// Where `oculus FILE` imports an OTLP file: a data directory of its own under the

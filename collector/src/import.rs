@@ -295,22 +295,22 @@ impl Importer {
             transcode::recycle(prepared.raw);
             return Ok(());
         }
-        let dictionary = self
-            .dictionaries
-            .as_ref()
-            .and_then(|d| d.for_block(signal, &prepared.raw));
-        let encoded = oculus_store::encode_raw_block(
-            &prepared.raw,
-            prepared.summary,
-            self.zstd_levels.of(signal),
-            dictionary.as_ref(),
+        let (spans, logs, metric_points) = (
+            prepared.summary.spans,
+            prepared.summary.logs,
+            prepared.summary.metric_points,
+        );
+        let encoded = ingest::encode(
+            prepared,
+            signal,
+            self.zstd_levels,
+            self.dictionaries.as_ref(),
         )
         .map_err(ImportError::Encode)?;
-        transcode::recycle(prepared.raw);
         self.writer.append(std::slice::from_ref(&encoded))?;
-        self.report.spans += u64::from(prepared.summary.spans);
-        self.report.logs += u64::from(prepared.summary.logs);
-        self.report.metric_points += u64::from(prepared.summary.metric_points);
+        self.report.spans += u64::from(spans);
+        self.report.logs += u64::from(logs);
+        self.report.metric_points += u64::from(metric_points);
         Ok(())
     }
 

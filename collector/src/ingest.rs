@@ -560,12 +560,12 @@ impl Ingest {
         // retry forever; with the default budget (four times the limit) this
         // never cuts what decoding holds.
         self.admit(held, decoding.min(room))?;
-        let prepared = prepare(signal, encoding, &body)?;
+        let mut prepared = prepare(signal, encoding, &body)?;
         drop(body);
         let records = u64::from(prepared.summary.spans)
             + u64::from(prepared.summary.logs)
             + u64::from(prepared.summary.metric_points);
-        let message = match prepared.reject_reason {
+        let message = match prepared.reject_reason.take() {
             Some(reason) => format!(
                 "{} of the {} records were rejected: {reason}",
                 prepared.rejected,
@@ -583,19 +583,35 @@ impl Ingest {
         if prepared.is_empty {
             return Ok((accepted, None));
         }
-        let dictionary = self
-            .dictionaries
-            .as_ref()
-            .and_then(|d| d.for_block(signal, &prepared.raw));
-        let encoded = oculus_store::encode_raw_block(
-            &prepared.raw,
-            prepared.summary,
-            self.zstd_levels.of(signal),
-            dictionary.as_ref(),
-        );
-        transcode::recycle(prepared.raw);
-        Ok((accepted, Some(encoded.map_err(IngestError::Encode)?)))
+        let encoded = encode(
+            prepared,
+            signal,
+            self.zstd_levels,
+            self.dictionaries.as_deref(),
+        )
+        .map_err(IngestError::Encode)?;
+        Ok((accepted, Some(encoded)))
     }
+}
+
+/// Compresses a transcoded block as every block of a session is: at its signal's zstd
+/// level, with the session's dictionary once one is sampled. Its buffer goes back for
+/// the next request.
+pub(crate) fn encode(
+    prepared: Transcoded,
+    signal: Signal,
+    levels: ZstdLevels,
+    dictionaries: Option<&Dictionaries>,
+) -> std::io::Result<EncodedBlock> {
+    let dictionary = dictionaries.and_then(|d| d.for_block(signal, &prepared.raw));
+    let encoded = oculus_store::encode_raw_block(
+        &prepared.raw,
+        prepared.summary,
+        levels.of(signal),
+        dictionary.as_ref(),
+    );
+    transcode::recycle(prepared.raw);
+    encoded
 }
 
 /// The nice value of a thread doing the work of large requests: the kernel then

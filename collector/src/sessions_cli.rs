@@ -4,12 +4,11 @@ use std::io::Write;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+
+use std::sync::atomic::Ordering;
 use std::time::{Duration, UNIX_EPOCH};
 
 use anyhow::Context;
-use oculus_collector::cli::stop_signal;
 use oculus_store::datadir::{LOCK_FILE, SESSION_FILE, SESSIONS_DIR, is_locked};
 use oculus_store::{ArchiveError, Session, SessionSummary};
 
@@ -46,7 +45,7 @@ pub fn find_sessions(names: &[String], data_dir: &Path) -> anyhow::Result<Vec<Se
 /// `oculus-collector archive SESSION... -o FILE`.
 pub fn archive(names: &[String], data_dir: &Path, output: &Path) -> anyhow::Result<ExitCode> {
     let sessions = find_sessions(names, data_dir)?;
-    let stop = stop_on_interrupt()?;
+    let stop = oculus_collector::cli::stop_flag()?;
     let bar = oculus_collector::files::progress_bar(0)?;
     let written = oculus_store::write_archive(&sessions, output, |done, total| {
         bar.set_length(total);
@@ -78,28 +77,6 @@ pub fn archive(names: &[String], data_dir: &Path, output: &Path) -> anyhow::Resu
         totals.segment_bytes,
     );
     Ok(ExitCode::SUCCESS)
-}
-
-/// A flag set by the first SIGINT or SIGTERM, so that a long write stops cleanly.
-fn stop_on_interrupt() -> anyhow::Result<Arc<AtomicBool>> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the signal watcher")?;
-    // Registered here, before the write starts, so no signal is missed.
-    let signal = runtime
-        .block_on(async { stop_signal() })
-        .context("cannot watch for signals")?;
-    let flag = Arc::clone(&stop);
-    std::thread::Builder::new()
-        .name("oculus-signals".into())
-        .spawn(move || {
-            runtime.block_on(signal);
-            flag.store(true, Ordering::Relaxed);
-        })
-        .context("cannot start the signal watcher")?;
-    Ok(stop)
 }
 
 /// The session the running collector of `data_dir` writes, if one runs: the newest
