@@ -409,6 +409,9 @@ fn follow_pauses_when_scrolling_up_and_comes_back() {
     // The wheel over the table scrolls up, which pauses following.
     f.harness
         .event(Event::PointerMoved(egui::pos2(600.0, 400.0)));
+    // A frame with the pointer over the table first, as a hand gets there before it
+    // turns the wheel: a wheel event in the same frame can land before the hover.
+    f.harness.step();
     f.harness.event(Event::MouseWheel {
         unit: egui::MouseWheelUnit::Point,
         delta: egui::vec2(0.0, 200.0),
