@@ -20,6 +20,7 @@ pub mod dictionary;
 pub mod error;
 mod failpoint;
 pub mod field;
+pub mod forwarding;
 pub mod frame;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]

@@ -454,21 +454,7 @@ pub struct Status {
 }
 
 /// One `--forward` destination's counts, as its collector last wrote them.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Forwarding {
-    /// The destination's URL (`grpc://jaeger:4317`).
-    pub destination: String,
-    /// Records the destination took.
-    pub forwarded: u64,
-    /// Records accepted and not yet sent.
-    pub pending: u64,
-    /// Records the destination refused for good, or that could not be read.
-    pub failed: u64,
-    /// The destination asked to retry, or could not be reached; sending goes on.
-    pub retrying: bool,
-    /// The last failure, until a send succeeds.
-    pub error: Option<String>,
-}
+pub type Forwarding = oculus_store::forwarding::DestinationStatus;
 
 /// The addresses of a collector's OTLP receivers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

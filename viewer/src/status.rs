@@ -5,6 +5,8 @@ use std::collections::VecDeque;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use oculus_store::forwarding;
+
 use crate::model::Index;
 use crate::snapshot::{Damage, Forwarding, Loading, Receivers, Status};
 
@@ -15,9 +17,6 @@ const RATE_WINDOW: Duration = Duration::from_secs(3);
 /// How often the forwarding counts are read again; the collector replaces them about
 /// once a second.
 const FORWARDING_INTERVAL: Duration = Duration::from_secs(1);
-/// The file in a session directory where its collector keeps its forwarding counts
-/// (the collector's `forward/progress.rs` writes it).
-pub const FORWARDING_FILE: &str = "forward.json";
 
 /// What the status line reports besides the index's counts.
 pub(crate) struct StatusLine {
@@ -62,9 +61,7 @@ impl StatusLine {
             return false;
         }
         self.forwarding_read = Some(now);
-        let forwarding: Vec<Forwarding> = live
-            .flat_map(|session| read_forwarding_file(&session.join(FORWARDING_FILE)))
-            .collect();
+        let forwarding: Vec<Forwarding> = live.flat_map(forwarding::read_status).collect();
         let changed = forwarding != self.forwarding;
         self.forwarding = forwarding;
         changed
@@ -96,47 +93,6 @@ impl StatusLine {
             forwarding: self.forwarding.clone(),
         }
     }
-}
-
-/// The counts file as the collector writes it.
-#[derive(serde::Deserialize)]
-struct ForwardingFile {
-    destinations: Vec<ForwardingEntry>,
-}
-
-#[derive(serde::Deserialize)]
-struct ForwardingEntry {
-    destination: String,
-    forwarded: u64,
-    pending: u64,
-    failed: u64,
-    #[serde(default)]
-    retrying: bool,
-    #[serde(default)]
-    error: Option<String>,
-}
-
-/// The destinations in a counts file; none when it is missing or unreadable (it is
-/// replaced by a rename, so a read never sees half of it).
-fn read_forwarding_file(path: &Path) -> Vec<Forwarding> {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return Vec::new();
-    };
-    let Ok(file) = serde_json::from_str::<ForwardingFile>(&text) else {
-        tracing::debug!(path = %path.display(), "unreadable forwarding counts");
-        return Vec::new();
-    };
-    file.destinations
-        .into_iter()
-        .map(|entry| Forwarding {
-            destination: entry.destination,
-            forwarded: entry.forwarded,
-            pending: entry.pending,
-            failed: entry.failed,
-            retrying: entry.retrying,
-            error: entry.error,
-        })
-        .collect()
 }
 
 /// Records per second over the last few seconds.
@@ -171,6 +127,29 @@ impl RateMeter {
     fn receiving(&self) -> bool {
         self.per_second() > 0.0
     }
+}
+
+/// An ended run's forwarding counts, as its collector last wrote them; a destination
+/// whose cursor says the run was sent whole (by a later run of the collector, which
+/// counts them in its own run) has nothing pending.
+pub(crate) fn ended_run_forwarding(session: &Path) -> Vec<Forwarding> {
+    let mut counts = forwarding::read_status(session);
+    if counts.iter().all(|f| f.pending == 0) {
+        return counts;
+    }
+    for cursor in forwarding::session_cursors(session)
+        .into_iter()
+        .filter(|c| c.done)
+    {
+        for f in counts
+            .iter_mut()
+            .filter(|f| f.destination == cursor.destination)
+        {
+            f.pending = 0;
+            f.retrying = false;
+        }
+    }
+    counts
 }
 
 #[cfg(test)]
@@ -210,7 +189,7 @@ mod tests {
         status.read_forwarding(start, [dir.path()].into_iter());
         assert!(status.forwarding.is_empty(), "no file, no destination");
         std::fs::write(
-            dir.path().join(FORWARDING_FILE),
+            dir.path().join(forwarding::STATUS_FILE),
             r#"{"destinations":[{"destination":"grpc://jaeger:4317","forwarded":12345,"pending":2,"failed":1,"retrying":true,"error":"Unavailable: down"}]}"#,
         )
         .expect("written");
@@ -231,52 +210,11 @@ mod tests {
                 error: Some("Unavailable: down".into()),
             }]
         );
-        std::fs::write(dir.path().join(FORWARDING_FILE), "{").expect("written");
+        std::fs::write(dir.path().join(forwarding::STATUS_FILE), "{").expect("written");
         status.read_forwarding(start + Duration::from_secs(2), [dir.path()].into_iter());
         assert!(
             status.forwarding.is_empty(),
             "an unreadable file shows nothing"
         );
     }
-}
-
-/// A destination's cursor file (`forward-….cursor.json`), as the collector writes it.
-#[derive(serde::Deserialize)]
-struct CursorFile {
-    destination: String,
-    #[serde(default)]
-    done: bool,
-}
-
-/// An ended run's forwarding counts, as its collector last wrote them; a destination
-/// whose cursor says the run was sent whole (by a later run of the collector, which
-/// counts them in its own run) has nothing pending.
-pub(crate) fn ended_run_forwarding(session: &Path) -> Vec<Forwarding> {
-    let mut forwarding = read_forwarding_file(&session.join(FORWARDING_FILE));
-    if forwarding.iter().all(|f| f.pending == 0) {
-        return forwarding;
-    }
-    let Ok(entries) = std::fs::read_dir(session) else {
-        return forwarding;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if !(name.starts_with("forward-") && name.ends_with(".cursor.json")) {
-            continue;
-        }
-        let cursor = std::fs::read_to_string(entry.path())
-            .ok()
-            .and_then(|text| serde_json::from_str::<CursorFile>(&text).ok());
-        if let Some(cursor) = cursor.filter(|c| c.done) {
-            for f in forwarding
-                .iter_mut()
-                .filter(|f| f.destination == cursor.destination)
-            {
-                f.pending = 0;
-                f.retrying = false;
-            }
-        }
-    }
-    forwarding
 }

@@ -1,35 +1,10 @@
-//! How far a destination has acknowledged a session, kept in the session directory.
-//!
-//! ```text
-//! sessions/2026-…-4242/forward-grpc-jaeger_4317.cursor.json
-//!     {"destination":"grpc://jaeger:4317","segment":3,"offset":81920,"done":false}
-//! ```
-//! `segment` and `offset` name the next block to send: everything before it was
-//! acknowledged. `done` says the whole (ended) session was forwarded. The file is
-//! replaced by a rename, so it is never half written.
+//! How far a destination has acknowledged a session: its cursor file in the session
+//! directory, whose form is the store's (`oculus_store::forwarding`).
 
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-
-/// The next block a destination waits for in one session.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Position {
-    /// The segment's sequence number (`segment-00000003.oseg` is 3).
-    pub segment: u64,
-    /// File offset of the next block's frame in that segment.
-    pub offset: u64,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct CursorFile {
-    destination: String,
-    #[serde(flatten)]
-    position: Position,
-    done: bool,
-}
+pub use oculus_store::forwarding::Position;
+use oculus_store::forwarding::{self, CursorRecord};
 
 /// One destination's cursor in one session directory.
 #[derive(Debug)]
@@ -43,18 +18,11 @@ pub struct Cursor {
 impl Cursor {
     /// The cursor kept at `path`, if it was ever written.
     pub fn load(path: &Path, destination: &str) -> std::io::Result<Option<Self>> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        let file: CursorFile = serde_json::from_str(&text)
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
-        Ok(Some(Self {
+        Ok(forwarding::read_cursor(path)?.map(|record| Self {
             path: path.to_path_buf(),
             destination: destination.to_owned(),
-            position: file.position,
-            done: file.done,
+            position: record.position,
+            done: record.done,
         }))
     }
 
@@ -70,32 +38,13 @@ impl Cursor {
 
     /// Writes the cursor aside and renames it into place.
     pub fn save(&self) -> std::io::Result<()> {
-        let file = CursorFile {
+        let record = CursorRecord {
             destination: self.destination.clone(),
             position: self.position,
             done: self.done,
         };
-        let text = serde_json::to_string(&file).map_err(std::io::Error::other)?;
-        write_replacing(&self.path, text.as_bytes())
+        forwarding::write_cursor(&self.path, &record)
     }
-}
-
-/// Replaces the file at `path` with `bytes` by writing aside and renaming, readable
-/// by its owner only, as every file of the data directory, and never written through
-/// a link planted in its place.
-pub fn write_replacing(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut aside = path.as_os_str().to_owned();
-    aside.push(".new");
-    let aside = PathBuf::from(aside);
-    let mut file = std::fs::File::options()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(&aside)?;
-    file.write_all(bytes)?;
-    std::fs::rename(&aside, path)
 }
 
 #[cfg(test)]
@@ -122,7 +71,5 @@ mod tests {
             .expect("present");
         assert_eq!(loaded.position, cursor.position);
         assert!(!loaded.done);
-        let text = std::fs::read_to_string(&path).expect("readable");
-        assert!(text.contains("\"destination\":\"grpc://x:1\""), "{text}");
     }
 }

@@ -88,7 +88,7 @@ impl Destination {
                 }
             })
             .collect();
-        format!("forward-{safe}.cursor.json")
+        oculus_store::forwarding::cursor_file_name(&safe)
     }
 
     /// The URL an HTTP request for `signal_path` (`/v1/traces`) goes to.

@@ -1,22 +1,13 @@
 //! Forwarded, pending and failed counts: kept by each destination's task, logged, and
-//! written to `forward.json` in the session directory for the viewer's status line.
-//!
-//! ```text
-//! sessions/2026-…-4242/forward.json   replaced about once a second
-//!     {"destinations":[{"destination":"grpc://jaeger:4317","forwarded":12345,
-//!       "pending":0,"failed":0,"retrying":false,"error":null}]}
-//! ```
+//! written to `forward.json` in the session directory (its form is the store's,
+//! `oculus_store::forwarding`) for the viewer's status line.
 
-use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
-use serde::Serialize;
+pub use oculus_store::forwarding::{DestinationStatus, STATUS_FILE, write_status};
 
 use crate::Counters;
-
-/// The name of the counts file in the session directory.
-pub const STATUS_FILE: &str = "forward.json";
 
 /// One destination's counts, shared between its task and the status writer.
 #[derive(Debug, Default)]
@@ -81,21 +72,6 @@ fn total_accepted(accepted: &Counters) -> u64 {
         + accepted.metric_points.load(Ordering::Relaxed)
 }
 
-#[derive(Debug, PartialEq, Eq, Serialize)]
-pub struct DestinationStatus {
-    pub destination: String,
-    pub forwarded: u64,
-    pub pending: u64,
-    pub failed: u64,
-    pub retrying: bool,
-    pub error: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-struct StatusFile<'a> {
-    destinations: &'a [DestinationStatus],
-}
-
 /// Every destination's counts now.
 pub fn snapshot(
     destinations: &[(String, std::sync::Arc<Counts>)],
@@ -112,15 +88,6 @@ pub fn snapshot(
             error: counts.last_error.lock().ok().and_then(|e| e.clone()),
         })
         .collect()
-}
-
-/// Replaces `forward.json` in `session` with `statuses`.
-pub fn write_status(session: &Path, statuses: &[DestinationStatus]) -> std::io::Result<()> {
-    let text = serde_json::to_string(&StatusFile {
-        destinations: statuses,
-    })
-    .map_err(std::io::Error::other)?;
-    super::cursor::write_replacing(&session.join(STATUS_FILE), text.as_bytes())
 }
 
 /// Logs each destination's counts.
@@ -155,24 +122,5 @@ mod tests {
         assert_eq!(counts.pending(&accepted), 0);
         accepted.logs.store(4, Ordering::Relaxed);
         assert_eq!(counts.pending(&accepted), 4);
-    }
-
-    #[test]
-    fn the_status_file_is_json_the_viewer_reads() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let status = DestinationStatus {
-            destination: "grpc://jaeger:4317".into(),
-            forwarded: 3,
-            pending: 1,
-            failed: 0,
-            retrying: false,
-            error: None,
-        };
-        write_status(dir.path(), &[status]).expect("written");
-        let text = std::fs::read_to_string(dir.path().join(STATUS_FILE)).expect("readable");
-        assert_eq!(
-            text,
-            r#"{"destinations":[{"destination":"grpc://jaeger:4317","forwarded":3,"pending":1,"failed":0,"retrying":false,"error":null}]}"#
-        );
     }
 }
