@@ -36,10 +36,16 @@ struct Serving {
 }
 
 impl Serving {
+    /// Starts it with `args`, on ephemeral loopback ports unless they name theirs.
     fn start(args: &[&str], data_dir: &Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_oculus-collector"))
-            .arg("serve")
-            .args(args)
+        let mut command = Command::new(env!("CARGO_BIN_EXE_oculus-collector"));
+        command.arg("serve").args(args);
+        for flag in ["--grpc", "--http"] {
+            if !args.contains(&flag) {
+                command.args([flag, "127.0.0.1:0"]);
+            }
+        }
+        let mut child = command
             .arg("--data-dir")
             .arg(data_dir)
             .stderr(Stdio::piped())
@@ -256,15 +262,8 @@ async fn every_record_arrives_in_order_across_a_downstream_outage_and_restarts()
     let second_dir = tempfile::tempdir().expect("tempdir");
     let second_grpc = format!("127.0.0.1:{}", free_port());
     let forward = format!("grpc://{second_grpc}");
-    let first_args = [
-        "--grpc",
-        "127.0.0.1:0",
-        "--http",
-        "127.0.0.1:0",
-        "--forward",
-        &forward,
-    ];
-    let second_args = ["--grpc", second_grpc.as_str(), "--http", "127.0.0.1:0"];
+    let first_args = ["--forward", &forward];
+    let second_args = ["--grpc", second_grpc.as_str()];
 
     // The destination is not started yet: records wait in the first's segments.
     let first = Serving::start(&first_args, first_dir.path());
@@ -403,16 +402,7 @@ async fn a_destination_that_refuses_for_good_is_reported_and_not_retried() {
     let grpc_url = format!("grpc://{grpc_addr}");
     let http_url = format!("http://{http_addr}/otlp");
     let serving = Serving::start(
-        &[
-            "--grpc",
-            "127.0.0.1:0",
-            "--http",
-            "127.0.0.1:0",
-            "--forward",
-            &grpc_url,
-            "--forward",
-            &http_url,
-        ],
+        &["--forward", &grpc_url, "--forward", &http_url],
         dir.path(),
     );
     let exporter = sdk_exporter(serving.grpc);
@@ -461,17 +451,7 @@ async fn retry_after_is_honoured_before_sending_again() {
     let (addr, arrivals) = http_receiver(vec![(503, Some("2")), (200, None)]).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("http://{addr}/otlp");
-    let serving = Serving::start(
-        &[
-            "--grpc",
-            "127.0.0.1:0",
-            "--http",
-            "127.0.0.1:0",
-            "--forward",
-            &url,
-        ],
-        dir.path(),
-    );
+    let serving = Serving::start(&["--forward", &url], dir.path());
     sdk_exporter(serving.grpc)
         .export(batch(0))
         .await
@@ -520,14 +500,7 @@ async fn a_stop_while_the_destination_is_down_leaves_the_rest_for_the_next_start
     let second_dir = tempfile::tempdir().expect("tempdir");
     let second_grpc = format!("127.0.0.1:{}", free_port());
     let forward = format!("grpc://{second_grpc}");
-    let first_args = [
-        "--grpc",
-        "127.0.0.1:0",
-        "--http",
-        "127.0.0.1:0",
-        "--forward",
-        &forward,
-    ];
+    let first_args = ["--forward", &forward];
 
     let first = Serving::start(&first_args, first_dir.path());
     send_batches(first.grpc, 0..3).await;
@@ -543,10 +516,7 @@ async fn a_stop_while_the_destination_is_down_leaves_the_rest_for_the_next_start
         "{log}"
     );
 
-    let second = Serving::start(
-        &["--grpc", second_grpc.as_str(), "--http", "127.0.0.1:0"],
-        second_dir.path(),
-    );
+    let second = Serving::start(&["--grpc", second_grpc.as_str()], second_dir.path());
     let first = Serving::start(&first_args, first_dir.path());
     wait_for("the records of the earlier run", || {
         spans_at(second_dir.path()) == 3 * SPANS_PER_BATCH as usize
@@ -568,17 +538,7 @@ async fn forwarding_over_http_reaches_another_oculus() {
     let second = crate::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("http://{}", second.collector.http_addr());
-    let first = Serving::start(
-        &[
-            "--grpc",
-            "127.0.0.1:0",
-            "--http",
-            "127.0.0.1:0",
-            "--forward",
-            &url,
-        ],
-        dir.path(),
-    );
+    let first = Serving::start(&["--forward", &url], dir.path());
     send_batches(first.grpc, 0..3).await;
     let second_dir = second.dir.path().to_path_buf();
     tokio::task::spawn_blocking(move || {
@@ -611,17 +571,7 @@ async fn a_destination_that_never_answers_does_not_slow_receiving() {
     });
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("grpc://{addr}");
-    let serving = Serving::start(
-        &[
-            "--grpc",
-            "127.0.0.1:0",
-            "--http",
-            "127.0.0.1:0",
-            "--forward",
-            &url,
-        ],
-        dir.path(),
-    );
+    let serving = Serving::start(&["--forward", &url], dir.path());
     let exporter = sdk_exporter(serving.grpc);
     for n in 0..20 {
         let started = Instant::now();
@@ -683,17 +633,7 @@ async fn grpc_retry_info_is_honoured_before_sending_again() {
     tokio::spawn(async move { axum::serve(listener, app).await });
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("grpc://{addr}");
-    let serving = Serving::start(
-        &[
-            "--grpc",
-            "127.0.0.1:0",
-            "--http",
-            "127.0.0.1:0",
-            "--forward",
-            &url,
-        ],
-        dir.path(),
-    );
+    let serving = Serving::start(&["--forward", &url], dir.path());
     sdk_exporter(serving.grpc)
         .export(batch(0))
         .await
@@ -750,29 +690,12 @@ async fn forward_large_blocks(
 ) -> (String, Vec<String>, Vec<String>) {
     let first_dir = tempfile::tempdir().expect("tempdir");
     let second_dir = tempfile::tempdir().expect("tempdir");
-    let second = Serving::start(
-        &[
-            "--grpc",
-            "127.0.0.1:0",
-            "--http",
-            "127.0.0.1:0",
-            "--max-message-bytes",
-            "32768",
-        ],
-        second_dir.path(),
-    );
+    let second = Serving::start(&["--max-message-bytes", "32768"], second_dir.path());
     let url = match transport {
         "grpc" => format!("grpc://{}", second.grpc),
         _ => format!("http://{}", second.http),
     };
-    let mut args = vec![
-        "--grpc",
-        "127.0.0.1:0",
-        "--http",
-        "127.0.0.1:0",
-        "--forward",
-        &url,
-    ];
+    let mut args = vec!["--forward", &url];
     args.extend_from_slice(extra);
     let first = Serving::start(&args, first_dir.path());
     let exporter = sdk_exporter(first.grpc);
@@ -879,14 +802,7 @@ async fn requests_are_gzipped_unless_asked_not_to() {
         (&["--forward-compression", "none"][..], None),
     ] {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut args = vec![
-            "--grpc",
-            "127.0.0.1:0",
-            "--http",
-            "127.0.0.1:0",
-            "--forward",
-            &url,
-        ];
+        let mut args = vec!["--forward", &url];
         args.extend_from_slice(flags);
         let serving = Serving::start(&args, dir.path());
         sdk_exporter(serving.grpc)
