@@ -10,7 +10,7 @@ grpc=127.0.0.1:24317
 http=127.0.0.1:24318
 out=docs/screenshots
 data=$(mktemp -d)
-cargo build --release -p oculus -p demo-service
+cargo build --release -p oculus -p demo-service -p shop
 
 Xvfb "$display" -screen 0 1600x1000x24 -nolisten tcp &
 xvfb=$!
@@ -69,3 +69,10 @@ shot trace-zoomed
 # The whole trace again, in the light theme.
 keys z Escape T
 shot light
+
+# The shop example: one trace across two processes (back to the system theme first).
+keys T T Escape
+OTEL_EXPORTER_OTLP_ENDPOINT="http://$grpc" target/release/shop >/dev/null 2>&1
+sleep 1
+keys 1 g g e Return
+shot shop

@@ -19,7 +19,7 @@ pub enum Action {
     CloseTab(usize),
     /// Open (or show) the tab of a run, by session number.
     OpenSessionTab(u16),
-    /// Open a data directory, a run or a segment file in a tab of its own.
+    /// Open a data directory, a run, an archive or a segment file in a tab of its own.
     OpenPath(PathBuf),
     /// Write the runs the shown tab shows into one archive file at this path.
     SaveArchive(PathBuf),

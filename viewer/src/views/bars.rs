@@ -62,7 +62,7 @@ pub fn tab_bar(
                     }
                 });
             ui.separator();
-            let prompt = ui.label("Open a data directory, a run or a segment file:");
+            let prompt = ui.label("Open a data directory, a run, an archive or a segment file:");
             ui.horizontal(|ui| {
                 let field = ui
                     .add(

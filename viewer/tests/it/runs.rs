@@ -115,7 +115,7 @@ fn the_browser_opens_a_run_picked_in_its_directories() {
     open_runs_menu(&mut f);
     // It starts where the path field points.
     f.harness
-        .get_by_label("Open a data directory, a run or a segment file:")
+        .get_by_label("Open a data directory, a run, an archive or a segment file:")
         .focus();
     f.harness.step();
     f.type_text(&other.path().display().to_string());

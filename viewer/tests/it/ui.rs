@@ -375,7 +375,7 @@ fn another_run_opens_in_its_own_tab() {
     f.harness.step();
     f.harness.step();
     f.harness
-        .get_by_label("Open a data directory, a run or a segment file:")
+        .get_by_label("Open a data directory, a run, an archive or a segment file:")
         .focus();
     f.harness.step();
     f.type_text(&other.path().display().to_string());
