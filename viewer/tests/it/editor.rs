@@ -29,7 +29,29 @@ pub fn start_nvim(socket: &Path, cwd: &Path) -> Nvim {
         .spawn()
         .expect("nvim is installed (apt-get install neovim)");
     eventually("Neovim's socket", || socket.exists());
+    // Answering, not only listening, as the user's editor is: on a loaded machine a
+    // Neovim still starting up can outlast a jump's timeout.
+    let runtime = runtime();
+    eventually("Neovim to answer", || runtime.block_on(answers(socket)));
     Nvim { child }
+}
+
+/// Whether Neovim at `socket` answers a request within a second.
+async fn answers(socket: &Path) -> bool {
+    let ask = async {
+        let (nvim, io) =
+            nvim_rs::create::tokio::new_path(socket, nvim_rs::rpc::handler::Dummy::new())
+                .await
+                .ok()?;
+        let answered = nvim.get_api_info().await.is_ok();
+        io.abort();
+        Some(answered)
+    };
+    tokio::time::timeout(Duration::from_secs(1), ask)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or(false)
 }
 
 /// The current buffer's name and the cursor's line, asked of Neovim itself.
