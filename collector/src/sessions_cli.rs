@@ -67,16 +67,25 @@ pub fn archive(names: &[String], data_dir: &Path, output: &Path) -> anyhow::Resu
     };
     let totals = &manifest.totals;
     println!(
-        "{}: {} sessions, {} segments, {} spans, {} log records, {} metric points, {} bytes of segments",
+        "{}: {}, {}, {}, {}, {}, {} bytes of segments",
         output.display(),
-        manifest.sessions.len(),
-        totals.segments,
-        totals.spans,
-        totals.logs,
-        totals.metric_points,
+        counted(manifest.sessions.len() as u64, "session"),
+        counted(totals.segments as u64, "segment"),
+        counted(totals.spans, "span"),
+        counted(totals.logs, "log record"),
+        counted(totals.metric_points, "metric point"),
         totals.segment_bytes,
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// "1 session", "2 sessions".
+fn counted(count: u64, noun: &str) -> String {
+    if count == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
 }
 
 /// The session the running collector of `data_dir` writes, if one runs: the newest

@@ -80,7 +80,7 @@ async fn an_archive_checks_and_exports_the_same_records_as_its_session() {
     assert!(archived.status.success(), "{}", text(&archived.stderr));
     let stdout = text(&archived.stdout);
     assert!(
-        stdout.contains("1 sessions")
+        stdout.contains("1 session, ")
             && stdout.contains("18 spans")
             && stdout.contains("30 log records"),
         "{stdout}"
