@@ -366,12 +366,27 @@ async fn http_receiver(
             }
         }),
     );
+    (serve_on_loopback(app).await, arrivals)
+}
+
+/// Serves `app` on an ephemeral loopback port until the test ends.
+async fn serve_on_loopback(app: axum::Router) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("binds");
     let addr = listener.local_addr().expect("bound");
     tokio::spawn(async move { axum::serve(listener, app).await });
-    (addr, arrivals)
+    addr
+}
+
+/// A gRPC trace receiver answering as `service` does, as forwarded requests come
+/// (gzipped), on an ephemeral loopback port.
+async fn grpc_trace_receiver<S: TraceService>(service: S) -> SocketAddr {
+    serve_on_loopback(axum::Router::new().route_service(
+        "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+        TraceServiceServer::new(service).accept_compressed(tonic::codec::CompressionEncoding::Gzip),
+    ))
+    .await
 }
 
 fn forward_json(session: &Path) -> serde_json::Value {
@@ -386,16 +401,7 @@ fn live_session(dir: &Path) -> std::path::PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_destination_that_refuses_for_good_is_reported_and_not_retried() {
     let refusing = Refusing::default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("binds");
-    let grpc_addr = listener.local_addr().expect("bound");
-    let app = axum::Router::new().route_service(
-        "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
-        TraceServiceServer::new(refusing.clone())
-            .accept_compressed(tonic::codec::CompressionEncoding::Gzip),
-    );
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let grpc_addr = grpc_trace_receiver(refusing.clone()).await;
     let (http_addr, arrivals) = http_receiver(vec![(400, None)]).await;
 
     let dir = tempfile::tempdir().expect("tempdir");
@@ -621,16 +627,7 @@ impl TraceService for Busy {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grpc_retry_info_is_honoured_before_sending_again() {
     let busy = Busy::default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("binds");
-    let addr = listener.local_addr().expect("bound");
-    let app = axum::Router::new().route_service(
-        "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
-        TraceServiceServer::new(busy.clone())
-            .accept_compressed(tonic::codec::CompressionEncoding::Gzip),
-    );
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let addr = grpc_trace_receiver(busy.clone()).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("grpc://{addr}");
     let serving = Serving::start(&["--forward", &url], dir.path());
@@ -786,16 +783,7 @@ impl TraceService for Encodings {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_are_gzipped_unless_asked_not_to() {
     let receiver = Encodings::default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("binds");
-    let addr = listener.local_addr().expect("bound");
-    let app = axum::Router::new().route_service(
-        "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
-        TraceServiceServer::new(receiver.clone())
-            .accept_compressed(tonic::codec::CompressionEncoding::Gzip),
-    );
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let addr = grpc_trace_receiver(receiver.clone()).await;
     let url = format!("grpc://{addr}");
     for (flags, expected) in [
         (&[][..], Some("gzip".to_owned())),
