@@ -88,9 +88,17 @@ fn each_finished_run_shows_its_start_length_services_and_counts() {
 fn the_run_being_written_is_marked_live() {
     let mut f = live_app_over(recorded_run());
     f.send("payments", 3);
+    // Every record the collector accepted, so the counts hold still while compared.
+    let counters = std::sync::Arc::clone(f.collector.as_ref().unwrap().counters());
+    let accepted = |counter: &std::sync::atomic::AtomicU64| {
+        counter.load(std::sync::atomic::Ordering::SeqCst)
+    };
     f.wait("the live run's records", |app| {
         let runs = &app.snapshot().runs;
-        runs.len() == 2 && runs[1].logs > 0
+        runs.len() == 2
+            && runs[1].logs > 0
+            && runs[1].logs == accepted(&counters.logs)
+            && runs[1].spans == accepted(&counters.spans)
     });
     let runs = f.app().snapshot().runs.to_vec();
     assert!(!runs[0].live, "the recorded run ended");
