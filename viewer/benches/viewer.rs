@@ -575,8 +575,135 @@ fn main() {
     }
     drop(engine);
 
+    trace_views(&dir, &runtime);
     frame_times(&dir, records, &runtime);
     live_latency(&dir, &runtime);
+}
+
+/// Spans in the large trace.
+const LARGE_TRACE_SPANS: usize = 100_000;
+
+/// The large trace as (span id, parent id, start, end) from `start_unix_nano`: a root,
+/// then requests of a millisecond with steps of 20 µs in a row under each.
+fn large_trace(start_unix_nano: u64) -> Vec<(u64, u64, u64, u64)> {
+    let mut spans = vec![(1, 0, start_unix_nano, start_unix_nano + 3_000_000_000)];
+    let mut request = 0;
+    while spans.len() < LARGE_TRACE_SPANS {
+        let id = spans.len() as u64 + 1;
+        let start = start_unix_nano + request * 1_400_000;
+        spans.push((id, 1, start, start + 1_000_000));
+        for step in 0..49u64 {
+            if spans.len() == LARGE_TRACE_SPANS {
+                break;
+            }
+            let at = start + step * 20_000;
+            spans.push((spans.len() as u64 + 1, id, at, at + 20_000));
+        }
+        request += 1;
+    }
+    spans
+}
+
+/// The trace views' figures on a 100,000-span trace: its critical path and self times
+/// (the pure function), and the time from opening it to the backend publishing its
+/// view (the spans in tree order, those figures and the flame graph's layout).
+fn trace_views(dir: &Path, runtime: &tokio::runtime::Runtime) {
+    use oculus_viewer::critical_path::{PathSpan, span_times};
+
+    let start = oculus_viewer::time::now_unix_nano() - 600_000_000_000;
+    let trace = large_trace(start);
+    let position: std::collections::HashMap<u64, usize> =
+        trace.iter().enumerate().map(|(i, s)| (s.0, i)).collect();
+    let path_spans: Vec<PathSpan> = trace
+        .iter()
+        .map(|&(_, parent, start_unix_nano, end_unix_nano)| PathSpan {
+            start_unix_nano,
+            end_unix_nano,
+            parent: position.get(&parent).copied(),
+        })
+        .collect();
+    let mut best = Duration::MAX;
+    for _ in 0..5 {
+        let started = Instant::now();
+        std::hint::black_box(span_times(std::hint::black_box(&path_spans)));
+        best = best.min(started.elapsed());
+    }
+    println!(
+        "critical path and self time, 100,000-span trace: {}   (best of 5)",
+        ms(best)
+    );
+
+    let trace_dir = dir.join("large-trace");
+    let _ = std::fs::remove_dir_all(&trace_dir);
+    std::fs::create_dir_all(&trace_dir).expect("large trace dir");
+    write_large_trace(&trace_dir, &trace);
+    let mut engine = Engine::new(options(&trace_dir), runtime.handle().clone());
+    engine.poll();
+    engine.handle(UiEvent::ShowTab {
+        tab: 0,
+        filter: Box::default(),
+        version: 1,
+    });
+    engine.finish();
+    let started = Instant::now();
+    engine.handle(UiEvent::OpenTrace {
+        tab: 0,
+        trace: 0xbeef,
+        focus: None,
+    });
+    let snapshot = engine.snapshot();
+    let published = started.elapsed();
+    let spans = snapshot.trace.as_ref().map_or(0, |t| t.spans.len());
+    assert_eq!(spans, LARGE_TRACE_SPANS, "the whole trace is published");
+    println!(
+        "open a 100,000-span trace: its view published      {}",
+        ms(published)
+    );
+    drop(engine);
+    let _ = std::fs::remove_dir_all(&trace_dir);
+}
+
+/// Writes the large trace into a new session of `dir`, 5,000 spans a block.
+fn write_large_trace(dir: &Path, trace: &[(u64, u64, u64, u64)]) {
+    let (mut writer, _) = SessionWriter::open(dir, WriterOptions::default()).expect("session");
+    let mut encoding = CollectorEncoding::new();
+    for chunk in trace.chunks(5_000) {
+        let mut b = BlockBuilder::new();
+        b.set_base_time(chunk[0].2);
+        let service_key = b.intern("service.name");
+        let resource = b.add_resource(Resource {
+            attributes: vec![KeyValue {
+                key: service_key,
+                value: string("batch"),
+            }],
+            ..Resource::default()
+        });
+        let scope = b.add_scope(Scope {
+            resource,
+            ..Scope::default()
+        });
+        let name = b.intern("step");
+        for &(span_id, parent_span_id, start_unix_nano, end_unix_nano) in chunk {
+            b.push_span(
+                Span {
+                    scope,
+                    trace_id_low: 0xbeef,
+                    name,
+                    ..Span::default()
+                },
+                oculus_store::block::SpanColumns {
+                    span_id,
+                    parent_span_id,
+                    start_unix_nano,
+                    end_unix_nano,
+                },
+            );
+        }
+        writer
+            .append(&encoding.encode(&b.finish()))
+            .expect("append");
+    }
+    writer.close().expect("close");
 }
 
 /// Opens the data set as the app does, with the backend thread: the time until the
