@@ -660,7 +660,75 @@ fn trace_views(dir: &Path, runtime: &tokio::runtime::Runtime) {
         ms(published)
     );
     drop(engine);
+    large_trace_frames(&trace_dir, runtime);
     let _ = std::fs::remove_dir_all(&trace_dir);
+}
+
+/// Frame times of the real app (headless) with the 100,000-span trace open: the
+/// waterfall while it scrolls and zooms, then the flame graph while it zooms.
+fn large_trace_frames(dir: &Path, runtime: &tokio::runtime::Runtime) {
+    let connection = oculus_viewer::backend::spawn(options(dir), runtime.handle().clone(), || {})
+        .expect("backend");
+    let mut harness = egui_kittest::Harness::builder()
+        .with_size(egui::vec2(1600.0, 1000.0))
+        .with_max_steps(u64::MAX)
+        .build_ui_state(|ui, app: &mut App| app.show(ui), App::new(connection, 1));
+    let step_until = |harness: &mut egui_kittest::Harness<'_, App>, done: &dyn Fn(&App) -> bool| {
+        let started = Instant::now();
+        while !done(harness.state()) {
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "the trace never opened"
+            );
+            harness.step();
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    };
+    let typed = |harness: &mut egui_kittest::Harness<'_, App>, text: &str| {
+        for c in text.chars() {
+            harness.event(egui::Event::Text(c.to_string()));
+            harness.step();
+        }
+    };
+    step_until(&mut harness, &|app| {
+        app.snapshot().status.spans == LARGE_TRACE_SPANS && app.snapshot().status.loading.is_none()
+    });
+    typed(&mut harness, "t");
+    step_until(&mut harness, &|app| app.snapshot().traces.total > 0);
+    typed(&mut harness, "gg");
+    step_until(&mut harness, &|app| {
+        app.tab().list().selected_item().is_some()
+    });
+    harness.key_press(egui::Key::Enter);
+    step_until(&mut harness, &|app| {
+        app.waterfall()
+            .is_some_and(|w| w.view.spans.len() == LARGE_TRACE_SPANS)
+    });
+    // Each frame after a key: a page down, a zoom in or out, a pan.
+    let measure = |harness: &mut egui_kittest::Harness<'_, App>, keys: &str| {
+        let mut frames = Vec::new();
+        for c in keys.chars().cycle().take(200) {
+            harness.event(egui::Event::Text(c.to_string()));
+            let started = Instant::now();
+            harness.step();
+            frames.push(started.elapsed());
+        }
+        frames.sort();
+        (
+            frames[frames.len() / 2],
+            frames[(frames.len() - 1) * 99 / 100],
+        )
+    };
+    let (waterfall_p50, waterfall_p99) = measure(&mut harness, "jjjj++hl--");
+    typed(&mut harness, "F");
+    let (flame_p50, flame_p99) = measure(&mut harness, "++hl--");
+    println!(
+        "frame time, 100,000-span trace open: waterfall p50 {} p99 {}, flame graph p50 {} p99 {}   (headless)",
+        ms(waterfall_p50),
+        ms(waterfall_p99),
+        ms(flame_p50),
+        ms(flame_p99),
+    );
 }
 
 /// Writes the large trace into a new session of `dir`, 5,000 spans a block.
