@@ -12,6 +12,9 @@ pub struct TraceShape {
     /// At each depth, the spans there (by their position in the view), by start, so
     /// that drawing stops at the first one past the window.
     pub depths: Vec<Vec<u32>>,
+    /// At each depth, the latest end of the spans up to each one in `depths`: where
+    /// the first span reaching into a window is, found by a binary search.
+    pub reach: Vec<Vec<u64>>,
     /// How many spans run in each of `MINIMAP_BUCKETS` equal stretches of the trace.
     pub busy: Vec<u32>,
     /// Whether the critical path runs through a span in each stretch.
@@ -19,6 +22,14 @@ pub struct TraceShape {
 }
 
 impl TraceShape {
+    /// Where the spans at `depth` that may reach past `time` start: each before it
+    /// ended before `time`, whatever `reaches` says of a time (true: at or after it).
+    pub fn first_reaching(&self, depth: usize, reaches: impl Fn(u64) -> bool) -> usize {
+        self.reach
+            .get(depth)
+            .map_or(0, |row| row.partition_point(|&end| !reaches(end)))
+    }
+
     /// The shape of `spans`, a trace from `start_unix_nano` to `end_unix_nano`.
     pub fn new(spans: &[WaterfallSpan], start_unix_nano: u64, end_unix_nano: u64) -> Self {
         let mut depths: Vec<Vec<u32>> = Vec::new();
@@ -33,6 +44,17 @@ impl TraceShape {
             // Stable: siblings of one start keep their tree order.
             row.sort_by_key(|&s| spans[s as usize].start_unix_nano);
         }
+        let reach = depths
+            .iter()
+            .map(|row| {
+                row.iter()
+                    .scan(0, |latest, &s| {
+                        *latest = spans[s as usize].end_unix_nano.max(*latest);
+                        Some(*latest)
+                    })
+                    .collect()
+            })
+            .collect();
         let duration_nano = end_unix_nano.saturating_sub(start_unix_nano).max(1);
         let bucket = |time: u64| -> usize {
             let offset = u128::from(time.saturating_sub(start_unix_nano));
@@ -67,6 +89,7 @@ impl TraceShape {
             .collect();
         Self {
             depths,
+            reach,
             busy,
             critical,
         }
@@ -112,6 +135,12 @@ mod tests {
         ];
         let shape = TraceShape::new(&spans, 0, 256);
         assert_eq!(shape.depths, vec![vec![0], vec![3, 1], vec![2]]);
+        assert_eq!(shape.reach, vec![vec![256], vec![50, 200], vec![130]]);
+        // A window from 60 starts at the second span of depth 1; one from 40, the first.
+        assert_eq!(shape.first_reaching(1, |end| end >= 60), 1);
+        assert_eq!(shape.first_reaching(1, |end| end >= 40), 0);
+        assert_eq!(shape.first_reaching(1, |end| end >= 201), 2);
+        assert_eq!(shape.first_reaching(9, |_| true), 0, "no such depth");
     }
 
     #[test]

@@ -172,7 +172,7 @@ fn draw_depth(
     let outline = ui.visuals().panel_fill;
     let mut painted_until = f32::NEG_INFINITY;
     let mut selected_rect = None;
-    for &position in &view.shape.depths[depth] {
+    for &position in &view.shape.depths[depth][first_in_window(waterfall, depth)..] {
         let position = position as usize;
         let span = &view.spans[position];
         // By start: every span after this one starts past the window too.
@@ -241,8 +241,18 @@ fn draw_depth(
     }
 }
 
+/// The first span at `depth` that may reach into the window: every one before it
+/// ended before the window's start.
+fn first_in_window(waterfall: Waterfall<'_>, depth: usize) -> usize {
+    let window_start = waterfall.zoom().start();
+    waterfall
+        .view
+        .shape
+        .first_reaching(depth, |end| waterfall.share_of(end) >= window_start)
+}
+
 /// The span under the pointer `at`, by its position in the view: the last drawn
-/// there (a point-wide one, the first of those covering the point).
+/// there, as overlapping siblings are drawn in order of start.
 fn span_at(
     waterfall: Waterfall<'_>,
     timeline: Rect,
@@ -257,7 +267,8 @@ fn span_at(
     let view = waterfall.view;
     let window_end = waterfall.zoom().end();
     let mut found = None;
-    for &position in view.shape.depths.get(depth)? {
+    let first = first_in_window(waterfall, depth);
+    for &position in view.shape.depths.get(depth)?.get(first..)? {
         let span = &view.spans[position as usize];
         if waterfall.share_of(span.start_unix_nano) > window_end {
             break;
@@ -267,11 +278,12 @@ fn span_at(
         };
         let x0 = timeline::x_at(timeline, extent.start);
         let x1 = timeline::x_at(timeline, extent.end).max(x0 + 1.0);
-        if (x0 - 0.5..=x1 + 0.5).contains(&at.x) {
+        if x0 - 0.5 > at.x {
+            break;
+        }
+        // Overlapping siblings: the later one is drawn over the earlier.
+        if at.x <= x1 + 0.5 {
             found = Some(position as usize);
-            if x1 - x0 >= 1.0 {
-                break;
-            }
         }
     }
     found

@@ -283,10 +283,22 @@ fn the_flame_graph_shares_the_waterfalls_selection() {
         f.app().waterfall().unwrap().get(row).unwrap().record(),
         RecordRef::Span(render)
     );
-    // And j in the waterfall moves a selection the flame graph then shows.
-    f.keys("F");
+    // Zoomed in to 56.25..93.75 ms, a click at 85 ms picks the audit (80..150 ms),
+    // drawn over the render (65..90 ms) it overlaps.
+    f.keys("F++");
     f.harness.step();
-    f.harness.get_by_label("flame graph");
+    let flame = f.harness.get_by_label("flame graph").rect();
+    let timeline = Rect::from_x_y_ranges(flame.left() + 4.0..=flame.right() - 4.0, flame.y_range());
+    let at = Pos2::new(
+        timeline.left() + timeline.width() * (85.0 - 56.25) / 37.5,
+        flame.top() + ROW_HEIGHT * 1.5,
+    );
+    click(&mut f, at);
+    let audit = by_name(&spans, "audit").index;
+    assert_eq!(
+        selected_record(&f),
+        Some(Item::Record(RecordRef::Span(audit)))
+    );
 }
 
 #[test]
