@@ -168,69 +168,43 @@ fn draw_depth(
     selected: Option<usize>,
 ) {
     let view = waterfall.view;
-    let window_end = waterfall.zoom().end();
-    let outline = ui.visuals().panel_fill;
+    let zoom = waterfall.zoom();
+    let row = &view.shape.depths[depth];
+    let reach = &view.shape.reach[depth];
     let mut painted_until = f32::NEG_INFINITY;
-    let mut selected_rect = None;
-    for &position in &view.shape.depths[depth][first_in_window(waterfall, depth)..] {
-        let position = position as usize;
-        let span = &view.spans[position];
+    let mut next = first_in_window(waterfall, depth);
+    while let Some(&position) = row.get(next) {
+        let span = &view.spans[position as usize];
         // By start: every span after this one starts past the window too.
-        if waterfall.share_of(span.start_unix_nano) > window_end {
+        if waterfall.share_of(span.start_unix_nano) > zoom.end() {
             break;
         }
-        let Some(extent) = waterfall.visible_extent(span) else {
+        next += 1;
+        let Some(rect) = span_rect(waterfall, span, timeline, y) else {
             continue;
         };
-        let x0 = timeline::x_at(timeline, extent.start);
-        let x1 = timeline::x_at(timeline, extent.end).max(x0 + 1.0);
-        let is_selected = selected == Some(position);
-        if x1 <= painted_until && !is_selected {
+        if rect.right() <= painted_until {
             continue;
         }
-        painted_until = painted_until.max(x1);
-        let rect = Rect::from_min_max(
-            egui::pos2(x0, y + 1.0),
-            egui::pos2(x1, y + ROW_HEIGHT - 1.0),
-        );
-        let color = if span.error {
-            level_color(ui, Level::Error)
-        } else {
-            service_color(&span.service)
-        };
-        painter.rect_filled(rect, 1.0, color);
-        if rect.width() >= 3.0 {
-            painter.rect_stroke(
-                rect,
-                1.0,
-                Stroke::new(1.0, outline),
-                egui::StrokeKind::Inside,
-            );
-        }
-        critical_parts(
-            ui,
-            painter,
-            waterfall,
-            span,
-            timeline,
-            rect.shrink2(egui::vec2(0.0, 2.0)),
-        );
-        if rect.width() >= MIN_LABEL_PX {
-            painter
-                .with_clip_rect(rect.shrink(2.0).intersect(painter.clip_rect()))
-                .text(
-                    egui::pos2(rect.left() + 3.0, rect.center().y - 1.0),
-                    egui::Align2::LEFT_CENTER,
-                    &span.name,
-                    FontId::proportional(11.0),
-                    Color32::from_rgb(20, 20, 20),
-                );
-        }
-        if is_selected {
-            selected_rect = Some(rect);
-        }
+        painted_until = rect.right();
+        paint_span(ui, painter, waterfall, span, timeline, rect);
+        // The spans from here that end before what is painted lie under it (they
+        // start after this one): skipped at once, so a depth of 100,000 spans zoomed
+        // out costs a search per point, not a step per span.
+        let painted_share = zoom.at(f64::from(
+            (painted_until - timeline.left()) / timeline.width(),
+        ));
+        next += reach.get(next..).map_or(0, |rest| {
+            rest.partition_point(|&end| waterfall.share_of(end) < painted_share)
+        });
     }
-    if let Some(rect) = selected_rect {
+    // The selection is drawn over the rest, however narrow.
+    if let Some(span) = selected
+        .and_then(|s| view.spans.get(s))
+        .filter(|span| usize::from(span.depth) == depth)
+        && let Some(rect) = span_rect(waterfall, span, timeline, y)
+    {
+        paint_span(ui, painter, waterfall, span, timeline, rect);
         let selection = ui.visuals().selection.stroke;
         painter.rect_stroke(
             rect.expand(1.0),
@@ -238,6 +212,67 @@ fn draw_depth(
             Stroke::new(2.0, selection.color),
             egui::StrokeKind::Outside,
         );
+    }
+}
+
+/// A span's rectangle on the row at `y`, at least a point wide, if it is in the window.
+fn span_rect(
+    waterfall: Waterfall<'_>,
+    span: &WaterfallSpan,
+    timeline: Rect,
+    y: f32,
+) -> Option<Rect> {
+    let extent = waterfall.visible_extent(span)?;
+    let x0 = timeline::x_at(timeline, extent.start);
+    let x1 = timeline::x_at(timeline, extent.end).max(x0 + 1.0);
+    Some(Rect::from_min_max(
+        egui::pos2(x0, y + 1.0),
+        egui::pos2(x1, y + ROW_HEIGHT - 1.0),
+    ))
+}
+
+/// A span's rectangle in its service's colour (errors in theirs), its critical-path
+/// parts marked and its name inside when it fits.
+fn paint_span(
+    ui: &Ui,
+    painter: &egui::Painter,
+    waterfall: Waterfall<'_>,
+    span: &WaterfallSpan,
+    timeline: Rect,
+    rect: Rect,
+) {
+    let color = if span.error {
+        level_color(ui, Level::Error)
+    } else {
+        service_color(&span.service)
+    };
+    painter.rect_filled(rect, 1.0, color);
+    if rect.width() >= 3.0 {
+        painter.rect_stroke(
+            rect,
+            1.0,
+            Stroke::new(1.0, ui.visuals().panel_fill),
+            egui::StrokeKind::Inside,
+        );
+    }
+    critical_parts(
+        ui,
+        painter,
+        waterfall,
+        span,
+        timeline,
+        rect.shrink2(egui::vec2(0.0, 2.0)),
+    );
+    if rect.width() >= MIN_LABEL_PX {
+        painter
+            .with_clip_rect(rect.shrink(2.0).intersect(painter.clip_rect()))
+            .text(
+                egui::pos2(rect.left() + 3.0, rect.center().y - 1.0),
+                egui::Align2::LEFT_CENTER,
+                &span.name,
+                FontId::proportional(11.0),
+                Color32::from_rgb(20, 20, 20),
+            );
     }
 }
 
