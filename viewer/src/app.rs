@@ -1109,7 +1109,14 @@ impl App {
             Action::Pan(by) => self.zoom = self.zoom.panned(by),
             Action::ResetZoom => self.zoom = Zoom::default(),
             Action::PanTo(share) => self.zoom = self.zoom.centred_on(share),
-            Action::ToggleFlame => self.flame = !self.flame,
+            Action::ToggleFlame => {
+                let tab = self.tab();
+                if tab.view == ViewKind::Traces && tab.open_trace.is_some() {
+                    self.flame = !self.flame;
+                } else {
+                    self.tell("F shows an open trace as a flame graph: open a trace first");
+                }
+            }
             Action::Copy(text) => ctx.copy_text(text),
             Action::CopyTraceMarkdown => {
                 if let Some(trace) = &self.snapshot.trace {

@@ -382,7 +382,12 @@ fn live_traces_get_their_critical_path_and_stay_in_the_flame_graph() {
     f.wait("the demo's traces", |app| {
         app.snapshot().status.spans >= 3 && app.snapshot().status.traces >= 3
     });
+    // F with no trace open says so, and leaves the next trace in the waterfall.
+    f.keys("F");
+    f.harness.step();
     open_first_trace(&mut f, 1);
+    assert!(f.harness.query_by_label("flame graph").is_none());
+    f.harness.get_by_label("flame graph (F)");
     let trace = f.app().snapshot().trace.clone().unwrap();
     // The path runs through the root, and never for longer than the trace.
     assert!(!trace.spans[0].critical.is_empty(), "{:?}", trace.spans[0]);
