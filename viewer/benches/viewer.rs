@@ -575,8 +575,203 @@ fn main() {
     }
     drop(engine);
 
+    trace_views(&dir, &runtime);
     frame_times(&dir, records, &runtime);
     live_latency(&dir, &runtime);
+}
+
+/// Spans in the large trace.
+const LARGE_TRACE_SPANS: usize = 100_000;
+
+/// The large trace as (span id, parent id, start, end) from `start_unix_nano`: a root,
+/// then requests of a millisecond with steps of 20 µs in a row under each.
+fn large_trace(start_unix_nano: u64) -> Vec<(u64, u64, u64, u64)> {
+    let mut spans = vec![(1, 0, start_unix_nano, start_unix_nano + 3_000_000_000)];
+    let mut request = 0;
+    while spans.len() < LARGE_TRACE_SPANS {
+        let id = spans.len() as u64 + 1;
+        let start = start_unix_nano + request * 1_400_000;
+        spans.push((id, 1, start, start + 1_000_000));
+        for step in 0..49u64 {
+            if spans.len() == LARGE_TRACE_SPANS {
+                break;
+            }
+            let at = start + step * 20_000;
+            spans.push((spans.len() as u64 + 1, id, at, at + 20_000));
+        }
+        request += 1;
+    }
+    spans
+}
+
+/// The trace views' figures on a 100,000-span trace: its critical path and self times
+/// (the pure function), and the time from opening it to the backend publishing its
+/// view (the spans in tree order, those figures and the flame graph's layout).
+fn trace_views(dir: &Path, runtime: &tokio::runtime::Runtime) {
+    use oculus_viewer::critical_path::{PathSpan, span_times};
+
+    let start = oculus_viewer::time::now_unix_nano() - 600_000_000_000;
+    let trace = large_trace(start);
+    let position: std::collections::HashMap<u64, usize> =
+        trace.iter().enumerate().map(|(i, s)| (s.0, i)).collect();
+    let path_spans: Vec<PathSpan> = trace
+        .iter()
+        .map(|&(_, parent, start_unix_nano, end_unix_nano)| PathSpan {
+            start_unix_nano,
+            end_unix_nano,
+            parent: position.get(&parent).copied(),
+        })
+        .collect();
+    let mut best = Duration::MAX;
+    for _ in 0..5 {
+        let started = Instant::now();
+        std::hint::black_box(span_times(std::hint::black_box(&path_spans)));
+        best = best.min(started.elapsed());
+    }
+    println!(
+        "critical path and self time, 100,000-span trace: {}   (best of 5)",
+        ms(best)
+    );
+
+    let trace_dir = dir.join("large-trace");
+    let _ = std::fs::remove_dir_all(&trace_dir);
+    std::fs::create_dir_all(&trace_dir).expect("large trace dir");
+    write_large_trace(&trace_dir, &trace);
+    let mut engine = Engine::new(options(&trace_dir), runtime.handle().clone());
+    engine.poll();
+    engine.handle(UiEvent::ShowTab {
+        tab: 0,
+        filter: Box::default(),
+        version: 1,
+    });
+    engine.finish();
+    let started = Instant::now();
+    engine.handle(UiEvent::OpenTrace {
+        tab: 0,
+        trace: 0xbeef,
+        focus: None,
+    });
+    let snapshot = engine.snapshot();
+    let published = started.elapsed();
+    let spans = snapshot.trace.as_ref().map_or(0, |t| t.spans.len());
+    assert_eq!(spans, LARGE_TRACE_SPANS, "the whole trace is published");
+    println!(
+        "open a 100,000-span trace: its view published      {}",
+        ms(published)
+    );
+    drop(engine);
+    large_trace_frames(&trace_dir, runtime);
+    let _ = std::fs::remove_dir_all(&trace_dir);
+}
+
+/// Frame times of the real app (headless) with the 100,000-span trace open: the
+/// waterfall while it scrolls and zooms, then the flame graph while it zooms.
+fn large_trace_frames(dir: &Path, runtime: &tokio::runtime::Runtime) {
+    let connection = oculus_viewer::backend::spawn(options(dir), runtime.handle().clone(), || {})
+        .expect("backend");
+    let mut harness = egui_kittest::Harness::builder()
+        .with_size(egui::vec2(1600.0, 1000.0))
+        .with_max_steps(u64::MAX)
+        .build_ui_state(|ui, app: &mut App| app.show(ui), App::new(connection, 1));
+    let step_until = |harness: &mut egui_kittest::Harness<'_, App>, done: &dyn Fn(&App) -> bool| {
+        let started = Instant::now();
+        while !done(harness.state()) {
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "the trace never opened"
+            );
+            harness.step();
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    };
+    let typed = |harness: &mut egui_kittest::Harness<'_, App>, text: &str| {
+        for c in text.chars() {
+            harness.event(egui::Event::Text(c.to_string()));
+            harness.step();
+        }
+    };
+    step_until(&mut harness, &|app| {
+        app.snapshot().status.spans == LARGE_TRACE_SPANS && app.snapshot().status.loading.is_none()
+    });
+    typed(&mut harness, "t");
+    step_until(&mut harness, &|app| app.snapshot().traces.total > 0);
+    typed(&mut harness, "gg");
+    step_until(&mut harness, &|app| {
+        app.tab().list().selected_item().is_some()
+    });
+    harness.key_press(egui::Key::Enter);
+    step_until(&mut harness, &|app| {
+        app.waterfall()
+            .is_some_and(|w| w.view.spans.len() == LARGE_TRACE_SPANS)
+    });
+    // Each frame after a key: a page down, a zoom in or out, a pan.
+    let measure = |harness: &mut egui_kittest::Harness<'_, App>, keys: &str| {
+        let mut frames = Vec::new();
+        for c in keys.chars().cycle().take(200) {
+            harness.event(egui::Event::Text(c.to_string()));
+            let started = Instant::now();
+            harness.step();
+            frames.push(started.elapsed());
+        }
+        frames.sort();
+        (
+            frames[frames.len() / 2],
+            frames[(frames.len() - 1) * 99 / 100],
+        )
+    };
+    let (waterfall_p50, waterfall_p99) = measure(&mut harness, "jjjj++hl--");
+    typed(&mut harness, "F");
+    let (flame_p50, flame_p99) = measure(&mut harness, "++hl--");
+    println!(
+        "frame time, 100,000-span trace open: waterfall p50 {} p99 {}, flame graph p50 {} p99 {}   (headless)",
+        ms(waterfall_p50),
+        ms(waterfall_p99),
+        ms(flame_p50),
+        ms(flame_p99),
+    );
+}
+
+/// Writes the large trace into a new session of `dir`, 5,000 spans a block.
+fn write_large_trace(dir: &Path, trace: &[(u64, u64, u64, u64)]) {
+    let (mut writer, _) = SessionWriter::open(dir, WriterOptions::default()).expect("session");
+    let mut encoding = CollectorEncoding::new();
+    for chunk in trace.chunks(5_000) {
+        let mut b = BlockBuilder::new();
+        b.set_base_time(chunk[0].2);
+        let service_key = b.intern("service.name");
+        let resource = b.add_resource(Resource {
+            attributes: vec![KeyValue {
+                key: service_key,
+                value: string("batch"),
+            }],
+            ..Resource::default()
+        });
+        let scope = b.add_scope(Scope {
+            resource,
+            ..Scope::default()
+        });
+        let name = b.intern("step");
+        for &(span_id, parent_span_id, start_unix_nano, end_unix_nano) in chunk {
+            b.push_span(
+                Span {
+                    scope,
+                    trace_id_low: 0xbeef,
+                    name,
+                    ..Span::default()
+                },
+                oculus_store::block::SpanColumns {
+                    span_id,
+                    parent_span_id,
+                    start_unix_nano,
+                    end_unix_nano,
+                },
+            );
+        }
+        writer
+            .append(&encoding.encode(&b.finish()))
+            .expect("append");
+    }
+    writer.close().expect("close");
 }
 
 /// Opens the data set as the app does, with the backend thread: the time until the

@@ -131,6 +131,10 @@ pub enum Action {
     Pan(f64),
     /// Show the whole trace again.
     ResetZoom,
+    /// Centre the waterfall's window on this share of the trace: the minimap.
+    PanTo(f64),
+    /// Show the open trace as a flame graph, or back as the waterfall.
+    ToggleFlame,
     /// Put this text on the clipboard.
     Copy(String),
     /// Put the open trace, as a Markdown outline, on the clipboard.

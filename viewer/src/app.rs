@@ -56,6 +56,8 @@ pub struct App {
     detail_open: bool,
     help_open: bool,
     inline_logs: bool,
+    /// The open trace is shown as a flame graph rather than the waterfall.
+    flame: bool,
     keys: Keys,
     find_request: u64,
     focus_search: bool,
@@ -102,6 +104,7 @@ impl App {
             detail_open: false,
             help_open: false,
             inline_logs: true,
+            flame: false,
             keys: Keys::default(),
             find_request: 0,
             focus_search: false,
@@ -940,6 +943,7 @@ impl App {
             theme: self.theme,
             browser: self.browser.as_ref(),
             inline_logs: self.inline_logs,
+            flame: self.flame,
             detail_open: self.detail_open,
             help_open: self.help_open,
             focus_search: self.focus_search,
@@ -1104,6 +1108,15 @@ impl App {
             Action::ZoomTo { from, to } => self.zoom = Zoom::region(from, to),
             Action::Pan(by) => self.zoom = self.zoom.panned(by),
             Action::ResetZoom => self.zoom = Zoom::default(),
+            Action::PanTo(share) => self.zoom = self.zoom.centred_on(share),
+            Action::ToggleFlame => {
+                let tab = self.tab();
+                if tab.view == ViewKind::Traces && tab.open_trace.is_some() {
+                    self.flame = !self.flame;
+                } else {
+                    self.tell("F shows an open trace as a flame graph: open a trace first");
+                }
+            }
             Action::Copy(text) => ctx.copy_text(text),
             Action::CopyTraceMarkdown => {
                 if let Some(trace) = &self.snapshot.trace {

@@ -125,6 +125,7 @@ impl Keys {
             '+' => Action::Zoom(0.5),
             '-' => Action::Zoom(2.0),
             'z' => Action::ResetZoom,
+            'F' => Action::ToggleFlame,
             'h' => Action::Pan(-PAN_SHARE),
             'l' => Action::Pan(PAN_SHARE),
             '1'..='9' => Action::ShowTab(c as usize - '1' as usize),
@@ -203,6 +204,7 @@ mod tests {
         check("+-", &[Action::Zoom(0.5), Action::Zoom(2.0)]);
         check("hl", &[Action::Pan(-0.2), Action::Pan(0.2)]);
         check("z", &[Action::ResetZoom]);
+        check("F", &[Action::ToggleFlame]);
         // `0` stays the last tab; `gl` is no pair, its `l` is dropped with it.
         check("0gl", &[Action::ShowLastTab]);
     }

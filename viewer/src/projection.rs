@@ -6,15 +6,18 @@ use std::sync::Arc;
 use regex::bytes::Regex;
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use crate::critical_path::{PathSpan, span_times};
 use crate::filter::highlights;
 use crate::model::{Index, TraceId};
 use crate::snapshot::{
     LogRow, RecordRef, Snapshot, SourceRef, TraceRow, TraceView, ViewKind, WaterfallSpan, Window,
 };
 use crate::tab::{Tab, Viewport};
+use crate::trace_shape::TraceShape;
 
-/// Spans drawn in one waterfall at most.
-const MAX_WATERFALL_SPANS: usize = 5_000;
+/// Spans drawn in one waterfall at most: the waterfall draws only the rows it shows,
+/// so this bounds the memory a trace's view takes, not the time of a frame.
+const MAX_WATERFALL_SPANS: usize = 100_000;
 
 /// Projects the index into snapshot rows; keeps the last waterfall, so that a trace
 /// that has not changed is shared with the UI rather than rebuilt at every publish.
@@ -197,9 +200,12 @@ pub(crate) fn waterfall(
     }
 
     let mut spans = Vec::new();
-    let mut stack: Vec<(u32, u16)> = roots.iter().rev().map(|&s| (s, 0)).collect();
+    // Each span with its depth and its parent's row.
+    let mut stack: Vec<(u32, u16, Option<usize>)> =
+        roots.iter().rev().map(|&s| (s, 0, None)).collect();
+    let mut parents = Vec::new();
     let mut focus_row = None;
-    while let Some((s, depth)) = stack.pop() {
+    while let Some((s, depth, parent)) = stack.pop() {
         if spans.len() == MAX_WATERFALL_SPANS {
             break;
         }
@@ -217,6 +223,8 @@ pub(crate) fn waterfall(
             focus_row = Some(spans.len());
         }
         let name = index.span_text.display(span.text).to_owned();
+        let row = spans.len();
+        parents.push(parent);
         spans.push(WaterfallSpan {
             index: s,
             depth,
@@ -233,11 +241,19 @@ pub(crate) fn waterfall(
                 .to_vec(),
             logs,
             source: source(index, span.source),
+            self_nano: 0,
+            critical: Vec::new(),
         });
         if let Some(kids) = children.get(&span.span_id) {
-            stack.extend(kids.iter().rev().map(|&k| (k, depth.saturating_add(1))));
+            stack.extend(
+                kids.iter()
+                    .rev()
+                    .map(|&k| (k, depth.saturating_add(1), Some(row))),
+            );
         }
     }
+    add_span_times(&mut spans, &parents);
+    let shape = TraceShape::new(&spans, entry.start, entry.end);
     TraceView {
         trace_id: trace,
         start_unix_nano: entry.start,
@@ -246,6 +262,25 @@ pub(crate) fn waterfall(
         spans,
         orphan_logs,
         focus: focus_row,
+        shape,
+    }
+}
+
+/// Fills in each span's self time and critical-path parts; `parents` holds each span's
+/// parent row (spans whose parent never arrived are roots, as the waterfall shows them).
+fn add_span_times(spans: &mut [WaterfallSpan], parents: &[Option<usize>]) {
+    let path_spans: Vec<PathSpan> = spans
+        .iter()
+        .zip(parents)
+        .map(|(span, &parent)| PathSpan {
+            start_unix_nano: span.start_unix_nano,
+            end_unix_nano: span.end_unix_nano,
+            parent,
+        })
+        .collect();
+    for (span, times) in spans.iter_mut().zip(span_times(&path_spans)) {
+        span.self_nano = times.self_nano;
+        span.critical = times.critical;
     }
 }
 

@@ -305,6 +305,10 @@ pub struct WaterfallSpan {
     pub logs: Vec<LogRow>,
     pub highlights: Vec<Range<usize>>,
     pub source: Option<SourceRef>,
+    /// Its duration less the time its children cover.
+    pub self_nano: u64,
+    /// Its parts on the trace's critical path, in time order.
+    pub critical: Vec<crate::critical_path::Interval>,
 }
 
 /// The trace open in a tab.
@@ -320,6 +324,8 @@ pub struct TraceView {
     pub spans_left_out: usize,
     /// Row of the span to bring into view.
     pub focus: Option<usize>,
+    /// Its spans by depth (the flame graph) and its minimap.
+    pub shape: crate::trace_shape::TraceShape,
 }
 
 /// One key and value of the detail pane.

@@ -169,6 +169,30 @@ impl<'a> Waterfall<'a> {
         )
     }
 
+    /// The part of `start..end` (a stretch of the trace, such as a part of a span on the
+    /// critical path) in the window, if any.
+    pub fn visible_stretch(&self, start_unix_nano: u64, end_unix_nano: u64) -> Option<Extent> {
+        self.zoom
+            .extent(self.share_of(start_unix_nano), self.share_of(end_unix_nano))
+    }
+
+    /// The row of the span at `span` of the view (the flame graph's selection as the
+    /// waterfall's); a scan, for a click.
+    pub fn row_of_span(&self, span: usize) -> Option<usize> {
+        self.rows
+            .rows
+            .iter()
+            .position(|row| matches!(row, RowRef::Span(s) if *s == span))
+    }
+
+    /// The position in the view of the span at `row`, if a span is there.
+    pub fn span_at_row(&self, row: usize) -> Option<usize> {
+        match self.rows.rows.get(row)? {
+            RowRef::Span(span) => Some(*span),
+            _ => None,
+        }
+    }
+
     /// The side of the window a span outside it lies on.
     pub fn side_of(&self, span: &WaterfallSpan) -> Side {
         if self.share_of(span.end_unix_nano) < self.zoom.start() {
@@ -339,6 +363,14 @@ impl Zoom {
         Self::spanning((low + high - width) / 2.0, width)
     }
 
+    /// Moved to be centred on `share` of the trace (a click on the minimap), stopped at
+    /// the trace's ends.
+    #[must_use]
+    pub fn centred_on(self, share: f64) -> Self {
+        let width = self.width();
+        Self::spanning(share - width / 2.0, width)
+    }
+
     /// Moved by `by` times its width (negative: earlier), stopped at the trace's ends.
     #[must_use]
     pub fn panned(self, by: f64) -> Self {
@@ -497,6 +529,8 @@ mod tests {
             logs,
             highlights: Vec::new(),
             source: None,
+            self_nano: 1,
+            critical: Vec::new(),
         }
     }
 
@@ -510,6 +544,7 @@ mod tests {
             orphan_logs: vec![log(4)],
             spans_left_out: 0,
             focus,
+            shape: Default::default(),
         }
     }
 
@@ -688,6 +723,15 @@ mod tests {
         assert_window(zoom.panned(-10.0), 0.0, 0.2);
         // The whole trace has nowhere to go.
         assert!(Zoom::default().panned(0.3).is_whole());
+    }
+
+    #[test]
+    fn centring_on_a_point_keeps_the_width_and_stops_at_the_ends() {
+        let zoom = Zoom::region(0.4, 0.6);
+        assert_window(zoom.centred_on(0.3), 0.2, 0.4);
+        assert_window(zoom.centred_on(0.05), 0.0, 0.2);
+        assert_window(zoom.centred_on(0.99), 0.8, 1.0);
+        assert!(Zoom::default().centred_on(0.3).is_whole());
     }
 
     #[test]

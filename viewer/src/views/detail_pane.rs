@@ -6,18 +6,20 @@ use super::screen::Screen;
 use super::style::ROW_HEIGHT;
 use super::value_menu::{Opens, value_menu};
 use crate::action::Action;
+use crate::critical_path::Interval;
 use crate::model::{span_hex, trace_hex};
 use crate::snapshot::{Detail, DetailRow, RecordRef, ValueKind};
+use crate::time::format_duration;
 
 pub fn detail_pane(ui: &mut Ui, screen: &Screen<'_>, actions: &mut Vec<Action>) {
     let Some(detail) = &screen.snapshot.detail else {
         ui.weak("loading...");
         return;
     };
-    draw_detail(ui, detail, actions);
+    draw_detail(ui, detail, screen, actions);
 }
 
-fn draw_detail(ui: &mut Ui, detail: &Detail, actions: &mut Vec<Action>) {
+fn draw_detail(ui: &mut Ui, detail: &Detail, screen: &Screen<'_>, actions: &mut Vec<Action>) {
     ui.horizontal(|ui| {
         ui.heading(match detail.record {
             RecordRef::Log(_) => "Log",
@@ -62,6 +64,7 @@ fn draw_detail(ui: &mut Ui, detail: &Detail, actions: &mut Vec<Action>) {
             actions.push(Action::CopyDetail);
         }
     });
+    span_times(ui, detail, screen);
     ui.separator();
     egui::ScrollArea::vertical()
         .auto_shrink(false)
@@ -124,6 +127,29 @@ fn draw_detail(ui: &mut Ui, detail: &Detail, actions: &mut Vec<Action>) {
                     });
             }
         });
+}
+
+/// The span's self time and its time on the critical path, when it is the span
+/// selected in the open trace (which holds them).
+fn span_times(ui: &mut Ui, detail: &Detail, screen: &Screen<'_>) {
+    let RecordRef::Span(index) = detail.record else {
+        return;
+    };
+    let span = screen.waterfall.and_then(|waterfall| {
+        let row = screen.tab().waterfall.selected_row()?;
+        let position = waterfall.span_at_row(row)?;
+        waterfall.view.spans.get(position)
+    });
+    if let Some(span) = span.filter(|span| span.index == index) {
+        let on_path: u64 = span.critical.iter().map(Interval::duration_nano).sum();
+        ui.horizontal_wrapped(|ui| {
+            ui.label(RichText::new("self time").monospace().weak());
+            ui.monospace(format_duration(span.self_nano));
+            ui.separator();
+            ui.label(RichText::new("on critical path").monospace().weak());
+            ui.monospace(format_duration(on_path));
+        });
+    }
 }
 
 /// A value that opens its menu when clicked.

@@ -30,6 +30,10 @@ const BINDINGS: &[(&str, &str)] = &[
         "zoom the waterfall in / out / back to the whole trace",
     ),
     ("h / l", "move the zoomed waterfall earlier / later"),
+    (
+        "F",
+        "the open trace as a flame graph / back to the waterfall (same selection)",
+    ),
     ("f", "follow the newest on / off"),
     (
         "s / S",
@@ -59,6 +63,18 @@ const MOUSE: &[(&str, &str)] = &[
     (
         "Shift + wheel, middle-drag",
         "move the zoomed waterfall earlier / later",
+    ),
+    (
+        "click or drag on the minimap (above a zoomed trace)",
+        "move the window there; the strip shows the whole trace",
+    ),
+    (
+        "click a span in the flame graph",
+        "select it (as in the waterfall); double-click: its source",
+    ),
+    (
+        "bars with a white / black band",
+        "the band is the critical path; \"self\" beside a duration: its self time",
     ),
     (
         "click a trace id or source link",

@@ -6,8 +6,10 @@ mod bars;
 mod browse;
 mod detail_pane;
 mod empty;
+mod flame;
 mod help;
 mod lists;
+mod minimap;
 mod screen;
 mod scroll;
 mod style;
@@ -61,6 +63,9 @@ pub fn show(ui: &mut Ui, screen: &Screen<'_>, widgets: Widgets<'_>) -> Vec<Actio
         match (tab.view, tab.open_trace) {
             (ViewKind::Logs, _) => lists::log_table(ui, screen, list, &mut actions),
             (ViewKind::Traces, None) => lists::trace_list(ui, screen, list, &mut actions),
+            (ViewKind::Traces, Some(_)) if screen.flame => {
+                flame::flame(ui, screen, list, &mut actions);
+            }
             (ViewKind::Traces, Some(_)) => waterfall::waterfall(ui, screen, list, &mut actions),
         }
     });

@@ -21,6 +21,8 @@ pub struct Screen<'a> {
     /// The file browser, while it is open; its entries are the snapshot's `listing`.
     pub browser: Option<&'a Browser>,
     pub inline_logs: bool,
+    /// The open trace is shown as a flame graph.
+    pub flame: bool,
     pub detail_open: bool,
     pub help_open: bool,
     /// Move the keyboard focus to the search field (the `/` key).

@@ -80,3 +80,13 @@ pub fn append_highlighted(
     }
     job.append(&text[at..], 0.0, plain);
 }
+
+/// The mark of the critical path on a span's bar: white on the dark theme, near black
+/// on the light one, apart from every service's and level's colour.
+pub fn critical_color(ui: &Ui) -> Color32 {
+    if ui.visuals().dark_mode {
+        Color32::from_rgb(250, 250, 250)
+    } else {
+        Color32::from_rgb(15, 15, 15)
+    }
+}

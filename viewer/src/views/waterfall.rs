@@ -4,10 +4,12 @@
 use egui::text::LayoutJob;
 use egui::{Color32, FontId, Sense, TextFormat, Ui, Vec2};
 
+use super::minimap;
 use super::screen::Screen;
 use super::scroll::scroll_input;
 use super::style::{
-    ROW_HEIGHT, SCROLLBAR_WIDTH, append_highlighted, highlighted, level_color, weak_color,
+    ROW_HEIGHT, SCROLLBAR_WIDTH, append_highlighted, critical_color, highlighted, level_color,
+    weak_color,
 };
 use super::timeline::{self, AXIS_HEIGHT};
 use crate::action::Action;
@@ -83,6 +85,13 @@ fn draw_waterfall(
             );
         }
         ui.separator();
+        if ui
+            .small_button("flame graph (F)")
+            .on_hover_text("the trace by depth, the same selection")
+            .clicked()
+        {
+            actions.push(Action::ToggleFlame);
+        }
         let mut inline_logs = screen.inline_logs;
         if ui.checkbox(&mut inline_logs, "logs inline (i)").changed() {
             actions.push(Action::SetInlineLogs(inline_logs));
@@ -111,6 +120,7 @@ fn draw_waterfall(
     let total = waterfall.len();
     // Never wider than what is shown, whatever widened the ui.
     let area = ui.available_rect_before_wrap().intersect(ui.clip_rect());
+    let (strip, area) = minimap::carve(area, waterfall);
     let axis = egui::Rect::from_min_max(
         area.left_top(),
         egui::pos2(area.right() - SCROLLBAR_WIDTH, area.top() + AXIS_HEIGHT),
@@ -123,12 +133,15 @@ fn draw_waterfall(
     let list = *list;
     let label_width = (area.width() * 0.38).min(520.0);
     let bars_left = area.left() + label_width + 8.0;
-    // Room on the right for the duration written after the longest bar.
-    let bars_width = (area.right() - SCROLLBAR_WIDTH - 70.0 - bars_left).max(10.0);
+    // Room on the right for the duration (and self time) written after the longest bar.
+    let bars_width = (area.right() - SCROLLBAR_WIDTH - 130.0 - bars_left).max(10.0);
     let timeline = egui::Rect::from_x_y_ranges(
         bars_left..=bars_left + bars_width,
         area.top()..=area.bottom(),
     );
+    if let Some(strip) = strip {
+        minimap::minimap(ui, waterfall, strip, timeline, actions);
+    }
     let region = timeline::input(ui, waterfall, timeline, area, actions);
     let painter = ui.painter().with_clip_rect(area);
     timeline::axis(ui, &painter, waterfall, axis, timeline, area.bottom());
@@ -245,7 +258,16 @@ fn span_bar(
         service_color(&span.service)
     };
     let middle = y + ROW_HEIGHT / 2.0;
-    let duration = format_duration(span.end_unix_nano.saturating_sub(span.start_unix_nano));
+    let duration_nano = span.end_unix_nano.saturating_sub(span.start_unix_nano);
+    let duration = if span.self_nano < duration_nano {
+        format!(
+            "{} · self {}",
+            format_duration(duration_nano),
+            format_duration(span.self_nano)
+        )
+    } else {
+        format_duration(duration_nano)
+    };
     let duration_at = match waterfall.visible_extent(span) {
         Some(extent) => {
             let x0 = timeline::x_at(timeline, extent.start).min(timeline.right() - 2.0);
@@ -255,6 +277,7 @@ fn span_bar(
                 egui::pos2(x1, y + ROW_HEIGHT - 4.0),
             );
             painter.rect_filled(bar, 2.0, color);
+            critical_parts(ui, painter, waterfall, span, timeline, bar);
             if extent.cut_before {
                 painter.add(timeline::edge_arrow(x0 - 1.0, middle, Side::Before, color));
             }
@@ -297,6 +320,34 @@ fn span_bar(
     );
 }
 
+/// Marks the parts of a span on the critical path with a band along the bottom of its
+/// `bar` (the flame graph's rectangles too).
+pub(super) fn critical_parts(
+    ui: &Ui,
+    painter: &egui::Painter,
+    waterfall: Waterfall<'_>,
+    span: &WaterfallSpan,
+    timeline: egui::Rect,
+    bar: egui::Rect,
+) {
+    for part in &span.critical {
+        if let Some(extent) = waterfall.visible_stretch(part.start_unix_nano, part.end_unix_nano) {
+            let x0 = timeline::x_at(timeline, extent.start).max(bar.left());
+            let x1 = timeline::x_at(timeline, extent.end)
+                .min(bar.right())
+                .max(x0 + 1.0);
+            painter.rect_filled(
+                egui::Rect::from_min_max(
+                    egui::pos2(x0, bar.bottom() - 3.0),
+                    egui::pos2(x1, bar.bottom() + 1.0),
+                ),
+                0.0,
+                critical_color(ui),
+            );
+        }
+    }
+}
+
 /// Lays out a row's label and paints it with its top left at `at`.
 fn paint_label(ui: &Ui, painter: &egui::Painter, job: LayoutJob, at: egui::Pos2, color: Color32) {
     let galley = ui.fonts_mut(|f| f.layout_job(job));
@@ -304,7 +355,7 @@ fn paint_label(ui: &Ui, painter: &egui::Painter, job: LayoutJob, at: egui::Pos2,
 }
 
 /// A stable colour per service.
-fn service_color(service: &str) -> Color32 {
+pub(super) fn service_color(service: &str) -> Color32 {
     let hash = service.bytes().fold(2166136261u32, |h, b| {
         (h ^ u32::from(b)).wrapping_mul(16777619)
     });

@@ -19,6 +19,7 @@ mod runs;
 mod selection;
 mod settings;
 mod sort_and_ranges;
+mod trace_views;
 mod ui;
 mod value_menu;
 mod waterfall;

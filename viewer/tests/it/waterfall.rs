@@ -78,7 +78,9 @@ fn rects_within(f: &Fixture, timeline: Rect) -> Vec<Rect> {
             _ => None,
         })
         .filter(|rect| {
-            rect.left() >= timeline.left() - 0.5 && rect.right() <= timeline.right() + 0.5
+            rect.left() >= timeline.left() - 0.5
+                && rect.right() <= timeline.right() + 0.5
+                && rect.top() >= timeline.top() - 0.5
         })
         .collect()
 }
@@ -134,6 +136,13 @@ fn dragging_across_the_bars_zooms_into_that_region() {
         share_at(timeline, from.x),
         share_at(timeline, to.x),
         1e-6,
+    );
+    // Zoomed, the minimap takes a strip above the axis: the rows move down.
+    let timeline = f.harness.get_by_label("timeline").rect();
+    let (from, middle, to) = (
+        on_row(timeline, 0.2),
+        on_row(timeline, 0.4),
+        on_row(timeline, 0.6),
     );
     // A second region is a region of what is shown now: 0.2..0.6 of 0.2..0.6.
     f.harness.hover_at(to);
@@ -292,6 +301,8 @@ fn spans_outside_the_zoomed_window_draw_no_bar_at_its_edge() {
     f.harness.step();
     f.harness.step();
     assert_window(zoom(f.app()), 0.0, 0.5, 1e-6);
+    // Zoomed, the minimap takes a strip above the axis.
+    let timeline = f.harness.get_by_label("timeline").rect();
     let trace = f.app().snapshot().trace.clone().unwrap();
     let waterfall = f.app().waterfall().unwrap();
     let after: Vec<&str> = trace
@@ -314,6 +325,7 @@ fn spans_outside_the_zoomed_window_draw_no_bar_at_its_edge() {
         .count();
     let at_right_edge = rects_within(&f, timeline)
         .iter()
+        .filter(|rect| (rect.height() - (ROW_HEIGHT - 8.0)).abs() < 0.5)
         .filter(|rect| (rect.right() - timeline.right()).abs() < 1.0)
         .count();
     assert_eq!(at_right_edge, crossing);
@@ -350,6 +362,7 @@ fn spans_outside_the_zoomed_window_draw_no_bar_at_its_edge() {
         .count();
     let at_left_edge = rects_within(&f, timeline)
         .iter()
+        .filter(|rect| (rect.height() - (ROW_HEIGHT - 8.0)).abs() < 0.5)
         .filter(|rect| (rect.left() - timeline.left()).abs() < 1.0)
         .count();
     assert_eq!(
@@ -388,6 +401,7 @@ fn spans_outside_the_zoomed_window_draw_no_bar_at_its_edge() {
         .count();
     let at_left_edge = rects_within(&f, timeline)
         .iter()
+        .filter(|rect| (rect.height() - (ROW_HEIGHT - 8.0)).abs() < 0.5)
         .filter(|rect| (rect.left() - timeline.left()).abs() < 1.0)
         .count();
     assert!(crossing >= 1, "the request's own span crosses the edge");
@@ -463,6 +477,8 @@ fn the_axis_labels_follow_the_zoom() {
     // Zoomed in around the middle: finer steps, times around the middle.
     f.keys("+++++++");
     f.harness.step();
+    // Zoomed, the minimap takes a strip above the axis.
+    let timeline = f.harness.get_by_label("timeline").rect();
     let deep = axis_labels(&f, timeline);
     let deep_step = assert_nice_ticks(&deep);
     assert!(deep_step < step / 10.0, "{deep:?}");
