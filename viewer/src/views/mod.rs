@@ -4,10 +4,12 @@
 
 mod bars;
 mod browse;
+mod compare;
 mod detail_pane;
 mod empty;
 mod help;
 mod lists;
+mod operations;
 mod screen;
 mod scroll;
 mod style;
@@ -18,7 +20,7 @@ mod waterfall;
 use egui::Ui;
 
 use crate::action::Action;
-use crate::snapshot::ViewKind;
+use crate::snapshot::{Analysis, ViewKind};
 
 pub use screen::{Browser, Screen, Widgets};
 pub use style::{level_color, level_color_on};
@@ -56,6 +58,18 @@ pub fn show(ui: &mut Ui, screen: &Screen<'_>, widgets: Widgets<'_>) -> Vec<Actio
             && status.loading.is_none()
         {
             empty::how_to_send(ui, status, &mut actions);
+            return;
+        }
+        if let Some(analysis) = tab.analysis {
+            match analysis {
+                // A trace opened from the operations view is shown over it.
+                Analysis::Operations
+                    if tab.view == ViewKind::Traces && tab.open_trace.is_some() =>
+                {
+                    waterfall::waterfall(ui, screen, list, &mut actions);
+                }
+                Analysis::Operations => operations::operations(ui, screen, &mut actions),
+            }
             return;
         }
         match (tab.view, tab.open_trace) {
