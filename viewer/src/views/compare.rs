@@ -23,27 +23,27 @@ pub fn picker(ui: &mut Ui, screen: &Screen<'_>, actions: &mut Vec<Action>) {
         .map_or("Compare with…".to_owned(), |t| {
             format!("Compared with {}", t.name)
         });
-    egui::ComboBox::from_id_salt("compare-with")
-        .selected_text(chosen)
-        .show_ui(ui, |ui| {
+    ui.menu_button(chosen, |ui| {
+        if ui
+            .selectable_label(tab.operations.compare_with.is_none(), "no comparison")
+            .clicked()
+        {
+            actions.push(Action::Operations(OperationsAction::CompareWith(None)));
+            ui.close();
+        }
+        for other in screen.tabs.iter().filter(|t| t.id != tab.id) {
+            let selected = tab.operations.compare_with == Some(other.id);
             if ui
-                .selectable_label(tab.operations.compare_with.is_none(), "no comparison")
+                .selectable_label(selected, format!("with {}", other.name))
                 .clicked()
             {
-                actions.push(Action::Operations(OperationsAction::CompareWith(None)));
+                actions.push(Action::Operations(OperationsAction::CompareWith(Some(
+                    other.id,
+                ))));
+                ui.close();
             }
-            for other in screen.tabs.iter().filter(|t| t.id != tab.id) {
-                let selected = tab.operations.compare_with == Some(other.id);
-                if ui
-                    .selectable_label(selected, format!("with {}", other.name))
-                    .clicked()
-                {
-                    actions.push(Action::Operations(OperationsAction::CompareWith(Some(
-                        other.id,
-                    ))));
-                }
-            }
-        });
+        }
+    });
 }
 
 /// The comparison table.

@@ -165,17 +165,16 @@ fn detail_pane(
             detail.traces.len()
         ));
     });
-    let height = ui.available_height();
-    ui.horizontal_top(|ui| {
-        let width = ui.available_width();
-        ui.allocate_ui(Vec2::new(width * 0.55, height), |ui| {
-            ui.push_id("operation-traces", |ui| {
-                traces(ui, detail, state, actions);
-            });
-        });
-        ui.separator();
-        scatter(ui, detail, Vec2::new(ui.available_width(), height), actions);
-    });
+    // Traces on the left, the scatter on the right, each within its own part.
+    let area = ui.available_rect_before_wrap();
+    let split = area.left() + area.width() * 0.55;
+    let left = Rect::from_min_max(area.min, Pos2::new(split - 4.0, area.bottom()));
+    let right = Rect::from_min_max(Pos2::new(split + 4.0, area.top()), area.max);
+    let mut traces_ui = ui.new_child(egui::UiBuilder::new().max_rect(left));
+    traces_ui.push_id("operation-traces", |ui| traces(ui, detail, state, actions));
+    let mut scatter_ui = ui.new_child(egui::UiBuilder::new().max_rect(right));
+    scatter(&mut scatter_ui, detail, right.size(), actions);
+    ui.allocate_rect(area, Sense::hover());
 }
 
 fn traces(ui: &mut Ui, detail: &OperationDetail, state: &OperationsUi, actions: &mut Vec<Action>) {

@@ -52,7 +52,7 @@ fn view(f: &Fixture) -> OperationsView {
 
 /// Clicks at a point of the window.
 fn click_at(f: &mut Fixture, at: Pos2) {
-    f.harness.event(Event::PointerMoved(at));
+    f.harness.hover_at(at);
     for pressed in [true, false] {
         f.harness.event(Event::PointerButton {
             pos: at,
@@ -170,10 +170,6 @@ fn an_operation_lists_its_traces_slowest_first_and_its_scatter_opens_one() {
     // A click on the scatter's highest point opens that span's trace.
     f.harness.step();
     let plot = f.harness.get(by().label("duration scatter")).rect();
-    let plot = egui::Rect::from_min_max(
-        Pos2::new(plot.x0 as f32, plot.y0 as f32),
-        Pos2::new(plot.x1 as f32, plot.y1 as f32),
-    );
     let first_start = detail
         .points
         .iter()
@@ -389,6 +385,8 @@ fn compare_with_picks_another_tab_and_slowest_traces_opens_both() {
     });
     let operations = view(&f).rows.len();
     f.harness.get_by_label("Compare with…").click();
+    // The click opens the menu, which is drawn from the next frame on.
+    f.harness.step();
     f.harness.step();
     f.harness.get_by_label(&format!("with {other}")).click();
     f.harness.step();
