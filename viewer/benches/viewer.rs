@@ -437,6 +437,63 @@ fn time_filter(
     (first_publish, complete, rows)
 }
 
+/// The operations table: from the view shown (and then from a filter change) until
+/// it is complete and published, the tab's own filter pass included in the second.
+fn operations_table(engine: &mut Engine) {
+    use oculus_viewer::operations::{OperationSort, OperationsRequest};
+    let tab = 40;
+    engine.handle(UiEvent::ShowTab {
+        tab,
+        filter: Box::new(Filter::default()),
+        version: 1,
+    });
+    engine.finish();
+    let started = Instant::now();
+    engine.handle(UiEvent::Operations(Some(Box::new(OperationsRequest {
+        tab,
+        sort: OperationSort::default(),
+        selected: None,
+        compare: None,
+    }))));
+    engine.finish();
+    let view = engine.snapshot().operations;
+    let elapsed = started.elapsed();
+    let (operations, spans) = view.map_or((0, 0), |v| (v.rows.len(), v.spans));
+    println!(
+        "operations table, {} records: {}   ({spans} spans, {operations} operations)",
+        short(engine.index().logs.len() + engine.index().spans.len()),
+        ms(elapsed)
+    );
+    let started = Instant::now();
+    engine.handle(UiEvent::ShowTab {
+        tab,
+        filter: Box::new(Filter {
+            min_level: Level::Error,
+            ..Filter::default()
+        }),
+        version: 2,
+    });
+    engine.finish();
+    let view = engine.snapshot().operations;
+    let elapsed = started.elapsed();
+    let (operations, spans) = view.map_or((0, 0), |v| (v.rows.len(), v.spans));
+    println!(
+        "operations table after a filter change (errors): {}   ({spans} spans, {operations} operations)",
+        ms(elapsed)
+    );
+}
+
+/// A record count as the benchmark's lines name it: 10M, 200k.
+fn short(records: usize) -> String {
+    if records >= 1_000_000 && records.is_multiple_of(1_000_000) {
+        format!("{}M", records / 1_000_000)
+    } else if records >= 1_000 {
+        format!("{}k", records / 1_000)
+    } else {
+        records.to_string()
+    }
+}
+
 fn main() {
     // `cargo bench` passes --bench; `cargo test --all-targets` runs this without it.
     if !std::env::args().any(|a| a == "--bench") {
@@ -573,6 +630,7 @@ fn main() {
             ms(complete)
         );
     }
+    operations_table(&mut engine);
     drop(engine);
 
     trace_views(&dir, &runtime);

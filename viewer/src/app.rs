@@ -22,6 +22,8 @@ use crate::view_model::{
 };
 use crate::views::{self, Browser, Screen, Widgets};
 
+mod operations;
+
 /// The rows a tab shows, as last sent in `UiEvent::Viewport`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Viewport {
@@ -40,6 +42,7 @@ struct Sent {
     tab: Option<(TabId, Filter)>,
     viewport: Option<Viewport>,
     trace: Option<(TabId, Option<TraceId>)>,
+    operations: Option<crate::operations::OperationsRequest>,
 }
 
 /// The Oculus viewer.
@@ -625,6 +628,7 @@ impl App {
             };
             self.connection.send(event);
         }
+        self.sync_operations();
         self.connection.flush();
     }
 
@@ -756,6 +760,8 @@ impl App {
             self.close_detail();
         } else if self.tab().open_trace.is_some() {
             self.tab_mut().open_trace = None;
+        } else if self.tab().analysis.is_some() {
+            self.operations_back();
         }
     }
 
@@ -972,6 +978,9 @@ impl App {
 
     /// Carries out what the user asked for, with the mouse or a key.
     fn apply(&mut self, action: Action, ctx: &egui::Context) {
+        let Some(action) = self.operations_key(action) else {
+            return;
+        };
         match action {
             Action::ShowTab(index) => {
                 if index < self.tabs.len() {
@@ -1012,7 +1021,11 @@ impl App {
             Action::ToggleHelp => self.help_open = !self.help_open,
             Action::CloseHelp => self.help_open = false,
             Action::Back => self.back(),
-            Action::ShowView(view) => self.tab_mut().view = view,
+            Action::ShowView(view) => {
+                let tab = self.tab_mut();
+                tab.view = view;
+                tab.analysis = None;
+            }
             Action::ToggleView => {
                 let tab = self.tab_mut();
                 tab.view = match tab.view {
@@ -1143,6 +1156,8 @@ impl App {
                 self.send(UiEvent::ExportTab { tab, export });
             }
             Action::Paste(text) => self.paste(&text),
+            Action::ShowAnalysis(analysis) => self.show_analysis(analysis),
+            Action::Operations(action) => self.apply_operations(action),
         }
     }
 

@@ -23,6 +23,7 @@ use crate::connection::Connection;
 use crate::editor::EditorOptions;
 use crate::filter::SLIDE_INTERVAL;
 use crate::model::{Index, Level};
+use crate::operations::Operations;
 use crate::projection::{self, Projection};
 use crate::runs::Runs;
 use crate::snapshot::{
@@ -112,6 +113,8 @@ pub struct Engine {
     arrivals: Arrivals,
     /// Notifies `arrivals` as segments are written; without it, the timer finds them.
     watcher: Option<DirWatcher>,
+    /// The operations table, while the UI shows it.
+    operations: Option<Operations>,
 }
 
 /// Records per filter step, tuned by how long the last steps took: a search costs
@@ -203,6 +206,7 @@ impl Engine {
             runs: Runs::default(),
             watcher: DirWatcher::start(options.arrivals.clone()),
             arrivals: options.arrivals,
+            operations: None,
         };
         for path in options.paths {
             engine.open(path);
@@ -375,14 +379,38 @@ impl Engine {
                 .tabs
                 .get(&self.shown)
                 .is_some_and(|tab| tab.has_work(&self.index))
+            || self.operations_work()
+    }
+
+    /// Whether the operations table, if shown, has spans left to examine; it follows
+    /// its tab's filter first.
+    fn operations_work(&self) -> bool {
+        self.operations
+            .as_ref()
+            .is_some_and(|operations| operations.has_work(&self.index))
+    }
+
+    /// Restarts the operations table if its tab's filter changed.
+    fn follow_operations_filter(&mut self) {
+        if let Some(operations) = &mut self.operations
+            && let Some(tab) = self.tabs.get(&operations.tab())
+        {
+            operations.follow_filter(&tab.filter, tab.compiled_at_unix_nano);
+        }
     }
 
     /// Advances the shown tab's filter by one step, the shown view's first.
     pub fn step(&mut self) {
-        if let Some(tab) = self.tabs.get_mut(&self.shown) {
+        if let Some(tab) = self.tabs.get_mut(&self.shown)
+            && tab.has_work(&self.index)
+        {
             let started = Instant::now();
             tab.step(&self.index, self.step_size.records);
             self.step_size.took(started.elapsed());
+        }
+        // The operations table, if shown, takes a step of its own (within its time).
+        if let Some(operations) = &mut self.operations {
+            operations.step(&self.index);
         }
     }
 
@@ -512,7 +540,16 @@ impl Engine {
             }
             // What it asks for is `arrivals`' flag, which the loop takes.
             UiEvent::Arrived => {}
+            UiEvent::Operations(Some(request)) => {
+                if let Some(operations) = &mut self.operations {
+                    operations.set_request(*request);
+                } else {
+                    self.operations = Some(Operations::new(*request));
+                }
+            }
+            UiEvent::Operations(None) => self.operations = None,
         }
+        self.follow_operations_filter();
     }
 
     fn select(&mut self, record: Option<RecordRef>) {
@@ -657,6 +694,10 @@ impl Engine {
             self.projection
                 .fill_snapshot(&self.index, tab, &mut snapshot);
         }
+        snapshot.operations = self
+            .operations
+            .as_mut()
+            .and_then(|operations| operations.publish(&self.index));
         snapshot
     }
 }

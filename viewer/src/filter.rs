@@ -896,6 +896,21 @@ pub fn step_spans(index: &Index, filter: &mut CompiledFilter, out: &mut SpanMatc
     }
 }
 
+/// Hands on each span of `range` that passes the filter, with its trace: the one
+/// decision of a span, for what aggregates spans (the operations table). A trace's
+/// duration bounds are not a span's and are left out.
+pub fn pass_span_range(
+    index: &Index,
+    filter: &mut CompiledFilter,
+    range: Range<usize>,
+    listed: impl FnMut(u32, u32),
+) {
+    filter.refresh(index);
+    if !filter.matches_nothing() {
+        pass_spans(index, filter, range, listed);
+    }
+}
+
 /// Checks the spans of `range`, handing on those that pass with their trace; a
 /// trace passes when one of its spans does.
 fn pass_spans(

@@ -122,6 +122,7 @@ impl Keys {
             's' => Action::NextSortKey,
             'S' => Action::ReverseSort,
             '?' => Action::ToggleHelp,
+            'O' => Action::ShowAnalysis(Some(crate::snapshot::Analysis::Operations)),
             '+' => Action::Zoom(0.5),
             '-' => Action::Zoom(2.0),
             'z' => Action::ResetZoom,

@@ -129,7 +129,7 @@ fn log_row(index: &Index, log: u32, regex: Option<&Regex>) -> LogRow {
     }
 }
 
-fn trace_row(index: &Index, trace: u32, regex: Option<&Regex>) -> TraceRow {
+pub(crate) fn trace_row(index: &Index, trace: u32, regex: Option<&Regex>) -> TraceRow {
     let trace = &index.traces[trace as usize];
     let root = index.trace_root(trace);
     let root_name = root

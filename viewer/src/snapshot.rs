@@ -21,6 +21,12 @@ pub enum ViewKind {
     Traces,
 }
 
+/// An analysis of a tab's records, shown in place of its lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Analysis {
+    Operations,
+}
+
 /// What the trace list is sorted by.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum SortKey {
@@ -228,6 +234,9 @@ pub enum UiEvent {
         dir: PathBuf,
         request: u64,
     },
+    /// The operations view is shown with this table's sort and selection (`None`: it
+    /// is not shown); the answer comes as `Snapshot::operations`.
+    Operations(Option<Box<crate::operations::OperationsRequest>>),
 }
 
 /// One row of the log table.
@@ -557,6 +566,9 @@ pub struct Snapshot {
     /// The last directory listed for the file browser.
     pub listing: Option<Arc<Listing>>,
     pub status: Status,
+    /// The operations table, while it is shown; shared with the backend, which
+    /// rebuilds it only when it changed.
+    pub operations: Option<Arc<crate::operations::OperationsView>>,
 }
 
 #[cfg(test)]

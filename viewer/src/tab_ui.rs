@@ -3,7 +3,8 @@
 
 use crate::filter::Filter;
 use crate::model::TraceId;
-use crate::snapshot::{Item, Selection, SortKey, TabId, TraceSort, ViewKind};
+use crate::operations_ui::OperationsUi;
+use crate::snapshot::{Analysis, Item, Selection, SortKey, TabId, TraceSort, ViewKind};
 
 /// Scroll state of one list.
 #[derive(Clone, Copy, Debug)]
@@ -144,6 +145,9 @@ pub struct TabUi {
     pub waterfall: ListState,
     /// Whether the tab can be closed (the "All" tab cannot).
     pub closable: bool,
+    /// An analysis shown in place of the lists (`None`: the lists).
+    pub analysis: Option<Analysis>,
+    pub operations: OperationsUi,
 }
 
 impl TabUi {
@@ -166,6 +170,8 @@ impl TabUi {
                 ..ListState::default()
             },
             closable,
+            analysis: None,
+            operations: OperationsUi::default(),
         }
     }
 

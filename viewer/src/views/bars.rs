@@ -270,9 +270,18 @@ pub fn filter_bar(
     let tab = screen.tab();
     ui.horizontal_wrapped(|ui| {
         for (view, label) in [(ViewKind::Logs, "Logs"), (ViewKind::Traces, "Traces")] {
-            if ui.selectable_label(tab.view == view, label).clicked() {
+            let shown = tab.analysis.is_none() && tab.view == view;
+            if ui.selectable_label(shown, label).clicked() {
                 actions.push(Action::ShowView(view));
             }
+        }
+        let operations = Some(crate::snapshot::Analysis::Operations);
+        if ui
+            .selectable_label(tab.analysis == operations, "Operations")
+            .on_hover_text("per operation: count, errors, p50/p95/p99 (O)")
+            .clicked()
+        {
+            actions.push(Action::ShowAnalysis(operations));
         }
         ui.separator();
         let min = filter.min_level;

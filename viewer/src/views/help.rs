@@ -46,10 +46,22 @@ const BINDINGS: &[(&str, &str)] = &[
     ),
     ("Ctrl-+ / Ctrl-- / Ctrl-0", "larger / smaller / normal text"),
     ("T", "theme: as the system, light, dark"),
+    (
+        "O",
+        "operations table (again, or Esc: the lists); j/k, Enter: an operation, then its traces",
+    ),
     ("?", "this help"),
 ];
 
 const MOUSE: &[(&str, &str)] = &[
+    (
+        "Operations: click a title, a row, a point",
+        "sort by it (again: reversed), list its traces, open that span's trace",
+    ),
+    (
+        "Operations: Compare with…, Slowest traces",
+        "another tab as the baseline; its slowest trace here and in the baseline's tab",
+    ),
     (
         "click a row",
         "select it: a record's details, a trace's waterfall",

@@ -75,7 +75,7 @@ fn sort_titles(
 
 /// A small triangle after a column's title: pointing down when the largest is first.
 /// Painted, since the default fonts have no arrow glyph.
-fn sort_arrow(ui: &mut Ui, descending: bool) {
+pub(super) fn sort_arrow(ui: &mut Ui, descending: bool) {
     let size = ui.text_style_height(&egui::TextStyle::Body) * 0.5;
     let (rect, _) = ui.allocate_exact_size(egui::vec2(size, size), Sense::hover());
     let (tip, base) = if descending {

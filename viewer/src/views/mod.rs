@@ -4,12 +4,14 @@
 
 mod bars;
 mod browse;
+mod compare;
 mod detail_pane;
 mod empty;
 mod flame;
 mod help;
 mod lists;
 mod minimap;
+mod operations;
 mod screen;
 mod scroll;
 mod style;
@@ -20,7 +22,8 @@ mod waterfall;
 use egui::Ui;
 
 use crate::action::Action;
-use crate::snapshot::ViewKind;
+use crate::snapshot::{Analysis, ViewKind};
+use crate::tab_ui::ListState;
 
 pub use screen::{Browser, Screen, Widgets};
 pub use style::{level_color, level_color_on};
@@ -60,13 +63,22 @@ pub fn show(ui: &mut Ui, screen: &Screen<'_>, widgets: Widgets<'_>) -> Vec<Actio
             empty::how_to_send(ui, status, &mut actions);
             return;
         }
+        if let Some(analysis) = tab.analysis {
+            match analysis {
+                // A trace opened from the operations view is shown over it.
+                Analysis::Operations
+                    if tab.view == ViewKind::Traces && tab.open_trace.is_some() =>
+                {
+                    open_trace(ui, screen, list, &mut actions);
+                }
+                Analysis::Operations => operations::operations(ui, screen, &mut actions),
+            }
+            return;
+        }
         match (tab.view, tab.open_trace) {
             (ViewKind::Logs, _) => lists::log_table(ui, screen, list, &mut actions),
             (ViewKind::Traces, None) => lists::trace_list(ui, screen, list, &mut actions),
-            (ViewKind::Traces, Some(_)) if screen.flame => {
-                flame::flame(ui, screen, list, &mut actions);
-            }
-            (ViewKind::Traces, Some(_)) => waterfall::waterfall(ui, screen, list, &mut actions),
+            (ViewKind::Traces, Some(_)) => open_trace(ui, screen, list, &mut actions),
         }
     });
     if screen.help_open {
@@ -81,4 +93,13 @@ pub fn show(ui: &mut Ui, screen: &Screen<'_>, widgets: Widgets<'_>) -> Vec<Actio
         );
     }
     actions
+}
+
+/// The open trace, as a waterfall or as a flame graph (`F`).
+fn open_trace(ui: &mut Ui, screen: &Screen<'_>, list: &mut ListState, actions: &mut Vec<Action>) {
+    if screen.flame {
+        flame::flame(ui, screen, list, actions);
+    } else {
+        waterfall::waterfall(ui, screen, list, actions);
+    }
 }
