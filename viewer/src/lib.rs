@@ -18,6 +18,7 @@ pub mod connection;
 pub mod detail;
 pub mod editor;
 pub mod filter;
+pub mod histogram;
 mod keys;
 mod listing;
 mod loader;
