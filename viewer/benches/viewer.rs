@@ -611,7 +611,7 @@ fn histogram_recompute(engine: &mut Engine, records: u64) {
             sort: oculus_viewer::snapshot::TraceSort::default(),
         });
         let mut longest_step = Duration::ZERO;
-        let counted = loop {
+        let total = loop {
             let step = Instant::now();
             engine.step();
             longest_step = longest_step.max(step.elapsed());
@@ -627,13 +627,13 @@ fn histogram_recompute(engine: &mut Engine, records: u64) {
             Counted::Logs => "log records",
             Counted::Spans => "spans",
         };
-        let size = if records % 1_000_000 == 0 {
+        let size = if records.is_multiple_of(1_000_000) {
             format!("{}M", records / 1_000_000)
         } else {
             records.to_string()
         };
         println!(
-            "histogram recompute after a filter change, {size} records: {}   ({counted} {what} counted; longest step {})",
+            "histogram recompute after a filter change, {size} records: {}   ({total} {what} counted; longest step {})",
             ms(started.elapsed()),
             ms(longest_step)
         );

@@ -214,6 +214,7 @@ fn a_drag_across_the_strip_sets_the_time_range_and_x_the_button_or_a_double_clic
     drag(&mut f, 0.3, 0.7);
     assert!(!f.app().tab().filter.to.is_empty());
     let point = at(strip(&f), 0.5);
+    f.harness.hover_at(point);
     for _ in 0..2 {
         for pressed in [true, false] {
             f.harness.event(Event::PointerButton {
@@ -223,8 +224,8 @@ fn a_drag_across_the_strip_sets_the_time_range_and_x_the_button_or_a_double_clic
                 modifiers: Modifiers::NONE,
             });
         }
+        f.harness.step();
     }
-    f.harness.step();
     f.harness.step();
     assert!(f.app().tab().filter.to.is_empty());
 }
