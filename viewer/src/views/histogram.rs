@@ -50,7 +50,17 @@ pub fn strip(ui: &mut Ui, screen: &Screen<'_>, view: ViewKind, actions: &mut Vec
         Sense::click_and_drag(),
     );
     response.widget_info(|| egui::WidgetInfo::labeled(Role::Canvas, true, "histogram"));
-    if response.double_clicked() {
+    eprintln!(
+        "DBG clicked={} double={} hovered={} contains={}",
+        response.clicked(),
+        response.double_clicked(),
+        response.hovered(),
+        response.contains_pointer()
+    );
+    // From the pointer, not the response: the response of this drag-sensing strip
+    // was never told of a click (seen in the kittest tests).
+    let double_clicked = ui.input(|i| i.pointer.button_double_clicked(PointerButton::Primary));
+    if double_clicked && response.contains_pointer() {
         actions.push(Action::ClearTimeRange);
     }
     if has_time_range(&screen.tab().filter) {

@@ -215,15 +215,21 @@ fn a_drag_across_the_strip_sets_the_time_range_and_x_the_button_or_a_double_clic
     assert!(!f.app().tab().filter.to.is_empty());
     let point = at(strip(&f), 0.5);
     f.harness.hover_at(point);
-    for _ in 0..2 {
-        for pressed in [true, false] {
-            f.harness.event(Event::PointerButton {
-                pos: point,
-                button: PointerButton::Primary,
-                pressed,
-                modifiers: Modifiers::NONE,
-            });
-        }
+    f.harness.step();
+    // Frames are a quarter second apart: the first release and the second press share
+    // one, so that the two clicks are close enough to make a double-click.
+    let button = |pressed| Event::PointerButton {
+        pos: point,
+        button: PointerButton::Primary,
+        pressed,
+        modifiers: Modifiers::NONE,
+    };
+    for frame in [
+        vec![button(true)],
+        vec![button(false), button(true)],
+        vec![button(false)],
+    ] {
+        f.harness.input_mut().events.extend(frame);
         f.harness.step();
     }
     f.harness.step();
