@@ -50,13 +50,6 @@ pub fn strip(ui: &mut Ui, screen: &Screen<'_>, view: ViewKind, actions: &mut Vec
         Sense::click_and_drag(),
     );
     response.widget_info(|| egui::WidgetInfo::labeled(Role::Canvas, true, "histogram"));
-    eprintln!(
-        "DBG clicked={} double={} hovered={} contains={}",
-        response.clicked(),
-        response.double_clicked(),
-        response.hovered(),
-        response.contains_pointer()
-    );
     // From the pointer, not the response: the response of this drag-sensing strip
     // was never told of a click (seen in the kittest tests).
     let double_clicked = ui.input(|i| i.pointer.button_double_clicked(PointerButton::Primary));
