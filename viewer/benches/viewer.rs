@@ -26,6 +26,7 @@ use oculus_store::{
 };
 use oculus_viewer::editor::EditorOptions;
 use oculus_viewer::filter::Filter;
+use oculus_viewer::histogram::Counted;
 use oculus_viewer::model::Level;
 use oculus_viewer::snapshot::{UiEvent, ViewKind};
 use oculus_viewer::{App, Arrivals, BackendOptions, Engine};
@@ -631,6 +632,7 @@ fn main() {
         );
     }
     operations_table(&mut engine);
+    histogram_recompute(&mut engine, records);
     drop(engine);
 
     trace_views(&dir, &runtime);
@@ -830,6 +832,65 @@ fn write_large_trace(dir: &Path, trace: &[(u64, u64, u64, u64)]) {
             .expect("append");
     }
     writer.close().expect("close");
+}
+
+/// Time from a filter change to the published histogram of the shown view, complete
+/// (the filter's pass, then the count of every row it lists), as the filter figures
+/// are taken; and the longest step of the backend on the way.
+fn histogram_recompute(engine: &mut Engine, records: u64) {
+    // Lists every record (those without a level count as INFO), through a filter pass.
+    let every_record = Filter {
+        min_level: Level::Trace,
+        ..Filter::default()
+    };
+    let views = [
+        (30, ViewKind::Logs, Counted::Logs),
+        (31, ViewKind::Traces, Counted::Spans),
+    ];
+    for (tab, view, counted) in views {
+        let started = Instant::now();
+        engine.handle(UiEvent::ShowTab {
+            tab,
+            filter: Box::new(every_record.clone()),
+            version: 1,
+        });
+        engine.handle(UiEvent::Viewport {
+            tab,
+            view,
+            top: 0,
+            rows: 50,
+            follow: false,
+            selected: None,
+            sort: oculus_viewer::snapshot::TraceSort::default(),
+        });
+        let mut longest_step = Duration::ZERO;
+        let total = loop {
+            let step = Instant::now();
+            engine.step();
+            longest_step = longest_step.max(step.elapsed());
+            let snapshot = engine.snapshot();
+            if let Some(histogram) = snapshot
+                .histogram
+                .filter(|h| h.complete && h.counted == counted)
+            {
+                break histogram.total;
+            }
+        };
+        let what = match counted {
+            Counted::Logs => "log records",
+            Counted::Spans => "spans",
+        };
+        let size = if records.is_multiple_of(1_000_000) {
+            format!("{}M", records / 1_000_000)
+        } else {
+            records.to_string()
+        };
+        println!(
+            "histogram recompute after a filter change, {size} records: {}   ({total} {what} counted; longest step {})",
+            ms(started.elapsed()),
+            ms(longest_step)
+        );
+    }
 }
 
 /// Opens the data set as the app does, with the backend thread: the time until the

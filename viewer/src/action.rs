@@ -49,6 +49,14 @@ pub enum Action {
     AllServices,
     /// Show only records of the last `Duration`, or of all time.
     SetSince(Option<Duration>),
+    /// Set the time range to `from` (inclusive) to `to` (exclusive), in Unix
+    /// nanoseconds: a stretch dragged across the histogram.
+    SetTimeRange {
+        from_unix_nano: u64,
+        to_unix_nano: u64,
+    },
+    /// x: clear the time range (from, to and the sliding window).
+    ClearTimeRange,
     /// Back to what defines the tab.
     ClearFilters,
     /// Sort the trace list by this key (largest first), or reverse it if it is sorted

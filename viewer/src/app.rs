@@ -1044,6 +1044,17 @@ impl App {
             }
             Action::AllServices => self.tab_mut().filter.services.clear(),
             Action::SetSince(window) => self.set_since(window),
+            Action::SetTimeRange {
+                from_unix_nano,
+                to_unix_nano,
+            } => crate::histogram::set_time_range(
+                &mut self.tab_mut().filter,
+                from_unix_nano,
+                to_unix_nano,
+            ),
+            Action::ClearTimeRange => {
+                crate::histogram::clear_time_range(&mut self.tab_mut().filter)
+            }
             Action::SortTraces(key) => self.sort_traces(|tab| tab.sort_traces_by(key)),
             Action::NextSortKey => self.sort_traces(|tab| {
                 let key = tab.trace_sort.key.next();

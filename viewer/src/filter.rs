@@ -269,6 +269,15 @@ impl CompiledFilter {
         self.duration_error.is_none() && self.durations.contains(&nanos)
     }
 
+    /// The time range records must be in, in Unix nanoseconds: from (inclusive, 0
+    /// when open; a sliding window's start if later) and to (exclusive).
+    pub fn time_bounds(&self) -> (u64, Option<u64>) {
+        (
+            self.from_unix_nano.max(self.since_unix_nano),
+            self.to_unix_nano,
+        )
+    }
+
     fn in_time_range(&self, time: u64) -> bool {
         time >= self.from_unix_nano && self.to_unix_nano.is_none_or(|to| time < to)
     }

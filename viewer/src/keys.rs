@@ -94,6 +94,7 @@ impl Keys {
                 return None;
             }
             'G' => Action::FollowNewest,
+            'x' => Action::ClearTimeRange,
             '/' => Action::FocusSearch,
             'n' => Action::Find {
                 forward: true,

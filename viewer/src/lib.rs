@@ -21,6 +21,7 @@ pub mod detail;
 pub mod durations;
 pub mod editor;
 pub mod filter;
+pub mod histogram;
 mod keys;
 mod listing;
 mod loader;

@@ -69,6 +69,7 @@ impl Projection {
             .selected
             .filter(|_| tab.view == ViewKind::Traces)
             .and_then(|selected| tab.locate(index, ViewKind::Traces, selected));
+        snapshot.histogram = Some(Arc::clone(tab.histograms[tab.view as usize].shown()));
         if let Some((trace, focus)) = tab.trace {
             snapshot.trace = self.waterfall(index, tab, trace, focus);
         }

@@ -551,6 +551,9 @@ pub struct Snapshot {
     pub level_counts: [u64; 7],
     /// Shared with the backend, which rebuilds it only when the trace changes.
     pub trace: Option<Arc<TraceView>>,
+    /// The shown view's records per time bucket (the strip above its list), shared
+    /// with the backend until it counts more.
+    pub histogram: Option<Arc<crate::histogram::Histogram>>,
     /// Shared with the backend, which builds it once per selection.
     pub detail: Option<Arc<Detail>>,
     pub services: Vec<Arc<str>>,

@@ -4,6 +4,7 @@
 use crate::filter::{
     CompiledFilter, Filter, LogMatches, SLIDE_INTERVAL, SpanMatches, step_logs, step_spans,
 };
+use crate::histogram::{Counted, HistogramPass};
 use crate::model::{Index, TraceId};
 use crate::snapshot::{Item, Located, RecordRef, Selection, TraceSort, ViewKind};
 use crate::trace_order::TraceOrder;
@@ -32,6 +33,15 @@ pub(crate) struct Tab {
     pub trace: Option<(TraceId, Option<RecordRef>)>,
     /// The UI's `ShowTab` version of `filter`.
     pub version: u64,
+    /// Per view, by `ViewKind as usize`: records per time bucket of its matches.
+    pub histograms: [HistogramPass; 2],
+}
+
+fn new_histograms() -> [HistogramPass; 2] {
+    [
+        HistogramPass::new(Counted::Logs),
+        HistogramPass::new(Counted::Spans),
+    ]
 }
 
 /// A filter's pass against a later time, next to the one whose rows are shown.
@@ -78,6 +88,7 @@ impl Tab {
             view: ViewKind::Logs,
             trace: None,
             version: 0,
+            histograms: new_histograms(),
         }
     }
 
@@ -133,12 +144,23 @@ impl Tab {
 
     /// Whether a step is due: the filter's pass, or a sliding filter's rerun.
     pub fn has_work(&self, index: &Index) -> bool {
-        self.next_step(index).is_some() || self.rerun.is_some()
+        self.next_step(index).is_some() || self.rerun.is_some() || self.histogram_due(index)
+    }
+
+    /// Whether the shown view's histogram has rows to count.
+    fn histogram_due(&self, index: &Index) -> bool {
+        self.histograms[self.view as usize].has_work(index, &self.logs, &self.spans)
     }
 
     /// Advances the pass by `max` records of one view, the shown view's first; once
     /// it is complete, the rerun, which takes over when it is complete too.
     pub fn step(&mut self, index: &Index, max: usize) {
+        // The shown view's histogram counts once its filter is through.
+        if self.is_complete(index, self.view) && self.histogram_due(index) {
+            let histogram = &mut self.histograms[self.view as usize];
+            histogram.step(index, &self.compiled, &self.logs, &self.spans, max);
+            return;
+        }
         match self.next_step(index) {
             Some(ViewKind::Logs) => step_logs(index, &mut self.compiled, &mut self.logs, max),
             Some(ViewKind::Traces) => step_spans(index, &mut self.compiled, &mut self.spans, max),
@@ -164,6 +186,8 @@ impl Tab {
             self.logs = rerun.logs;
             self.spans = rerun.spans;
             self.order = TraceOrder::new(self.order.sort());
+            // Counted again; what they show stays until the new counts are complete.
+            self.histograms.iter_mut().for_each(HistogramPass::restart);
         }
     }
 

@@ -36,6 +36,11 @@ pub fn format_time_in(unix_nano: u64, zone: &TimeZone) -> String {
     }
 }
 
+/// A moment as the filter bar reads it back to the nanosecond: RFC 3339 in UTC.
+pub fn format_moment(unix_nano: u64) -> String {
+    timestamp(unix_nano).map_or_else(|| "1970-01-01T00:00:00Z".to_owned(), |t| t.to_string())
+}
+
 /// Time of day, to the millisecond: what a row needs.
 pub fn format_clock(unix_nano: u64) -> String {
     format_clock_in(unix_nano, zone())

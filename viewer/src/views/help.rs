@@ -36,6 +36,10 @@ const BINDINGS: &[(&str, &str)] = &[
     ),
     ("f", "follow the newest on / off"),
     (
+        "x",
+        "clear the time range (set by a drag across the histogram)",
+    ),
+    (
         "s / S",
         "sort the traces by the next column (start, duration, spans, errors, arrival) / \
          reverse; at first: start, newest first",
@@ -72,6 +76,14 @@ const MOUSE: &[(&str, &str)] = &[
         "zoom into that stretch of time",
     ),
     ("Ctrl + wheel over the waterfall", "zoom around the pointer"),
+    (
+        "drag across the histogram (above the lists)",
+        "set the time range to that stretch; hover a bar: its time and counts",
+    ),
+    (
+        "double-click the histogram, its clear button",
+        "clear the time range",
+    ),
     (
         "Shift + wheel, middle-drag",
         "move the zoomed waterfall earlier / later",

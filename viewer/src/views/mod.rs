@@ -9,6 +9,7 @@ mod detail_pane;
 mod empty;
 mod flame;
 mod help;
+mod histogram;
 mod lists;
 mod minimap;
 mod operations;
@@ -76,8 +77,14 @@ pub fn show(ui: &mut Ui, screen: &Screen<'_>, widgets: Widgets<'_>) -> Vec<Actio
             return;
         }
         match (tab.view, tab.open_trace) {
-            (ViewKind::Logs, _) => lists::log_table(ui, screen, list, &mut actions),
-            (ViewKind::Traces, None) => lists::trace_list(ui, screen, list, &mut actions),
+            (ViewKind::Logs, _) => {
+                histogram::strip(ui, screen, ViewKind::Logs, &mut actions);
+                lists::log_table(ui, screen, list, &mut actions);
+            }
+            (ViewKind::Traces, None) => {
+                histogram::strip(ui, screen, ViewKind::Traces, &mut actions);
+                lists::trace_list(ui, screen, list, &mut actions);
+            }
             (ViewKind::Traces, Some(_)) => open_trace(ui, screen, list, &mut actions),
         }
     });

@@ -12,6 +12,7 @@ mod common;
 mod editor;
 mod engine;
 mod filter_model;
+mod histogram;
 mod live_ui;
 mod operations;
 mod oracle;
