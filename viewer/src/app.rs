@@ -9,11 +9,12 @@ use crate::action::Action;
 use crate::connection::Connection;
 use crate::filter::{Filter, Since};
 use crate::keys::Keys;
+use crate::metrics::SeriesId;
 use crate::model::{Level, TraceId, parse_trace_id, trace_hex};
 use crate::persist::{Saved, SavedFilter, SavedTab};
 use crate::snapshot::{
-    Item, Located, RecordRef, Selection, Snapshot, SourceRef, TabId, TraceSort, UiEvent, ValueKind,
-    ViewKind,
+    Analysis, Item, Located, RecordRef, Selection, Snapshot, SourceRef, TabId, TraceSort, UiEvent,
+    ValueKind, ViewKind,
 };
 use crate::tab_ui::{ListState, TabUi};
 use crate::terms::add_term;
@@ -40,6 +41,8 @@ struct Sent {
     tab: Option<(TabId, Filter)>,
     viewport: Option<Viewport>,
     trace: Option<(TabId, Option<TraceId>)>,
+    /// The tab, whether its Metrics view is shown, and its charted series.
+    metrics: Option<(TabId, bool, Option<SeriesId>)>,
 }
 
 /// The Oculus viewer.
@@ -622,6 +625,19 @@ impl App {
             };
             self.connection.send(event);
         }
+        let metrics = (
+            tab.id,
+            tab.analysis == Some(Analysis::Metrics),
+            tab.metric_series,
+        );
+        if self.sent.metrics != Some(metrics) {
+            self.sent.metrics = Some(metrics);
+            self.connection.send(UiEvent::ShowMetrics {
+                tab: metrics.0,
+                shown: metrics.1,
+                selected: metrics.2,
+            });
+        }
         self.connection.flush();
     }
 
@@ -658,6 +674,7 @@ impl App {
         }
         let tab = self.tab_mut();
         tab.view = ViewKind::Traces;
+        tab.analysis = None;
         tab.open_trace = Some(trace);
         tab.waterfall = ListState {
             follow: false,
@@ -751,6 +768,8 @@ impl App {
             self.help_open = false;
         } else if self.detail_open {
             self.close_detail();
+        } else if self.tab().analysis.is_some() {
+            self.tab_mut().analysis = None;
         } else if self.tab().open_trace.is_some() {
             self.tab_mut().open_trace = None;
         }
@@ -1008,7 +1027,21 @@ impl App {
             Action::ToggleHelp => self.help_open = !self.help_open,
             Action::CloseHelp => self.help_open = false,
             Action::Back => self.back(),
-            Action::ShowView(view) => self.tab_mut().view = view,
+            Action::ShowView(view) => {
+                let tab = self.tab_mut();
+                tab.view = view;
+                tab.analysis = None;
+            }
+            Action::ShowAnalysis(analysis) => {
+                let tab = self.tab_mut();
+                tab.analysis = if tab.analysis == analysis {
+                    None
+                } else {
+                    analysis
+                };
+            }
+            Action::SelectMetricSeries(series) => self.tab_mut().metric_series = Some(series),
+            Action::SetMetricTotals(totals) => self.tab_mut().metric_totals = totals,
             Action::ToggleView => {
                 let tab = self.tab_mut();
                 tab.view = match tab.view {

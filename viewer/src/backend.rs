@@ -22,6 +22,7 @@ use crate::arrivals::{Arrivals, DirWatcher};
 use crate::connection::Connection;
 use crate::editor::EditorOptions;
 use crate::filter::SLIDE_INTERVAL;
+use crate::metric_projection::MetricProjection;
 use crate::model::{Index, Level};
 use crate::projection::{self, Projection};
 use crate::runs::Runs;
@@ -107,6 +108,8 @@ pub struct Engine {
     editor: EditorOptions,
     runtime: tokio::runtime::Handle,
     projection: Projection,
+    /// The tabs whose Metrics view is shown, and the last one built.
+    metrics: MetricProjection,
     step_size: StepSize,
     runs: Runs,
     arrivals: Arrivals,
@@ -199,6 +202,7 @@ impl Engine {
             editor: options.editor,
             runtime,
             projection: Projection::default(),
+            metrics: MetricProjection::default(),
             step_size: StepSize::default(),
             runs: Runs::default(),
             watcher: DirWatcher::start(options.arrivals.clone()),
@@ -511,6 +515,11 @@ impl Engine {
                 self.listing = Some(Arc::new(crate::listing::list(dir, request)));
             }
             // What it asks for is `arrivals`' flag, which the loop takes.
+            UiEvent::ShowMetrics {
+                tab,
+                shown,
+                selected,
+            } => self.metrics.show(tab, shown, selected),
             UiEvent::Arrived => {}
         }
     }
@@ -656,6 +665,7 @@ impl Engine {
             }
             self.projection
                 .fill_snapshot(&self.index, tab, &mut snapshot);
+            snapshot.metrics = self.metrics.view(self.shown, tab, &self.index);
         }
         snapshot
     }

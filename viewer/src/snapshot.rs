@@ -8,6 +8,7 @@ use std::sync::Arc;
 use oculus_store::{Corruption, StoreError};
 
 use crate::filter::Filter;
+use crate::metrics::{MetricsView, SeriesId};
 use crate::model::{Level, TraceId};
 
 /// A tab, named by the UI.
@@ -19,6 +20,12 @@ pub enum ViewKind {
     #[default]
     Logs,
     Traces,
+}
+
+/// An analysis of a tab's records, shown in place of its lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Analysis {
+    Metrics,
 }
 
 /// What the trace list is sorted by.
@@ -227,6 +234,13 @@ pub enum UiEvent {
     ListDir {
         dir: PathBuf,
         request: u64,
+    },
+    /// A tab's Metrics view is shown (or no longer), with this series' chart; the
+    /// answer comes as `Snapshot::metrics` while it is shown.
+    ShowMetrics {
+        tab: TabId,
+        shown: bool,
+        selected: Option<SeriesId>,
     },
 }
 
@@ -550,6 +564,9 @@ pub struct Snapshot {
     pub trace_text: Option<TraceText>,
     /// The last directory listed for the file browser.
     pub listing: Option<Arc<Listing>>,
+    /// The shown tab's Metrics view, while it is shown; shared with the backend, which
+    /// rebuilds it only when its points, filter or selection change.
+    pub metrics: Option<Arc<MetricsView>>,
     pub status: Status,
 }
 

@@ -2,8 +2,9 @@
 //! selection (an item, and the row it was last seen at).
 
 use crate::filter::Filter;
+use crate::metrics::SeriesId;
 use crate::model::TraceId;
-use crate::snapshot::{Item, Selection, SortKey, TabId, TraceSort, ViewKind};
+use crate::snapshot::{Analysis, Item, Selection, SortKey, TabId, TraceSort, ViewKind};
 
 /// Scroll state of one list.
 #[derive(Clone, Copy, Debug)]
@@ -144,6 +145,12 @@ pub struct TabUi {
     pub waterfall: ListState,
     /// Whether the tab can be closed (the "All" tab cannot).
     pub closable: bool,
+    /// An analysis shown in place of the lists; `None`: the lists.
+    pub analysis: Option<Analysis>,
+    /// The Metrics view's charted series.
+    pub metric_series: Option<SeriesId>,
+    /// The Metrics view charts a sum's totals rather than its rate per second.
+    pub metric_totals: bool,
 }
 
 impl TabUi {
@@ -166,6 +173,9 @@ impl TabUi {
                 ..ListState::default()
             },
             closable,
+            analysis: None,
+            metric_series: None,
+            metric_totals: false,
         }
     }
 

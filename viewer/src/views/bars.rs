@@ -8,7 +8,7 @@ use super::style::{level_color, live_color, weak_color};
 use crate::action::Action;
 use crate::filter::Filter;
 use crate::model::Level;
-use crate::snapshot::{Forwarding, RunInfo, TabExport, ViewKind};
+use crate::snapshot::{Analysis, Forwarding, RunInfo, TabExport, ViewKind};
 use crate::time::{format_length, format_start};
 
 pub fn tab_bar(
@@ -270,9 +270,19 @@ pub fn filter_bar(
     let tab = screen.tab();
     ui.horizontal_wrapped(|ui| {
         for (view, label) in [(ViewKind::Logs, "Logs"), (ViewKind::Traces, "Traces")] {
-            if ui.selectable_label(tab.view == view, label).clicked() {
+            if ui
+                .selectable_label(tab.view == view && tab.analysis.is_none(), label)
+                .clicked()
+            {
                 actions.push(Action::ShowView(view));
             }
+        }
+        let metrics = Some(Analysis::Metrics);
+        if ui
+            .selectable_label(tab.analysis == metrics, "Metrics")
+            .clicked()
+        {
+            actions.push(Action::ShowAnalysis(metrics));
         }
         ui.separator();
         let min = filter.min_level;

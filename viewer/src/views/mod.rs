@@ -8,6 +8,7 @@ mod detail_pane;
 mod empty;
 mod help;
 mod lists;
+mod metrics;
 mod screen;
 mod scroll;
 mod style;
@@ -18,7 +19,7 @@ mod waterfall;
 use egui::Ui;
 
 use crate::action::Action;
-use crate::snapshot::ViewKind;
+use crate::snapshot::{Analysis, ViewKind};
 
 pub use screen::{Browser, Screen, Widgets};
 pub use style::{level_color, level_color_on};
@@ -57,6 +58,15 @@ pub fn show(ui: &mut Ui, screen: &Screen<'_>, widgets: Widgets<'_>) -> Vec<Actio
         {
             empty::how_to_send(ui, status, &mut actions);
             return;
+        }
+        if let Some(analysis) = tab.analysis {
+            match analysis {
+                Analysis::Metrics => metrics::metrics(ui, screen, &mut actions),
+            }
+            return;
+        }
+        if metrics::only_metrics(screen) {
+            metrics::tell_of_metrics(ui, &mut actions);
         }
         match (tab.view, tab.open_trace) {
             (ViewKind::Logs, _) => lists::log_table(ui, screen, list, &mut actions),

@@ -13,6 +13,7 @@ mod editor;
 mod engine;
 mod filter_model;
 mod live_ui;
+mod metrics;
 mod oracle;
 mod prepare;
 mod runs;

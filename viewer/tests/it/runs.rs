@@ -90,9 +90,8 @@ fn the_run_being_written_is_marked_live() {
     f.send("payments", 3);
     // Every record the collector accepted, so the counts hold still while compared.
     let counters = std::sync::Arc::clone(f.collector.as_ref().unwrap().counters());
-    let accepted = |counter: &std::sync::atomic::AtomicU64| {
-        counter.load(std::sync::atomic::Ordering::SeqCst)
-    };
+    let accepted =
+        |counter: &std::sync::atomic::AtomicU64| counter.load(std::sync::atomic::Ordering::SeqCst);
     f.wait("the live run's records", |app| {
         let runs = &app.snapshot().runs;
         runs.len() == 2
