@@ -22,7 +22,7 @@ mod keys;
 mod listing;
 mod loader;
 pub mod metric_math;
-mod metric_projection;
+pub mod metric_projection;
 pub mod metrics;
 pub mod model;
 mod otlp_out;

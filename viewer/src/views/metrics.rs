@@ -99,27 +99,22 @@ pub fn metrics(ui: &mut Ui, screen: &Screen<'_>, actions: &mut Vec<Action>) {
     }
     let tab = screen.tab();
     let list_width = (ui.available_width() * 0.42).clamp(320.0, 640.0);
-    let height = ui.available_height();
-    ui.horizontal_top(|ui| {
-        ui.allocate_ui(Vec2::new(list_width, height), |ui| {
+    egui::Panel::left("metric instruments")
+        .resizable(true)
+        .default_size(list_width)
+        .show_inside(ui, |ui| {
             egui::ScrollArea::vertical()
                 .id_salt("metric instruments")
-                .auto_shrink([false, false])
                 .show(ui, |ui| instruments(ui, view, tab.metric_series, actions));
         });
-        ui.separator();
-        ui.vertical(|ui| {
-            egui::ScrollArea::vertical()
-                .id_salt("metric chart")
-                .auto_shrink([false, false])
-                .show(ui, |ui| match &view.chart {
-                    Some(chart) => chart_panel(ui, chart, tab.metric_totals, actions),
-                    None => {
-                        ui.label("Select a series to chart it.");
-                    }
-                });
+    egui::ScrollArea::vertical()
+        .id_salt("metric chart")
+        .show(ui, |ui| match &view.chart {
+            Some(chart) => chart_panel(ui, chart, tab.metric_totals, actions),
+            None => {
+                ui.label("Select a series to chart it.");
+            }
         });
-    });
 }
 
 fn instruments(
@@ -284,7 +279,7 @@ fn chart_panel(ui: &mut Ui, chart: &Chart, totals_shown: bool, actions: &mut Vec
             ui.label(egui::RichText::new(format!("— {}", line.label)).color(color));
         }
         if !chart.exemplars.is_empty() {
-            ui.label(egui::RichText::new("● exemplar (click: its trace)").color(EXEMPLAR_COLOR));
+            ui.label(egui::RichText::new("dots: exemplars (click: their trace)").color(EXEMPLAR_COLOR));
         }
     });
     let exemplar_value = |e: &crate::metrics::ExemplarMark| {

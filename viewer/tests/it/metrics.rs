@@ -6,6 +6,7 @@
 //! The requests are built by hand rather than by an SDK's meter so that every time,
 //! value and exemplar (with the trace id of a span also sent) is known exactly.
 
+use egui_kittest::kittest::Queryable as _;
 use oculus_viewer::metrics::Chart;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
@@ -212,6 +213,26 @@ fn recorded_metrics_run(base: u64) -> tempfile::TempDir {
     dir
 }
 
+/// Clicks the tab of a service, once it has one.
+fn show_tab(fixture: &mut Fixture, service: &str) {
+    fixture.wait("the service's tab", |app| {
+        app.tabs().iter().any(|t| t.name == service)
+    });
+    let at = fixture
+        .app()
+        .tabs()
+        .iter()
+        .position(|t| t.name == service)
+        .unwrap();
+    fixture
+        .harness
+        .get_by_label(&format!("{} {service}", at + 1))
+        .click();
+    fixture.wait("the service's tab shown", |app| {
+        app.tab().name == service && app.rows_are_current()
+    });
+}
+
 fn open_metrics(fixture: &mut Fixture) {
     fixture.keys("M");
     fixture.wait("the Metrics view", |app| {
@@ -256,6 +277,7 @@ fn select_series(fixture: &mut Fixture, label: &str, points: usize) {
 fn the_metrics_view_lists_instruments_and_charts_what_was_sent() {
     let base = base_time();
     let mut fixture = app_over(recorded_metrics_run(base));
+    show_tab(&mut fixture, "checkout");
     open_metrics(&mut fixture);
     fixture.harness.run();
     for heading in [
