@@ -76,10 +76,10 @@ pub fn totals(points: &[Point], temporality: Temporality) -> Vec<(u64, f64)> {
 
 /// Each histogram point's counts for its own interval: a cumulative point's counts less
 /// the point before's (unless the series restarted or its bounds changed).
-pub fn interval_counts<'a>(
-    points: &'a [Point],
+pub fn interval_counts(
+    points: &[Point],
     temporality: Temporality,
-) -> Vec<(u64, &'a HistogramValue, Vec<u64>)> {
+) -> Vec<(u64, &HistogramValue, Vec<u64>)> {
     let mut out = Vec::with_capacity(points.len());
     let mut previous: Option<(&Point, &HistogramValue)> = None;
     for point in points {

@@ -23,6 +23,10 @@ use oculus_otlp::metric::{MetricKind, Point};
 /// Stretches in a series' sparkline.
 pub const SPARKLINE_WIDTH: usize = 48;
 
+/// A series the filter lets through, by its place in its instrument, and the range of
+/// its points in the time range.
+type ShownSeries = (u32, std::ops::Range<usize>);
+
 /// What a built view was built from: the same again is the same view.
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct Built {
@@ -89,7 +93,7 @@ pub fn build(
         start..end.max(start)
     };
     // First the series shown and their points, to learn the time range they span.
-    let mut shown: Vec<(u32, Vec<(u32, std::ops::Range<usize>)>)> = Vec::new();
+    let mut shown: Vec<(u32, Vec<ShownSeries>)> = Vec::new();
     let (mut first, mut last) = (u64::MAX, 0);
     for (i, instrument) in index.metrics.instruments.iter().enumerate() {
         let mut series = Vec::new();

@@ -407,7 +407,8 @@ pub fn prepare_raw_into(raw: &[u8], prepared: &mut PreparedBlock) -> Result<(), 
     // Metrics are few beside spans and logs: read into the plain model here, on the
     // decoding thread, for the index's metric store.
     for &(scope, otlp) in &parts.metrics {
-        prepared.metrics.push((scope, decode_metric(otlp)?));
+        let metrics = prepared.metrics.get_or_insert_with(Box::default);
+        metrics.metrics.push((scope, decode_metric(otlp)?));
     }
     prepared
         .strings

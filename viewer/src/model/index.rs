@@ -223,7 +223,13 @@ pub struct PreparedBlock {
     pub(crate) span_text: Vec<u8>,
     pub(crate) span_events: Vec<u64>,
     pub(crate) metric_points: u64,
-    /// Each metric's scope (in `scopes`) and its points.
+    /// Boxed: most blocks hold none, and a prepared block is moved whole.
+    pub(crate) metrics: Option<Box<PreparedMetrics>>,
+}
+
+/// A block's metrics: each one's scope (in the block's `scopes`) and its points.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct PreparedMetrics {
     pub(crate) metrics: Vec<(u32, oculus_otlp::metric::Metric)>,
 }
 
@@ -240,7 +246,7 @@ impl PreparedBlock {
         self.span_text.clear();
         self.span_events.clear();
         self.metric_points = 0;
-        self.metrics.clear();
+        self.metrics = None;
     }
 
     /// Log records and spans.
@@ -428,7 +434,7 @@ impl Index {
             }
         }
         self.metric_points += block.metric_points;
-        for (scope, metric) in &block.metrics {
+        for (scope, metric) in block.metrics.iter().flat_map(|m| &m.metrics) {
             let origin = origin_of(*scope);
             let service = self.origins.get(origin).service;
             self.metrics.add(service, origin, metric);

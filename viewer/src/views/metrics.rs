@@ -102,7 +102,7 @@ pub fn metrics(ui: &mut Ui, screen: &Screen<'_>, actions: &mut Vec<Action>) {
     egui::Panel::left("metric instruments")
         .resizable(true)
         .default_size(list_width)
-        .show_inside(ui, |ui| {
+        .show(ui, |ui| {
             egui::ScrollArea::vertical()
                 .id_salt("metric instruments")
                 .show(ui, |ui| instruments(ui, view, tab.metric_series, actions));
@@ -226,7 +226,7 @@ impl Frame {
         }
         // Rates, counts and durations read best from zero.
         low = low.min(0.0);
-        if high - low < f64::EPSILON {
+        if (high - low).abs() < f64::EPSILON {
             high = low + 1.0;
         }
         Frame {
@@ -279,7 +279,9 @@ fn chart_panel(ui: &mut Ui, chart: &Chart, totals_shown: bool, actions: &mut Vec
             ui.label(egui::RichText::new(format!("— {}", line.label)).color(color));
         }
         if !chart.exemplars.is_empty() {
-            ui.label(egui::RichText::new("dots: exemplars (click: their trace)").color(EXEMPLAR_COLOR));
+            ui.label(
+                egui::RichText::new("dots: exemplars (click: their trace)").color(EXEMPLAR_COLOR),
+            );
         }
     });
     let exemplar_value = |e: &crate::metrics::ExemplarMark| {
