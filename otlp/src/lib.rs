@@ -1,7 +1,8 @@
 //! OTLP outside the receivers: the store's records as OTLP ([`export`]), and the files
 //! the rest of OpenTelemetry reads and writes ([`write`], [`read`]): JSON Lines and
 //! length-prefixed protobuf, as the OpenTelemetry Collector's file exporter writes
-//! them, either one zstd-compressed or not.
+//! them, either one zstd-compressed or not; and a stored metric read into a plain model
+//! ([`metric`]).
 //!
 //! Only OTLP's message types are linked (no tonic), so the viewer can use this crate
 //! and still link no server.
@@ -9,6 +10,7 @@
 pub mod data;
 pub mod export;
 pub mod filter;
+pub mod metric;
 pub mod read;
 #[cfg(test)]
 mod testing;

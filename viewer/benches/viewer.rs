@@ -636,6 +636,7 @@ fn main() {
     drop(engine);
 
     trace_views(&dir, &runtime);
+    metrics_view();
     frame_times(&dir, records, &runtime);
     live_latency(&dir, &runtime);
 }
@@ -1164,5 +1165,57 @@ fn frames_while_records_arrive(
         "  records written {written}, shown by the end {}, backend publishes {}",
         after - before,
         repaints.load(Ordering::Relaxed) - publishes_before
+    );
+}
+
+/// The Metrics view built again from a full store: 5 services of 20 instruments of 10
+/// series, each at its cap of points (a gauge's values; a sparkline each, one chart).
+fn metrics_view() {
+    use oculus_otlp::metric::{Metric, MetricKind, Point, PointValue};
+    use oculus_viewer::filter::CompiledFilter;
+    use oculus_viewer::metrics::{MAX_POINTS_PER_SERIES, SeriesId};
+    use oculus_viewer::model::Index;
+
+    let mut index = Index::default();
+    for service in SERVICES {
+        let service = index.strings.intern(service);
+        for instrument in 0..20 {
+            let points = (0..10u64)
+                .flat_map(|series| {
+                    (0..MAX_POINTS_PER_SERIES as u64).map(move |t| Point {
+                        attributes: vec![("series".into(), series.to_string())],
+                        time_unix_nano: 1_000_000_000 * (t + 1),
+                        value: PointValue::Double((t % 100) as f64),
+                        ..Point::default()
+                    })
+                })
+                .collect();
+            let metric = Metric {
+                name: format!("instrument.{instrument}"),
+                kind: MetricKind::Gauge,
+                points,
+                ..Metric::default()
+            };
+            index.metrics.add(service, 0, &metric);
+        }
+    }
+    let mut filter = CompiledFilter::new(&Filter::default());
+    let selected = Some(SeriesId {
+        instrument: 0,
+        series: 0,
+    });
+    let started = Instant::now();
+    let view = oculus_viewer::metric_projection::build(&index, &mut filter, selected);
+    let took = started.elapsed();
+    let series: usize = view
+        .services
+        .iter()
+        .flat_map(|s| &s.instruments)
+        .map(|i| i.series.len())
+        .sum();
+    println!(
+        "metrics view rebuild ({series} series, {} points)    {:>9}",
+        index.metrics.points(),
+        ms(took)
     );
 }

@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::metrics::SeriesId;
 use crate::model::{Level, TraceId};
-use crate::snapshot::{RecordRef, SortKey, SourceRef, ValueKind, ViewKind};
+use crate::snapshot::{Analysis, RecordRef, SortKey, SourceRef, ValueKind, ViewKind};
 
 /// One thing the user asked for, with the mouse or a key.
 #[derive(Clone, Debug, PartialEq)]
@@ -40,6 +41,13 @@ pub enum Action {
     ToggleView,
     /// Show the logs or the traces of the shown tab.
     ShowView(ViewKind),
+    /// Show an analysis in place of the lists; the one already shown, or `None`,
+    /// shows the lists again.
+    ShowAnalysis(Option<Analysis>),
+    /// Chart this series in the Metrics view.
+    SelectMetricSeries(SeriesId),
+    /// Chart a sum's totals (or its rate per second).
+    SetMetricTotals(bool),
     SetMinLevel(Level),
     /// Show or hide a service in the shown tab.
     ShowService {

@@ -9,11 +9,12 @@ use crate::action::Action;
 use crate::connection::Connection;
 use crate::filter::{Filter, Since};
 use crate::keys::Keys;
+use crate::metrics::SeriesId;
 use crate::model::{Level, TraceId, parse_trace_id, trace_hex};
 use crate::persist::{Saved, SavedFilter, SavedTab};
 use crate::snapshot::{
-    Item, Located, RecordRef, Selection, Snapshot, SourceRef, TabId, TraceSort, UiEvent, ValueKind,
-    ViewKind,
+    Analysis, Item, Located, RecordRef, Selection, Snapshot, SourceRef, TabId, TraceSort, UiEvent,
+    ValueKind, ViewKind,
 };
 use crate::tab_ui::{ListState, TabUi};
 use crate::terms::add_term;
@@ -43,6 +44,8 @@ struct Sent {
     viewport: Option<Viewport>,
     trace: Option<(TabId, Option<TraceId>)>,
     operations: Option<crate::operations::OperationsRequest>,
+    /// The tab, whether its Metrics view is shown, and its charted series.
+    metrics: Option<(TabId, bool, Option<SeriesId>)>,
 }
 
 /// The Oculus viewer.
@@ -629,6 +632,19 @@ impl App {
             self.connection.send(event);
         }
         self.sync_operations();
+        let metrics = (
+            tab.id,
+            tab.analysis == Some(Analysis::Metrics),
+            tab.metric_series,
+        );
+        if self.sent.metrics != Some(metrics) {
+            self.sent.metrics = Some(metrics);
+            self.connection.send(UiEvent::ShowMetrics {
+                tab: metrics.0,
+                shown: metrics.1,
+                selected: metrics.2,
+            });
+        }
         self.connection.flush();
     }
 
@@ -665,6 +681,7 @@ impl App {
         }
         let tab = self.tab_mut();
         tab.view = ViewKind::Traces;
+        tab.analysis = None;
         tab.open_trace = Some(trace);
         tab.waterfall = ListState {
             follow: false,
@@ -760,8 +777,10 @@ impl App {
             self.close_detail();
         } else if self.tab().open_trace.is_some() {
             self.tab_mut().open_trace = None;
-        } else if self.tab().analysis.is_some() {
+        } else if self.tab().analysis == Some(Analysis::Operations) {
             self.operations_back();
+        } else if self.tab().analysis.is_some() {
+            self.tab_mut().analysis = None;
         }
     }
 
@@ -1026,6 +1045,8 @@ impl App {
                 tab.view = view;
                 tab.analysis = None;
             }
+            Action::SelectMetricSeries(series) => self.tab_mut().metric_series = Some(series),
+            Action::SetMetricTotals(totals) => self.tab_mut().metric_totals = totals,
             Action::ToggleView => {
                 let tab = self.tab_mut();
                 tab.view = match tab.view {

@@ -22,6 +22,7 @@ use crate::arrivals::{Arrivals, DirWatcher};
 use crate::connection::Connection;
 use crate::editor::EditorOptions;
 use crate::filter::SLIDE_INTERVAL;
+use crate::metric_projection::MetricProjection;
 use crate::model::{Index, Level};
 use crate::operations::Operations;
 use crate::projection::{self, Projection};
@@ -108,6 +109,8 @@ pub struct Engine {
     editor: EditorOptions,
     runtime: tokio::runtime::Handle,
     projection: Projection,
+    /// The tabs whose Metrics view is shown, and the last one built.
+    metrics: MetricProjection,
     step_size: StepSize,
     runs: Runs,
     arrivals: Arrivals,
@@ -202,6 +205,7 @@ impl Engine {
             editor: options.editor,
             runtime,
             projection: Projection::default(),
+            metrics: MetricProjection::default(),
             step_size: StepSize::default(),
             runs: Runs::default(),
             watcher: DirWatcher::start(options.arrivals.clone()),
@@ -539,6 +543,11 @@ impl Engine {
                 self.listing = Some(Arc::new(crate::listing::list(dir, request)));
             }
             // What it asks for is `arrivals`' flag, which the loop takes.
+            UiEvent::ShowMetrics {
+                tab,
+                shown,
+                selected,
+            } => self.metrics.show(tab, shown, selected),
             UiEvent::Arrived => {}
             UiEvent::Operations(Some(request)) => {
                 if let Some(operations) = &mut self.operations {
@@ -693,6 +702,7 @@ impl Engine {
             }
             self.projection
                 .fill_snapshot(&self.index, tab, &mut snapshot);
+            snapshot.metrics = self.metrics.view(self.shown, tab, &self.index);
         }
         snapshot.operations = self
             .operations

@@ -365,6 +365,23 @@ impl CompiledFilter {
         true
     }
 
+    /// Whether what comes from this origin shows: the service, run, scope and resource
+    /// conditions, which are all a metric point (which has no text in the index) is
+    /// filtered by, besides the time range.
+    pub fn passes_origin(&mut self, index: &Index, origin: u32) -> bool {
+        self.refresh(index);
+        !self.matches_nothing() && matches!(self.origin_terms.get(origin as usize), Some(Some(_)))
+    }
+
+    /// The time range shown: from (Unix nanoseconds, the sliding window's start
+    /// included), and the end it stops before, if any.
+    pub fn time_bounds(&self) -> (u64, Option<u64>) {
+        (
+            self.from_unix_nano.max(self.since_unix_nano),
+            self.to_unix_nano,
+        )
+    }
+
     fn matches_nothing(&self) -> bool {
         self.error.is_some()
     }

@@ -4,6 +4,7 @@
 use egui::{Key, Modifiers};
 
 use crate::action::{Action, Step};
+use crate::snapshot::Analysis;
 
 /// How far `h` and `l` move the waterfall's window, as a share of its width.
 const PAN_SHARE: f64 = 0.2;
@@ -117,6 +118,7 @@ impl Keys {
             'Y' => Action::YankTrace,
             'J' => Action::YankTraceOtlp,
             't' => Action::ToggleView,
+            'M' => Action::ShowAnalysis(Some(Analysis::Metrics)),
             'T' => Action::CycleTheme,
             'i' => Action::ToggleInlineLogs,
             'f' => Action::ToggleFollow,

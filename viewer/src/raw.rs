@@ -3,6 +3,7 @@
 //! strings and vectors) would cost more than everything else a load does. A test holds
 //! it to an oracle that prepares decoded blocks.
 
+use oculus_otlp::metric::decode_metric;
 use oculus_store::block::{LogTimeChain, LogTimeColumns, SpanTimeChain};
 use oculus_store::field;
 use oculus_store::wire::{Reader, WireError, WireType, zigzag_decode};
@@ -22,6 +23,8 @@ struct Parts<'a> {
     spans: Vec<&'a [u8]>,
     logs: Vec<&'a [u8]>,
     metric_points: u64,
+    /// Each metric's scope and its OTLP bytes.
+    metrics: Vec<(u32, &'a [u8])>,
     base_time: u64,
     span_ids: Vec<u64>,
     parent_span_ids: Vec<u64>,
@@ -84,13 +87,19 @@ fn parts(raw: &[u8]) -> Result<Parts<'_>, WireError> {
             (field::block::LOGS, WireType::Len) => parts.logs.push(reader.bytes()?),
             (field::block::METRICS, WireType::Len) => {
                 let mut metric = Reader::new(reader.bytes()?);
+                let (mut scope, mut otlp) = (0, None);
                 while let Some((number, wire)) = metric.field()? {
                     match (number, wire) {
                         (field::metric::DATA_POINTS, WireType::Varint) => {
                             parts.metric_points += metric.varint()?
                         }
+                        (field::metric::SCOPE, WireType::Varint) => scope = metric.varint()? as u32,
+                        (field::metric::OTLP_METRIC, WireType::Len) => otlp = Some(metric.bytes()?),
                         _ => metric.skip(wire)?,
                     }
+                }
+                if let Some(otlp) = otlp {
+                    parts.metrics.push((scope, otlp));
                 }
             }
             (field::block::BASE_TIME_UNIX_NANO, WireType::Fixed64) => {
@@ -395,6 +404,12 @@ pub fn prepare_raw_into(raw: &[u8], prepared: &mut PreparedBlock) -> Result<(), 
         prepared.spans.push(record);
     }
     prepared.metric_points = parts.metric_points;
+    // Metrics are few beside spans and logs: read into the plain model here, on the
+    // decoding thread, for the index's metric store.
+    for &(scope, otlp) in &parts.metrics {
+        let metrics = prepared.metrics.get_or_insert_with(Box::default);
+        metrics.metrics.push((scope, decode_metric(otlp)?));
+    }
     prepared
         .strings
         .extend(parts.strings.iter().map(|s| (*s).to_owned()));

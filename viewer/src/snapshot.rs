@@ -8,6 +8,7 @@ use std::sync::Arc;
 use oculus_store::{Corruption, StoreError};
 
 use crate::filter::Filter;
+use crate::metrics::{MetricsView, SeriesId};
 use crate::model::{Level, TraceId};
 
 /// A tab, named by the UI.
@@ -25,6 +26,7 @@ pub enum ViewKind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Analysis {
     Operations,
+    Metrics,
 }
 
 /// What the trace list is sorted by.
@@ -237,6 +239,13 @@ pub enum UiEvent {
     /// The operations view is shown with this table's sort and selection (`None`: it
     /// is not shown); the answer comes as `Snapshot::operations`.
     Operations(Option<Box<crate::operations::OperationsRequest>>),
+    /// A tab's Metrics view is shown (or no longer), with this series' chart; the
+    /// answer comes as `Snapshot::metrics` while it is shown.
+    ShowMetrics {
+        tab: TabId,
+        shown: bool,
+        selected: Option<SeriesId>,
+    },
 }
 
 /// One row of the log table.
@@ -568,6 +577,9 @@ pub struct Snapshot {
     pub trace_text: Option<TraceText>,
     /// The last directory listed for the file browser.
     pub listing: Option<Arc<Listing>>,
+    /// The shown tab's Metrics view, while it is shown; shared with the backend, which
+    /// rebuilds it only when its points, filter or selection change.
+    pub metrics: Option<Arc<MetricsView>>,
     pub status: Status,
     /// The operations table, while it is shown; shared with the backend, which
     /// rebuilds it only when it changed.

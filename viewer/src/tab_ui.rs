@@ -2,6 +2,7 @@
 //! selection (an item, and the row it was last seen at).
 
 use crate::filter::Filter;
+use crate::metrics::SeriesId;
 use crate::model::TraceId;
 use crate::operations_ui::OperationsUi;
 use crate::snapshot::{Analysis, Item, Selection, SortKey, TabId, TraceSort, ViewKind};
@@ -148,6 +149,10 @@ pub struct TabUi {
     /// An analysis shown in place of the lists (`None`: the lists).
     pub analysis: Option<Analysis>,
     pub operations: OperationsUi,
+    /// The Metrics view's charted series.
+    pub metric_series: Option<SeriesId>,
+    /// The Metrics view charts a sum's totals rather than its rate per second.
+    pub metric_totals: bool,
 }
 
 impl TabUi {
@@ -172,6 +177,8 @@ impl TabUi {
             closable,
             analysis: None,
             operations: OperationsUi::default(),
+            metric_series: None,
+            metric_totals: false,
         }
     }
 

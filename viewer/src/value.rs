@@ -13,6 +13,8 @@ pub enum RenderError {
     Wire(#[from] WireError),
     #[error("a value could not be formatted")]
     Format(#[from] std::fmt::Error),
+    #[error(transparent)]
+    Metric(#[from] oculus_otlp::metric::MetricError),
 }
 
 /// Where a rendered value goes.

@@ -7,6 +7,7 @@ use super::chunked::Chunked;
 use super::intern::{Interner, Table};
 use super::record::{Level, PackedTraceId, TraceId};
 use super::text::{TextArena, TextRef};
+use crate::metrics::MetricStore;
 
 /// Where a record's full form is: its block, and its position within it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -141,6 +142,8 @@ pub struct Index {
     /// Interned service names, in order of appearance.
     pub services: Vec<u32>,
     pub metric_points: u64,
+    /// The metric points, by service, instrument and series.
+    pub metrics: MetricStore,
     /// Traces with at least one span: those the trace list can show (a trace id that
     /// only log records carried is no trace to look at).
     pub traces_with_spans: usize,
@@ -194,6 +197,7 @@ impl Default for Index {
             span_events: Vec::new(),
             services: Vec::new(),
             metric_points: 0,
+            metrics: MetricStore::default(),
             traces_with_spans: 0,
             log_level_counts: [0; 7],
             runs: Vec::new(),
@@ -219,6 +223,14 @@ pub struct PreparedBlock {
     pub(crate) span_text: Vec<u8>,
     pub(crate) span_events: Vec<u64>,
     pub(crate) metric_points: u64,
+    /// Boxed: most blocks hold none, and a prepared block is moved whole.
+    pub(crate) metrics: Option<Box<PreparedMetrics>>,
+}
+
+/// A block's metrics: each one's scope (in the block's `scopes`) and its points.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct PreparedMetrics {
+    pub(crate) metrics: Vec<(u32, oculus_otlp::metric::Metric)>,
 }
 
 impl PreparedBlock {
@@ -234,6 +246,7 @@ impl PreparedBlock {
         self.span_text.clear();
         self.span_events.clear();
         self.metric_points = 0;
+        self.metrics = None;
     }
 
     /// Log records and spans.
@@ -421,6 +434,11 @@ impl Index {
             }
         }
         self.metric_points += block.metric_points;
+        for (scope, metric) in block.metrics.iter().flat_map(|m| &m.metrics) {
+            let origin = origin_of(*scope);
+            let service = self.origins.get(origin).service;
+            self.metrics.add(service, origin, metric);
+        }
         let run = self.run_mut(session);
         run.logs += block.logs.len() as u64;
         run.spans += block.spans.len() as u64;

@@ -8,7 +8,7 @@ use super::style::{level_color, live_color, weak_color};
 use crate::action::Action;
 use crate::filter::Filter;
 use crate::model::Level;
-use crate::snapshot::{Forwarding, RunInfo, TabExport, ViewKind};
+use crate::snapshot::{Analysis, Forwarding, RunInfo, TabExport, ViewKind};
 use crate::time::{format_length, format_start};
 
 pub fn tab_bar(
@@ -282,6 +282,14 @@ pub fn filter_bar(
             .clicked()
         {
             actions.push(Action::ShowAnalysis(operations));
+        }
+        let metrics = Some(crate::snapshot::Analysis::Metrics);
+        if ui
+            .selectable_label(tab.analysis == metrics, "Metrics")
+            .on_hover_text("per service: instruments, series and charts (M)")
+            .clicked()
+        {
+            actions.push(Action::ShowAnalysis(metrics));
         }
         ui.separator();
         let min = filter.min_level;

@@ -24,6 +24,10 @@ const BINDINGS: &[(&str, &str)] = &[
         "paste a trace id to filter by it (other text: search)",
     ),
     ("t", "switch between logs and traces"),
+    (
+        "M",
+        "metrics: instruments, a sparkline per series, charts (again, or Esc: the lists)",
+    ),
     ("i", "logs inline under their spans"),
     (
         "+ / - / z",
@@ -121,6 +125,14 @@ const MOUSE: &[(&str, &str)] = &[
         "the same menu: the level, service, scope or trace-id filter",
     ),
     ("drag a column's edge", "resize the column"),
+    (
+        "Metrics: click a series; Rate / Total",
+        "chart it; a sum as its rate per second or its total",
+    ),
+    (
+        "Metrics: click an exemplar dot or button",
+        "open its trace; hover the chart: values and time",
+    ),
     (
         "click a trace list's column title",
         "sort by it (start, duration, spans, errors); again: the other way",

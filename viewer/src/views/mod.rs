@@ -11,6 +11,7 @@ mod flame;
 mod help;
 mod histogram;
 mod lists;
+mod metrics;
 mod minimap;
 mod operations;
 mod screen;
@@ -73,8 +74,12 @@ pub fn show(ui: &mut Ui, screen: &Screen<'_>, widgets: Widgets<'_>) -> Vec<Actio
                     open_trace(ui, screen, list, &mut actions);
                 }
                 Analysis::Operations => operations::operations(ui, screen, &mut actions),
+                Analysis::Metrics => metrics::metrics(ui, screen, &mut actions),
             }
             return;
+        }
+        if metrics::only_metrics(screen) {
+            metrics::tell_of_metrics(ui, &mut actions);
         }
         match (tab.view, tab.open_trace) {
             (ViewKind::Logs, _) => {

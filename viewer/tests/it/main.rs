@@ -14,6 +14,7 @@ mod engine;
 mod filter_model;
 mod histogram;
 mod live_ui;
+mod metrics;
 mod operations;
 mod oracle;
 mod prepare;
