@@ -169,9 +169,6 @@ pub enum Action {
     /// Text pasted while no text field has the focus: a trace id filters by it, any
     /// other text is searched for.
     Paste(String),
-    /// Show an analysis in place of the shown tab's lists (`None`, or the one shown
-    /// already: the lists again).
-    ShowAnalysis(Option<crate::snapshot::Analysis>),
     /// A click in the operations view.
     Operations(crate::operations_ui::OperationsAction),
 }

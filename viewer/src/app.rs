@@ -632,6 +632,14 @@ impl App {
             self.connection.send(event);
         }
         self.sync_operations();
+        self.sync_metrics();
+        self.connection.flush();
+    }
+
+    /// Tells the backend whether the Metrics view is shown and which series it charts,
+    /// when that changed.
+    fn sync_metrics(&mut self) {
+        let tab = self.tab();
         let metrics = (
             tab.id,
             tab.analysis == Some(Analysis::Metrics),
@@ -645,7 +653,6 @@ impl App {
                 selected: metrics.2,
             });
         }
-        self.connection.flush();
     }
 
     /// Opens the detail pane on a record.
@@ -681,7 +688,6 @@ impl App {
         }
         let tab = self.tab_mut();
         tab.view = ViewKind::Traces;
-        tab.analysis = None;
         tab.open_trace = Some(trace);
         tab.waterfall = ListState {
             follow: false,

@@ -373,15 +373,6 @@ impl CompiledFilter {
         !self.matches_nothing() && matches!(self.origin_terms.get(origin as usize), Some(Some(_)))
     }
 
-    /// The time range shown: from (Unix nanoseconds, the sliding window's start
-    /// included), and the end it stops before, if any.
-    pub fn time_bounds(&self) -> (u64, Option<u64>) {
-        (
-            self.from_unix_nano.max(self.since_unix_nano),
-            self.to_unix_nano,
-        )
-    }
-
     fn matches_nothing(&self) -> bool {
         self.error.is_some()
     }

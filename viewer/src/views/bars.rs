@@ -275,7 +275,7 @@ pub fn filter_bar(
                 actions.push(Action::ShowView(view));
             }
         }
-        let operations = Some(crate::snapshot::Analysis::Operations);
+        let operations = Some(Analysis::Operations);
         if ui
             .selectable_label(tab.analysis == operations, "Operations")
             .on_hover_text("per operation: count, errors, p50/p95/p99 (O)")
@@ -283,7 +283,7 @@ pub fn filter_bar(
         {
             actions.push(Action::ShowAnalysis(operations));
         }
-        let metrics = Some(crate::snapshot::Analysis::Metrics);
+        let metrics = Some(Analysis::Metrics);
         if ui
             .selectable_label(tab.analysis == metrics, "Metrics")
             .on_hover_text("per service: instruments, series and charts (M)")

@@ -67,10 +67,8 @@ pub fn show(ui: &mut Ui, screen: &Screen<'_>, widgets: Widgets<'_>) -> Vec<Actio
         }
         if let Some(analysis) = tab.analysis {
             match analysis {
-                // A trace opened from the operations view is shown over it.
-                Analysis::Operations
-                    if tab.view == ViewKind::Traces && tab.open_trace.is_some() =>
-                {
+                // A trace opened from an analysis is shown over it; Escape returns to it.
+                _ if tab.view == ViewKind::Traces && tab.open_trace.is_some() => {
                     open_trace(ui, screen, list, &mut actions);
                 }
                 Analysis::Operations => operations::operations(ui, screen, &mut actions),

@@ -8,6 +8,7 @@
 
 use egui_kittest::kittest::Queryable as _;
 use oculus_viewer::metrics::Chart;
+use oculus_viewer::snapshot::Analysis;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -353,12 +354,15 @@ fn the_metrics_view_lists_instruments_and_charts_what_was_sent() {
     });
     let tab = fixture.app().tab();
     assert_eq!(tab.open_trace, Some(EXEMPLAR_TRACE));
-    assert_eq!(tab.analysis, None);
+    // The trace shows over the Metrics view, which Esc comes back to.
+    assert_eq!(tab.analysis, Some(Analysis::Metrics));
+    assert!(fixture.app().waterfall().is_some());
     let trace = fixture.app().snapshot().trace.clone().unwrap();
     assert_eq!(trace.spans[0].name, "slow checkout");
-
-    // M again shows the metrics; Esc the trace again.
-    open_metrics(&mut fixture);
+    fixture.harness.key_press(egui::Key::Escape);
+    fixture.harness.run();
+    assert_eq!(fixture.app().tab().open_trace, None);
+    assert_eq!(fixture.app().tab().analysis, Some(Analysis::Metrics));
     fixture.harness.key_press(egui::Key::Escape);
     fixture.harness.run();
     assert_eq!(fixture.app().tab().analysis, None);
