@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use egui_kittest::kittest::Queryable as _;
 use oculus_store::proto::{
     AnyValue, KeyValue, LogRecord, Resource, Scope, SourceLocation, Span, StatusCode, any_value,
 };
@@ -28,7 +29,7 @@ use oculus_viewer::editor::EditorOptions;
 use oculus_viewer::filter::Filter;
 use oculus_viewer::histogram::Counted;
 use oculus_viewer::model::Level;
-use oculus_viewer::snapshot::{UiEvent, ViewKind};
+use oculus_viewer::snapshot::{Analysis, UiEvent, ViewKind};
 use oculus_viewer::{App, Arrivals, BackendOptions, Engine};
 
 // Indexing allocates and frees many small buffers while decoding blocks; mimalloc
@@ -296,6 +297,7 @@ impl CollectorEncoding {
             ..block.clone()
         };
         let logs = oculus_store::proto::Block {
+            metrics: Vec::new(),
             spans: Vec::new(),
             span_ids: Vec::new(),
             parent_span_ids: Vec::new(),
@@ -319,6 +321,45 @@ impl CollectorEncoding {
     }
 }
 
+/// Series of the gauge a live run sends, each with a point per block.
+const GAUGE_SERIES: u64 = 10;
+
+/// Adds a point of each series of a `queue.depth` gauge at `time` to `block`, as the
+/// collector stores a metric: its OTLP encoding, verbatim.
+fn add_gauge_points(block: &mut oculus_store::proto::Block, rng: &mut Rng, time: u64) {
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+    use opentelemetry_proto::tonic::metrics::v1 as otlp;
+
+    let data_points = (0..GAUGE_SERIES)
+        .map(|queue| otlp::NumberDataPoint {
+            attributes: vec![KeyValue {
+                key: "queue".into(),
+                value: Some(AnyValue {
+                    value: Some(any_value::Value::StringValue(format!("q{queue}"))),
+                }),
+                ..KeyValue::default()
+            }],
+            time_unix_nano: time,
+            value: Some(otlp::number_data_point::Value::AsInt(rng.below(1000) as i64)),
+            ..otlp::NumberDataPoint::default()
+        })
+        .collect();
+    let metric = otlp::Metric {
+        name: "queue.depth".into(),
+        unit: "{items}".into(),
+        data: Some(otlp::metric::Data::Gauge(otlp::Gauge { data_points })),
+        ..otlp::Metric::default()
+    };
+    let name = u32::try_from(block.strings.len()).expect("strings");
+    block.strings.push(metric.name.clone());
+    block.metrics.push(oculus_store::proto::Metric {
+        scope: 0,
+        name,
+        otlp_metric: prost::Message::encode_to_vec(&metric),
+        data_points: GAUGE_SERIES as u32,
+    });
+}
+
 /// Records per block: 50 traces of 4 spans and 6 logs.
 const TRACES_PER_BLOCK: usize = 50;
 const RECORDS_PER_BLOCK: u64 = TRACES_PER_BLOCK as u64 * 10;
@@ -340,7 +381,11 @@ fn write_records(
     let mut written = 0;
     while written < records && !stop.load(Ordering::Relaxed) {
         let service = SERVICES[(written / RECORDS_PER_BLOCK) as usize % SERVICES.len()];
-        let (block, next) = block(&mut rng, service, TRACES_PER_BLOCK, time);
+        let (mut block, next) = block(&mut rng, service, TRACES_PER_BLOCK, time);
+        // A live run also sends metrics, for the Metrics view's frame times.
+        if per_second.is_some() {
+            add_gauge_points(&mut block, &mut rng, next);
+        }
         time = next;
         writer.append(&encoding.encode(&block)).expect("append");
         written += RECORDS_PER_BLOCK;
@@ -1021,6 +1066,8 @@ fn live_latency(dir: &Path, runtime: &tokio::runtime::Runtime) {
 enum Press {
     Text(&'static str),
     Key(egui::Key),
+    /// A click on the first widget whose label starts with this text.
+    Click(&'static str),
 }
 
 /// A view whose frames are timed: the presses that open it from the log list, what
@@ -1046,6 +1093,21 @@ const FRAME_VIEWS: &[FrameView] = &[
         close: &[Press::Text("t")],
     },
     FrameView {
+        name: "operations",
+        open: &[Press::Text("O")],
+        is_open: |app| app.tab().analysis == Some(Analysis::Operations),
+        close: &[Press::Text("O")],
+    },
+    FrameView {
+        name: "metrics",
+        // The earlier live runs sent the gauge: one of its series charted.
+        open: &[Press::Text("M"), Press::Click("queue.depth {queue=q0")],
+        is_open: |app| {
+            app.tab().analysis == Some(Analysis::Metrics) && app.tab().metric_series.is_some()
+        },
+        close: &[Press::Text("M")],
+    },
+    FrameView {
         name: "open trace",
         open: &[
             Press::Text("t"),
@@ -1053,7 +1115,17 @@ const FRAME_VIEWS: &[FrameView] = &[
             Press::Key(egui::Key::Enter),
         ],
         is_open: |app| app.waterfall().is_some(),
-        close: &[Press::Key(egui::Key::Escape), Press::Text("t")],
+        close: &[],
+    },
+    FrameView {
+        name: "flame graph",
+        open: &[Press::Text("F")],
+        is_open: |app| app.waterfall().is_some() && app.flame(),
+        close: &[
+            Press::Text("F"),
+            Press::Key(egui::Key::Escape),
+            Press::Text("t"),
+        ],
     },
 ];
 
@@ -1109,6 +1181,21 @@ fn press(harness: &mut egui_kittest::Harness<'_, App>, presses: &[Press]) {
         match *press {
             Press::Text(text) => harness.event(egui::Event::Text(text.into())),
             Press::Key(key) => harness.key_press(key),
+            Press::Click(label) => {
+                // The view's first publish may take a few frames.
+                for _ in 0..400 {
+                    if harness.query_all_by_label_contains(label).next().is_some() {
+                        break;
+                    }
+                    harness.step();
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                harness
+                    .get_all_by_label_contains(label)
+                    .next()
+                    .expect("a widget with the label")
+                    .click();
+            }
         }
         harness.step();
     }

@@ -290,6 +290,11 @@ impl App {
         self.connection.send(event);
     }
 
+    /// Whether an open trace is shown as a flame graph rather than the waterfall.
+    pub fn flame(&self) -> bool {
+        self.flame
+    }
+
     /// Whether the backend thread stopped (it logged why); the data shown is stale.
     pub fn backend_gone(&self) -> bool {
         self.connection.backend_gone()
