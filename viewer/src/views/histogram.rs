@@ -61,8 +61,11 @@ pub fn strip(ui: &mut Ui, screen: &Screen<'_>, view: ViewKind, actions: &mut Vec
             Pos2::new(area.right() - 52.0, area.top() + 2.0),
             egui::vec2(48.0, 16.0),
         );
-        if ui
-            .put(button, egui::Button::new("clear").small())
+        // A child of its own: `put` would move the parent's cursor back up to the
+        // button, and the list below would overlap the strip.
+        let mut corner = ui.new_child(egui::UiBuilder::new().max_rect(button));
+        if corner
+            .add_sized(button.size(), egui::Button::new("clear").small())
             .on_hover_text("clear the time range (x)")
             .clicked()
         {
