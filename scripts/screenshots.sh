@@ -66,6 +66,10 @@ shot trace
 # Zoomed into the trace's first half: the axis follows, spans past the edge are cut.
 keys plus h h
 shot trace-zoomed
+# The same trace as a flame graph (F), zoomed as it was, the minimap above it.
+keys F
+shot flame
+keys F
 # The whole trace again, in the light theme.
 keys z Escape T
 shot light
@@ -76,3 +80,9 @@ OTEL_EXPORTER_OTLP_ENDPOINT="http://$grpc" target/release/shop >/dev/null 2>&1
 sleep 1
 keys 1 g g e Return
 shot shop
+
+# The operations table (O), then one operation's traces, slowest first, and the
+# scatter of its durations over time.
+keys Escape Escape O j Return
+sleep 0.5
+shot operations

@@ -2,16 +2,7 @@
 //! xdotool) put trace ids and traces where another program (xclip) reads them, and a
 //! trace id copied elsewhere filters the window when pasted.
 
-use crate::desktop::{Desktop, Viewer, eventually, start_xvfb};
-
-/// Whether `text` is an OTLP trace id: 32 lowercase hex digits, not all zero.
-fn is_trace_id(text: &str) -> bool {
-    text.len() == 32
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        && text.bytes().any(|b| b != b'0')
-}
+use crate::desktop::{Desktop, Viewer, eventually, is_trace_id, start_xvfb};
 
 /// Waits until the clipboard holds something other than `before`, and returns it.
 fn next_clipboard(desktop: &Desktop, before: &str) -> String {

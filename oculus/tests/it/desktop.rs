@@ -361,6 +361,28 @@ impl Desktop {
         assert!(status.success());
     }
 
+    /// Drags with the left button from `from` to `to` on the screen, through a point
+    /// halfway, as a hand moves.
+    pub fn drag(&self, from: (usize, usize), to: (usize, usize)) {
+        self.point_at(from.0, from.1);
+        self.button("mousedown");
+        self.point_at(from.0.midpoint(to.0), from.1.midpoint(to.1));
+        self.point_at(to.0, to.1);
+        self.button("mouseup");
+    }
+
+    fn button(&self, command: &str) {
+        let status = self
+            .command("xdotool")
+            .args([command, "1"])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        // A frame apart, as a hand is: egui reads a press and a move in one frame as
+        // no drag.
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
     /// The text on the clipboard, as any other program reads it.
     pub fn clipboard(&self) -> String {
         let output = self
@@ -387,4 +409,27 @@ impl Desktop {
         assert!(child.wait().unwrap().success());
         eventually("the text on the clipboard", || self.clipboard() == text);
     }
+}
+
+/// Whether `text` is an OTLP trace id: 32 lowercase hex digits, not all zero.
+pub fn is_trace_id(text: &str) -> bool {
+    text.len() == 32
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        && text.bytes().any(|b| b != b'0')
+}
+
+/// Presses `keys` until what they put on the clipboard satisfies `wanted`, and returns
+/// it: the list the keys act on may still be loading or filtering.
+pub fn copy_until(desktop: &Desktop, keys: &[&str], wanted: impl Fn(&str) -> bool) -> String {
+    let mut copied = String::new();
+    eventually(&format!("{keys:?} to copy what is wanted"), || {
+        desktop.set_clipboard("nothing copied");
+        desktop.keys(keys);
+        std::thread::sleep(Duration::from_millis(200));
+        copied = desktop.clipboard();
+        wanted(&copied)
+    });
+    copied
 }

@@ -5,6 +5,7 @@
     reason = "a test fails loudly on any unexpected error"
 )]
 
+mod analysis;
 mod clipboard;
 mod desktop;
 mod forward;

@@ -2,23 +2,9 @@
 //! size and the search set with keys in one run are back in the next, read from the
 //! XDG data home it was given.
 
-use std::time::Duration;
-
-use crate::desktop::{Desktop, Viewer, background, data_home, eventually, is_light, start_xvfb};
-
-/// Presses `keys` until what they put on the clipboard satisfies `wanted`, and returns
-/// it: the list the keys act on may still be loading or filtering.
-fn copy_until(desktop: &Desktop, keys: &[&str], wanted: impl Fn(&str) -> bool) -> String {
-    let mut copied = String::new();
-    eventually(&format!("{keys:?} to copy what is wanted"), || {
-        desktop.set_clipboard("nothing copied");
-        desktop.keys(keys);
-        std::thread::sleep(Duration::from_millis(200));
-        copied = desktop.clipboard();
-        wanted(&copied)
-    });
-    copied
-}
+use crate::desktop::{
+    Desktop, Viewer, background, copy_until, data_home, eventually, is_light, start_xvfb,
+};
 
 #[test]
 fn theme_text_size_and_search_are_back_after_a_restart() {
