@@ -13,8 +13,7 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 
 use crate::model::TraceId;
-use crate::operations::{OperationKey, OperationRow};
-use crate::snapshot::TabId;
+use crate::operation::{OperationKey, OperationRow};
 
 /// A p95 this many times the baseline's is a regression.
 pub const REGRESSION_RATIO: f64 = 1.2;
@@ -53,7 +52,9 @@ impl ComparedRow {
 /// The comparison the operations view shows.
 #[derive(Clone, Debug, Default)]
 pub struct Comparison {
-    pub baseline_tab: TabId,
+    /// The baseline's tab (a `snapshot::TabId`, named here without importing the
+    /// snapshot, which holds this).
+    pub baseline_tab: u64,
     /// The largest regression first.
     pub rows: Vec<ComparedRow>,
     /// Share of the spans the baseline's table examined, while it is computed.
@@ -112,7 +113,8 @@ pub fn compare(
 /// What a comparison was asked against: the baseline tab and its filter.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CompareRequest {
-    pub tab: TabId,
+    /// The baseline's tab (a `snapshot::TabId`).
+    pub tab: u64,
     pub filter: Arc<crate::filter::Filter>,
 }
 

@@ -29,6 +29,7 @@ pub mod metric_math;
 pub mod metric_projection;
 pub mod metrics;
 pub mod model;
+pub mod operation;
 pub mod operations;
 pub mod operations_ui;
 mod otlp_out;

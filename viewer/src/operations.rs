@@ -13,12 +13,17 @@ use std::time::{Duration, Instant};
 
 use rustc_hash::FxHashMap;
 
-use crate::compare::{CompareRequest, Comparison, SpanAt, compare};
+use crate::compare::{Comparison, SpanAt, compare};
 use crate::durations::Durations;
 use crate::filter::{CompiledFilter, Filter, pass_span_range};
-use crate::model::{Index, TraceId};
+use crate::model::Index;
+pub use crate::operation::{OperationKey, OperationRow};
 use crate::projection::trace_row;
-use crate::snapshot::{TabId, TraceRow};
+use crate::snapshot::TabId;
+pub use crate::snapshot::operations_view::{
+    OperationColumn, OperationDetail, OperationPoint, OperationSort, OperationTrace,
+    OperationsRequest, OperationsView,
+};
 
 /// How long one step should take: the user's next event waits for at most one.
 const STEP_TIME: Duration = Duration::from_millis(8);
@@ -30,160 +35,6 @@ const PUBLISH_INTERVAL: Duration = Duration::from_millis(250);
 const SLOWEST_KEPT: usize = 100;
 /// Points of an operation's scatter: a sample evenly spread over its spans.
 const SAMPLE_POINTS: usize = 1_000;
-
-/// An operation: a span name within a service.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct OperationKey {
-    pub service: Arc<str>,
-    pub name: Arc<str>,
-}
-
-/// A column of the operations table, to sort by.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum OperationColumn {
-    Service,
-    Name,
-    #[default]
-    Count,
-    Errors,
-    ErrorRate,
-    P50,
-    P95,
-    P99,
-    Max,
-}
-
-impl OperationColumn {
-    /// In the table's order.
-    pub const ALL: [OperationColumn; 9] = [
-        OperationColumn::Service,
-        OperationColumn::Name,
-        OperationColumn::Count,
-        OperationColumn::Errors,
-        OperationColumn::ErrorRate,
-        OperationColumn::P50,
-        OperationColumn::P95,
-        OperationColumn::P99,
-        OperationColumn::Max,
-    ];
-
-    pub fn title(self) -> &'static str {
-        match self {
-            OperationColumn::Service => "service",
-            OperationColumn::Name => "operation",
-            OperationColumn::Count => "count",
-            OperationColumn::Errors => "errors",
-            OperationColumn::ErrorRate => "error rate",
-            OperationColumn::P50 => "p50",
-            OperationColumn::P95 => "p95",
-            OperationColumn::P99 => "p99",
-            OperationColumn::Max => "max",
-        }
-    }
-}
-
-/// The operations table's order, a tab's own.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct OperationSort {
-    pub column: OperationColumn,
-    /// Largest first (for names: from Z).
-    pub descending: bool,
-}
-
-impl Default for OperationSort {
-    /// The busiest operation first.
-    fn default() -> Self {
-        Self {
-            column: OperationColumn::Count,
-            descending: true,
-        }
-    }
-}
-
-impl OperationSort {
-    /// Sorted by `column`: largest first, or the other way if it is sorted by it already.
-    pub fn by(self, column: OperationColumn) -> Self {
-        Self {
-            column,
-            descending: self.column != column || !self.descending,
-        }
-    }
-}
-
-/// One row of the operations table; durations in nanoseconds.
-#[derive(Clone, Debug, PartialEq)]
-pub struct OperationRow {
-    pub key: OperationKey,
-    pub count: u64,
-    pub errors: u64,
-    pub p50_nano: u64,
-    pub p95_nano: u64,
-    pub p99_nano: u64,
-    pub max_nano: u64,
-}
-
-impl OperationRow {
-    /// Errors per span, from 0 to 1.
-    pub fn error_rate(&self) -> f64 {
-        if self.count == 0 {
-            0.0
-        } else {
-            self.errors as f64 / self.count as f64
-        }
-    }
-}
-
-/// A trace of the selected operation, with its slowest span of that operation.
-#[derive(Clone, Debug)]
-pub struct OperationTrace {
-    pub trace: TraceRow,
-    pub span: u32,
-    pub span_duration_nano: u64,
-}
-
-/// A span of the selected operation in its scatter of duration over time.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct OperationPoint {
-    pub start_unix_nano: u64,
-    pub duration_nano: u64,
-    pub trace_id: TraceId,
-    pub span: u32,
-    pub error: bool,
-}
-
-/// The selected operation: its traces, slowest first, and its spans' scatter.
-#[derive(Clone, Debug)]
-pub struct OperationDetail {
-    pub key: OperationKey,
-    pub traces: Vec<OperationTrace>,
-    pub points: Vec<OperationPoint>,
-}
-
-/// What the operations view draws.
-#[derive(Clone, Debug, Default)]
-pub struct OperationsView {
-    pub tab: TabId,
-    pub sort: OperationSort,
-    /// In `sort`'s order.
-    pub rows: Vec<OperationRow>,
-    /// Spans counted in the table.
-    pub spans: u64,
-    /// Share of the index's spans examined, while the table is being computed.
-    pub progress: Option<f32>,
-    pub detail: Option<OperationDetail>,
-    /// The table beside another tab's, when the user compares them.
-    pub comparison: Option<Comparison>,
-}
-
-/// What the UI asks of the operations view while it is shown.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OperationsRequest {
-    pub tab: TabId,
-    pub sort: OperationSort,
-    pub selected: Option<OperationKey>,
-    /// Another tab to compare with (its filter as the UI has it).
-    pub compare: Option<CompareRequest>,
-}
 
 /// One operation's figures as spans are added.
 #[derive(Debug)]

@@ -13,7 +13,7 @@ use crate::snapshot::{
     LogRow, RecordRef, Snapshot, SourceRef, TraceRow, TraceView, ViewKind, WaterfallSpan, Window,
 };
 use crate::tab::{Tab, Viewport};
-use crate::trace_shape::TraceShape;
+use crate::trace_shape::{ShapeSpan, TraceShape};
 
 /// Spans drawn in one waterfall at most: the waterfall draws only the rows it shows,
 /// so this bounds the memory a trace's view takes, not the time of a frame.
@@ -254,7 +254,16 @@ pub(crate) fn waterfall(
         }
     }
     add_span_times(&mut spans, &parents);
-    let shape = TraceShape::new(&spans, entry.start, entry.end);
+    let extents: Vec<ShapeSpan<'_>> = spans
+        .iter()
+        .map(|span| ShapeSpan {
+            depth: span.depth,
+            start_unix_nano: span.start_unix_nano,
+            end_unix_nano: span.end_unix_nano,
+            critical: &span.critical,
+        })
+        .collect();
+    let shape = TraceShape::new(&extents, entry.start, entry.end);
     TraceView {
         trace_id: trace,
         start_unix_nano: entry.start,

@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use oculus_store::{Corruption, StoreError};
 
+pub mod operations_view;
+
 use crate::filter::Filter;
 use crate::metrics::{MetricsView, SeriesId};
 use crate::model::{Level, TraceId};
@@ -238,7 +240,7 @@ pub enum UiEvent {
     },
     /// The operations view is shown with this table's sort and selection (`None`: it
     /// is not shown); the answer comes as `Snapshot::operations`.
-    Operations(Option<Box<crate::operations::OperationsRequest>>),
+    Operations(Option<Box<operations_view::OperationsRequest>>),
     /// A tab's Metrics view is shown (or no longer), with this series' chart; the
     /// answer comes as `Snapshot::metrics` while it is shown.
     ShowMetrics {
@@ -583,7 +585,7 @@ pub struct Snapshot {
     pub status: Status,
     /// The operations table, while it is shown; shared with the backend, which
     /// rebuilds it only when it changed.
-    pub operations: Option<Arc<crate::operations::OperationsView>>,
+    pub operations: Option<Arc<operations_view::OperationsView>>,
 }
 
 #[cfg(test)]

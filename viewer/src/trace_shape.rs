@@ -1,10 +1,20 @@
 //! A trace's shape, laid out once per trace view on the backend: its spans by depth
 //! for the flame graph, and how busy each stretch of it is for the minimap.
 
-use crate::snapshot::WaterfallSpan;
+use crate::critical_path::Interval;
 
 /// Stretches the minimap divides a trace into.
 pub const MINIMAP_BUCKETS: usize = 256;
+
+/// What the shape reads of a span of the trace view.
+#[derive(Clone, Copy, Debug)]
+pub struct ShapeSpan<'a> {
+    pub depth: u16,
+    pub start_unix_nano: u64,
+    pub end_unix_nano: u64,
+    /// Its parts on the critical path.
+    pub critical: &'a [Interval],
+}
 
 /// What the flame graph and the minimap draw from.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -31,7 +41,7 @@ impl TraceShape {
     }
 
     /// The shape of `spans`, a trace from `start_unix_nano` to `end_unix_nano`.
-    pub fn new(spans: &[WaterfallSpan], start_unix_nano: u64, end_unix_nano: u64) -> Self {
+    pub fn new(spans: &[ShapeSpan<'_>], start_unix_nano: u64, end_unix_nano: u64) -> Self {
         let mut depths: Vec<Vec<u32>> = Vec::new();
         for (position, span) in spans.iter().enumerate() {
             let depth = usize::from(span.depth);
@@ -68,7 +78,7 @@ impl TraceShape {
         for span in spans {
             starts[bucket(span.start_unix_nano)] += 1;
             starts[bucket(span.end_unix_nano.max(span.start_unix_nano)) + 1] -= 1;
-            for part in &span.critical {
+            for part in span.critical {
                 let last = bucket(
                     part.end_unix_nano
                         .saturating_sub(1)
@@ -99,29 +109,20 @@ impl TraceShape {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::critical_path::Interval;
 
-    fn span(depth: u16, start: u64, end: u64, critical: &[(u64, u64)]) -> WaterfallSpan {
-        WaterfallSpan {
-            index: 0,
+    fn span(depth: u16, start: u64, end: u64, critical: &[(u64, u64)]) -> ShapeSpan<'static> {
+        let critical: Vec<Interval> = critical
+            .iter()
+            .map(|&(start_unix_nano, end_unix_nano)| Interval {
+                start_unix_nano,
+                end_unix_nano,
+            })
+            .collect();
+        ShapeSpan {
             depth,
-            name: String::new(),
-            service: "s".into(),
             start_unix_nano: start,
             end_unix_nano: end,
-            error: false,
-            events: Vec::new(),
-            logs: Vec::new(),
-            highlights: Vec::new(),
-            source: None,
-            self_nano: 0,
-            critical: critical
-                .iter()
-                .map(|&(start_unix_nano, end_unix_nano)| Interval {
-                    start_unix_nano,
-                    end_unix_nano,
-                })
-                .collect(),
+            critical: critical.leak(),
         }
     }
 
