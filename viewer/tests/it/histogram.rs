@@ -194,6 +194,13 @@ fn a_drag_across_the_strip_sets_the_time_range_and_x_the_button_or_a_double_clic
     assert_eq!(bucket_sum(h), inside as u64);
     assert_eq!((h.start_unix_nano, h.end_unix_nano), (from, to));
     assert!(h.bucket_nanos < before.bucket_nanos);
+    // The clear button shown in the strip's corner leaves the table below the strip.
+    let header = f.harness.get_by_label("level").rect();
+    let strip_now = strip(&f);
+    assert!(
+        header.top() >= strip_now.bottom(),
+        "{header:?} {strip_now:?}"
+    );
     // x clears it.
     f.keys("x");
     assert!(f.app().tab().filter.from.is_empty() && f.app().tab().filter.to.is_empty());
