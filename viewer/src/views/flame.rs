@@ -9,7 +9,7 @@ use super::minimap;
 use super::screen::Screen;
 use super::style::{ROW_HEIGHT, level_color};
 use super::timeline::{self, AXIS_HEIGHT};
-use super::waterfall::{critical_parts, service_color};
+use super::waterfall::{critical_parts, service_color, trace_summary};
 use crate::action::Action;
 use crate::model::{Level, trace_hex};
 use crate::snapshot::{RecordRef, WaterfallSpan};
@@ -80,25 +80,13 @@ fn header(ui: &mut Ui, waterfall: Waterfall<'_>, actions: &mut Vec<Action>) {
             actions.push(Action::CloseTrace);
         }
         ui.monospace(trace_hex(view.trace_id));
-        ui.label(format!(
-            "{} spans · {} · flame graph",
-            view.spans.len(),
-            format_duration(view.end_unix_nano.saturating_sub(view.start_unix_nano))
-        ));
-        if view.spans_left_out > 0 {
-            ui.colored_label(
-                level_color(ui, Level::Warn),
-                format!("{} spans not drawn", view.spans_left_out),
-            );
-        }
-        ui.separator();
-        if ui
-            .small_button("waterfall (F)")
-            .on_hover_text("the trace as rows, the same selection")
-            .clicked()
-        {
-            actions.push(Action::ToggleFlame);
-        }
+        trace_summary(
+            ui,
+            view,
+            " · flame graph",
+            ("waterfall (F)", "the trace as rows, the same selection"),
+            actions,
+        );
         if ui.small_button("zoom in (+)").clicked() {
             actions.push(Action::Zoom(0.5));
         }

@@ -73,25 +73,13 @@ fn draw_waterfall(
         {
             actions.push(Action::YankTraceOtlp);
         }
-        ui.label(format!(
-            "{} spans · {}",
-            view.spans.len(),
-            format_duration(view.end_unix_nano.saturating_sub(view.start_unix_nano))
-        ));
-        if view.spans_left_out > 0 {
-            ui.colored_label(
-                level_color(ui, Level::Warn),
-                format!("{} spans not drawn", view.spans_left_out),
-            );
-        }
-        ui.separator();
-        if ui
-            .small_button("flame graph (F)")
-            .on_hover_text("the trace by depth, the same selection")
-            .clicked()
-        {
-            actions.push(Action::ToggleFlame);
-        }
+        trace_summary(
+            ui,
+            view,
+            "",
+            ("flame graph (F)", "the trace by depth, the same selection"),
+            actions,
+        );
         let mut inline_logs = screen.inline_logs;
         if ui.checkbox(&mut inline_logs, "logs inline (i)").changed() {
             actions.push(Action::SetInlineLogs(inline_logs));
@@ -361,4 +349,30 @@ pub(super) fn service_color(service: &str) -> Color32 {
     });
     let hue = (hash % 360) as f32 / 360.0;
     egui::ecolor::Hsva::new(hue, 0.55, 0.8, 1.0).into()
+}
+
+/// The trace's spans and length (then `shown_as`), the spans left out, and the button
+/// that shows it the other way (`F`), labelled and explained by `toggle`.
+pub(super) fn trace_summary(
+    ui: &mut Ui,
+    view: &crate::snapshot::TraceView,
+    shown_as: &str,
+    toggle: (&str, &str),
+    actions: &mut Vec<Action>,
+) {
+    ui.label(format!(
+        "{} spans · {}{shown_as}",
+        view.spans.len(),
+        format_duration(view.end_unix_nano.saturating_sub(view.start_unix_nano))
+    ));
+    if view.spans_left_out > 0 {
+        ui.colored_label(
+            level_color(ui, Level::Warn),
+            format!("{} spans not drawn", view.spans_left_out),
+        );
+    }
+    ui.separator();
+    if ui.small_button(toggle.0).on_hover_text(toggle.1).clicked() {
+        actions.push(Action::ToggleFlame);
+    }
 }
