@@ -366,8 +366,12 @@ impl Desktop {
     pub fn drag(&self, from: (usize, usize), to: (usize, usize)) {
         self.point_at(from.0, from.1);
         self.button("mousedown");
-        self.point_at(from.0.midpoint(to.0), from.1.midpoint(to.1));
-        self.point_at(to.0, to.1);
+        for step in 1..=4 {
+            let x = from.0 + (to.0 - from.0) * step / 4;
+            let y = from.1 + (to.1.saturating_sub(from.1)) * step / 4;
+            self.point_at(x, y);
+            std::thread::sleep(Duration::from_millis(60));
+        }
         self.button("mouseup");
     }
 
@@ -378,9 +382,9 @@ impl Desktop {
             .status()
             .unwrap();
         assert!(status.success());
-        // A frame apart, as a hand is: egui reads a press and a move in one frame as
+        // Frames apart, as a hand is: egui reads a press and a move in one frame as
         // no drag.
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(150));
     }
 
     /// The text on the clipboard, as any other program reads it.
