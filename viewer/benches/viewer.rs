@@ -446,15 +446,8 @@ fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1e3)
 }
 
-/// Applies `filter` to a tab and runs it to the end; returns the time to the first
-/// publish (the rows on screen) and to the complete view, and the rows it holds.
-fn time_filter(
-    engine: &mut Engine,
-    tab: u64,
-    filter: Filter,
-    view: ViewKind,
-) -> (Duration, Duration, usize) {
-    let started = Instant::now();
+/// Shows `tab` with `filter`, its `view`'s first 50 rows asked for, as the UI would.
+fn show_tab(engine: &mut Engine, tab: u64, filter: Filter, view: ViewKind) {
     engine.handle(UiEvent::ShowTab {
         tab,
         filter: Box::new(filter),
@@ -469,6 +462,18 @@ fn time_filter(
         selected: None,
         sort: oculus_viewer::snapshot::TraceSort::default(),
     });
+}
+
+/// Applies `filter` to a tab and runs it to the end; returns the time to the first
+/// publish (the rows on screen) and to the complete view, and the rows it holds.
+fn time_filter(
+    engine: &mut Engine,
+    tab: u64,
+    filter: Filter,
+    view: ViewKind,
+) -> (Duration, Duration, usize) {
+    let started = Instant::now();
+    show_tab(engine, tab, filter, view);
     engine.step();
     let first = engine.snapshot();
     let first_publish = started.elapsed();
@@ -895,20 +900,7 @@ fn histogram_recompute(engine: &mut Engine, records: u64) {
     ];
     for (tab, view, counted) in views {
         let started = Instant::now();
-        engine.handle(UiEvent::ShowTab {
-            tab,
-            filter: Box::new(every_record.clone()),
-            version: 1,
-        });
-        engine.handle(UiEvent::Viewport {
-            tab,
-            view,
-            top: 0,
-            rows: 50,
-            follow: false,
-            selected: None,
-            sort: oculus_viewer::snapshot::TraceSort::default(),
-        });
+        show_tab(engine, tab, every_record.clone(), view);
         let mut longest_step = Duration::ZERO;
         let total = loop {
             let step = Instant::now();
